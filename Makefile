@@ -1,0 +1,38 @@
+# The README's commands. `make demo` sets up and runs a real encode + search; `make test` sets up and tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# The CPU build of PyTorch, installed before anything else so no dependency pulls a CUDA build.
+TORCH  ?= torch==2.13.0
+
+.PHONY: setup setup-test demo test lint bench clean
+
+$(VENV)/.core: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.core
+	$(PY) -m pip install -q -e ".[test,dev]"
+	touch $@
+
+setup: $(VENV)/.core
+setup-test: $(VENV)/.test
+
+demo: setup
+	$(PY) examples/quickstart.py
+
+test: setup-test
+	$(PY) -m pytest -q
+
+lint: setup-test
+	$(VENV)/bin/ruff check src tests benchmarks examples
+
+bench: setup-test
+	$(PY) benchmarks/agreement.py
+	$(PY) benchmarks/startup.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

@@ -1,0 +1,142 @@
+"""Our Transformer encoder: BERT and the families built like it, read top-down.
+
+Embeddings -> self-attention -> feed-forward -> layer -> encoder. One implementation serves BERT,
+RoBERTa, XLM-RoBERTa, MPNet and DistilBERT: they are the same post-LayerNorm encoder and differ only
+in how positions are counted, whether token types exist, and (MPNet) a relative position bias added
+to the attention scores. Those differences are fields of :class:`~sentvec.config.EncoderConfig`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sentvec.config import EncoderConfig
+from sentvec.encoder.mpnet import RelativePositionBias
+
+_ACTIVATIONS = {
+    "gelu": nn.GELU(),
+    "gelu_new": nn.GELU(approximate="tanh"),
+    "gelu_pytorch_tanh": nn.GELU(approximate="tanh"),
+    "relu": nn.ReLU(),
+    "silu": nn.SiLU(),
+    "swish": nn.SiLU(),
+}
+
+
+def position_ids_for(input_ids: Tensor, config: EncoderConfig) -> Tensor:
+    """Position of each token: 0..T-1, or (RoBERTa, MPNet) pad_id+1.. counting only non-padding tokens."""
+    if config.position_style == "absolute":
+        return torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+    not_pad = input_ids.ne(config.pad_token_id).int()
+    return torch.cumsum(not_pad, dim=1) * not_pad + config.pad_token_id
+
+
+class Embeddings(nn.Module):
+    """Token + position (+ token type) embeddings, then LayerNorm and dropout."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.word = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.position = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type = nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size else None
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        x = self.word(input_ids) + self.position(position_ids_for(input_ids, self.config))  # (B, T, C)
+        if self.token_type is not None:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(input_ids)
+            x = x + self.token_type(token_type_ids)
+        return self.dropout(self.norm(x))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head scaled dot-product self-attention with an additive score bias (padding mask and
+    MPNet's relative positions)."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.out = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout_p = config.attention_dropout
+
+    def forward(self, x: Tensor, score_bias: Tensor) -> Tensor:
+        B, T, C = x.shape
+
+        def heads(t: Tensor) -> Tensor:
+            return t.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+
+        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=score_bias, dropout_p=self.dropout_p if self.training else 0.0
+        )
+        return self.out(y.transpose(1, 2).reshape(B, T, C))
+
+
+class FeedForward(nn.Module):
+    """Position-wise two-layer MLP: hidden -> intermediate -> activation -> hidden."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        if config.hidden_act not in _ACTIVATIONS:
+            raise ValueError(f"config.json asks for activation {config.hidden_act!r}; sentvec has {list(_ACTIVATIONS)}")
+        self.up = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = _ACTIVATIONS[config.hidden_act]
+        self.down = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down(self.act(self.up(x)))
+
+
+class EncoderLayer(nn.Module):
+    """Attention and feed-forward, each followed by dropout, a residual and LayerNorm (post-LN)."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.attention = SelfAttention(config)
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = FeedForward(config)
+        self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, x: Tensor, score_bias: Tensor) -> Tensor:
+        x = self.attention_norm(x + self.dropout(self.attention(x, score_bias)))
+        return self.output_norm(x + self.dropout(self.feed_forward(x)))
+
+
+class TransformerEncoder(nn.Module):
+    """The whole encoder: token ids in, one contextual vector per token out.
+
+    ``forward(input_ids, attention_mask, token_type_ids)`` returns the last hidden state, shape
+    (batch, tokens, hidden_size). Padding positions hold values but must be ignored by the caller
+    (pooling uses the attention mask).
+    """
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = Embeddings(config)
+        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_layers))
+        self.relative_bias = (
+            RelativePositionBias(config.relative_attention_num_buckets, config.num_heads)
+            if config.relative_attention_num_buckets
+            else None
+        )
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        x = self.embeddings(input_ids, token_type_ids)
+        # Padding keys get the most negative score, so softmax gives them zero weight.
+        score_bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min  # (B,1,1,T)
+        if self.relative_bias is not None:
+            score_bias = score_bias + self.relative_bias(input_ids.shape[1], x.device).to(x.dtype)  # (B,H,T,T)
+        for layer in self.layers:
+            x = layer(x, score_bias)
+        return x

