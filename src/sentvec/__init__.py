@@ -4,21 +4,41 @@
 >>> model = SentenceTransformer("all-MiniLM-L6-v2")
 >>> embeddings = model.encode(["The weather is lovely today.", "It's so sunny outside!"])
 >>> model.similarity(embeddings, embeddings)
+
+Names load on first use, so ``import sentvec`` (and the ``sentvec`` command's help) does not pay for
+importing torch until something needs it.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from sentvec import models, quantization, util  # noqa: E402  (submodules under sentence-transformers' names)
-from sentvec.model import SentenceTransformer  # noqa: E402
-from sentvec.quantization import quantize_embeddings  # noqa: E402
-from sentvec.similarity import SimilarityFunction  # noqa: E402
+# public name -> module that defines it
+_LAZY = {
+    "SentenceTransformer": "sentvec.model",
+    "SimilarityFunction": "sentvec.similarity",
+    "quantize_embeddings": "sentvec.quantization",
+}
+_SUBMODULES = ("evaluation", "models", "quantization", "util")
 
-__all__ = [
-    "SentenceTransformer",
-    "SimilarityFunction",
-    "__version__",
-    "models",
-    "quantization",
-    "quantize_embeddings",
-    "util",
-]
+__all__ = ["SentenceTransformer", "SimilarityFunction", "__version__", "quantize_embeddings", *_SUBMODULES]
+
+if TYPE_CHECKING:
+    from sentvec import models, quantization, util  # noqa: F401
+    from sentvec.model import SentenceTransformer  # noqa: F401
+    from sentvec.quantization import quantize_embeddings  # noqa: F401
+    from sentvec.similarity import SimilarityFunction  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"sentvec.{name}")
+    else:
+        raise AttributeError(f"module 'sentvec' has no attribute {name!r}")
+    globals()[name] = value
+    return value

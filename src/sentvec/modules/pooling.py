@@ -8,21 +8,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from sentvec.layout import LEGACY_POOLING_FLAGS, POOLING_MODES, pooling_modes
 from sentvec.paths import read_json, write_json
 
 PoolingMode = Literal["cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"]
-POOLING_MODES: tuple[PoolingMode, ...] = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
-
-# The flag-style keys of older 1_Pooling/config.json files, in the order their outputs concatenate.
-# We still write them on save: text-embeddings-inference and older sentence-transformers read them.
-_LEGACY_FLAGS: dict[str, PoolingMode] = {
-    "pooling_mode_cls_token": "cls",
-    "pooling_mode_max_tokens": "max",
-    "pooling_mode_mean_tokens": "mean",
-    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-    "pooling_mode_weightedmean_tokens": "weightedmean",
-    "pooling_mode_lasttoken": "lasttoken",
-}
 
 
 class Pooling(nn.Module):
@@ -96,7 +85,7 @@ class Pooling(nn.Module):
         # Legacy readers need the embedding size and one flag per mode; sentence-transformers 6 ignores these
         # when pooling_mode is present.
         config["word_embedding_dimension"] = self.embedding_dimension
-        config.update({flag: mode in self.modes for flag, mode in _LEGACY_FLAGS.items()})
+        config.update({flag: mode in self.modes for flag, mode in LEGACY_POOLING_FLAGS.items()})
         write_json(folder / "config.json", config)
 
     @classmethod
@@ -106,12 +95,7 @@ class Pooling(nn.Module):
         dimension = config.get("embedding_dimension", config.get("word_embedding_dimension"))
         if not isinstance(dimension, int):
             raise ValueError(f"{folder / 'config.json'} names no embedding_dimension")
-        mode = config.get("pooling_mode")
-        if mode is None:
-            active = tuple(m for flag, m in _LEGACY_FLAGS.items() if config.get(flag))
-            mode = active if active else "mean"
-        elif isinstance(mode, list):
-            mode = tuple(mode)
+        mode = pooling_modes(config)
         return cls(dimension, mode, include_prompt=bool(config.get("include_prompt", True)))
 
     def extra_repr(self) -> str:

@@ -10,18 +10,9 @@ from torch import nn
 
 from sentvec.config import EncoderConfig
 from sentvec.encoder import TransformerEncoder, weights
+from sentvec.layout import encoder_settings
 from sentvec.paths import read_json, write_json
 from sentvec.tokenizer import Tokenizer
-
-# Older sentence-transformers versions named this file after the architecture.
-_SBERT_CONFIG_NAMES = (
-    "sentence_bert_config.json",
-    "sentence_roberta_config.json",
-    "sentence_distilbert_config.json",
-    "sentence_camembert_config.json",
-    "sentence_xlm-roberta_config.json",
-)
-_UNBOUNDED = 1_000_000  # tokenizer_config.json says model_max_length=1e30 when it does not know
 
 
 class Transformer(nn.Module):
@@ -142,15 +133,7 @@ class Transformer(nn.Module):
     def load(cls, folder: Path, *, allow_pickle: bool = False) -> Transformer:
         """Build the encoder from a local ``folder``'s config.json and load its weights."""
         config = EncoderConfig.from_dict(read_json(folder / "config.json"))
-        sbert = next(
-            (read_json(folder / name) for name in _SBERT_CONFIG_NAMES if (folder / name).is_file()), {}
-        )
-        max_length = sbert.get("max_seq_length")
-        if max_length is None:
-            tokenizer_limit = read_json(folder / "tokenizer_config.json", required=False).get("model_max_length")
-            max_length = tokenizer_limit if isinstance(tokenizer_limit, int) and tokenizer_limit < _UNBOUNDED else None
-        max_length = min(max_length or config.max_positions, config.max_positions)
-        do_lower_case = bool(sbert.get("do_lower_case", False))
+        max_length, do_lower_case = encoder_settings(folder, config.max_positions)
         tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=do_lower_case)
         encoder = TransformerEncoder(config)
         unused = weights.load_into(encoder, config, weights.read_checkpoint(folder, allow_pickle=allow_pickle))

@@ -1,0 +1,552 @@
+"""The ``sentvec`` command line: encode text files, compare two texts, fetch and inspect models.
+
+    sentvec encode  [-m MODEL] [-i INPUT] [-o OUTPUT.npy|OUTPUT.jsonl] [--batch-size N] [--normalize] ...
+    sentvec similarity A B [-m MODEL] [--function cosine|dot|euclidean|manhattan]
+    sentvec pull NAME [--cache-folder DIR]
+    sentvec info [MODEL] [--json]
+
+Only the standard library is imported at module level; torch, numpy and the model code are imported
+inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
+
+Exit codes: 0 success, 1 runtime failure (model not found, write error...), 2 usage error (bad
+arguments, missing input file, unsupported output extension), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from sentvec import __version__
+from sentvec.layout import encoder_settings, pooling_modes
+from sentvec.paths import inside, read_json
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+OUTPUT_FORMATS = (".npy", ".jsonl")
+SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
+# Texts per tokenizer call when counting truncated inputs.
+_COUNT_CHUNK = 256
+# Module kinds a modules.json "type" can end in (any sentence-transformers spelling).
+_MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize")
+
+
+class UsageError(Exception):
+    """A bad command line: reported as ``sentvec: error: ...`` with exit code 2."""
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _err(message: str) -> None:
+    """Print a message to stderr."""
+    print(message, file=sys.stderr)
+
+
+def _note(args: argparse.Namespace, message: str) -> None:
+    """An informational line on stderr, silenced by --quiet."""
+    if not args.quiet:
+        _err(f"sentvec: {message}")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _atomic_output(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path``; on success move it onto ``path`` in one rename.
+
+    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was, so a
+    crash never leaves a half-written output.
+    """
+    directory = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding, newline="\n" if "b" not in mode else None) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp creates the file 0600; give it the mode a plain open() would (or the old file's).
+        try:
+            mode_bits = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode_bits = 0o666 & ~umask
+        os.chmod(tmp, mode_bits)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _jsonl_line(text: str, vector: Any) -> str:
+    """One output record: ``{"text": ..., "embedding": [...]}`` and a newline."""
+    return json.dumps({"text": text, "embedding": vector.tolist()}, ensure_ascii=False) + "\n"
+
+
+@contextlib.contextmanager
+def _library_logging(quiet: bool) -> Iterator[None]:
+    """Show the library's warnings as ``sentvec: warning: ...`` (errors only with --quiet).
+
+    The model's own "N inputs were truncated" warning is dropped: ``encode`` reports the count itself.
+    """
+    logger = logging.getLogger("sentvec")
+    handler = logging.StreamHandler()  # sys.stderr at emit time
+    handler.setFormatter(logging.Formatter("sentvec: %(levelname)s: %(message)s"))
+    handler.setLevel(logging.ERROR if quiet else logging.WARNING)
+
+    def drop_truncation_warning(record: logging.LogRecord) -> bool:
+        return not (record.name == "sentvec.model" and "were truncated" in str(record.msg))
+
+    handler.addFilter(drop_truncation_warning)
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+
+
+# --------------------------------------------------------------------------- model loading
+
+
+def _load_model(name: str, *, device: str | None, cache_folder: str | None) -> Any:
+    """Load a SentenceTransformer (torch is imported here, not at startup). Tests replace this."""
+    from sentvec.model import SentenceTransformer
+
+    try:
+        return SentenceTransformer(name, device=device, cache_folder=cache_folder)
+    except (RuntimeError, AssertionError) as err:
+        # torch reports unknown or unavailable devices this way ("Torch not compiled with CUDA enabled").
+        if device is None:
+            raise
+        raise UsageError(f"cannot use device {device!r}: {err}") from None
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def _read_lines(source: str) -> tuple[list[str], int, str]:
+    """The non-empty lines of ``source`` (a path, or ``-`` for stdin), the number of empty lines skipped
+    and a display name. Lines are split on ``\\n`` only; a trailing ``\\r`` is removed."""
+    if source == "-":
+        label = "<stdin>"
+        stream = sys.stdin
+        if stream is None:
+            raise UsageError("no input: stdin is closed; pass -i FILE")
+        buffer = getattr(stream, "buffer", None)
+        data: str | bytes = buffer.read() if buffer is not None else stream.read()
+    else:
+        label = source
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise UsageError(f"input file {source!r} does not exist")
+        if path.is_dir():
+            raise UsageError(f"input {source!r} is a directory, not a text file")
+        data = path.read_bytes()
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise UsageError(f"input {label} is not UTF-8 text (bad byte at offset {err.start})") from None
+    elif data.startswith("\ufeff"):
+        data = data[1:]
+    lines = data.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line does not start another one
+    texts: list[str] = []
+    skipped = 0
+    for line in lines:
+        if line.endswith("\r"):
+            line = line[:-1]
+        if line:
+            texts.append(line)
+        else:
+            skipped += 1
+    return texts, skipped, label
+
+
+def _check_output(output: str | None) -> Path | None:
+    """The output path (None: JSON lines to stdout), after checking its extension and folder."""
+    if output is None or output == "-":
+        return None
+    path = Path(output).expanduser()
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        shown = f"extension {path.suffix!r}" if path.suffix else "no extension"
+        raise UsageError(
+            f"output file {output!r} has {shown}; use .npy (numpy matrix) or .jsonl (JSON lines), "
+            "or omit -o for JSON lines on stdout"
+        )
+    if path.is_dir():
+        raise UsageError(f"output {output!r} is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"output folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _count_truncated(model: Any, texts: list[str], prompt: str | None) -> int:
+    """How many texts (with the prompt in front) are longer than the model's max_seq_length."""
+    total = 0
+    for start in range(0, len(texts), _COUNT_CHUNK):
+        chunk = texts[start : start + _COUNT_CHUNK]
+        if prompt:
+            chunk = [prompt + text for text in chunk]
+        total += int(model.tokenize(chunk)["truncated"].sum())
+    return total
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    output = _check_output(args.output)
+    if args.input == "-" and sys.stdin is not None and sys.stdin.isatty():
+        _note(args, "reading texts from stdin, one per line (end with Ctrl-D)")
+    texts, skipped, label = _read_lines(args.input)
+    if skipped:
+        _note(args, f"skipped {_plural(skipped, 'empty line')} in {label}")
+
+    import numpy as np
+
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    prompt_name = args.prompt_name or getattr(model, "default_prompt_name", None)
+    prompts = getattr(model, "prompts", {}) or {}
+    if args.prompt_name is not None and args.prompt_name not in prompts:
+        have = ", ".join(sorted(prompts)) if prompts else "none"
+        raise UsageError(f"model {args.model!r} has no prompt named {args.prompt_name!r} (its prompts: {have})")
+    prompt = prompts.get(prompt_name) if prompt_name else None
+
+    embeddings = model.encode(
+        texts,
+        prompt_name=args.prompt_name,
+        batch_size=args.batch_size,
+        show_progress_bar=bool(texts) and not (args.no_progress or args.quiet),
+        normalize_embeddings=args.normalize,
+        convert_to_numpy=True,
+    )
+    matrix = np.asarray(embeddings, dtype=np.float32)
+
+    if output is None:
+        write = sys.stdout.write
+        for text, vector in zip(texts, matrix, strict=True):
+            write(_jsonl_line(text, vector))
+        sys.stdout.flush()
+    elif output.suffix.lower() == ".npy":
+        with _atomic_output(output, "wb") as fh:
+            np.save(fh, matrix)
+    else:
+        with _atomic_output(output, "w", encoding="utf-8") as fh:
+            for text, vector in zip(texts, matrix, strict=True):
+                fh.write(_jsonl_line(text, vector))
+
+    truncated = _count_truncated(model, texts, prompt)
+    if truncated:
+        _note(
+            args,
+            f"{truncated} of {_plural(len(texts), 'input')} were longer than max_seq_length="
+            f"{model.max_seq_length} tokens and were truncated",
+        )
+    if output is not None:
+        _note(args, f"wrote {matrix.shape[0]} x {matrix.shape[1] if matrix.ndim == 2 else 0} embeddings to {output}")
+    return 0
+
+
+# --------------------------------------------------------------------------- similarity
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from sentvec.similarity import SimilarityFunction
+
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    function = args.function or model.similarity_fn_name
+    vectors = model.encode([args.text_a, args.text_b], convert_to_tensor=True, show_progress_bar=False)
+    score = SimilarityFunction.to_similarity_pairwise_fn(function)(vectors[0:1], vectors[1:2])
+    print(f"{float(score.item()):.6f}")
+    return 0
+
+
+# --------------------------------------------------------------------------- pull
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from sentvec.store import pull
+
+    folder = pull(args.name, cache_folder=args.cache_folder, revision=args.revision)
+    print(folder)
+    return 0
+
+
+# --------------------------------------------------------------------------- info
+
+
+def _optional_json(path: Path) -> dict[str, Any]:
+    data = read_json(path, required=False)
+    return data if isinstance(data, dict) else {}
+
+
+def _weights_files(folder: Path) -> list[Path]:
+    """The encoder's weight files in ``folder``: safetensors (single or sharded), else pytorch_model.bin."""
+    single = folder / "model.safetensors"
+    if single.is_file():
+        return [single]
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = _optional_json(index).get("weight_map", {})
+        shards = sorted(set(weight_map.values())) if isinstance(weight_map, dict) else []
+        return [folder / shard for shard in shards if (folder / shard).is_file()]
+    pickle_file = folder / "pytorch_model.bin"
+    return [pickle_file] if pickle_file.is_file() else []
+
+
+def model_info(folder: Path) -> dict[str, Any]:
+    """What ``sentvec info`` shows, read from the folder's JSON files without loading any weights."""
+    from sentvec.config import EncoderConfig
+
+    modules_file = folder / "modules.json"
+    modules: list[dict[str, Any]] = []
+    if modules_file.is_file():
+        entries = read_json(modules_file)
+        if not isinstance(entries, list):
+            raise ValueError(f"{modules_file} must hold a list of modules")
+        for entry in sorted((e for e in entries if isinstance(e, dict)), key=lambda e: e.get("idx", 0)):
+            kind = str(entry.get("type", "")).rsplit(".", 1)[-1]
+            modules.append({
+                "idx": entry.get("idx"),
+                "kind": kind if kind in _MODULE_KINDS else "unknown",
+                "type": entry.get("type"),
+                "path": entry.get("path", ""),
+            })
+
+    def module_folder(kind: str) -> Path | None:
+        hit = next((m for m in modules if m["kind"] == kind), None)
+        return None if hit is None else inside(folder, hit["path"])
+
+    # A folder without modules.json is a bare encoder: sentvec adds mean pooling (as sentence-transformers does).
+    encoder_folder = module_folder("Transformer") or folder
+    config = EncoderConfig.from_file(encoder_folder / "config.json")
+    max_seq_length, do_lower_case = encoder_settings(encoder_folder, config.max_positions)
+
+    pooling_folder = module_folder("Pooling")
+    if pooling_folder is not None:
+        pooling_config = _optional_json(pooling_folder / "config.json")
+        pooling = list(pooling_modes(pooling_config))
+        pooled_dim = pooling_config.get("embedding_dimension", pooling_config.get("word_embedding_dimension"))
+        dimension = (pooled_dim if isinstance(pooled_dim, int) else config.hidden_size) * len(pooling)
+    elif modules:
+        pooling, dimension = [], config.hidden_size
+    else:
+        pooling, dimension = ["mean"], config.hidden_size
+    for entry in modules:  # a Dense layer changes the size
+        if entry["kind"] == "Dense":
+            out = _optional_json(inside(folder, entry["path"]) / "config.json").get("out_features")
+            if isinstance(out, int):
+                dimension = out
+
+    settings = _optional_json(folder / "config_sentence_transformers.json")
+    weights = _weights_files(encoder_folder)
+    return {
+        "folder": str(folder),
+        "family": config.family,
+        "model_type": config.raw.get("model_type"),
+        "hidden_size": config.hidden_size,
+        "num_layers": config.num_layers,
+        "num_heads": config.num_heads,
+        "intermediate_size": config.intermediate_size,
+        "vocab_size": config.vocab_size,
+        "max_seq_length": max_seq_length,
+        "do_lower_case": do_lower_case,
+        "pooling_mode": pooling[0] if len(pooling) == 1 else pooling,
+        "modules": modules,
+        "embedding_dimension": dimension,
+        "normalized": any(m["kind"] == "Normalize" for m in modules),
+        "similarity_fn_name": settings.get("similarity_fn_name") or "cosine",
+        "prompts": settings.get("prompts") or {},
+        "default_prompt_name": settings.get("default_prompt_name"),
+        "weights_files": [str(p.relative_to(folder)) for p in weights],
+        "weights_bytes": sum(p.stat().st_size for p in weights),
+    }
+
+
+def _format_info(info: dict[str, Any]) -> str:
+    if info["modules"]:
+        modules = ", ".join(
+            f"{m['idx']}:{m['kind'] if m['kind'] != 'unknown' else m['type']}" + (f" ({m['path']})" if m["path"] else "")
+            for m in info["modules"]
+        )
+    else:
+        modules = "none (no modules.json: Transformer + mean pooling)"
+    pooling = info["pooling_mode"]
+    prompts = info["prompts"]
+    if info["weights_files"]:
+        weights = f"{', '.join(info['weights_files'])} ({_human_size(info['weights_bytes'])}, {info['weights_bytes']} bytes)"
+    else:
+        weights = "missing"
+    rows = [
+        ("folder", info["folder"]),
+        ("family", f"{info['family']} (model_type {info['model_type']})"),
+        ("hidden size", info["hidden_size"]),
+        ("layers", info["num_layers"]),
+        ("attention heads", info["num_heads"]),
+        ("max_seq_length", info["max_seq_length"]),
+        ("pooling", ", ".join(pooling) if isinstance(pooling, list) else pooling or "none"),
+        ("modules", modules),
+        ("embedding dimension", info["embedding_dimension"]),
+        ("normalized", "yes" if info["normalized"] else "no"),
+        ("similarity", info["similarity_fn_name"]),
+        ("prompts", json.dumps(prompts, ensure_ascii=False) if prompts else "none"),
+        ("weights", weights),
+    ]
+    if info["default_prompt_name"]:
+        rows.insert(-1, ("default prompt", info["default_prompt_name"]))
+    width = max(len(key) for key, _ in rows)
+    return "\n".join(f"{key + ':':<{width + 1}} {value}" for key, value in rows)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from sentvec.store import resolve_model_folder
+
+    folder = resolve_model_folder(args.model, cache_folder=args.cache_folder)
+    info = model_info(folder)
+    print(json.dumps(info, ensure_ascii=False) if args.json else _format_info(info))
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Global options are accepted before and after the subcommand: the subparsers share them with
+    # SUPPRESS defaults so that a value given before the subcommand is not reset after it.
+    def add_globals(parser: argparse.ArgumentParser, default: Any) -> None:
+        parser.add_argument("--device", default=default, help="cpu, cuda, cuda:1, mps... (default: cuda when available)")
+        parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                            help="print only results and errors (no progress bar, no notes)")
+
+    parser = argparse.ArgumentParser(
+        prog="sentvec",
+        description="Sentence embeddings from the command line (sentence-transformers models, sentvec encoder).",
+    )
+    parser.add_argument("--version", action="version", version=f"sentvec {__version__}")
+    add_globals(parser, None)
+    parser.set_defaults(quiet=False)
+    common = argparse.ArgumentParser(add_help=False)
+    add_globals(common, argparse.SUPPRESS)
+    model_opts = argparse.ArgumentParser(add_help=False)
+    model_opts.add_argument("-m", "--model", default=DEFAULT_MODEL,
+                            help=f"model name or folder (default: {DEFAULT_MODEL})")
+    model_opts.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    enc = sub.add_parser(
+        "encode", parents=[common, model_opts], help="embed text lines (one text per line)",
+        description="Embed each non-empty line of INPUT and write the vectors to OUTPUT.",
+    )
+    enc.add_argument("-i", "--input", default="-", help="UTF-8 text file, one text per line (default: - for stdin)")
+    enc.add_argument("-o", "--output", default=None,
+                     help="OUTPUT.npy (float32 matrix) or OUTPUT.jsonl; default or -: JSON lines on stdout")
+    enc.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
+    enc.add_argument("--normalize", action="store_true", help="scale each vector to unit length")
+    enc.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    enc.add_argument("--prompt-name", default=None, help="name of one of the model's prompts to put before each text")
+    enc.set_defaults(func=cmd_encode)
+
+    sim = sub.add_parser(
+        "similarity", parents=[common, model_opts], help="score how similar two texts are",
+        description="Print the similarity of two texts as one number (larger is more similar).",
+    )
+    sim.add_argument("text_a", metavar="A", help="first text")
+    sim.add_argument("text_b", metavar="B", help="second text")
+    sim.add_argument("--function", choices=SIMILARITY_FUNCTIONS, default=None,
+                     help="similarity function (default: the model's own, usually cosine)")
+    sim.set_defaults(func=cmd_similarity)
+
+    pul = sub.add_parser(
+        "pull", parents=[common], help="download a model into the local cache",
+        description="Make a model available locally and print its folder.",
+    )
+    pul.add_argument("name", metavar="NAME", help="model name, hub id or folder")
+    pul.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
+    pul.add_argument("--revision", default=None, help="hub branch, tag or commit")
+    pul.set_defaults(func=cmd_pull)
+
+    inf = sub.add_parser(
+        "info", parents=[common], help="describe a model without loading it",
+        description="Show a model's architecture, pooling, dimension and files (reads only its JSON files).",
+    )
+    inf.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
+                     help=f"model name or folder (default: {DEFAULT_MODEL})")
+    inf.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
+    inf.add_argument("--json", action="store_true", help="print one JSON object")
+    inf.set_defaults(func=cmd_info)
+    return parser
+
+
+def _report(message: str) -> None:
+    lines = str(message).strip().splitlines() or ["unknown error"]
+    _err("\n".join([f"sentvec: error: {lines[0]}", *lines[1:]]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``sentvec`` command line; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and argparse's own usage errors
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        with _library_logging(args.quiet):
+            return func(args)
+    except UsageError as err:
+        _report(str(err))
+        return 2
+    except KeyboardInterrupt:
+        _err("sentvec: interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`); stop quietly and keep Python from
+        # complaining again when it flushes stdout at exit.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except (OSError, ValueError, TypeError) as err:
+        _report(str(err) or type(err).__name__)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
