@@ -126,3 +126,19 @@ def test_similarity_functions_match_reference(minilm, reference_minilm) -> None:
 
 def test_cosine_similarity_of_two_texts(minilm: SentenceTransformer) -> None:
     assert minilm.cosine_similarity(SENTENCES[0], SENTENCES[1]) == pytest.approx(0.6660, abs=1e-4)
+
+
+def test_embeddings_do_not_depend_on_the_batch(minilm: SentenceTransformer) -> None:
+    """The encoder runs on packed tokens, so neighbours, padding and batch size change nothing (<= 1e-6)."""
+    texts = json.loads((SHARED_DATA / "bench" / "docstrings.json").read_text())[:120]
+    together = minilm.encode(texts)
+    alone = np.stack([minilm.encode(text) for text in texts[:25]])
+    reversed_small_batches = minilm.encode(texts[::-1], batch_size=3)[::-1]
+    assert np.abs(together[:25] - alone).max() <= 1e-6
+    assert np.abs(together - reversed_small_batches).max() <= 1e-6
+    assert np.abs(together - minilm.encode(texts, batch_size=1)).max() <= 1e-6
+
+
+def test_bad_output_value_is_rejected(minilm: SentenceTransformer) -> None:
+    with pytest.raises(ValueError, match="output_value"):
+        minilm.encode([], output_value="tokens")

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from sentvec import __version__
-from sentvec.modules import MODULE_TYPES, TYPE_NAMES, Dense, Normalize, Pooling, Transformer
+from sentvec.modules import MODULE_TYPES, TYPE_NAMES, Dense, Pooling, Transformer
 from sentvec.paths import inside, read_json, write_json
 from sentvec.quantization import PRECISIONS, quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 OutputValue = Literal["sentence_embedding", "token_embeddings"] | None
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
+_TOKENIZE_CHUNK = 16_384  # texts tokenized at once: bounds the memory the token lists take
 
 
 class SentenceTransformer(nn.Sequential):
@@ -228,6 +229,8 @@ class SentenceTransformer(nn.Sequential):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not supported; choose from {PRECISIONS}")
+        if output_value not in ("sentence_embedding", "token_embeddings", None):
+            raise ValueError(f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None")
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
         if convert_to_tensor:
@@ -283,52 +286,51 @@ class SentenceTransformer(nn.Sequential):
         truncate_dim: int | None,
         normalize: bool,
     ) -> list[Any]:
-        """Run the pipeline over ``texts`` in length-sorted batches; results in input order."""
+        """Run the pipeline over ``texts``; results in input order.
+
+        Texts are tokenized up front (in parallel, in chunks), sorted by token count and grouped into
+        batches of at most ``batch_size * max_seq_length`` tokens, padding included: the memory bound of
+        ``batch_size`` full-length texts, but many more short texts per forward pass. Because the encoder
+        works on packed tokens, a text's embedding does not depend on which batch it lands in.
+        """
         self.eval()
         prompt_length = None
         if prompt:
             texts = [prompt + text for text in texts]
             # The prompt's own tokens minus the closing special token, for pooling that leaves the prompt out.
             prompt_length = self.tokenize([prompt])["attention_mask"].sum().item() - 1
-        order = np.argsort([-len(text) for text in texts], kind="stable")
+        tokenizer = self.transformer.tokenizer
+        token_budget = batch_size * self.max_seq_length
         results: list[Any] = [None] * len(texts)
         truncated = 0
         device = self.device
-        batches = range(0, len(texts), batch_size)
+        progress = None
         if show_progress_bar:
             from tqdm.auto import tqdm
 
-            batches = tqdm(batches, desc="Batches")
-        for start in batches:
-            ids = order[start : start + batch_size]
-            features = self.tokenize([texts[i] for i in ids])
-            truncated += int(features["truncated"].sum())
-            features = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in features.items()}
-            if prompt_length is not None:
-                features["prompt_length"] = prompt_length
-            out = self(features)
-            if output_value == "sentence_embedding":
-                vectors = out["sentence_embedding"]
-                if truncate_dim is not None:
-                    vectors = vectors[:, :truncate_dim]
-                if normalize:
-                    vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
-                rows: list[Any] = list(vectors.cpu() if device.type != "cpu" else vectors)
-            elif output_value == "token_embeddings":
-                lengths = out["attention_mask"].sum(dim=1).tolist()
-                rows = [t[:n] for t, n in zip(out["token_embeddings"], lengths)]
-            elif output_value is None:
-                rows = [
-                    {k: v[row] if isinstance(v, Tensor) and v.dim() and v.shape[0] == len(ids) else v
-                     for k, v in out.items()}
-                    for row in range(len(ids))
-                ]
-            else:
-                raise ValueError(
-                    f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None"
-                )
-            for i, row in zip(ids, rows):
-                results[i] = row
+            progress = tqdm(total=len(texts), desc="Batches", unit="text")
+        for chunk_start in range(0, len(texts), _TOKENIZE_CHUNK):
+            encodings = tokenizer.encode(texts[chunk_start : chunk_start + _TOKENIZE_CHUNK])
+            lengths = np.array([len(e.ids) for e in encodings])
+            order = np.argsort(-lengths, kind="stable")
+            start = 0
+            while start < len(order):
+                # Sorted longest first, so the first text of a batch sets its padded width.
+                count = max(1, min(len(order) - start, token_budget // max(1, int(lengths[order[start]]))))
+                ids = order[start : start + count]
+                start += count
+                features = tokenizer.collate([encodings[i] for i in ids])
+                truncated += int(features["truncated"].sum())
+                features = {k: v.to(device) for k, v in features.items()}
+                if prompt_length is not None:
+                    features["prompt_length"] = prompt_length
+                rows = self._outputs(self(features), len(ids), output_value, truncate_dim, normalize)
+                for i, row in zip(ids, rows):
+                    results[chunk_start + i] = row
+                if progress is not None:
+                    progress.update(len(ids))
+        if progress is not None:
+            progress.close()
         if truncated and not self._warned_truncation:
             self._warned_truncation = True
             logger.warning(
@@ -337,6 +339,26 @@ class SentenceTransformer(nn.Sequential):
                 truncated, len(texts), self.max_seq_length,
             )
         return results
+
+    @staticmethod
+    def _outputs(
+        out: dict[str, Any], count: int, output_value: OutputValue, truncate_dim: int | None, normalize: bool
+    ) -> list[Any]:
+        """Split a batch's features into one result per text, as ``output_value`` asks."""
+        if output_value == "sentence_embedding":
+            vectors = out["sentence_embedding"]
+            if truncate_dim is not None:
+                vectors = vectors[:, :truncate_dim]
+            if normalize:
+                vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+            return list(vectors.cpu())
+        if output_value == "token_embeddings":
+            lengths = out["attention_mask"].sum(dim=1).tolist()
+            return [t[:n] for t, n in zip(out["token_embeddings"], lengths)]
+        return [  # output_value None: every feature, per text
+            {k: v[row] if isinstance(v, Tensor) and v.dim() and v.shape[0] == count else v for k, v in out.items()}
+            for row in range(count)
+        ]
 
     def _empty(self, truncate_dim: int | None) -> Tensor:
         dim = self.get_embedding_dimension() or 0

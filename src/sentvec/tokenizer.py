@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from tokenizers import Encoding
 from tokenizers import Tokenizer as _RustTokenizer
 from torch import Tensor
 
@@ -52,8 +54,9 @@ class Tokenizer:
     def max_length(self, value: int) -> None:
         self._max_length = value
         # tokenizer.json may carry its own truncation and padding settings; ours replace them.
+        # Padding is ours too (see collate), so texts can be tokenized once and batched later.
         self._tokenizer.enable_truncation(max_length=value)
-        self._tokenizer.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token)
+        self._tokenizer.no_padding()
 
     @classmethod
     def from_folder(cls, folder: Path, *, max_length: int, lowercase: bool = False) -> Tokenizer:
@@ -89,13 +92,29 @@ class Tokenizer:
 
     def __call__(self, texts: list[str]) -> dict[str, Any]:
         """Tokenize a batch, padded to its longest text. ``truncated`` is a bool tensor, one per text."""
+        return self.collate(self.encode(texts))
+
+    def encode(self, texts: list[str]) -> list[Encoding]:
+        """Tokenize texts without padding (truncated to ``max_length``), in parallel."""
         if self.lowercase:
             texts = [t.lower() for t in texts]
-        encodings = self._tokenizer.encode_batch(texts)
+        return self._tokenizer.encode_batch(texts)
+
+    def collate(self, encodings: list[Encoding]) -> dict[str, Any]:
+        """Pad encodings into one batch of tensors (right padding, to the longest)."""
+        width = max((len(e.ids) for e in encodings), default=0)
+        ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            ids[row, :n] = encoding.ids
+            types[row, :n] = encoding.type_ids
+            mask[row, :n] = 1
         return {
-            "input_ids": torch.tensor([e.ids for e in encodings], dtype=torch.long),
-            "attention_mask": torch.tensor([e.attention_mask for e in encodings], dtype=torch.long),
-            "token_type_ids": torch.tensor([e.type_ids for e in encodings], dtype=torch.long),
+            "input_ids": torch.from_numpy(ids),
+            "attention_mask": torch.from_numpy(mask),
+            "token_type_ids": torch.from_numpy(types),
             "truncated": torch.tensor([bool(e.overflowing) for e in encodings], dtype=torch.bool),
         }
 

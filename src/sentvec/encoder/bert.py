@@ -33,52 +33,69 @@ def position_ids_for(input_ids: Tensor, config: EncoderConfig) -> Tensor:
     return torch.cumsum(not_pad, dim=1) * not_pad + config.pad_token_id
 
 
+class PackedBatch:
+    """Where the real tokens of a padded (B, T) batch sit, so that every position-wise layer can run on
+    the (N, C) real tokens alone and padding costs nothing outside attention.
+
+    Working on packed tokens also makes the result of a text independent of what else is in its
+    batch: the linear layers see the same rows whatever the padding.
+    """
+
+    def __init__(self, attention_mask: Tensor) -> None:
+        self.batch, self.length = attention_mask.shape
+        self.padded = bool((attention_mask == 0).any())
+        self.index = attention_mask.flatten().nonzero().squeeze(1) if self.padded else None  # (N,)
+
+    def pack(self, x: Tensor) -> Tensor:
+        """(B, T, ...) -> (N, ...): the real tokens, in order."""
+        flat = x.reshape(self.batch * self.length, *x.shape[2:])
+        return flat if self.index is None else flat.index_select(0, self.index)
+
+    def unpack(self, x: Tensor) -> Tensor:
+        """(N, F) -> (B, T, F), zeros at padding."""
+        if self.index is not None:
+            x = x.new_zeros(self.batch * self.length, x.shape[-1]).index_copy(0, self.index, x)
+        return x.view(self.batch, self.length, x.shape[-1])
+
+
 class Embeddings(nn.Module):
-    """Token + position (+ token type) embeddings, then LayerNorm and dropout."""
+    """Token + position (+ token type) embeddings, then LayerNorm and dropout; on packed tokens."""
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
-        self.config = config
         self.word = nn.Embedding(config.vocab_size, config.hidden_size)
         self.position = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type = nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size else None
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
-        x = self.word(input_ids) + self.position(position_ids_for(input_ids, self.config))  # (B, T, C)
+    def forward(self, input_ids: Tensor, position_ids: Tensor, token_type_ids: Tensor | None) -> Tensor:
+        x = self.word(input_ids) + self.position(position_ids)  # (N, C)
         if self.token_type is not None:
-            if token_type_ids is None:
-                token_type_ids = torch.zeros_like(input_ids)
-            x = x + self.token_type(token_type_ids)
+            x = x + self.token_type(token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids))
         return self.dropout(self.norm(x))
 
 
 class SelfAttention(nn.Module):
     """Multi-head scaled dot-product self-attention with an additive score bias (padding mask and
-    MPNet's relative positions)."""
+    MPNet's relative positions). Query, key and value come from one fused projection."""
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.num_heads = config.num_heads
         self.head_dim = config.head_dim
-        self.query = nn.Linear(config.hidden_size, config.hidden_size)
-        self.key = nn.Linear(config.hidden_size, config.hidden_size)
-        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.out = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_p = config.attention_dropout
 
-    def forward(self, x: Tensor, score_bias: Tensor) -> Tensor:
-        B, T, C = x.shape
-
-        def heads(t: Tensor) -> Tensor:
-            return t.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
-
-        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+    def forward(self, x: Tensor, score_bias: Tensor, batch: PackedBatch) -> Tensor:
+        qkv = batch.unpack(self.qkv(x))  # (B, T, 3C)
+        B, T, _ = qkv.shape
+        q, k, v = qkv.view(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # each (B, H, T, D)
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=score_bias, dropout_p=self.dropout_p if self.training else 0.0
         )
-        return self.out(y.transpose(1, 2).reshape(B, T, C))
+        return self.out(batch.pack(y.transpose(1, 2).reshape(B, T, -1)))  # (N, C)
 
 
 class FeedForward(nn.Module):
@@ -107,8 +124,8 @@ class EncoderLayer(nn.Module):
         self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, x: Tensor, score_bias: Tensor) -> Tensor:
-        x = self.attention_norm(x + self.dropout(self.attention(x, score_bias)))
+    def forward(self, x: Tensor, score_bias: Tensor, batch: PackedBatch) -> Tensor:
+        x = self.attention_norm(x + self.dropout(self.attention(x, score_bias, batch)))
         return self.output_norm(x + self.dropout(self.feed_forward(x)))
 
 
@@ -116,8 +133,7 @@ class TransformerEncoder(nn.Module):
     """The whole encoder: token ids in, one contextual vector per token out.
 
     ``forward(input_ids, attention_mask, token_type_ids)`` returns the last hidden state, shape
-    (batch, tokens, hidden_size). Padding positions hold values but must be ignored by the caller
-    (pooling uses the attention mask).
+    (batch, tokens, hidden_size), with zeros at padding positions.
     """
 
     def __init__(self, config: EncoderConfig) -> None:
@@ -132,11 +148,17 @@ class TransformerEncoder(nn.Module):
         )
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
-        x = self.embeddings(input_ids, token_type_ids)
+        batch = PackedBatch(attention_mask)
+        x = self.embeddings(
+            batch.pack(input_ids),
+            batch.pack(position_ids_for(input_ids, self.config)),
+            None if token_type_ids is None else batch.pack(token_type_ids),
+        )  # (N, C)
+        dtype = x.dtype
         # Padding keys get the most negative score, so softmax gives them zero weight.
-        score_bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min  # (B,1,1,T)
+        score_bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min  # (B, 1, 1, T)
         if self.relative_bias is not None:
-            score_bias = score_bias + self.relative_bias(input_ids.shape[1], x.device).to(x.dtype)  # (B,H,T,T)
+            score_bias = score_bias + self.relative_bias(input_ids.shape[1], x.device).to(dtype)  # (B, H, T, T)
         for layer in self.layers:
-            x = layer(x, score_bias)
-        return x
+            x = layer(x, score_bias, batch)
+        return batch.unpack(x)

@@ -152,7 +152,7 @@ def to_checkpoint_names(family: Family, ours: dict[str, Tensor]) -> dict[str, Te
     """Inverse of :func:`to_our_names`: the encoder's state dict under Hugging Face names."""
     patterns = [(_compile(dst), src) for src, dst in WEIGHT_MAPS[family].items()]
     out: dict[str, Tensor] = {}
-    for name, tensor in ours.items():
+    for name, tensor in split_qkv(ours).items():
         for pattern, src in patterns:
             match = pattern.match(name)
             if match:
@@ -163,6 +163,38 @@ def to_checkpoint_names(family: Family, ours: dict[str, Tensor]) -> dict[str, Te
     return out
 
 
+_PROJECTIONS = ("query", "key", "value")
+_SEPARATE = re.compile(r"^layers\.(\d+)\.attention\.(query|key|value)\.(weight|bias)$")
+_FUSED = re.compile(r"^layers\.(\d+)\.attention\.qkv\.(weight|bias)$")
+
+
+def fuse_qkv(ours: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Concatenate each layer's query, key and value projections into the one ``qkv`` projection the
+    encoder runs (one matrix product instead of three)."""
+    fused = {k: v for k, v in ours.items() if not _SEPARATE.match(k)}
+    groups = {(m.group(1), m.group(3)) for m in map(_SEPARATE.match, ours) if m}
+    for layer, kind in sorted(groups):
+        names = [f"layers.{layer}.attention.{p}.{kind}" for p in _PROJECTIONS]
+        absent = [n for n in names if n not in ours]
+        if absent:
+            raise ValueError(f"checkpoint lacks {absent[0]!r} (needed with {[n for n in names if n in ours]})")
+        fused[f"layers.{layer}.attention.qkv.{kind}"] = torch.cat([ours[n] for n in names], dim=0)
+    return fused
+
+
+def split_qkv(ours: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Inverse of :func:`fuse_qkv`, for writing checkpoints in the published layout."""
+    split = {}
+    for name, tensor in ours.items():
+        match = _FUSED.match(name)
+        if match is None:
+            split[name] = tensor
+            continue
+        for projection, part in zip(_PROJECTIONS, tensor.chunk(3, dim=0)):
+            split[f"layers.{match.group(1)}.attention.{projection}.{match.group(2)}"] = part
+    return split
+
+
 def load_into(encoder: torch.nn.Module, config: EncoderConfig, state: dict[str, Tensor]) -> dict[str, Tensor]:
     """Load a checkpoint (Hugging Face names) into ``encoder``, checking every key and shape.
 
@@ -170,6 +202,7 @@ def load_into(encoder: torch.nn.Module, config: EncoderConfig, state: dict[str, 
         The unused tensors to keep for saving (see :func:`to_our_names`).
     """
     ours, kept = to_our_names(config.family, state)
+    ours = fuse_qkv(ours)
     expected = encoder.state_dict()
     missing = sorted(set(expected) - set(ours))
     if missing:
