@@ -215,7 +215,9 @@ def load_into(encoder: torch.nn.Module, config: EncoderConfig, state: dict[str, 
                 f"checkpoint tensor for {name!r} has shape {tuple(tensor.shape)}, "
                 f"but config.json implies {tuple(expected[name].shape)}"
             )
-    encoder.load_state_dict({k: v.to(expected[k].dtype) for k, v in ours.items()}, strict=True)
+    # assign=True adopts the loaded tensors instead of copying into the existing ones, so an encoder
+    # built on the meta device (no memory, no random init) becomes a real one here.
+    encoder.load_state_dict({k: v.to(expected[k].dtype) for k, v in ours.items()}, strict=True, assign=True)
     return kept
 
 

@@ -135,7 +135,8 @@ class Transformer(nn.Module):
         config = EncoderConfig.from_dict(read_json(folder / "config.json"))
         max_length, do_lower_case = encoder_settings(folder, config.max_positions)
         tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=do_lower_case)
-        encoder = TransformerEncoder(config)
+        with torch.device("meta"):  # shapes only: the checkpoint supplies every value
+            encoder = TransformerEncoder(config)
         unused = weights.load_into(encoder, config, weights.read_checkpoint(folder, allow_pickle=allow_pickle))
         return cls.from_parts(
             encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case, unused_tensors=unused
