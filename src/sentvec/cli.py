@@ -4,6 +4,7 @@
     sentvec similarity A B [-m MODEL] [--function cosine|dot|euclidean|manhattan]
     sentvec pull NAME [--cache-folder DIR]
     sentvec info [MODEL] [--json]
+    sentvec eval [MODEL] [--task stsb|FILE] [--split test] [--json OUT.json] [--plot OUT.png]
 
 Only the standard library is imported at module level; torch, numpy and the model code are imported
 inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
@@ -433,6 +434,72 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- eval
+
+
+def _eval_output(path: str | None, suffix: str, flag: str) -> Path | None:
+    """An output path for ``eval`` (None when not asked for), after checking its extension and folder."""
+    if path is None:
+        return None
+    target = Path(path).expanduser()
+    if target.suffix.lower() != suffix:
+        raise UsageError(f"{flag} {path!r} must end in {suffix}")
+    if not target.parent.is_dir():
+        raise UsageError(f"output folder {str(target.parent)!r} does not exist")
+    return target
+
+
+def _eval_columns(args: argparse.Namespace) -> tuple[str | int, str | int, str | int]:
+    """The sentence1, sentence2 and score columns of a pairs file: names, or positions with --no-header."""
+    given = (args.sentence1, args.sentence2, args.score)
+    if not args.no_header:
+        return tuple(g or d for g, d in zip(given, ("sentence1", "sentence2", "score")))  # type: ignore[return-value]
+    columns = []
+    for value, default, flag in zip(given, (0, 1, 2), ("--sentence1", "--sentence2", "--score")):
+        try:
+            columns.append(default if value is None else int(value))
+        except ValueError:
+            raise UsageError(f"{flag} {value!r}: with --no-header, name columns by 0-based position") from None
+    return tuple(columns)  # type: ignore[return-value]
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from sentvec.evaluation import TASKS, format_table, plot_similarity, task_evaluator
+
+    json_path = _eval_output(args.json, ".json", "--json")
+    plot_path = _eval_output(args.plot, ".png", "--plot")
+    if importlib.util.find_spec("scipy") is None:
+        raise UsageError("sentvec eval needs scipy for the correlations: pip install scipy")
+    if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--plot needs matplotlib: pip install matplotlib")
+    if args.task not in TASKS and not Path(args.task).expanduser().is_file():
+        raise UsageError(f"--task {args.task!r} is neither a known task ({', '.join(TASKS)}) nor an existing file")
+    # the data is read before the model is loaded, so a bad file or column fails fast
+    evaluator = task_evaluator(
+        args.task if args.task in TASKS else Path(args.task).expanduser(), args.split,
+        columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
+        show_progress_bar=not args.quiet and sys.stderr.isatty(),
+    )
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    _note(args, f"evaluating {args.model} on {evaluator.name} ({_plural(len(evaluator.scores), 'pair')})")
+    metrics = evaluator(model)
+    print(format_table(metrics, evaluator.primary_metric))
+    if json_path is not None:
+        report = {"model": args.model, "task": args.task, "split": args.split if args.task == "stsb" else None,
+                  "pairs": len(evaluator.scores), "primary_metric": evaluator.primary_metric, "metrics": metrics}
+        with _atomic_output(json_path, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(report, indent=2) + "\n")
+        _note(args, f"wrote {json_path}")
+    if plot_path is not None:
+        spearman = metrics[f"{evaluator.name}_spearman_cosine"]
+        plot_similarity(evaluator.scores, evaluator.predictions["cosine"], plot_path,
+                        title=f"{args.model} on {evaluator.name}: Spearman {spearman:.4f}")
+        _note(args, f"wrote {plot_path}")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -511,6 +578,29 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     inf.add_argument("--json", action="store_true", help="print one JSON object")
     inf.set_defaults(func=cmd_info)
+
+    ev = sub.add_parser(
+        "eval", parents=[common], help="measure a model on a benchmark or on your own scored pairs",
+        description="Correlate the model's similarity of sentence pairs with gold scores (Pearson and Spearman "
+                    "for cosine, dot, Euclidean and Manhattan) and print a table. The STS Benchmark is read "
+                    "from $SENTVEC_DATA or the nearest shared/data folder.",
+    )
+    ev.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
+                    help=f"model name or folder (default: {DEFAULT_MODEL})")
+    ev.add_argument("--task", default="stsb",
+                    help="stsb (the STS Benchmark), or a .csv/.tsv/.jsonl/.json file of scored pairs (default: stsb)")
+    ev.add_argument("--split", choices=("train", "dev", "test"), default="test", help="STS Benchmark split (default: test)")
+    ev.add_argument("--sentence1", default=None, help="pairs file: first sentence column (default: sentence1, or 0)")
+    ev.add_argument("--sentence2", default=None, help="pairs file: second sentence column (default: sentence2, or 1)")
+    ev.add_argument("--score", default=None, help="pairs file: gold score column (default: score, or 2)")
+    ev.add_argument("--no-header", action="store_true",
+                    help="pairs file has no header row: name columns by 0-based position")
+    ev.add_argument("--json", metavar="OUT.json", default=None, help="also write the metrics to this JSON file")
+    ev.add_argument("--plot", metavar="OUT.png", default=None,
+                    help="also save predicted cosine against gold score as a PNG scatter (needs matplotlib)")
+    ev.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
+    ev.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
+    ev.set_defaults(func=cmd_eval)
     return parser
 
 
