@@ -41,10 +41,12 @@ class PackedBatch:
     batch: the linear layers see the same rows whatever the padding.
     """
 
-    def __init__(self, attention_mask: Tensor) -> None:
+    def __init__(self, attention_mask: Tensor, *, pack: bool = True) -> None:
         self.batch, self.length = attention_mask.shape
-        self.padded = bool((attention_mask == 0).any())
-        self.index = attention_mask.flatten().nonzero().squeeze(1) if self.padded else None  # (N,)
+        # pack=False keeps padding rows (masked out by attention and pooling): graph exporters such as
+        # ONNX need shapes that do not depend on the data.
+        padded = pack and bool((attention_mask == 0).any())
+        self.index = attention_mask.flatten().nonzero().squeeze(1) if padded else None  # (N,)
 
     def pack(self, x: Tensor) -> Tensor:
         """(B, T, ...) -> (N, ...): the real tokens, in order."""
@@ -133,7 +135,8 @@ class TransformerEncoder(nn.Module):
     """The whole encoder: token ids in, one contextual vector per token out.
 
     ``forward(input_ids, attention_mask, token_type_ids)`` returns the last hidden state, shape
-    (batch, tokens, hidden_size), with zeros at padding positions.
+    (batch, tokens, hidden_size), with zeros at padding positions (``pack=False``: unspecified values
+    there, for graph export).
     """
 
     def __init__(self, config: EncoderConfig) -> None:
@@ -147,8 +150,10 @@ class TransformerEncoder(nn.Module):
             else None
         )
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
-        batch = PackedBatch(attention_mask)
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None, *, pack: bool = True
+    ) -> Tensor:
+        batch = PackedBatch(attention_mask, pack=pack)
         x = self.embeddings(
             batch.pack(input_ids),
             batch.pack(position_ids_for(input_ids, self.config)),
