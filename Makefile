@@ -33,6 +33,7 @@ lint: setup-test
 bench: setup-test
 	$(PY) benchmarks/agreement.py
 	$(PY) benchmarks/startup.py
+	$(PY) benchmarks/encode_cpu.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
