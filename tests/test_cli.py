@@ -44,10 +44,10 @@ def model():  # type: ignore[no-untyped-def]
 def shared_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """Hand the module's model to the CLI for the default model (or its folder); load anything else for real."""
 
-    def load(name: str, *, device: str | None, cache_folder: str | None):  # type: ignore[no-untyped-def]
-        if name in (cli.DEFAULT_MODEL, str(folder)) and device is None and cache_folder is None:
+    def load(name: str, *, device: str | None, cache_folder: str | None, backend: str = "torch"):  # type: ignore[no-untyped-def]
+        if name in (cli.DEFAULT_MODEL, str(folder)) and device is None and cache_folder is None and backend == "torch":
             return request.getfixturevalue("model")
-        return REAL_LOAD_MODEL(name, device=device, cache_folder=cache_folder)
+        return REAL_LOAD_MODEL(name, device=device, cache_folder=cache_folder, backend=backend)
 
     monkeypatch.setattr(cli, "_load_model", load)
 

@@ -136,12 +136,12 @@ def _library_logging(quiet: bool) -> Iterator[None]:
 # --------------------------------------------------------------------------- model loading
 
 
-def _load_model(name: str, *, device: str | None, cache_folder: str | None) -> Any:
+def _load_model(name: str, *, device: str | None, cache_folder: str | None, backend: str = "torch") -> Any:
     """Load a SentenceTransformer (torch is imported here, not at startup). Tests replace this."""
     from sentvec.model import SentenceTransformer
 
     try:
-        return SentenceTransformer(name, device=device, cache_folder=cache_folder)
+        return SentenceTransformer(name, device=device, cache_folder=cache_folder, backend=backend)  # type: ignore[arg-type]
     except (RuntimeError, AssertionError) as err:
         # torch reports unknown or unavailable devices this way ("Torch not compiled with CUDA enabled").
         if device is None:
@@ -231,7 +231,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
     prompt_name = args.prompt_name or getattr(model, "default_prompt_name", None)
     prompts = getattr(model, "prompts", {}) or {}
     if args.prompt_name is not None and args.prompt_name not in prompts:
@@ -280,7 +280,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_similarity(args: argparse.Namespace) -> int:
     from sentvec.similarity import SimilarityFunction
 
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
     function = args.function or model.similarity_fn_name
     vectors = model.encode([args.text_a, args.text_b], convert_to_tensor=True, show_progress_bar=False)
     score = SimilarityFunction.to_similarity_pairwise_fn(function)(vectors[0:1], vectors[1:2])
@@ -482,7 +482,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
         show_progress_bar=not args.quiet and sys.stderr.isatty(),
     )
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
     _note(args, f"evaluating {args.model} on {evaluator.name} ({_plural(len(evaluator.scores), 'pair')})")
     metrics = evaluator(model)
     print(format_table(metrics, evaluator.primary_metric))
@@ -513,6 +513,10 @@ def _positive_int(value: str) -> int:
     return number
 
 
+BACKENDS = ("torch", "onnx", "int8")  # sentvec.model.BACKENDS, without importing torch for --help
+BACKEND_HELP = "torch (exact, default), onnx (onnxruntime) or int8 (quantized onnxruntime); the last two need sentvec[onnx]"
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Global options are accepted before and after the subcommand: the subparsers share them with
     # SUPPRESS defaults so that a value given before the subcommand is not reset after it.
@@ -534,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_opts.add_argument("-m", "--model", default=DEFAULT_MODEL,
                             help=f"model name or folder (default: {DEFAULT_MODEL})")
     model_opts.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
+    model_opts.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -600,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also save predicted cosine against gold score as a PNG scatter (needs matplotlib)")
     ev.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
     ev.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
+    ev.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
     ev.set_defaults(func=cmd_eval)
     return parser
 

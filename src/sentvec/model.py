@@ -27,6 +27,8 @@ from sentvec.similarity import ArrayLike, SimilarityFunction
 logger = logging.getLogger(__name__)
 
 OutputValue = Literal["sentence_embedding", "token_embeddings"] | None
+Backend = Literal["torch", "onnx", "int8"]
+BACKENDS: tuple[str, ...] = ("torch", "onnx", "int8")
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 _TOKENIZE_CHUNK = 16_384  # texts tokenized at once: bounds the memory the token lists take
@@ -50,6 +52,11 @@ class SentenceTransformer(nn.Sequential):
         truncate_dim: keep only the first ``truncate_dim`` dimensions of each embedding (Matryoshka models).
         allow_pickle: also load ``pytorch_model.bin`` weights (read with ``torch.load(weights_only=True)``).
             Off by default: safetensors only.
+        backend: what runs :meth:`encode`. ``"torch"`` (default): our exact encoder. ``"onnx"``: the whole
+            pipeline exported once to ONNX (cached) and run by onnxruntime on the CPU. ``"int8"``: the same
+            graph with int8 weights and dynamically quantized activations (see :mod:`sentvec.onnx` for which
+            layers stay float and the measured quality). Both need ``pip install "sentvec[onnx]"``; calling
+            the model directly (training, ``model(features)``) always runs torch.
     """
 
     def __init__(
@@ -69,7 +76,15 @@ class SentenceTransformer(nn.Sequential):
         similarity_fn_name: str | SimilarityFunction | None = None,
         truncate_dim: int | None = None,
         allow_pickle: bool = False,
+        backend: Backend = "torch",
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend={backend!r} is not available in sentvec; choose from {list(BACKENDS)}")
+        if backend != "torch" and (model_kwargs or {}).get("file_name"):
+            raise ValueError(
+                "model_kwargs['file_name'] is not supported: sentvec exports and caches its own ONNX graph; "
+                "leave file_name out (backend='int8' gives the quantized graph)"
+            )
         if trust_remote_code:
             logger.warning("trust_remote_code=True has no effect: sentvec never runs code from a model folder")
         settings: dict[str, Any] = {}
@@ -104,8 +119,21 @@ class SentenceTransformer(nn.Sequential):
             self.to(dtype)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if backend != "torch" and torch.device(device).type != "cpu":
+            raise ValueError(f"backend={backend!r} runs on the CPU only; pass device='cpu' or backend='torch'")
         self.to(device)
         self.eval()
+        self.backend: Backend = backend
+        self._onnx_pipeline: Any = None
+        self._cache_folder = cache_folder
+        if backend != "torch":
+            self._onnx_pipeline = self._load_onnx_pipeline()
+
+    def _load_onnx_pipeline(self) -> Any:
+        """The exported (and for ``int8`` quantized) pipeline, from the cache or exported now."""
+        from sentvec.onnx import OnnxPipeline, cached_export
+
+        return OnnxPipeline(cached_export(self, self._cache_folder, quantized=self.backend == "int8"))
 
     # ------------------------------------------------------------------ properties
 
@@ -300,6 +328,7 @@ class SentenceTransformer(nn.Sequential):
             # The prompt's own tokens minus the closing special token, for pooling that leaves the prompt out.
             prompt_length = self.tokenize([prompt])["attention_mask"].sum().item() - 1
         tokenizer = self.transformer.tokenizer
+        run = self._onnx_pipeline or self
         token_budget = batch_size * self.max_seq_length
         results: list[Any] = [None] * len(texts)
         truncated = 0
@@ -324,7 +353,7 @@ class SentenceTransformer(nn.Sequential):
                 features = {k: v.to(device) for k, v in features.items()}
                 if prompt_length is not None:
                     features["prompt_length"] = prompt_length
-                rows = self._outputs(self(features), len(ids), output_value, truncate_dim, normalize)
+                rows = self._outputs(run(features), len(ids), output_value, truncate_dim, normalize)
                 for i, row in zip(ids, rows):
                     results[chunk_start + i] = row
                 if progress is not None:

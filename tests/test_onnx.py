@@ -1,0 +1,247 @@
+"""ONNX export of the whole pipeline and the onnxruntime backend: the same numbers as the torch pipeline,
+for any batch size and length, written atomically, cached by fingerprint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from conftest import tiny_sentence_model_folder  # noqa: E402
+from sentvec import SentenceTransformer  # noqa: E402
+from sentvec import onnx as sv_onnx  # noqa: E402
+from sentvec.modules import Dense, Normalize, Pooling, Transformer  # noqa: E402
+from sentvec.onnx import OnnxPipeline, cached_export, export_onnx, fingerprint, quantize_onnx  # noqa: E402
+
+TINY_TEXTS = [
+    "the cat sat on the mat",
+    "a",
+    "two men pushed carts through the woods and a white monkey was playing drums behind its prey",
+    "happy dog!",
+    "",
+]
+REAL_TEXTS = [
+    "The weather is lovely today.",
+    "Hi",
+    "Return the first n texts of a JSON list of strings, or of a text file with one text per line, "
+    "skipping blank lines; raise SystemExit when the file holds no texts at all.",
+    "It's so sunny outside!",
+]
+ATOL = 1e-4
+
+
+def both(model: SentenceTransformer, pipeline: OnnxPipeline, texts: list[str], **extra) -> tuple[dict, dict]:
+    """The torch pipeline's and the ONNX pipeline's features for one padded batch of ``texts``."""
+    features = {**model.tokenize(texts), **extra}
+    with torch.inference_mode():
+        expected = model(dict(features))
+    return expected, pipeline(dict(features))
+
+
+def assert_same(expected: dict, actual: dict) -> None:
+    for key in ("sentence_embedding", "token_embeddings"):
+        assert actual[key].shape == expected[key].shape, key
+        assert (actual[key] - expected[key]).abs().max().item() <= ATOL, key
+
+
+@pytest.mark.parametrize(
+    ("family", "pooling", "normalize"),
+    [("bert", "mean_tokens", False), ("mpnet", "max_tokens", True), ("distilbert", "cls_token", True),
+     ("roberta", "mean_sqrt_len_tokens", False)],
+)
+def test_tiny_models_match_torch(tmp_path: Path, family: str, pooling: str, normalize: bool) -> None:
+    folder = tiny_sentence_model_folder(tmp_path / family, family=family, pooling=pooling, normalize=normalize)
+    model = SentenceTransformer(str(folder), device="cpu")
+    pipeline = OnnxPipeline(export_onnx(model, tmp_path / "model.onnx"))
+    has_types = family in ("bert", "roberta")
+    assert pipeline.input_names == ["input_ids", "attention_mask"] + (["token_type_ids"] if has_types else [])
+    # Batch sizes and lengths other than the trace example's (2 x 8): dynamic axes.
+    for texts in (TINY_TEXTS, TINY_TEXTS[:1], TINY_TEXTS[1:2], TINY_TEXTS[2:4]):
+        assert_same(*both(model, pipeline, texts))
+
+
+def test_dense_and_normalize_are_in_the_graph(tmp_path: Path) -> None:
+    folder = tiny_sentence_model_folder(tmp_path / "tiny")
+    torch.manual_seed(0)
+    model = SentenceTransformer(
+        modules=[Transformer.load(folder), Pooling(32, "mean"), Dense(32, 8), Normalize()], device="cpu"
+    )
+    pipeline = OnnxPipeline(export_onnx(model, tmp_path / "model.onnx"))
+    expected, actual = both(model, pipeline, TINY_TEXTS)
+    assert actual["sentence_embedding"].shape == (len(TINY_TEXTS), 8)
+    assert torch.linalg.norm(actual["sentence_embedding"], dim=1) == pytest.approx(1.0, abs=1e-5)
+    assert_same(expected, actual)
+
+
+@pytest.fixture(scope="module")
+def minilm_onnx(tmp_path_factory: pytest.TempPathFactory, minilm: SentenceTransformer) -> Path:
+    return export_onnx(minilm, tmp_path_factory.mktemp("minilm") / "minilm.onnx")
+
+
+def test_minilm_matches_torch(minilm: SentenceTransformer, minilm_onnx: Path) -> None:
+    pipeline = OnnxPipeline(minilm_onnx)
+    assert pipeline.input_names == ["input_ids", "attention_mask", "token_type_ids"]
+    expected, actual = both(minilm, pipeline, REAL_TEXTS)
+    assert expected["attention_mask"].min() == 0  # the batch is padded
+    assert_same(expected, actual)
+    assert actual["truncated"] is not None  # entries the graph does not use are passed through
+
+
+def test_prompt_left_out_of_pooling_is_a_graph_input(tmp_path: Path) -> None:
+    model = SentenceTransformer(str(tiny_sentence_model_folder(tmp_path / "tiny")), device="cpu")
+    model[1].include_prompt = False
+    pipeline = OnnxPipeline(export_onnx(model, tmp_path / "model.onnx"))
+    assert pipeline.input_names[-1] == "prompt_length"
+    texts = ["the cat sat on the mat", "the a", "the two men pushed carts"]
+    for prompt_length in (None, 0, 2, 3):
+        assert_same(*both(model, pipeline, texts, prompt_length=prompt_length))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("SENTVEC_SLOW") != "1", reason="the dynamo exporter takes ~10 s; SENTVEC_SLOW=1")
+def test_dynamo_exporter_matches_torch(tmp_path: Path) -> None:
+    pytest.importorskip("onnxscript")
+    model = SentenceTransformer(str(tiny_sentence_model_folder(tmp_path / "tiny", family="mpnet")), device="cpu")
+    pipeline = OnnxPipeline(export_onnx(model, tmp_path / "model.onnx", exporter="dynamo"))
+    for texts in (TINY_TEXTS, TINY_TEXTS[:1]):
+        assert_same(*both(model, pipeline, texts))
+
+
+def test_missing_token_type_ids_are_zeros(tmp_path: Path) -> None:
+    model = SentenceTransformer(str(tiny_sentence_model_folder(tmp_path / "tiny")), device="cpu")
+    pipeline = OnnxPipeline(export_onnx(model, tmp_path / "model.onnx"))
+    features = model.tokenize(TINY_TEXTS)
+    with_types = pipeline(dict(features))["sentence_embedding"]
+    del features["token_type_ids"]
+    assert torch.equal(pipeline(features)["sentence_embedding"], with_types)
+    with pytest.raises(ValueError, match="needs input_ids and attention_mask"):
+        pipeline({"input_ids": features["input_ids"]})
+
+
+def test_export_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = SentenceTransformer(str(tiny_sentence_model_folder(tmp_path / "tiny")), device="cpu")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = export_onnx(model, out / "model.onnx")
+    assert sorted(os.listdir(out)) == ["model.onnx"]  # no temporary file left behind
+    before = target.read_bytes()
+
+    def crash(graph, example, path, opset):
+        Path(path).write_bytes(b"half a graph")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sv_onnx, "_export_torchscript", crash)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_onnx(model, target)
+    assert sorted(os.listdir(out)) == ["model.onnx"] and target.read_bytes() == before  # the old file is intact
+
+
+def test_unwritable_targets_fail_early_and_clearly(tmp_path: Path) -> None:
+    model = SentenceTransformer(str(tiny_sentence_model_folder(tmp_path / "tiny")), device="cpu")
+    with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
+        export_onnx(model, tmp_path / "missing" / "model.onnx")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        export_onnx(model, tmp_path / "file" / "model.onnx")
+    with pytest.raises(IsADirectoryError, match="give a file name"):
+        export_onnx(model, tmp_path)
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(PermissionError, match="not writable"):
+            export_onnx(model, locked / "model.onnx")
+
+
+def test_cached_export_reuses_the_file_and_tracks_the_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = SentenceTransformer(str(tiny_sentence_model_folder(tmp_path / "tiny")), device="cpu")
+    path = cached_export(model, tmp_path / "cache")
+    assert path == tmp_path / "cache" / "onnx" / f"{fingerprint(model)}.onnx" and path.is_file()
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(sv_onnx, "export_onnx", no_export)
+    assert cached_export(model, tmp_path / "cache") == path
+    before = fingerprint(model)
+    model[1].include_prompt = False  # a setting that changes the graph
+    assert fingerprint(model) != before
+    model[1].include_prompt = True
+    with torch.no_grad():
+        model[0].encoder.layers[0].feed_forward.up.weight[0, 0] += 1e-3  # a fine-tuned model is another graph
+    assert fingerprint(model) != before
+    model.max_seq_length = 8  # the tokenizer's business, not the graph's
+    model[0].encoder.layers[0].feed_forward.up.weight.data[0, 0] -= 1e-3
+    assert fingerprint(model) == before
+
+
+def test_pipeline_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="export_onnx"):
+        OnnxPipeline(tmp_path / "nothing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a graph")
+    with pytest.raises(ValueError, match="delete it and export again"):
+        OnnxPipeline(tmp_path / "junk.onnx")
+
+
+def test_quantized_graph_stays_close(tmp_path: Path, minilm: SentenceTransformer, minilm_onnx: Path) -> None:
+    pytest.importorskip("onnx")
+    int8 = quantize_onnx(minilm_onnx, tmp_path / "minilm-int8.onnx")
+    assert os.listdir(tmp_path) == ["minilm-int8.onnx"]  # no temporary file left behind
+    # qkv, out and up of every layer run int8 (MatMulInteger); down stays float (sv_onnx.KEEP_FLOAT), as do
+    # the word embeddings (46 MB of the 90).
+    import onnx
+
+    ops = [node.op_type for node in onnx.load(str(int8)).graph.node]
+    assert ops.count("MatMulInteger") == 3 * len(minilm[0].encoder.layers)
+    assert int8.stat().st_size < 0.8 * minilm_onnx.stat().st_size
+    expected, actual = both(minilm, OnnxPipeline(int8), REAL_TEXTS)
+    cosines = torch.nn.functional.cosine_similarity(expected["sentence_embedding"], actual["sentence_embedding"])
+    assert cosines.min().item() >= 0.98
+    assert np.isfinite(actual["token_embeddings"].numpy()).all()
+
+
+def test_backends_are_one_argument_away(minilm: SentenceTransformer, tmp_path: Path) -> None:
+    """backend="onnx" gives the torch embeddings; backend="int8" stays close on real prose (the CPU issue's
+    bar: mean cosine >= 0.995 to fp32), and both keep encode()'s contract."""
+    import json
+
+    from conftest import SHARED_DATA
+
+    texts = json.loads((SHARED_DATA / "bench" / "docstrings.json").read_text())[:200]
+    expected = minilm.encode(texts, convert_to_tensor=True)
+    folder = str(minilm.model_name_or_path)
+    for backend, mean_floor, min_floor in (("onnx", 0.99999, 0.9999), ("int8", 0.995, 0.97)):
+        model = SentenceTransformer(folder, device="cpu", backend=backend, cache_folder=str(tmp_path))
+        assert model.backend == backend
+        actual = model.encode(texts, convert_to_tensor=True)
+        cosines = torch.nn.functional.cosine_similarity(expected, actual)
+        assert cosines.mean().item() >= mean_floor, backend
+        assert cosines.min().item() >= min_floor, backend
+        single = model.encode("Hi", normalize_embeddings=True)
+        assert single.shape == (384,) and abs(float(np.linalg.norm(single)) - 1) < 1e-5
+
+
+def test_backend_errors_name_the_choices(tmp_path: Path) -> None:
+    folder = str(tiny_sentence_model_folder(tmp_path / "tiny"))
+    with pytest.raises(ValueError, match="choose from"):
+        SentenceTransformer(folder, device="cpu", backend="openvino")
+    with pytest.raises(ValueError, match="file_name"):
+        SentenceTransformer(folder, device="cpu", backend="onnx", model_kwargs={"file_name": "onnx/model.onnx"})
+
+
+def test_cli_backend_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sentvec import cli
+    from sentvec import model as sv_model
+
+    assert cli.BACKENDS == sv_model.BACKENDS  # the CLI keeps its own copy so that --help imports no torch
+    folder = str(tiny_sentence_model_folder(tmp_path / "tiny"))
+    scores = []
+    for backend in ("torch", "onnx"):
+        assert cli.main(["similarity", "the cat sat", "a happy dog", "-m", folder, "--device", "cpu",
+                         "--cache-folder", str(tmp_path / "cache"), "--backend", backend]) == 0
+        scores.append(float(capsys.readouterr().out))
+    assert scores[0] == pytest.approx(scores[1], abs=1e-4)
