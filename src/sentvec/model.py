@@ -237,6 +237,9 @@ class SentenceTransformer(nn.Sequential):
             device: run on this device (the model moves there).
             normalize_embeddings: scale each vector to unit length (then dot product equals cosine).
             truncate_dim: keep the first ``truncate_dim`` dimensions (default: the model's ``truncate_dim``).
+            pool: encode in the worker processes of :meth:`start_multi_process_pool`; ``device`` as a list
+                of devices starts a pool for this call. Results equal a single-process run.
+            chunk_size: texts sent to a worker at a time (default: about ten chunks per worker).
 
         Returns:
             (N, dim) numpy array by default; a 1-D vector for a single string input; an empty input
@@ -251,8 +254,6 @@ class SentenceTransformer(nn.Sequential):
             raise ValueError(
                 f"SentenceTransformer.encode() got keyword arguments it does not use: {sorted(kwargs)}"
             )
-        if pool is not None or isinstance(device, list):
-            raise NotImplementedError("multi-process encoding (pool=, device=[...]) is not available in sentvec yet")
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         if precision not in PRECISIONS:
@@ -269,15 +270,20 @@ class SentenceTransformer(nn.Sequential):
         texts = _check_texts([inputs] if single else inputs)
         prompt = self._resolve_prompt(prompt, prompt_name)
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
-        if device is not None:
-            self.to(device)
+        if pool is not None or isinstance(device, list):
+            if output_value != "sentence_embedding":
+                raise ValueError("multi-process encoding gives sentence embeddings only; use output_value='sentence_embedding'")
+            matrix = self._encode_with_pool(texts, pool, device, chunk_size, show_progress_bar, prompt, batch_size,
+                                            normalize_embeddings, truncate_dim)
+        else:
+            if device is not None:
+                self.to(device)
+            embeddings = self._embed(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim,
+                                     normalize_embeddings)
+            if output_value != "sentence_embedding":
+                return embeddings[0] if single else embeddings
+            matrix = torch.stack(embeddings) if embeddings else self._empty(truncate_dim)
 
-        embeddings = self._embed(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim,
-                                 normalize_embeddings)
-        if output_value != "sentence_embedding":
-            return embeddings[0] if single else embeddings
-
-        matrix: Tensor = torch.stack(embeddings) if embeddings else self._empty(truncate_dim)
         result: Any = matrix
         if precision != "float32" and len(matrix):
             result = quantize_embeddings(matrix, precision=precision)
@@ -287,6 +293,51 @@ class SentenceTransformer(nn.Sequential):
         if not convert_to_numpy and not convert_to_tensor:
             result = list(result)
         return result[0] if single else result
+
+    def _encode_with_pool(self, texts: list[str], pool: Any, device: Any, chunk_size: int | None,
+                          show_progress_bar: bool, prompt: str | None, batch_size: int, normalize: bool,
+                          truncate_dim: int | None) -> Tensor:
+        """:meth:`encode` over worker processes: ``pool`` from :meth:`start_multi_process_pool`, or a pool
+        started (and stopped) here for a list of devices."""
+        from sentvec import multiprocess
+
+        if not texts:
+            return self._empty(truncate_dim)
+        own_pool = pool is None
+        if own_pool:
+            pool = self.start_multi_process_pool(device)
+        try:
+            options = {"prompt": prompt, "batch_size": batch_size, "normalize_embeddings": normalize,
+                       "truncate_dim": truncate_dim}
+            return torch.from_numpy(multiprocess.encode_with_pool(texts, pool, chunk_size, show_progress_bar, options))
+        finally:
+            if own_pool:
+                self.stop_multi_process_pool(pool)
+
+    def start_multi_process_pool(self, target_devices: list[str] | None = None) -> dict[str, Any]:
+        """Start worker processes for ``encode(..., pool=pool)``: one per device in ``target_devices``
+        (default: every CUDA device, else four CPU workers). See :mod:`sentvec.multiprocess` for when it helps."""
+        from sentvec import multiprocess
+
+        return multiprocess.start_multi_process_pool(self, target_devices)
+
+    @staticmethod
+    def stop_multi_process_pool(pool: dict[str, Any]) -> None:
+        """Stop the workers of a pool from :meth:`start_multi_process_pool`."""
+        from sentvec import multiprocess
+
+        multiprocess.stop_multi_process_pool(pool)
+
+    def encode_multi_process(self, sentences: list[str], pool: dict[str, Any], prompt_name: str | None = None,
+                             prompt: str | None = None, batch_size: int = 32, chunk_size: int | None = None,
+                             show_progress_bar: bool | None = None,
+                             precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
+                             normalize_embeddings: bool = False, truncate_dim: int | None = None) -> np.ndarray:
+        """The sentence-transformers < 5 name of ``encode(sentences, pool=pool, ...)``."""
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, batch_size=batch_size,
+                           show_progress_bar=show_progress_bar, precision=precision, convert_to_numpy=True,
+                           normalize_embeddings=normalize_embeddings, truncate_dim=truncate_dim, pool=pool,
+                           chunk_size=chunk_size)
 
     def encode_query(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
                      prompt: str | None = None, **kwargs: Any) -> Any:
