@@ -43,6 +43,7 @@ __all__ = [
     "paraphrase_mining_embeddings",
     "pytorch_cos_sim",
     "semantic_search",
+    "truncate_embeddings",
 ]
 
 pytorch_cos_sim = cos_sim  # the old name, still used in many tutorials
@@ -51,6 +52,16 @@ pytorch_cos_sim = cos_sim  # the old name, still used in many tutorials
 def normalize_embeddings(embeddings: Tensor) -> Tensor:
     """Scale each row to unit L2 length."""
     return F.normalize(embeddings, p=2, dim=1)
+
+
+def truncate_embeddings(embeddings: Any, truncate_dim: int | None) -> Any:
+    """The first ``truncate_dim`` dimensions of each embedding (Matryoshka truncation); None keeps all.
+
+    Works on numpy arrays and tensors of any batch shape; normalize again afterwards for cosine scores.
+    """
+    if truncate_dim is not None and truncate_dim < 1:
+        raise ValueError(f"truncate_dim={truncate_dim}; it must be at least 1 (or None to keep every dimension)")
+    return embeddings[..., :truncate_dim]
 
 
 def semantic_search(
