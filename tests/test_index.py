@@ -253,3 +253,37 @@ def test_real_minilm_index(minilm, reference_minilm, tmp_path) -> None:
     assert [h["id"] for h in hits] == [f"s{h['corpus_id']}" for h in theirs]
     np.testing.assert_allclose([h["score"] for h in hits], [h["score"] for h in theirs], atol=1e-4)
     assert torch.is_tensor(minilm.encode(query, convert_to_tensor=True))
+
+
+def test_cli_index_build_search_and_info(tiny, tmp_path, capsys) -> None:
+    from sentvec import cli
+
+    folder = tiny.model_name_or_path
+    corpus = tmp_path / "docs.jsonl"
+    texts = _sentences(40, seed=21)
+    corpus.write_text("".join(json.dumps({"id": f"doc-{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    out = tmp_path / "docs.index"
+    assert cli.main(["index", "build", str(corpus), "-m", folder, "--out", str(out), "--chunk-size", "15",
+                     "--no-progress"]) == 0
+    assert "indexed 40 documents" in capsys.readouterr().err
+    assert cli.main(["search", str(out), texts[7], "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["id"] for h in hits] == [h["id"] for h in Index.open(out).search(texts[7], k=3, model=tiny)]
+    assert hits[0] == {"id": "doc-7", "score": pytest.approx(1.0, abs=1e-5), "text": texts[7], "corpus_id": 7}
+    assert cli.main(["search", str(out), texts[7], "-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].split("\t")[0::2] == ["1", "doc-7"] and lines[0].endswith(texts[7])
+    assert cli.main(["index", "info", str(out), "--json", "--verify"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["count"] == 40 and info["chunk_count"] == 3 and info["model"]["fingerprint"] == model_fingerprint(tiny)
+
+    assert cli.main(["index", "build", str(corpus), "-m", folder, "--out", str(out), "--no-progress"]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    other = tiny_sentence_model_folder(tmp_path / "other", pooling="max_tokens")
+    assert cli.main(["search", str(out), "the cat", "-m", str(other)]) == 1
+    assert "was built with model" in capsys.readouterr().err
+    (out / "manifest.json").write_text("{")
+    assert cli.main(["search", str(out), "the cat"]) == 1
+    assert "corrupt" in capsys.readouterr().err
+    assert cli.main(["index", "build", str(tmp_path / "missing.txt"), "-m", folder, "--out", str(tmp_path / "x")]) == 1
+    assert "does not exist" in capsys.readouterr().err
