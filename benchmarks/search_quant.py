@@ -34,6 +34,7 @@ except ImportError:  # run without PYTHONPATH=src
     sys.path.insert(0, str(REPO / "src"))
 
 from sentvec import SentenceTransformer, util  # noqa: E402
+from sentvec.index.index import HNSW_EF_CONSTRUCTION, HNSW_M, hnsw_ef_search  # noqa: E402
 from sentvec.quantization import PRECISIONS, bytes_per_vector, quantize_embeddings, quantized_search  # noqa: E402
 from sentvec.store import resolve_model_folder  # noqa: E402
 
@@ -70,6 +71,32 @@ def reference_recall(precision: str, queries: np.ndarray, corpus: np.ndarray, ra
     return f"{recall_at(hits, truth):.3f}"
 
 
+def ann_table(corpus: np.ndarray, queries: np.ndarray, truth: list[list[dict]]) -> None:
+    """Recall@10 of the index's approximate backend (FAISS HNSW, same settings as ``Index.build_ann``)."""
+    try:
+        import faiss
+    except ImportError:
+        print("\n(faiss not installed: no approximate-search rows; pip install 'sentvec[ann]')")
+        return
+    hnsw = faiss.IndexHNSWFlat(corpus.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    start = time.perf_counter()
+    hnsw.add(np.ascontiguousarray(corpus, dtype=np.float32))
+    build_s = time.perf_counter() - start
+    print(f"\n## Approximate search (FAISS HNSW, M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}; "
+          f"build {build_s:.1f} s)\n")
+    print("| efSearch | recall@10 | ms/query |")
+    print("|---:|---:|---:|")
+    for ef in sorted({16, 32, 64, hnsw_ef_search(10)}):
+        hnsw.hnsw.efSearch = ef
+        start = time.perf_counter()
+        _, ids = hnsw.search(np.ascontiguousarray(queries, dtype=np.float32), 10)
+        ms = (time.perf_counter() - start) * 1000 / len(queries)
+        hits = [[{"corpus_id": int(i)} for i in row] for row in ids]
+        marker = " (sentvec default)" if ef == hnsw_ef_search(10) else ""
+        print(f"| {ef}{marker} | {recall_at(hits, truth):.3f} | {ms:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=9943, help="sentences taken from docstrings.json (corpus + queries)")
@@ -77,12 +104,19 @@ def main() -> None:
     parser.add_argument("--multiplier", type=int, default=4, help="rescore_multiplier")
     parser.add_argument("--dims", type=int, nargs="+", default=[384, 256, 128], help="Matryoshka truncations")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--cache", default=None, metavar="FILE.npy",
+                        help="keep the embeddings in this .npy file and reuse them on the next run")
     args = parser.parse_args()
 
     texts = json.loads((DATA / "bench" / "docstrings.json").read_text())[: args.n]
     model = SentenceTransformer(str(resolve_model_folder(args.model)), device="cpu")
     start = time.perf_counter()
-    embeddings = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    if args.cache and Path(args.cache).is_file() and len(np.load(args.cache, mmap_mode="r")) == len(texts):
+        embeddings = np.load(args.cache)
+    else:
+        embeddings = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+        if args.cache:
+            np.save(args.cache, embeddings)
     encode_s = time.perf_counter() - start
     corpus_full, queries_full = embeddings[: -args.queries], embeddings[-args.queries :]
     truth = util.semantic_search(queries_full, corpus_full, top_k=10)
@@ -109,6 +143,7 @@ def main() -> None:
             ref = reference_recall(precision, queries, corpus, ranges, args.multiplier, truth)
             print(f"| {dim} | {precision} | {size} | {bytes_per_vector(384, 'float32') / size:.0f}x | "
                   f"{recall_at(plain, truth):.3f} | {rescored_text} | {ref} | {ms:.2f} |")
+    ann_table(corpus_full, queries_full, truth)
     print(f"\nrescore_multiplier {args.multiplier}; embedding took {encode_s:.0f} s. "
           f"Reference: sentence_transformers.quantization.semantic_search_faiss (float32, uint8, ubinary) and "
           f"semantic_search_usearch (int8, binary), exact, rescored.")

@@ -6,7 +6,8 @@ Same names and behaviour as ``sentence_transformers.quantization``.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+import time
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -222,3 +223,175 @@ def quantized_search(
     for start in range(0, len(corpus_embeddings), corpus_chunk_size):
         searcher.add(corpus_embeddings[start : start + corpus_chunk_size], start)
     return searcher.results()
+
+
+# --------------------------------------------------------------------------- FAISS and usearch, as in sentence-transformers
+
+
+def _prepare_queries(
+    queries: np.ndarray, precision: str, rescore: bool, multiplier: int, top_k: int,
+    ranges: np.ndarray | None, calibration: np.ndarray | None, library: str,
+) -> tuple[np.ndarray, np.ndarray | None, int, np.ndarray | None]:
+    """Quantize float queries to the corpus precision; keep the float ones for rescoring when that applies.
+
+    Returns the queries to search with, the float queries to rescore with (or None), how many candidates
+    to fetch and the int8/uint8 ranges.
+    """
+    if queries.dtype in (np.int8, np.uint8):
+        if rescore:
+            logger.warning("rescore=True has no effect: the query embeddings are already quantized; pass float queries")
+        return queries, None, top_k, ranges
+    floats, k = None, top_k
+    if rescore and precision != "float32":
+        floats, k = queries.astype(np.float32), top_k * multiplier
+    elif rescore:
+        logger.warning("rescore=True has no effect on a float32 corpus; quantize the corpus and pass corpus_precision "
+                       "to %s, or pass rescore=False", library)
+    if precision in ("int8", "uint8") and ranges is None:
+        ranges = _ranges(queries if calibration is None else calibration, precision, None)
+    return quantize_embeddings(queries, precision, ranges=ranges), floats, k, ranges
+
+
+def _rescored(
+    floats: np.ndarray, candidates: np.ndarray, valid: np.ndarray, ids: np.ndarray, precision: str,
+    ranges: np.ndarray | None, top_k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Re-rank (Q, K) candidates by float query . candidate; the binary kinds as 0/1 bits (as the reference does)."""
+    if precision in ("binary", "ubinary"):
+        bits = candidates.view(np.uint8) ^ (0x80 if precision == "binary" else 0)
+        rows = np.unpackbits(bits, axis=-1)[..., : floats.shape[-1]].astype(np.float32)
+    else:
+        shape = candidates.shape
+        rows = dequantize_embeddings(candidates.reshape(-1, shape[-1]), precision, ranges).reshape(shape)
+    scores = np.einsum("qd,qkd->qk", floats, rows).astype(np.float64)
+    scores[~valid] = -np.inf
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+    take = lambda a: np.take_along_axis(a, order, 1)  # noqa: E731
+    return take(scores), take(ids), take(valid)
+
+
+def _hits(scores: np.ndarray, ids: np.ndarray, valid: np.ndarray) -> list[list[dict[str, int | float]]]:
+    return [[{"corpus_id": int(i), "score": float(s)} for s, i, ok in zip(rs, ri, rv) if ok]
+            for rs, ri, rv in zip(scores, ids, valid)]
+
+
+def semantic_search_faiss(
+    query_embeddings: np.ndarray,
+    corpus_embeddings: np.ndarray | None = None,
+    corpus_index: Any = None,
+    corpus_precision: Literal["float32", "uint8", "ubinary"] = "float32",
+    top_k: int = 10,
+    ranges: np.ndarray | None = None,
+    calibration_embeddings: np.ndarray | None = None,
+    rescore: bool = True,
+    rescore_multiplier: int = 2,
+    exact: bool = True,
+    output_index: bool = False,
+) -> tuple[Any, ...]:
+    """Search a corpus with FAISS (``faiss-cpu``, the ``sentvec[ann]`` extra), as sentence-transformers does.
+
+    The corpus (embeddings at ``corpus_precision``, or a FAISS index built from them) is searched by inner
+    product (float32, uint8) or Hamming distance (ubinary), exactly or with HNSW (``exact=False``). Float
+    queries are quantized like the corpus; with ``rescore`` on a quantized corpus, ``top_k *
+    rescore_multiplier`` candidates are re-ranked with the float queries.
+
+    Returns:
+        ``(results, seconds)``, plus the FAISS index with ``output_index``; ``results`` holds one list of
+        ``{"corpus_id", "score"}`` per query.
+    """
+    try:
+        import faiss
+    except ImportError:
+        raise ImportError("semantic_search_faiss needs FAISS: pip install 'sentvec[ann]' (faiss-cpu)") from None
+    if (corpus_embeddings is None) == (corpus_index is None):
+        raise ValueError("pass either corpus_embeddings or corpus_index, not both and not neither")
+    if corpus_precision not in ("float32", "uint8", "ubinary"):
+        raise ValueError(f'corpus_precision {corpus_precision!r} is not supported by FAISS; use "float32", "uint8" or "ubinary"')
+    if corpus_index is None:
+        assert corpus_embeddings is not None
+        if corpus_precision == "ubinary":
+            bits = corpus_embeddings.shape[1] * 8
+            corpus_index = faiss.IndexBinaryFlat(bits) if exact else faiss.IndexBinaryHNSW(bits, 16)
+        else:
+            dim = corpus_embeddings.shape[1]
+            corpus_index = faiss.IndexFlatIP(dim) if exact else faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
+        corpus_index.add(corpus_embeddings)
+    queries, floats, k, ranges = _prepare_queries(
+        np.asarray(query_embeddings), corpus_precision, rescore, rescore_multiplier, top_k, ranges,
+        calibration_embeddings, "semantic_search_faiss",
+    )
+    start = time.time()
+    scores, ids = corpus_index.search(queries, k)
+    valid = ids != -1
+    if floats is not None:
+        width = corpus_index.d // 8 if corpus_precision == "ubinary" else corpus_index.d
+        dtype = np.uint8 if corpus_precision == "ubinary" else np.float32
+        candidates = np.zeros((*ids.shape, width), dtype=dtype)
+        for (q, j) in zip(*np.nonzero(valid)):
+            candidates[q, j] = corpus_index.reconstruct(int(ids[q, j]))
+        if corpus_precision == "uint8":
+            candidates = candidates.astype(np.uint8)
+        scores, ids, valid = _rescored(floats, candidates, valid, ids, corpus_precision, ranges, top_k)
+    seconds = time.time() - start
+    outputs: tuple[Any, ...] = (_hits(scores, ids, valid), seconds)
+    return (*outputs, corpus_index) if output_index else outputs
+
+
+def semantic_search_usearch(
+    query_embeddings: np.ndarray,
+    corpus_embeddings: np.ndarray | None = None,
+    corpus_index: Any = None,
+    corpus_precision: Literal["float32", "int8", "ubinary", "binary"] = "float32",
+    top_k: int = 10,
+    ranges: np.ndarray | None = None,
+    calibration_embeddings: np.ndarray | None = None,
+    rescore: bool = True,
+    rescore_multiplier: int = 2,
+    exact: bool = True,
+    output_index: bool = False,
+) -> tuple[Any, ...]:
+    """Search a corpus with usearch (``pip install usearch``), as sentence-transformers does.
+
+    float32 is searched by cosine, int8 by inner product, the binary kinds by Hamming distance; the rest
+    is as :func:`semantic_search_faiss`.
+    """
+    try:
+        from usearch.index import Index
+    except ImportError:
+        raise ImportError("semantic_search_usearch needs usearch: pip install usearch") from None
+    if (corpus_embeddings is None) == (corpus_index is None):
+        raise ValueError("pass either corpus_embeddings or corpus_index, not both and not neither")
+    if corpus_precision not in ("float32", "int8", "ubinary", "binary"):
+        raise ValueError(f'corpus_precision {corpus_precision!r} is not supported by usearch; use "float32", "int8", '
+                         '"ubinary" or "binary"')
+    binary = corpus_precision in ("binary", "ubinary")
+    if corpus_index is None:
+        assert corpus_embeddings is not None
+        if binary:
+            corpus_index = Index(ndim=corpus_embeddings.shape[1] * 8, metric="hamming", dtype="b1")
+            if corpus_precision == "binary":  # usearch reads raw bits: undo the int8 offset
+                corpus_embeddings = corpus_embeddings.view(np.uint8) ^ 0x80
+        else:
+            corpus_index = Index(ndim=corpus_embeddings.shape[1], metric="cos" if corpus_precision == "float32" else "ip",
+                                 dtype="f32" if corpus_precision == "float32" else "i8")
+        corpus_index.add(np.arange(len(corpus_embeddings)), corpus_embeddings)
+    queries, floats, k, ranges = _prepare_queries(
+        np.asarray(query_embeddings), corpus_precision, rescore, rescore_multiplier, top_k, ranges,
+        calibration_embeddings, "semantic_search_usearch",
+    )
+    start = time.time()
+    if corpus_precision == "binary":
+        queries = queries.view(np.uint8) ^ 0x80
+    matches = corpus_index.search(queries, count=k, exact=exact)
+    scores, ids = np.atleast_2d(matches.distances), np.atleast_2d(matches.keys)
+    counts = np.reshape(getattr(matches, "counts", ids.shape[1]), (-1, 1))
+    valid = np.arange(ids.shape[1]) < counts
+    if floats is not None and valid.any():
+        filler = ids[valid][0]  # get() has no row for padding slots: fetch any real one, marked invalid
+        candidates = np.stack([corpus_index.get(np.where(v, row, filler)) for row, v in zip(ids, valid)])
+        if corpus_precision == "binary":
+            candidates = candidates.view(np.uint8) ^ 0x80  # back to the int8 form _rescored expects
+        scores, ids, valid = _rescored(floats, candidates, valid, ids, corpus_precision, ranges, top_k)
+    seconds = time.time() - start
+    outputs: tuple[Any, ...] = (_hits(scores, ids, valid), seconds)
+    return (*outputs, corpus_index) if output_index else outputs
