@@ -251,6 +251,8 @@ class Index:
             model = _load_model(model, device, cache_folder)
         else:
             model_name = model.model_name_or_path or "<in-memory model>"
+        if Path(model_name).expanduser().is_dir():  # a folder: record it so that search finds it from anywhere
+            model_name = str(Path(model_name).expanduser().resolve())
         dimension = model.get_embedding_dimension()
         if truncate_dim is not None:
             dimension = min(dimension, truncate_dim) if dimension else truncate_dim
