@@ -287,3 +287,11 @@ def test_cli_index_build_search_and_info(tiny, tmp_path, capsys) -> None:
     assert "corrupt" in capsys.readouterr().err
     assert cli.main(["index", "build", str(tmp_path / "missing.txt"), "-m", folder, "--out", str(tmp_path / "x")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_empty_corpus_gives_an_empty_index(tiny, tmp_path) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_text("\n\n")
+    index = Index.build(path, tiny, tmp_path / "idx", precision="int8", show_progress_bar=False)
+    assert index.complete and index.count == 0
+    assert index.search("anything", k=3, model=tiny) == []

@@ -380,6 +380,8 @@ class Index:
         if queries.shape[1] != self.dimension:
             raise InvalidIndexError(f"query embeddings have dimension {queries.shape[1]}, index {self.path} holds "
                               f"{self.dimension}: they come from another model (or truncate_dim)")
+        if self.count == 0:
+            return [[] for _ in queries]
         if exact:
             searcher = QuantizedSearcher(queries, self.precision, k, self._load_ranges(),
                                          rescore_multiplier=rescore_multiplier)
