@@ -5,6 +5,9 @@
     sentvec pull NAME [--cache-folder DIR]
     sentvec info [MODEL] [--json]
     sentvec eval [MODEL] [--task stsb|FILE] [--split test] [--json OUT.json] [--plot OUT.png]
+    sentvec index build CORPUS [-m MODEL] --out INDEX [--precision P] [--ann faiss] [--overwrite] ...
+    sentvec index info INDEX [--json]
+    sentvec search INDEX QUERY [-k 10] [--json] [--approximate]
 
 Only the standard library is imported at module level; torch, numpy and the model code are imported
 inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
@@ -503,6 +506,70 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+# --------------------------------------------------------------------------- index and search
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from sentvec.index import Index
+
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    model.model_name_or_path = model.model_name_or_path or args.model
+    try:
+        index = Index.build(
+            args.corpus, model, args.out, format=args.format, text_field=args.text_field,
+            id_field=args.id_field or None, precision=args.precision, normalize=not args.no_normalize,
+            truncate_dim=args.truncate_dim, prompt_name=args.prompt_name, chunk_size=args.chunk_size,
+            batch_size=args.batch_size, ann=args.ann, overwrite=args.overwrite,
+            show_progress_bar=not (args.no_progress or args.quiet),
+        )
+    except KeyboardInterrupt:
+        _err(f"sentvec: the stored chunks of {args.out} are kept; run the same command again to resume")
+        raise
+    _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
+                f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})")
+    return 0
+
+
+def cmd_index_info(args: argparse.Namespace) -> int:
+    from sentvec.index import Index
+
+    index = Index.open(args.index, verify=args.verify)
+    manifest = {key: value for key, value in index.manifest.items() if key != "chunks"}
+    manifest["chunk_count"] = len(index.manifest["chunks"])
+    if args.json:
+        print(json.dumps(manifest, ensure_ascii=False))
+    else:
+        model = manifest["model"]
+        rows = [("documents", f"{index.count}{'' if index.complete else ' (build unfinished: run it again to resume)'}"),
+                ("model", f"{model['name']} (fingerprint {model['fingerprint']})"), ("dimension", model["dimension"]),
+                ("precision", manifest["precision"]), ("normalized", "yes" if manifest["normalize"] else "no"),
+                ("chunks", f"{manifest['chunk_count']} of up to {manifest['chunk_size']} documents"),
+                ("source", f"{manifest['source']['path']} ({manifest['source']['format']})"),
+                ("approximate", manifest["ann"]["kind"] if manifest.get("ann") else "none")]
+        print("\n".join(f"{key + ':':<12} {value}" for key, value in rows))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from sentvec.index import Index
+
+    index = Index.open(args.index)
+    if not index.complete:
+        _note(args, f"the build of {args.index} is unfinished; searching the {index.count} documents stored so far")
+    model = None
+    if args.model is not None:
+        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    elif args.device is not None or args.cache_folder is not None:
+        model = index.model(device=args.device, cache_folder=args.cache_folder)
+    hits = index.search(args.query, k=args.k, model=model, exact=not args.approximate)
+    if args.json:
+        print(json.dumps(hits, ensure_ascii=False))
+    else:
+        for rank, hit in enumerate(hits, start=1):
+            print(f"{rank}\t{hit['score']:.4f}\t{hit['id']}\t{hit['text']}")
+    return 0
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -607,6 +674,54 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     ev.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
     ev.set_defaults(func=cmd_eval)
+
+    idx = sub.add_parser("index", help="build or describe a persistent embedding index",
+                         description="Persistent embedding indexes: a folder of vectors, ids and texts on disk.")
+    idx_sub = idx.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+    ib = idx_sub.add_parser(
+        "build", parents=[common, model_opts], help="embed a corpus file into an index folder",
+        description="Embed CORPUS (text lines, JSON lines, CSV/TSV or Parquet) chunk by chunk into the folder OUT. "
+                    "An interrupted build resumes when run again with the same arguments.",
+    )
+    ib.add_argument("corpus", metavar="CORPUS", help="corpus file: .txt (one document per line), .jsonl, .csv/.tsv, .parquet")
+    ib.add_argument("--out", required=True, metavar="INDEX", help="index folder to create (or resume)")
+    ib.add_argument("--format", choices=("text", "jsonl", "csv", "parquet"), default=None,
+                    help="corpus format (default: from the extension; text otherwise)")
+    ib.add_argument("--text-field", default="text", help="JSON field or column with the text (default: text)")
+    ib.add_argument("--id-field", default="id",
+                    help="JSON field or column with the id (default: id; missing: the record's position)")
+    ib.add_argument("--precision", choices=("float32", "int8", "uint8", "binary", "ubinary"), default="float32",
+                    help="how vectors are stored (default: float32)")
+    ib.add_argument("--no-normalize", action="store_true", help="store raw vectors: scores are dot products, not cosine")
+    ib.add_argument("--truncate-dim", type=_positive_int, default=None, help="keep the first N dimensions (Matryoshka)")
+    ib.add_argument("--prompt-name", default=None, help="the model's prompt for documents, if it has one")
+    ib.add_argument("--chunk-size", type=_positive_int, default=10_000,
+                    help="documents per chunk: the unit of memory and of resuming (default: 10000)")
+    ib.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
+    ib.add_argument("--ann", choices=("faiss",), default=None, help="also build an approximate (HNSW) index")
+    ib.add_argument("--overwrite", action="store_true", help="replace an existing index at OUT")
+    ib.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    ib.set_defaults(func=cmd_index_build)
+    ii = idx_sub.add_parser("info", parents=[common], help="describe an index",
+                            description="Show what an index holds and how it was built.")
+    ii.add_argument("index", metavar="INDEX", help="index folder")
+    ii.add_argument("--json", action="store_true", help="print the manifest (without the chunk list) as JSON")
+    ii.add_argument("--verify", action="store_true", help="also check every chunk file against its checksum")
+    ii.set_defaults(func=cmd_index_info)
+
+    se = sub.add_parser(
+        "search", parents=[common], help="query an index built with `sentvec index build`",
+        description="Embed QUERY with the index's model and print the best documents: rank, score, id and text.",
+    )
+    se.add_argument("index", metavar="INDEX", help="index folder")
+    se.add_argument("query", metavar="QUERY", help="the query text")
+    se.add_argument("-k", type=_positive_int, default=10, help="number of hits (default: 10)")
+    se.add_argument("--json", action="store_true", help="print the hits as a JSON array")
+    se.add_argument("--approximate", action="store_true", help="use the approximate (HNSW) index built with --ann")
+    se.add_argument("-m", "--model", default=None,
+                    help="model to embed the query (default: the index's own; another model is refused)")
+    se.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
+    se.set_defaults(func=cmd_search)
     return parser
 
 

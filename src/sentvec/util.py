@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -22,18 +24,26 @@ from sentvec.similarity import (
     to_tensor,
 )
 
+if TYPE_CHECKING:
+    from sentvec.model import SentenceTransformer
+
 __all__ = [
+    "community_detection",
     "cos_sim",
     "dot_score",
     "euclidean_sim",
     "manhattan_sim",
+    "mine_hard_negatives",
     "normalize_embeddings",
     "pairwise_cos_sim",
     "pairwise_dot_score",
     "pairwise_euclidean_sim",
     "pairwise_manhattan_sim",
+    "paraphrase_mining",
+    "paraphrase_mining_embeddings",
     "pytorch_cos_sim",
     "semantic_search",
+    "truncate_embeddings",
 ]
 
 pytorch_cos_sim = cos_sim  # the old name, still used in many tutorials
@@ -42,6 +52,16 @@ pytorch_cos_sim = cos_sim  # the old name, still used in many tutorials
 def normalize_embeddings(embeddings: Tensor) -> Tensor:
     """Scale each row to unit L2 length."""
     return F.normalize(embeddings, p=2, dim=1)
+
+
+def truncate_embeddings(embeddings: Any, truncate_dim: int | None) -> Any:
+    """The first ``truncate_dim`` dimensions of each embedding (Matryoshka truncation); None keeps all.
+
+    Works on numpy arrays and tensors of any batch shape; normalize again afterwards for cosine scores.
+    """
+    if truncate_dim is not None and truncate_dim < 1:
+        raise ValueError(f"truncate_dim={truncate_dim}; it must be at least 1 (or None to keep every dimension)")
+    return embeddings[..., :truncate_dim]
 
 
 def semantic_search(
@@ -91,3 +111,152 @@ def semantic_search(
         [{"corpus_id": cid, "score": score} for score, cid in sorted(heap, key=lambda h: (-h[0], h[1]))]
         for heap in hits
     ]
+
+
+def paraphrase_mining(
+    model: SentenceTransformer,
+    sentences: list[str],
+    show_progress_bar: bool = False,
+    batch_size: int = 32,
+    query_chunk_size: int = 5000,
+    corpus_chunk_size: int = 100000,
+    max_pairs: int = 500000,
+    top_k: int = 100,
+    score_function: Callable[[Tensor, Tensor], Tensor] = cos_sim,
+    truncate_dim: int | None = None,
+    prompt_name: str | None = None,
+    prompt: str | None = None,
+) -> list[list[float | int]]:
+    """Embed ``sentences`` with ``model`` and return the most similar pairs among them.
+
+    Returns:
+        ``[score, i, j]`` triplets with ``i < j``, highest score first (see :func:`paraphrase_mining_embeddings`).
+    """
+    embeddings = model.encode(
+        sentences,
+        show_progress_bar=show_progress_bar,
+        batch_size=batch_size,
+        convert_to_tensor=True,
+        truncate_dim=truncate_dim,
+        prompt_name=prompt_name,
+        prompt=prompt,
+    )
+    return paraphrase_mining_embeddings(
+        embeddings,
+        query_chunk_size=query_chunk_size,
+        corpus_chunk_size=corpus_chunk_size,
+        max_pairs=max_pairs,
+        top_k=top_k,
+        score_function=score_function,
+    )
+
+
+def paraphrase_mining_embeddings(
+    embeddings: ArrayLike,
+    query_chunk_size: int = 5000,
+    corpus_chunk_size: int = 100000,
+    max_pairs: int = 500000,
+    top_k: int = 100,
+    score_function: Callable[[Tensor, Tensor], Tensor] = cos_sim,
+) -> list[list[float | int]]:
+    """The ``max_pairs`` most similar pairs of rows of ``embeddings``, each row paired with its ``top_k`` neighbours.
+
+    Args:
+        embeddings: (N, D) embeddings.
+        query_chunk_size, corpus_chunk_size: rows scored at once (memory); they do not change the result.
+        max_pairs: most pairs returned.
+        top_k: neighbours considered per row.
+        score_function: a symmetric score, larger is more similar; one direction of each pair is kept.
+
+    Returns:
+        ``[score, i, j]`` with ``i < j``, sorted by decreasing score.
+    """
+    if top_k < 1 or max_pairs < 1:
+        raise ValueError(f"top_k={top_k} and max_pairs={max_pairs} must both be at least 1")
+    embeddings = to_tensor(embeddings)
+    n = len(embeddings)
+    heap: list[tuple[float, int, int]] = []  # min-heap of the best pairs so far, at most max_pairs long
+    seen: set[tuple[int, int]] = set()
+    floor = float("-inf")  # score of the last pair pushed out of a full heap
+    for q_start in range(0, n, query_chunk_size):
+        queries = embeddings[q_start : q_start + query_chunk_size]
+        best_scores = best_ids = None
+        for c_start in range(0, n, corpus_chunk_size):
+            scores = score_function(queries, embeddings[c_start : c_start + corpus_chunk_size]).detach()
+            # top_k + 1: a row's own entry is usually among its best and is dropped below
+            values, ids = torch.topk(scores, min(top_k + 1, scores.shape[1]), dim=1)
+            ids = ids + c_start
+            if best_scores is not None:
+                values, ids = torch.cat([best_scores, values], 1), torch.cat([best_ids, ids], 1)
+            best_scores, order = torch.topk(values, min(top_k + 1, values.shape[1]), dim=1)
+            best_ids = torch.gather(ids, 1, order)
+        assert best_scores is not None and best_ids is not None
+        for row, (row_scores, row_ids) in enumerate(zip(best_scores.tolist(), best_ids.tolist())):
+            i = q_start + row
+            neighbours = [(j, s) for j, s in zip(row_ids, row_scores) if j != i][:top_k]
+            for j, score in neighbours:
+                pair = (min(i, j), max(i, j))
+                if score <= floor or pair in seen:
+                    continue
+                seen.add(pair)
+                if len(heap) < max_pairs:
+                    heapq.heappush(heap, (score, *pair))
+                else:
+                    dropped = heapq.heappushpop(heap, (score, *pair))
+                    seen.discard(dropped[1:])
+                    floor = dropped[0]
+    return [[score, i, j] for score, i, j in sorted(heap, key=lambda p: p[0], reverse=True)]
+
+
+def community_detection(
+    embeddings: Tensor | np.ndarray,
+    threshold: float = 0.75,
+    min_community_size: int = 10,
+    batch_size: int = 1024,
+    show_progress_bar: bool = False,
+) -> list[list[int]]:
+    """Groups of embeddings whose cosine similarity to a central one is at least ``threshold``.
+
+    Every row with at least ``min_community_size`` rows (itself included) above the threshold starts a
+    candidate community; the largest are kept first and later ones lose the rows already taken.
+
+    Returns:
+        Communities, largest first; each is a list of row indices that starts with its central row.
+    """
+    from tqdm.auto import tqdm
+
+    if len(embeddings) == 0:
+        return []
+    vectors = normalize_embeddings(to_tensor(embeddings))
+    n = len(vectors)
+    if n < min_community_size:
+        return []
+    candidates: list[tuple[int, np.ndarray]] = []
+    for start in tqdm(range(0, n, batch_size), desc="Finding clusters", disable=not show_progress_bar):
+        scores = vectors[start : start + batch_size] @ vectors.T
+        counts = (scores >= threshold).sum(dim=1).tolist()
+        for row, count in enumerate(counts):
+            if count >= max(min_community_size, 1):
+                # topk orders the members by decreasing similarity to the centre
+                values, ids = scores[row].topk(count)
+                members = ids[values >= threshold].cpu().numpy()
+                candidates.append((start + row, members))
+    candidates.sort(key=lambda c: len(c[1]), reverse=True)  # stable: ties keep the order of their centres
+    taken = np.zeros(n, dtype=bool)
+    communities: list[list[int]] = []
+    for centre, members in candidates:
+        if taken[centre]:
+            continue
+        free = members[~taken[members]]
+        if len(free) >= min_community_size:
+            community = [centre, *free[free != centre].tolist()]
+            communities.append(community)
+            taken[community] = True
+    return sorted(communities, key=len, reverse=True)
+
+
+def mine_hard_negatives(dataset: Any, model: SentenceTransformer, *args: Any, **kwargs: Any) -> Any:
+    """Add hard negatives to (anchor, positive) pairs; see :func:`sentvec.hard_negatives.mine_hard_negatives`."""
+    from sentvec.hard_negatives import mine_hard_negatives as mine
+
+    return mine(dataset, model, *args, **kwargs)

@@ -1,0 +1,156 @@
+"""Corpus files read as a stream of ``(id, text)`` records, one document at a time (bounded memory).
+
+Formats, chosen by extension unless given:
+
+* ``text``: one document per line (``.txt`` and anything not listed below); empty lines are skipped and a
+  document's id is its 1-based line number;
+* ``jsonl``: JSON lines (``.jsonl``, ``.ndjson``) with a text field and, optionally, an id field;
+* ``csv``: a header row naming the columns (``.csv``; ``.tsv`` is read tab-separated);
+* ``parquet``: named columns (``.parquet``; needs ``pyarrow``, the ``sentvec[parquet]`` extra).
+
+Without an id field (or with the field missing in a record), the id is the record's position (0-based).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+SourceFormat = Literal["text", "jsonl", "csv", "parquet"]
+FORMATS: tuple[SourceFormat, ...] = ("text", "jsonl", "csv", "parquet")
+_EXTENSIONS: dict[str, SourceFormat] = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A corpus file and how to read it."""
+
+    path: Path
+    format: SourceFormat
+    text_field: str = "text"
+    id_field: str | None = "id"
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str], format: str | None = None, text_field: str = "text",
+           id_field: str | None = "id") -> Source:
+        """Check the file and pick its format (from the extension unless ``format`` is given)."""
+        file = Path(path).expanduser()
+        if not file.exists():
+            raise FileNotFoundError(f"corpus file {str(path)!r} does not exist")
+        if file.is_dir():
+            raise ValueError(f"corpus {str(path)!r} is a directory; pass a text, JSON lines, CSV or Parquet file")
+        chosen = format or _EXTENSIONS.get(file.suffix.lower(), "text")
+        if chosen not in FORMATS:
+            raise ValueError(f"corpus format {format!r} is not supported; choose from {', '.join(FORMATS)}")
+        return cls(file, chosen, text_field, id_field)  # type: ignore[arg-type]
+
+    def identity(self) -> dict[str, Any]:
+        """What ties an index to this file: a resumed build refuses a file that changed since."""
+        stat = self.path.stat()
+        return {"path": str(self.path), "format": self.format, "text_field": self.text_field,
+                "id_field": self.id_field, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+    def count(self) -> int | None:
+        """Number of records, when it is cheap to know (for the progress bar's ETA); None otherwise."""
+        if self.format == "parquet":
+            return _parquet_file(self.path).metadata.num_rows
+        if self.format in ("text", "jsonl"):
+            total, empty, last = 0, 0, b"\n"
+            with open(self.path, "rb") as fh:
+                while block := fh.read(1 << 22):
+                    total += block.count(b"\n")
+                    empty += block.count(b"\n\n")  # a fair estimate: the bar only needs an ETA
+                    last = block[-1:]
+            return max(total + (last != b"\n") - empty, 0)
+        return None
+
+    def records(self, skip: int = 0) -> Iterator[tuple[Any, str]]:
+        """``(id, text)`` for each document, after the first ``skip`` documents (to resume a build)."""
+        reader = {"text": self._text, "jsonl": self._jsonl, "csv": self._csv, "parquet": self._parquet}[self.format]
+        for n, record in enumerate(reader()):
+            if n >= skip:
+                yield record
+
+    # ------------------------------------------------------------------ readers
+
+    def _text(self) -> Iterator[tuple[Any, str]]:
+        with open(self.path, encoding="utf-8-sig", newline="") as fh:
+            for number, line in enumerate(_lines(fh, self.path), start=1):
+                line = line.rstrip("\n").rstrip("\r")
+                if line:
+                    yield number, line
+
+    def _jsonl(self) -> Iterator[tuple[Any, str]]:
+        position = 0
+        with open(self.path, encoding="utf-8-sig", newline="") as fh:
+            for number, line in enumerate(_lines(fh, self.path), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{self.path} line {number} is not valid JSON ({err.msg}); fix or remove that line") from None
+                if not isinstance(record, dict):
+                    raise ValueError(f"{self.path} line {number} is a JSON {type(record).__name__}; each line must be an object")
+                yield self._record(record, position, f"line {number}")
+                position += 1
+
+    def _csv(self) -> Iterator[tuple[Any, str]]:
+        delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        with open(self.path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(_lines(fh, self.path), delimiter=delimiter)
+            columns = reader.fieldnames or []
+            self._check_columns(columns)
+            for position, row in enumerate(reader):
+                yield self._record(row, position, f"row {position + 2}")
+
+    def _parquet(self) -> Iterator[tuple[Any, str]]:
+        file = _parquet_file(self.path)
+        columns = file.schema_arrow.names
+        self._check_columns(columns)
+        wanted = [self.text_field] + ([self.id_field] if self.id_field in columns else [])
+        position = 0
+        for batch in file.iter_batches(batch_size=4096, columns=wanted):
+            data = batch.to_pydict()
+            for i in range(batch.num_rows):
+                yield self._record({k: v[i] for k, v in data.items()}, position, f"row {position}")
+                position += 1
+
+    def _check_columns(self, columns: list[str]) -> None:
+        if self.text_field not in columns:
+            raise ValueError(f"{self.path} has no column {self.text_field!r} (its columns: {', '.join(columns)}); "
+                             "name the text column with --text-field")
+
+    def _record(self, record: dict[str, Any], position: int, where: str) -> tuple[Any, str]:
+        text = record.get(self.text_field)
+        if not isinstance(text, str):
+            shown = "missing" if text is None else f"a {type(text).__name__}"
+            raise ValueError(f"{self.path} {where}: field {self.text_field!r} is {shown}; each record needs a text "
+                             "(name the field with --text-field)")
+        doc_id = record.get(self.id_field) if self.id_field else None
+        return (position if doc_id is None or doc_id == "" else doc_id), text
+
+
+def _lines(fh: Any, path: Path) -> Iterator[str]:
+    """The file's lines, with a clear error for text that is not UTF-8."""
+    try:
+        yield from fh
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text (bad byte at offset {err.start} of a block)") from None
+
+
+def _parquet_file(path: Path) -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("reading Parquet needs pyarrow: pip install 'sentvec[parquet]'") from None
+    return pq.ParquetFile(path)
