@@ -21,16 +21,25 @@ _LAZY = {
     "SentenceTransformer": "sentvec.model",
     "SimilarityFunction": "sentvec.similarity",
     "quantize_embeddings": "sentvec.quantization",
+    "InputExample": "sentvec.training.data",
+    "SentenceTransformerTrainer": "sentvec.training.trainer",
+    "SentenceTransformerTrainingArguments": "sentvec.training.arguments",
 }
-_SUBMODULES = ("evaluation", "models", "quantization", "util")
+_SUBMODULES = ("evaluation", "losses", "models", "quantization", "util")
 
-__all__ = ["SentenceTransformer", "SimilarityFunction", "__version__", "quantize_embeddings", *_SUBMODULES]
+__all__ = ["InputExample", "SentenceTransformer", "SentenceTransformerTrainer", "SentenceTransformerTrainingArguments",
+           "SimilarityFunction", "__version__", "quantize_embeddings", *_SUBMODULES]
 
 if TYPE_CHECKING:
-    from sentvec import models, quantization, util  # noqa: F401
+    from sentvec import losses, models, quantization, util  # noqa: F401
     from sentvec.model import SentenceTransformer  # noqa: F401
     from sentvec.quantization import quantize_embeddings  # noqa: F401
     from sentvec.similarity import SimilarityFunction  # noqa: F401
+    from sentvec.training import (  # noqa: F401
+        InputExample,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
 
 
 def __getattr__(name: str) -> Any:

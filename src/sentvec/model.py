@@ -511,6 +511,23 @@ class SentenceTransformer(nn.Sequential):
 
     save_pretrained = save  # the Hugging Face name, used by some sentence-transformers code
 
+    # ------------------------------------------------------------------ training
+
+    def fit(self, train_objectives: Iterable[tuple[Any, nn.Module]], **kwargs: Any) -> None:
+        """Train with the pre-v3 sentence-transformers API: ``train_objectives=[(dataloader, loss)]``,
+        ``epochs``, ``warmup_steps``, ``evaluator``, ``output_path``... (see :func:`sentvec.training.fit`)."""
+        from sentvec.training.fit import fit
+
+        fit(self, train_objectives, **kwargs)
+
+    def smart_batching_collate(self, batch: list[Any]) -> tuple[list[dict[str, Tensor]], Tensor]:
+        """Collate a list of ``InputExample`` into (features per text column, labels), as losses take them."""
+        from sentvec.training.data import Collator, split_columns, to_columns
+
+        columns = to_columns(batch)
+        texts, label = split_columns(columns)
+        return Collator(self.tokenize, texts, label)(columns, range(len(batch)))  # type: ignore[return-value]
+
 
 def _check_texts(inputs: Any) -> list[str]:
     """The inputs as a list of strings, or an error that names the first bad one."""
