@@ -533,3 +533,39 @@ def test_serve_help_lists_the_limits(capsys):
     for flag in ("--api-key", "--max-batch-tokens", "--max-queue", "--max-client-batch-size", "--max-body-bytes",
                  "--auto-truncate", "--host", "--port"):
         assert flag in out
+
+
+def test_cancelled_request_is_skipped_and_released(gated):
+    model, gate = gated
+    seen = []
+    batcher = Batcher(model, on_batch=seen.append)
+    batcher.start()
+    try:
+        blocker = batcher.submit([[2, GATE, 3]])
+        assert gate.entered.wait(30)
+        gone = batcher.submit([_ids("a dog", model)])
+        kept = batcher.submit([_ids("a cat", model)])
+        assert gone.cancel()  # what asyncio does when the client disconnects
+        gate.gate.set()
+        blocker.result(30)
+        np.testing.assert_allclose(kept.result(30)[0], model.encode("a cat"), atol=1e-6)
+    finally:
+        batcher.stop()
+    assert [s.inputs for s in seen] == [1, 1]  # the cancelled request never reached the model
+    assert batcher.held == 0
+
+
+@pytest.mark.parametrize("include_prompt", [True, False])
+def test_prompts_match_encode(tmp_path, include_prompt):
+    folder = tiny_sentence_model_folder(tmp_path / "prompted")
+    model = SentenceTransformer(str(folder), device="cpu", prompts={"query": "the good ", "doc": "a "},
+                                default_prompt_name="doc")
+    model[1].include_prompt = include_prompt
+    with running(create_app(model)) as url:
+        by_name = httpx.post(f"{url}/embed", json={"inputs": TINY_TEXTS, "prompt_name": "query", "normalize": False})
+        np.testing.assert_allclose(by_name.json(), model.encode(TINY_TEXTS, prompt_name="query"), atol=1e-6)
+        default = httpx.post(f"{url}/v1/embeddings", json={"input": TINY_TEXTS}).json()
+        np.testing.assert_allclose([d["embedding"] for d in default["data"]], model.encode(TINY_TEXTS), atol=1e-6)
+        assert not np.allclose(model.encode(TINY_TEXTS), model.encode(TINY_TEXTS, prompt=""), atol=1e-4)
+        unknown = httpx.post(f"{url}/embed", json={"inputs": "a dog", "prompt_name": "passage"})
+        assert unknown.status_code == 422 and "doc, query" in unknown.json()["error"]["message"]

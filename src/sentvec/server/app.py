@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -239,6 +240,12 @@ def _too_large(size: int | None, limit: int) -> APIError:
                          "(--max-body-bytes): send fewer or shorter inputs per request", code="body_too_large")
 
 
+async def _json(build: Callable[[], Any]) -> Response:
+    """A JSON response built and serialised off the event loop: large float lists take a while."""
+    body = await run_in_threadpool(lambda: json.dumps(build(), separators=(",", ":")).encode())
+    return Response(body, media_type="application/json")
+
+
 def _error_response(err: APIError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
@@ -322,7 +329,7 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
     # ------------------------------------------------------------------ OpenAI
 
     @app.post("/v1/embeddings", dependencies=auth)
-    async def embeddings(request: Request) -> JSONResponse:
+    async def embeddings(request: Request) -> Response:
         """OpenAI embeddings: vectors as ``model.encode`` gives them; with ``dimensions``, truncated to that
         many and re-normalised to unit length, as OpenAI does."""
         req: EmbeddingsRequest = validate(EmbeddingsRequest, await _read_json(request))
@@ -331,16 +338,20 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
         vectors, tokens = await service.embed(inputs, "input", settings.auto_truncate)
         if req.dimensions is not None:
             vectors = _normalize(vectors[:, : req.dimensions])
-        if req.encoding_format == "base64":
-            rows: list[Any] = [base64.b64encode(v.astype("<f4").tobytes()).decode("ascii") for v in vectors]
-        else:
-            rows = vectors.tolist()
-        return JSONResponse({
-            "object": "list",
-            "data": [{"object": "embedding", "embedding": row, "index": i} for i, row in enumerate(rows)],
-            "model": service.name,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        })
+
+        def build() -> dict[str, Any]:
+            if req.encoding_format == "base64":
+                rows: list[Any] = [base64.b64encode(v.astype("<f4").tobytes()).decode("ascii") for v in vectors]
+            else:
+                rows = vectors.tolist()
+            return {
+                "object": "list",
+                "data": [{"object": "embedding", "embedding": row, "index": i} for i, row in enumerate(rows)],
+                "model": service.name,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+
+        return await _json(build)
 
     @app.get("/v1/models", dependencies=auth)
     async def models() -> dict[str, Any]:
@@ -351,7 +362,7 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
     # ------------------------------------------------------------------ text-embeddings-inference
 
     @app.post("/embed", dependencies=auth)
-    async def embed(request: Request) -> JSONResponse:
+    async def embed(request: Request) -> Response:
         """TEI embed: a list of vectors, unit length unless ``normalize`` is false."""
         req: EmbedRequest = validate(EmbedRequest, await _read_json(request))
         inputs = parse_inputs(req.inputs, "inputs", settings.max_client_batch_size)
@@ -362,7 +373,7 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
             vectors = vectors[:, : req.dimensions]
         if req.normalize:
             vectors = _normalize(vectors)
-        return JSONResponse(vectors.tolist())
+        return await _json(vectors.tolist)
 
     @app.post("/similarity", dependencies=auth)
     async def similarity(request: Request) -> JSONResponse:

@@ -160,6 +160,8 @@ class Batcher:
                     break
                 jobs.append(more)
                 tokens += more.tokens
+            # A request whose client went away was cancelled: skip it. Past this point it cannot be cancelled.
+            jobs = [j for j in jobs if j.future.set_running_or_notify_cancel() or self._release(j)]
             try:
                 self._process(jobs)
             except BaseException as err:  # a bug here must not leave requests waiting forever
@@ -236,11 +238,14 @@ class Batcher:
                 self.on_batch(BatchStats(len(sequences), tokens, width * len(sequences),
                                          time.perf_counter() - began, failed))
 
-    def _answer(self, job: Job) -> None:
+    def _release(self, job: Job) -> bool:
+        """Stop holding a request that will not run; False, so it drops out of a filter."""
         with self._lock:
             self._held -= 1
-        if job.future.done():
-            return
+        return False
+
+    def _answer(self, job: Job) -> None:
+        self._release(job)
         if job.error is not None:
             where = f"input {job.failed_index}" if job.failed_index is not None else "this request"
             job.future.set_exception(BatchFailed(f"the model failed on {where}: {type(job.error).__name__}: "
@@ -257,7 +262,6 @@ class Batcher:
             except queue.Empty:
                 return
             if job is not None:
-                with self._lock:
-                    self._held -= 1
-                if not job.future.done():
+                self._release(job)
+                if job.future.set_running_or_notify_cancel():
                     job.future.set_exception(ShuttingDown("the server is shutting down; retry on another instance"))
