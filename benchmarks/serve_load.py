@@ -30,6 +30,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(folder: Path, port: int, max_queue: int, max_batch_tokens: int) -> subprocess.Popen:
+def start_server(folder: Path, port: int, max_queue: int, max_batch_tokens: int, log) -> subprocess.Popen:
+    """``sentvec serve`` in a child process, its stderr into ``log``; returns once /ready answers 200."""
     import httpx
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
@@ -93,11 +95,12 @@ def start_server(folder: Path, port: int, max_queue: int, max_batch_tokens: int)
     process = subprocess.Popen(
         [sys.executable, "-m", "sentvec", "serve", str(folder), "--port", str(port), "--device", "cpu", "-q",
          "--max-queue", str(max_queue), "--max-batch-tokens", str(max_batch_tokens), "--auto-truncate"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"sentvec serve exited: {process.stderr.read().decode()}")
+            log.seek(0)
+            raise SystemExit(f"sentvec serve exited: {log.read().decode(errors='replace')}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
                 return process
@@ -129,7 +132,8 @@ async def run_load(url: str, batches: list[list[str]], concurrency: int, timeout
                 try:
                     response = await client.post("/v1/embeddings", json={"input": batches[i], "encoding_format": "base64"})
                 except httpx.HTTPError as err:
-                    outcomes[i] = (f"lost: {type(err).__name__}", time.perf_counter() - began, None)
+                    cause = f" ({type(err.__cause__).__name__})" if err.__cause__ is not None else ""
+                    outcomes[i] = (f"lost: {type(err).__name__}{cause}", time.perf_counter() - began, None)
                     continue
                 elapsed = time.perf_counter() - began
                 if response.status_code == 200:
@@ -186,7 +190,8 @@ def main() -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(folder, port, args.max_queue, args.max_batch_tokens)
+    log = tempfile.TemporaryFile()
+    server = start_server(folder, port, args.max_queue, args.max_batch_tokens, log)
     failures = 0
     try:
         asyncio.run(run_load(url, [[t] for t in texts[:64]], 8, args.timeout))  # warm-up
@@ -243,6 +248,10 @@ def main() -> int:
           f"| {percentile([o[1] for o in ok], 99) * 1000:.1f} | {percentile([o[1] for o in refused], 99) * 1000:.1f} |")
     if lost:
         print("\nlost:", sorted({o[0] for o in lost}))
+    log.seek(0)
+    server_log = log.read().decode(errors="replace").strip().splitlines()
+    if server_log:
+        print(f"\nserver log ({len(server_log)} lines), last 10:", *server_log[-10:], sep="\n  ")
     print(f"\n`{shlex.join(['python', 'benchmarks/serve_load.py', *sys.argv[1:]])}`")
     print("PASS: every request answered or refused, every vector equal to encode" if not failures
           else f"FAIL: {failures} problems")

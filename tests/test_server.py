@@ -280,6 +280,8 @@ def test_rerank_is_not_implemented(tiny_url):
     ("/v1/embeddings", {"input": [[2, 3], []]}, "input[1]"),
     ("/embed", {"inputs": []}, "inputs"),
     ("/similarity", {"inputs": {"source_sentence": "a dog", "sentences": []}}, "inputs.sentences"),
+    ("/similarity", {"inputs": {"source_sentence": "a dog", "sentences": ["a cat", ""]}}, "inputs.sentences[1]"),
+    ("/similarity", {"inputs": {"source_sentence": "", "sentences": ["a cat"]}}, "inputs.source_sentence"),
     ("/tokenize", {"inputs": []}, "inputs"),
 ])
 def test_empty_input_is_400(tiny_url, path, body, param):
@@ -531,7 +533,7 @@ def test_serve_help_lists_the_limits(capsys):
     assert main(["serve", "--help"]) == 0
     out = capsys.readouterr().out
     for flag in ("--api-key", "--max-batch-tokens", "--max-queue", "--max-client-batch-size", "--max-body-bytes",
-                 "--auto-truncate", "--host", "--port"):
+                 "--auto-truncate", "--host", "--port", "--timeout-keep-alive"):
         assert flag in out
 
 
@@ -569,3 +571,13 @@ def test_prompts_match_encode(tmp_path, include_prompt):
         assert not np.allclose(model.encode(TINY_TEXTS), model.encode(TINY_TEXTS, prompt=""), atol=1e-4)
         unknown = httpx.post(f"{url}/embed", json={"inputs": "a dog", "prompt_name": "passage"})
         assert unknown.status_code == 422 and "doc, query" in unknown.json()["error"]["message"]
+
+
+def test_similarity_names_the_over_long_sentence(tiny_url):
+    body = {"inputs": {"source_sentence": "a dog", "sentences": ["a cat", "the " * 20]}}
+    response = httpx.post(f"{tiny_url}/similarity", json=body)
+    assert response.status_code == 422
+    assert response.json()["error"]["param"] == "inputs.sentences[1]"
+    assert "22 tokens" in response.json()["error"]["message"]
+    body["parameters"] = {"truncate": True}
+    assert httpx.post(f"{tiny_url}/similarity", json=body).status_code == 200

@@ -524,7 +524,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(model, settings)
     _note(args, f"serving {args.model} on http://{args.host}:{args.port}"
                 f"{' (API key required)' if settings.api_key else ''}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
+                timeout_keep_alive=args.timeout_keep_alive)
     return 0
 
 
@@ -651,6 +652,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="most inputs per request; more get 422 (default: 2048)")
     srv.add_argument("--max-body-bytes", type=_positive_int, default=2_000_000,
                      help="largest request body; larger gets 413 (default: 2000000)")
+    srv.add_argument("--timeout-keep-alive", type=_positive_int, default=30,
+                     help="seconds an idle connection stays open (default: 30; keep it above your clients' pool "
+                          "expiry, or a client may send a request on a connection the server is closing)")
     srv.add_argument("--auto-truncate", action="store_true",
                      help="truncate inputs over max_seq_length tokens instead of answering 422")
     srv.set_defaults(func=cmd_serve)

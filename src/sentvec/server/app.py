@@ -117,23 +117,25 @@ class EmbeddingService:
         name = prompt_name or getattr(self.model, "default_prompt_name", None)
         return prompts.get(name) or None if name else None
 
-    def prepare(self, inputs: Inputs, param: str, truncate: bool,
+    def prepare(self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool,
                 prompt_name: str | None = None) -> tuple[list[list[int]], int | None]:
         """Token-id sequences for the batcher, and the prompt length pooling may need.
 
         Texts go through the model's own tokenizer (truncating at ``max_seq_length`` when ``truncate``);
-        token ids are checked against the vocabulary and passed on as they are.
+        token ids are checked against the vocabulary and passed on as they are. ``param`` names the
+        field in errors (``input`` gives ``input[3]``), or is a function from an item's index to its name.
         """
         limit = self.max_seq_length
+        name = param if callable(param) else lambda i: f"{param}[{i}]"
         if inputs.ids is not None:
             sequences = []
             for i, seq in enumerate(inputs.ids):
                 bad = next((t for t in seq if not 0 <= t < self.vocab_size), None)
                 if bad is not None:
-                    raise unprocessable(f"{param}[{i}] holds token id {bad}, outside this model's vocabulary "
-                                        f"(0 to {self.vocab_size - 1})", f"{param}[{i}]", "invalid_token_id")
+                    raise unprocessable(f"{name(i)} holds token id {bad}, outside this model's vocabulary "
+                                        f"(0 to {self.vocab_size - 1})", name(i), "invalid_token_id")
                 if len(seq) > limit and not truncate:
-                    raise self._too_long(param, i, len(seq), sum(len(s) > limit for s in inputs.ids))
+                    raise self._too_long(name(i), len(seq), sum(len(s) > limit for s in inputs.ids))
                 sequences.append(seq[:limit])
             return sequences, None
         texts = inputs.texts or []
@@ -145,23 +147,23 @@ class EmbeddingService:
         if over and not truncate:
             first = texts[over[0]]
             count = len(self._untruncated.encode(first.lower() if self.tokenizer.lowercase else first).ids)
-            raise self._too_long(param, over[0], count, len(over))
+            raise self._too_long(name(over[0]), count, len(over))
         prompt_length = None
         if prompt:
             # as encode() counts it: the prompt's tokens without the closing special token
             prompt_length = len(self.tokenizer.encode([prompt])[0].ids) - 1
         return [e.ids for e in encodings], prompt_length
 
-    def _too_long(self, param: str, index: int, count: int, how_many: int) -> APIError:
+    def _too_long(self, item: str, count: int, how_many: int) -> APIError:
         others = f" ({how_many} inputs are over the limit)" if how_many > 1 else ""
         return unprocessable(
-            f"{param}[{index}] has {count} tokens; this model takes at most {self.max_seq_length} "
+            f"{item} has {count} tokens; this model takes at most {self.max_seq_length} "
             f"(max_seq_length){others}. Shorten it, send \"truncate\": true (TEI routes), or start the server "
-            "with --auto-truncate", f"{param}[{index}]", "too_many_tokens")
+            "with --auto-truncate", item, "too_many_tokens")
 
     # ------------------------------------------------------------------ embedding
 
-    async def embed(self, inputs: Inputs, param: str, truncate: bool,
+    async def embed(self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool,
                     prompt_name: str | None = None) -> tuple[np.ndarray, int]:
         """(len(inputs), dim) float32 vectors as the model gives them, and the number of tokens embedded."""
         self._admit()
@@ -380,13 +382,23 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
         """TEI similarity: the model's similarity (usually cosine) of ``source_sentence`` with each sentence."""
         req: SimilarityRequest = validate(SimilarityRequest, await _read_json(request))
         params = req.parameters
-        texts = [req.inputs.source_sentence, *req.inputs.sentences]
-        if not req.inputs.sentences:
+        sentences = req.inputs.sentences
+        if not sentences:
             raise APIError(400, "inputs.sentences is an empty list; send at least one sentence to compare",
                            param="inputs.sentences", code="empty_input")
-        inputs = parse_inputs(texts, "inputs", settings.max_client_batch_size + 1)
+        if len(sentences) > settings.max_client_batch_size:
+            raise unprocessable(f"inputs.sentences has {len(sentences)} items; this server takes at most "
+                                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
+                                "inputs.sentences", "too_many_inputs")
+        for param, text in [("inputs.source_sentence", req.inputs.source_sentence),
+                            *((f"inputs.sentences[{i}]", t) for i, t in enumerate(sentences))]:
+            if not text:
+                raise APIError(400, f"{param} is an empty string; send some text", param=param, code="empty_input")
         truncate = settings.auto_truncate if params is None or params.truncate is None else params.truncate
-        vectors, _ = await service.embed(inputs, "inputs", truncate, params.prompt_name if params else None)
+        vectors, _ = await service.embed(
+            Inputs(texts=[req.inputs.source_sentence, *sentences]),
+            lambda i: "inputs.source_sentence" if i == 0 else f"inputs.sentences[{i - 1}]",
+            truncate, params.prompt_name if params else None)
         import torch
 
         scores = model.similarity(torch.from_numpy(vectors[:1]), torch.from_numpy(vectors[1:]))[0]
