@@ -5,7 +5,8 @@
    fastest of ``--repeats`` runs each: texts/s.
 2. **Bounded load**: ``sentvec serve`` in a child process (``--max-queue Q``); C concurrent clients
    (``--concurrency``) send the N texts as requests of R texts each (``--per-request``, several values
-   allowed) to ``POST /v1/embeddings`` (base64, as the openai client asks). Reported: texts/s, the ratio to
+   allowed) to ``POST /v1/embeddings`` (base64, as the openai client asks), each request on a fresh
+   loopback connection (a minimal asyncio HTTP/1.1 client, so the client's cost stays small). Reported: texts/s, the ratio to
    in-process sentvec encode, p50/p99 request latency, the server's mean inputs per model call (from
    /metrics), and the largest difference of any returned vector from in-process ``encode``.
 3. **Overload**: ``--overload-concurrency`` clients (more than the queue holds) send ``--overload-requests``
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import platform
 import shlex
@@ -51,8 +53,6 @@ def data_root() -> Path:
 
 
 def load_texts(path: Path, n: int) -> list[str]:
-    import json
-
     texts = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         raise SystemExit(f"{path}: expected a JSON list of strings")
@@ -111,44 +111,61 @@ def start_server(folder: Path, port: int, max_queue: int, max_batch_tokens: int,
     raise SystemExit("sentvec serve did not become ready in 180 s")
 
 
+async def post(host: str, port: int, path: str, body: bytes, timeout: float) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 POST on a fresh connection (``Connection: close``): status, headers, body.
+
+    A minimal client on purpose: at hundreds of concurrent requests, a pooling client's own bookkeeping
+    costs seconds per request on a small machine and would be measured as server latency.
+    """
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    try:
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        data = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", 0))), timeout)
+        return status, headers, data
+    finally:
+        writer.close()
+
+
 async def run_load(url: str, batches: list[list[str]], concurrency: int, timeout: float) -> dict:
     """Send every batch once, ``concurrency`` at a time; no retries. Latency and outcome per request."""
-    import httpx
-
+    host, port = url.removeprefix("http://").split(":")
     outcomes: list[tuple[str, float, list[np.ndarray] | None]] = [("unsent", 0.0, None)] * len(batches)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(batches)):
         queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
-        async def worker() -> None:
-            while True:
-                try:
-                    i = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                began = time.perf_counter()
-                try:
-                    response = await client.post("/v1/embeddings", json={"input": batches[i], "encoding_format": "base64"})
-                except httpx.HTTPError as err:
-                    cause = f" ({type(err.__cause__).__name__})" if err.__cause__ is not None else ""
-                    outcomes[i] = (f"lost: {type(err).__name__}{cause}", time.perf_counter() - began, None)
-                    continue
-                elapsed = time.perf_counter() - began
-                if response.status_code == 200:
-                    data = response.json()["data"]
-                    vectors = [np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4") for d in data]
-                    outcomes[i] = ("ok", elapsed, vectors)
-                elif response.status_code == 429 and response.headers.get("retry-after"):
-                    outcomes[i] = ("refused", elapsed, None)
-                else:
-                    outcomes[i] = (f"lost: HTTP {response.status_code}", elapsed, None)
+    async def worker() -> None:
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            body = json.dumps({"input": batches[i], "encoding_format": "base64"}).encode()
+            began = time.perf_counter()
+            try:
+                status, headers, data = await post(host, int(port), "/v1/embeddings", body, timeout)
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as err:
+                outcomes[i] = (f"lost: {type(err).__name__}", time.perf_counter() - began, None)
+                continue
+            elapsed = time.perf_counter() - began
+            if status == 200:
+                rows = json.loads(data)["data"]
+                vectors = [np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4") for d in rows]
+                outcomes[i] = ("ok", elapsed, vectors)
+            elif status == 429 and headers.get("retry-after"):
+                outcomes[i] = ("refused", elapsed, None)
+            else:
+                outcomes[i] = (f"lost: HTTP {status}", elapsed, None)
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - began
-    return {"outcomes": outcomes, "wall": wall}
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return {"outcomes": outcomes, "wall": time.perf_counter() - began}
 
 
 def server_batch_stats(url: str) -> tuple[float, float]:

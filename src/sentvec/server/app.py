@@ -115,7 +115,7 @@ class EmbeddingService:
             raise unprocessable(f"prompt_name={prompt_name!r} is not one of this model's prompts ({have})",
                                 "prompt_name", "unknown_prompt")
         name = prompt_name or getattr(self.model, "default_prompt_name", None)
-        return prompts.get(name) or None if name else None
+        return (prompts.get(name) or None) if name else None
 
     def prepare(self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool,
                 prompt_name: str | None = None) -> tuple[list[list[int]], int | None]:
