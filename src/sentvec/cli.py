@@ -8,6 +8,7 @@
     sentvec index build CORPUS [-m MODEL] --out INDEX [--precision P] [--ann faiss] [--overwrite] ...
     sentvec index info INDEX [--json]
     sentvec search INDEX QUERY [-k 10] [--json] [--approximate]
+    sentvec serve [MODEL] [--host H] [--port P] [--api-key KEY] [--max-batch-tokens N] [--max-queue N] ...
 
 Only the standard library is imported at module level; torch, numpy and the model code are imported
 inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
@@ -503,6 +504,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install 'sentvec[server]'")
+    import uvicorn
+
+    from sentvec.server import ServerSettings, create_app
+
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    settings = ServerSettings(
+        model_name=args.served_model_name or args.model, api_key=args.api_key or None,
+        max_batch_tokens=args.max_batch_tokens, max_queue=args.max_queue,
+        max_client_batch_size=args.max_client_batch_size, max_body_bytes=args.max_body_bytes,
+        auto_truncate=args.auto_truncate,
+    )
+    app = create_app(model, settings)
+    _note(args, f"serving {args.model} on http://{args.host}:{args.port}"
+                f"{' (API key required)' if settings.api_key else ''}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
+                timeout_keep_alive=args.timeout_keep_alive)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -722,6 +751,33 @@ def build_parser() -> argparse.ArgumentParser:
                     help="model to embed the query (default: the index's own; another model is refused)")
     se.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     se.set_defaults(func=cmd_search)
+    srv = sub.add_parser(
+        "serve", parents=[common], help="serve a model over HTTP (OpenAI and text-embeddings-inference APIs)",
+        description="Serve one model: POST /v1/embeddings (OpenAI), /embed, /similarity, /tokenize, GET /info "
+                    "(text-embeddings-inference), /health, /ready, /metrics. Needs the [server] extra.",
+    )
+    srv.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
+                     help=f"model name or folder (default: {DEFAULT_MODEL}); fixed for the server's life")
+    srv.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
+    srv.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+    srv.add_argument("--api-key", default=os.environ.get("SENTVEC_API_KEY"),
+                     help="require 'Authorization: Bearer KEY' (default: $SENTVEC_API_KEY; none: open)")
+    srv.add_argument("--served-model-name", default=None, help="model name in responses (default: MODEL)")
+    srv.add_argument("--max-batch-tokens", type=_positive_int, default=16384,
+                     help="most tokens, padding included, per model call (default: 16384)")
+    srv.add_argument("--max-queue", type=_positive_int, default=512,
+                     help="most requests held at once; more get 429 (default: 512)")
+    srv.add_argument("--max-client-batch-size", type=_positive_int, default=2048,
+                     help="most inputs per request; more get 422 (default: 2048)")
+    srv.add_argument("--max-body-bytes", type=_positive_int, default=2_000_000,
+                     help="largest request body; larger gets 413 (default: 2000000)")
+    srv.add_argument("--timeout-keep-alive", type=_positive_int, default=30,
+                     help="seconds an idle connection stays open (default: 30; keep it above your clients' pool "
+                          "expiry, or a client may send a request on a connection the server is closing)")
+    srv.add_argument("--auto-truncate", action="store_true",
+                     help="truncate inputs over max_seq_length tokens instead of answering 422")
+    srv.set_defaults(func=cmd_serve)
     return parser
 
 

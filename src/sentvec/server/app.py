@@ -1,0 +1,491 @@
+"""The embedding server: OpenAI's ``/v1/embeddings`` and the text-embeddings-inference (TEI) routes.
+
+    from sentvec import SentenceTransformer
+    from sentvec.server import create_app
+
+    app = create_app(SentenceTransformer("all-MiniLM-L6-v2"))   # then: uvicorn.run(app)
+
+or ``sentvec serve all-MiniLM-L6-v2``. Routes:
+
+* ``POST /v1/embeddings`` (OpenAI), ``GET /v1/models``;
+* ``POST /embed``, ``/similarity``, ``/tokenize``, ``GET /info`` (TEI shapes);
+* ``GET /health`` (liveness), ``/ready`` (the batch worker runs), ``/metrics`` (Prometheus): never need the key;
+* ``POST /rerank`` answers 501: it needs a cross-encoder, which sentvec does not have yet.
+
+The served model is fixed here; the ``model`` field of a request is echoed, never loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sentvec import __version__
+from sentvec.server.batching import Batcher, BatchFailed, QueueFull, ShuttingDown
+from sentvec.server.errors import APIError, envelope, unprocessable
+from sentvec.server.metrics import CONTENT_TYPE, Metrics
+from sentvec.server.schemas import (
+    EmbeddingsRequest,
+    EmbedRequest,
+    Inputs,
+    SimilarityRequest,
+    TokenizeRequest,
+    parse_inputs,
+    validate,
+)
+
+logger = logging.getLogger(__name__)
+
+OPEN_ROUTES = ("/health", "/ready", "/metrics")
+
+
+@dataclass
+class ServerSettings:
+    """Limits and options of one server (the ``sentvec serve`` flags).
+
+    Attributes:
+        model_name: the name responses carry in ``model`` (default: the name the model was loaded by).
+        api_key: if set, every route but /health, /ready and /metrics needs ``Authorization: Bearer KEY``.
+        max_batch_tokens: most tokens, padding included, in one model call.
+        max_queue: most requests held at once; more get 429 with ``Retry-After``.
+        max_client_batch_size: most inputs in one request; more get 422.
+        max_body_bytes: largest request body; larger gets 413.
+        auto_truncate: truncate inputs longer than ``max_seq_length`` instead of answering 422
+            (``/embed`` and ``/similarity`` requests may override it with ``truncate``).
+        retry_after: seconds a refused (429) client is told to wait.
+    """
+
+    model_name: str | None = None
+    api_key: str | None = None
+    max_batch_tokens: int = 16_384
+    max_queue: int = 512
+    max_client_batch_size: int = 2048
+    max_body_bytes: int = 2_000_000
+    auto_truncate: bool = False
+    retry_after: int = 1
+
+
+class EmbeddingService:
+    """Everything between a checked request and its vectors: prompts, tokenization, limits, the batcher."""
+
+    def __init__(self, model: Any, settings: ServerSettings) -> None:
+        from tokenizers import Tokenizer as RustTokenizer
+
+        self.model = model
+        self.settings = settings
+        self.name = settings.model_name or getattr(model, "model_name_or_path", None) or "sentvec"
+        self.metrics = Metrics(lambda: self.batcher.held)
+        self.batcher = Batcher(model, max_batch_tokens=settings.max_batch_tokens, max_queue=settings.max_queue,
+                               on_batch=self.metrics.on_batch)
+        self.tokenizer = model.tokenizer
+        # A copy without truncation, to count the tokens of over-long inputs and for /tokenize. It is
+        # never changed after this, so request threads can share it.
+        self._untruncated = RustTokenizer.from_str(self.tokenizer._tokenizer.to_str())
+        self._untruncated.no_truncation()
+        self._untruncated.no_padding()
+        self.dimension = int(model.get_embedding_dimension())
+        self.vocab_size = int(model.transformer.config.vocab_size)
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    # ------------------------------------------------------------------ preparing inputs
+
+    def prompt(self, prompt_name: str | None) -> str | None:
+        """The prompt text ``encode()`` would use: ``prompt_name``'s, else the model's default one."""
+        prompts = getattr(self.model, "prompts", {}) or {}
+        if prompt_name is not None and prompt_name not in prompts:
+            have = ", ".join(sorted(prompts)) or "none"
+            raise unprocessable(f"prompt_name={prompt_name!r} is not one of this model's prompts ({have})",
+                                "prompt_name", "unknown_prompt")
+        name = prompt_name or getattr(self.model, "default_prompt_name", None)
+        return (prompts.get(name) or None) if name else None
+
+    def prepare(self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool,
+                prompt_name: str | None = None) -> tuple[list[list[int]], int | None]:
+        """Token-id sequences for the batcher, and the prompt length pooling may need.
+
+        Texts go through the model's own tokenizer (truncating at ``max_seq_length`` when ``truncate``);
+        token ids are checked against the vocabulary and passed on as they are. ``param`` names the
+        field in errors (``input`` gives ``input[3]``), or is a function from an item's index to its name.
+        """
+        limit = self.max_seq_length
+        name = param if callable(param) else lambda i: f"{param}[{i}]"
+        if inputs.ids is not None:
+            sequences = []
+            for i, seq in enumerate(inputs.ids):
+                bad = next((t for t in seq if not 0 <= t < self.vocab_size), None)
+                if bad is not None:
+                    raise unprocessable(f"{name(i)} holds token id {bad}, outside this model's vocabulary "
+                                        f"(0 to {self.vocab_size - 1})", name(i), "invalid_token_id")
+                if len(seq) > limit and not truncate:
+                    raise self._too_long(name(i), len(seq), sum(len(s) > limit for s in inputs.ids))
+                sequences.append(seq[:limit])
+            return sequences, None
+        texts = inputs.texts or []
+        prompt = self.prompt(prompt_name)
+        if prompt:
+            texts = [prompt + text for text in texts]
+        encodings = self.tokenizer.encode(texts)
+        over = [i for i, e in enumerate(encodings) if e.overflowing]
+        if over and not truncate:
+            first = texts[over[0]]
+            count = len(self._untruncated.encode(first.lower() if self.tokenizer.lowercase else first).ids)
+            raise self._too_long(name(over[0]), count, len(over))
+        prompt_length = None
+        if prompt:
+            # as encode() counts it: the prompt's tokens without the closing special token
+            prompt_length = len(self.tokenizer.encode([prompt])[0].ids) - 1
+        return [e.ids for e in encodings], prompt_length
+
+    def _too_long(self, item: str, count: int, how_many: int) -> APIError:
+        others = f" ({how_many} inputs are over the limit)" if how_many > 1 else ""
+        return unprocessable(
+            f"{item} has {count} tokens; this model takes at most {self.max_seq_length} "
+            f"(max_seq_length){others}. Shorten it, send \"truncate\": true (TEI routes), or start the server "
+            "with --auto-truncate", item, "too_many_tokens")
+
+    # ------------------------------------------------------------------ embedding
+
+    async def embed(self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool,
+                    prompt_name: str | None = None) -> tuple[np.ndarray, int]:
+        """(len(inputs), dim) float32 vectors as the model gives them, and the number of tokens embedded."""
+        self._admit()
+        sequences, prompt_length = await run_in_threadpool(self.prepare, inputs, param, truncate, prompt_name)
+        try:
+            future = self.batcher.submit(sequences, prompt_length)
+        except QueueFull as err:
+            raise self._refuse(str(err)) from None
+        except ShuttingDown as err:
+            raise APIError(503, f"{err}; retry shortly", code="not_ready") from None
+        try:
+            vectors = await asyncio.wrap_future(future)
+        except BatchFailed as err:
+            raise APIError(500, str(err), code="model_error") from None
+        except ShuttingDown as err:
+            raise APIError(503, str(err), code="not_ready") from None
+        tokens = sum(len(s) for s in sequences)
+        self.metrics.inputs.inc(len(sequences))
+        self.metrics.tokens.inc(tokens)
+        return vectors, tokens
+
+    def _admit(self) -> None:
+        """Refuse early, before tokenizing, when the queue is already full."""
+        if self.batcher.full:
+            raise self._refuse(f"{self.batcher.held} requests are already queued (max_queue={self.batcher.max_queue})")
+
+    def _refuse(self, why: str) -> APIError:
+        return APIError(429, f"the server is at capacity: {why}; retry after {self.settings.retry_after} s",
+                        code="queue_full", headers={"Retry-After": str(self.settings.retry_after)})
+
+    def check_dimensions(self, dimensions: int | None) -> None:
+        if dimensions is not None and dimensions > self.dimension:
+            raise unprocessable(f"dimensions={dimensions}, but this model's embeddings have {self.dimension}; "
+                                f"ask for 1 to {self.dimension}", "dimensions", "invalid_dimensions")
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _check_key(request: Request) -> None:
+    key: str | None = request.app.state.service.settings.api_key
+    if not key:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
+        what = "no API key was sent" if not header else "the API key is not valid"
+        raise APIError(401, f"{what}; send the server's key as 'Authorization: Bearer KEY'",
+                       code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _read_json(request: Request) -> Any:
+    """The request body as JSON, read only up to the size limit (413 beyond it)."""
+    limit = request.app.state.service.settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(None, limit)
+    if not body:
+        raise APIError(400, "the request body is empty; send a JSON object", code="invalid_json")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise APIError(400, f"the request body is not valid JSON: {err}", code="invalid_json") from None
+
+
+def _too_large(size: int | None, limit: int) -> APIError:
+    said = f"is {size} bytes" if size is not None else "is larger than that"
+    return APIError(413, f"the request body {said}; this server takes at most {limit} bytes "
+                         "(--max-body-bytes): send fewer or shorter inputs per request", code="body_too_large")
+
+
+async def _json(build: Callable[[], Any]) -> Response:
+    """A JSON response built and serialised off the event loop: large float lists take a while."""
+    body = await run_in_threadpool(lambda: json.dumps(build(), separators=(",", ":")).encode())
+    return Response(body, media_type="application/json")
+
+
+def _error_response(err: APIError) -> JSONResponse:
+    return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+
+
+class _RequestMetrics:
+    """ASGI middleware: count every HTTP response by route and status, and time it."""
+
+    def __init__(self, app: Any, metrics: Metrics, routes: set[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = scope["path"] if scope["path"] in self.routes else "other"
+        began = time.perf_counter()
+        status = 500
+
+        async def record(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            self.metrics.requests.labels(route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - began)
+
+
+def create_app(model: Any, settings: ServerSettings | None = None, **options: Any) -> FastAPI:
+    """A FastAPI app serving ``model`` (a loaded :class:`~sentvec.SentenceTransformer`).
+
+    Args:
+        model: the model to serve; requests cannot change it.
+        settings: limits and options; or pass them as keyword arguments (see :class:`ServerSettings`).
+
+    The batch worker starts and stops with the app (its lifespan), so run it under uvicorn or enter
+    ``TestClient(app)`` as a context manager.
+    """
+    if settings is None:
+        settings = ServerSettings(**options)
+    elif options:
+        raise ValueError("pass either settings or keyword options, not both")
+    service = EmbeddingService(model, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        service.batcher.start()
+        try:
+            yield
+        finally:
+            service.batcher.stop()
+
+    app = FastAPI(title="sentvec", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.service = service
+    auth = [Depends(_check_key)]
+
+    @app.exception_handler(APIError)
+    async def api_error(request: Request, err: APIError) -> JSONResponse:
+        return _error_response(err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        message = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}
+        body = envelope(err.status_code, message.get(err.status_code, str(err.detail)))
+        return JSONResponse(body, status_code=err.status_code, headers=getattr(err, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        return JSONResponse(envelope(422, str(err)), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s", request.url.path)
+        return JSONResponse(envelope(500, f"internal error: {type(err).__name__}"), status_code=500)
+
+    # ------------------------------------------------------------------ OpenAI
+
+    @app.post("/v1/embeddings", dependencies=auth)
+    async def embeddings(request: Request) -> Response:
+        """OpenAI embeddings: vectors as ``model.encode`` gives them; with ``dimensions``, truncated to that
+        many and re-normalised to unit length, as OpenAI does."""
+        req: EmbeddingsRequest = validate(EmbeddingsRequest, await _read_json(request))
+        inputs = parse_inputs(req.input, "input", settings.max_client_batch_size)
+        service.check_dimensions(req.dimensions)
+        vectors, tokens = await service.embed(inputs, "input", settings.auto_truncate)
+        if req.dimensions is not None:
+            vectors = _normalize(vectors[:, : req.dimensions])
+
+        def build() -> dict[str, Any]:
+            if req.encoding_format == "base64":
+                rows: list[Any] = [base64.b64encode(v.astype("<f4").tobytes()).decode("ascii") for v in vectors]
+            else:
+                rows = vectors.tolist()
+            return {
+                "object": "list",
+                "data": [{"object": "embedding", "embedding": row, "index": i} for i, row in enumerate(rows)],
+                "model": service.name,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+
+        return await _json(build)
+
+    @app.get("/v1/models", dependencies=auth)
+    async def models() -> dict[str, Any]:
+        """The one served model, in OpenAI's list shape."""
+        return {"object": "list", "data": [{"id": service.name, "object": "model", "created": 0,
+                                            "owned_by": "sentvec"}]}
+
+    # ------------------------------------------------------------------ text-embeddings-inference
+
+    @app.post("/embed", dependencies=auth)
+    async def embed(request: Request) -> Response:
+        """TEI embed: a list of vectors, unit length unless ``normalize`` is false."""
+        req: EmbedRequest = validate(EmbedRequest, await _read_json(request))
+        inputs = parse_inputs(req.inputs, "inputs", settings.max_client_batch_size)
+        service.check_dimensions(req.dimensions)
+        truncate = settings.auto_truncate if req.truncate is None else req.truncate
+        vectors, _ = await service.embed(inputs, "inputs", truncate, req.prompt_name)
+        if req.dimensions is not None:
+            vectors = vectors[:, : req.dimensions]
+        if req.normalize:
+            vectors = _normalize(vectors)
+        return await _json(vectors.tolist)
+
+    @app.post("/similarity", dependencies=auth)
+    async def similarity(request: Request) -> JSONResponse:
+        """TEI similarity: the model's similarity (usually cosine) of ``source_sentence`` with each sentence."""
+        req: SimilarityRequest = validate(SimilarityRequest, await _read_json(request))
+        params = req.parameters
+        sentences = req.inputs.sentences
+        if not sentences:
+            raise APIError(400, "inputs.sentences is an empty list; send at least one sentence to compare",
+                           param="inputs.sentences", code="empty_input")
+        if len(sentences) > settings.max_client_batch_size:
+            raise unprocessable(f"inputs.sentences has {len(sentences)} items; this server takes at most "
+                                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
+                                "inputs.sentences", "too_many_inputs")
+        for param, text in [("inputs.source_sentence", req.inputs.source_sentence),
+                            *((f"inputs.sentences[{i}]", t) for i, t in enumerate(sentences))]:
+            if not text:
+                raise APIError(400, f"{param} is an empty string; send some text", param=param, code="empty_input")
+        truncate = settings.auto_truncate if params is None or params.truncate is None else params.truncate
+        vectors, _ = await service.embed(
+            Inputs(texts=[req.inputs.source_sentence, *sentences]),
+            lambda i: "inputs.source_sentence" if i == 0 else f"inputs.sentences[{i - 1}]",
+            truncate, params.prompt_name if params else None)
+        import torch
+
+        scores = model.similarity(torch.from_numpy(vectors[:1]), torch.from_numpy(vectors[1:]))[0]
+        return JSONResponse(scores.tolist())
+
+    @app.post("/tokenize", dependencies=auth)
+    async def tokenize(request: Request) -> JSONResponse:
+        """TEI tokenize: the tokens of each input (no truncation), with character offsets."""
+        req: TokenizeRequest = validate(TokenizeRequest, await _read_json(request))
+        texts = [req.inputs] if isinstance(req.inputs, str) else req.inputs
+        if not texts:
+            raise APIError(400, "inputs is an empty list; send at least one text", param="inputs", code="empty_input")
+        if len(texts) > settings.max_client_batch_size:
+            raise unprocessable(f"inputs has {len(texts)} items; this server takes at most "
+                                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
+                                "inputs", "too_many_inputs")
+        prompt = service.prompt(req.prompt_name) if req.prompt_name else None
+        rust = service._untruncated
+        lower = service.tokenizer.lowercase
+
+        def run() -> list[list[dict[str, Any]]]:
+            full = [(prompt or "") + t for t in texts]
+            encodings = rust.encode_batch([t.lower() if lower else t for t in full],
+                                          add_special_tokens=req.add_special_tokens)
+            out = []
+            for text, enc in zip(full, encodings):
+                tokens = []
+                for token_id, token, special, (start, stop) in zip(enc.ids, enc.tokens, enc.special_tokens_mask,
+                                                                   enc.offsets):
+                    special = bool(special)
+                    tokens.append({"id": token_id, "text": token if special else text[start:stop],
+                                   "special": special, "start": None if special else start,
+                                   "stop": None if special else stop})
+                out.append(tokens)
+            return out
+
+        return JSONResponse(await run_in_threadpool(run))
+
+    @app.post("/rerank", dependencies=auth)
+    async def rerank() -> JSONResponse:
+        """Not available: reranking needs a cross-encoder model, which sentvec does not serve yet."""
+        raise APIError(501, "/rerank needs a cross-encoder; this server serves a bi-encoder "
+                            "(sentvec has no CrossEncoder yet). Use /similarity to score texts against one",
+                       code="not_implemented")
+
+    @app.get("/info", dependencies=auth)
+    async def info() -> dict[str, Any]:
+        """TEI info: what is served and with which limits."""
+        pooling = next((getattr(m, "pooling_mode", None) for m in model if hasattr(m, "pooling_mode")), None)
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        return {
+            "model_id": service.name,
+            "model_sha": None,
+            "model_dtype": dtype,
+            "model_type": {"embedding": {"pooling": pooling if isinstance(pooling, str) else list(pooling or [])}},
+            "max_concurrent_requests": settings.max_queue,
+            "max_input_length": service.max_seq_length,
+            "max_batch_tokens": settings.max_batch_tokens,
+            "max_batch_requests": None,
+            "max_client_batch_size": settings.max_client_batch_size,
+            "auto_truncate": settings.auto_truncate,
+            "tokenization_workers": None,
+            "version": __version__,
+            "embedding_dimension": service.dimension,
+            "similarity_fn_name": model.similarity_fn_name,
+            "device": str(model.device),
+        }
+
+    # ------------------------------------------------------------------ probes (no key needed)
+
+    @app.get("/health")
+    async def health() -> Response:
+        """Liveness: the process answers."""
+        return Response(status_code=200)
+
+    @app.get("/ready")
+    async def ready() -> Response:
+        """Readiness: the model is loaded and the batch worker runs (503 otherwise)."""
+        if not service.batcher.alive:
+            return JSONResponse(envelope(503, "the batch worker is not running"), status_code=503)
+        return Response(status_code=200)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus text format."""
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    routes = {route.path for route in app.routes if hasattr(route, "path")}
+    app.add_middleware(_RequestMetrics, metrics=service.metrics, routes=routes)
+    return app
