@@ -9,6 +9,8 @@
     sentvec index info INDEX [--json]
     sentvec search INDEX QUERY [-k 10] [--json] [--approximate]
     sentvec serve [MODEL] [--host H] [--port P] [--api-key KEY] [--max-batch-tokens N] [--max-queue N] ...
+    sentvec classify train DATA --out DIR [-m MODEL] [--head logistic|torch] [--multi-label] [--few-shot]
+    sentvec classify predict DIR [TEXT ...] [-i FILE] [--json]
 
 Only the standard library is imported at module level; torch, numpy and the model code are imported
 inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
@@ -529,6 +531,80 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"{' (API key required)' if settings.api_key else ''}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
                 timeout_keep_alive=args.timeout_keep_alive)
+# --------------------------------------------------------------------------- classify
+
+
+def _classify_columns(args: argparse.Namespace) -> tuple[str | int, str | int]:
+    """The text and label columns of a data file: names, or 0-based positions with --no-header."""
+    if not args.no_header:
+        return args.text_column or "text", args.label_column or "label"
+    try:
+        return (int(args.text_column or 0), int(args.label_column or 1))
+    except ValueError:
+        raise UsageError("with --no-header, name --text-column and --label-column by 0-based position") from None
+
+
+def cmd_classify_train(args: argparse.Namespace) -> int:
+    from sentvec.classification import read_labelled
+
+    try:  # the data is read before the model is loaded, so a bad file or column fails fast
+        texts, labels = read_labelled(args.data, *_classify_columns(args), header=not args.no_header,
+                                      multi_label=args.multi_label, label_separator=args.label_separator)
+    except (FileNotFoundError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    head_kwargs: dict[str, Any] = {}
+    if args.C is not None:
+        if args.head != "logistic":
+            raise UsageError("-C is the logistic head's regularisation; the torch head does not take it")
+        head_kwargs["C"] = args.C
+    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    try:
+        classifier = model.get_classifier(head=args.head, multi_label=args.multi_label,
+                                          show_progress_bar=not args.quiet and sys.stderr.isatty(), **head_kwargs)
+    except ImportError as err:
+        raise UsageError(str(err)) from None
+    _note(args, f"training a {args.head} head on {_plural(len(texts), 'text')}"
+                + (" with few-shot fine-tuning of the encoder" if args.few_shot else ""))
+    classifier.fit(texts, labels, finetune=args.few_shot, num_iterations=args.num_iterations, seed=args.seed)
+    accuracy = classifier.score(texts, labels)
+    classifier.save(args.out)
+    summary = {"out": args.out, "model": args.model, "head": args.head, "multi_label": args.multi_label,
+               "few_shot": args.few_shot, "texts": len(texts), "classes": classifier.classes_.tolist(),
+               "train_accuracy": accuracy}
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(f"{len(summary['classes'])} classes: {', '.join(map(str, summary['classes']))}")
+        print(f"training accuracy: {accuracy:.4f}")
+        _note(args, f"wrote {args.out}")
+    return 0
+
+
+def cmd_classify_predict(args: argparse.Namespace) -> int:
+    from sentvec.classification import SentenceClassifier
+
+    texts = list(args.texts)
+    if args.input is not None:
+        lines, _, _ = _read_lines(args.input)
+        texts += lines
+    if not texts:
+        raise UsageError("no texts to classify: pass them as arguments or with -i FILE")
+    if not (Path(args.classifier) / "classifier.json").is_file():
+        raise UsageError(f"{args.classifier!r} is not a classifier folder (no classifier.json); "
+                         "make one with: sentvec classify train DATA --out DIR")
+    classifier = SentenceClassifier.load(args.classifier, device=args.device)
+    probabilities = classifier.predict_proba(texts)
+    predicted = classifier.predict(texts)
+    classes = classifier.classes_.tolist()
+    for i, text in enumerate(texts):
+        label = predicted[i].tolist() if hasattr(predicted[i], "tolist") else predicted[i]
+        if args.json:
+            record = {"text": text, "labels" if classifier.multi_label else "label": label,
+                      "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, probabilities[i])}}
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            shown = ",".join(map(str, label)) if isinstance(label, list) else str(label)
+            print(f"{shown}\t{text}")
     return 0
 
 
@@ -778,6 +854,42 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--auto-truncate", action="store_true",
                      help="truncate inputs over max_seq_length tokens instead of answering 422")
     srv.set_defaults(func=cmd_serve)
+    cls = sub.add_parser(
+        "classify", help="train a text classifier on embeddings, or classify texts with one",
+        description="Fit a classification head on a model's embeddings (optionally fine-tuning the encoder "
+                    "SetFit-style on few examples), save it, and classify texts with it.",
+    )
+    cls_sub = cls.add_subparsers(dest="classify_command", metavar="ACTION", required=True)
+    ctrain = cls_sub.add_parser(
+        "train", parents=[common, model_opts], help="fit a classifier on labelled texts and save it",
+        description="Fit a classifier on DATA (.csv, .tsv, .jsonl or .json with text and label columns) and save it to DIR.",
+    )
+    ctrain.add_argument("data", metavar="DATA", help="labelled texts: .csv, .tsv, .jsonl or .json")
+    ctrain.add_argument("--out", required=True, metavar="DIR", help="folder to save the classifier to")
+    ctrain.add_argument("--text-column", default=None, help="column or key of the texts (default: text, or 0)")
+    ctrain.add_argument("--label-column", default=None, help="column or key of the labels (default: label, or 1)")
+    ctrain.add_argument("--no-header", action="store_true", help="CSV/TSV without a header row: columns by position")
+    ctrain.add_argument("--head", choices=("logistic", "torch"), default="logistic",
+                        help="logistic regression (needs scikit-learn) or a small torch head (default: logistic)")
+    ctrain.add_argument("-C", type=float, default=None, help="logistic head: inverse regularisation strength (default: 1)")
+    ctrain.add_argument("--multi-label", action="store_true",
+                        help="each text has a set of labels: a JSON list, or separated by --label-separator")
+    ctrain.add_argument("--label-separator", default=",", help="separator of several labels in one cell (default: ,)")
+    ctrain.add_argument("--few-shot", action="store_true",
+                        help="fine-tune the encoder on pairs of the examples first (SetFit-style; saves the tuned model)")
+    ctrain.add_argument("--num-iterations", type=_positive_int, default=20, help="few-shot pair rounds (default: 20)")
+    ctrain.add_argument("--seed", type=int, default=42, help="few-shot random seed (default: 42)")
+    ctrain.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    ctrain.set_defaults(func=cmd_classify_train)
+    cpred = cls_sub.add_parser(
+        "predict", parents=[common], help="classify texts with a saved classifier",
+        description="Print the predicted label of each text (label, a tab, the text), or JSON lines with --json.",
+    )
+    cpred.add_argument("classifier", metavar="DIR", help="a folder written by sentvec classify train")
+    cpred.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify")
+    cpred.add_argument("-i", "--input", default=None, help="also classify each non-empty line of this file (- for stdin)")
+    cpred.add_argument("--json", action="store_true", help="JSON lines: text, label(s) and every class's probability")
+    cpred.set_defaults(func=cmd_classify_predict)
     return parser
 
 

@@ -472,6 +472,21 @@ class SentenceTransformer(nn.Sequential):
         vectors = self.encode([text_a, text_b], convert_to_tensor=True)
         return float(torch.nn.functional.cosine_similarity(vectors[0:1], vectors[1:2]).item())
 
+    # ------------------------------------------------------------------ classification
+
+    def get_classifier(self, head: str = "logistic", multi_label: bool = False, **kwargs: Any) -> Any:
+        """A text classifier on this model's embeddings: ``fit(texts, labels)``, ``predict``,
+        ``predict_proba``, ``score``, ``save``; few-shot fine-tuning with ``fit(..., finetune=True)``.
+
+        Args:
+            head: ``"logistic"`` (scikit-learn, ``pip install 'sentvec[classify]'``) or ``"torch"``.
+            multi_label: each text has a set of labels rather than one class.
+            **kwargs: see :class:`sentvec.classification.SentenceClassifier`.
+        """
+        from sentvec.classification import SentenceClassifier
+
+        return SentenceClassifier(self, head=head, multi_label=multi_label, **kwargs)
+
     # ------------------------------------------------------------------ saving
 
     def save(self, path: str | os.PathLike[str], model_name: str | None = None, create_model_card: bool = True,
