@@ -10,7 +10,7 @@
 4. Dimensionality reduction: PCA to ``pca_dims``; with a corpus, the axes come from the texts'
    embeddings, which is what the model is used for, rather than from the token table.
 5. Token weighting: SIF weights ``a / (a + p)`` with p the token's Zipf probability from its rank in
-   the vocabulary (``apply_zipf``), folded into the rows; after a fit, the trained row lengths
+   the vocabulary (its id order, special and removed tokens left out; ``apply_zipf``), folded into the rows; after a fit, the trained row lengths
    carry the weights of the tokens the corpus has.
 
 The result is a :class:`~sentvec.static.model.StaticModel`; ``save()`` writes a folder that sentvec
@@ -106,7 +106,8 @@ def distill(
     table[keep] = vectors
     weights = np.ones(size, dtype=np.float32)
     if apply_zipf and sif_coefficient is not None:
-        weights = _zipf_sif_weights(size, sif_coefficient)
+        # rank = place among the kept tokens: the hundreds of [unused] slots early in BERT's vocabulary are no words
+        weights[keep] = _zipf_sif_weights(len(keep), sif_coefficient)
     dims = min(pca_dims or table.shape[1], table.shape[1])
 
     if corpus is None:
@@ -203,7 +204,7 @@ def _token_sequences(source: Tokenizer, tokenizer: Tokenizer, ids: np.ndarray,
 
 
 def _zipf_sif_weights(size: int, sif_coefficient: float) -> np.ndarray:
-    """SIF weights ``a / (a + p)`` with p Zipf's probability of the token's rank (its id)."""
+    """SIF weights ``a / (a + p)`` for ranks 1..size, with p Zipf's probability of the rank."""
     inverse_rank = 1.0 / np.arange(2, size + 2)
     probability = inverse_rank / inverse_rank.sum()
     return (sif_coefficient / (sif_coefficient + probability)).astype(np.float32)
@@ -289,9 +290,10 @@ def _fit(table: np.ndarray, ids: np.ndarray, offsets: np.ndarray, targets: np.nd
     train = order[len(held) :]
     lengths = np.diff(offsets)
     torch.manual_seed(seed)
+    # Sparse gradients: a step touches only the rows of its texts' tokens, not the whole table.
     embedding = torch.nn.EmbeddingBag.from_pretrained(torch.from_numpy(table.copy()), freeze=False,
-                                                      mode="mean").to(device)
-    optimizer = torch.optim.Adam(embedding.parameters(), lr=learning_rate * _scale(table[keep]))
+                                                      mode="mean", sparse=True).to(device)
+    optimizer = torch.optim.SparseAdam(list(embedding.parameters()), lr=learning_rate * _scale(table[keep]))
     target = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)).to(device)
 
     def batch(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -310,6 +312,20 @@ def _fit(table: np.ndarray, ids: np.ndarray, offsets: np.ndarray, targets: np.nd
             return float(sum(loss_of(held[i : i + 4096]).item() * len(held[i : i + 4096])
                              for i in range(0, len(held), 4096)) / len(held))
 
+    # The steps are small sparse updates: extra threads mostly wait on each other (on a busy machine,
+    # two threads ran an epoch five times slower than one).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(embedding, optimizer, loss_of, held_loss, train, generator, epochs=epochs,
+                      batch_size=batch_size, show_progress_bar=show_progress_bar)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(embedding: Any, optimizer: Any, loss_of: Any, held_loss: Any, train: np.ndarray,
+           generator: np.random.Generator, *, epochs: int, batch_size: int, show_progress_bar: bool) -> np.ndarray:
+    """The epochs of :func:`_fit`; returns the rows of the epoch with the lowest held-out loss."""
     best_loss, best = held_loss(), embedding.weight.detach().clone()
     logger.info("fit: held-out loss %.4f before training", best_loss)
     rounds = range(epochs)
