@@ -11,6 +11,7 @@
     sentvec serve [MODEL] [--host H] [--port P] [--api-key KEY] [--max-batch-tokens N] [--max-queue N] ...
     sentvec classify train DATA --out DIR [-m MODEL] [--head logistic|torch] [--multi-label] [--few-shot]
     sentvec classify predict DIR [TEXT ...] [-i FILE] [--json]
+    sentvec distill TEACHER --out DIR [--corpus FILE] [--dims 256]
 
 Only the standard library is imported at module level; torch, numpy and the model code are imported
 inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
@@ -605,6 +606,36 @@ def cmd_classify_predict(args: argparse.Namespace) -> int:
         else:
             shown = ",".join(map(str, label)) if isinstance(label, list) else str(label)
             print(f"{shown}\t{text}")
+# --------------------------------------------------------------------------- distill
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from sentvec.static import distill
+
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out!r} is a file; give a folder for the static model")
+    corpus = None
+    if args.corpus is not None:
+        corpus, _, label = _read_lines(args.corpus)
+        if len(corpus) < 20:
+            raise UsageError(f"--corpus {label} has {_plural(len(corpus), 'non-empty line')}; a fit needs at least 20")
+    vocabulary = None
+    if args.vocabulary is not None:
+        vocabulary, _, _ = _read_lines(args.vocabulary)
+        vocabulary = [w.strip() for w in vocabulary if w.strip()]
+    import time
+
+    _note(args, f"distilling {args.teacher}" + (f" with a fit on {_plural(len(corpus), 'text')}" if corpus else ""))
+    started = time.perf_counter()
+    static = distill(
+        args.teacher, vocabulary=vocabulary, corpus=corpus, pca_dims=args.dims, epochs=args.epochs,
+        sif_coefficient=None if args.no_weighting else 1e-4, device=args.device,
+        show_progress_bar=not args.quiet and sys.stderr.isatty(),
+    )
+    static.save(out)
+    _note(args, f"{len(static.embeddings)} tokens x {static.dim} dimensions in {time.perf_counter() - started:.1f} s")
+    print(out)
     return 0
 
 
@@ -890,6 +921,20 @@ def build_parser() -> argparse.ArgumentParser:
     cpred.add_argument("-i", "--input", default=None, help="also classify each non-empty line of this file (- for stdin)")
     cpred.add_argument("--json", action="store_true", help="JSON lines: text, label(s) and every class's probability")
     cpred.set_defaults(func=cmd_classify_predict)
+    dis = sub.add_parser(
+        "distill", parents=[common], help="distil a model into a small, fast static model",
+        description="Make a static model (one vector per token; a text is the mean of its tokens' vectors) from "
+                    "TEACHER and save it as a folder that sentvec and sentence-transformers load. With --corpus, "
+                    "the vectors are fitted to the teacher's embeddings of those texts.",
+    )
+    dis.add_argument("teacher", metavar="TEACHER", help="model name or folder to distil")
+    dis.add_argument("--out", required=True, help="folder to write the static model to")
+    dis.add_argument("--corpus", default=None, help="UTF-8 text file, one text per line, to fit the vectors on")
+    dis.add_argument("--vocabulary", default=None, help="UTF-8 file of extra words (one per line) to add as tokens")
+    dis.add_argument("--dims", type=_positive_int, default=256, help="output dimensions (PCA; default: 256)")
+    dis.add_argument("--epochs", type=_positive_int, default=30, help="most passes of the fit (default: 30)")
+    dis.add_argument("--no-weighting", action="store_true", help="no Zipf-SIF token weighting")
+    dis.set_defaults(func=cmd_distill)
     return parser
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from sentvec import __version__
-from sentvec.modules import MODULE_TYPES, TYPE_NAMES, Dense, Pooling, Transformer
+from sentvec.modules import MODULE_TYPES, TYPE_NAMES, Dense, Pooling, StaticEmbedding, Transformer
 from sentvec.paths import inside, read_json, write_json
 from sentvec.quantization import PRECISIONS, quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
@@ -199,8 +199,10 @@ class SentenceTransformer(nn.Sequential):
     # ------------------------------------------------------------------ encoding
 
     def tokenize(self, texts: list[str]) -> dict[str, Any]:
-        """Token ids, attention mask and ``truncated`` flags for a batch of texts."""
-        return self.transformer.tokenize(texts)
+        """Token ids, attention mask and ``truncated`` flags for a batch of texts (a static model: token ids
+        and offsets)."""
+        first = self[0] if len(self) and isinstance(self[0], StaticEmbedding) else self.transformer
+        return first.tokenize(texts)
 
     def encode(
         self,
@@ -373,6 +375,8 @@ class SentenceTransformer(nn.Sequential):
         works on packed tokens, a text's embedding does not depend on which batch it lands in.
         """
         self.eval()
+        if len(self) and isinstance(self[0], StaticEmbedding):
+            return self._embed_static(texts, prompt, output_value, truncate_dim, normalize)
         prompt_length = None
         if prompt:
             texts = [prompt + text for text in texts]
@@ -418,6 +422,19 @@ class SentenceTransformer(nn.Sequential):
                 "(encode(..., output_value=None) marks each with 'truncated'; this warning is shown once per model)",
                 truncated, len(texts), self.max_seq_length,
             )
+        return results
+
+    def _embed_static(self, texts: list[str], prompt: str | None, output_value: OutputValue,
+                      truncate_dim: int | None, normalize: bool) -> list[Any]:
+        """A static model's pipeline: one bag of token ids per chunk of texts (no padding, no length limit)."""
+        if output_value == "token_embeddings":
+            raise ValueError("a static model has no token embeddings; use output_value='sentence_embedding'")
+        texts = [prompt + text for text in texts] if prompt else texts
+        results: list[Any] = []
+        for start in range(0, len(texts), _TOKENIZE_CHUNK):
+            chunk = texts[start : start + _TOKENIZE_CHUNK]
+            features = {k: v.to(self.device) for k, v in self[0].tokenize(chunk).items()}
+            results.extend(self._outputs(self(features), len(chunk), output_value, truncate_dim, normalize))
         return results
 
     @staticmethod
@@ -506,7 +523,7 @@ class SentenceTransformer(nn.Sequential):
             for idx, module in enumerate(self):
                 if type(module) not in TYPE_NAMES:
                     raise TypeError(f"module {idx} ({type(module).__name__}) cannot be saved; sentvec saves {list(TYPE_NAMES)}")
-                sub = "" if idx == 0 and isinstance(module, Transformer) else f"{idx}_{type(module).__name__}"
+                sub = "" if idx == 0 and isinstance(module, Transformer | StaticEmbedding) else f"{idx}_{type(module).__name__}"
                 (staging / sub).mkdir(exist_ok=True)
                 module.save(staging / sub)
                 entries.append({"idx": idx, "name": str(idx), "path": sub, "type": TYPE_NAMES[type(module)]})

@@ -11,6 +11,7 @@ from torch import nn
 from sentvec.modules.dense import Dense
 from sentvec.modules.normalize import Normalize
 from sentvec.modules.pooling import Pooling
+from sentvec.modules.static_embedding import StaticEmbedding
 from sentvec.modules.transformer import Transformer
 
 # modules.json "type" -> our class. A closed list: we never import a name a model file gives.
@@ -28,6 +29,9 @@ MODULE_TYPES: dict[str, type[nn.Module]] = {
     "sentence_transformers.models.Pooling.Pooling": Pooling,
     "sentence_transformers.models.Dense.Dense": Dense,
     "sentence_transformers.models.Normalize.Normalize": Normalize,
+    "sentence_transformers.models.StaticEmbedding": StaticEmbedding,
+    "sentence_transformers.models.StaticEmbedding.StaticEmbedding": StaticEmbedding,
+    "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding": StaticEmbedding,
 }
 # What save() writes: the names every sentence-transformers version since 2.0 resolves.
 TYPE_NAMES: dict[type[nn.Module], str] = {
@@ -35,6 +39,7 @@ TYPE_NAMES: dict[type[nn.Module], str] = {
     Pooling: "sentence_transformers.models.Pooling",
     Dense: "sentence_transformers.models.Dense",
     Normalize: "sentence_transformers.models.Normalize",
+    StaticEmbedding: "sentence_transformers.models.StaticEmbedding",
 }
 
-__all__ = ["Dense", "MODULE_TYPES", "Normalize", "Pooling", "TYPE_NAMES", "Transformer"]
+__all__ = ["Dense", "MODULE_TYPES", "Normalize", "Pooling", "StaticEmbedding", "TYPE_NAMES", "Transformer"]

@@ -1,0 +1,189 @@
+"""Static models: sentvec's distill() against model2vec 0.10's, side by side in one run.
+
+For each static model (model2vec ``distill`` of the teacher; ours with the fit on a corpus; with
+``--plain`` also ours without a fit) it reports:
+
+- distil time (teacher load to finished table, in this process);
+- STS Benchmark Spearman (cosine) on dev and on test;
+- throughput: sentences/s encoding the first N of ``bench/docstrings.json`` (best of ``--repeats``,
+  after one warm-up), model2vec's ``StaticModel.encode`` against our torch-free ``StaticModel.encode``;
+- cold start: a fresh interpreter's import + load + first embedding (median of ``--rounds``), for
+  model2vec, our StaticModel, and the teacher itself in sentvec (a Transformer).
+
+The fit corpus is the docstrings corpus, the STS Benchmark *train* sentences and the MR sentences:
+never STS-B dev or test. Settings were chosen on dev; test is reported as measured.
+
+    pip install model2vec==0.10.0     # the anchor; a benchmark-only dependency
+    python benchmarks/static.py [--teacher all-MiniLM-L6-v2] [--dims 256] [--n 2000] [--out DIR] [--plain]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "src") not in sys.path:
+    sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "tests"))
+
+COLD = {
+    "model2vec StaticModel": "from model2vec import StaticModel\nm = StaticModel.from_pretrained({folder!r})",
+    "sentvec StaticModel": "from sentvec.static import StaticModel\nm = StaticModel.load({folder!r})",
+    "sentvec SentenceTransformer (teacher)": (
+        "from sentvec import SentenceTransformer\nm = SentenceTransformer({folder!r}, device='cpu')"
+    ),
+}
+CHILD = """\
+import time
+t0 = time.perf_counter()
+{load}
+m.encode(["hello world"])
+import json, sys
+print("RESULT " + json.dumps({{"total": time.perf_counter() - t0, "torch": "torch" in sys.modules}}))
+"""
+
+
+def corpus_texts(data: Path) -> list[str]:
+    """The fit corpus: docstrings, STS-B train sentences, MR sentences (no STS-B dev/test)."""
+    from sentvec.readers import read_sts_benchmark
+
+    texts = json.loads((data / "bench" / "docstrings.json").read_text(encoding="utf-8"))
+    first, second, _ = read_sts_benchmark("train", data / "stsbenchmark")
+    texts += sorted(set(first + second))
+    for name in ("rt-polarity.pos", "rt-polarity.neg"):
+        lines = (data / "mr" / name).read_text(encoding="utf-8").splitlines()
+        texts += [line.strip() for line in lines if line.strip()]
+    return texts
+
+
+def sts_spearman(encode, data: Path) -> dict[str, float]:
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from sentvec.readers import read_sts_benchmark
+
+    out = {}
+    for split in ("dev", "test"):
+        first, second, gold = read_sts_benchmark(split, data / "stsbenchmark")
+        a, b = np.asarray(encode(first)), np.asarray(encode(second))
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+        out[split] = float(spearmanr((a * b).sum(1), gold).statistic)
+    return out
+
+
+def throughput(encode, texts: list[str], repeats: int) -> float:
+    encode(texts[:64])
+    best = min(_timed(encode, texts) for _ in range(repeats))
+    return len(texts) / best
+
+
+def _timed(encode, texts: list[str]) -> float:
+    t0 = time.perf_counter()
+    encode(texts)
+    return time.perf_counter() - t0
+
+
+def cold_start(load: str, folder: str, rounds: int) -> tuple[float, bool]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO / "src"))
+    code = CHILD.format(load=load.format(folder=folder))
+    totals, torch_loaded = [], False
+    for _ in range(rounds + 1):  # the first is a warm-up (page cache), discarded
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"cold-start child failed:\n{proc.stderr[-3000:]}")
+        result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+        totals.append(result["total"])
+        torch_loaded = result["torch"]
+    return statistics.median(totals[1:]), torch_loaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--teacher", default="all-MiniLM-L6-v2")
+    parser.add_argument("--dims", type=int, default=256)
+    parser.add_argument("--n", type=int, default=2000, help="docstrings to encode for throughput (default 2000)")
+    parser.add_argument("--repeats", type=int, default=5, help="throughput: best of this many runs (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="cold start: median of this many children (default 3)")
+    parser.add_argument("--data", default=None, help="the shared data folder (default: as the tests find it)")
+    parser.add_argument("--out", default=None, help="keep our fitted static model in this folder")
+    parser.add_argument("--epochs", type=int, default=None, help="most fit epochs (default: distill()'s)")
+    parser.add_argument("--plain", action="store_true", help="also distil ours without a fit (one more row)")
+    args = parser.parse_args(argv)
+
+    import torch
+    from model2vec.distill import distill as m2v_distill
+
+    from conftest import SHARED_DATA
+    from sentvec.static import StaticModel, distill
+    from sentvec.store import resolve_model_folder
+
+    data = Path(args.data) if args.data else SHARED_DATA
+    folder = str(resolve_model_folder(args.teacher))
+    docs = json.loads((data / "bench" / "docstrings.json").read_text(encoding="utf-8"))[: args.n]
+    corpus = corpus_texts(data)
+    work = Path(tempfile.mkdtemp(prefix="static-bench-"))
+    load = os.getloadavg()[0]
+
+    rows = []
+    t0 = time.perf_counter()
+    m2v = m2v_distill(folder, pca_dims=args.dims, device="cpu")
+    m2v_time = time.perf_counter() - t0
+    m2v.save_pretrained(str(work / "model2vec"))
+    rows.append(("model2vec 0.10 distill", m2v_time, m2v.encode, work / "model2vec", "model2vec StaticModel"))
+
+    if args.plain:
+        t0 = time.perf_counter()
+        plain = distill(folder, pca_dims=args.dims, device="cpu")
+        rows.append(("sentvec distill (no fit)", time.perf_counter() - t0, plain.encode, None, None))
+
+    t0 = time.perf_counter()
+    options = {} if args.epochs is None else {"epochs": args.epochs}
+    fitted = distill(folder, corpus=corpus, pca_dims=args.dims, device="cpu", **options)
+    fit_time = time.perf_counter() - t0
+    out = Path(args.out) if args.out else work / "fitted"
+    fitted.save(out)
+    rows.append((f"sentvec distill + fit ({len(corpus):,} texts)", fit_time, StaticModel.load(out).encode, out,
+                 "sentvec StaticModel"))
+
+    print()
+    print(f"## Static models distilled from {args.teacher} ({args.dims} dimensions), one run")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
+          f"load average {load:.2f} at start")
+    print()
+    print(f"| model | distil (s) | STS-B dev | STS-B test | sent/s (first {len(docs)} docstrings) |")
+    print("|---|---:|---:|---:|---:|")
+    speeds = {}
+    for name, seconds, encode, _, _ in rows:
+        sts = sts_spearman(encode, data)
+        speeds[name] = throughput(encode, docs, args.repeats)
+        print(f"| {name} | {seconds:.1f} | {sts['dev']:.4f} | {sts['test']:.4f} | {speeds[name]:,.0f} |")
+    m2v_name, ours_name = rows[0][0], rows[-1][0]
+    print()
+    print(f"Throughput ratio sentvec (fit) / model2vec: {speeds[ours_name] / speeds[m2v_name]:.2f}")
+    print()
+    print(f"Cold start: fresh interpreter, import + load + first embedding, median of {args.rounds}")
+    print()
+    print("| what | seconds | torch imported |")
+    print("|---|---:|---:|")
+    targets = [("model2vec StaticModel", str(work / "model2vec")), ("sentvec StaticModel", str(out)),
+               ("sentvec SentenceTransformer (teacher)", folder)]
+    for name, path in targets:
+        seconds, loaded = cold_start(COLD[name], path, args.rounds)
+        print(f"| {name} | {seconds:.3f} | {'yes' if loaded else 'no'} |")
+    print()
+    print("Command: " + shlex.join(["python", *sys.argv]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
