@@ -12,6 +12,7 @@ from sentvec.modules.dense import Dense
 from sentvec.modules.normalize import Normalize
 from sentvec.modules.pooling import Pooling
 from sentvec.modules.transformer import Transformer
+from sentvec.modules.use import UniversalSentenceEncoder
 
 # modules.json "type" -> our class. A closed list: we never import a name a model file gives.
 # The sentence-transformers names cover the legacy paths (v2-v5) and the v6 ones.
@@ -28,6 +29,7 @@ MODULE_TYPES: dict[str, type[nn.Module]] = {
     "sentence_transformers.models.Pooling.Pooling": Pooling,
     "sentence_transformers.models.Dense.Dense": Dense,
     "sentence_transformers.models.Normalize.Normalize": Normalize,
+    "sentvec.modules.UniversalSentenceEncoder": UniversalSentenceEncoder,
 }
 # What save() writes: the names every sentence-transformers version since 2.0 resolves.
 TYPE_NAMES: dict[type[nn.Module], str] = {
@@ -35,6 +37,7 @@ TYPE_NAMES: dict[type[nn.Module], str] = {
     Pooling: "sentence_transformers.models.Pooling",
     Dense: "sentence_transformers.models.Dense",
     Normalize: "sentence_transformers.models.Normalize",
+    UniversalSentenceEncoder: "sentvec.modules.UniversalSentenceEncoder",
 }
 
-__all__ = ["Dense", "MODULE_TYPES", "Normalize", "Pooling", "TYPE_NAMES", "Transformer"]
+__all__ = ["Dense", "MODULE_TYPES", "Normalize", "Pooling", "TYPE_NAMES", "Transformer", "UniversalSentenceEncoder"]
