@@ -490,7 +490,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = {"model": args.model, "task": args.task, "split": args.split if args.task == "stsb" else None,
                   "pairs": len(evaluator.scores), "primary_metric": evaluator.primary_metric, "metrics": metrics}
         with _atomic_output(json_path, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(report, indent=2) + "\n")
+            fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         _note(args, f"wrote {json_path}")
     if plot_path is not None:
         spearman = metrics[f"{evaluator.name}_spearman_cosine"]
@@ -609,6 +609,16 @@ def _report(message: str) -> None:
     _err("\n".join([f"sentvec: error: {lines[0]}", *lines[1:]]))
 
 
+def _utf8_output() -> None:
+    """Write UTF-8 to stdout and stderr whatever the locale says, so Chinese (or any) text never fails
+    to print or comes out as ASCII escapes; input files are read as UTF-8 too (see _read_lines)."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``sentvec`` command line; returns the exit code."""
     parser = build_parser()
@@ -617,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version and argparse's own usage errors
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
     func: Callable[[argparse.Namespace], int] = args.func
+    _utf8_output()
     try:
         with _library_logging(args.quiet):
             return func(args)

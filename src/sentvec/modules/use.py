@@ -51,8 +51,8 @@ class SentencePieceTokenizer:
     same way for both.
 
     A run of characters the vocabulary lacks becomes one unknown id per character (SentencePiece
-    itself merges the run into one): that is what the model's weights were exported with, and what
-    the reference implementation does.
+    itself merges the run into one), and a text that normalises to nothing (empty, only spaces)
+    becomes one unknown id: both as the reference implementation the weights ship with does.
     """
 
     def __init__(self, model_file: Path, *, max_length: int) -> None:
@@ -74,7 +74,9 @@ class SentencePieceTokenizer:
     def _ids(self, texts: list[str]) -> list[list[int]]:
         rows = self._sp.encode(texts, out_type=int, add_bos=True, add_eos=True)
         for i, row in enumerate(rows):
-            if _UNK in row:  # rare: redo this text piece by piece to split unknown runs per character
+            if len(row) == 2:  # nothing left after normalisation: one unknown id, as the reference gives
+                rows[i] = [_BOS, _UNK, _EOS]
+            elif _UNK in row:  # rare: redo this text piece by piece to split unknown runs per character
                 pieces = self._sp.encode(texts[i], out_type=str)  # an unknown run comes back as its text
                 split: list[int] = []
                 for piece, piece_id in zip(pieces, row[1:-1]):
