@@ -269,3 +269,11 @@ def test_cli_eval_json_keeps_chinese(use_folder: Path, tmp_path: Path, capsys) -
     text = report.read_text(encoding="utf-8")
     assert "中文相似度.tsv" in text and "\\u" not in text
     assert json.loads(text)["metrics"]["中文相似度_spearman_cosine"] > 0.6
+
+
+def test_cli_info_describes_the_use_folder(use_folder: Path, capsys) -> None:
+    assert cli.main(["info", str(use_folder), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["family"] == "universal-sentence-encoder"
+    assert info["embedding_dimension"] == 512 and info["normalized"] is True
+    assert info["weights_files"] == ["0_UniversalSentenceEncoder/model.safetensors"]

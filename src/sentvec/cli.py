@@ -36,7 +36,7 @@ SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 # Texts per tokenizer call when counting truncated inputs.
 _COUNT_CHUNK = 256
 # Module kinds a modules.json "type" can end in (any sentence-transformers spelling).
-_MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize")
+_MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize", "UniversalSentenceEncoder")
 
 
 class UsageError(Exception):
@@ -344,6 +344,9 @@ def model_info(folder: Path) -> dict[str, Any]:
         hit = next((m for m in modules if m["kind"] == kind), None)
         return None if hit is None else inside(folder, hit["path"])
 
+    use_folder = module_folder("UniversalSentenceEncoder")
+    if use_folder is not None:  # the multilingual USE: no Transformer, its own module does everything
+        return _use_info(folder, use_folder, modules)
     # A folder without modules.json is a bare encoder: sentvec adds mean pooling (as sentence-transformers does).
     encoder_folder = module_folder("Transformer") or folder
     config = EncoderConfig.from_file(encoder_folder / "config.json")
@@ -385,6 +388,25 @@ def model_info(folder: Path) -> dict[str, Any]:
         "similarity_fn_name": settings.get("similarity_fn_name") or "cosine",
         "prompts": settings.get("prompts") or {},
         "default_prompt_name": settings.get("default_prompt_name"),
+        "weights_files": [str(p.relative_to(folder)) for p in weights],
+        "weights_bytes": sum(p.stat().st_size for p in weights),
+    }
+
+
+def _use_info(folder: Path, use_folder: Path, modules: list[dict[str, Any]]) -> dict[str, Any]:
+    """``sentvec info`` for a Universal Sentence Encoder folder (sentvec.modules.use), read from its config.json."""
+    config = read_json(use_folder / "config.json")
+    settings = _optional_json(folder / "config_sentence_transformers.json")
+    weights = [p for p in (use_folder / "model.safetensors",) if p.is_file()]
+    return {
+        "folder": str(folder), "family": "universal-sentence-encoder", "model_type": "use-multilingual-v3",
+        "hidden_size": config.get("embedding_dim"), "num_layers": None, "num_heads": None,
+        "intermediate_size": config.get("hidden_dim"), "vocab_size": config.get("vocab_size"),
+        "max_seq_length": config.get("max_seq_length"), "do_lower_case": False,
+        "pooling_mode": "sum / sqrt(length), then a feed-forward network", "modules": modules,
+        "embedding_dimension": config.get("embedding_dim"), "normalized": True,
+        "similarity_fn_name": settings.get("similarity_fn_name") or "cosine",
+        "prompts": settings.get("prompts") or {}, "default_prompt_name": settings.get("default_prompt_name"),
         "weights_files": [str(p.relative_to(folder)) for p in weights],
         "weights_bytes": sum(p.stat().st_size for p in weights),
     }
