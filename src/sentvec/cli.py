@@ -43,7 +43,7 @@ SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 # Texts per tokenizer call when counting truncated inputs.
 _COUNT_CHUNK = 256
 # Module kinds a modules.json "type" can end in (any sentence-transformers spelling).
-_MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize")
+_MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize", "UniversalSentenceEncoder")
 
 
 class UsageError(Exception):
@@ -351,6 +351,9 @@ def model_info(folder: Path) -> dict[str, Any]:
         hit = next((m for m in modules if m["kind"] == kind), None)
         return None if hit is None else inside(folder, hit["path"])
 
+    use_folder = module_folder("UniversalSentenceEncoder")
+    if use_folder is not None:  # the multilingual USE: no Transformer, its own module does everything
+        return _use_info(folder, use_folder, modules)
     # A folder without modules.json is a bare encoder: sentvec adds mean pooling (as sentence-transformers does).
     encoder_folder = module_folder("Transformer") or folder
     config = EncoderConfig.from_file(encoder_folder / "config.json")
@@ -392,6 +395,25 @@ def model_info(folder: Path) -> dict[str, Any]:
         "similarity_fn_name": settings.get("similarity_fn_name") or "cosine",
         "prompts": settings.get("prompts") or {},
         "default_prompt_name": settings.get("default_prompt_name"),
+        "weights_files": [str(p.relative_to(folder)) for p in weights],
+        "weights_bytes": sum(p.stat().st_size for p in weights),
+    }
+
+
+def _use_info(folder: Path, use_folder: Path, modules: list[dict[str, Any]]) -> dict[str, Any]:
+    """``sentvec info`` for a Universal Sentence Encoder folder (sentvec.modules.use), read from its config.json."""
+    config = read_json(use_folder / "config.json")
+    settings = _optional_json(folder / "config_sentence_transformers.json")
+    weights = [p for p in (use_folder / "model.safetensors",) if p.is_file()]
+    return {
+        "folder": str(folder), "family": "universal-sentence-encoder", "model_type": "use-multilingual-v3",
+        "hidden_size": config.get("embedding_dim"), "num_layers": None, "num_heads": None,
+        "intermediate_size": config.get("hidden_dim"), "vocab_size": config.get("vocab_size"),
+        "max_seq_length": config.get("max_seq_length"), "do_lower_case": False,
+        "pooling_mode": "sum / sqrt(length), then a feed-forward network", "modules": modules,
+        "embedding_dimension": config.get("embedding_dim"), "normalized": True,
+        "similarity_fn_name": settings.get("similarity_fn_name") or "cosine",
+        "prompts": settings.get("prompts") or {}, "default_prompt_name": settings.get("default_prompt_name"),
         "weights_files": [str(p.relative_to(folder)) for p in weights],
         "weights_bytes": sum(p.stat().st_size for p in weights),
     }
@@ -497,7 +519,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = {"model": args.model, "task": args.task, "split": args.split if args.task == "stsb" else None,
                   "pairs": len(evaluator.scores), "primary_metric": evaluator.primary_metric, "metrics": metrics}
         with _atomic_output(json_path, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(report, indent=2) + "\n")
+            fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         _note(args, f"wrote {json_path}")
     if plot_path is not None:
         spearman = metrics[f"{evaluator.name}_spearman_cosine"]
@@ -943,6 +965,16 @@ def _report(message: str) -> None:
     _err("\n".join([f"sentvec: error: {lines[0]}", *lines[1:]]))
 
 
+def _utf8_output() -> None:
+    """Write UTF-8 to stdout and stderr whatever the locale says, so Chinese (or any) text never fails
+    to print or comes out as ASCII escapes; input files are read as UTF-8 too (see _read_lines)."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``sentvec`` command line; returns the exit code."""
     parser = build_parser()
@@ -951,6 +983,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version and argparse's own usage errors
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
     func: Callable[[argparse.Namespace], int] = args.func
+    _utf8_output()
     try:
         with _library_logging(args.quiet):
             return func(args)

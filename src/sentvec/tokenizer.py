@@ -69,11 +69,7 @@ class Tokenizer:
             except Exception as err:  # the Rust side raises a bare Exception for bad files
                 raise ValueError(f"{folder / 'tokenizer.json'} could not be read ({err}); the file is corrupt") from None
         elif (folder / "vocab.txt").is_file():
-            from tokenizers.implementations import BertWordPieceTokenizer
-
-            rust = BertWordPieceTokenizer(
-                str(folder / "vocab.txt"), lowercase=bool(settings.get("do_lower_case", True))
-            )._tokenizer
+            rust = _wordpiece_from_vocab(folder / "vocab.txt", settings, special)
         else:
             raise FileNotFoundError(
                 f"{folder} has no tokenizer.json (nor vocab.txt); re-save the model with a fast tokenizer"
@@ -144,6 +140,34 @@ class Tokenizer:
         for name, source in self._files.items():
             if source.resolve() != (folder / name).resolve():
                 shutil.copyfile(source, folder / name)
+
+
+def _wordpiece_from_vocab(vocab: Path, settings: dict[str, Any], special: dict[str, Any]) -> _RustTokenizer:
+    """A BERT WordPiece tokenizer from ``vocab.txt`` and the settings of ``tokenizer_config.json``.
+
+    For folders that ship no tokenizer.json (bert-base-chinese and text2vec-base-chinese on some
+    revisions). The settings and their defaults are those of transformers' BertTokenizer:
+    ``do_lower_case`` (True), ``tokenize_chinese_chars`` (True: a space around every CJK character,
+    so each becomes its own token), ``strip_accents`` (None: strip when lowercasing).
+    """
+    from tokenizers.implementations import BertWordPieceTokenizer
+
+    def token(name: str, default: str) -> str:
+        return _token_text(settings.get(name)) or _token_text(special.get(name)) or default
+
+    strip_accents = settings.get("strip_accents")
+    return BertWordPieceTokenizer(
+        str(vocab),
+        unk_token=token("unk_token", "[UNK]"),
+        sep_token=token("sep_token", "[SEP]"),
+        cls_token=token("cls_token", "[CLS]"),
+        pad_token=token("pad_token", "[PAD]"),
+        mask_token=token("mask_token", "[MASK]"),
+        clean_text=True,
+        handle_chinese_chars=bool(settings.get("tokenize_chinese_chars", True)),
+        strip_accents=None if strip_accents is None else bool(strip_accents),
+        lowercase=bool(settings.get("do_lower_case", True)),
+    )._tokenizer
 
 
 def _token_text(token: Any) -> str | None:

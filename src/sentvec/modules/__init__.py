@@ -13,6 +13,7 @@ from sentvec.modules.normalize import Normalize
 from sentvec.modules.pooling import Pooling
 from sentvec.modules.static_embedding import StaticEmbedding
 from sentvec.modules.transformer import Transformer
+from sentvec.modules.use import UniversalSentenceEncoder
 
 # modules.json "type" -> our class. A closed list: we never import a name a model file gives.
 # The sentence-transformers names cover the legacy paths (v2-v5) and the v6 ones.
@@ -32,6 +33,7 @@ MODULE_TYPES: dict[str, type[nn.Module]] = {
     "sentence_transformers.models.StaticEmbedding": StaticEmbedding,
     "sentence_transformers.models.StaticEmbedding.StaticEmbedding": StaticEmbedding,
     "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding": StaticEmbedding,
+    "sentvec.modules.UniversalSentenceEncoder": UniversalSentenceEncoder,
 }
 # What save() writes: the names every sentence-transformers version since 2.0 resolves.
 TYPE_NAMES: dict[type[nn.Module], str] = {
@@ -40,6 +42,8 @@ TYPE_NAMES: dict[type[nn.Module], str] = {
     Dense: "sentence_transformers.models.Dense",
     Normalize: "sentence_transformers.models.Normalize",
     StaticEmbedding: "sentence_transformers.models.StaticEmbedding",
+    UniversalSentenceEncoder: "sentvec.modules.UniversalSentenceEncoder",
 }
 
-__all__ = ["Dense", "MODULE_TYPES", "Normalize", "Pooling", "StaticEmbedding", "TYPE_NAMES", "Transformer"]
+__all__ = ["Dense", "MODULE_TYPES", "Normalize", "Pooling", "StaticEmbedding", "TYPE_NAMES", "Transformer",
+           "UniversalSentenceEncoder"]
