@@ -500,6 +500,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from sentvec.training.config import read_config, run
+
+    config = read_config(args.config)
+    if args.output is not None:
+        config.setdefault("output", {})["dir"] = str(Path(args.output).resolve())
+    _note(args, f"training as {args.config} says")
+    summary = run(config)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -601,6 +613,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
     ev.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     ev.set_defaults(func=cmd_eval)
+
+    tr = sub.add_parser(
+        "train", parents=[common], help="fine-tune a model as a TOML file says",
+        description="Fine-tune a model: the TOML file names the model, data, loss, schedule, evaluation and "
+                    "output folder (see sentvec.training.config for every key). Prints a JSON summary.",
+    )
+    tr.add_argument("config", metavar="CONFIG", help="a .toml training config")
+    tr.add_argument("-o", "--output", default=None, help="output folder (overrides [output] dir)")
+    tr.set_defaults(func=cmd_train)
     return parser
 
 
