@@ -35,6 +35,7 @@ parser.add_argument("--cross-encoder", help="a trained cross-encoder folder; def
 parser.add_argument("--data", help="the folder holding stsbenchmark/ (default: $SENTVEC_DATA or shared/data)")
 parser.add_argument("--max-steps", type=int, default=40, help="training steps for the cross-encoder")
 parser.add_argument("--batch-size", type=int, default=16)
+parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (the head starts from random)")
 parser.add_argument("--queries", type=int, default=100, help="how many test queries to run")
 parser.add_argument("--top-k", type=int, default=10)
 parser.add_argument("--output", default="output/rerank_cross_encoder")
@@ -50,7 +51,7 @@ else:
     reranker = CrossEncoder(str(resolve_model_folder("all-MiniLM-L6-v2")), num_labels=1, max_length=128)
     training = SentenceTransformerTrainingArguments(
         output_dir=args.output, max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
-        learning_rate=5e-5, warmup_ratio=0.1, weight_decay=0.01, save_strategy="no", logging_steps=10, seed=42,
+        learning_rate=args.lr, warmup_ratio=0.1, weight_decay=0.01, save_strategy="no", logging_steps=10, seed=42,
     )
     start = time.perf_counter()
     data = {"sentence1": train1, "sentence2": train2, "score": train_scores}
