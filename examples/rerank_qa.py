@@ -35,7 +35,7 @@ parser.add_argument("--cross-encoder", help="a trained cross-encoder folder; def
 parser.add_argument("--data", help="the folder holding stsbenchmark/ (default: $SENTVEC_DATA or shared/data)")
 parser.add_argument("--max-steps", type=int, default=40, help="training steps for the cross-encoder")
 parser.add_argument("--batch-size", type=int, default=16)
-parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (the head starts from random)")
+parser.add_argument("--lr", type=float, default=5e-5)
 parser.add_argument("--queries", type=int, default=100, help="how many test queries to run")
 parser.add_argument("--top-k", type=int, default=10)
 parser.add_argument("--output", default="output/rerank_cross_encoder")
