@@ -185,3 +185,16 @@ def test_old_fit_api_with_input_examples(tiny_folder, tmp_path):
     assert evaluator(saved)["spearman_cosine"] == pytest.approx(best, abs=1e-6)
     features, labels = model.smart_batching_collate(examples[:2])
     assert len(features) == 2 and labels.tolist() == pytest.approx([0.9, 0.8])
+
+
+def test_bf16_autocast_trains_on_cpu(tiny_folder):
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    before = _weights(model)
+    args = SentenceTransformerTrainingArguments(max_steps=2, per_device_train_batch_size=4, learning_rate=1e-3, bf16=True,
+                                                logging_steps=1, disable_tqdm=True, save_strategy="no")
+    trainer = SentenceTransformerTrainer(model, args, train_dataset=DATA, loss=losses.CoSENTLoss(model))
+    trainer.train()
+    assert all(math.isfinite(r["loss"]) for r in trainer.state["log_history"] if "loss" in r)
+    after = _weights(model)
+    assert all(v.dtype == torch.float32 for v in after.values())  # autocast leaves the weights in float32
+    assert any(not torch.equal(before[k], v) for k, v in after.items())

@@ -22,16 +22,18 @@ _LAZY = {
     "SimilarityFunction": "sentvec.similarity",
     "quantize_embeddings": "sentvec.quantization",
     "InputExample": "sentvec.training.data",
+    "CrossEncoder": "sentvec.cross_encoder.model",
     "SentenceTransformerTrainer": "sentvec.training.trainer",
     "SentenceTransformerTrainingArguments": "sentvec.training.arguments",
 }
 _SUBMODULES = ("evaluation", "losses", "models", "quantization", "util")
 
-__all__ = ["InputExample", "SentenceTransformer", "SentenceTransformerTrainer", "SentenceTransformerTrainingArguments",
+__all__ = ["CrossEncoder", "InputExample", "SentenceTransformer", "SentenceTransformerTrainer", "SentenceTransformerTrainingArguments",
            "SimilarityFunction", "__version__", "quantize_embeddings", *_SUBMODULES]
 
 if TYPE_CHECKING:
     from sentvec import losses, models, quantization, util  # noqa: F401
+    from sentvec.cross_encoder import CrossEncoder  # noqa: F401
     from sentvec.model import SentenceTransformer  # noqa: F401
     from sentvec.quantization import quantize_embeddings  # noqa: F401
     from sentvec.similarity import SimilarityFunction  # noqa: F401

@@ -658,6 +658,15 @@ def cmd_distill(args: argparse.Namespace) -> int:
     static.save(out)
     _note(args, f"{len(static.embeddings)} tokens x {static.dim} dimensions in {time.perf_counter() - started:.1f} s")
     print(out)
+def cmd_train(args: argparse.Namespace) -> int:
+    from sentvec.training.config import read_config, run
+
+    config = read_config(args.config)
+    if args.output is not None:
+        config.setdefault("output", {})["dir"] = str(Path(args.output).resolve())
+    _note(args, f"training as {args.config} says")
+    summary = run(config)
+    print(json.dumps(summary, indent=2, default=str))
     return 0
 
 
@@ -957,6 +966,14 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--epochs", type=_positive_int, default=30, help="most passes of the fit (default: 30)")
     dis.add_argument("--no-weighting", action="store_true", help="no Zipf-SIF token weighting")
     dis.set_defaults(func=cmd_distill)
+    tr = sub.add_parser(
+        "train", parents=[common], help="fine-tune a model as a TOML file says",
+        description="Fine-tune a model: the TOML file names the model, data, loss, schedule, evaluation and "
+                    "output folder (see sentvec.training.config for every key). Prints a JSON summary.",
+    )
+    tr.add_argument("config", metavar="CONFIG", help="a .toml training config")
+    tr.add_argument("-o", "--output", default=None, help="output folder (overrides [output] dir)")
+    tr.set_defaults(func=cmd_train)
     return parser
 
 

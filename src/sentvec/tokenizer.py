@@ -96,6 +96,13 @@ class Tokenizer:
             texts = [t.lower() for t in texts]
         return self._tokenizer.encode_batch(texts)
 
+    def encode_pairs(self, pairs: list[tuple[str, str]]) -> list[Encoding]:
+        """Tokenize text pairs as one sequence each (``[CLS] a [SEP] b [SEP]``, token types 0 then 1),
+        the longer text truncated first when the pair exceeds ``max_length``; for cross-encoders."""
+        if self.lowercase:
+            pairs = [(a.lower(), b.lower()) for a, b in pairs]
+        return self._tokenizer.encode_batch([(a, b) for a, b in pairs])
+
     def collate(self, encodings: list[Encoding]) -> dict[str, Any]:
         """Pad encodings into one batch of tensors (right padding, to the longest)."""
         width = max((len(e.ids) for e in encodings), default=0)

@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
+from sentvec.losses.base import function_name
 from sentvec.losses.multiple_negatives_ranking import MultipleNegativesRankingLoss
 from sentvec.similarity import cos_sim
 
@@ -32,5 +33,5 @@ class MultipleNegativesSymmetricRankingLoss(MultipleNegativesRankingLoss):
                          directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale, "similarity_fct": self.similarity_fct.__name__,
+        return {"scale": self.scale, "similarity_fct": function_name(self.similarity_fct),
                 "gather_across_devices": self.gather_across_devices}

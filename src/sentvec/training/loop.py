@@ -116,7 +116,9 @@ class TrainingLoop:
         self.collators = []
         for objective in objectives:
             texts, label = split_columns(objective.columns)
-            self.collators.append(Collator(model.tokenize, texts, label))
+            # a CrossEncoder tokenizes its two text columns together, as pairs
+            make = getattr(model, "make_collator", None)
+            self.collators.append(make(texts, label) if make else Collator(model.tokenize, texts, label))
         self.samplers = [
             DistributedSampler(range(len(o.columns[next(iter(o.columns))])), num_replicas=self.world, rank=self.rank,
                                shuffle=True, seed=args.seed, drop_last=args.dataloader_drop_last)
@@ -397,9 +399,7 @@ class TrainingLoop:
 
     def _load_weights(self, folder: Path) -> None:
         """Copy the weights saved in ``folder`` into the model being trained (same modules)."""
-        from sentvec.model import SentenceTransformer
-
-        saved = SentenceTransformer(str(folder), device=str(self.device))
+        saved = type(self.model)(str(folder), device=str(self.device))
         self.model.load_state_dict(saved.state_dict())
 
 

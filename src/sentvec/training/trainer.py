@@ -43,6 +43,10 @@ class SentenceTransformerTrainer:
                  evaluator: Any = None, callbacks: list[Any] | None = None, **kwargs: Any) -> None:
         if train_dataset is None:
             raise ValueError("SentenceTransformerTrainer needs a train_dataset")
+        ignored = sorted(k for k, v in {**kwargs, "eval_dataset": eval_dataset, "callbacks": callbacks}.items()
+                         if v is not None)
+        if ignored:
+            logger.warning("SentenceTransformerTrainer ignores %s in sentvec; evaluation uses `evaluator`", ignored)
         if args is None:
             args = SentenceTransformerTrainingArguments()
         if loss is None:
