@@ -290,3 +290,12 @@ def test_minilm_on_movie_reviews(minilm):
     # chance is 0.5; measured 0.67 here (frozen MiniLM + LR reaches 76.7% with all 10,662 snippets)
     assert accuracy >= 0.6
     assert classifier.predict(["a warm, funny and moving film", "a dull, lifeless mess"]).tolist() == ["pos", "neg"]
+
+
+def test_a_failed_refit_leaves_no_usable_half_state(tiny):
+    texts, labels = _separable(5)
+    classifier = tiny.get_classifier(head="torch").fit(texts, labels)
+    with pytest.raises(ValueError, match="at least two classes"):
+        classifier.fit(texts, (label for label in ["x"] * len(texts)))  # a generator works as labels too
+    with pytest.raises(NotFittedError):
+        classifier.predict(texts)

@@ -117,6 +117,7 @@ class SentenceClassifier:
             TypeError: a text that is not a string, or a label of an unsupported type.
         """
         texts = _check_texts(texts, "fit")
+        self._fitted = False  # a fit that fails half-way must not leave a half-updated classifier usable
         targets = self._encode_labels(labels, len(texts))
         if finetune:
             from sentvec.classification.fewshot import _contrastive_finetune, sentence_pairs
@@ -139,6 +140,8 @@ class SentenceClassifier:
             labels = labels.detach().cpu().numpy()
         if isinstance(labels, str) or not isinstance(labels, Iterable):
             raise TypeError(f"labels must be a list with one label per text, got {type(labels).__name__}")
+        if not hasattr(labels, "__len__"):  # a generator
+            labels = list(labels)
         if len(labels) != count:
             raise ValueError(f"fit() got {count} texts but {len(labels)} labels; pass exactly one label per text")
         if self.multi_label:

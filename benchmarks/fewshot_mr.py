@@ -1,0 +1,187 @@
+"""Few-shot classification on MR (movie review polarity): SetFit-style fine-tuning against a frozen encoder.
+
+For each number of examples per class (8, 16) and each seed, draw that many positive and negative
+snippets from the training pool, then:
+  frozen:   embed them with the unchanged model and fit the logistic head (C=1);
+  few-shot: fine-tune the encoder contrastively on pairs made from them (fit(..., finetune=True)),
+            then fit the same head on the tuned embeddings.
+Both are tested on the same held-apart 2,000 snippets (1,000 per class, fixed). The model is
+restored to its original weights before each few-shot run. With --full it also prints the
+full-data figure: frozen embeddings + logistic regression (C=1), stratified 10-fold cross-validation.
+
+    python benchmarks/fewshot_mr.py                          # 8 and 16 per class, seeds 0-4, and --full
+    python benchmarks/fewshot_mr.py --shots 8 --seeds 0 1 --results fewshot.json   # in pieces, resumable
+
+With --results, each finished run is added to that JSON file (written atomically) and runs already
+there are skipped, so a long benchmark can be run in pieces; the table covers every run in the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+try:
+    import sentvec  # noqa: F401
+except ImportError:  # running from a checkout without PYTHONPATH=src or an editable install
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from sentvec import SentenceTransformer  # noqa: E402
+from sentvec.readers import data_folder  # noqa: E402
+
+REFERENCE_FULL = 0.767  # shared/data/README.md: frozen all-MiniLM-L6-v2 + LR (C=1), 10-fold
+
+
+def read_mr(folder: Path) -> tuple[list[str], list[str]]:
+    pos = [line for line in (folder / "rt-polarity.pos").read_text(encoding="utf-8").splitlines() if line.strip()]
+    neg = [line for line in (folder / "rt-polarity.neg").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return pos, neg
+
+
+def split(pos: list[str], neg: list[str], test_size: int) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """A fixed, balanced test set held apart, and the per-class pool the few examples are drawn from."""
+    rng = random.Random(1234)
+    pos, neg = pos[:], neg[:]
+    rng.shuffle(pos)
+    rng.shuffle(neg)
+    half = test_size // 2
+    test_texts = pos[:half] + neg[:half]
+    test_labels = ["pos"] * half + ["neg"] * half
+    return {"pos": pos[half:], "neg": neg[half:]}, test_texts, test_labels
+
+
+def sample(pool: dict[str, list[str]], shots: int, seed: int) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for label in ("pos", "neg"):
+        texts += rng.sample(pool[label], shots)
+        labels += [label] * shots
+    return texts, labels
+
+
+def head_accuracy(classifier, vectors: np.ndarray, labels: list[str]) -> float:
+    """Accuracy of a fitted classifier's head on embeddings already computed (the frozen encoder's
+    test embeddings do not change between runs, so they are computed once)."""
+    predicted = classifier.classes_[classifier.head.proba(vectors).argmax(axis=1)]
+    return float(np.mean(predicted == np.array(labels)))
+
+
+def save_results(path: Path | None, results: list[dict]) -> None:
+    if path is None:
+        return
+    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False)
+    with handle:
+        json.dump(results, handle, indent=1)
+    os.replace(handle.name, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--data", default=None, help="the mr/ folder (default: mr/ in the shared data folder)")
+    parser.add_argument("--shots", type=int, nargs="*", default=[8, 16], help="examples per class (none: only --full)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--test-size", type=int, default=2000)
+    parser.add_argument("--num-iterations", type=int, default=20, help="pair-generation rounds (SetFit's default)")
+    parser.add_argument("--full", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the full-data 10-fold figure of the frozen encoder")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (1 is fastest on a busy machine)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--results", default=None, help="JSON file to keep finished runs in and resume from")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    folder = Path(args.data) if args.data else data_folder() / "mr"
+    pos, neg = read_mr(folder)
+    pool, test_texts, test_labels = split(pos, neg, args.test_size)
+    results_path = Path(args.results) if args.results else None
+    results: list[dict] = json.loads(results_path.read_text()) if results_path and results_path.is_file() else []
+    # a few-shot run counts as done only with the same number of pair rounds
+    done = {(r["mode"], r["shots"], r["seed"]) for r in results
+            if r.get("num_iterations", args.num_iterations) == args.num_iterations}
+
+    model = SentenceTransformer(args.model, device=args.device)
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+    started = time.perf_counter()
+    test_vectors = None
+    for shots in args.shots:
+        for seed in args.seeds:
+            texts, labels = sample(pool, shots, seed)
+            if ("frozen", shots, seed) not in done:
+                if test_vectors is None:
+                    test_vectors = model.encode(test_texts, batch_size=64)
+                frozen = model.get_classifier(C=1.0).fit(texts, labels)
+                results.append({"mode": "frozen", "shots": shots, "seed": seed,
+                                "accuracy": head_accuracy(frozen, test_vectors, test_labels)})
+                save_results(results_path, results)
+            if ("few-shot", shots, seed) not in done:
+                model.load_state_dict(original)
+                t0 = time.perf_counter()
+                tuned = model.get_classifier(C=1.0).fit(texts, labels, finetune=True, seed=seed,
+                                                        num_iterations=args.num_iterations)
+                tune_s = time.perf_counter() - t0
+                accuracy = tuned.score(test_texts, test_labels)
+                model.load_state_dict(original)
+                results.append({"mode": "few-shot", "shots": shots, "seed": seed, "accuracy": accuracy,
+                                "num_iterations": args.num_iterations, "finetune_s": round(tune_s, 1)})
+                save_results(results_path, results)
+            current = {r["mode"]: r["accuracy"] for r in results if r["shots"] == shots and r["seed"] == seed}
+            print(f"{shots:>2} per class, seed {seed}: frozen {current.get('frozen', float('nan')):.4f}  "
+                  f"few-shot {current.get('few-shot', float('nan')):.4f}  ({time.perf_counter() - started:.0f} s)",
+                  flush=True)
+
+    if args.full and not any(r["mode"] == "full-10fold" for r in results):
+        from sklearn.model_selection import StratifiedKFold
+
+        model.load_state_dict(original)
+        texts = pos + neg
+        labels = np.array(["pos"] * len(pos) + ["neg"] * len(neg))
+        vectors = model.encode(texts, batch_size=64)
+        scores = []
+        for train, test in StratifiedKFold(n_splits=10, shuffle=True, random_state=0).split(vectors, labels):
+            classifier = model.get_classifier(C=1.0)
+            classifier.head.fit(vectors[train], np.searchsorted(["neg", "pos"], labels[train]))
+            classifier.classes_ = np.array(["neg", "pos"])
+            scores.append(head_accuracy(classifier, vectors[test], labels[test].tolist()))
+        results.append({"mode": "full-10fold", "shots": len(texts), "seed": 0, "accuracy": float(np.mean(scores)),
+                        "folds": scores})
+        save_results(results_path, results)
+
+    print(f"\nMR, {args.model}, test on {args.test_size} held-apart snippets, {args.num_iterations} pair rounds; "
+          "accuracy %, mean ± std over seeds\n")
+    print("| examples per class | frozen encoder + LR | few-shot (SetFit-style) + LR | gain | seeds |")
+    print("|---:|---:|---:|---:|---:|")
+    for shots in sorted({r["shots"] for r in results if r["mode"] != "full-10fold"}):
+        row = {}
+        for mode in ("frozen", "few-shot"):
+            row[mode] = [r["accuracy"] for r in results if r["mode"] == mode and r["shots"] == shots
+                         and r.get("num_iterations", args.num_iterations) == args.num_iterations]
+        both = min(len(row["frozen"]), len(row["few-shot"]))
+
+        def fmt(values: list[float]) -> str:
+            if not values:
+                return "-"
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            return f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}"
+
+        gain = (100 * (statistics.mean(row["few-shot"]) - statistics.mean(row["frozen"]))) if both else float("nan")
+        print(f"| {shots} | {fmt(row['frozen'])} | {fmt(row['few-shot'])} | {gain:+.1f} | {both} |")
+    for r in results:
+        if r["mode"] == "full-10fold":
+            print(f"\nFull data ({r['shots']} snippets), frozen encoder + LR (C=1), 10-fold: "
+                  f"{100 * r['accuracy']:.1f}% (shared/data README: {100 * REFERENCE_FULL:.1f}%)")
+
+
+if __name__ == "__main__":
+    main()
