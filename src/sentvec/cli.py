@@ -554,6 +554,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"{' (API key required)' if settings.api_key else ''}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
                 timeout_keep_alive=args.timeout_keep_alive)
+    return 0
+
+
 # --------------------------------------------------------------------------- classify
 
 
@@ -628,6 +631,9 @@ def cmd_classify_predict(args: argparse.Namespace) -> int:
         else:
             shown = ",".join(map(str, label)) if isinstance(label, list) else str(label)
             print(f"{shown}\t{text}")
+    return 0
+
+
 # --------------------------------------------------------------------------- distill
 
 
@@ -658,6 +664,12 @@ def cmd_distill(args: argparse.Namespace) -> int:
     static.save(out)
     _note(args, f"{len(static.embeddings)} tokens x {static.dim} dimensions in {time.perf_counter() - started:.1f} s")
     print(out)
+    return 0
+
+
+# --------------------------------------------------------------------------- train
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from sentvec.training.config import read_config, run
 
@@ -668,9 +680,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = run(config)
     print(json.dumps(summary, indent=2, default=str))
     return 0
-
-
-# --------------------------------------------------------------------------- parser
 
 
 # --------------------------------------------------------------------------- index and search
@@ -735,6 +744,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         for rank, hit in enumerate(hits, start=1):
             print(f"{rank}\t{hit['score']:.4f}\t{hit['id']}\t{hit['text']}")
     return 0
+
+
+# --------------------------------------------------------------------------- parser
 
 
 def _positive_int(value: str) -> int:
