@@ -13,8 +13,9 @@ For each static model (model2vec ``distill`` of the teacher; ours with the fit o
 The fit corpus is the docstrings corpus, the STS Benchmark *train* sentences and the MR sentences:
 never STS-B dev or test. Settings were chosen on dev; test is reported as measured.
 
-    pip install model2vec==0.10.0     # the anchor; a benchmark-only dependency
-    python benchmarks/static.py [--teacher all-MiniLM-L6-v2] [--dims 256] [--n 2000] [--out DIR] [--plain]
+    pip install -e ".[static-bench]"   # model2vec 0.10 + skeletoken, benchmark-only (model2vec[distill] would downgrade
+                                       # tokenizers and transformers; its distill needs only skeletoken)
+    python benchmarks/static.py [--teacher all-MiniLM-L6-v2] [--dims 256] [--n 2000] [--out DIR] [--plain] [--threads N]
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="keep our fitted static model in this folder")
     parser.add_argument("--epochs", type=int, default=None, help="most fit epochs (default: distill()'s)")
     parser.add_argument("--plain", action="store_true", help="also distil ours without a fit (one more row)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for both distillations (default: torch's own choice)")
     args = parser.parse_args(argv)
 
     import torch
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     from sentvec.static import StaticModel, distill
     from sentvec.store import resolve_model_folder
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     data = Path(args.data) if args.data else SHARED_DATA
     folder = str(resolve_model_folder(args.teacher))
     docs = json.loads((data / "bench" / "docstrings.json").read_text(encoding="utf-8"))[: args.n]
