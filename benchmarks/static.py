@@ -34,7 +34,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "tests"))
 
 COLD = {
     "model2vec StaticModel": "from model2vec import StaticModel\nm = StaticModel.from_pretrained({folder!r})",
@@ -115,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help="docstrings to encode for throughput (default 2000)")
     parser.add_argument("--repeats", type=int, default=5, help="throughput: best of this many runs (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="cold start: median of this many children (default 3)")
-    parser.add_argument("--data", default=None, help="the shared data folder (default: as the tests find it)")
+    parser.add_argument("--data", default=None, help="the shared data folder (default: $SENTVEC_DATA or ../shared/data)")
     parser.add_argument("--out", default=None, help="keep our fitted static model in this folder")
     parser.add_argument("--epochs", type=int, default=None, help="most fit epochs (default: distill()'s)")
     parser.add_argument("--plain", action="store_true", help="also distil ours without a fit (one more row)")
@@ -126,13 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from model2vec.distill import distill as m2v_distill
 
-    from conftest import SHARED_DATA
+    from sentvec.readers import data_folder
     from sentvec.static import StaticModel, distill
     from sentvec.store import resolve_model_folder
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = Path(args.data) if args.data else SHARED_DATA
+    data = Path(args.data) if args.data else data_folder()
     folder = str(resolve_model_folder(args.teacher))
     docs = json.loads((data / "bench" / "docstrings.json").read_text(encoding="utf-8"))[: args.n]
     corpus = corpus_texts(data)
