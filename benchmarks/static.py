@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="keep our fitted static model in this folder")
     parser.add_argument("--epochs", type=int, default=None, help="most fit epochs (default: distill()'s)")
     parser.add_argument("--plain", action="store_true", help="also distil ours without a fit (one more row)")
+    parser.add_argument("--reuse", nargs=2, metavar=("MODEL2VEC_DIR", "OURS_DIR"), default=None,
+                        help="measure two folders saved by an earlier run instead of distilling (distil time n/a)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for both distillations (default: torch's own choice)")
     args = parser.parse_args(argv)
@@ -139,25 +141,30 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
 
     rows = []
-    t0 = time.perf_counter()
-    m2v = m2v_distill(folder, pca_dims=args.dims, device="cpu")
-    m2v_time = time.perf_counter() - t0
-    m2v.save_pretrained(str(work / "model2vec"))
-    rows.append(("model2vec 0.10 distill", m2v_time, m2v.encode, work / "model2vec", "model2vec StaticModel"))
+    if args.reuse:
+        from model2vec import StaticModel as Model2Vec
 
-    if args.plain:
+        m2v_dir, out = Path(args.reuse[0]), Path(args.reuse[1])
+        rows.append(("model2vec 0.10 distill", None, Model2Vec.from_pretrained(str(m2v_dir)).encode, m2v_dir, None))
+        rows.append(("sentvec distill + fit", None, StaticModel.load(out).encode, out, None))
+    else:
+        m2v_dir = work / "model2vec"
         t0 = time.perf_counter()
-        plain = distill(folder, pca_dims=args.dims, device="cpu")
-        rows.append(("sentvec distill (no fit)", time.perf_counter() - t0, plain.encode, None, None))
-
-    t0 = time.perf_counter()
-    options = {} if args.epochs is None else {"epochs": args.epochs}
-    fitted = distill(folder, corpus=corpus, pca_dims=args.dims, device="cpu", **options)
-    fit_time = time.perf_counter() - t0
-    out = Path(args.out) if args.out else work / "fitted"
-    fitted.save(out)
-    rows.append((f"sentvec distill + fit ({len(corpus):,} texts)", fit_time, StaticModel.load(out).encode, out,
-                 "sentvec StaticModel"))
+        m2v = m2v_distill(folder, pca_dims=args.dims, device="cpu")
+        rows.append(("model2vec 0.10 distill", time.perf_counter() - t0, m2v.encode, m2v_dir, None))
+        m2v.save_pretrained(str(m2v_dir))
+        if args.plain:
+            t0 = time.perf_counter()
+            plain = distill(folder, pca_dims=args.dims, device="cpu")
+            rows.append(("sentvec distill (no fit)", time.perf_counter() - t0, plain.encode, None, None))
+        t0 = time.perf_counter()
+        options = {} if args.epochs is None else {"epochs": args.epochs}
+        fitted = distill(folder, corpus=corpus, pca_dims=args.dims, device="cpu", **options)
+        fit_time = time.perf_counter() - t0
+        out = Path(args.out) if args.out else work / "fitted"
+        fitted.save(out)
+        rows.append((f"sentvec distill + fit ({len(corpus):,} texts)", fit_time, StaticModel.load(out).encode, out,
+                     None))
 
     print()
     print(f"## Static models distilled from {args.teacher} ({args.dims} dimensions), one run")
@@ -170,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds, encode, _, _ in rows:
         sts = sts_spearman(encode, data)
         speeds[name] = throughput(encode, docs, args.repeats)
-        print(f"| {name} | {seconds:.1f} | {sts['dev']:.4f} | {sts['test']:.4f} | {speeds[name]:,.0f} |")
+        took = "n/a" if seconds is None else f"{seconds:.1f}"
+        print(f"| {name} | {took} | {sts['dev']:.4f} | {sts['test']:.4f} | {speeds[name]:,.0f} |")
     m2v_name, ours_name = rows[0][0], rows[-1][0]
     print()
     print(f"Throughput ratio sentvec (fit) / model2vec: {speeds[ours_name] / speeds[m2v_name]:.2f}")
@@ -179,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| what | seconds | torch imported |")
     print("|---|---:|---:|")
-    targets = [("model2vec StaticModel", str(work / "model2vec")), ("sentvec StaticModel", str(out)),
+    targets = [("model2vec StaticModel", str(m2v_dir)), ("sentvec StaticModel", str(out)),
                ("sentvec SentenceTransformer (teacher)", folder)]
     for name, path in targets:
         seconds, loaded = cold_start(COLD[name], path, args.rounds)
