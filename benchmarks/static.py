@@ -13,8 +13,9 @@ For each static model (model2vec ``distill`` of the teacher; ours with the fit o
 The fit corpus is the docstrings corpus, the STS Benchmark *train* sentences and the MR sentences:
 never STS-B dev or test. Settings were chosen on dev; test is reported as measured.
 
-    pip install model2vec==0.10.0     # the anchor; a benchmark-only dependency
-    python benchmarks/static.py [--teacher all-MiniLM-L6-v2] [--dims 256] [--n 2000] [--out DIR] [--plain]
+    pip install -e ".[static-bench]"   # model2vec 0.10 + skeletoken, benchmark-only (model2vec[distill] would downgrade
+                                       # tokenizers and transformers; its distill needs only skeletoken)
+    python benchmarks/static.py [--teacher all-MiniLM-L6-v2] [--dims 256] [--n 2000] [--out DIR] [--plain] [--threads N]
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "tests"))
 
 COLD = {
     "model2vec StaticModel": "from model2vec import StaticModel\nm = StaticModel.from_pretrained({folder!r})",
@@ -114,20 +114,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help="docstrings to encode for throughput (default 2000)")
     parser.add_argument("--repeats", type=int, default=5, help="throughput: best of this many runs (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="cold start: median of this many children (default 3)")
-    parser.add_argument("--data", default=None, help="the shared data folder (default: as the tests find it)")
+    parser.add_argument("--data", default=None, help="the shared data folder (default: $SENTVEC_DATA or ../shared/data)")
     parser.add_argument("--out", default=None, help="keep our fitted static model in this folder")
     parser.add_argument("--epochs", type=int, default=None, help="most fit epochs (default: distill()'s)")
     parser.add_argument("--plain", action="store_true", help="also distil ours without a fit (one more row)")
+    parser.add_argument("--reuse", nargs=2, metavar=("MODEL2VEC_DIR", "OURS_DIR"), default=None,
+                        help="measure two folders saved by an earlier run instead of distilling (distil time n/a)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for both distillations (default: torch's own choice)")
     args = parser.parse_args(argv)
 
     import torch
     from model2vec.distill import distill as m2v_distill
 
-    from conftest import SHARED_DATA
+    from sentvec.readers import data_folder
     from sentvec.static import StaticModel, distill
     from sentvec.store import resolve_model_folder
 
-    data = Path(args.data) if args.data else SHARED_DATA
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = Path(args.data) if args.data else data_folder()
     folder = str(resolve_model_folder(args.teacher))
     docs = json.loads((data / "bench" / "docstrings.json").read_text(encoding="utf-8"))[: args.n]
     corpus = corpus_texts(data)
@@ -135,25 +141,30 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
 
     rows = []
-    t0 = time.perf_counter()
-    m2v = m2v_distill(folder, pca_dims=args.dims, device="cpu")
-    m2v_time = time.perf_counter() - t0
-    m2v.save_pretrained(str(work / "model2vec"))
-    rows.append(("model2vec 0.10 distill", m2v_time, m2v.encode, work / "model2vec", "model2vec StaticModel"))
+    if args.reuse:
+        from model2vec import StaticModel as Model2Vec
 
-    if args.plain:
+        m2v_dir, out = Path(args.reuse[0]), Path(args.reuse[1])
+        rows.append(("model2vec 0.10 distill", None, Model2Vec.from_pretrained(str(m2v_dir)).encode, m2v_dir, None))
+        rows.append(("sentvec distill + fit", None, StaticModel.load(out).encode, out, None))
+    else:
+        m2v_dir = work / "model2vec"
         t0 = time.perf_counter()
-        plain = distill(folder, pca_dims=args.dims, device="cpu")
-        rows.append(("sentvec distill (no fit)", time.perf_counter() - t0, plain.encode, None, None))
-
-    t0 = time.perf_counter()
-    options = {} if args.epochs is None else {"epochs": args.epochs}
-    fitted = distill(folder, corpus=corpus, pca_dims=args.dims, device="cpu", **options)
-    fit_time = time.perf_counter() - t0
-    out = Path(args.out) if args.out else work / "fitted"
-    fitted.save(out)
-    rows.append((f"sentvec distill + fit ({len(corpus):,} texts)", fit_time, StaticModel.load(out).encode, out,
-                 "sentvec StaticModel"))
+        m2v = m2v_distill(folder, pca_dims=args.dims, device="cpu")
+        rows.append(("model2vec 0.10 distill", time.perf_counter() - t0, m2v.encode, m2v_dir, None))
+        m2v.save_pretrained(str(m2v_dir))
+        if args.plain:
+            t0 = time.perf_counter()
+            plain = distill(folder, pca_dims=args.dims, device="cpu")
+            rows.append(("sentvec distill (no fit)", time.perf_counter() - t0, plain.encode, None, None))
+        t0 = time.perf_counter()
+        options = {} if args.epochs is None else {"epochs": args.epochs}
+        fitted = distill(folder, corpus=corpus, pca_dims=args.dims, device="cpu", **options)
+        fit_time = time.perf_counter() - t0
+        out = Path(args.out) if args.out else work / "fitted"
+        fitted.save(out)
+        rows.append((f"sentvec distill + fit ({len(corpus):,} texts)", fit_time, StaticModel.load(out).encode, out,
+                     None))
 
     print()
     print(f"## Static models distilled from {args.teacher} ({args.dims} dimensions), one run")
@@ -166,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds, encode, _, _ in rows:
         sts = sts_spearman(encode, data)
         speeds[name] = throughput(encode, docs, args.repeats)
-        print(f"| {name} | {seconds:.1f} | {sts['dev']:.4f} | {sts['test']:.4f} | {speeds[name]:,.0f} |")
+        took = "n/a" if seconds is None else f"{seconds:.1f}"
+        print(f"| {name} | {took} | {sts['dev']:.4f} | {sts['test']:.4f} | {speeds[name]:,.0f} |")
     m2v_name, ours_name = rows[0][0], rows[-1][0]
     print()
     print(f"Throughput ratio sentvec (fit) / model2vec: {speeds[ours_name] / speeds[m2v_name]:.2f}")
@@ -175,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| what | seconds | torch imported |")
     print("|---|---:|---:|")
-    targets = [("model2vec StaticModel", str(work / "model2vec")), ("sentvec StaticModel", str(out)),
+    targets = [("model2vec StaticModel", str(m2v_dir)), ("sentvec StaticModel", str(out)),
                ("sentvec SentenceTransformer (teacher)", folder)]
     for name, path in targets:
         seconds, loaded = cold_start(COLD[name], path, args.rounds)

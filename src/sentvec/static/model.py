@@ -193,14 +193,17 @@ class StaticModel:
 
     def _pool(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Mean of the rows of each text's ids; zeros for a text without tokens."""
-        sums = np.zeros((len(lengths), self.dim), dtype=np.float32)
-        nonempty = lengths > 0
-        if ids.size:
-            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            # reduceat sums ids[offsets[k]:offsets[k+1]]; an empty text would repeat its neighbour's row.
-            sums[nonempty] = np.add.reduceat(self.embeddings[ids], offsets[nonempty], axis=0)
-        sums[nonempty] /= lengths[nonempty, None]
-        return sums
+        out = np.zeros((len(lengths), self.dim), dtype=np.float32)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        # Texts of one length form an (n, length) id matrix: one gather and one mean per length, which
+        # is several times faster than np.add.reduceat over the flat rows.
+        for length in np.unique(lengths):
+            if length == 0:
+                continue
+            rows = np.flatnonzero(lengths == length)
+            matrix = ids[starts[rows, None] + np.arange(length)]
+            out[rows] = self.embeddings[matrix].mean(axis=1)
+        return out
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a model folder that sentvec and sentence-transformers 6.x load.
