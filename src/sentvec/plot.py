@@ -553,7 +553,10 @@ def recall_memory(
         for r in group:
             axes.annotate(str(r["precision"]), (r["bytes_per_vector"], r["recall"]), textcoords="offset points",
                           xytext=(0, -12), ha="center", fontsize=7, color=f"C{k}")
+    from matplotlib.ticker import ScalarFormatter
+
     axes.set_xscale("log", base=2)
+    axes.xaxis.set_major_formatter(ScalarFormatter())  # 16, 32, 64 bytes read better than 2^4, 2^5, 2^6
     axes.set_xlabel("bytes per vector")
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3, which="both")
