@@ -12,6 +12,7 @@
     sentvec classify train DATA --out DIR [-m MODEL] [--head logistic|torch] [--multi-label] [--few-shot]
     sentvec classify predict DIR [TEXT ...] [-i FILE] [--json]
     sentvec distill TEACHER --out DIR [--corpus FILE] [--dims 256]
+    sentvec plot similarity|map|training|recall ... --out FILE.png
 
 Only the standard library is imported at module level; torch, numpy and the model code are imported
 inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
@@ -746,6 +747,82 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- plot
+
+
+def _plot_output(out: str, allowed: tuple[str, ...]) -> Path:
+    path = Path(out).expanduser()
+    if path.suffix.lower() not in allowed:
+        raise UsageError(f"--out {out!r} must end in {' or '.join(allowed)}")
+    if not path.parent.is_dir():
+        raise UsageError(f"--out {out!r}: folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _map_corpus(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
+    """The texts of ``sentvec plot map`` and their labels (None without --labels)."""
+    texts, _, label = _read_lines(args.corpus)
+    if not texts:
+        raise UsageError(f"corpus {label} has no texts (one per line)")
+    if args.labels is None:
+        return texts, None
+    if args.labels == "tab":
+        pairs = [line.split("\t", 1) for line in texts]
+        bad = next((i for i, pair in enumerate(pairs) if len(pair) != 2), None)
+        if bad is not None:
+            raise UsageError(f"corpus {label}, text {bad + 1} has no tab: with --labels and no file, each line "
+                             "is LABEL<TAB>TEXT")
+        return [text for _, text in pairs], [name for name, _ in pairs]
+    labels, _, label_name = _read_lines(args.labels)
+    if len(labels) != len(texts):
+        raise UsageError(f"--labels {label_name} has {len(labels)} non-empty lines but the corpus has "
+                         f"{len(texts)} texts; give one label per text")
+    return texts, labels
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("sentvec plot needs matplotlib: pip install 'sentvec[plot]'")
+    from sentvec import plot
+
+    kind = args.plot_kind
+    if kind == "map":
+        out = _plot_output(args.out, (".png", ".svg", ".html"))
+        if out.suffix.lower() == ".html" and importlib.util.find_spec("plotly") is None:
+            raise UsageError(f"--out {args.out!r}: an HTML map needs plotly (pip install 'sentvec[plot-html]'); "
+                             "or write a .png")
+        if args.method == "umap" and importlib.util.find_spec("umap") is None:
+            raise UsageError("--method umap needs umap-learn: pip install umap-learn (or --method pca)")
+        texts, labels = _map_corpus(args)
+        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+        _note(args, f"embedding {_plural(len(texts), 'text')} with {args.model}")
+        plot.corpus_map(texts, model=model, labels=labels, path=out, method=args.method, title=args.title,
+                        batch_size=args.batch_size, show_progress_bar=not args.quiet and sys.stderr.isatty())
+    elif kind == "similarity":
+        out = _plot_output(args.out, (".png", ".svg"))
+        if args.texts == ["-"]:
+            args.texts = _read_lines("-")[0]
+        if not args.texts:
+            raise UsageError("give at least one text to compare")
+        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+        plot.similarity_heatmap(args.texts, model=model, path=out, title=args.title)
+    elif kind == "training":
+        out = _plot_output(args.out, (".png", ".svg"))
+        if not Path(args.log).expanduser().exists():
+            raise UsageError(f"training log {args.log!r} does not exist; give the trainer's output folder or "
+                             "its train_log.jsonl")
+        plot.training_curves(Path(args.log).expanduser(), out, metrics=args.metric, title=args.title)
+    else:
+        out = _plot_output(args.out, (".png", ".svg"))
+        if not Path(args.figures).expanduser().is_file():
+            raise UsageError(f"recall figures file {args.figures!r} does not exist")
+        plot.recall_memory(Path(args.figures).expanduser(), out, title=args.title)
+    _note(args, f"wrote {out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -986,6 +1063,38 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("config", metavar="CONFIG", help="a .toml training config")
     tr.add_argument("-o", "--output", default=None, help="output folder (overrides [output] dir)")
     tr.set_defaults(func=cmd_train)
+
+    plo = sub.add_parser(
+        "plot", help="draw pictures: similarity heatmap, corpus map, training curves, recall against memory",
+        description="Draw a picture and write it to --out (.png or .svg; a corpus map also .html). Needs the "
+                    "[plot] extra (matplotlib).",
+    )
+    kinds = plo.add_subparsers(dest="plot_kind", metavar="KIND", required=True)
+    p_sim = kinds.add_parser("similarity", parents=[common, model_opts], help="heatmap of the similarity of texts",
+                             description="Encode the texts and draw their pairwise similarity, a score per cell.")
+    p_sim.add_argument("texts", metavar="TEXT", nargs="+", help="texts to compare (- reads them from stdin, one per line)")
+    p_map = kinds.add_parser("map", parents=[common, model_opts], help="2-D map of a corpus (UMAP or PCA)",
+                             description="Embed every line of CORPUS and place it on a 2-D map (UMAP when "
+                                         "umap-learn is installed, else PCA); .html gives hover text (plotly).")
+    p_map.add_argument("corpus", metavar="CORPUS", help="UTF-8 text file, one text per line (- for stdin)")
+    p_map.add_argument("--labels", nargs="?", const="tab", default=None, metavar="FILE",
+                       help="colour by label: FILE has one label per line; --labels alone reads LABEL<TAB>TEXT lines")
+    p_map.add_argument("--method", choices=("auto", "umap", "pca"), default="auto",
+                       help="projection (default: auto, UMAP when installed, else PCA)")
+    p_map.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
+    p_tr = kinds.add_parser("training", parents=[common], help="loss and evaluation metric per step",
+                            description="Draw the training loss and evaluation metrics from the trainer's log.")
+    p_tr.add_argument("log", metavar="LOG", help="train_log.jsonl, or the training output folder holding it")
+    p_tr.add_argument("--metric", action="append", default=None,
+                      help="evaluation key to draw (repeatable; default: the spearman_cosine ones, else all)")
+    p_rec = kinds.add_parser("recall", parents=[common], help="recall against bytes per vector (quantized search)",
+                             description="Draw recall against memory per vector from a JSON list of "
+                                         "{precision, bytes_per_vector, recall[, dim, rescored]}.")
+    p_rec.add_argument("figures", metavar="FIGURES.json", help="the figures, a JSON list (or {\"rows\": [...]})")
+    for kind in (p_sim, p_map, p_tr, p_rec):
+        kind.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the picture")
+        kind.add_argument("--title", default=None, help="title above the picture")
+        kind.set_defaults(func=cmd_plot)
     return parser
 
 

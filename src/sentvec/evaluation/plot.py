@@ -9,17 +9,15 @@ from typing import Any
 import numpy as np
 
 
-def plot_similarity(
+def similarity_figure(
     gold: Any,
     predicted: Any,
-    path: str | os.PathLike[str],
     *,
     title: str | None = None,
     xlabel: str = "gold score",
     ylabel: str = "predicted cosine similarity",
-) -> Path:
-    """Save a scatter plot of ``predicted`` against ``gold`` (one dot per pair) with a least-squares
-    line, as a PNG at ``path``; returns the path.
+) -> Any:
+    """A matplotlib Figure: ``predicted`` against ``gold`` (one dot per pair) with a least-squares line.
 
     Needs matplotlib (``pip install matplotlib``). Draws with matplotlib's object API and the Agg
     canvas, so it works without a display and leaves pyplot's global state alone.
@@ -33,9 +31,6 @@ def plot_similarity(
     predicted = np.asarray(predicted, dtype=np.float64)
     if gold.shape != predicted.shape or gold.ndim != 1:
         raise ValueError(f"gold and predicted must be two lists of the same length; got shapes {gold.shape} and {predicted.shape}")
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"plot path {str(path)!r} must end in .png")
     figure = Figure(figsize=(6, 5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -51,5 +46,24 @@ def plot_similarity(
     if title:
         axes.set_title(title)
     figure.tight_layout()
-    figure.savefig(path, format="png")
-    return path
+    return figure
+
+
+def plot_similarity(
+    gold: Any,
+    predicted: Any,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    xlabel: str = "gold score",
+    ylabel: str = "predicted cosine similarity",
+) -> Path:
+    """Save a scatter plot of ``predicted`` against ``gold`` (one dot per pair) with a least-squares
+    line, as a PNG at ``path`` (written atomically); returns the path."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"plot path {str(path)!r} must end in .png")
+    figure = similarity_figure(gold, predicted, title=title, xlabel=xlabel, ylabel=ylabel)
+    from sentvec.plot import save_figure
+
+    return save_figure(figure, path)

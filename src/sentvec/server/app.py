@@ -9,6 +9,7 @@ or ``sentvec serve all-MiniLM-L6-v2``. Routes:
 
 * ``POST /v1/embeddings`` (OpenAI), ``GET /v1/models``;
 * ``POST /embed``, ``/similarity``, ``/tokenize``, ``GET /info`` (TEI shapes);
+* ``GET /`` the playground page (sentences in, similarity heatmap out; :mod:`sentvec.server.playground`);
 * ``GET /health`` (liveness), ``/ready`` (the batch worker runs), ``/metrics`` (Prometheus): never need the key;
 * ``POST /rerank`` answers 501: it needs a cross-encoder, which sentvec does not have yet.
 
@@ -39,6 +40,7 @@ from sentvec import __version__
 from sentvec.server.batching import Batcher, BatchFailed, QueueFull, ShuttingDown
 from sentvec.server.errors import APIError, envelope, unprocessable
 from sentvec.server.metrics import CONTENT_TYPE, Metrics
+from sentvec.server.playground import add_playground
 from sentvec.server.schemas import (
     EmbeddingsRequest,
     EmbedRequest,
@@ -486,6 +488,7 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
         """Prometheus text format."""
         return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 
+    add_playground(app)
     routes = {route.path for route in app.routes if hasattr(route, "path")}
     app.add_middleware(_RequestMetrics, metrics=service.metrics, routes=routes)
     return app
