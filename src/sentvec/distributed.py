@@ -305,10 +305,10 @@ class ShardEmbedder:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"shard": [], "rows": [], "tokens": [], "seconds": [], "worker": [], "skipped": [],
-                                     "peak_rss_mb": []}
+                                     "peak_rss_mb": [], "began": [], "ended": []}
         for raw in batch["spec"]:
             spec = json.loads(raw)
-            started = time.perf_counter()
+            began, started = time.time(), time.perf_counter()
             done = self.folder / "chunks" / (shard_name(spec["shard"]) + DONE_SUFFIX)
             skipped = done.is_file()
             if not skipped:
@@ -321,7 +321,8 @@ class ShardEmbedder:
             rows = json.loads(done.read_text(encoding="utf-8"))
             for key, value in (("shard", spec["shard"]), ("rows", rows["rows"]), ("tokens", rows["tokens"]),
                                ("seconds", time.perf_counter() - started), ("worker", self.worker),
-                               ("skipped", skipped), ("peak_rss_mb", _peak_rss_mb())):
+                               ("skipped", skipped), ("peak_rss_mb", _peak_rss_mb()), ("began", began),
+                               ("ended", time.time())):
                 out[key].append(value)
         return out
 
@@ -565,7 +566,7 @@ def _run(ray: Any, address: str | None, num_cpus: int | None, pending: list[dict
     with tqdm(total=total, unit="doc", desc=f"Embedding on {num_actors} actors", dynamic_ncols=True,
               disable=not show_progress_bar) as bar:
         for row in embedded.iter_rows():
-            results.append({**row, "arrived": time.perf_counter()})
+            results.append(dict(row))
             bar.update(int(row["rows"]))
     return results
 
@@ -586,10 +587,9 @@ def _summary(results: list[dict[str, Any]], seconds: float, skipped_before: int)
         w["rows_per_s"] = round(w["rows"] / w["seconds"], 1) if w["seconds"] else 0.0
         w["seconds"] = round(w["seconds"], 3)
     rows = sum(int(r["rows"]) for r in embedded)
-    # from the start of the first shard embedded to the arrival of the last: the time spent embedding, without
-    # planning, cluster start and model loading
-    window = (max(r["arrived"] for r in embedded) - min(r["arrived"] - float(r["seconds"]) for r in embedded)
-              if embedded else 0.0)
+    # from the start of the first shard to the end of the last (workers' wall clocks): the time spent embedding,
+    # without planning, cluster start and model loading
+    window = max(float(r["ended"]) for r in embedded) - min(float(r["began"]) for r in embedded) if embedded else 0.0
     return {"rows": rows, "tokens": sum(int(r["tokens"]) for r in embedded), "seconds": round(seconds, 3),
             "rows_per_s": round(rows / seconds, 1) if seconds else 0.0, "embedding_seconds": round(window, 3),
             "embedding_rows_per_s": round(rows / window, 1) if window else 0.0, "shards_embedded": len(embedded),
