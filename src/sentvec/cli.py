@@ -6,6 +6,7 @@
     sentvec info [MODEL] [--json]
     sentvec eval [MODEL] [--task stsb|FILE] [--split test] [--json OUT.json] [--plot OUT.png]
     sentvec index build CORPUS [-m MODEL] --out INDEX [--precision P] [--ann faiss] [--overwrite] ...
+    sentvec index build CORPUS --out INDEX --ray [ADDRESS] [--actors N] [--gpus-per-actor G] ...
     sentvec index info INDEX [--json]
     sentvec search INDEX QUERY [-k 10] [--json] [--approximate]
     sentvec serve [MODEL] [--host H] [--port P] [--api-key KEY] [--max-batch-tokens N] [--max-queue N] ...
@@ -689,6 +690,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_index_build(args: argparse.Namespace) -> int:
     from sentvec.index import Index
 
+    if args.ray is not None:
+        return cmd_index_build_ray(args)
     model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
     model.model_name_or_path = model.model_name_or_path or args.model
     try:
@@ -702,6 +705,30 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _err(f"sentvec: the stored chunks of {args.out} are kept; run the same command again to resume")
         raise
+    _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
+                f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})")
+    return 0
+
+
+def cmd_index_build_ray(args: argparse.Namespace) -> int:
+    """`sentvec index build CORPUS --ray [ADDRESS]`: the same index, embedded by a Ray actor pool."""
+    from sentvec.distributed import build_index, summary_lines
+
+    try:
+        index = build_index(
+            args.corpus, args.model, args.out, address=args.ray or None, format=args.format,
+            text_field=args.text_field, id_field=args.id_field or None, precision=args.precision,
+            normalize=not args.no_normalize, truncate_dim=args.truncate_dim, prompt_name=args.prompt_name,
+            shard_rows=args.chunk_size, batch_size=args.batch_size, num_actors=args.actors,
+            cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, ann=args.ann,
+            overwrite=args.overwrite, show_progress_bar=not (args.no_progress or args.quiet),
+            device=args.device, cache_folder=args.cache_folder,
+        )
+    except KeyboardInterrupt:
+        _err(f"sentvec: the finished shards of {args.out} are kept; run the same command again to resume")
+        raise
+    for line in summary_lines(index.manifest["build"]):
+        _note(args, line)
     _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
                 f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})")
     return 0
@@ -957,6 +984,14 @@ def build_parser() -> argparse.ArgumentParser:
     ib.add_argument("--ann", choices=("faiss",), default=None, help="also build an approximate (HNSW) index")
     ib.add_argument("--overwrite", action="store_true", help="replace an existing index at OUT")
     ib.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    ray = ib.add_argument_group("distributed build (sentvec[ray])")
+    ray.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="embed on a Ray cluster: ADDRESS, else $RAY_ADDRESS, else a local cluster; "
+                          "--chunk-size is then the rows per shard")
+    ray.add_argument("--actors", type=_positive_int, default=None,
+                     help="embedding actors (default: as many as the cluster's CPUs or GPUs allow)")
+    ray.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPU cores per actor (default: 1)")
+    ray.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per actor, e.g. 1 or 0.5 (default: 0)")
     ib.set_defaults(func=cmd_index_build)
     ii = idx_sub.add_parser("info", parents=[common], help="describe an index",
                             description="Show what an index holds and how it was built.")

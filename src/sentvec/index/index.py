@@ -177,7 +177,8 @@ class Index:
         folder = Path(path).expanduser()
         manifest = _read_manifest(folder)
         for chunk in manifest["chunks"]:
-            for kind in ("vectors", "documents"):
+            # a chunk is a .npy + .jsonl pair, or one Parquet shard of a distributed build (sentvec.distributed)
+            for kind in ("shard",) if "shard" in chunk else ("vectors", "documents"):
                 file = folder / "chunks" / chunk[kind]["file"]
                 if not file.is_file():
                     raise InvalidIndexError(f"index {folder} is corrupt: {file.name} is missing; rebuild it with --overwrite")
@@ -406,7 +407,11 @@ class Index:
             if not file.is_file() or file.stat().st_size != ann["bytes"]:
                 raise InvalidIndexError(f"index {self.path} is corrupt: {ANN_FILE} is missing or truncated; rebuild it with build_ann()")
             self._ann = faiss.deserialize_index(np.fromfile(file, dtype=np.uint8))
-        self._ann.hnsw.efSearch = ef_search or hnsw_ef_search(k)
+        if ann.get("kind", "hnsw-flat").startswith("ivf"):  # built by sentvec.distributed.build_ivf
+            faiss = _faiss()
+            faiss.extract_index_ivf(self._ann).nprobe = ann["nprobe"]
+        else:
+            self._ann.hnsw.efSearch = ef_search or hnsw_ef_search(k)
         scores, ids = self._ann.search(np.ascontiguousarray(queries), k)
         return [[{"corpus_id": int(i), "score": float(s)} for s, i in zip(row_s, row_i) if i >= 0]
                 for row_s, row_i in zip(scores, ids)]
@@ -421,9 +426,9 @@ class Index:
     def _chunks(self) -> Iterator[tuple[int, np.ndarray]]:
         """``(first row id, vectors)`` per chunk, memory-mapped: one chunk is read at a time."""
         for start, chunk in zip(self._starts, self.manifest["chunks"]):
-            file = self.path / "chunks" / chunk["vectors"]["file"]
+            file = self.path / "chunks" / (chunk["shard"] if "shard" in chunk else chunk["vectors"])["file"]
             try:
-                vectors = np.load(file, mmap_mode="r")
+                vectors = _read_shard_vectors(file) if "shard" in chunk else np.load(file, mmap_mode="r")
             except (ValueError, OSError) as err:
                 raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} cannot be read ({err}); "
                                   "rebuild it with --overwrite") from None
@@ -441,9 +446,13 @@ class Index:
         number = int(np.searchsorted(self._starts, corpus_id, side="right") - 1)
         if self._texts_cache is None or self._texts_cache[0] != number:
             chunk = self.manifest["chunks"][number]
-            file = self.path / "chunks" / chunk["documents"]["file"]
-            with open(file, encoding="utf-8") as fh:
-                documents = [json.loads(line) for line in fh]
+            if "shard" in chunk:
+                file = self.path / "chunks" / chunk["shard"]["file"]
+                documents = _read_shard_documents(file)
+            else:
+                file = self.path / "chunks" / chunk["documents"]["file"]
+                with open(file, encoding="utf-8") as fh:
+                    documents = [json.loads(line) for line in fh]
             if len(documents) != chunk["rows"]:
                 raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} holds {len(documents)} documents, "
                                   f"the manifest says {chunk['rows']}; rebuild it with --overwrite")
@@ -621,6 +630,18 @@ def _batched(records: Iterator[tuple[Any, str]], size: int) -> Iterator[list[tup
             batch = []
     if batch:
         yield batch
+
+
+def _read_shard_vectors(file: Path) -> np.ndarray:
+    from sentvec.distributed import read_shard_vectors
+
+    return read_shard_vectors(file)
+
+
+def _read_shard_documents(file: Path) -> list[tuple[Any, str]]:
+    from sentvec.distributed import read_shard_documents
+
+    return read_shard_documents(file)
 
 
 def _faiss() -> Any:
