@@ -189,15 +189,17 @@ def test_pipeline_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_quantized_graph_stays_close(tmp_path: Path, minilm: SentenceTransformer, minilm_onnx: Path) -> None:
     pytest.importorskip("onnx")
-    int8 = quantize_onnx(minilm_onnx, tmp_path / "minilm-int8.onnx")
-    assert os.listdir(tmp_path) == ["minilm-int8.onnx"]  # no temporary file left behind
-    # qkv, out and up of every layer run int8 (MatMulInteger); down stays float (sv_onnx.KEEP_FLOAT), as do
-    # the word embeddings (46 MB of the 90).
     import onnx
 
+    keep = sv_onnx.float_layers(minilm)
+    layers = 4 * len(minilm[0].encoder.layers)
+    assert 0 < len(keep) < layers // 2  # measured, not fixed: a few feed-forward layers of MiniLM stay float
+    assert all(name.startswith("/encoder/layers.") and name.endswith("/") for name in keep)
+    int8 = quantize_onnx(minilm_onnx, tmp_path / "minilm-int8.onnx", keep)
+    assert os.listdir(tmp_path) == ["minilm-int8.onnx"]  # no temporary file left behind
     ops = [node.op_type for node in onnx.load(str(int8)).graph.node]
-    assert ops.count("MatMulInteger") == 3 * len(minilm[0].encoder.layers)
-    assert int8.stat().st_size < 0.8 * minilm_onnx.stat().st_size
+    assert ops.count("MatMulInteger") == layers - len(keep)
+    assert int8.stat().st_size < 0.8 * minilm_onnx.stat().st_size  # the word embeddings (46 MB of 90) stay float
     expected, actual = both(minilm, OnnxPipeline(int8), REAL_TEXTS)
     cosines = torch.nn.functional.cosine_similarity(expected["sentence_embedding"], actual["sentence_embedding"])
     assert cosines.min().item() >= 0.98
