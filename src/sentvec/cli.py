@@ -744,13 +744,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
     elif args.device is not None or args.cache_folder is not None:
         model = index.model(device=args.device, cache_folder=args.cache_folder)
+    if args.rerank is None and args.rerank_top is not None:
+        raise UsageError("--rerank-top needs --rerank CROSS_ENCODER_MODEL")
+    if args.rerank_top is not None and args.rerank_top < args.k:
+        raise UsageError(f"--rerank-top {args.rerank_top} is smaller than -k {args.k}; rerank at least k hits")
     reranker = None
     if args.rerank is not None:
         reranker = _load_cross_encoder(args.rerank, device=args.device, cache_folder=args.cache_folder)
-    elif args.rerank_top is not None:
-        raise UsageError("--rerank-top needs --rerank CROSS_ENCODER_MODEL")
-    if reranker is not None and args.rerank_top is not None and args.rerank_top < args.k:
-        raise UsageError(f"--rerank-top {args.rerank_top} is smaller than -k {args.k}; rerank at least k hits")
     hits = index.search(args.query, k=args.k, model=model, exact=not args.approximate, reranker=reranker,
                         rerank_top=args.rerank_top)
     if args.json:
