@@ -295,3 +295,69 @@ def test_empty_corpus_gives_an_empty_index(tiny, tmp_path) -> None:
     index = Index.build(path, tiny, tmp_path / "idx", precision="int8", show_progress_bar=False)
     assert index.complete and index.count == 0
     assert index.search("anything", k=3, model=tiny) == []
+
+
+# --------------------------------------------------------------------------- reranking with a cross-encoder
+
+
+@pytest.fixture(scope="module")
+def tiny_reranker(tmp_path_factory):
+    from sentvec import CrossEncoder
+    from test_cross_encoder import tiny_cross_encoder
+
+    return CrossEncoder(str(tiny_cross_encoder(tmp_path_factory.mktemp("ce") / "ce")), device="cpu")
+
+
+def test_search_with_reranker(tiny, tiny_reranker, corpus_file, tmp_path) -> None:
+    index = Index.build(corpus_file, tiny, tmp_path / "idx", chunk_size=64, show_progress_bar=False)
+    queries = ["the cat sat on the mat", "two men pushed carts"]
+    reranked = index.search(queries, k=5, model=tiny, reranker=tiny_reranker, rerank_top=12)
+    retrieved = index.search(queries, k=12, model=tiny)
+    for query, hits, candidates in zip(queries, reranked, retrieved):
+        scores = tiny_reranker.predict([(query, h["text"]) for h in candidates])
+        best = np.argsort(-scores, kind="stable")[:5]
+        assert [h["corpus_id"] for h in hits] == [candidates[i]["corpus_id"] for i in best]
+        np.testing.assert_allclose([h["rerank_score"] for h in hits], scores[best], atol=1e-6)
+        # the index score stays the embedding similarity of that document
+        by_id = {h["corpus_id"]: h for h in candidates}
+        for hit in hits:
+            assert hit["score"] == by_id[hit["corpus_id"]]["score"] and hit["text"] == by_id[hit["corpus_id"]]["text"]
+    # default rerank_top is 4 * k: the candidates come from the 8 best for k=2
+    one = index.search(queries[0], k=2, model=tiny, reranker=tiny_reranker)
+    top8 = index.search(queries[0], k=8, model=tiny)
+    scores = tiny_reranker.predict([(queries[0], h["text"]) for h in top8])
+    assert [h["corpus_id"] for h in one] == [top8[i]["corpus_id"] for i in np.argsort(-scores, kind="stable")[:2]]
+    with pytest.raises(ValueError, match="rerank_top=3 is smaller than k=5"):
+        index.search(queries[0], k=5, model=tiny, reranker=tiny_reranker, rerank_top=3)
+    with pytest.raises(ValueError, match="reranker"):
+        index.search(queries[0], k=5, model=tiny, rerank_top=10)
+
+
+def test_cli_search_rerank(tiny, tiny_reranker, tmp_path, capsys) -> None:
+    from sentvec import cli
+
+    corpus = tmp_path / "docs.jsonl"
+    texts = _sentences(40, seed=5)
+    corpus.write_text("".join(json.dumps({"id": f"doc-{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    out = tmp_path / "docs.index"
+    index = Index.build(corpus, tiny, out, show_progress_bar=False)
+    ce = tiny_reranker.model_name_or_path
+    assert cli.main(["search", str(out), texts[3], "-k", "3", "--rerank", ce, "--rerank-top", "10", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    expected = index.search(texts[3], k=3, model=tiny, reranker=tiny_reranker, rerank_top=10)
+    assert [h["id"] for h in hits] == [h["id"] for h in expected] and len(hits) == 3
+    np.testing.assert_allclose([h["rerank_score"] for h in hits], [h["rerank_score"] for h in expected], atol=1e-6)
+    assert cli.main(["search", str(out), texts[3], "-k", "2", "--rerank", ce]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    first = index.search(texts[3], k=2, model=tiny, reranker=tiny_reranker)
+    assert len(lines) == 2
+    rank, rerank_score, score, doc_id, text = lines[0].split("\t")
+    assert rank == "1" and doc_id == first[0]["id"] and text == first[0]["text"]
+    assert float(rerank_score) == pytest.approx(first[0]["rerank_score"], abs=1e-4)
+    assert float(score) == pytest.approx(first[0]["score"], abs=1e-4)
+    assert cli.main(["search", str(out), "the cat", "--rerank-top", "5"]) == 2
+    assert "--rerank" in capsys.readouterr().err
+    assert cli.main(["search", str(out), "the cat", "-k", "6", "--rerank", ce, "--rerank-top", "5"]) == 2
+    assert "smaller than -k" in capsys.readouterr().err
+    assert cli.main(["search", str(out), "the cat", "--rerank", str(tmp_path / "no-such-model")]) == 1
+    capsys.readouterr()

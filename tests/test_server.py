@@ -28,6 +28,7 @@ from conftest import TINY_VOCAB, tiny_sentence_model_folder  # noqa: E402
 from sentvec import SentenceTransformer  # noqa: E402
 from sentvec.server import create_app  # noqa: E402
 from sentvec.server.batching import Batcher, BatchFailed  # noqa: E402
+from test_cross_encoder import tiny_cross_encoder  # noqa: E402
 
 TEXTS = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium.",
          "A man is eating food.", "A monkey is playing drums."]
@@ -265,9 +266,12 @@ def test_metrics_prometheus_text(tiny_url):
     assert embedded >= 2
 
 
-def test_rerank_is_not_implemented(tiny_url):
+def test_rerank_without_a_reranker_is_501_naming_the_option(tiny_url):
     response = httpx.post(f"{tiny_url}/rerank", json={"query": "q", "texts": ["a"]})
-    assert response.status_code == 501 and "cross-encoder" in response.json()["error"]["message"]
+    assert response.status_code == 501
+    error = response.json()["error"]
+    assert "--reranker" in error["message"] and error["code"] == "not_implemented"
+    assert httpx.get(f"{tiny_url}/info").json()["reranker_model_id"] is None
 
 
 # --------------------------------------------------------------------------- errors and limits
@@ -498,6 +502,7 @@ def test_ready_is_503_after_the_worker_stops(tiny_model):
 
 def test_sentvec_serve_command(tiny_model, tmp_path):
     folder = tiny_sentence_model_folder(tmp_path / "cli")
+    reranker_folder = tiny_cross_encoder(tmp_path / "cli-ce")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -505,7 +510,7 @@ def test_sentvec_serve_command(tiny_model, tmp_path):
     env = {**os.environ, "SENTVEC_API_KEY": "from-env",
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([sys.executable, "-m", "sentvec", "serve", str(folder), "--port", str(port), "-q",
-                                "--device", "cpu"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                "--device", "cpu", "--reranker", str(reranker_folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -522,6 +527,13 @@ def test_sentvec_serve_command(tiny_model, tmp_path):
         assert response.model == str(folder)
         local = SentenceTransformer(str(folder), device="cpu")
         np.testing.assert_allclose(_vectors(response), local.encode(TINY_TEXTS), atol=1e-5)
+        from sentvec import CrossEncoder
+
+        ranks = httpx.post(f"{url}/rerank", json={"query": "a dog", "texts": TINY_TEXTS},
+                           headers={"Authorization": "Bearer from-env"}).json()
+        expected = CrossEncoder(str(reranker_folder), device="cpu").predict([("a dog", t) for t in TINY_TEXTS])
+        np.testing.assert_allclose([r["score"] for r in ranks], [expected[r["index"]] for r in ranks], atol=1e-5)
+        assert [r["index"] for r in ranks] == np.argsort(-expected, kind="stable").tolist()
     finally:
         process.terminate()
         process.wait(30)
@@ -533,7 +545,7 @@ def test_serve_help_lists_the_limits(capsys):
     assert main(["serve", "--help"]) == 0
     out = capsys.readouterr().out
     for flag in ("--api-key", "--max-batch-tokens", "--max-queue", "--max-client-batch-size", "--max-body-bytes",
-                 "--auto-truncate", "--host", "--port", "--timeout-keep-alive"):
+                 "--auto-truncate", "--host", "--port", "--timeout-keep-alive", "--reranker"):
         assert flag in out
 
 
@@ -581,3 +593,124 @@ def test_similarity_names_the_over_long_sentence(tiny_url):
     assert "22 tokens" in response.json()["error"]["message"]
     body["parameters"] = {"truncate": True}
     assert httpx.post(f"{tiny_url}/similarity", json=body).status_code == 200
+
+
+# --------------------------------------------------------------------------- /rerank with a cross-encoder
+
+RERANK_TEXTS = ["the cat sat on the mat", "a dog", "two men pushed carts through the woods", "happy", "the cat"]
+
+
+@pytest.fixture(scope="module")
+def tiny_reranker(tmp_path_factory):
+    from sentvec import CrossEncoder
+
+    return CrossEncoder(str(tiny_cross_encoder(tmp_path_factory.mktemp("server") / "ce")), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def rerank_app(tiny_model, tiny_reranker):
+    return create_app(tiny_model, model_name="tiny", reranker=tiny_reranker, max_client_batch_size=8, max_queue=1,
+                      api_key="k3y")
+
+
+@pytest.fixture(scope="module")
+def rerank_url(rerank_app) -> Iterator[str]:
+    with running(rerank_app) as url:
+        yield url
+
+
+def _rerank(url: str, body: dict, key: str | None = "k3y"):
+    return httpx.post(f"{url}/rerank", json=body, headers={"Authorization": f"Bearer {key}"} if key else {})
+
+
+def test_rerank_matches_cross_encoder_predict(tiny_reranker, rerank_url):
+    query = "the cat sat"
+    expected = tiny_reranker.predict([(query, t) for t in RERANK_TEXTS])
+    response = _rerank(rerank_url, {"query": query, "texts": RERANK_TEXTS})
+    assert response.status_code == 200
+    ranks = response.json()
+    assert sorted(r["index"] for r in ranks) == list(range(len(RERANK_TEXTS)))
+    assert all(set(r) == {"index", "score"} for r in ranks)  # no text unless asked
+    scores = [r["score"] for r in ranks]
+    assert scores == sorted(scores, reverse=True)
+    np.testing.assert_allclose(scores, [expected[r["index"]] for r in ranks], atol=1e-6)
+    assert all(0 < s < 1 for s in scores)  # the model's sigmoid
+    assert [r["index"] for r in ranks] == [r["corpus_id"] for r in tiny_reranker.rank(query, RERANK_TEXTS)]
+
+
+def test_rerank_raw_scores_and_return_text(tiny_reranker, rerank_url):
+    query = "a dog"
+    logits = tiny_reranker.predict([(query, t) for t in RERANK_TEXTS], activation_fn=nn.Identity())
+    ranks = _rerank(rerank_url, {"query": query, "texts": RERANK_TEXTS, "raw_scores": True,
+                                 "return_text": True}).json()
+    np.testing.assert_allclose([r["score"] for r in ranks], [logits[r["index"]] for r in ranks], atol=1e-5)
+    assert [r["score"] for r in ranks] == sorted(logits.tolist(), reverse=True)
+    assert all(r["text"] == RERANK_TEXTS[r["index"]] for r in ranks)
+
+
+def test_rerank_truncation(tiny_reranker, rerank_url):
+    long_text = " ".join(["the cat sat on the mat"] * 20)  # far over the tiny model's 64 positions
+    texts = ["a dog", long_text]
+    refused = _rerank(rerank_url, {"query": "the cat", "texts": texts})
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["param"] == "texts[1]" and error["code"] == "too_many_tokens"
+    assert "truncate" in error["message"] and str(tiny_reranker.max_length) in error["message"]
+    ranks = _rerank(rerank_url, {"query": "the cat", "texts": texts, "truncate": True}).json()
+    expected = tiny_reranker.predict([("the cat", t) for t in texts])  # predict truncates to max_length
+    np.testing.assert_allclose([r["score"] for r in ranks], [expected[r["index"]] for r in ranks], atol=1e-6)
+
+
+@pytest.mark.parametrize("body,status,param", [
+    ({"query": "", "texts": ["a dog"]}, 400, "query"),
+    ({"query": "q", "texts": []}, 400, "texts"),
+    ({"query": "q", "texts": ["a dog", ""]}, 400, "texts[1]"),
+    ({"query": "q", "texts": ["a dog"] * 9}, 422, "texts"),
+    ({"query": "q", "texts": "a dog"}, 422, "texts"),
+    ({"query": "q", "texts": ["a dog", 3]}, 422, "texts[1]"),
+    ({"query": 1, "texts": ["a dog"]}, 422, "query"),
+    ({"query": "q", "texts": ["a dog"], "raw_scores": "yes"}, 422, "raw_scores"),
+    ({"texts": ["a dog"]}, 422, "query"),
+])
+def test_rerank_bad_requests(rerank_url, body, status, param):
+    response = _rerank(rerank_url, body)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["param"] == param and error["message"]
+    if param == "texts" and status == 422 and isinstance(body["texts"], list):
+        assert "9" in error["message"] and "--max-client-batch-size" in error["message"]
+
+
+def test_rerank_needs_the_api_key(rerank_url):
+    assert _rerank(rerank_url, {"query": "q", "texts": ["a dog"]}, key=None).status_code == 401
+    response = _rerank(rerank_url, {"query": "q", "texts": ["a dog"]}, key="wrong")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+    info = httpx.get(f"{rerank_url}/info", headers={"Authorization": "Bearer k3y"}).json()
+    assert info["reranker_model_id"].endswith("ce")
+
+
+def test_rerank_queue_full_is_429_and_the_held_request_still_answers(rerank_app, rerank_url):
+    service = rerank_app.state.reranker
+    results = {}
+    with service._lock:  # the model is busy: the first request waits for it, the second finds the queue full
+        first = threading.Thread(target=lambda: results.setdefault("first", _rerank(rerank_url, {
+            "query": "q", "texts": ["a dog", "happy"]})))
+        first.start()
+        deadline = time.monotonic() + 30
+        while service._held < 1:
+            assert time.monotonic() < deadline, "the first request never arrived"
+            time.sleep(0.01)
+        refused = _rerank(rerank_url, {"query": "q", "texts": ["a dog"]})
+    first.join(30)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert refused.json()["error"]["code"] == "queue_full"
+    assert results["first"].status_code == 200 and len(results["first"].json()) == 2
+    assert service._held == 0
+
+
+def test_reranker_with_several_labels_is_refused(tiny_model, tmp_path):
+    from sentvec import CrossEncoder
+
+    three = CrossEncoder(str(tiny_cross_encoder(tmp_path / "nli", num_labels=3)), device="cpu")
+    with pytest.raises(ValueError, match="3 labels"):
+        create_app(tiny_model, reranker=three)

@@ -8,8 +8,8 @@
     sentvec index build CORPUS [-m MODEL] --out INDEX [--precision P] [--ann faiss] [--overwrite] ...
     sentvec index build CORPUS --out INDEX --ray [ADDRESS] [--actors N] [--gpus-per-actor G] ...
     sentvec index info INDEX [--json]
-    sentvec search INDEX QUERY [-k 10] [--json] [--approximate]
-    sentvec serve [MODEL] [--host H] [--port P] [--api-key KEY] [--max-batch-tokens N] [--max-queue N] ...
+    sentvec search INDEX QUERY [-k 10] [--json] [--approximate] [--rerank CROSS_ENCODER [--rerank-top N]]
+    sentvec serve [MODEL] [--host H] [--port P] [--api-key KEY] [--reranker CROSS_ENCODER] [--max-queue N] ...
     sentvec classify train DATA --out DIR [-m MODEL] [--head logistic|torch] [--multi-label] [--few-shot]
     sentvec classify predict DIR [TEXT ...] [-i FILE] [--json]
     sentvec distill TEACHER --out DIR [--corpus FILE] [--dims 256]
@@ -153,6 +153,18 @@ def _load_model(name: str, *, device: str | None, cache_folder: str | None, back
         return SentenceTransformer(name, device=device, cache_folder=cache_folder, backend=backend)  # type: ignore[arg-type]
     except (RuntimeError, AssertionError) as err:
         # torch reports unknown or unavailable devices this way ("Torch not compiled with CUDA enabled").
+        if device is None:
+            raise
+        raise UsageError(f"cannot use device {device!r}: {err}") from None
+
+
+def _load_cross_encoder(name: str, *, device: str | None, cache_folder: str | None) -> Any:
+    """Load a CrossEncoder (for --reranker / --rerank); a device torch cannot use is a usage error."""
+    from sentvec.cross_encoder import CrossEncoder
+
+    try:
+        return CrossEncoder(name, device=device, cache_folder=cache_folder)
+    except (RuntimeError, AssertionError) as err:
         if device is None:
             raise
         raise UsageError(f"cannot use device {device!r}: {err}") from None
@@ -545,14 +557,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sentvec.server import ServerSettings, create_app
 
     model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    reranker = None
+    if args.reranker is not None:
+        reranker = _load_cross_encoder(args.reranker, device=args.device, cache_folder=args.cache_folder)
     settings = ServerSettings(
         model_name=args.served_model_name or args.model, api_key=args.api_key or None,
         max_batch_tokens=args.max_batch_tokens, max_queue=args.max_queue,
         max_client_batch_size=args.max_client_batch_size, max_body_bytes=args.max_body_bytes,
         auto_truncate=args.auto_truncate,
     )
-    app = create_app(model, settings)
-    _note(args, f"serving {args.model} on http://{args.host}:{args.port}"
+    app = create_app(model, settings, reranker=reranker)
+    _note(args, f"serving {args.model}{f' and reranker {args.reranker}' if reranker else ''} "
+                f"on http://{args.host}:{args.port}"
                 f"{' (API key required)' if settings.api_key else ''}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
                 timeout_keep_alive=args.timeout_keep_alive)
@@ -765,9 +781,20 @@ def cmd_search(args: argparse.Namespace) -> int:
         model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
     elif args.device is not None or args.cache_folder is not None:
         model = index.model(device=args.device, cache_folder=args.cache_folder)
-    hits = index.search(args.query, k=args.k, model=model, exact=not args.approximate)
+    if args.rerank is None and args.rerank_top is not None:
+        raise UsageError("--rerank-top needs --rerank CROSS_ENCODER_MODEL")
+    if args.rerank_top is not None and args.rerank_top < args.k:
+        raise UsageError(f"--rerank-top {args.rerank_top} is smaller than -k {args.k}; rerank at least k hits")
+    reranker = None
+    if args.rerank is not None:
+        reranker = _load_cross_encoder(args.rerank, device=args.device, cache_folder=args.cache_folder)
+    hits = index.search(args.query, k=args.k, model=model, exact=not args.approximate, reranker=reranker,
+                        rerank_top=args.rerank_top)
     if args.json:
         print(json.dumps(hits, ensure_ascii=False))
+    elif reranker is not None:  # both scores: the cross-encoder's (the order) and the index's
+        for rank, hit in enumerate(hits, start=1):
+            print(f"{rank}\t{hit['rerank_score']:.4f}\t{hit['score']:.4f}\t{hit['id']}\t{hit['text']}")
     else:
         for rank, hit in enumerate(hits, start=1):
             print(f"{rank}\t{hit['score']:.4f}\t{hit['id']}\t{hit['text']}")
@@ -1011,12 +1038,18 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--approximate", action="store_true", help="use the approximate (HNSW) index built with --ann")
     se.add_argument("-m", "--model", default=None,
                     help="model to embed the query (default: the index's own; another model is refused)")
+    se.add_argument("--rerank", metavar="CROSS_ENCODER_MODEL", default=None,
+                    help="rerank the retrieved hits with this cross-encoder; lines then show rank, rerank score, "
+                         "index score, id and text")
+    se.add_argument("--rerank-top", metavar="N", type=_positive_int, default=None,
+                    help="hits retrieved from the index for --rerank to score (default: 4 * k)")
     se.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     se.set_defaults(func=cmd_search)
     srv = sub.add_parser(
         "serve", parents=[common], help="serve a model over HTTP (OpenAI and text-embeddings-inference APIs)",
         description="Serve one model: POST /v1/embeddings (OpenAI), /embed, /similarity, /tokenize, GET /info "
-                    "(text-embeddings-inference), /health, /ready, /metrics. Needs the [server] extra.",
+                    "(text-embeddings-inference), /health, /ready, /metrics; POST /rerank with --reranker. "
+                    "Needs the [server] extra.",
     )
     srv.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
                      help=f"model name or folder (default: {DEFAULT_MODEL}); fixed for the server's life")
@@ -1039,6 +1072,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "expiry, or a client may send a request on a connection the server is closing)")
     srv.add_argument("--auto-truncate", action="store_true",
                      help="truncate inputs over max_seq_length tokens instead of answering 422")
+    srv.add_argument("--reranker", metavar="CROSS_ENCODER_MODEL", default=None,
+                     help="also serve POST /rerank with this cross-encoder (one label); fixed for the server's "
+                          "life (default: none, /rerank answers 501)")
     srv.set_defaults(func=cmd_serve)
     cls = sub.add_parser(
         "classify", help="train a text classifier on embeddings, or classify texts with one",

@@ -329,6 +329,9 @@ class Index:
         exact: bool = True,
         rescore_multiplier: int = 4,
         ef_search: int | None = None,
+        reranker: Any = None,
+        rerank_top: int | None = None,
+        rerank_batch_size: int = 32,
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """Embed ``query`` with the index's model and return the ``k`` best documents.
 
@@ -338,11 +341,34 @@ class Index:
                 fingerprint). Default: load the recorded model.
             exact: False to use the approximate (HNSW) index, which must have been built.
             rescore_multiplier: for quantized indexes, candidates re-ranked per hit with the float query.
+            reranker: a :class:`~sentvec.CrossEncoder` (one label): retrieve ``rerank_top`` candidates from
+                the index, score each (query, text) pair with :meth:`CrossEncoder.rank` and keep the ``k`` best.
+            rerank_top: candidates to rerank per query (default ``4 * k``; at least ``k``).
+            rerank_batch_size: pairs per cross-encoder batch.
 
         Returns:
             For one text, a list of hits ``{"id", "score", "text", "corpus_id"}`` by decreasing score; for a
-            list, one such list per text.
+            list, one such list per text. With a ``reranker``, each hit also has ``rerank_score`` (the
+            cross-encoder's) and the list is ordered by it; ``score`` stays the index's similarity.
         """
+        if reranker is None and rerank_top is not None:
+            raise ValueError("rerank_top is only used with a reranker; pass reranker=CrossEncoder(...) too")
+        if reranker is not None:
+            if k < 1:
+                raise ValueError(f"k={k}; it must be at least 1")
+            rerank_top = 4 * k if rerank_top is None else rerank_top
+            if rerank_top < k:
+                raise ValueError(f"rerank_top={rerank_top} is smaller than k={k}; rerank at least the k hits "
+                                 "you ask for")
+            if getattr(reranker, "num_labels", 1) != 1:
+                raise ValueError(f"the reranker has {reranker.num_labels} labels; reranking needs a cross-encoder "
+                                 "with one output (a relevance score)")
+            found = self.search(query, rerank_top, model=model, exact=exact, rescore_multiplier=rescore_multiplier,
+                                ef_search=ef_search)
+            queries = [query] if isinstance(query, str) else list(query)
+            per_query = [found] if isinstance(query, str) else found
+            reranked = [_rerank(reranker, text, hits, k, rerank_batch_size) for text, hits in zip(queries, per_query)]
+            return reranked[0] if isinstance(query, str) else reranked
         if model is not None:
             self._check_model(model)
         else:
@@ -459,6 +485,15 @@ class Index:
             self._texts_cache = (number, documents)
         doc_id, text = self._texts_cache[1][corpus_id - int(self._starts[number])]
         return {"id": doc_id, "score": float(score), "text": text, "corpus_id": int(corpus_id)}
+
+
+def _rerank(reranker: Any, query: str, hits: list[dict[str, Any]], k: int, batch_size: int) -> list[dict[str, Any]]:
+    """The ``k`` best of ``hits`` by the cross-encoder's score of (query, hit text), each with ``rerank_score``."""
+    if not hits:
+        return []
+    ranked = reranker.rank(query, [h["text"] for h in hits], top_k=k, batch_size=batch_size,
+                           show_progress_bar=False)
+    return [{**hits[r["corpus_id"]], "rerank_score": float(r["score"])} for r in ranked]
 
 
 def _query_prompt(model: SentenceTransformer, settings: dict[str, Any]) -> str | None:

@@ -11,7 +11,8 @@ or ``sentvec serve all-MiniLM-L6-v2``. Routes:
 * ``POST /embed``, ``/similarity``, ``/tokenize``, ``GET /info`` (TEI shapes);
 * ``GET /`` the playground page (sentences in, similarity heatmap out; :mod:`sentvec.server.playground`);
 * ``GET /health`` (liveness), ``/ready`` (the batch worker runs), ``/metrics`` (Prometheus): never need the key;
-* ``POST /rerank`` answers 501: it needs a cross-encoder, which sentvec does not have yet.
+* ``POST /rerank`` (TEI) when a cross-encoder is given (``create_app(model, reranker=CrossEncoder(...))``,
+  ``sentvec serve MODEL --reranker CROSS_ENCODER``); without one it answers 501.
 
 The served model is fixed here; the ``model`` field of a request is echoed, never loaded.
 """
@@ -283,12 +284,15 @@ class _RequestMetrics:
             self.metrics.latency.labels(route).observe(time.perf_counter() - began)
 
 
-def create_app(model: Any, settings: ServerSettings | None = None, **options: Any) -> FastAPI:
+def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: Any = None,
+               **options: Any) -> FastAPI:
     """A FastAPI app serving ``model`` (a loaded :class:`~sentvec.SentenceTransformer`).
 
     Args:
         model: the model to serve; requests cannot change it.
         settings: limits and options; or pass them as keyword arguments (see :class:`ServerSettings`).
+        reranker: a loaded :class:`~sentvec.CrossEncoder` with one label, served on ``POST /rerank``;
+            without it that route answers 501.
 
     The batch worker starts and stops with the app (its lifespan), so run it under uvicorn or enter
     ``TestClient(app)`` as a context manager.
@@ -298,6 +302,12 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
     elif options:
         raise ValueError("pass either settings or keyword options, not both")
     service = EmbeddingService(model, settings)
+    rerank_service = None
+    if reranker is not None:
+        from sentvec.server.rerank import RerankService
+
+        rerank_service = RerankService(reranker, max_client_batch_size=settings.max_client_batch_size,
+                                       max_queue=settings.max_queue, refuse=service._refuse)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -309,6 +319,7 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
 
     app = FastAPI(title="sentvec", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = service
+    app.state.reranker = rerank_service
     auth = [Depends(_check_key)]
 
     @app.exception_handler(APIError)
@@ -440,11 +451,18 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
         return JSONResponse(await run_in_threadpool(run))
 
     @app.post("/rerank", dependencies=auth)
-    async def rerank() -> JSONResponse:
-        """Not available: reranking needs a cross-encoder model, which sentvec does not serve yet."""
-        raise APIError(501, "/rerank needs a cross-encoder; this server serves a bi-encoder "
-                            "(sentvec has no CrossEncoder yet). Use /similarity to score texts against one",
-                       code="not_implemented")
+    async def rerank(request: Request) -> JSONResponse:
+        """TEI rerank: ``query`` scored against each of ``texts`` by the cross-encoder, best first."""
+        if rerank_service is None:
+            raise APIError(501, "/rerank needs a cross-encoder and this server was started without one: start it "
+                                "with `sentvec serve MODEL --reranker CROSS_ENCODER_MODEL` (or "
+                                "create_app(model, reranker=CrossEncoder(...))); /similarity scores texts with "
+                                "the embedding model", code="not_implemented")
+        from sentvec.server.rerank import RerankRequest
+
+        req: RerankRequest = validate(RerankRequest, await _read_json(request))
+        truncate = settings.auto_truncate if req.truncate is None else req.truncate
+        return JSONResponse(await rerank_service.rerank(req, truncate))
 
     @app.get("/info", dependencies=auth)
     async def info() -> dict[str, Any]:
@@ -467,6 +485,7 @@ def create_app(model: Any, settings: ServerSettings | None = None, **options: An
             "embedding_dimension": service.dimension,
             "similarity_fn_name": model.similarity_fn_name,
             "device": str(model.device),
+            "reranker_model_id": rerank_service.name if rerank_service is not None else None,
         }
 
     # ------------------------------------------------------------------ probes (no key needed)

@@ -1,0 +1,125 @@
+"""``POST /rerank`` (text-embeddings-inference shape), served by a cross-encoder fixed at start.
+
+A request scores ``query`` against each of ``texts`` with :meth:`CrossEncoder.predict` and answers
+``[{"index", "score"[, "text"]}]`` best first. The cross-encoder runs one request at a time behind a
+lock (it is not part of the embedding batcher); requests beyond ``max_queue`` waiting for it are
+refused with 429, as embedding requests are.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+from fastapi.concurrency import run_in_threadpool
+from pydantic import StrictBool, StrictStr
+from torch import nn
+
+from sentvec.server.errors import APIError, bad_request, unprocessable
+from sentvec.server.schemas import _Request
+
+
+class RerankRequest(_Request):
+    """``POST /rerank`` (TEI): ``raw_scores`` gives logits without the model's activation (sigmoid);
+    ``truncate`` defaults to the server's ``--auto-truncate``."""
+
+    query: StrictStr
+    texts: list[StrictStr]
+    raw_scores: StrictBool = False
+    return_text: StrictBool = False
+    truncate: StrictBool | None = None
+    truncation_direction: Literal["Right", "right"] = "Right"
+
+
+class RerankService:
+    """Checks a rerank request against the server's limits and scores it with the cross-encoder.
+
+    Args:
+        reranker: a loaded :class:`~sentvec.CrossEncoder` with one label.
+        max_client_batch_size: most texts in one request.
+        max_queue: most rerank requests held at once (running or waiting for the model).
+        refuse: builds the 429 error from a reason (the embedding service's, so both read the same).
+        name: the reranker's name, for /info.
+    """
+
+    def __init__(self, reranker: Any, *, max_client_batch_size: int, max_queue: int,
+                 refuse: Any, name: str | None = None) -> None:
+        from tokenizers import Tokenizer as RustTokenizer
+
+        if getattr(reranker, "num_labels", 1) != 1:
+            raise ValueError(f"the reranker has {reranker.num_labels} labels; /rerank needs a cross-encoder with "
+                             "one output (a relevance score), such as a cross-encoder/ms-marco-* model")
+        self.reranker = reranker
+        self.name = name or getattr(reranker, "model_name_or_path", None) or "reranker"
+        self.max_client_batch_size = max_client_batch_size
+        self.max_queue = max_queue
+        self._refuse = refuse
+        self._lock = threading.Lock()  # one model call at a time: requests do not race on the weights or device
+        self._held = 0
+        self._held_lock = threading.Lock()
+        # without truncation: to count the tokens of an over-long pair for the 422 message
+        self._untruncated = RustTokenizer.from_str(reranker.tokenizer._tokenizer.to_str())
+        self._untruncated.no_truncation()
+        self._untruncated.no_padding()
+
+    def check(self, req: RerankRequest) -> None:
+        """400 for an empty query or text, 422 for too many texts."""
+        if not req.query:
+            raise bad_request("query is an empty string; send the text to rank the texts against", "query",
+                              "empty_input")
+        if not req.texts:
+            raise bad_request("texts is an empty list; send at least one text to rank", "texts", "empty_input")
+        if len(req.texts) > self.max_client_batch_size:
+            raise unprocessable(f"texts has {len(req.texts)} items; this server takes at most "
+                                f"{self.max_client_batch_size} per request (--max-client-batch-size): split it "
+                                "into several requests", "texts", "too_many_inputs")
+        for i, text in enumerate(req.texts):
+            if not text:
+                raise bad_request(f"texts[{i}] is an empty string; send some text or leave it out", f"texts[{i}]",
+                                  "empty_input")
+
+    def _check_length(self, query: str, texts: list[str]) -> None:
+        """422 when a (query, text) pair is longer than the reranker's max_length."""
+        tokenizer = self.reranker.tokenizer
+        pairs = [(query, t) for t in texts]
+        over = [i for i, e in enumerate(tokenizer.encode_pairs(pairs)) if e.overflowing]
+        if not over:
+            return
+        query_text, text = (query.lower(), texts[over[0]].lower()) if tokenizer.lowercase else (query, texts[over[0]])
+        count = len(self._untruncated.encode(query_text, text).ids)
+        others = f" ({len(over)} texts are over the limit)" if len(over) > 1 else ""
+        item = f"texts[{over[0]}]"
+        raise unprocessable(
+            f"query + {item} make {count} tokens; the reranker takes at most {self.reranker.max_length} "
+            f"(max_length){others}. Shorten them, send \"truncate\": true, or start the server with --auto-truncate",
+            item, "too_many_tokens")
+
+    def _score(self, req: RerankRequest, truncate: bool) -> list[float]:
+        if not truncate:
+            self._check_length(req.query, req.texts)
+        with self._lock:
+            scores = self.reranker.predict([(req.query, t) for t in req.texts],
+                                           activation_fn=nn.Identity() if req.raw_scores else None,
+                                           show_progress_bar=False, convert_to_numpy=True)
+        return [float(s) for s in scores]
+
+    async def rerank(self, req: RerankRequest, truncate: bool) -> list[dict[str, Any]]:
+        """``[{"index", "score"[, "text"]}]`` by decreasing score (ties keep the request's order)."""
+        self.check(req)
+        with self._held_lock:
+            if self._held >= self.max_queue:
+                raise self._refuse(f"{self._held} rerank requests are already held (max_queue={self.max_queue})")
+            self._held += 1
+        try:
+            scores = await run_in_threadpool(self._score, req, truncate)
+        except APIError:
+            raise
+        except Exception as err:  # a model failure fails this request only
+            raise APIError(500, f"the reranker failed on this request: {type(err).__name__}: {err}",
+                           code="model_error") from None
+        finally:
+            with self._held_lock:
+                self._held -= 1
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return [{"index": i, "score": scores[i], **({"text": req.texts[i]} if req.return_text else {})}
+                for i in order]
