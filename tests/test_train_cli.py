@@ -69,3 +69,18 @@ def test_bad_configs_are_named(tiny_folder, tmp_path, capsys):
     assert "sechdule" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "missing.toml"), "-q"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_train_plot_draws_the_log(tiny_folder, tmp_path, capsys):
+    """--plot draws the run's own log: one loss point per logged step."""
+    out = tmp_path / "curves.png"
+    assert main(["train", str(_config(tmp_path, tiny_folder)), "-q", "--plot", str(out)]) == 0
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from sentvec.plot import training_curves
+
+    figure = training_curves(tmp_path / "out" / "train_log.jsonl")
+    steps = figure.axes[0].lines[0].get_xdata()
+    assert list(steps) == [1, 2, 3, 4]
+    capsys.readouterr()
+    assert main(["train", str(_config(tmp_path, tiny_folder)), "-q", "--plot", str(tmp_path / "curves.txt")]) == 2
+    assert "--plot" in (err := capsys.readouterr().err) and "must end in" in err

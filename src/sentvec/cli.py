@@ -694,8 +694,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = read_config(args.config)
     if args.output is not None:
         config.setdefault("output", {})["dir"] = str(Path(args.output).resolve())
+    plot = None
+    if args.plot is not None:  # checked before training, not after an hour of it
+        plot = _plot_output(args.plot, (".png", ".svg"), "--plot")
+        if not config.get("output", {}).get("dir"):
+            raise UsageError("--plot reads the training log in the output folder: set [output] dir or -o")
     _note(args, f"training as {args.config} says")
     summary = run(config)
+    if plot is not None:
+        from sentvec.plot import training_curves
+
+        training_curves(Path(summary["model"]).parent / "train_log.jsonl", plot)
+        _note(args, f"wrote {plot}")
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -804,12 +814,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- plot
 
 
-def _plot_output(out: str, allowed: tuple[str, ...]) -> Path:
+def _plot_output(out: str, allowed: tuple[str, ...], flag: str = "--out") -> Path:
     path = Path(out).expanduser()
     if path.suffix.lower() not in allowed:
-        raise UsageError(f"--out {out!r} must end in {' or '.join(allowed)}")
+        raise UsageError(f"{flag} {out!r} must end in {' or '.join(allowed)}")
     if not path.parent.is_dir():
-        raise UsageError(f"--out {out!r}: folder {str(path.parent)!r} does not exist")
+        raise UsageError(f"{flag} {out!r}: folder {str(path.parent)!r} does not exist")
     return path
 
 
@@ -1133,6 +1143,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("config", metavar="CONFIG", help="a .toml training config")
     tr.add_argument("-o", "--output", default=None, help="output folder (overrides [output] dir)")
+    tr.add_argument("--plot", metavar="OUT.png", default=None,
+                    help="also draw loss and evaluation metrics per step from the training log (needs matplotlib)")
     tr.set_defaults(func=cmd_train)
 
     plo = sub.add_parser(
