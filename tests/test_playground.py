@@ -82,3 +82,27 @@ def test_playground_asks_for_the_key_and_sends_it(browser, minilm, tmp_path: Pat
         api = httpx.post(f"{url}/similarity", headers={"Authorization": "Bearer s3cret"}, timeout=30,
                          json={"inputs": {"source_sentence": PAIR[0], "sentences": [PAIR[1]]}}).json()
         assert score == pytest.approx(api[0], abs=1e-6)
+
+
+def test_playground_search_box_shows_the_index_hits(browser, minilm, tmp_path: Path) -> None:
+    from sentvec.index import Index
+
+    docs = ["A man is eating food.", "A monkey is playing drums.", "The weather is lovely today.",
+            "Someone is riding a horse.", "A cheetah is running behind its prey."]
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(docs) + "\n", encoding="utf-8")
+    index = Index.build(str(corpus), minilm, str(tmp_path / "docs.index"))
+    with running(create_app(minilm, model_name="all-MiniLM-L6-v2", index=index)) as url:
+        api = httpx.post(f"{url}/search", json={"query": "an animal runs fast", "k": 3}, timeout=30).json()["hits"]
+        assert api[0]["text"] == "A cheetah is running behind its prey." and len(api) == 3
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        page.goto(f"{url}/")
+        page.wait_for_selector("#search-box:not([hidden])", timeout=30_000)
+        page.fill("#query", "an animal runs fast")
+        page.click("#search")
+        page.wait_for_function("document.body.dataset.searched", timeout=30_000)
+        shown = page.eval_on_selector_all("#hits li", "lis => lis.map(li => [li.dataset.id, Number(li.dataset.score)])")
+        page.screenshot(path=str(tmp_path / "playground-search.png"))
+    assert [i for i, _ in shown[:3]] == [str(hit["id"]) for hit in api]
+    assert [s for _, s in shown[:3]] == pytest.approx([hit["score"] for hit in api], abs=1e-6)
+

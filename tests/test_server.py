@@ -714,3 +714,20 @@ def test_reranker_with_several_labels_is_refused(tiny_model, tmp_path):
     three = CrossEncoder(str(tiny_cross_encoder(tmp_path / "nli", num_labels=3)), device="cpu")
     with pytest.raises(ValueError, match="3 labels"):
         create_app(tiny_model, reranker=three)
+
+
+def test_search_route_without_an_index_and_bad_requests(minilm, tmp_path: Path) -> None:
+    from sentvec.index import Index
+
+    with running(create_app(minilm, model_name="all-MiniLM-L6-v2")) as url:
+        answer = httpx.post(f"{url}/search", json={"query": "x"}, timeout=30)
+        assert answer.status_code == 501 and "--index" in answer.json()["error"]["message"]
+        assert httpx.get(f"{url}/info", timeout=30).json()["index"] is None
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("one doc\nanother doc\n", encoding="utf-8")
+    index = Index.build(str(corpus), minilm, str(tmp_path / "docs.index"))
+    with running(create_app(minilm, model_name="all-MiniLM-L6-v2", index=index)) as url:
+        for body, status in [({"query": ""}, 400), ({"query": 3}, 422), ({"query": "x", "k": 0}, 422),
+                             ({"query": "x", "k": "2"}, 422), ({"query": "doc", "k": 5}, 200)]:
+            assert httpx.post(f"{url}/search", json=body, timeout=30).status_code == status, body
+        assert httpx.get(f"{url}/info", timeout=30).json()["index"] == {"documents": 2, "path": "docs.index"}

@@ -556,6 +556,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from sentvec.server import ServerSettings, create_app
 
+    index = None
+    if args.index is not None:  # opened (and checked) before the model is loaded: a bad path fails fast
+        from sentvec.index import Index
+
+        try:
+            index = Index.open(args.index)
+        except (FileNotFoundError, ValueError) as err:
+            raise UsageError(f"--index {args.index}: {err}") from None
     model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
     reranker = None
     if args.reranker is not None:
@@ -566,7 +574,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_client_batch_size=args.max_client_batch_size, max_body_bytes=args.max_body_bytes,
         auto_truncate=args.auto_truncate,
     )
-    app = create_app(model, settings, reranker=reranker)
+    try:
+        app = create_app(model, settings, reranker=reranker, index=index)
+    except ValueError as err:  # an index built with another model
+        raise UsageError(str(err)) from None
     _note(args, f"serving {args.model}{f' and reranker {args.reranker}' if reranker else ''} "
                 f"on http://{args.host}:{args.port}"
                 f"{' (API key required)' if settings.api_key else ''}")
@@ -1082,6 +1093,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "expiry, or a client may send a request on a connection the server is closing)")
     srv.add_argument("--auto-truncate", action="store_true",
                      help="truncate inputs over max_seq_length tokens instead of answering 422")
+    srv.add_argument("--index", metavar="INDEX", default=None,
+                     help="also serve POST /search (and the playground's search box) over this index, built "
+                          "with MODEL by `sentvec index build` (default: none, /search answers 501)")
     srv.add_argument("--reranker", metavar="CROSS_ENCODER_MODEL", default=None,
                      help="also serve POST /rerank with this cross-encoder (one label); fixed for the server's "
                           "life (default: none, /rerank answers 501)")

@@ -11,6 +11,8 @@ or ``sentvec serve all-MiniLM-L6-v2``. Routes:
 * ``POST /embed``, ``/similarity``, ``/tokenize``, ``GET /info`` (TEI shapes);
 * ``GET /`` the playground page (sentences in, similarity heatmap out; :mod:`sentvec.server.playground`);
 * ``GET /health`` (liveness), ``/ready`` (the batch worker runs), ``/metrics`` (Prometheus): never need the key;
+* ``POST /search`` over an index built with the served model (``sentvec serve MODEL --index INDEX``);
+  without one it answers 501.
 * ``POST /rerank`` (TEI) when a cross-encoder is given (``create_app(model, reranker=CrossEncoder(...))``,
   ``sentvec serve MODEL --reranker CROSS_ENCODER``); without one it answers 501.
 
@@ -24,6 +26,7 @@ import base64
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -284,7 +287,7 @@ class _RequestMetrics:
             self.metrics.latency.labels(route).observe(time.perf_counter() - began)
 
 
-def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: Any = None,
+def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: Any = None, index: Any = None,
                **options: Any) -> FastAPI:
     """A FastAPI app serving ``model`` (a loaded :class:`~sentvec.SentenceTransformer`).
 
@@ -293,6 +296,8 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
         settings: limits and options; or pass them as keyword arguments (see :class:`ServerSettings`).
         reranker: a loaded :class:`~sentvec.CrossEncoder` with one label, served on ``POST /rerank``;
             without it that route answers 501.
+        index: an open :class:`~sentvec.index.Index` built with ``model``, searched on ``POST /search`` and
+            from the playground's search box; without it that route answers 501.
 
     The batch worker starts and stops with the app (its lifespan), so run it under uvicorn or enter
     ``TestClient(app)`` as a context manager.
@@ -316,6 +321,10 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
             yield
         finally:
             service.batcher.stop()
+
+    if index is not None:
+        index._check_model(model)  # refuse at start, not on the first query, an index of another model
+    index_lock = threading.Lock()  # one search at a time: each reads the chunk files through
 
     app = FastAPI(title="sentvec", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = service
@@ -464,6 +473,29 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
         truncate = settings.auto_truncate if req.truncate is None else req.truncate
         return JSONResponse(await rerank_service.rerank(req, truncate))
 
+    @app.post("/search", dependencies=auth)
+    async def search(request: Request) -> JSONResponse:
+        """Search the index the server was started with: ``{"query", "k"}`` -> ``{"hits": [{"id", "score",
+        "text", "corpus_id"}]}``, best first."""
+        if index is None:
+            raise APIError(501, "/search needs an index and this server was started without one: start it with "
+                                "`sentvec serve MODEL --index INDEX` (an index built by `sentvec index build`)",
+                           code="not_implemented")
+        body = await _read_json(request)
+        query, k = (body.get("query"), body.get("k", 10)) if isinstance(body, dict) else (None, None)
+        if not isinstance(query, str):
+            raise unprocessable("query must be a string", "query", "invalid_type")
+        if not query.strip():
+            raise APIError(400, "query is an empty string; send some text", param="query", code="empty_input")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
+            raise unprocessable(f"k must be an integer from 1 to 100, got {k!r}", "k", "invalid_value")
+
+        def run() -> list[dict[str, Any]]:
+            with index_lock:
+                return index.search(query, k=k, model=model)
+
+        return JSONResponse({"hits": await run_in_threadpool(run)})
+
     @app.get("/info", dependencies=auth)
     async def info() -> dict[str, Any]:
         """TEI info: what is served and with which limits."""
@@ -486,6 +518,7 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
             "similarity_fn_name": model.similarity_fn_name,
             "device": str(model.device),
             "reranker_model_id": rerank_service.name if rerank_service is not None else None,
+            "index": None if index is None else {"documents": index.count, "path": index.path.name},
         }
 
     # ------------------------------------------------------------------ probes (no key needed)

@@ -111,9 +111,38 @@ async function compare() {
   }
 }
 
+async function search() {
+  const query = $("query").value.trim();
+  if (!query) {
+    say("Type something to search for.", true);
+    return;
+  }
+  say("Searching\u2026");
+  try {
+    const { hits } = await call("POST", "search", { query, k: 10 });
+    const list = $("hits");
+    list.replaceChildren();
+    for (const hit of hits) {
+      const item = document.createElement("li");
+      item.dataset.score = hit.score;
+      item.dataset.id = hit.id;
+      item.textContent = `${hit.score.toFixed(3)}  ${hit.text}`;
+      list.appendChild(item);
+    }
+    say(`${hits.length} hit${hits.length === 1 ? "" : "s"}.`);
+    document.body.dataset.searched = String(Date.now());
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
 async function start() {
   $("api-key").value = sessionStorage.getItem(KEY) || "";
   $("compare").addEventListener("click", compare);
+  $("search").addEventListener("click", search);
+  $("query").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") search();
+  });
   $("sentences").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) compare();
   });
@@ -121,6 +150,10 @@ async function start() {
     const info = await call("GET", "info");
     $("model").textContent = `${info.model_id}: ${info.embedding_dimension} dimensions, ` +
       `${info.similarity_fn_name} similarity, up to ${info.max_input_length} tokens`;
+    if (info.index) {  // the server was started with --index: show the search box
+      $("index-name").textContent = `(${info.index.path}, ${info.index.documents} documents)`;
+      $("search-box").hidden = false;
+    }
   } catch (err) {
     $("model").textContent = err.message.startsWith("401")
       ? "This server needs an API key: enter it below, then Compare."
