@@ -12,6 +12,12 @@ full-data figure: frozen embeddings + logistic regression (C=1), stratified 10-f
     python benchmarks/fewshot_mr.py                          # 8 and 16 per class, seeds 0-4, and --full
     python benchmarks/fewshot_mr.py --shots 8 --seeds 0 1 --results fewshot.json   # in pieces, resumable
 
+Settings of the few-shot run (--learning-rate, --batch-size, --epochs, --num-iterations, --hard-negatives)
+and of the head (--C, --normalize) are recorded with each run; a run counts as done, and in the table,
+only under the same settings. Keep one results file per --test-size (the test size is not recorded).
+
+    python benchmarks/fewshot_mr.py --shots 8 --seeds 0 1 --test-size 500 --no-full --learning-rate 1e-4
+
 With --results, each finished run is added to that JSON file (written atomically) and runs already
 there are skipped, so a long benchmark can be run in pieces; the table covers every run in the file.
 """
@@ -76,6 +82,29 @@ def head_accuracy(classifier, vectors: np.ndarray, labels: list[str]) -> float:
     return float(np.mean(predicted == np.array(labels)))
 
 
+def finetune_hard(model, texts: list[str], labels: list[str], args: argparse.Namespace, seed: int) -> None:
+    """Fine-tune as fit(finetune=True) does, but with hard negatives: each text's other-label partner
+    is drawn from the half of the other-label texts most similar to it under the frozen encoder
+    (positives are drawn as usual)."""
+    from sentvec.classification.fewshot import _contrastive_finetune
+
+    rng = random.Random(seed)
+    vectors = model.encode(texts, normalize_embeddings=True)
+    similarity = vectors @ vectors.T
+    label_array = np.array(labels)
+    pairs = []
+    for _ in range(args.num_iterations):
+        for i, text in enumerate(texts):
+            same = [j for j in np.flatnonzero(label_array == label_array[i]) if j != i]
+            other = np.flatnonzero(label_array != label_array[i])
+            hardest = other[np.argsort(-similarity[i, other])][: max(1, len(other) // 2)]
+            pairs.append((text, texts[rng.choice(same)], 1.0))
+            pairs.append((text, texts[int(rng.choice(list(hardest)))], 0.0))
+    _contrastive_finetune(model, pairs, num_epochs=args.epochs, batch_size=args.batch_size,
+                          learning_rate=args.learning_rate, seed=seed)
+    model.eval()
+
+
 def save_results(path: Path | None, results: list[dict]) -> None:
     if path is None:
         return
@@ -93,6 +122,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--test-size", type=int, default=2000)
     parser.add_argument("--num-iterations", type=int, default=20, help="pair-generation rounds (SetFit's default)")
+    parser.add_argument("--learning-rate", type=float, default=2e-5, help="of the encoder (body) fine-tuning")
+    parser.add_argument("--batch-size", type=int, default=16, help="pairs per fine-tuning step")
+    parser.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs over the pairs")
+    parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation of the logistic head")
+    parser.add_argument("--normalize", action="store_true", help="unit-length embeddings before the head")
+    parser.add_argument("--hard-negatives", action="store_true",
+                        help="negative partners: the other-label texts most similar under the frozen encoder")
     parser.add_argument("--full", action=argparse.BooleanOptionalAction, default=True,
                         help="also the full-data 10-fold figure of the frozen encoder")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (1 is fastest on a busy machine)")
@@ -107,9 +143,21 @@ def main() -> None:
     pool, test_texts, test_labels = split(pos, neg, args.test_size)
     results_path = Path(args.results) if args.results else None
     results: list[dict] = json.loads(results_path.read_text()) if results_path and results_path.is_file() else []
-    # a few-shot run counts as done only with the same number of pair rounds
-    done = {(r["mode"], r["shots"], r["seed"]) for r in results
-            if r.get("num_iterations", args.num_iterations) == args.num_iterations}
+    # a run counts as done only with the same settings (runs from before settings were recorded: the defaults)
+    head_setting = {"C": args.C, "normalize": args.normalize}
+    tune_setting = {**head_setting, "num_iterations": args.num_iterations, "learning_rate": args.learning_rate,
+                    "batch_size": args.batch_size, "epochs": args.epochs, "hard_negatives": args.hard_negatives}
+
+    def setting_of(r: dict) -> dict:
+        keys = head_setting if r["mode"] == "frozen" else tune_setting
+        defaults = {"C": 1.0, "normalize": False, "num_iterations": args.num_iterations, "learning_rate": 2e-5,
+                    "batch_size": 16, "epochs": 1, "hard_negatives": False}
+        return {k: r.get(k, defaults[k]) for k in keys}
+
+    def matches(r: dict) -> bool:
+        return setting_of(r) == (head_setting if r["mode"] == "frozen" else tune_setting)
+
+    done = {(r["mode"], r["shots"], r["seed"]) for r in results if r["mode"] != "full-10fold" and matches(r)}
 
     model = SentenceTransformer(args.model, device=args.device)
     original = {k: v.clone() for k, v in model.state_dict().items()}
@@ -121,22 +169,32 @@ def main() -> None:
             if ("frozen", shots, seed) not in done:
                 if test_vectors is None:
                     test_vectors = model.encode(test_texts, batch_size=64)
-                frozen = model.get_classifier(C=1.0).fit(texts, labels)
-                results.append({"mode": "frozen", "shots": shots, "seed": seed,
-                                "accuracy": head_accuracy(frozen, test_vectors, test_labels)})
+                frozen = model.get_classifier(C=args.C, normalize_embeddings=args.normalize).fit(texts, labels)
+                vectors = test_vectors
+                if args.normalize:
+                    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+                results.append({"mode": "frozen", "shots": shots, "seed": seed, **head_setting,
+                                "accuracy": head_accuracy(frozen, vectors, test_labels)})
                 save_results(results_path, results)
             if ("few-shot", shots, seed) not in done:
                 model.load_state_dict(original)
                 t0 = time.perf_counter()
-                tuned = model.get_classifier(C=1.0).fit(texts, labels, finetune=True, seed=seed,
-                                                        num_iterations=args.num_iterations)
+                tuned = model.get_classifier(C=args.C, normalize_embeddings=args.normalize)
+                if args.hard_negatives:
+                    finetune_hard(model, texts, labels, args, seed)
+                    tuned.fit(texts, labels)
+                else:
+                    tuned.fit(texts, labels, finetune=True, seed=seed, num_iterations=args.num_iterations,
+                              learning_rate=args.learning_rate, finetune_batch_size=args.batch_size,
+                              num_epochs=args.epochs)
                 tune_s = time.perf_counter() - t0
                 accuracy = tuned.score(test_texts, test_labels)
                 model.load_state_dict(original)
                 results.append({"mode": "few-shot", "shots": shots, "seed": seed, "accuracy": accuracy,
-                                "num_iterations": args.num_iterations, "finetune_s": round(tune_s, 1)})
+                                **tune_setting, "finetune_s": round(tune_s, 1)})
                 save_results(results_path, results)
-            current = {r["mode"]: r["accuracy"] for r in results if r["shots"] == shots and r["seed"] == seed}
+            current = {r["mode"]: r["accuracy"] for r in results
+                       if r["shots"] == shots and r["seed"] == seed and r["mode"] != "full-10fold" and matches(r)}
             print(f"{shots:>2} per class, seed {seed}: frozen {current.get('frozen', float('nan')):.4f}  "
                   f"few-shot {current.get('few-shot', float('nan')):.4f}  ({time.perf_counter() - started:.0f} s)",
                   flush=True)
@@ -158,15 +216,14 @@ def main() -> None:
                         "folds": scores})
         save_results(results_path, results)
 
-    print(f"\nMR, {args.model}, test on {args.test_size} held-apart snippets, {args.num_iterations} pair rounds; "
+    print(f"\nMR, {args.model}, test on {args.test_size} held-apart snippets, few-shot setting {tune_setting}; "
           "accuracy %, mean ± std over seeds\n")
     print("| examples per class | frozen encoder + LR | few-shot (SetFit-style) + LR | gain | seeds |")
     print("|---:|---:|---:|---:|---:|")
     for shots in sorted({r["shots"] for r in results if r["mode"] != "full-10fold"}):
         row = {}
         for mode in ("frozen", "few-shot"):
-            row[mode] = [r["accuracy"] for r in results if r["mode"] == mode and r["shots"] == shots
-                         and r.get("num_iterations", args.num_iterations) == args.num_iterations]
+            row[mode] = [r["accuracy"] for r in results if r["mode"] == mode and r["shots"] == shots and matches(r)]
         both = min(len(row["frozen"]), len(row["few-shot"]))
 
         def fmt(values: list[float]) -> str:
