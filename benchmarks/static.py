@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shlex
 import statistics
@@ -141,6 +142,8 @@ def multilingual(args: argparse.Namespace, data: Path) -> int:
     from sentvec.store import resolve_model_folder
 
     teacher_name = "use-multilingual-v3"
+    logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
+    logging.getLogger("sentvec.static.distill").setLevel(logging.INFO)  # the fit's epochs, on stderr
     folder = resolve_model_folder(teacher_name)
     load = os.getloadavg()[0]
     corpus = multilingual_corpus(data)
@@ -153,10 +156,10 @@ def multilingual(args: argparse.Namespace, data: Path) -> int:
     rows = []
     if args.plain:
         t0 = time.perf_counter()
-        plain = distill(teacher, pca_dims=args.dims, **options)
+        plain = distill(teacher, pca_dims=args.dims, show_progress_bar=False, **options)
         rows.append(("static, no fit", time.perf_counter() - t0, plain.encode, None))
     t0 = time.perf_counter()
-    student = distill(teacher, corpus=corpus, pca_dims=args.dims, **options)
+    student = distill(teacher, corpus=corpus, pca_dims=args.dims, show_progress_bar=False, **options)
     took = time.perf_counter() - t0
     student.save(out)
     rows.append((f"static + fit ({len(corpus):,} texts)", took, StaticModel.load(out).encode, out))

@@ -106,6 +106,7 @@ def distill(
         raise ValueError("the teacher's first module must be a Transformer or a UniversalSentenceEncoder "
                          "(a static model cannot be distilled from it)")
     size = len(table)
+    logger.info("token vectors: %d of %d tokens from the teacher", len(keep), size)
     skipped = np.setdiff1d(np.arange(size, dtype=np.int64), keep)
     weights = np.ones(size, dtype=np.float32)
     if apply_zipf and sif_coefficient is not None:
@@ -119,6 +120,7 @@ def distill(
     else:
         targets = model.encode(corpus, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
                                show_progress_bar=show_progress_bar)
+        logger.info("fit: the teacher embedded %d corpus texts", len(corpus))
         table = (table - table[keep].mean(axis=0)) * weights[:, None]
         table[skipped] = 0.0
         ids, offsets = _bags(tokenizer, corpus)
