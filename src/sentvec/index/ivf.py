@@ -4,9 +4,9 @@ Built in three steps, each holding a bounded amount of memory whatever the corpu
 
 1. **train**: k-means (the IVF quantizer) on a random sample of at most ``IVF_MAX_SAMPLE`` vectors,
    gathered one chunk at a time;
-2. **fill**: for each chunk (shard) of the index, a copy of the trained, empty index gets that chunk's
-   vectors, with their row numbers as ids, and is written to ``ann.parts/NNNNNN.faiss``; one chunk is in
-   memory at a time;
+2. **fill**: a copy of the trained, empty index gets the vectors of consecutive chunks (shards), with their
+   row numbers as ids, until it holds ``part_rows`` of them, and is written to ``ann.parts/NNNNNN.faiss``;
+   then the next part starts: at most one part and one chunk are in memory at a time;
 3. **merge**: FAISS's ``merge_ondisk`` maps the parts (not reading them into memory) and writes every
    inverted list into one file, ``ann.ivfdata`` (``OnDiskInvertedLists``); ``ann.faiss`` holds the
    quantizer and where each list lies in that file.
@@ -42,6 +42,9 @@ PARTS_FOLDER = "ann.parts"
 IVF_TRAIN_PER_LIST = 39
 IVF_MAX_SAMPLE = 200_000
 IVF_MIN_SAMPLE = 10_000
+# Vectors per on-disk part: bounds the fill's memory (100,000 x 384 float32 = 147 MiB) and keeps the number of
+# files merge_ondisk maps at once low (10,000 parts for 1B vectors).
+IVF_PART_ROWS = 100_000
 
 
 def default_nlist(count: int) -> int:
@@ -50,16 +53,17 @@ def default_nlist(count: int) -> int:
 
 
 def default_nprobe(nlist: int) -> int:
-    """Lists probed per query: all of them for up to 16, else a twelfth of them (at least 16, at most 128).
+    """Lists probed per query: all of them for up to 16, else an eighth of them (at least 16, at most 256).
 
-    Chosen for recall@10 >= 0.95 against exact search (tests/test_ivf.py measures it on clustered vectors;
-    the README gives the figure on all-MiniLM-L6-v2 embeddings of real sentences).
+    An eighth gives recall@10 of 0.967 against exact search for queries like the corpus's own documents
+    (all-MiniLM-L6-v2 on 20,000 real sentences, ``benchmarks/ivf_ondisk.py``; 0.937 at a twelfth); queries
+    unlike every document (another domain) need more (0.73 there at an eighth, 0.94 at half), or exact search.
     """
-    return nlist if nlist <= 16 else max(16, min(int(math.ceil(nlist / 12)), 128))
+    return nlist if nlist <= 16 else max(16, min(int(math.ceil(nlist / 8)), 256))
 
 
 def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None, seed: int = 0,
-              sample_size: int | None = None) -> None:
+              sample_size: int | None = None, part_rows: int = IVF_PART_ROWS) -> None:
     """Train an IVF index on a sample of ``index``'s vectors, fill it chunk by chunk and merge it on disk.
 
     Args:
@@ -68,6 +72,7 @@ def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None,
         nprobe: lists searched per query (default :func:`default_nprobe`); stored in the manifest.
         seed: picks the training sample.
         sample_size: vectors to train k-means on (default: 39 per list, at least 10,000, at most 200,000).
+        part_rows: vectors filled into one part before it is written out (whole chunks; memory while filling).
 
     Needs ``faiss`` (the ``sentvec[ann]`` extra).
     """
@@ -83,6 +88,8 @@ def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None,
     if nlist > count:
         raise ValueError(f"nlist={nlist} is more than the {count} vectors of {index.path}; choose at most {count}")
     nprobe = min(nprobe or default_nprobe(nlist), nlist)
+    if part_rows < 1:
+        raise ValueError(f"part_rows={part_rows}; it must be at least 1")
     if sample_size is None:
         sample_size = min(max(nlist * IVF_TRAIN_PER_LIST, IVF_MIN_SAMPLE), IVF_MAX_SAMPLE)
     sample_size = max(nlist, min(count, sample_size))
@@ -95,14 +102,18 @@ def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None,
     trained = parts / "trained.faiss"
     faiss.write_index(ivf, str(trained))
     del ivf
-    files = []
-    for number, (start, chunk) in enumerate(index._chunks()):
-        part = faiss.read_index(str(trained))
+    files: list[str] = []
+    part = None
+    for start, chunk in index._chunks():
+        if part is None:
+            part = faiss.read_index(str(trained))
         vectors = np.ascontiguousarray(index._floats(chunk), dtype=np.float32)
         part.add_with_ids(vectors, np.arange(start, start + len(vectors), dtype=np.int64))
-        files.append(str(parts / f"{number:06d}.faiss"))
-        faiss.write_index(part, files[-1])
-        del part, vectors
+        del vectors
+        if part.ntotal >= part_rows or start + len(chunk) == count:
+            files.append(str(parts / f"{len(files):06d}.faiss"))
+            faiss.write_index(part, files[-1])
+            part = None
 
     merged = faiss.read_index(str(trained))
     data_tmp = index.path / f".{IVF_DATA_FILE}.tmp"
