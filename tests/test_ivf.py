@@ -19,7 +19,7 @@ pytest.importorskip("pyarrow")
 from sentvec.distributed import write_shard  # noqa: E402
 from sentvec.index import Index  # noqa: E402
 from sentvec.index.index import FORMAT, VERSION, _release_memory, _start_or_resume, _write_manifest  # noqa: E402
-from sentvec.index.ivf import IVF_DATA_FILE, PARTS_FOLDER, build_ivf, default_nprobe  # noqa: E402
+from sentvec.index.ivf import PARTS_FOLDER, build_ivf, default_nprobe  # noqa: E402
 
 
 def _clustered(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
@@ -69,7 +69,7 @@ def test_ondisk_ivf_recall_against_exact_search_and_a_moved_folder(tmp_path: Pat
     assert ann["kind"] == "ivf-flat-ondisk" and ann["count"] == 30_000 and ann["nlist"] == 692
     assert ann["nprobe"] == default_nprobe(692) and ann["trained_on"] < 30_000
     # the inverted lists (every vector and its id) are in the data file, not in the small header
-    assert (tmp_path / "a.index" / IVF_DATA_FILE).stat().st_size >= 30_000 * (48 * 4 + 8)
+    assert (tmp_path / "a.index" / ann["data_file"]).stat().st_size >= 30_000 * (48 * 4 + 8)
     assert ann["bytes"] < 30_000 * 48 * 4 / 10
     assert not (tmp_path / "a.index" / PARTS_FOLDER).exists()
     recall = _recall_at_10(index, vectors, queries)
@@ -80,6 +80,9 @@ def test_ondisk_ivf_recall_against_exact_search_and_a_moved_folder(tmp_path: Pat
     assert _recall_at_10(moved, vectors, queries) == recall
     # probing every list gives exactly the exact search's scores
     build_ivf(moved, nlist=64, nprobe=64, part_rows=1)  # a part per shard
+    # the rebuild wrote a new data file and removed the old one
+    assert [f.name for f in (tmp_path / "moved.index").glob("*.ivfdata")] == [moved.manifest["ann"]["data_file"]]
+    assert moved.manifest["ann"]["data_file"] != ann["data_file"]
     exact = moved.search_embeddings(queries[:20], k=10)
     approx = moved.search_embeddings(queries[:20], k=10, exact=False)
     np.testing.assert_allclose([[h["score"] for h in r] for r in approx], [[h["score"] for h in r] for r in exact],
@@ -93,8 +96,8 @@ def test_ondisk_ivf_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="part_rows=0"):
         build_ivf(index, part_rows=0)
     build_ivf(index, nlist=8)
-    (tmp_path / "a.index" / IVF_DATA_FILE).write_bytes(b"short")
-    with pytest.raises(ValueError, match="ann.ivfdata is missing or truncated"):
+    (tmp_path / "a.index" / index.manifest["ann"]["data_file"]).write_bytes(b"short")
+    with pytest.raises(ValueError, match=r"ann\.\w+\.ivfdata is missing or truncated"):
         Index.open(tmp_path / "a.index").search_embeddings(np.ones((1, 8), np.float32), k=3, exact=False)
 
 

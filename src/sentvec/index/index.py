@@ -581,7 +581,7 @@ def _start_or_resume(folder: Path, settings: dict[str, Any], overwrite: bool) ->
 def _clear(folder: Path) -> None:
     """Remove an old index's files (only the names an index uses), keeping the folder."""
     (folder / MANIFEST).unlink()  # first: a crash from here on leaves no index that looks valid
-    for file in [folder / "ranges.npy", folder / ANN_FILE, folder / "ann.ivfdata", *(folder / "chunks").glob("*")]:
+    for file in [folder / "ranges.npy", folder / ANN_FILE, *folder.glob("ann.*.ivfdata"), *(folder / "chunks").glob("*")]:
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             file.unlink()
 

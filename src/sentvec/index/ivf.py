@@ -8,11 +8,12 @@ Built in three steps, each holding a bounded amount of memory whatever the corpu
    row numbers as ids, until it holds ``part_rows`` of them, and is written to ``ann.parts/NNNNNN.faiss``;
    then the next part starts: at most one part and one chunk are in memory at a time;
 3. **merge**: FAISS's ``merge_ondisk`` maps the parts (not reading them into memory) and writes every
-   inverted list into one file, ``ann.ivfdata`` (``OnDiskInvertedLists``); ``ann.faiss`` holds the
-   quantizer and where each list lies in that file.
+   inverted list into one file, ``ann.<random>.ivfdata`` (``OnDiskInvertedLists``); ``ann.faiss`` holds the
+   quantizer, the data file's name and where each list lies in it.
 
-Searching memory-maps ``ann.ivfdata``: the operating system pages in the lists a query probes. Both files
-are written under temporary names and renamed into place; the parts are removed at the end.
+Searching memory-maps the data file: the operating system pages in the lists a query probes. Each build
+writes a data file of a new name, then the header (renamed into place), then the manifest, and only then
+removes the previous data file: a crash at any point leaves a header that matches its data file.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IVF_DATA_FILE = "ann.ivfdata"
+IVF_DATA_GLOB = "ann.*.ivfdata"
 PARTS_FOLDER = "ann.parts"
 # About 4 * sqrt(N) lists, each trained with at least this many sample vectors (FAISS warns below 39).
 IVF_TRAIN_PER_LIST = 39
@@ -116,26 +117,29 @@ def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None,
             part = None
 
     merged = faiss.read_index(str(trained))
-    data_tmp = index.path / f".{IVF_DATA_FILE}.tmp"
+    data = index.path / f"ann.{os.urandom(4).hex()}.ivfdata"
+    data_tmp = parts / data.name
     with _c_stdout_to_stderr():  # FAISS reports the file's size on stdout, which `sentvec ... --json` owns
         merge_ondisk(merged, files, str(data_tmp))
     lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(merged).invlists)
     # the name the header records: search opens it in the index's own folder (IO_FLAG_ONDISK_SAME_DIR)
-    lists.filename = IVF_DATA_FILE
-    with _atomic(index.path / f".{ANN_FILE}.new") as fh:  # written whole, renamed below with the data file
-        fh.write(faiss.serialize_index(merged).tobytes())
+    lists.filename = data.name
+    header = faiss.serialize_index(merged).tobytes()
     del lists, merged  # unmaps the data file
     with open(data_tmp, "rb+") as fh:
         os.fsync(fh.fileno())
-    os.replace(data_tmp, index.path / IVF_DATA_FILE)
-    os.replace(index.path / f".{ANN_FILE}.new", index.path / ANN_FILE)
-    shutil.rmtree(parts, ignore_errors=True)
+    os.replace(data_tmp, data)
+    with _atomic(index.path / ANN_FILE) as fh:
+        fh.write(header)
     index.manifest["ann"] = {"backend": "faiss", "file": ANN_FILE, "kind": "ivf-flat-ondisk", "nlist": nlist,
                              "nprobe": nprobe, "trained_on": int(sample_size), "count": count,
-                             "bytes": (index.path / ANN_FILE).stat().st_size, "data_file": IVF_DATA_FILE,
-                             "data_bytes": (index.path / IVF_DATA_FILE).stat().st_size}
+                             "bytes": len(header), "data_file": data.name, "data_bytes": data.stat().st_size}
     _write_manifest(index.path, index.manifest)
     index._ann = None
+    shutil.rmtree(parts, ignore_errors=True)
+    for old in index.path.glob(IVF_DATA_GLOB):  # the previous build's data file, or one a crash left
+        if old.name != data.name:
+            old.unlink()
     logger.info("IVF index of %s: %d lists, trained on %d vectors, %d probed per query", index.path, nlist,
                 sample_size, nprobe)
 
