@@ -1050,7 +1050,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Embed CORPUS (text lines, JSON lines, CSV/TSV or Parquet) chunk by chunk into the folder OUT. "
                     "An interrupted build resumes when run again with the same arguments.",
     )
-    ib.add_argument("corpus", metavar="CORPUS", help="corpus file: .txt (one document per line), .jsonl, .csv/.tsv, .parquet")
+    ib.add_argument("corpus", metavar="CORPUS", help="corpus file: .txt (one document per line), .jsonl, .csv/.tsv, "
+                    ".parquet; a local path or a URI (s3://, gs://, abfs://, hdfs://, file://)")
     ib.add_argument("--out", required=True, metavar="INDEX", help="index folder to create (or resume)")
     ib.add_argument("--format", choices=("text", "jsonl", "csv", "parquet"), default=None,
                     help="corpus format (default: from the extension; text otherwise)")
@@ -1065,7 +1066,8 @@ def build_parser() -> argparse.ArgumentParser:
     ib.add_argument("--chunk-size", type=_positive_int, default=10_000,
                     help="documents per chunk: the unit of memory and of resuming (default: 10000)")
     ib.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
-    ib.add_argument("--ann", choices=("faiss",), default=None, help="also build an approximate (HNSW) index")
+    ib.add_argument("--ann", choices=("faiss",), default=None,
+                    help="also build an approximate index (HNSW; with --ray, IVF with its lists on disk)")
     ib.add_argument("--overwrite", action="store_true", help="replace an existing index at OUT")
     ib.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     ray = ib.add_argument_group("distributed build (sentvec[ray])")
