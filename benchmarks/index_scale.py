@@ -50,13 +50,8 @@ def child(corpus: str, index: str, model_name: str, threads: int, chunk_size: in
     from sentvec import SentenceTransformer
     from sentvec.index import Index
 
-    if model_name == "tiny":
-        from conftest import tiny_sentence_model_folder
-
-        folder = Path(index).parent / "tiny-model"
-        if not folder.exists():
-            tiny_sentence_model_folder(folder, normalize=False, max_seq_length=32)
-        model = SentenceTransformer(str(folder), device="cpu")
+    if model_name == "tiny":  # written by the parent (see tiny_model), so that making it is not measured here
+        model = SentenceTransformer(str(Path(index).parent / "tiny-model"), device="cpu")
     else:
         from sentvec.store import resolve_model_folder
 
@@ -78,6 +73,16 @@ def child(corpus: str, index: str, model_name: str, threads: int, chunk_size: in
     size = sum(f.stat().st_size for f in Path(index).rglob("*") if f.is_file())
     print(json.dumps({"count": built.count, "embedded": embedded[0], "seconds": seconds, "peak_mib": peak,
                       "loaded_mib": loaded_rss, "index_bytes": size}))
+
+
+def tiny_model(folder: Path) -> None:
+    """Write the tiny random test model once, in this (unmeasured) process: building it imports much more
+    than loading it, which would inflate the first child's RSS."""
+    if not folder.exists():
+        sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+        from conftest import tiny_sentence_model_folder
+
+        tiny_sentence_model_folder(folder, normalize=False, max_seq_length=32)
 
 
 def generate(path: Path, n: int, seed: int = 0) -> None:
@@ -118,6 +123,8 @@ def main() -> None:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="sentvec-scale-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.model == "tiny":
+        tiny_model(work / "tiny-model")
     print(f"## Index build: peak RSS against corpus size (model {args.model}, chunk_size {args.chunk_size}, "
           f"{args.threads} torch thread(s))\n")
     print("| lines | corpus MiB | build s | docs/s | RSS after model load MiB | peak RSS MiB | index MiB |")
