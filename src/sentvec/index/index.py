@@ -680,7 +680,7 @@ def _without_onednn() -> Iterator[None]:
 
 
 def _release_memory() -> None:
-    """Give freed heap pages back to the OS after a chunk (glibc only; elsewhere nothing happens).
+    """Give freed heap pages back to the OS after a piece of a chunk (glibc only; elsewhere nothing happens).
 
     Each piece of a chunk allocates and frees tensors of new shapes; glibc keeps the freed pages,
     fragmented, so without this the resident size creeps up chunk after chunk (measured: +65 MiB over 24
