@@ -1,7 +1,7 @@
 """Index build at scale: peak memory against corpus size, and a build killed half way that resumes.
 
 Generates corpora of N lines (random sentences from a small vocabulary), then builds a sentvec index of
-each in a fresh child process and reports the child's peak RSS (``ru_maxrss``), its RSS after loading the
+each in a fresh child process and reports the child's peak RSS (``VmHWM``), its RSS after loading the
 model (before the build), the build time and the index size on disk. Bounded memory means the peak does
 not grow with N. Then a build of ``--resume-size`` lines is run from scratch and killed with SIGKILL once the
 manifest lists half the corpus; a second child resumes it, and the script reports how many documents the
@@ -41,6 +41,19 @@ def _rss_mib() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _peak_rss_mib() -> float:
+    """Peak resident set size of this process since it started (``VmHWM``), in MiB.
+
+    Not ``ru_maxrss``: Linux carries that over from the forked copy of the parent a child starts as, so
+    a child of a large parent would report the parent's size.
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(corpus: str, index: str, model_name: str, threads: int, chunk_size: int) -> None:
     """Build one index and print a JSON line with the measurements."""
     sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
@@ -50,13 +63,8 @@ def child(corpus: str, index: str, model_name: str, threads: int, chunk_size: in
     from sentvec import SentenceTransformer
     from sentvec.index import Index
 
-    if model_name == "tiny":
-        from conftest import tiny_sentence_model_folder
-
-        folder = Path(index).parent / "tiny-model"
-        if not folder.exists():
-            tiny_sentence_model_folder(folder, normalize=False, max_seq_length=32)
-        model = SentenceTransformer(str(folder), device="cpu")
+    if model_name == "tiny":  # written by the parent (see tiny_model), so that making it is not measured here
+        model = SentenceTransformer(str(Path(index).parent / "tiny-model"), device="cpu")
     else:
         from sentvec.store import resolve_model_folder
 
@@ -74,10 +82,20 @@ def child(corpus: str, index: str, model_name: str, threads: int, chunk_size: in
     start = time.perf_counter()
     built = Index.build(corpus, model, index, chunk_size=chunk_size, batch_size=256, show_progress_bar=False)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mib()
     size = sum(f.stat().st_size for f in Path(index).rglob("*") if f.is_file())
     print(json.dumps({"count": built.count, "embedded": embedded[0], "seconds": seconds, "peak_mib": peak,
                       "loaded_mib": loaded_rss, "index_bytes": size}))
+
+
+def tiny_model(folder: Path) -> None:
+    """Write the tiny random test model once, in a process of its own: making it imports much more than
+    loading it (so not in a measured child), and this parent stays small (its children start as copies)."""
+    if not folder.exists():
+        code = ("import sys; sys.path[:0] = sys.argv[1:3]; from pathlib import Path; "
+                "from conftest import tiny_sentence_model_folder as make; "
+                "make(Path(sys.argv[3]), normalize=False, max_seq_length=32)")
+        subprocess.run([sys.executable, "-c", code, str(REPO / "src"), str(REPO / "tests"), str(folder)], check=True)
 
 
 def generate(path: Path, n: int, seed: int = 0) -> None:
@@ -118,6 +136,8 @@ def main() -> None:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="sentvec-scale-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.model == "tiny":
+        tiny_model(work / "tiny-model")
     print(f"## Index build: peak RSS against corpus size (model {args.model}, chunk_size {args.chunk_size}, "
           f"{args.threads} torch thread(s))\n")
     print("| lines | corpus MiB | build s | docs/s | RSS after model load MiB | peak RSS MiB | index MiB |")

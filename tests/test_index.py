@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,62 @@ def test_query_from_another_model_is_refused(tiny, corpus_file, tmp_path) -> Non
     same = SentenceTransformer(tiny.model_name_or_path, device="cpu")
     assert model_fingerprint(same) == model_fingerprint(tiny)
     assert len(index.search("the cat", k=2, model=same)) == 2
+
+
+def test_fingerprint_covers_the_tokenizer(tiny, corpus_file, tmp_path) -> None:
+    changed = tmp_path / "changed"
+    shutil.copytree(tiny.model_name_or_path, changed)
+    definition = json.loads((changed / "tokenizer.json").read_text())
+    vocab = definition["model"]["vocab"]
+    vocab["cat"], vocab["dog"] = vocab["dog"], vocab["cat"]  # same weights and size, another vocabulary
+    (changed / "tokenizer.json").write_text(json.dumps(definition))
+    other = SentenceTransformer(str(changed), device="cpu")
+    for (name, ours), theirs in zip(tiny.state_dict().items(), other.state_dict().values()):
+        assert torch.equal(ours, theirs), name
+    assert not np.allclose(tiny.encode("the cat sat"), other.encode("the cat sat"))
+    assert model_fingerprint(other) != model_fingerprint(tiny)
+    index = Index.build(corpus_file, tiny, tmp_path / "idx", show_progress_bar=False)
+    with pytest.raises(InvalidIndexError, match="fingerprint"):
+        index.search("the cat", model=other)
+    again = SentenceTransformer(str(changed), device="cpu")
+    assert model_fingerprint(again) == model_fingerprint(other)
+    # an index from before the fingerprint covered the tokenizer is refused with the fix, not a false mismatch
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps({**manifest, "version": 1}))
+    with pytest.raises(InvalidIndexError, match="format version 1.*rebuild it with --overwrite"):
+        Index.open(tmp_path / "idx")
+
+
+def test_build_embeds_in_pieces_without_onednn(tiny, corpus_file, tmp_path, monkeypatch) -> None:
+    """Memory stays flat in corpus size: bounded encode() calls, and no oneDNN kernel cache filling up."""
+    import sentvec.index.index as index_module
+
+    monkeypatch.setattr(index_module, "ENCODE_PIECE", 40)
+    calls: list[tuple[int, bool]] = []
+    original = tiny.encode
+
+    def spying_encode(texts, *args, **kwargs):
+        calls.append((len(texts), torch.backends.mkldnn.enabled))
+        return original(texts, *args, **kwargs)
+
+    def failing_encode(texts, *args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    before = torch.backends.mkldnn.enabled
+    tiny.encode = spying_encode
+    try:
+        Index.build(corpus_file, tiny, tmp_path / "idx", chunk_size=100, show_progress_bar=False)
+        assert [n for n, _ in calls] == [40, 40, 20, 40, 40, 20, 30]
+        assert not any(enabled for _, enabled in calls) and torch.backends.mkldnn.enabled == before
+        tiny.encode = failing_encode
+        with pytest.raises(RuntimeError, match="out of memory"):
+            Index.build(corpus_file, tiny, tmp_path / "other", show_progress_bar=False)
+        assert torch.backends.mkldnn.enabled == before
+    finally:
+        del tiny.encode
+    stored = np.concatenate([np.load(f) for f in sorted((tmp_path / "idx" / "chunks").glob("*.npy"))])
+    texts = corpus_file.read_text().splitlines()
+    np.testing.assert_allclose(stored, tiny.encode(texts, normalize_embeddings=True), atol=1e-6)
 
 
 @pytest.mark.parametrize("precision", ["int8", "uint8", "binary", "ubinary"])
