@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -53,6 +54,11 @@ def test_build_and_search_match_semantic_search(tiny, corpus_file, tmp_path) -> 
             assert hit["id"] == hit["corpus_id"] + 1 and hit["text"] == texts[hit["corpus_id"]]
     one = index.search(queries[0], k=3, model=tiny)
     assert isinstance(one, list) and isinstance(one[0], dict) and _ids(one) == _ids(hits[0][:3])
+    umask = os.umask(0)
+    os.umask(umask)
+    for item in (tmp_path / "idx").rglob("*"):  # written via mkstemp (0600): must read like a plain open()'s
+        if item.is_file():
+            assert item.stat().st_mode & 0o777 == 0o666 & ~umask, item
 
 
 def test_text_ids_are_line_numbers_and_empty_lines_skipped(tiny, tmp_path) -> None:
