@@ -17,8 +17,13 @@ the README's projection table starts from.
 The default model is a tiny random BERT (2 layers, 32 dimensions, as in the tests) so that large N runs on
 a small CPU machine; ``--model all-MiniLM-L6-v2`` measures the real model (use a smaller ``--lines``).
 
-    python benchmarks/scale_out.py [--lines 1000000] [--model tiny] [--cpus 2] [--shard-rows 10000]
-        [--batch-size 256] [--workdir DIR]
+The defaults (500,000 lines, the tiny model, all three builds on 2 cores) fit in about 10 minutes on an idle
+2-core machine: each build of the 1-thread process takes about L / 4,000 s, the Ray build about
+40 s + L / 9,000 s. The same for MiniLM (about 100 documents/s per core):
+
+    python benchmarks/scale_out.py                                   # tiny model, 500,000 lines, 3 builds
+    python benchmarks/scale_out.py --model all-MiniLM-L6-v2 --lines 20000 --shard-rows 2000 --batch-size 32
+    python benchmarks/scale_out.py --lines 1000000 --modes single-1 ray   # the issue's 1M lines, 2 builds
 """
 
 from __future__ import annotations
@@ -127,7 +132,7 @@ def compare(single: Path, distributed: Path) -> tuple[bool, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--lines", type=int, default=500_000)
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--cpus", type=int, default=2, help="cores for each build: torch threads / Ray CPUs")
     parser.add_argument("--shard-rows", type=int, default=10_000, help="chunk size / shard size")
@@ -140,6 +145,7 @@ def main() -> None:
     if args.child:
         child(*args.child, args)
         return
+    began = time.perf_counter()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="sentvec-scale-out-"))
     work.mkdir(parents=True, exist_ok=True)
     args.workdir = str(work)
@@ -176,7 +182,8 @@ def main() -> None:
           f"({ray['tokens'] / ray['embedding_seconds'] / args.cpus:,.0f} tokens/s/core).")
     same_ids, worst = compare(work / "index-single-1", work / "index-ray")
     print(f"Both builds: same count and sampled ids {same_ids}; max |vector difference| {worst:.2e}.")
-    print(f"\n`python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}`")
+    print(f"\n`python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}` "
+          f"(the whole benchmark took {time.perf_counter() - began:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,11 @@ def test_ivf_index_trained_on_a_sample_finds_the_documents(tmp_path: Path) -> No
     _embed_in_process(tmp_path / "tiny", model, corpus, out)
     index = build_index(corpus, model, out, shard_rows=64, show_progress_bar=False)
     build_ivf(index, nlist=4, nprobe=4)
-    assert index.manifest["ann"]["kind"] == "ivf-flat"
+    assert index.manifest["ann"]["kind"] == "ivf-flat-ondisk"
+    # the inverted lists live in their own file; the per-shard parts are gone
+    assert (out / index.manifest["ann"]["data_file"]).stat().st_size == index.manifest["ann"]["data_bytes"] >= \
+        index.count * (index.dimension * 4 + 8)  # each vector and its id
+    assert not (out / "ann.parts").exists()
     reopened = Index.open(out)
     texts = [t for _, t in Source.of(corpus).records()]
     for query in texts[:5]:

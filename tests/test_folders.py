@@ -177,3 +177,26 @@ def test_max_seq_length_is_bounded(tiny_folder: Path) -> None:
         model.max_seq_length = 1000
     model.max_seq_length = 8
     assert model.tokenize(["the " * 20])["input_ids"].shape[1] == 8
+
+
+def test_saved_folders_get_the_umask_permissions_not_owner_only(tmp_path):
+    """Saves are built in a mkdtemp folder (0700) and moved: the result must read like a plain mkdir's."""
+    import os
+    import stat
+
+    from tokenizers import Tokenizer
+
+    from sentvec.static import StaticModel
+
+    umask = os.umask(0o022)
+    try:
+        folder = tiny_sentence_model_folder(tmp_path / "tiny")
+        SentenceTransformer(str(folder), device="cpu").save(tmp_path / "saved")
+        tokenizer = Tokenizer.from_file(str(next(folder.rglob("tokenizer.json"))))
+        StaticModel(np.ones((tokenizer.get_vocab_size(), 4), dtype=np.float32), tokenizer).save(tmp_path / "static")
+    finally:
+        os.umask(umask)
+    for saved in (tmp_path / "saved", tmp_path / "static"):
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o755, saved
+        for item in saved.rglob("*"):
+            assert stat.S_IMODE(item.stat().st_mode) == (0o755 if item.is_dir() else 0o644), item

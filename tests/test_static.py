@@ -220,3 +220,18 @@ def test_cli_distill(tiny_folder: Path, tmp_path: Path) -> None:
     assert main(["encode", "-m", str(out), "-i", str(corpus), "-o", str(tmp_path / "e.npy"), "-q"]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "e.npy"), model.encode(CORPUS), rtol=1e-5, atol=1e-6)
     assert main(["distill", str(tiny_folder), "--out", str(out), "--corpus", str(tmp_path / "nope.txt")]) == 2
+
+
+def test_cli_info_on_a_static_folder(tiny_static: tuple[Path, StaticModel], capsys: pytest.CaptureFixture[str]) -> None:
+    from sentvec.cli import main
+
+    folder, static = tiny_static
+    assert main(["info", str(folder), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["family"] == "static" and info["model_type"] == "StaticEmbedding, WordPiece tokenizer"
+    assert info["vocab_size"] == len(static.embeddings) and info["embedding_dimension"] == 16
+    assert info["weights_files"] == ["model.safetensors"] and info["normalized"] is False
+    assert main(["info", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert f"vocabulary:          {len(static.embeddings):,} tokens" in text
+    assert "embedding dimension: 16" in text and "max_seq_length:      none (every token is read)" in text

@@ -45,7 +45,7 @@ SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 # Texts per tokenizer call when counting truncated inputs.
 _COUNT_CHUNK = 256
 # Module kinds a modules.json "type" can end in (any sentence-transformers spelling).
-_MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize", "UniversalSentenceEncoder")
+_MODULE_KINDS = ("Transformer", "Pooling", "Dense", "Normalize", "UniversalSentenceEncoder", "StaticEmbedding")
 
 
 class UsageError(Exception):
@@ -368,6 +368,9 @@ def model_info(folder: Path) -> dict[str, Any]:
     use_folder = module_folder("UniversalSentenceEncoder")
     if use_folder is not None:  # the multilingual USE: no Transformer, its own module does everything
         return _use_info(folder, use_folder, modules)
+    static_folder = module_folder("StaticEmbedding")
+    if static_folder is not None:  # a static model: a token table and a tokenizer, no encoder config
+        return _static_info(folder, static_folder, modules)
     # A folder without modules.json is a bare encoder: sentvec adds mean pooling (as sentence-transformers does).
     encoder_folder = module_folder("Transformer") or folder
     config = EncoderConfig.from_file(encoder_folder / "config.json")
@@ -433,6 +436,37 @@ def _use_info(folder: Path, use_folder: Path, modules: list[dict[str, Any]]) -> 
     }
 
 
+def _static_info(folder: Path, static_folder: Path, modules: list[dict[str, Any]]) -> dict[str, Any]:
+    """``sentvec info`` for a static model folder: table shape from the safetensors header, tokenizer
+    type from tokenizer.json (no weights read)."""
+    from safetensors import safe_open
+
+    from sentvec.static.model import TOKENIZER_FILE, WEIGHTS_FILE
+
+    weights = [p for p in (static_folder / WEIGHTS_FILE,) if p.is_file()]
+    if not weights:
+        raise FileNotFoundError(f"{static_folder / WEIGHTS_FILE} is missing; a static model needs its token table")
+    with safe_open(str(weights[0]), framework="numpy") as handle:
+        names = list(handle.keys())
+        name = next((n for n in ("embedding.weight", "embeddings") if n in names), None)
+        if name is None:
+            raise ValueError(f"{weights[0]} holds {sorted(names)}; a static model needs 'embedding.weight'")
+        vocab_size, dimension = handle.get_slice(name).get_shape()
+    tokenizer_model = _optional_json(static_folder / TOKENIZER_FILE).get("model") or {}
+    settings = _optional_json(folder / "config_sentence_transformers.json")
+    return {
+        "folder": str(folder), "family": "static", "model_type": f"StaticEmbedding, {tokenizer_model.get('type', '?')} tokenizer",
+        "hidden_size": dimension, "num_layers": 0, "num_heads": 0, "intermediate_size": None,
+        "vocab_size": vocab_size, "max_seq_length": None, "do_lower_case": None,
+        "pooling_mode": "mean of the token vectors", "modules": modules, "embedding_dimension": dimension,
+        "normalized": any(m["kind"] == "Normalize" for m in modules),
+        "similarity_fn_name": settings.get("similarity_fn_name") or "cosine",
+        "prompts": settings.get("prompts") or {}, "default_prompt_name": settings.get("default_prompt_name"),
+        "weights_files": [str(p.relative_to(folder)) for p in weights],
+        "weights_bytes": sum(p.stat().st_size for p in weights),
+    }
+
+
 def _format_info(info: dict[str, Any]) -> str:
     if info["modules"]:
         modules = ", ".join(
@@ -453,7 +487,7 @@ def _format_info(info: dict[str, Any]) -> str:
         ("hidden size", info["hidden_size"]),
         ("layers", info["num_layers"]),
         ("attention heads", info["num_heads"]),
-        ("max_seq_length", info["max_seq_length"]),
+        ("max_seq_length", "none (every token is read)" if info["max_seq_length"] is None else info["max_seq_length"]),
         ("pooling", ", ".join(pooling) if isinstance(pooling, list) else pooling or "none"),
         ("modules", modules),
         ("embedding dimension", info["embedding_dimension"]),
@@ -464,6 +498,8 @@ def _format_info(info: dict[str, Any]) -> str:
     ]
     if info["default_prompt_name"]:
         rows.insert(-1, ("default prompt", info["default_prompt_name"]))
+    if info["family"] == "static":
+        rows.insert(2, ("vocabulary", f"{info['vocab_size']:,} tokens"))
     width = max(len(key) for key, _ in rows)
     return "\n".join(f"{key + ':':<{width + 1}} {value}" for key, value in rows)
 
@@ -1014,7 +1050,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Embed CORPUS (text lines, JSON lines, CSV/TSV or Parquet) chunk by chunk into the folder OUT. "
                     "An interrupted build resumes when run again with the same arguments.",
     )
-    ib.add_argument("corpus", metavar="CORPUS", help="corpus file: .txt (one document per line), .jsonl, .csv/.tsv, .parquet")
+    ib.add_argument("corpus", metavar="CORPUS", help="corpus file: .txt (one document per line), .jsonl, .csv/.tsv, "
+                    ".parquet; a local path or a URI (s3://, gs://, abfs://, hdfs://, file://)")
     ib.add_argument("--out", required=True, metavar="INDEX", help="index folder to create (or resume)")
     ib.add_argument("--format", choices=("text", "jsonl", "csv", "parquet"), default=None,
                     help="corpus format (default: from the extension; text otherwise)")
@@ -1029,7 +1066,8 @@ def build_parser() -> argparse.ArgumentParser:
     ib.add_argument("--chunk-size", type=_positive_int, default=10_000,
                     help="documents per chunk: the unit of memory and of resuming (default: 10000)")
     ib.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
-    ib.add_argument("--ann", choices=("faiss",), default=None, help="also build an approximate (HNSW) index")
+    ib.add_argument("--ann", choices=("faiss",), default=None,
+                    help="also build an approximate index (HNSW; with --ray, IVF with its lists on disk)")
     ib.add_argument("--overwrite", action="store_true", help="replace an existing index at OUT")
     ib.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     ray = ib.add_argument_group("distributed build (sentvec[ray])")

@@ -17,8 +17,9 @@ How a build runs:
 3. **Exactly once**: an actor that dies is restarted by Ray and its shard retried; rewriting a shard gives the
    same file. Running the same build again skips every shard whose marker is there and embeds only the rest.
 4. The driver lists the shards in the manifest in corpus order (the index is then complete and searchable
-   with ``sentvec search``), and with ``ann="faiss"`` trains an IVF index on a sample of the vectors and fills
-   it shard by shard.
+   with ``sentvec search``), and with ``ann="faiss"`` trains an IVF index on a sample of the vectors, fills
+   one small IVF index per shard and merges them into inverted lists on disk, memory-mapped at search time
+   (:mod:`sentvec.index.ivf`): no process ever holds all the vectors.
 
 The output folder must be reachable by every node under the same path (a shared file system) when the
 cluster has more than one machine.
@@ -29,24 +30,22 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
 import os
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from sentvec.index.files import scheme
 from sentvec.index.index import (
-    ANN_FILE,
     FORMAT,
     VERSION,
     Index,
     InvalidIndexError,
     _atomic,
-    _faiss,
     _load_model,
     _release_memory,
     _sha256,
@@ -54,6 +53,7 @@ from sentvec.index.index import (
     _write_manifest,
     model_fingerprint,
 )
+from sentvec.index.ivf import build_ivf
 from sentvec.index.sources import Source
 from sentvec.quantization import PRECISIONS, Precision, quantize_embeddings
 
@@ -66,9 +66,6 @@ SHARD_SUFFIX = ".parquet"
 DONE_SUFFIX = ".json"
 # Vectors embedded on the driver to calibrate int8/uint8 ranges before the actors start.
 CALIBRATION_ROWS = 10_000
-# The IVF index: about 4 * sqrt(N) lists, each trained with at least this many sample vectors.
-IVF_TRAIN_PER_LIST = 39
-IVF_MAX_SAMPLE = 200_000
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -78,7 +75,7 @@ _BOM = b"\xef\xbb\xbf"
 class _Lines:
     """A binary file's lines from ``offset``, decoded as UTF-8; ``offset`` follows the lines handed out."""
 
-    def __init__(self, fh: IO[bytes], offset: int, path: Path) -> None:
+    def __init__(self, fh: IO[bytes], offset: int, path: str) -> None:
         fh.seek(offset)
         self.fh, self.offset, self.path, self.first = fh, offset, path, offset == 0
 
@@ -103,8 +100,8 @@ class _Lines:
 def _records(source: Source, start: dict[str, Any]) -> Iterator[tuple[Any, str, dict[str, Any]]]:
     """``(id, text, where the next record starts)`` from the position ``start``, with :class:`Source`'s semantics."""
     line, position = start["line"], start["position"]
-    with open(source.path, "rb") as fh:
-        lines = _Lines(fh, start["offset"], source.path)
+    with source.open_binary() as fh:
+        lines = _Lines(fh, start["offset"], source.name)
         if source.format == "csv":
             delimiter = "\t" if source.path.suffix.lower() == ".tsv" else ","
             csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -126,9 +123,9 @@ def _records(source: Source, start: dict[str, Any]) -> Iterator[tuple[Any, str, 
             try:
                 record = json.loads(raw)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{source.path} line {line} is not valid JSON ({err.msg}); fix or remove that line") from None
+                raise ValueError(f"{source.name} line {line} is not valid JSON ({err.msg}); fix or remove that line") from None
             if not isinstance(record, dict):
-                raise ValueError(f"{source.path} line {line} is a JSON {type(record).__name__}; each line must be an object")
+                raise ValueError(f"{source.name} line {line} is a JSON {type(record).__name__}; each line must be an object")
             doc_id, text = source._record(record, position, f"line {line}")
             position += 1
             yield doc_id, text, {"offset": lines.offset, "line": line, "position": position}
@@ -137,8 +134,8 @@ def _records(source: Source, start: dict[str, Any]) -> Iterator[tuple[Any, str, 
 def _csv_header(source: Source) -> tuple[list[str], int]:
     """The CSV header's column names and the byte offset of the first data row."""
     delimiter = "\t" if source.path.suffix.lower() == ".tsv" else ","
-    with open(source.path, "rb") as fh:
-        lines = _Lines(fh, 0, source.path)
+    with source.open_binary() as fh:
+        lines = _Lines(fh, 0, source.name)
         header = next(csv.reader(lines, delimiter=delimiter), [])
         source._check_columns(header)
         return header, lines.offset
@@ -151,9 +148,7 @@ def plan_shards(source: Source, shard_rows: int) -> list[dict[str, Any]]:
     the way the workers will); Parquet is planned from its metadata alone.
     """
     if source.format == "parquet":
-        from sentvec.index.sources import _parquet_file
-
-        file = _parquet_file(source.path)
+        file = source.parquet_file()
         source._check_columns(file.schema_arrow.names)
         total = file.metadata.num_rows
         return [{"shard": n, "position": first, "rows": min(shard_rows, total - first)}
@@ -179,9 +174,7 @@ def plan_shards(source: Source, shard_rows: int) -> list[dict[str, Any]]:
 def read_shard(source: Source, spec: dict[str, Any]) -> list[tuple[Any, str]]:
     """The ``(id, text)`` records of one planned shard."""
     if source.format == "parquet":
-        from sentvec.index.sources import _parquet_file
-
-        file = _parquet_file(source.path)
+        file = source.parquet_file()
         columns = file.schema_arrow.names
         wanted = [source.text_field] + ([source.id_field] if source.id_field in columns else [])
         first, last = spec["position"], spec["position"] + spec["rows"]
@@ -202,7 +195,7 @@ def read_shard(source: Source, spec: dict[str, Any]) -> list[tuple[Any, str]]:
         if len(records) == spec["rows"]:
             break
     if len(records) != spec["rows"]:
-        raise InvalidIndexError(f"{source.path} changed during the build: shard {spec['shard']} has "
+        raise InvalidIndexError(f"{source.name} changed during the build: shard {spec['shard']} has "
                                 f"{len(records)} of {spec['rows']} documents; build again with --overwrite")
     return records
 
@@ -286,7 +279,9 @@ class ShardEmbedder:
             raise InvalidIndexError(f"the model {model!r} on this worker has fingerprint {found}, the driver's has "
                                     f"{settings['model']['fingerprint']}: install the same model on every node")
         self.folder = Path(folder)
-        self.source = Source(Path(corpus["path"]), corpus["format"], corpus["text_field"], corpus["id_field"])
+        fs = corpus.get("filesystem")
+        self.source = Source(PurePosixPath(corpus["path"]) if fs else Path(corpus["path"]), corpus["format"],
+                             corpus["text_field"], corpus["id_field"], fs, corpus.get("uri"))
         self.settings, self.batch_size = settings, batch_size
         self.ranges = None if ranges is None else np.asarray(ranges, dtype=np.float32)
         self.crash_once = crash_once
@@ -407,13 +402,16 @@ def build_index(
     device: str | None = None,
     cache_folder: str | None = None,
     stop_after_shards: int | None = None,
+    filesystem: Any = None,
     _crash_once: tuple[int, str] | None = None,
 ) -> Index:
     """Embed a corpus into an index folder on a Ray cluster; the result opens with :meth:`Index.open`.
 
     Args:
-        corpus: a local text (one document per line), JSON lines, CSV/TSV or Parquet file, read by the workers
-            (on a multi-node cluster, at the same path on every node).
+        corpus: a text (one document per line), JSON lines, CSV/TSV or Parquet file, read by the workers: a
+            local path (on a multi-node cluster, the same path on every node), a URI (``s3://bucket/c.jsonl``,
+            ``gs://``, ``abfs://``, ``hdfs://``, ``file://``; resolved by pyarrow, else by fsspec) or a path
+            inside ``filesystem``.
         model: a model name or folder (loaded by each actor under that name), or a loaded model whose
             ``model_name_or_path`` names it.
         path: the index folder (created; its parent must exist). Every node must see it at this path.
@@ -425,9 +423,12 @@ def build_index(
         num_actors: embedding actors (default: as many as the cluster's CPUs, or GPUs, allow).
         cpus_per_actor: CPU cores Ray reserves for each actor; its torch threads.
         gpus_per_actor: GPUs per actor (e.g. 1, or 0.5 to put two actors on one GPU); 0 embeds on CPU.
-        ann: ``"faiss"``: an IVF index trained on a sample of the vectors, filled shard by shard.
+        ann: ``"faiss"``: an IVF index trained on a sample of the vectors, filled shard by shard and merged
+            into on-disk inverted lists (:func:`sentvec.index.ivf.build_ivf`).
         overwrite: replace an existing index; otherwise an unfinished build is resumed, shard by shard.
         stop_after_shards: embed at most this many new shards, leaving the build unfinished; for tests.
+        filesystem: a ``pyarrow.fs.FileSystem`` holding ``corpus`` (as Ray Data's readers take it; it is pickled
+            to the actors, so it must work in their processes: S3/GCS/Azure/HDFS and local ones do).
 
     Returns:
         The opened index; ``index.manifest["build"]`` holds the run's summary (rows, tokens, time, per worker).
@@ -442,7 +443,11 @@ def build_index(
                          f"and num_actors={num_actors} at least 1")
     if ann is not None and ann != "faiss":
         raise ValueError(f"ann={ann!r} is not supported; choose 'faiss' (or None for exact search only)")
-    source = Source.of(corpus, format, text_field, id_field)
+    source = Source.of(corpus, format, text_field, id_field, filesystem=filesystem)
+    if scheme(path) is not None:
+        raise ValueError(f"the index folder {str(path)!r} must be a local path (on a multi-node cluster, a shared "
+                         "mount every node sees at that path): its files are renamed into place and memory-mapped "
+                         "at search time, which object stores cannot do; the corpus itself may be a URI")
     folder = Path(path).expanduser().resolve()
     if not folder.parent.is_dir():
         raise FileNotFoundError(f"the folder {str(folder.parent)!r} for index {str(path)!r} does not exist")
@@ -550,8 +555,11 @@ def _run(ray: Any, address: str | None, num_cpus: int | None, pending: list[dict
         device = "cuda"
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # our own bar shows documents, rows/s and ETA
-    corpus = {"path": str(source.path.resolve()), "format": source.format, "text_field": source.text_field,
-              "id_field": source.id_field}
+    # a remote corpus travels as its pyarrow file system (pickled by Ray, as Ray Data's readers do) and path
+    local = source.filesystem is None
+    corpus = {"path": str(Path(source.path).resolve() if local else source.path), "format": source.format,
+              "text_field": source.text_field, "id_field": source.id_field, "filesystem": source.filesystem,
+              "uri": source.uri}
     dataset = ray.data.from_items([{"spec": json.dumps(spec)} for spec in pending], override_num_blocks=len(pending))
     embedded = dataset.map_batches(
         ShardEmbedder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=num_actors), num_cpus=cpus_per_actor,
@@ -606,45 +614,3 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  worker {name}: {w['shards']} shards, {w['rows']} documents, {w['rows_per_s']:.0f} documents/s, "
                      f"peak memory {w['peak_rss_mb']:.0f} MiB")
     return lines
-
-
-# --------------------------------------------------------------------------- approximate index
-
-
-def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None, seed: int = 0) -> None:
-    """An IVF (inverted file) approximate index: k-means trained on a sample, then filled shard by shard.
-
-    Only the sample and one shard are held as float32 at a time (the IVF lists themselves hold every vector,
-    as any flat index does). Needs ``faiss`` (the ``sentvec[ann]`` extra).
-    """
-    if not index.complete:
-        raise InvalidIndexError(f"index {index.path} is not complete; finish the build before adding an ANN index")
-    faiss = _faiss()
-    count = index.count
-    if nlist is None:
-        nlist = max(1, min(int(4 * math.sqrt(count)), count // IVF_TRAIN_PER_LIST))
-    nprobe = nprobe or max(1, min(nlist, int(math.ceil(nlist / 16)), 64) if nlist > 16 else nlist)
-    sample_size = min(count, max(nlist * IVF_TRAIN_PER_LIST, 10_000), IVF_MAX_SAMPLE)
-    rng = np.random.default_rng(seed)
-    picked = np.sort(rng.choice(count, size=sample_size, replace=False)) if count else np.array([], dtype=np.int64)
-    sample = []
-    for start, chunk in index._chunks():
-        local = picked[(picked >= start) & (picked < start + len(chunk))] - start
-        if len(local):
-            sample.append(index._floats(np.asarray(chunk)[local]))
-    quantizer = faiss.IndexFlatIP(index.dimension)
-    ivf = faiss.IndexIVFFlat(quantizer, index.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
-    if count:
-        ivf.train(np.ascontiguousarray(np.vstack(sample), dtype=np.float32))
-    del sample
-    for _, chunk in index._chunks():
-        ivf.add(np.ascontiguousarray(index._floats(chunk), dtype=np.float32))
-    ivf.nprobe = nprobe
-    with _atomic(index.path / ANN_FILE) as fh:
-        fh.write(faiss.serialize_index(ivf).tobytes())
-    index.manifest["ann"] = {"backend": "faiss", "file": ANN_FILE, "kind": "ivf-flat", "nlist": nlist,
-                             "nprobe": nprobe, "trained_on": int(sample_size), "count": count,
-                             "bytes": (index.path / ANN_FILE).stat().st_size}
-    _write_manifest(index.path, index.manifest)
-    index._ann = None
-

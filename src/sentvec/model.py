@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +19,7 @@ from torch import Tensor, nn
 
 from sentvec import __version__
 from sentvec.modules import MODULE_TYPES, TYPE_NAMES, Dense, Pooling, StaticEmbedding, Transformer
-from sentvec.paths import inside, read_json, write_json
+from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
 from sentvec.quantization import PRECISIONS, quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
 
@@ -518,7 +517,7 @@ class SentenceTransformer(nn.Sequential):
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = staging_folder(target)
         try:
             entries = []
             for idx, module in enumerate(self):
@@ -538,7 +537,7 @@ class SentenceTransformer(nn.Sequential):
             })
             if create_model_card:
                 (staging / "README.md").write_text(_model_card(model_name or target.name, self), encoding="utf-8")
-            _move_into(staging, target)
+            move_into(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -606,19 +605,6 @@ def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], 
     return modules, settings
 
 
-def _move_into(staging: Path, target: Path) -> None:
-    """Move a finished folder into place: one rename when ``target`` is new, else entry by entry."""
-    if not target.exists():
-        os.replace(staging, target)
-        staging.mkdir()  # the caller removes it
-        return
-    if not target.is_dir():
-        raise NotADirectoryError(f"cannot save a model to {target}: it is a file")
-    for entry in staging.iterdir():
-        destination = target / entry.name
-        if destination.is_dir() and not destination.is_symlink():
-            shutil.rmtree(destination)
-        os.replace(entry, destination)
 
 
 def _model_card(name: str, model: SentenceTransformer) -> str:

@@ -1,8 +1,11 @@
-"""Keeping every path a model file names inside the model folder."""
+"""Keeping every path a model file names inside the model folder; staging folders for atomic saves."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +44,34 @@ def read_json(path: Path, *, required: bool = True) -> dict[str, Any]:
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented UTF-8 JSON (readable, and diff-able in a model repo)."""
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def staging_folder(target: Path) -> Path:
+    """An empty folder beside ``target`` to build a save in; :func:`move_into` then puts it in place."""
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+
+
+def move_into(staging: Path, target: Path) -> None:
+    """Move a finished folder into place: one rename when ``target`` is new, else entry by entry.
+
+    mkdtemp (the staging folder) and safetensors (its files) create entries readable by their owner
+    only; they first get the permissions a plain mkdir / open() would give them (the umask's), or other
+    users and services could not read a saved model.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    for folder, _, files in os.walk(staging):
+        os.chmod(folder, 0o777 & ~umask)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o666 & ~umask)
+    if not target.exists():
+        os.replace(staging, target)
+        staging.mkdir()  # the caller removes it
+        return
+    if not target.is_dir():
+        raise NotADirectoryError(f"cannot save to {target}: it is a file")
+    for entry in staging.iterdir():
+        destination = target / entry.name
+        if destination.is_dir() and not destination.is_symlink():
+            shutil.rmtree(destination)
+        os.replace(entry, destination)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sentvec.classification.heads import HEADS, LogisticHead, TorchHead, load_head, make_head
-from sentvec.paths import inside, read_json, write_json
+from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +284,6 @@ class SentenceClassifier:
         self._check_fitted("save")
         from safetensors.torch import save_file
 
-        from sentvec.model import _move_into
 
         if save_model is None:
             save_model = self._finetuned or not getattr(self.model, "model_name_or_path", None)
@@ -305,13 +303,13 @@ class SentenceClassifier:
         }
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = staging_folder(target)
         try:
             write_json(staging / CONFIG_NAME, config)
             save_file(self.head.tensors(), str(staging / HEAD_NAME), metadata={"format": "pt"})
             if save_model:
                 self.model.save(staging / MODEL_DIR, create_model_card=False)
-            _move_into(staging, target)
+            move_into(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from sentvec.config import EncoderConfig
 from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, ClassificationHead, head_style
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
-from sentvec.paths import read_json, write_json
+from sentvec.paths import move_into, read_json, staging_folder, write_json
 from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -272,13 +271,12 @@ class CrossEncoder(nn.Module):
         (and ``transformers``) load. Built beside ``path`` and moved into place at the end."""
         from safetensors.torch import save_file
 
-        from sentvec.model import _move_into
 
         if not safe_serialization:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = staging_folder(target)
         try:
             prefix = ENCODER_PREFIX[self.config.family]
             state = {prefix + k: v for k, v in weights.to_checkpoint_names(self.config.family,
@@ -300,7 +298,7 @@ class CrossEncoder(nn.Module):
                 "activation_fn": _activation_name(self.activation_fn), "model_type": "CrossEncoder",
                 "prompts": {}, "default_prompt_name": None,
             })
-            _move_into(staging, target)
+            move_into(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

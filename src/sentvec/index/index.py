@@ -216,11 +216,13 @@ class Index:
         device: str | None = None,
         cache_folder: str | None = None,
         stop_after_chunks: int | None = None,
+        filesystem: Any = None,
     ) -> Index:
         """Embed a corpus file into an index folder at ``path``, or resume an interrupted build there.
 
         Args:
-            corpus: a text file (one document per line), JSON lines, CSV/TSV or Parquet (see :mod:`sentvec.index.sources`).
+            corpus: a text file (one document per line), JSON lines, CSV/TSV or Parquet (see :mod:`sentvec.index.sources`):
+                a local path or a URI (``s3://...``, ``gs://``, ``abfs://``, ``hdfs://``, ``file://``).
             model: a model name or folder, or a loaded SentenceTransformer.
             path: the index folder (created; its parent must exist).
             format, text_field, id_field: how to read ``corpus`` (format from the extension by default).
@@ -233,6 +235,7 @@ class Index:
             ann: ``"faiss"`` to also build an approximate HNSW index when the build completes.
             overwrite: replace an existing index (complete or not) instead of refusing / resuming.
             stop_after_chunks: stop (as if interrupted) after writing this many new chunks; for tests.
+            filesystem: a ``pyarrow.fs.FileSystem`` that holds ``corpus`` (as in Ray Data's readers).
 
         Returns:
             The opened index.
@@ -243,7 +246,7 @@ class Index:
             raise ValueError(f"chunk_size={chunk_size} and batch_size={batch_size} must be at least 1")
         if ann is not None and ann not in ANN_BACKENDS:
             raise ValueError(f"ann={ann!r} is not supported; choose from {', '.join(ANN_BACKENDS)} (or None for exact only)")
-        source = Source.of(corpus, format, text_field, id_field)
+        source = Source.of(corpus, format, text_field, id_field, filesystem=filesystem)
         folder = Path(path).expanduser()
         if not folder.parent.is_dir():
             raise FileNotFoundError(f"the folder {str(folder.parent)!r} for index {str(path)!r} does not exist")
@@ -432,8 +435,13 @@ class Index:
             file = self.path / ANN_FILE
             if not file.is_file() or file.stat().st_size != ann["bytes"]:
                 raise InvalidIndexError(f"index {self.path} is corrupt: {ANN_FILE} is missing or truncated; rebuild it with build_ann()")
-            self._ann = faiss.deserialize_index(np.fromfile(file, dtype=np.uint8))
-        if ann.get("kind", "hnsw-flat").startswith("ivf"):  # built by sentvec.distributed.build_ivf
+            if ann.get("data_file"):  # inverted lists on disk (sentvec.index.ivf), memory-mapped
+                from sentvec.index.ivf import load_ivf
+
+                self._ann = load_ivf(self.path, ann)
+            else:
+                self._ann = faiss.deserialize_index(np.fromfile(file, dtype=np.uint8))
+        if ann.get("kind", "hnsw-flat").startswith("ivf"):  # built by sentvec.index.ivf.build_ivf
             faiss = _faiss()
             faiss.extract_index_ivf(self._ann).nprobe = ann["nprobe"]
         else:
@@ -573,7 +581,7 @@ def _start_or_resume(folder: Path, settings: dict[str, Any], overwrite: bool) ->
 def _clear(folder: Path) -> None:
     """Remove an old index's files (only the names an index uses), keeping the folder."""
     (folder / MANIFEST).unlink()  # first: a crash from here on leaves no index that looks valid
-    for file in [folder / "ranges.npy", folder / ANN_FILE, *(folder / "chunks").glob("*")]:
+    for file in [folder / "ranges.npy", folder / ANN_FILE, *folder.glob("ann.*.ivfdata"), *(folder / "chunks").glob("*")]:
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             file.unlink()
 

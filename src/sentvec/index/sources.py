@@ -9,18 +9,24 @@ Formats, chosen by extension unless given:
 * ``parquet``: named columns (``.parquet``; needs ``pyarrow``, the ``sentvec[parquet]`` extra).
 
 Without an id field (or with the field missing in a record), the id is the record's position (0-based).
+
+The file is local or remote (a URI such as ``s3://bucket/corpus.jsonl``, or a path in a given
+``pyarrow.fs.FileSystem``; see :mod:`sentvec.index.files`); either way it is read the same way.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any, Literal
+
+from sentvec.index.files import Location, open_binary, resolve
 
 SourceFormat = Literal["text", "jsonl", "csv", "parquet"]
 FORMATS: tuple[SourceFormat, ...] = ("text", "jsonl", "csv", "parquet")
@@ -31,40 +37,80 @@ _EXTENSIONS: dict[str, SourceFormat] = {
 
 @dataclass(frozen=True)
 class Source:
-    """A corpus file and how to read it."""
+    """A corpus file and how to read it: a local file, or one inside a ``pyarrow.fs.FileSystem`` (see
+    :mod:`sentvec.index.files`)."""
 
-    path: Path
+    path: PurePath
     format: SourceFormat
     text_field: str = "text"
     id_field: str | None = "id"
+    filesystem: Any = None  # the pyarrow file system holding ``path``; None: the local one
+    uri: str | None = None  # how the user named a remote file (messages, the index's manifest)
 
     @classmethod
     def of(cls, path: str | os.PathLike[str], format: str | None = None, text_field: str = "text",
-           id_field: str | None = "id") -> Source:
-        """Check the file and pick its format (from the extension unless ``format`` is given)."""
-        file = Path(path).expanduser()
-        if not file.exists():
-            raise FileNotFoundError(f"corpus file {str(path)!r} does not exist")
-        if file.is_dir():
-            raise ValueError(f"corpus {str(path)!r} is a directory; pass a text, JSON lines, CSV or Parquet file")
+           id_field: str | None = "id", *, filesystem: Any = None) -> Source:
+        """Check the file and pick its format (from the extension unless ``format`` is given).
+
+        ``path`` is a local path, a URI (``s3://bucket/corpus.jsonl``, ``gs://``, ``abfs://``, ``hdfs://``,
+        ``file://``...) or, with ``filesystem`` (a ``pyarrow.fs.FileSystem``), a path inside that file system.
+        """
+        where = resolve(path, filesystem)
+        if where.filesystem is None:
+            file: PurePath = Path(where.path).expanduser()
+            if not file.exists():  # type: ignore[attr-defined]
+                raise FileNotFoundError(f"corpus file {str(path)!r} does not exist")
+            if file.is_dir():  # type: ignore[attr-defined]
+                raise ValueError(f"corpus {str(path)!r} is a directory; pass a text, JSON lines, CSV or Parquet file")
+        else:
+            kind = where.filesystem.get_file_info(where.path).type
+            if kind.name == "NotFound":
+                raise FileNotFoundError(f"corpus file {where.uri!r} does not exist")
+            if kind.name == "Directory":
+                raise ValueError(f"corpus {where.uri!r} is a directory; pass a text, JSON lines, CSV or Parquet file")
+            file = PurePosixPath(where.path)
         chosen = format or _EXTENSIONS.get(file.suffix.lower(), "text")
         if chosen not in FORMATS:
             raise ValueError(f"corpus format {format!r} is not supported; choose from {', '.join(FORMATS)}")
-        return cls(file, chosen, text_field, id_field)  # type: ignore[arg-type]
+        return cls(file, chosen, text_field, id_field, where.filesystem, where.uri)  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        """The file as the user named it, for messages."""
+        return self.uri or str(self.path)
 
     def identity(self) -> dict[str, Any]:
         """What ties an index to this file: a resumed build refuses a file that changed since."""
-        stat = self.path.stat()
-        return {"path": str(self.path), "format": self.format, "text_field": self.text_field,
-                "id_field": self.id_field, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if self.filesystem is None:
+            stat = Path(self.path).stat()
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        else:
+            info = self.filesystem.get_file_info(str(self.path))
+            size, mtime = info.size, info.mtime_ns
+        return {"path": self.name, "format": self.format, "text_field": self.text_field,
+                "id_field": self.id_field, "bytes": size, "mtime_ns": mtime}
+
+    def open_binary(self) -> Any:
+        """The file opened for reading bytes (seekable, with ``readline``), wherever it is."""
+        return open_binary(Location(str(self.path), self.filesystem, self.uri))
+
+    def open_text(self) -> Any:
+        """The file opened as UTF-8 text (a BOM skipped, newlines kept as they are)."""
+        return io.TextIOWrapper(self.open_binary(), encoding="utf-8-sig", newline="")
+
+    def parquet_file(self) -> Any:
+        """The file as a ``pyarrow.parquet.ParquetFile``."""
+        if self.filesystem is None:
+            return _parquet_file(self.path)
+        return _parquet_file(self.filesystem.open_input_file(str(self.path)))
 
     def count(self) -> int | None:
         """Number of records, when it is cheap to know (for the progress bar's ETA); None otherwise."""
         if self.format == "parquet":
-            return _parquet_file(self.path).metadata.num_rows
+            return self.parquet_file().metadata.num_rows
         if self.format in ("text", "jsonl"):
             total, empty, last = 0, 0, b"\n"
-            with open(self.path, "rb") as fh:
+            with self.open_binary() as fh:
                 while block := fh.read(1 << 22):
                     total += block.count(b"\n")
                     empty += block.count(b"\n\n")  # a fair estimate: the bar only needs an ETA
@@ -82,39 +128,39 @@ class Source:
     # ------------------------------------------------------------------ readers
 
     def _text(self) -> Iterator[tuple[Any, str]]:
-        with open(self.path, encoding="utf-8-sig", newline="") as fh:
-            for number, line in enumerate(_lines(fh, self.path), start=1):
+        with self.open_text() as fh:
+            for number, line in enumerate(_lines(fh, self.name), start=1):
                 line = line.rstrip("\n").rstrip("\r")
                 if line:
                     yield number, line
 
     def _jsonl(self) -> Iterator[tuple[Any, str]]:
         position = 0
-        with open(self.path, encoding="utf-8-sig", newline="") as fh:
-            for number, line in enumerate(_lines(fh, self.path), start=1):
+        with self.open_text() as fh:
+            for number, line in enumerate(_lines(fh, self.name), start=1):
                 if not line.strip():
                     continue
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as err:
-                    raise ValueError(f"{self.path} line {number} is not valid JSON ({err.msg}); fix or remove that line") from None
+                    raise ValueError(f"{self.name} line {number} is not valid JSON ({err.msg}); fix or remove that line") from None
                 if not isinstance(record, dict):
-                    raise ValueError(f"{self.path} line {number} is a JSON {type(record).__name__}; each line must be an object")
+                    raise ValueError(f"{self.name} line {number} is a JSON {type(record).__name__}; each line must be an object")
                 yield self._record(record, position, f"line {number}")
                 position += 1
 
     def _csv(self) -> Iterator[tuple[Any, str]]:
         delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        with open(self.path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(_lines(fh, self.path), delimiter=delimiter)
+        with self.open_text() as fh:
+            reader = csv.DictReader(_lines(fh, self.name), delimiter=delimiter)
             columns = reader.fieldnames or []
             self._check_columns(columns)
             for position, row in enumerate(reader):
                 yield self._record(row, position, f"row {position + 2}")
 
     def _parquet(self) -> Iterator[tuple[Any, str]]:
-        file = _parquet_file(self.path)
+        file = self.parquet_file()
         columns = file.schema_arrow.names
         self._check_columns(columns)
         wanted = [self.text_field] + ([self.id_field] if self.id_field in columns else [])
@@ -127,20 +173,20 @@ class Source:
 
     def _check_columns(self, columns: list[str]) -> None:
         if self.text_field not in columns:
-            raise ValueError(f"{self.path} has no column {self.text_field!r} (its columns: {', '.join(columns)}); "
+            raise ValueError(f"{self.name} has no column {self.text_field!r} (its columns: {', '.join(columns)}); "
                              "name the text column with --text-field")
 
     def _record(self, record: dict[str, Any], position: int, where: str) -> tuple[Any, str]:
         text = record.get(self.text_field)
         if not isinstance(text, str):
             shown = "missing" if text is None else f"a {type(text).__name__}"
-            raise ValueError(f"{self.path} {where}: field {self.text_field!r} is {shown}; each record needs a text "
+            raise ValueError(f"{self.name} {where}: field {self.text_field!r} is {shown}; each record needs a text "
                              "(name the field with --text-field)")
         doc_id = record.get(self.id_field) if self.id_field else None
         return (position if doc_id is None or doc_id == "" else doc_id), text
 
 
-def _lines(fh: Any, path: Path) -> Iterator[str]:
+def _lines(fh: Any, path: str) -> Iterator[str]:
     """The file's lines, with a clear error for text that is not UTF-8."""
     try:
         yield from fh
@@ -148,7 +194,7 @@ def _lines(fh: Any, path: Path) -> Iterator[str]:
         raise ValueError(f"{path} is not UTF-8 text (bad byte at offset {err.start} of a block)") from None
 
 
-def _parquet_file(path: Path) -> Any:
+def _parquet_file(path: Any) -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError:

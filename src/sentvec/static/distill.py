@@ -1,9 +1,13 @@
 """distill(): turn a sentence embedding model (the teacher) into a static model.
 
 1. Vocabulary: every token of the teacher's tokenizer, plus whole words you pass (added to the tokenizer
-   as single-word tokens, so they win over their sub-word pieces).
+   as single-word tokens, so they win over their sub-word pieces). A SentencePiece teacher (the
+   Universal Sentence Encoder, ``use-multilingual-v3``) keeps its pieces: its ``sp.model`` is converted
+   to a ``tokenizers`` Unigram tokenizer with the same ids (:mod:`sentvec.static.spm`), so that
+   sentence-transformers' ``StaticEmbedding`` can read the student too.
 2. One vector per token: the teacher encodes each token alone (with its special tokens, as model2vec
-   does) and the outputs are mean-pooled.
+   does) and the outputs are mean-pooled (a Transformer teacher's token outputs; a Universal Sentence
+   Encoder's sentence embedding of ``<s> piece </s>``).
 3. Optional regression on a corpus (as tokenlearn does): the vectors are trained so that the mean of a
    text's token vectors points where the teacher's embedding of the text points (cosine loss, Adam,
    early stopping on a held-out tenth of the corpus).
@@ -53,8 +57,10 @@ def distill(
 
     Args:
         teacher: a model name or folder (resolved like ``SentenceTransformer(name)``) or a loaded sentvec
-            ``SentenceTransformer`` whose first module is a Transformer with a fast tokenizer.
-        vocabulary: extra words to add to the tokenizer as whole tokens, each with its own vector.
+            ``SentenceTransformer`` whose first module is a Transformer with a fast tokenizer, or a
+            UniversalSentenceEncoder (SentencePiece pieces; ``"use-multilingual-v3"``).
+        vocabulary: extra words to add to the tokenizer as whole tokens, each with its own vector
+            (Transformer teachers only).
         corpus: texts to fit the vectors to the teacher's embeddings of them (the better the corpus
             matches your texts, the better the model). None: no fit, only the token vectors.
         pca_dims: output dimensions (None: keep the teacher's; never more than it has).
@@ -71,10 +77,9 @@ def distill(
     Returns:
         A StaticModel whose ``save(folder)`` writes a sentence-transformers folder.
     """
-    import torch
 
     from sentvec.model import SentenceTransformer
-    from sentvec.modules import Transformer
+    from sentvec.modules import Transformer, UniversalSentenceEncoder
 
     if pca_dims is not None and pca_dims < 1:
         raise ValueError(f"pca_dims={pca_dims}; give a positive number of dimensions, or None to keep the teacher's")
@@ -87,23 +92,22 @@ def distill(
     if show_progress_bar is None:
         show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
     model = teacher if isinstance(teacher, SentenceTransformer) else SentenceTransformer(str(teacher), device=device)
-    if not len(model) or not isinstance(model[0], Transformer):
-        raise ValueError("the teacher's first module must be a Transformer (a static model cannot be distilled from it)")
-    transformer: Transformer = model[0]
-    source: Tokenizer = transformer.tokenizer._tokenizer
-    tokenizer = _student_tokenizer(source, lowercase=transformer.do_lower_case)
-    added = _add_words(tokenizer, source, vocabulary or ())
-    size = tokenizer.get_vocab_size(with_added_tokens=True)
-
-    # 1-2: one vector per token (special and removed tokens keep a zero row)
-    skip = _skipped_ids(tokenizer, token_remove_pattern, also=[transformer.tokenizer.pad_id])
-    keep = np.array([i for i in range(size) if i not in skip], dtype=np.int64)
-    skipped = np.array(sorted(skip), dtype=np.int64)
-    sequences = _token_sequences(source, tokenizer, keep, added)
-    with torch.inference_mode():
-        vectors = _teacher_token_vectors(transformer, sequences, batch_size, show_progress_bar)
-    table = np.zeros((size, vectors.shape[1]), dtype=np.float32)
-    table[keep] = vectors
+    first = model[0] if len(model) else None
+    if isinstance(first, Transformer):
+        tokenizer, table, keep = _transformer_table(first, vocabulary, token_remove_pattern, batch_size,
+                                                    show_progress_bar)
+    elif isinstance(first, UniversalSentenceEncoder):
+        if vocabulary is not None:
+            raise ValueError("vocabulary= adds words to WordPiece/BPE tokenizers; a SentencePiece teacher "
+                             "(use-multilingual-v3) keeps its own pieces: pass vocabulary=None")
+        tokenizer, table, keep = _sentencepiece_table(model, first, token_remove_pattern, batch_size,
+                                                      show_progress_bar)
+    else:
+        raise ValueError("the teacher's first module must be a Transformer or a UniversalSentenceEncoder "
+                         "(a static model cannot be distilled from it)")
+    size = len(table)
+    logger.info("token vectors: %d of %d tokens from the teacher", len(keep), size)
+    skipped = np.setdiff1d(np.arange(size, dtype=np.int64), keep)
     weights = np.ones(size, dtype=np.float32)
     if apply_zipf and sif_coefficient is not None:
         # rank = place among the kept tokens: the hundreds of [unused] slots early in BERT's vocabulary are no words
@@ -116,6 +120,7 @@ def distill(
     else:
         targets = model.encode(corpus, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
                                show_progress_bar=show_progress_bar)
+        logger.info("fit: the teacher embedded %d corpus texts", len(corpus))
         table = (table - table[keep].mean(axis=0)) * weights[:, None]
         table[skipped] = 0.0
         ids, offsets = _bags(tokenizer, corpus)
@@ -126,6 +131,66 @@ def distill(
         table = (table - mean) @ basis
     table[skipped] = 0.0
     return StaticModel(table.astype(np.float32), tokenizer)
+
+
+# --------------------------------------------------------------------------- the token table, per teacher kind
+
+
+def _transformer_table(transformer: Any, vocabulary: Iterable[str] | None, token_remove_pattern: str | None,
+                       batch_size: int, progress: bool) -> tuple[Tokenizer, np.ndarray, np.ndarray]:
+    """(student tokenizer, one row per token id, ids that keep a row) for a Transformer teacher: each
+    token (or added word) is encoded alone with its special tokens and the outputs mean-pooled."""
+    import torch
+
+    source: Tokenizer = transformer.tokenizer._tokenizer
+    tokenizer = _student_tokenizer(source, lowercase=transformer.do_lower_case)
+    added = _add_words(tokenizer, source, vocabulary or ())
+    size = tokenizer.get_vocab_size(with_added_tokens=True)
+    # special and removed tokens keep a zero row
+    skip = _skipped_ids(tokenizer, token_remove_pattern, also=[transformer.tokenizer.pad_id])
+    keep = np.array([i for i in range(size) if i not in skip], dtype=np.int64)
+    sequences = _token_sequences(source, tokenizer, keep, added)
+    with torch.inference_mode():
+        vectors = _teacher_token_vectors(transformer, sequences, batch_size, progress)
+    table = np.zeros((size, vectors.shape[1]), dtype=np.float32)
+    table[keep] = vectors
+    return tokenizer, table, keep
+
+
+def _sentencepiece_table(model: Any, encoder: Any, token_remove_pattern: str | None, batch_size: int,
+                         progress: bool) -> tuple[Tokenizer, np.ndarray, np.ndarray]:
+    """The same for a SentencePiece teacher (the Universal Sentence Encoder): the student tokenizer is the
+    teacher's SentencePiece model converted to a ``tokenizers`` Unigram one (same ids), and a piece's row
+    is the teacher's sentence embedding of the piece alone (``<s> piece </s>``)."""
+    import torch
+
+    from sentvec.static.spm import NORMAL, read_sentencepiece_model, sentencepiece_to_tokenizer
+
+    spm_file = encoder.tokenizer.model_file
+    tokenizer = sentencepiece_to_tokenizer(spm_file)
+    pieces = read_sentencepiece_model(spm_file).pieces
+    regex = _remove_regex(token_remove_pattern)
+    # control, unknown, user-defined placeholder and unused pieces keep a zero row
+    keep = np.array([i for i, (piece, _, kind) in enumerate(pieces)
+                     if kind == NORMAL and (regex is None or not regex.fullmatch(piece))], dtype=np.int64)
+    if not len(keep):
+        raise ValueError(f"token_remove_pattern {token_remove_pattern!r} removes every token; loosen it")
+    bos, eos = 1, 2  # the ids the encoder's own tokenizer puts around every text
+    table = np.zeros((len(pieces), model.get_sentence_embedding_dimension()), dtype=np.float32)
+    step = max(batch_size, 1024)
+    starts = range(0, len(keep), step)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="Token vectors", unit="batch")
+    device = model.device
+    with torch.inference_mode():
+        for start in starts:
+            rows = keep[start : start + step]
+            ids = torch.stack([torch.full((len(rows),), bos), torch.from_numpy(rows), torch.full((len(rows),), eos)], 1)
+            features = {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids).to(device)}
+            table[rows] = model(features)["sentence_embedding"].float().cpu().numpy()
+    return tokenizer, table, keep
 
 
 # --------------------------------------------------------------------------- vocabulary
@@ -170,15 +235,19 @@ def _add_words(tokenizer: Tokenizer, source: Tokenizer, words: Iterable[str]) ->
     return {tokenizer.token_to_id(w): source.encode(w, add_special_tokens=True).ids for w in new}
 
 
+def _remove_regex(pattern: str | None) -> re.Pattern[str] | None:
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"token_remove_pattern {pattern!r} is not a valid regex: {err}") from None
+
+
 def _skipped_ids(tokenizer: Tokenizer, pattern: str | None, also: Iterable[int] = ()) -> set[int]:
     """Ids whose row stays zero: special tokens (never produced without add_special_tokens, except the
     unknown token) and tokens matching ``pattern``."""
-    regex = None
-    if pattern is not None:
-        try:
-            regex = re.compile(pattern)
-        except re.error as err:
-            raise ValueError(f"token_remove_pattern {pattern!r} is not a valid regex: {err}") from None
+    regex = _remove_regex(pattern)
     skip = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
     # Older tokenizer files keep the specials in the model's vocabulary: find them by their roles.
     probe = tokenizer.encode("a", add_special_tokens=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from sentvec.paths import inside, read_json, write_json
+from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +215,7 @@ class StaticModel:
 
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = staging_folder(target)
         try:
             save_file({"embedding.weight": self.embeddings}, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
             self.tokenizer.save(str(staging / TOKENIZER_FILE))
@@ -229,7 +228,7 @@ class StaticModel:
                 "prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine",
                 "model_type": "SentenceTransformer",
             })
-            _move_into(staging, target)
+            move_into(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -252,16 +251,3 @@ def _check_texts(inputs: Any) -> list[str]:
     return texts
 
 
-def _move_into(staging: Path, target: Path) -> None:
-    """Move a finished folder into place: one rename when ``target`` is new, else file by file."""
-    if not target.exists():
-        os.replace(staging, target)
-        staging.mkdir()  # the caller removes it
-        return
-    if not target.is_dir():
-        raise NotADirectoryError(f"cannot save a model to {target}: it is a file")
-    for entry in staging.iterdir():
-        destination = target / entry.name
-        if destination.is_dir() and not destination.is_symlink():
-            shutil.rmtree(destination)
-        os.replace(entry, destination)
