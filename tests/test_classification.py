@@ -207,6 +207,23 @@ def test_fit_finetune_saves_the_tuned_encoder(tiny, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(texts), classifier.predict_proba(texts), atol=1e-6)
 
 
+
+def test_refit_after_finetune_keeps_the_tuned_encoder(tiny, tmp_path):
+    """Fine-tune on a few texts, then refit the head on many: the head sees the tuned encoder's
+    embeddings, and the saved classifier still carries the tuned encoder."""
+    few, few_labels = _separable(4, seed=3)
+    many, many_labels = _separable(25, seed=4)
+    classifier = tiny.get_classifier().fit(few, few_labels, finetune=True, num_iterations=5, learning_rate=1e-3)
+    tuned = tiny.encode(many)
+    classifier.fit(many, many_labels)
+    np.testing.assert_allclose(tiny.encode(many), tuned, atol=1e-6)  # the refit did not touch the encoder
+    direct = tiny.get_classifier().fit(many, many_labels)  # the same head fitted on the same (tuned) model
+    np.testing.assert_allclose(classifier.predict_proba(many), direct.predict_proba(many), atol=1e-6)
+    classifier.save(tmp_path / "clf")
+    assert json.loads((tmp_path / "clf" / "classifier.json").read_text())["model_saved"] is True
+    loaded = SentenceClassifier.load(tmp_path / "clf")
+    np.testing.assert_allclose(loaded.predict_proba(many), classifier.predict_proba(many), atol=1e-6)
+
 # ---------------------------------------------------------------------- bad input
 
 

@@ -1,4 +1,8 @@
-"""Few-shot classification on MR (movie review polarity): SetFit-style fine-tuning against a frozen encoder.
+"""Few-shot classification: SetFit-style fine-tuning against a frozen encoder, on MR or zh-sentiment.
+
+Data sets (--dataset): ``mr`` (English movie review snippets, the default, with all-MiniLM-L6-v2) or
+``zh-sentiment`` (Chinese product and book reviews, deduplicated, the texts found in both files dropped;
+use it with --model use-multilingual-v3).
 
 For each number of examples per class (8, 16) and each seed, draw that many positive and negative
 snippets from the training pool, then:
@@ -9,14 +13,14 @@ Both are tested on the same held-apart 2,000 snippets (1,000 per class, fixed). 
 restored to its original weights before each few-shot run. With --full it also prints the
 full-data figure: frozen embeddings + logistic regression (C=1), stratified 10-fold cross-validation.
 
-    python benchmarks/fewshot_mr.py                          # 8 and 16 per class, seeds 0-4, and --full
-    python benchmarks/fewshot_mr.py --shots 8 --seeds 0 1 --results fewshot.json   # in pieces, resumable
+    python benchmarks/fewshot.py                          # 8 and 16 per class, seeds 0-4, and --full
+    python benchmarks/fewshot.py --shots 8 --seeds 0 1 --results fewshot.json   # in pieces, resumable
 
 Settings of the few-shot run (--learning-rate, --batch-size, --epochs, --num-iterations, --hard-negatives)
 and of the head (--C, --normalize) are recorded with each run; a run counts as done, and in the table,
 only under the same settings. Keep one results file per --test-size (the test size is not recorded).
 
-    python benchmarks/fewshot_mr.py --shots 8 --seeds 0 1 --test-size 500 --no-full --learning-rate 1e-4
+    python benchmarks/fewshot.py --shots 8 --seeds 0 1 --test-size 500 --no-full --learning-rate 1e-4
 
 With --results, each finished run is added to that JSON file (written atomically) and runs already
 there are skipped, so a long benchmark can be run in pieces; the table covers every run in the file.
@@ -45,13 +49,26 @@ except ImportError:  # running from a checkout without PYTHONPATH=src or an edit
 from sentvec import SentenceTransformer  # noqa: E402
 from sentvec.readers import data_folder  # noqa: E402
 
-REFERENCE_FULL = 0.767  # shared/data/README.md: frozen all-MiniLM-L6-v2 + LR (C=1), 10-fold
+# shared/data/README.md, frozen encoder + LR (C=1), 10-fold: all-MiniLM-L6-v2 on MR, use-multilingual-v3 on zh-sentiment
+REFERENCE_FULL = {"mr": 0.767, "zh-sentiment": 0.805}
+REFERENCE_MODEL = {"mr": "all-MiniLM-L6-v2", "zh-sentiment": "use-multilingual-v3"}
 
 
 def read_mr(folder: Path) -> tuple[list[str], list[str]]:
     pos = [line for line in (folder / "rt-polarity.pos").read_text(encoding="utf-8").splitlines() if line.strip()]
     neg = [line for line in (folder / "rt-polarity.neg").read_text(encoding="utf-8").splitlines() if line.strip()]
     return pos, neg
+
+
+def read_zh_sentiment(folder: Path) -> tuple[list[str], list[str]]:
+    """Unique positive and negative reviews, without the texts that carry both labels."""
+    pos = {line.strip() for line in (folder / "pos.txt").read_text(encoding="utf-8").splitlines() if line.strip()}
+    neg = {line.strip() for line in (folder / "neg.txt").read_text(encoding="utf-8").splitlines() if line.strip()}
+    both = pos & neg
+    return sorted(pos - both), sorted(neg - both)
+
+
+READERS = {"mr": ("rt-polarity.pos", read_mr), "zh-sentiment": ("pos.txt", read_zh_sentiment)}
 
 
 def split(pos: list[str], neg: list[str], test_size: int) -> tuple[dict[str, list[str]], list[str], list[str]]:
@@ -117,7 +134,8 @@ def save_results(path: Path | None, results: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
-    parser.add_argument("--data", default=None, help="the mr/ folder (default: mr/ in the shared data folder)")
+    parser.add_argument("--dataset", choices=sorted(READERS), default="mr")
+    parser.add_argument("--data", default=None, help="the data set's folder (default: mr/ or zh-sentiment/ in the shared data folder)")
     parser.add_argument("--shots", type=int, nargs="*", default=[8, 16], help="examples per class (none: only --full)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--test-size", type=int, default=2000)
@@ -138,8 +156,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    folder = Path(args.data) if args.data else data_folder() / "mr"
-    pos, neg = read_mr(folder)
+    folder = Path(args.data) if args.data else data_folder() / args.dataset
+    first_file, reader = READERS[args.dataset]
+    if not (folder / first_file).is_file():
+        raise SystemExit(f"{folder / first_file} is missing; pass --data with the {args.dataset} folder")
+    pos, neg = reader(folder)
     pool, test_texts, test_labels = split(pos, neg, args.test_size)
     results_path = Path(args.results) if args.results else None
     results: list[dict] = json.loads(results_path.read_text()) if results_path and results_path.is_file() else []
@@ -216,7 +237,7 @@ def main() -> None:
                         "folds": scores})
         save_results(results_path, results)
 
-    print(f"\nMR, {args.model}, test on {args.test_size} held-apart snippets, few-shot setting {tune_setting}; "
+    print(f"\n{args.dataset}, {args.model}, test on {args.test_size} held-apart texts, few-shot setting {tune_setting}; "
           "accuracy %, mean ± std over seeds\n")
     print("| examples per class | frozen encoder + LR | few-shot (SetFit-style) + LR | gain | seeds |")
     print("|---:|---:|---:|---:|---:|")
@@ -236,8 +257,10 @@ def main() -> None:
         print(f"| {shots} | {fmt(row['frozen'])} | {fmt(row['few-shot'])} | {gain:+.1f} | {both} |")
     for r in results:
         if r["mode"] == "full-10fold":
-            print(f"\nFull data ({r['shots']} snippets), frozen encoder + LR (C=1), 10-fold: "
-                  f"{100 * r['accuracy']:.1f}% (shared/data README: {100 * REFERENCE_FULL:.1f}%)")
+            reference = ""
+            if args.model == REFERENCE_MODEL[args.dataset]:
+                reference = f" (shared/data README: {100 * REFERENCE_FULL[args.dataset]:.1f}%)"
+            print(f"\nFull data ({r['shots']} texts), frozen encoder + LR (C=1), 10-fold: {100 * r['accuracy']:.1f}%{reference}")
 
 
 if __name__ == "__main__":
