@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--shard-rows", type=int, default=10_000, help="chunk size / shard size")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--modes", nargs="+", choices=("single", "single-1", "ray"), default=["single", "single-1", "ray"],
-                        help="builds to run (single-1 and ray are needed; single with --cpus threads is optional)")
+                        help="builds to run (ray and at least one single-process build)")
     parser.add_argument("--workdir", default=None, help="where the corpus and indexes go (default: a temp folder)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "CORPUS", "INDEX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,7 +154,9 @@ def main() -> None:
         generate(corpus, args.lines)
     results = {mode: run(mode, corpus, work / f"index-{mode}", args) for mode in args.modes}
     assert all(r["count"] == args.lines for r in results.values()), results
-    single, single_1, ray = results.get("single"), results["single-1"], results["ray"]
+    single, single_1, ray = results.get("single"), results.get("single-1"), results.get("ray")
+    if ray is None or (single is None and single_1 is None):
+        raise SystemExit("--modes needs ray and at least one of single, single-1")
 
     print(f"## Scale-out: {args.lines:,} lines, model {args.model}, {args.cpus} CPU cores, shard {args.shard_rows:,} rows, "
           f"batch {args.batch_size}\n")
@@ -166,21 +168,22 @@ def main() -> None:
             continue
         print(f"| {name} | {r['seconds']:.1f} | {args.lines / r['seconds']:,.0f} | "
               f"{args.lines / r['embedding_seconds']:,.0f} | {' / '.join(f'{p:.0f}' for p in r['peak_mib'])} |")
-    per_core = 1 - single_1["embedding_seconds"] / (args.cpus * ray["embedding_seconds"])
+    per_core = 1 - single_1["embedding_seconds"] / (args.cpus * ray["embedding_seconds"]) if single_1 else None
     if single is not None:
         steady = 1 - single["embedding_seconds"] / ray["embedding_seconds"]
         total = 1 - single["seconds"] / ray["seconds"]
         print(f"\nRay overhead against the single process on the same {args.cpus} cores (1 - ray rate / single rate): "
               f"while embedding {steady:+.1%}, end to end {total:+.1%}.")
-    print(f"\nRay overhead per core, against the 1-thread process "
-          f"(1 - ray rate / ({args.cpus} x 1-thread rate)): {per_core:+.1%} (goal: under 15%; negative: Ray is faster). "
-          f"Ray driver peak RSS {ray['driver_mib']:.0f} MiB; "
+    if single_1 is not None:
+        print(f"\nRay overhead per core, against the 1-thread process (1 - ray rate / ({args.cpus} x 1-thread rate)): "
+              f"{per_core:+.1%} (goal: under 15%; negative: Ray is faster).")
+    print(f"Ray driver peak RSS {ray['driver_mib']:.0f} MiB; "
           f"per-worker docs/s: {', '.join(f'{v:,.0f}' for v in ray['workers'].values())}; "
           f"{ray['tokens']:,} tokens.")
     per_core = args.lines / ray["embedding_seconds"] / args.cpus
     print(f"Measured per-core throughput on Ray: {per_core:,.0f} docs/s/core "
           f"({ray['tokens'] / ray['embedding_seconds'] / args.cpus:,.0f} tokens/s/core).")
-    same_ids, worst = compare(work / "index-single-1", work / "index-ray")
+    same_ids, worst = compare(work / ("index-single-1" if single_1 else "index-single"), work / "index-ray")
     print(f"Both builds: same count and sampled ids {same_ids}; max |vector difference| {worst:.2e}.")
     print(f"\n`python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}` "
           f"(the whole benchmark took {time.perf_counter() - began:.0f} s)")
