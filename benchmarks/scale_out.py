@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import shlex
 import subprocess
@@ -40,6 +39,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from index_scale import generate  # noqa: E402  (the same generated corpus as the index-memory benchmark)
 
 
 def _model_folder(name: str, work: Path) -> str:
@@ -90,15 +91,6 @@ def child(mode: str, corpus: str, index: str, args: argparse.Namespace) -> None:
                       "peak_mib": [w["peak_rss_mb"] for w in summary["workers"].values()], "driver_mib": driver,
                       "tokens": summary["tokens"],
                       "workers": {k: w["rows_per_s"] for k, w in summary["workers"].items()}}))
-
-
-def generate(path: Path, n: int, seed: int = 0) -> None:
-    words = ("the a man woman cat dog is was eating riding playing food horse violin drums guitar carts woods "
-             "through two quickly slowly big small red green happy sad movie music river city bread").split()
-    rng = random.Random(seed)
-    with open(path, "w", encoding="utf-8") as fh:
-        for _ in range(n):
-            fh.write(" ".join(rng.choice(words) for _ in range(rng.randint(4, 14))) + "\n")
 
 
 def run(mode: str, corpus: Path, index: Path, args: argparse.Namespace) -> dict:

@@ -41,11 +41,10 @@ import numpy as np
 
 from sentvec.index.files import scheme
 from sentvec.index.index import (
-    FORMAT,
-    VERSION,
     Index,
     InvalidIndexError,
     _atomic,
+    _build_settings,
     _load_model,
     _release_memory,
     _sha256,
@@ -120,13 +119,7 @@ def _records(source: Source, start: dict[str, Any]) -> Iterator[tuple[Any, str, 
                 continue
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{source.name} line {line} is not valid JSON ({err.msg}); fix or remove that line") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{source.name} line {line} is a JSON {type(record).__name__}; each line must be an object")
-            doc_id, text = source._record(record, position, f"line {line}")
+            doc_id, text = source._json_record(raw, line, position)
             position += 1
             yield doc_id, text, {"offset": lines.offset, "line": line, "position": position}
 
@@ -457,23 +450,10 @@ def build_index(
         model_name, loaded = model.model_name_or_path, model
         if not model_name:
             raise ValueError("the workers load the model by name: pass its name or folder, or a model loaded from one")
-    if Path(model_name).expanduser().is_dir():
-        model_name = str(Path(model_name).expanduser().resolve())
-    dimension = loaded.get_embedding_dimension()
-    if truncate_dim is not None:
-        dimension = min(dimension, truncate_dim) if dimension else truncate_dim
-    settings = {
-        "format": FORMAT,
-        "version": VERSION,
-        "model": {"name": model_name, "fingerprint": model_fingerprint(loaded), "dimension": dimension,
-                  "similarity_fn_name": loaded.similarity_fn_name, "truncate_dim": truncate_dim,
-                  "prompt_name": prompt_name, "max_seq_length": getattr(loaded, "max_seq_length", None)},
-        "precision": precision,
-        "normalize": normalize,
-        "chunk_size": shard_rows,
-        "source": source.identity(),
-        "builder": "ray",
-    }
+    settings = _build_settings(loaded, model_name, source, precision=precision, normalize=normalize,
+                               truncate_dim=truncate_dim, prompt_name=prompt_name, chunk_size=shard_rows)
+    settings["builder"] = "ray"
+    model_name = settings["model"]["name"]  # a folder resolved to its absolute path: the actors load it by that name
     manifest = _start_or_resume(folder, settings, overwrite)
     started = time.perf_counter()
     plan = plan_shards(source, shard_rows)

@@ -129,6 +129,31 @@ def _load_model(name: str, device: str | None, cache_folder: str | None) -> Sent
     return SentenceTransformer(name, device=device, cache_folder=cache_folder)
 
 
+def _build_settings(model: SentenceTransformer, model_name: str, source: Source, *, precision: Precision,
+                    normalize: bool, truncate_dim: int | None, prompt_name: str | None,
+                    chunk_size: int) -> dict[str, Any]:
+    """The manifest's settings of a build: what a resumed build must match and a query must be embedded with.
+
+    One function for the single-process and the Ray build, so that both write the same manifest.
+    """
+    if Path(model_name).expanduser().is_dir():  # a folder: record it so that search finds it from anywhere
+        model_name = str(Path(model_name).expanduser().resolve())
+    dimension = model.get_embedding_dimension()
+    if truncate_dim is not None:
+        dimension = min(dimension, truncate_dim) if dimension else truncate_dim
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": {"name": model_name, "fingerprint": model_fingerprint(model), "dimension": dimension,
+                  "similarity_fn_name": model.similarity_fn_name, "truncate_dim": truncate_dim,
+                  "prompt_name": prompt_name, "max_seq_length": getattr(model, "max_seq_length", None)},
+        "precision": precision,
+        "normalize": normalize,
+        "chunk_size": chunk_size,
+        "source": source.identity(),
+    }
+
+
 def _chunk_name(number: int) -> str:
     return f"{number:06d}"
 
@@ -275,22 +300,8 @@ class Index:
             model = _load_model(model, device, cache_folder)
         else:
             model_name = model.model_name_or_path or "<in-memory model>"
-        if Path(model_name).expanduser().is_dir():  # a folder: record it so that search finds it from anywhere
-            model_name = str(Path(model_name).expanduser().resolve())
-        dimension = model.get_embedding_dimension()
-        if truncate_dim is not None:
-            dimension = min(dimension, truncate_dim) if dimension else truncate_dim
-        settings = {
-            "format": FORMAT,
-            "version": VERSION,
-            "model": {"name": model_name, "fingerprint": model_fingerprint(model), "dimension": dimension,
-                      "similarity_fn_name": model.similarity_fn_name, "truncate_dim": truncate_dim,
-                      "prompt_name": prompt_name, "max_seq_length": getattr(model, "max_seq_length", None)},
-            "precision": precision,
-            "normalize": normalize,
-            "chunk_size": chunk_size,
-            "source": source.identity(),
-        }
+        settings = _build_settings(model, model_name, source, precision=precision, normalize=normalize,
+                                   truncate_dim=truncate_dim, prompt_name=prompt_name, chunk_size=chunk_size)
         manifest = _start_or_resume(folder, settings, overwrite)
         builder = _Builder(folder, manifest, model, source, batch_size)
         builder.run(show_progress_bar, stop_after_chunks)

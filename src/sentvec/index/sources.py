@@ -140,13 +140,7 @@ class Source:
             for number, line in enumerate(_lines(fh, self.name), start=1):
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{self.name} line {number} is not valid JSON ({err.msg}); fix or remove that line") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{self.name} line {number} is a JSON {type(record).__name__}; each line must be an object")
-                yield self._record(record, position, f"line {number}")
+                yield self._json_record(line, number, position)
                 position += 1
 
     def _csv(self) -> Iterator[tuple[Any, str]]:
@@ -175,6 +169,16 @@ class Source:
         if self.text_field not in columns:
             raise ValueError(f"{self.name} has no column {self.text_field!r} (its columns: {', '.join(columns)}); "
                              "name the text column with --text-field")
+
+    def _json_record(self, line: str, number: int, position: int) -> tuple[Any, str]:
+        """``(id, text)`` of a non-blank JSON line ``number``, the ``position``-th record of the file."""
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{self.name} line {number} is not valid JSON ({err.msg}); fix or remove that line") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{self.name} line {number} is a JSON {type(record).__name__}; each line must be an object")
+        return self._record(record, position, f"line {number}")
 
     def _record(self, record: dict[str, Any], position: int, where: str) -> tuple[Any, str]:
         text = record.get(self.text_field)
