@@ -30,14 +30,13 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sentvec import __version__
 from sentvec.layout import encoder_settings, pooling_modes
-from sentvec.paths import inside, read_json
+from sentvec.paths import atomic_file, inside, read_json
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 OUTPUT_FORMATS = (".npy", ".jsonl")
@@ -78,35 +77,6 @@ def _human_size(n: int) -> str:
         size /= 1024
     raise AssertionError("unreachable")
 
-
-@contextlib.contextmanager
-def _atomic_output(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; on success move it onto ``path`` in one rename.
-
-    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was, so a
-    crash never leaves a half-written output.
-    """
-    directory = path.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, mode, encoding=encoding, newline="\n" if "b" not in mode else None) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp creates the file 0600; give it the mode a plain open() would (or the old file's).
-        try:
-            mode_bits = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode_bits = 0o666 & ~umask
-        os.chmod(tmp, mode_bits)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def _jsonl_line(text: str, vector: Any) -> str:
@@ -276,10 +246,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
             write(_jsonl_line(text, vector))
         sys.stdout.flush()
     elif output.suffix.lower() == ".npy":
-        with _atomic_output(output, "wb") as fh:
+        with atomic_file(output, "wb") as fh:
             np.save(fh, matrix)
     else:
-        with _atomic_output(output, "w", encoding="utf-8") as fh:
+        with atomic_file(output, "w") as fh:
             for text, vector in zip(texts, matrix, strict=True):
                 fh.write(_jsonl_line(text, vector))
 
@@ -568,7 +538,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if json_path is not None:
         report = {"model": args.model, "task": args.task, "split": args.split if args.task == "stsb" else None,
                   "pairs": len(evaluator.scores), "primary_metric": evaluator.primary_metric, "metrics": metrics}
-        with _atomic_output(json_path, "w", encoding="utf-8") as fh:
+        with atomic_file(json_path, "w") as fh:
             fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         _note(args, f"wrote {json_path}")
     if plot_path is not None:

@@ -43,7 +43,6 @@ from sentvec.index.files import scheme
 from sentvec.index.index import (
     Index,
     InvalidIndexError,
-    _atomic,
     _build_settings,
     _load_model,
     _release_memory,
@@ -54,6 +53,7 @@ from sentvec.index.index import (
 )
 from sentvec.index.ivf import build_ivf
 from sentvec.index.sources import Source
+from sentvec.paths import atomic_file
 from sentvec.quantization import PRECISIONS, Precision, quantize_embeddings
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ def write_shard(path: Path, records: list[tuple[Any, str]], vectors: np.ndarray,
     table = pa.table({"id": id_column, "text": pa.array([t for _, t in records], pa.string()),
                       "vector": pa.FixedSizeListArray.from_arrays(flat, width)})
     table = table.replace_schema_metadata({"sentvec.id_encoding": encoding, "sentvec.tokens": str(tokens)})
-    with _atomic(path) as fh:
+    with atomic_file(path) as fh:
         pq.write_table(table, fh, compression="zstd" if vectors.dtype == np.float32 else "none")
     return {"rows": len(records), "tokens": tokens,
             "shard": {"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}}
@@ -304,7 +304,7 @@ class ShardEmbedder:
                     Path(self.crash_once[1]).touch()  # test hook: die once, mid-job, as a lost node would
                     os._exit(1)
                 entry = self._embed(spec)
-                with _atomic(done, "w") as fh:
+                with atomic_file(done, "w") as fh:
                     fh.write(json.dumps(entry) + "\n")
             rows = json.loads(done.read_text(encoding="utf-8"))
             for key, value in (("shard", spec["shard"]), ("rows", rows["rows"]), ("tokens", rows["tokens"]),
@@ -510,7 +510,7 @@ def _calibrate(folder: Path, model: SentenceTransformer, source: Source, plan: l
         vectors = np.asarray(model.encode(texts[:CALIBRATION_ROWS], prompt_name=m["prompt_name"],
                                           normalize_embeddings=settings["normalize"], truncate_dim=m["truncate_dim"],
                                           convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
-        with _atomic(file) as fh:
+        with atomic_file(file) as fh:
             np.save(fh, np.vstack([vectors.min(axis=0), vectors.max(axis=0)]))
     return np.load(file).tolist()
 

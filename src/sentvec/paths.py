@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def inside(folder: str | Path, relative: str) -> Path:
@@ -46,6 +48,38 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def _umask() -> int:
+    umask = os.umask(0)  # the only way to read it is to set it
+    os.umask(umask)
+    return umask
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Write to a temporary file beside ``path``, flush it to disk, then rename it onto ``path``.
+
+    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was, so a crash
+    never leaves a half-written file. Text modes write UTF-8 with ``\n`` line ends. mkstemp creates the
+    file 0600: it gets the mode a plain open() would give it (or the replaced file's).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            mode_bits = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode_bits = 0o666 & ~_umask()
+        os.chmod(tmp, mode_bits)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def staging_folder(target: Path) -> Path:
     """An empty folder beside ``target`` to build a save in; :func:`move_into` then puts it in place."""
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -58,8 +92,7 @@ def move_into(staging: Path, target: Path) -> None:
     only; they first get the permissions a plain mkdir / open() would give them (the umask's), or other
     users and services could not read a saved model.
     """
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = _umask()
     for folder, _, files in os.walk(staging):
         os.chmod(folder, 0o777 & ~umask)
         for name in files:

@@ -26,9 +26,11 @@ import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
+
+from sentvec.paths import atomic_file
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +76,6 @@ def _new_figure(figsize: tuple[float, float], dpi: int) -> Any:
     return figure
 
 
-def _atomic(path: Path, mode: str = "wb") -> contextlib.AbstractContextManager[IO[Any]]:
-    """A temporary file next to ``path``, moved onto it in one rename when the block succeeds."""
-    from sentvec.cli import _atomic_output
-
-    return _atomic_output(path, mode, encoding=None if "b" in mode else "utf-8")
-
-
 def _check_path(path: str | os.PathLike[str], allowed: Sequence[str]) -> Path:
     path = Path(path)
     if path.suffix.lower() not in allowed:
@@ -93,7 +88,7 @@ def _check_path(path: str | os.PathLike[str], allowed: Sequence[str]) -> Path:
 def save_figure(figure: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``figure`` to ``path`` (``.png`` or ``.svg``) atomically; returns the path."""
     path = _check_path(path, IMAGE_FORMATS)
-    with _atomic(path) as handle, _quiet_glyphs(figure):
+    with atomic_file(path) as handle, _quiet_glyphs(figure):
         figure.savefig(handle, format=path.suffix.lower().lstrip("."))
     return path
 
@@ -375,7 +370,7 @@ def corpus_map(
                                     marker={"size": 6, "opacity": 0.75}))
     page.update_layout(title=title or f"{n} texts, {used.upper()}", xaxis_title=f"{used.upper()} 1",
                        yaxis_title=f"{used.upper()} 2", template="plotly_white", showlegend=labels is not None)
-    with _atomic(Path(path), "w") as handle:
+    with atomic_file(Path(path), "w") as handle:
         handle.write(page.to_html(include_plotlyjs=True, full_html=True))
     return figure
 

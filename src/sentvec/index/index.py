@@ -22,15 +22,15 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentvec.index.sources import Source
+from sentvec.paths import atomic_file
 from sentvec.quantization import PRECISIONS, Precision, QuantizedSearcher, dequantize_embeddings, quantize_embeddings
 
 if TYPE_CHECKING:
@@ -63,25 +63,6 @@ class InvalidIndexError(ValueError):
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-@contextlib.contextmanager
-def _atomic(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename it onto ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)  # mkstemp makes the file 0600: give it what a plain open() would
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def model_fingerprint(model: SentenceTransformer) -> str:
@@ -326,7 +307,7 @@ class Index:
         hnsw.hnsw.efConstruction = ef_construction
         for _, chunk in self._chunks():
             hnsw.add(np.ascontiguousarray(self._floats(chunk)))
-        with _atomic(self.path / ANN_FILE) as fh:
+        with atomic_file(self.path / ANN_FILE) as fh:
             fh.write(faiss.serialize_index(hnsw).tobytes())
         self.manifest["ann"] = {"backend": backend, "file": ANN_FILE, "kind": "hnsw-flat", "m": m,
                                 "ef_construction": ef_construction, "count": self.count,
@@ -577,7 +558,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    with _atomic(folder / MANIFEST, "w") as fh:
+    with atomic_file(folder / MANIFEST, "w") as fh:
         fh.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -663,7 +644,7 @@ class _Builder:
         if m["precision"] in ("int8", "uint8") and self.ranges is None:
             # the first chunk calibrates the buckets for the whole index
             self.ranges = np.vstack([vectors.min(axis=0), vectors.max(axis=0)])
-            with _atomic(self.folder / "ranges.npy") as fh:
+            with atomic_file(self.folder / "ranges.npy") as fh:
                 np.save(fh, self.ranges)
         stored = vectors if m["precision"] == "float32" else quantize_embeddings(vectors, m["precision"], ranges=self.ranges)
         name = _chunk_name(len(m["chunks"]))
@@ -674,7 +655,7 @@ class _Builder:
                 json.dumps([doc_id, text], ensure_ascii=False) + "\n" for doc_id, text in batch).encode())),
         ):
             file = self.folder / "chunks" / (name + suffix)
-            with _atomic(file) as fh:
+            with atomic_file(file) as fh:
                 write(fh)
             entry[kind] = {"file": file.name, "bytes": file.stat().st_size, "sha256": _sha256(file)}
         m["chunks"].append(entry)

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sentvec.index.index import ANN_FILE, InvalidIndexError, _atomic, _faiss, _write_manifest
+from sentvec.index.index import ANN_FILE, InvalidIndexError, _faiss, _write_manifest
+from sentvec.paths import atomic_file
 
 if TYPE_CHECKING:
     from sentvec.index.index import Index
@@ -129,7 +130,7 @@ def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None,
     with open(data_tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(data_tmp, data)
-    with _atomic(index.path / ANN_FILE) as fh:
+    with atomic_file(index.path / ANN_FILE) as fh:
         fh.write(header)
     index.manifest["ann"] = {"backend": "faiss", "file": ANN_FILE, "kind": "ivf-flat-ondisk", "nlist": nlist,
                              "nprobe": nprobe, "trained_on": int(sample_size), "count": count,
