@@ -116,8 +116,9 @@ def _library_logging(quiet: bool) -> Iterator[None]:
 
 
 def _load_model(name: str, *, device: str | None, cache_folder: str | None, backend: str = "torch") -> Any:
-    """Load a SentenceTransformer (torch is imported here, not at startup). Tests replace this."""
-    from sentvec.model import SentenceTransformer
+    """Load a SentenceTransformer (torch is imported here, not at startup; without torch, the torch-free
+    runtime). Tests replace this."""
+    from sentvec import SentenceTransformer
 
     try:
         return SentenceTransformer(name, device=device, cache_folder=cache_folder, backend=backend)  # type: ignore[arg-type]

@@ -6,13 +6,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from tokenizers import Encoding
 from tokenizers import Tokenizer as _RustTokenizer
-from torch import Tensor
 
 from sentvec.paths import read_json
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 # Files that describe a tokenizer; copied verbatim when a model is saved so other libraries read them.
 TOKENIZER_FILES = (
@@ -104,7 +107,13 @@ class Tokenizer:
         return self._tokenizer.encode_batch([(a, b) for a, b in pairs])
 
     def collate(self, encodings: list[Encoding]) -> dict[str, Any]:
-        """Pad encodings into one batch of tensors (right padding, to the longest)."""
+        """Pad encodings into one batch of torch tensors (right padding, to the longest)."""
+        import torch  # the torch-free runtime (sentvec.lite) uses collate_numpy and never gets here
+
+        return {name: torch.from_numpy(array) for name, array in self.collate_numpy(encodings).items()}
+
+    def collate_numpy(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
+        """Pad encodings into one batch of numpy arrays: int64 ids, mask and token types, bool ``truncated``."""
         width = max((len(e.ids) for e in encodings), default=0)
         ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
         types = np.zeros((len(encodings), width), dtype=np.int64)
@@ -114,12 +123,8 @@ class Tokenizer:
             ids[row, :n] = encoding.ids
             types[row, :n] = encoding.type_ids
             mask[row, :n] = 1
-        return {
-            "input_ids": torch.from_numpy(ids),
-            "attention_mask": torch.from_numpy(mask),
-            "token_type_ids": torch.from_numpy(types),
-            "truncated": torch.tensor([bool(e.overflowing) for e in encodings], dtype=torch.bool),
-        }
+        truncated = np.array([bool(e.overflowing) for e in encodings], dtype=bool)
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "truncated": truncated}
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` becomes, special tokens included, before truncation."""
@@ -131,7 +136,7 @@ class Tokenizer:
 
     def decode(self, ids: list[int] | Tensor) -> str:
         """Turn ids back into text, special tokens dropped."""
-        if isinstance(ids, Tensor):
+        if not isinstance(ids, list):
             ids = ids.tolist()
         return self._tokenizer.decode(ids, skip_special_tokens=True)
 
