@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import tiny_sentence_model_folder
 
 pytest.importorskip("onnxruntime")
