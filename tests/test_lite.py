@@ -100,13 +100,19 @@ model = SentenceTransformer({str(tiny_folder)!r})
 vectors = model.encode(["the cat sat on the mat", "a dog"])
 assert type(model).__module__ == "sentvec.lite.model", type(model).__module__
 assert vectors.shape == (2, 32), vectors.shape
+from sentvec.cli import main
+assert main(["encode", "-q", "-m", {str(tiny_folder)!r}, "-i", {str(tiny_folder / "texts.txt")!r}, "-o", {str(tiny_folder / "out.npy")!r}]) == 0
+assert main(["similarity", "-q", "-m", {str(tiny_folder)!r}, "the cat", "a dog"]) == 0
 assert "torch" not in sys.modules
 print("ok")
 """
+    (tiny_folder / "texts.txt").write_text("the cat sat\na dog\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             env={"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "PATH": ""})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    lines = result.stdout.split()
+    assert lines[-1] == "ok" and -1.0 <= float(lines[-2]) <= 1.0
+    assert np.load(tiny_folder / "out.npy").shape == (2, 32)
 
 
 def test_graph_file_is_valid_onnx(tmp_path: Path) -> None:

@@ -270,13 +270,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
-    from sentvec.similarity import SimilarityFunction
-
     model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
-    function = args.function or model.similarity_fn_name
-    vectors = model.encode([args.text_a, args.text_b], convert_to_tensor=True, show_progress_bar=False)
-    score = SimilarityFunction.to_similarity_pairwise_fn(function)(vectors[0:1], vectors[1:2])
-    print(f"{float(score.item()):.6f}")
+    if args.function:
+        model.similarity_fn_name = args.function
+    vectors = model.encode([args.text_a, args.text_b], show_progress_bar=False)
+    print(f"{float(model.similarity(vectors[0:1], vectors[1:2])[0][0]):.6f}")
     return 0
 
 
