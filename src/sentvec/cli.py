@@ -557,10 +557,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
         raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install 'sentvec[server]'")
-    import uvicorn
-
     from sentvec.server import ServerSettings, create_app
+    from sentvec.server.listen import serve
 
+    sock = _bind_port(args.host, args.port)  # before the model loads: a busy port fails at once
     index = None
     if args.index is not None:  # opened (and checked) before the model is loaded: a bad path fails fast
         from sentvec.index import Index
@@ -577,18 +577,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model_name=args.served_model_name or args.model, api_key=args.api_key or None,
         max_batch_tokens=args.max_batch_tokens, max_queue=args.max_queue,
         max_client_batch_size=args.max_client_batch_size, max_body_bytes=args.max_body_bytes,
-        auto_truncate=args.auto_truncate,
+        auto_truncate=args.auto_truncate, request_timeout=args.request_timeout,
+        timeout_keep_alive=args.timeout_keep_alive, max_connections=args.max_connections,
     )
     try:
         app = create_app(model, settings, reranker=reranker, index=index)
     except ValueError as err:  # an index built with another model
+        sock.close()
         raise UsageError(str(err)) from None
     _note(args, f"serving {args.model}{f' and reranker {args.reranker}' if reranker else ''} "
                 f"on http://{args.host}:{args.port}"
                 f"{' (API key required)' if settings.api_key else ''}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
-                timeout_keep_alive=args.timeout_keep_alive)
+    serve(app, sock=sock, log_level="warning" if args.quiet else "info")
     return 0
+
+
+def _bind_port(host: str, port: int) -> Any:
+    """The server's socket, bound now; a taken port or a wrong host is a usage error naming the fix."""
+    import errno
+
+    from sentvec.server.listen import bind
+
+    try:
+        return bind(host, port)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            why = (f"port {port} on {host} is already in use (another sentvec serve?): stop that program, "
+                   "or choose a free port with --port")
+        elif err.errno == errno.EACCES:
+            why = f"port {port} on {host} needs privileges: choose a port above 1023 with --port"
+        elif err.errno == errno.EADDRNOTAVAIL:
+            why = f"{host} is not an address of this machine: use --host 127.0.0.1, or 0.0.0.0 for all"
+        else:
+            why = f"cannot listen on {host}:{port}: {err.strerror or err}"
+        raise UsageError(why) from None
 
 
 # --------------------------------------------------------------------------- classify
@@ -1098,6 +1120,12 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--timeout-keep-alive", type=_positive_int, default=30,
                      help="seconds an idle connection stays open (default: 30; keep it above your clients' pool "
                           "expiry, or a client may send a request on a connection the server is closing)")
+    srv.add_argument("--request-timeout", type=_positive_int, default=30,
+                     help="seconds a client has to send a request: later headers close the connection, a later "
+                          "body gets 408 (default: 30)")
+    srv.add_argument("--max-connections", type=_positive_int, default=1024,
+                     help="most connections and requests in progress; more get 503 (default: 1024; keep it "
+                          "above --max-queue, so overload answers 429)")
     srv.add_argument("--auto-truncate", action="store_true",
                      help="truncate inputs over max_seq_length tokens instead of answering 422")
     srv.add_argument("--index", metavar="INDEX", default=None,
