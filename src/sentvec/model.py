@@ -586,15 +586,13 @@ def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], 
         logger.warning("%s has no modules.json; building a model from its encoder with mean pooling", folder)
         transformer = Transformer.load(folder, allow_pickle=allow_pickle)
         return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
-    entries = read_json(folder / "modules.json")
-    if not isinstance(entries, list):
-        raise ValueError(f"{folder / 'modules.json'} must hold a list of modules")
+    entries = _module_entries(folder / "modules.json")
     modules: list[nn.Module] = []
-    for entry in sorted(entries, key=lambda e: e.get("idx", 0)):
-        kind = MODULE_TYPES.get(entry.get("type", ""))
+    for entry in entries:
+        kind = MODULE_TYPES.get(entry["type"])
         if kind is None:
             raise ValueError(
-                f"{folder / 'modules.json'} names module type {entry.get('type')!r}, which sentvec does not "
+                f"{folder / 'modules.json'} names module type {entry['type']!r}, which sentvec does not "
                 f"implement; supported: {sorted(set(MODULE_TYPES))}"
             )
         sub = inside(folder, entry.get("path", ""))
@@ -602,7 +600,40 @@ def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], 
             modules.append(kind.load(sub, allow_pickle=allow_pickle))
         else:
             modules.append(kind.load(sub))
+        _check_input_size(modules, sub)
     return modules, settings
+
+
+def _module_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of ``modules.json`` in pipeline order, each checked to be an object with a type and path."""
+    entries = read_json(path, expect=list)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path} entry {i} is {entry!r}; each module is an object with idx, type and path")
+        for key, kind in (("type", str), ("path", str), ("idx", int)):
+            if key in entry and (not isinstance(entry[key], kind) or isinstance(entry[key], bool)):
+                raise ValueError(f"{path} entry {i} has {key}={entry[key]!r}; it must be a {kind.__name__}")
+        if "type" not in entry:
+            raise ValueError(f"{path} entry {i} names no module type")
+    return sorted(entries, key=lambda e: e.get("idx", 0))
+
+
+def _check_input_size(modules: list[nn.Module], folder: Path) -> None:
+    """Refuse a Pooling or Dense step whose input size is not what the step before it gives."""
+    if len(modules) < 2:
+        return
+    step, before = modules[-1], modules[-2]
+    if isinstance(step, Pooling) and hasattr(before, "get_word_embedding_dimension"):
+        given, wanted, key = before.get_word_embedding_dimension(), step.embedding_dimension, "embedding_dimension"
+    elif isinstance(step, Dense) and hasattr(before, "get_sentence_embedding_dimension"):
+        given, wanted, key = before.get_sentence_embedding_dimension(), step.in_features, "in_features"
+    else:
+        return
+    if given != wanted:
+        raise ValueError(
+            f"{folder / 'config.json'} has {key}={wanted}, but the module before it gives vectors of size {given}; "
+            "the model folder's modules do not fit together (re-download or re-save the model)"
+        )
 
 
 

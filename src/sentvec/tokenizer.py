@@ -12,7 +12,7 @@ from tokenizers import Encoding
 from tokenizers import Tokenizer as _RustTokenizer
 from torch import Tensor
 
-from sentvec.paths import read_json
+from sentvec.paths import MAX_TOKENIZER_BYTES, check_regular_file, read_json, read_limited
 
 # Files that describe a tokenizer; copied verbatim when a model is saved so other libraries read them.
 TOKENIZER_FILES = (
@@ -61,14 +61,17 @@ class Tokenizer:
     @classmethod
     def from_folder(cls, folder: Path, *, max_length: int, lowercase: bool = False) -> Tokenizer:
         """Load ``tokenizer.json`` (or, for BERT-style models, ``vocab.txt``) from a model folder."""
-        settings = read_json(folder / "tokenizer_config.json", required=False)
-        special = read_json(folder / "special_tokens_map.json", required=False)
-        if (folder / "tokenizer.json").is_file():
+        settings = read_json(folder / "tokenizer_config.json", required=False, expect=dict)
+        special = read_json(folder / "special_tokens_map.json", required=False, expect=dict)
+        if (folder / "tokenizer.json").exists():
+            # Read by us, not by the Rust side, so a FIFO or /dev/zero behind the name is refused, not read forever.
+            text = read_limited(folder / "tokenizer.json", MAX_TOKENIZER_BYTES)
             try:
-                rust = _RustTokenizer.from_file(str(folder / "tokenizer.json"))
+                rust = _RustTokenizer.from_str(text.decode("utf-8"))
             except Exception as err:  # the Rust side raises a bare Exception for bad files
                 raise ValueError(f"{folder / 'tokenizer.json'} could not be read ({err}); the file is corrupt") from None
-        elif (folder / "vocab.txt").is_file():
+        elif (folder / "vocab.txt").exists():
+            check_regular_file(folder / "vocab.txt", limit=MAX_TOKENIZER_BYTES)
             rust = _wordpiece_from_vocab(folder / "vocab.txt", settings, special)
         else:
             raise FileNotFoundError(
