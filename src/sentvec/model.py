@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from sentvec import __version__
 from sentvec.modules import MODULE_TYPES, TYPE_NAMES, Dense, Pooling, StaticEmbedding, Transformer
-from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.paths import disk_full_error, inside, move_into, read_json, staging_folder, write_json
 from sentvec.quantization import PRECISIONS, quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
 
@@ -538,6 +538,11 @@ class SentenceTransformer(nn.Sequential):
             if create_model_card:
                 (staging / "README.md").write_text(_model_card(model_name or target.name, self), encoding="utf-8")
             move_into(staging, target)
+        except Exception as err:
+            full = disk_full_error(err, target, "saving the model to")
+            if full is None:
+                raise
+            raise full from err
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

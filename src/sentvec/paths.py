@@ -94,8 +94,9 @@ def read_limited(path: Path, limit: int) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"{path} is a {_kind(info.st_mode)}, not a regular file; a model folder holds plain files only")
-        data = fh.read(limit + 1)
-    if len(data) > limit:
+        # The size check before reading spares the memory; the bounded read covers a file still growing.
+        data = b"" if info.st_size > limit else fh.read(limit + 1)
+    if info.st_size > limit or len(data) > limit:
         raise ValueError(
             f"{path} is larger than the {limit:,} bytes such a file may have; it is not a real model file "
             "(re-download or re-save the model)"
@@ -169,7 +170,7 @@ class DiskFullError(OSError):
 
 def disk_full_error(err: BaseException, path: Path, doing: str = "writing") -> DiskFullError | None:
     """A :class:`DiskFullError` naming ``path`` and its disk when ``err`` means "disk full", else None."""
-    if isinstance(err, DiskFullError) or not _is_disk_full(err):
+    if not _is_disk_full(err):  # a DiskFullError too: an outer caller may know a better name for the target
         return None
     full = DiskFullError(
         f"no space left on {_device_of(path)} while {doing} {path}; free some space there or write somewhere else"
