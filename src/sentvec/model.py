@@ -31,6 +31,7 @@ BACKENDS: tuple[str, ...] = ("torch", "onnx", "int8")
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 _TOKENIZE_CHUNK = 16_384  # texts tokenized at once: bounds the memory the token lists take
+_UNKNOWN_SHARE = 0.3  # warn when this share of the text tokens of an encode() call is the unknown token
 
 
 class SentenceTransformer(nn.Sequential):
@@ -111,6 +112,7 @@ class SentenceTransformer(nn.Sequential):
         self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
         self.truncate_dim = truncate_dim
         self._warned_truncation = False
+        self._warned_unknown = False
         dtype = (model_kwargs or {}).get("torch_dtype") or (model_kwargs or {}).get("dtype")
         if isinstance(dtype, str) and dtype != "auto":
             dtype = getattr(torch, dtype)
@@ -387,6 +389,8 @@ class SentenceTransformer(nn.Sequential):
         token_budget = batch_size * self.max_seq_length
         results: list[Any] = [None] * len(texts)
         truncated = 0
+        count_unknown = getattr(tokenizer, "unknown_counts", None)  # a Transformer's tokenizer has it
+        unknown = counted = 0
         device = self.device
         progress = None
         if show_progress_bar:
@@ -405,6 +409,9 @@ class SentenceTransformer(nn.Sequential):
                 start += count
                 features = tokenizer.collate([encodings[i] for i in ids])
                 truncated += int(features["truncated"].sum())
+                if count_unknown is not None:
+                    unknown += (counts := count_unknown(features))[0]
+                    counted += counts[1]
                 features = {k: v.to(device) for k, v in features.items()}
                 if prompt_length is not None:
                     features["prompt_length"] = prompt_length
@@ -421,6 +428,14 @@ class SentenceTransformer(nn.Sequential):
                 "%d of %d inputs were longer than max_seq_length=%d tokens and were truncated "
                 "(encode(..., output_value=None) marks each with 'truncated'; this warning is shown once per model)",
                 truncated, len(texts), self.max_seq_length,
+            )
+        if counted and unknown >= _UNKNOWN_SHARE * counted and not self._warned_unknown:
+            self._warned_unknown = True
+            logger.warning(
+                "%.0f%% of the tokens of these texts are unknown to the vocabulary of %s, so their embeddings and "
+                "scores are unreliable: the model does not cover the texts' language. For Chinese and other "
+                "languages use a multilingual model such as use-multilingual-v3 (this warning is shown once per model)",
+                100 * unknown / counted, self.model_name_or_path or "this model",
             )
         return results
 

@@ -28,6 +28,9 @@ TOKENIZER_FILES = (
 )
 
 
+_SPECIAL_NAMES = ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "<s>", "</s>", "<pad>", "<mask>")
+
+
 class Tokenizer:
     """Turns a batch of texts into ``input_ids``, ``attention_mask`` and ``token_type_ids`` tensors.
 
@@ -42,6 +45,14 @@ class Tokenizer:
         self._tokenizer = tokenizer
         self.pad_token = pad_token
         self.pad_id = pad_id
+        # For unknown_counts(): the unknown token's id (WordPiece and BPE vocabularies name one) and the
+        # ids of special tokens, which are not text and do not count.
+        unk_token = getattr(tokenizer.model, "unk_token", None)
+        self.unk_id: int | None = tokenizer.token_to_id(unk_token) if isinstance(unk_token, str) else None
+        special = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
+        # Tokenizers built in code may not register the tokens their post-processor adds; the usual names do.
+        special |= {tokenizer.token_to_id(t) for t in (pad_token, *_SPECIAL_NAMES)} - {None}
+        self._special_ids = torch.tensor(sorted(special - {self.unk_id}), dtype=torch.int64)
         self.lowercase = lowercase
         self._files: dict[str, Path] = {}
         self.max_length = max_length
@@ -123,6 +134,15 @@ class Tokenizer:
             "token_type_ids": torch.from_numpy(types),
             "truncated": torch.tensor([bool(e.overflowing) for e in encodings], dtype=torch.bool),
         }
+
+    def unknown_counts(self, features: dict[str, Any]) -> tuple[int, int]:
+        """``(unknown, total)``: how many of a collated batch's text tokens (special tokens left out) are the
+        unknown token. A high share means the vocabulary does not cover the texts' language."""
+        if self.unk_id is None:
+            return 0, 0
+        ids = features["input_ids"]
+        text = features["attention_mask"].bool() & ~torch.isin(ids, self._special_ids)
+        return int((text & (ids == self.unk_id)).sum()), int(text.sum())
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` becomes, special tokens included, before truncation."""
