@@ -10,7 +10,7 @@ import numpy as np
 from tokenizers import Encoding
 from tokenizers import Tokenizer as _RustTokenizer
 
-from sentvec.paths import read_json
+from sentvec.paths import MAX_TOKENIZER_BYTES, check_regular_file, read_json, read_limited
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -29,6 +29,9 @@ TOKENIZER_FILES = (
 )
 
 
+_SPECIAL_NAMES = ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "<s>", "</s>", "<pad>", "<mask>")
+
+
 class Tokenizer:
     """Turns a batch of texts into ``input_ids``, ``attention_mask`` and ``token_type_ids`` tensors.
 
@@ -43,6 +46,14 @@ class Tokenizer:
         self._tokenizer = tokenizer
         self.pad_token = pad_token
         self.pad_id = pad_id
+        # For unknown_counts(): the unknown token's id (WordPiece and BPE vocabularies name one) and the
+        # ids of special tokens, which are not text and do not count.
+        unk_token = getattr(tokenizer.model, "unk_token", None)
+        self.unk_id: int | None = tokenizer.token_to_id(unk_token) if isinstance(unk_token, str) else None
+        special = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
+        # Tokenizers built in code may not register the tokens their post-processor adds; the usual names do.
+        special |= {tokenizer.token_to_id(t) for t in (pad_token, *_SPECIAL_NAMES)} - {None}
+        self._special_ids = torch.tensor(sorted(special - {self.unk_id}), dtype=torch.int64)
         self.lowercase = lowercase
         self._files: dict[str, Path] = {}
         self.max_length = max_length
@@ -62,14 +73,17 @@ class Tokenizer:
     @classmethod
     def from_folder(cls, folder: Path, *, max_length: int, lowercase: bool = False) -> Tokenizer:
         """Load ``tokenizer.json`` (or, for BERT-style models, ``vocab.txt``) from a model folder."""
-        settings = read_json(folder / "tokenizer_config.json", required=False)
-        special = read_json(folder / "special_tokens_map.json", required=False)
-        if (folder / "tokenizer.json").is_file():
+        settings = read_json(folder / "tokenizer_config.json", required=False, expect=dict)
+        special = read_json(folder / "special_tokens_map.json", required=False, expect=dict)
+        if (folder / "tokenizer.json").exists():
+            # Read by us, not by the Rust side, so a FIFO or /dev/zero behind the name is refused, not read forever.
+            text = read_limited(folder / "tokenizer.json", MAX_TOKENIZER_BYTES)
             try:
-                rust = _RustTokenizer.from_file(str(folder / "tokenizer.json"))
+                rust = _RustTokenizer.from_str(text.decode("utf-8"))
             except Exception as err:  # the Rust side raises a bare Exception for bad files
                 raise ValueError(f"{folder / 'tokenizer.json'} could not be read ({err}); the file is corrupt") from None
-        elif (folder / "vocab.txt").is_file():
+        elif (folder / "vocab.txt").exists():
+            check_regular_file(folder / "vocab.txt", limit=MAX_TOKENIZER_BYTES)
             rust = _wordpiece_from_vocab(folder / "vocab.txt", settings, special)
         else:
             raise FileNotFoundError(
@@ -123,6 +137,15 @@ class Tokenizer:
             mask[row, :n] = 1
         truncated = np.array([bool(e.overflowing) for e in encodings], dtype=bool)
         return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "truncated": truncated}
+
+    def unknown_counts(self, features: dict[str, Any]) -> tuple[int, int]:
+        """``(unknown, total)``: how many of a collated batch's text tokens (special tokens left out) are the
+        unknown token. A high share means the vocabulary does not cover the texts' language."""
+        if self.unk_id is None:
+            return 0, 0
+        ids = features["input_ids"]
+        text = features["attention_mask"].bool() & ~torch.isin(ids, self._special_ids)
+        return int((text & (ids == self.unk_id)).sum()), int(text.sum())
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` becomes, special tokens included, before truncation."""
