@@ -4,7 +4,7 @@
     sentvec similarity A B [-m MODEL] [--function cosine|dot|euclidean|manhattan]
     sentvec pull NAME [--cache-folder DIR]
     sentvec info [MODEL] [--json]
-    sentvec eval [MODEL] [--task stsb|FILE] [--split test] [--json OUT.json] [--plot OUT.png]
+    sentvec eval [MODEL] [--task stsb|FILE] [--split test] [--data DIR] [--json OUT.json] [--plot OUT.png]
     sentvec index build CORPUS [-m MODEL] --out INDEX [--precision P] [--ann faiss] [--overwrite] ...
     sentvec index build CORPUS --out INDEX --ray [ADDRESS] [--actors N] [--gpus-per-actor G] ...
     sentvec index info INDEX [--json]
@@ -14,6 +14,7 @@
     sentvec classify predict DIR [TEXT ...] [-i FILE] [--json]
     sentvec distill TEACHER --out DIR [--corpus FILE] [--dims 256]
     sentvec plot similarity|map|training|recall ... --out FILE.png
+    sentvec doctor [--json]
 
 Only the standard library is imported at module level; torch, numpy and the model code are imported
 inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
@@ -524,9 +525,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--plot needs matplotlib: pip install matplotlib")
     if args.task not in TASKS and not Path(args.task).expanduser().is_file():
         raise UsageError(f"--task {args.task!r} is neither a known task ({', '.join(TASKS)}) nor an existing file")
-    # the data is read before the model is loaded, so a bad file or column fails fast
+    if args.data is not None and args.task not in TASKS:
+        raise UsageError(f"--data is the folder of a named task ({', '.join(TASKS)}); --task {args.task!r} is a file")
+    if args.data is not None and not Path(args.data).expanduser().is_dir():
+        raise UsageError(f"--data {args.data!r} is not a folder")
+    # the data is read (or fetched) before the model is loaded, so a bad file or column fails fast
     evaluator = task_evaluator(
         args.task if args.task in TASKS else Path(args.task).expanduser(), args.split,
+        data_folder=args.data, cache_folder=args.cache_folder,
         columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
         show_progress_bar=not args.quiet and sys.stderr.isatty(),
     )
@@ -545,6 +551,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         plot_similarity(evaluator.scores, evaluator.predictions["cosine"], plot_path,
                         title=f"{args.model} on {evaluator.name}: Spearman {spearman:.4f}")
         _note(args, f"wrote {plot_path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from sentvec.doctor import environment_report, format_report
+
+    report = environment_report()
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
     return 0
 
 
@@ -1013,13 +1030,18 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", parents=[common], help="measure a model on a benchmark or on your own scored pairs",
         description="Correlate the model's similarity of sentence pairs with gold scores (Pearson and Spearman "
                     "for cosine, dot, Euclidean and Manhattan) and print a table. The STS Benchmark is read "
-                    "from $SENTVEC_DATA or the nearest shared/data folder.",
+                    "from --data DIR, else $SENTVEC_DATA or the nearest shared/data folder, else the sentvec "
+                    "cache; when none has it, it is fetched once from the Hugging Face dataset "
+                    "sentence-transformers/stsb (needs huggingface_hub and pyarrow, and the network).",
     )
     ev.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
                     help=f"model name or folder (default: {DEFAULT_MODEL})")
     ev.add_argument("--task", default="stsb",
                     help="stsb (the STS Benchmark), or a .csv/.tsv/.jsonl/.json file of scored pairs (default: stsb)")
     ev.add_argument("--split", choices=("train", "dev", "test"), default="test", help="STS Benchmark split (default: test)")
+    ev.add_argument("--data", metavar="DIR", default=None,
+                    help="offline: folder with the STS Benchmark (sts-test.csv from Stsbenchmark.tar.gz, or the "
+                         "hub dataset's data/test-*.parquet)")
     ev.add_argument("--sentence1", default=None, help="pairs file: first sentence column (default: sentence1, or 0)")
     ev.add_argument("--sentence2", default=None, help="pairs file: second sentence column (default: sentence2, or 1)")
     ev.add_argument("--score", default=None, help="pairs file: gold score column (default: score, or 2)")
@@ -1227,6 +1249,15 @@ def build_parser() -> argparse.ArgumentParser:
         kind.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the picture")
         kind.add_argument("--title", default=None, help="title above the picture")
         kind.set_defaults(func=cmd_plot)
+
+    doc = sub.add_parser(
+        "doctor", parents=[common], help="show versions, backends, caches and threads (for bug reports)",
+        description="Print what this installation has: Python, sentvec and dependency versions, optional "
+                    "extras (and how to install the missing ones), backends that can run, the model caches "
+                    "with their sizes, and thread settings.",
+    )
+    doc.add_argument("--json", action="store_true", help="print one JSON object")
+    doc.set_defaults(func=cmd_doctor)
     return parser
 
 
