@@ -157,18 +157,9 @@ def _is_module_entry(name: str, source: str) -> bool:
 
 
 class _LazyPackage(types.ModuleType):
-    """A table module: names load on first access; the import system's binding of a child module
-    onto it never replaces a name the table maps to a class (``models.Router`` the class, not the module)."""
-
-    def __getattr__(self, name: str) -> Any:
-        source = self.__dict__.get("_names", {}).get(name)
-        if source is None:
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        module_name, _, attribute = source.partition(":")
-        module = importlib.import_module(module_name)
-        value = module if _is_module_entry(name, source) else getattr(module, attribute or name)
-        self.__dict__[name] = value
-        return value
+    """A table module. Its names load on first access (a module-level ``__getattr__``, so tools that wrap
+    one keep working); the import system's binding of a child module onto it never replaces a name the
+    table maps to a class (``models.Router`` stays the class, not the module)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         source = self.__dict__.get("_names", {}).get(name)
@@ -178,6 +169,20 @@ class _LazyPackage(types.ModuleType):
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self.__dict__.get("_names", {})))
+
+
+def _lazy_getattr(module: types.ModuleType, names: dict[str, str]) -> Any:
+    def __getattr__(name: str) -> Any:
+        source = names.get(name)
+        if source is None:
+            raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+        module_name, _, attribute = source.partition(":")
+        target = importlib.import_module(module_name)
+        value = target if _is_module_entry(name, source) else getattr(target, attribute or name)
+        module.__dict__[name] = value
+        return value
+
+    return __getattr__
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -192,6 +197,7 @@ class _AliasLoader(importlib.abc.Loader):
             return real
         module = _LazyPackage(spec.name, f"sentence-transformers names for {spec.name}, served from sentvec")
         module.__dict__["_names"] = dict(self.entry)
+        module.__dict__["__getattr__"] = _lazy_getattr(module, module.__dict__["_names"])
         module.__dict__["__all__"] = sorted(n for n, s in self.entry.items() if not _is_module_entry(n, s))
         module.__path__ = []  # a package: deeper names come back to this finder
         return module

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,6 +60,9 @@ class SentenceTransformer(nn.Sequential):
             layers stay float and the measured quality). Both need ``pip install "sentvec[onnx]"``; calling
             the model directly (training, ``model(features)``) always runs torch.
     """
+
+    # similarity_fn_name values a single-vector model supports (SimilarityFunction may list more).
+    SUPPORTED_SIMILARITY_FN_NAMES: tuple[str, ...] = ("cosine", "dot", "euclidean", "manhattan")
 
     def __init__(
         self,
@@ -131,7 +135,8 @@ class SentenceTransformer(nn.Sequential):
         self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
         if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
             raise ValueError(
-                f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}"
+                f"Default prompt name '{self.default_prompt_name}' not found in the configured prompts "
+                f"dictionary with keys {list(self.prompts)}."
             )
         self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
         self.truncate_dim = truncate_dim
@@ -320,6 +325,11 @@ class SentenceTransformer(nn.Sequential):
             inputs = kwargs.pop("sentences")
         accepted = set(self.get_model_kwargs())
         forward_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in accepted}
+        # A routing hint: a model without routes has one pipeline for every task and modality.
+        for hint in ("task", "modality"):
+            kwargs.pop(hint, None)
+        if precision is None:
+            precision = "float32"
         if kwargs:
             raise ValueError(
                 f"SentenceTransformer.encode() got keyword arguments it does not use: {sorted(kwargs)}"
@@ -412,22 +422,24 @@ class SentenceTransformer(nn.Sequential):
 
     def encode_query(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
                      prompt: str | None = None, **kwargs: Any) -> Any:
-        """:meth:`encode` for search queries: uses the model's ``query`` prompt when it has one."""
+        """:meth:`encode` for search queries: uses the model's ``query`` prompt when it has one, and its
+        ``query`` route when it has a :class:`~sentvec.modules.Router`."""
+        return self._encode_role("query", _QUERY_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
+
+    def _encode_role(self, task: str, prompt_names: tuple[str, ...], inputs: Any, prompt_name: str | None,
+                     prompt: str | None, kwargs: dict[str, Any]) -> Any:
+        if inputs is None and "sentences" in kwargs:
+            inputs = kwargs.pop("sentences")
         if prompt is None and prompt_name is None:
-            prompt_name = next((n for n in _QUERY_PROMPT_NAMES if n in self.prompts), None)
-        if "task" in self.get_model_kwargs():
-            kwargs.setdefault("task", "query")
-        return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
+            prompt_name = next((n for n in prompt_names if n in self.prompts), None)
+        kwargs.setdefault("task", task)
+        return self.encode(inputs=inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
     def encode_document(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
                         prompt: str | None = None, **kwargs: Any) -> Any:
         """:meth:`encode` for documents to search: uses the model's ``document`` (or ``passage``,
-        ``corpus``) prompt when it has one."""
-        if prompt is None and prompt_name is None:
-            prompt_name = next((n for n in _DOCUMENT_PROMPT_NAMES if n in self.prompts), None)
-        if "task" in self.get_model_kwargs():
-            kwargs.setdefault("task", "document")
-        return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
+        ``corpus``) prompt when it has one, and its ``document`` route when it has a Router."""
+        return self._encode_role("document", _DOCUMENT_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
 
     @torch.inference_mode()
     def _embed(
@@ -551,6 +563,11 @@ class SentenceTransformer(nn.Sequential):
         if output_value == "token_embeddings":
             lengths = out["attention_mask"].sum(dim=1).tolist()
             return [t[:n] for t, n in zip(out["token_embeddings"], lengths)]
+        if "sentence_embedding" in out and (truncate_dim is not None or normalize):
+            vectors = out["sentence_embedding"]
+            vectors = vectors[:, :truncate_dim] if truncate_dim is not None else vectors
+            out = {**out, "sentence_embedding": torch.nn.functional.normalize(vectors, p=2, dim=1) if normalize
+                   else vectors}
         return [  # output_value None: every feature, per text
             {k: v[row] if isinstance(v, Tensor) and v.dim() and v.shape[0] == count else v for k, v in out.items()}
             for row in range(count)
@@ -571,6 +588,21 @@ class SentenceTransformer(nn.Sequential):
         if name not in self.prompts:
             raise ValueError(f"prompt_name={name!r} is not among this model's prompts {list(self.prompts)}")
         return self.prompts[name] or None
+
+    @contextmanager
+    def truncate_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
+        """Within the ``with`` block, :meth:`encode` keeps the first ``truncate_dim`` dimensions."""
+        previous, self.truncate_dim = self.truncate_dim, truncate_dim
+        try:
+            yield
+        finally:
+            self.truncate_dim = previous
+
+    def set_pooling_include_prompt(self, include_prompt: bool) -> None:
+        """Whether Pooling steps count the prompt's tokens (instruction models leave them out)."""
+        for module in self.modules():
+            if isinstance(module, Pooling):
+                module.include_prompt = include_prompt
 
     # ------------------------------------------------------------------ similarity
 
