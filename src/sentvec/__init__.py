@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from sentvec import _aliases  # noqa: E402 - the sentence-transformers module paths (no torch imported)
+
+_aliases.install()
+
 # public name -> module that defines it
 _LAZY = {
     "SentenceTransformer": "sentvec.model",
@@ -26,6 +30,7 @@ _LAZY = {
     "CrossEncoder": "sentvec.cross_encoder.model",
     "SentenceTransformerTrainer": "sentvec.training.trainer",
     "SentenceTransformerTrainingArguments": "sentvec.training.arguments",
+    "SentenceTransformerModelCardData": "sentvec.model_card",
 }
 _SUBMODULES = ("evaluation", "losses", "models", "quantization", "util")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +54,7 @@ class Tokenizer:
         special |= {tokenizer.token_to_id(t) for t in (pad_token, *_SPECIAL_NAMES)} - {None}
         self._special_ids = torch.tensor(sorted(special - {self.unk_id}), dtype=torch.int64)
         self.lowercase = lowercase
-        self._files: dict[str, Path] = {}
+        self._files: dict[str, bytes] = {}  # file name -> contents, kept so save() works after the folder is gone
         self.max_length = max_length
 
     @property
@@ -98,7 +97,7 @@ class Tokenizer:
         if pad is None:
             raise ValueError(f"the tokenizer in {folder} names no pad token; add pad_token to tokenizer_config.json")
         tokenizer = cls(rust, pad, max_length=max_length, lowercase=lowercase)
-        tokenizer._files = {name: folder / name for name in TOKENIZER_FILES if (folder / name).is_file()}
+        tokenizer._files = {name: (folder / name).read_bytes() for name in TOKENIZER_FILES if (folder / name).is_file()}
         return tokenizer
 
     def __call__(self, texts: list[str]) -> dict[str, Any]:
@@ -170,9 +169,8 @@ class Tokenizer:
         if not self._files:
             self._tokenizer.save(str(folder / "tokenizer.json"))
             return
-        for name, source in self._files.items():
-            if source.resolve() != (folder / name).resolve():
-                shutil.copyfile(source, folder / name)
+        for name, content in self._files.items():
+            (folder / name).write_bytes(content)
 
 
 def _wordpiece_from_vocab(vocab: Path, settings: dict[str, Any], special: dict[str, Any]) -> _RustTokenizer:
