@@ -512,11 +512,51 @@ def _eval_columns(args: argparse.Namespace) -> tuple[str | int, str | int, str |
     return tuple(columns)  # type: ignore[return-value]
 
 
+def cmd_eval_beir(args: argparse.Namespace) -> int:
+    """`sentvec eval MODEL --task beir:DIR`: search a BEIR-format collection and score the rankings."""
+    from sentvec.evaluation import format_table
+    from sentvec.evaluation.beir import evaluate_beir, load_beir
+
+    json_path = _eval_output(args.json, ".json", "--json")
+    if args.plot is not None:
+        raise UsageError("--plot is for pair tasks; a retrieval task has no scatter to draw")
+    folder = Path(args.task[len("beir:"):]).expanduser()
+    data = load_beir(folder, args.split)  # read before the model is loaded, so a bad collection fails fast
+    model = None
+    if args.mode == "sparse":
+        from sentvec.sparse_encoder import SparseEncoder
+
+        model = SparseEncoder(args.model, device=args.device, cache_folder=args.cache_folder)
+    elif args.mode != "bm25":
+        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
+    who = "BM25" if model is None else args.model
+    _note(args, f"evaluating {who} ({args.mode}) on {data.name}: {_plural(len(data.query_ids), 'judged query')}, "
+                f"{_plural(len(data.corpus), 'document')}")
+    fusion = {"fusion": args.fusion, "alpha": args.alpha} if args.mode == "hybrid" else {}
+    metrics = evaluate_beir(model, data, mode=args.mode, batch_size=args.batch_size, bm25_language=args.bm25_language,
+                            show_progress_bar=not args.quiet and sys.stderr.isatty(), **fusion)
+    name = f"{data.name}-{args.mode}"
+    shown = {key: value for key, value in metrics.items() if not key.endswith(("_queries", "_seconds"))}
+    print(format_table(shown, f"{name}_ndcg@10"))
+    if json_path is not None:
+        report = {"model": None if model is None else args.model, "task": args.task, "split": args.split,
+                  "mode": args.mode, **fusion, "queries": len(data.query_ids), "documents": len(data.corpus),
+                  "primary_metric": f"{name}_ndcg@10", "metrics": metrics}
+        with atomic_file(json_path, "w") as fh:
+            fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        _note(args, f"wrote {json_path}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import importlib.util
 
     from sentvec.evaluation import TASKS, format_table, plot_similarity, task_evaluator
 
+    if args.task.startswith("beir:"):
+        return cmd_eval_beir(args)
+    if args.mode != "dense":
+        raise UsageError(f"--mode {args.mode} is for retrieval tasks (--task beir:DIR)")
     json_path = _eval_output(args.json, ".json", "--json")
     plot_path = _eval_output(args.plot, ".png", "--plot")
     if importlib.util.find_spec("scipy") is None:
@@ -781,14 +821,22 @@ def cmd_index_build(args: argparse.Namespace) -> int:
             id_field=args.id_field or None, precision=args.precision, normalize=not args.no_normalize,
             truncate_dim=args.truncate_dim, prompt_name=args.prompt_name, chunk_size=args.chunk_size,
             batch_size=args.batch_size, ann=args.ann, overwrite=args.overwrite,
-            show_progress_bar=not (args.no_progress or args.quiet),
+            show_progress_bar=not (args.no_progress or args.quiet), **_bm25_options(args),
         )
     except KeyboardInterrupt:
         _err(f"sentvec: the stored chunks of {args.out} are kept; run the same command again to resume")
         raise
+    if index.manifest.get("bm25"):
+        _note(args, f"BM25 index ({index.manifest['bm25']['language']}) over {_plural(index.count, 'document')}; "
+                    f"default search mode: {index.manifest.get('search_mode') or 'dense'}")
     _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
                 f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})")
     return 0
+
+
+def _bm25_options(args: argparse.Namespace) -> dict[str, Any]:
+    language = args.bm25 or ("en" if args.hybrid else None)
+    return {"bm25": language, "search_mode": "hybrid" if args.hybrid else None}
 
 
 def cmd_index_build_ray(args: argparse.Namespace) -> int:
@@ -808,6 +856,9 @@ def cmd_index_build_ray(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _err(f"sentvec: the finished shards of {args.out} are kept; run the same command again to resume")
         raise
+    options = _bm25_options(args)
+    if options["bm25"] and index.complete:
+        index._add_bm25(options["bm25"], options["search_mode"], not (args.no_progress or args.quiet))
     for line in summary_lines(index.manifest["build"]):
         _note(args, line)
     _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
@@ -853,8 +904,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     reranker = None
     if args.rerank is not None:
         reranker = _load_cross_encoder(args.rerank, device=args.device, cache_folder=args.cache_folder)
+    fusion = {"fusion": args.fusion, "alpha": args.alpha} if args.fusion or args.alpha is not None else {}
+    fusion = {key: value for key, value in fusion.items() if value is not None}
     hits = index.search(args.query, k=args.k, model=model, exact=not args.approximate, reranker=reranker,
-                        rerank_top=args.rerank_top)
+                        rerank_top=args.rerank_top, mode=args.mode, **fusion)
     if args.json:
         print(json.dumps(hits, ensure_ascii=False))
     elif reranker is not None:  # both scores: the cross-encoder's (the order) and the index's
@@ -1037,8 +1090,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
                     help=f"model name or folder (default: {DEFAULT_MODEL})")
     ev.add_argument("--task", default="stsb",
-                    help="stsb (the STS Benchmark), or a .csv/.tsv/.jsonl/.json file of scored pairs (default: stsb)")
-    ev.add_argument("--split", choices=("train", "dev", "test"), default="test", help="STS Benchmark split (default: test)")
+                    help="stsb (the STS Benchmark), a .csv/.tsv/.jsonl/.json file of scored pairs, or beir:DIR, a "
+                         "retrieval collection in BEIR layout (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) "
+                         "(default: stsb)")
+    ev.add_argument("--split", choices=("train", "dev", "test"), default="test",
+                    help="STS Benchmark split, or the qrels file of a beir: task (default: test)")
+    ev.add_argument("--mode", choices=("dense", "bm25", "sparse", "hybrid"), default="dense",
+                    help="beir: how to search: dense (MODEL's embeddings), bm25 (no model), sparse (MODEL is a "
+                         "SparseEncoder), hybrid (MODEL fused with BM25) (default: dense)")
+    ev.add_argument("--fusion", choices=("rrf", "convex"), default="convex",
+                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
+    ev.add_argument("--alpha", type=float, default=0.5, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
+    ev.add_argument("--bm25-language", choices=("en", "zh"), default="en",
+                    help="bm25/hybrid: tokenisation, en (stemmed words) or zh (characters and bigrams) (default: en)")
     ev.add_argument("--data", metavar="DIR", default=None,
                     help="offline: folder with the STS Benchmark (sts-test.csv from Stsbenchmark.tar.gz, or the "
                          "hub dataset's data/test-*.parquet)")
@@ -1081,6 +1145,11 @@ def build_parser() -> argparse.ArgumentParser:
     ib.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
     ib.add_argument("--ann", choices=("faiss",), default=None,
                     help="also build an approximate index (HNSW; with --ray, IVF with its lists on disk)")
+    ib.add_argument("--bm25", nargs="?", const="en", choices=("en", "zh"), default=None, metavar="LANG",
+                    help="also build a BM25 keyword index (search --mode bm25/hybrid); LANG en (stemmed words, the "
+                         "default) or zh (CJK characters and bigrams). Adds BM25 to a complete index too")
+    ib.add_argument("--hybrid", action="store_true",
+                    help="as --bm25, and make hybrid (dense + BM25) the index's default search mode")
     ib.add_argument("--overwrite", action="store_true", help="replace an existing index at OUT")
     ib.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     ray = ib.add_argument_group("distributed build (sentvec[ray])")
@@ -1108,6 +1177,12 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("-k", type=_positive_int, default=10, help="number of hits (default: 10)")
     se.add_argument("--json", action="store_true", help="print the hits as a JSON array")
     se.add_argument("--approximate", action="store_true", help="use the approximate (HNSW) index built with --ann")
+    se.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default=None,
+                    help="dense (embeddings), bm25 (keywords) or hybrid (both, fused); the last two need an index "
+                         "built with --bm25 (default: the index's own, set by --hybrid; else dense)")
+    se.add_argument("--fusion", choices=("rrf", "convex"), default=None,
+                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
+    se.add_argument("--alpha", type=float, default=None, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
     se.add_argument("-m", "--model", default=None,
                     help="model to embed the query (default: the index's own; another model is refused)")
     se.add_argument("--rerank", metavar="CROSS_ENCODER_MODEL", default=None,

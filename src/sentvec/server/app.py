@@ -558,8 +558,9 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
 
     @app.post("/search", dependencies=auth)
     async def search(request: Request) -> JSONResponse:
-        """Search the index the server was started with: ``{"query", "k"}`` -> ``{"hits": [{"id", "score",
-        "text", "corpus_id"}]}``, best first."""
+        """Search the index the server was started with: ``{"query", "k", "mode"}`` -> ``{"hits": [{"id", "score",
+        "text", "corpus_id"}]}``, best first. ``mode`` is ``dense``, ``bm25`` or ``hybrid`` (the last two need an
+        index built with ``--bm25``); default: the index's own (``--hybrid``), else dense."""
         if index is None:
             raise APIError(501, "/search needs an index and this server was started without one: start it with "
                                 "`sentvec serve MODEL --index INDEX` (an index built by `sentvec index build`)",
@@ -572,8 +573,20 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
             raise APIError(400, "query is an empty string; send some text", param="query", code="empty_input")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
             raise unprocessable(f"k must be an integer from 1 to 100, got {k!r}", "k", "invalid_value")
+        mode = body.get("mode")
+        if mode not in (None, "dense", "bm25", "hybrid"):
+            raise unprocessable(f"mode must be dense, bm25 or hybrid, got {mode!r}", "mode", "invalid_value")
+        if mode in ("bm25", "hybrid") and not index.manifest.get("bm25"):
+            raise unprocessable(f"mode {mode!r} needs an index with BM25, and this one has none: build it with "
+                                "`sentvec index build ... --bm25`", "mode", "invalid_value")
 
+        mode = mode or index.manifest.get("search_mode") or "dense"
         with service.admitted():
+            if mode != "dense":
+                # Keyword and fused searches run whole in a worker thread, in turn with other index work.
+                async with index_turn:
+                    hits = await run_in_threadpool(lambda: index.search(query, k=k, model=model, mode=mode))
+                return JSONResponse({"hits": hits})
             # The query is embedded by the batch worker, in turn with embedding requests, as
             # Index.search would embed it: the index's query prompt, truncation, dimensions, normalisation.
             from sentvec.index.index import _query_prompt
