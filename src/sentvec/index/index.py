@@ -19,7 +19,7 @@ the manifest does not list are overwritten by the resumed build; temporary files
 
 Opening an index checks the manifest, every file's size and, for float32 indexes, that the vectors
 are finite (and of unit length when normalized): all of them up to ``OPEN_CHECK_BYTES``, a sample of
-each chunk above that; exact search checks each chunk whole the first time it reads it.
+rows of some chunks above that; exact search checks each chunk whole the first time it reads it.
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128
 # Texts embedded per encode() call during a build; the heap is trimmed after each (see _Builder._write_chunk).
 ENCODE_PIECE = 2048
-# Opening a float32 index checks all its vectors up to this size, else OPEN_SAMPLE_ROWS rows of each chunk.
+# Opening a float32 index checks all its vectors up to this size, else OPEN_SAMPLE_ROWS rows of each of
+# OPEN_SAMPLE_CHUNKS chunks spread over the index (so opening takes the same time whatever the size).
 OPEN_CHECK_BYTES = 64 << 20
 OPEN_SAMPLE_ROWS = 64
+OPEN_SAMPLE_CHUNKS = 32
 # A normalized vector's squared norm may be this far from 1 (float16 models normalize in half precision).
 NORM_TOLERANCE = 1e-2
 # A temporary file (from sentvec.paths.atomic_file) untouched this long belongs to no running writer.
@@ -318,8 +320,11 @@ class Index:
         if self.precision != "float32" or not self.count:
             return
         whole = self.count * self.dimension * 4 <= OPEN_CHECK_BYTES
-        for number, chunk in enumerate(self.manifest["chunks"]):
-            if "shard" in chunk and not whole:  # a Parquet shard is read whole: left to the first search
+        chunks = self.manifest["chunks"]
+        sampled = set(np.linspace(0, len(chunks) - 1, min(len(chunks), OPEN_SAMPLE_CHUNKS)).astype(int).tolist())
+        for number, chunk in enumerate(chunks):
+            # a Parquet shard is read whole: left to the first search, as are the chunks not sampled
+            if not whole and ("shard" in chunk or number not in sampled):
                 continue
             file, vectors = self._chunk_vectors(number)
             rows = None if whole else np.unique(np.linspace(0, len(vectors) - 1, OPEN_SAMPLE_ROWS).astype(np.int64))
