@@ -285,10 +285,14 @@ class Index:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, verify: bool = False) -> Index:
-        """Open an index folder, checking its manifest and that every listed file is there with the right size.
+        """Open an index folder, checking its manifest, that every listed file is there with the right size and,
+        for float32 indexes, that the vectors are finite and (normalized index) of length 1: all of them up to
+        ``OPEN_CHECK_BYTES``, else a sample (exact search then checks each chunk whole when it first reads it).
+        Temporary files a killed build left are removed once stale.
 
         Args:
-            verify: also re-hash every chunk file against the manifest's sha256 (reads the whole index).
+            verify: also re-hash every chunk file against the manifest's sha256 (reads the whole index; the only
+                check that sees a damaged byte which leaves a plausible vector, or any in a quantized index).
 
         Raises:
             FileNotFoundError: no index at ``path``.
