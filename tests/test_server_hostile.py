@@ -364,7 +364,7 @@ def test_searches_do_not_starve_embeddings(tiny, tmp_path: Path, monkeypatch):
 
 @pytest.fixture
 def impatient(tiny) -> Iterator[tuple[str, int]]:
-    with serving(create_app(tiny, request_timeout=1, max_connections=3)) as served:
+    with serving(create_app(tiny, request_timeout=1)) as served:
         yield served
 
 
@@ -422,20 +422,21 @@ def test_slow_but_steady_request_is_served(impatient):
     assert status == 200 and len(json.loads(raw)[0]) == 32
 
 
-def test_connections_over_the_cap_get_503(impatient):
-    url, port = impatient
-    idle = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(3)]
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
-            status, _, _ = _exchange(sock, HEALTH)
-        assert status == 503
-    finally:
-        for sock in idle:
-            sock.close()
-    deadline = time.monotonic() + 10
-    while httpx.get(f"{url}/health").status_code != 200:  # the server notices the closed ones
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+def test_connections_over_the_cap_get_503(tiny):
+    # a long request timeout: the idle connections must stay open while the fourth one asks
+    with serving(create_app(tiny, request_timeout=60, max_connections=3)) as (url, port):
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(3)]
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+                status, _, _ = _exchange(sock, HEALTH)
+            assert status == 503
+        finally:
+            for sock in idle:
+                sock.close()
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{url}/health").status_code != 200:  # the server notices the closed ones
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
 
 
 def test_serve_on_a_busy_port_fails_at_once_naming_the_port(capsys, tmp_path):
