@@ -621,10 +621,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
         raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install 'sentvec[server]'")
+    sock = _bind_port(args.host, args.port)  # before anything slow (torch, the model): a busy port fails at once
     from sentvec.server import ServerSettings, create_app
     from sentvec.server.listen import serve
 
-    sock = _bind_port(args.host, args.port)  # before the model loads: a busy port fails at once
     index = None
     if args.index is not None:  # opened (and checked) before the model is loaded: a bad path fails fast
         from sentvec.index import Index

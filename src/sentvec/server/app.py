@@ -71,7 +71,6 @@ class ServerSettings:
         model_name: the name responses carry in ``model`` (default: the name the model was loaded by).
         api_key: if set, every route but /health, /ready and /metrics needs ``Authorization: Bearer KEY``.
         max_batch_tokens: most tokens, padding included, in one model call.
-        max_queue: most requests held at once; more get 429 with ``Retry-After``.
         max_queue: most requests held at once (embeddings, searches, tokenizations, waiting or running);
             more get 429 with ``Retry-After``. Reranks have a queue of the same size of their own.
         max_client_batch_size: most inputs in one request; more get 422.
@@ -514,7 +513,6 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
         prompt = service.prompt(req.prompt_name) if req.prompt_name else None
         rust = service._untruncated
         lower = service.tokenizer.lowercase
-
         budget = settings.max_batch_tokens
 
         def run() -> list[list[dict[str, Any]]]:

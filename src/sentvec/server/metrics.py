@@ -37,7 +37,7 @@ class Metrics:
                                       buckets=_TOKEN_BUCKETS, registry=r)
         self.batch_seconds = Histogram("sentvec_batch_duration_seconds", "Time of one model call",
                                        buckets=_LATENCY_BUCKETS, registry=r)
-        self.queue = Gauge("sentvec_queue_requests", "Requests held by the batch worker (waiting or running)",
+        self.queue = Gauge("sentvec_queue_requests", "Requests held (waiting or running) against --max-queue",
                            registry=r)
         self.queue.set_function(queue_size)
 
