@@ -311,3 +311,19 @@ def test_full_disk_during_save_names_the_folder_and_disk(tiny_folder: Path, tmp_
         model.save(str(target))
     assert caught.value.errno == errno.ENOSPC
     assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["tiny"]
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "model.safetensors"])
+def test_static_model_file_that_is_a_fifo_is_refused(tmp_path: Path, name: str) -> None:
+    from conftest import TINY_VOCAB, tiny_tokenizer_json
+    from sentvec.static import StaticModel
+
+    folder = tmp_path / "static"
+    folder.mkdir()
+    tiny_tokenizer_json(folder)
+    save_file({"embedding.weight": torch.randn(TINY_VOCAB, 8)}, str(folder / "model.safetensors"))
+    assert StaticModel.load(folder).encode(SENTENCES).shape == (2, 8)
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    with pytest.raises(ValueError, match=rf"{name} is a named pipe"):
+        _finishes(lambda: StaticModel.load(folder))
