@@ -317,7 +317,7 @@ def test_full_disk_during_save_names_the_folder_and_disk(tiny_folder: Path, tmp_
 
     monkeypatch.setattr(safetensors.torch, "save_file", full)
     target = tmp_path / "saved"
-    with pytest.raises(OSError, match=rf"No space left on device \(.*mounted at .*\) while saving the model to {target}") as caught:
+    with pytest.raises(OSError, match=rf"no space left on .*mounted at .* while saving the model to {target}") as caught:
         model.save(str(target))
     assert caught.value.errno == errno.ENOSPC
     assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["tiny"]

@@ -147,7 +147,7 @@ def _is_disk_full(err: BaseException) -> bool:
 
 
 def _device_of(path: Path) -> str:
-    """``/dev/sda1, mounted at /data`` for the filesystem holding ``path``, as far as we can tell."""
+    """``/dev/sda1 (mounted at /data)`` for the filesystem holding ``path``, as far as we can tell."""
     folder = Path(os.path.abspath(path))
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -158,10 +158,10 @@ def _device_of(path: Path) -> str:
             for line in mounts:
                 fields = line.split()
                 if len(fields) > 1 and fields[1] == str(folder):
-                    return f"{fields[0]}, mounted at {folder}"
+                    return f"{fields[0]} (mounted at {folder})"
     except OSError:
         pass
-    return f"mounted at {folder}"
+    return f"the disk mounted at {folder}"
 
 
 class DiskFullError(OSError):
@@ -173,8 +173,7 @@ def disk_full_error(err: BaseException, path: Path, doing: str = "writing") -> D
     if not _is_disk_full(err):  # a DiskFullError too: an outer caller may know a better name for the target
         return None
     full = DiskFullError(
-        f"No space left on device ({_device_of(path)}) while {doing} {path}; free some space there or write "
-        "somewhere else"
+        f"no space left on {_device_of(path)} while {doing} {path}; free some space there or write somewhere else"
     )
     full.errno = errno.ENOSPC
     return full
