@@ -247,6 +247,16 @@ def test_bad_modules_json_names_the_file(tiny_folder: Path, content: object, mes
         SentenceTransformer(str(tiny_folder), device="cpu")
 
 
+@pytest.mark.parametrize(("content", "message"), [
+    ([1], r"config_sentence_transformers.json must hold an object at the top, not list"),
+    ({"prompts": ["query: "]}, r"config_sentence_transformers.json has prompts=\['query: '\]; it must map names"),
+])
+def test_bad_settings_file_names_the_file(tiny_folder: Path, content: object, message: str) -> None:
+    (tiny_folder / "config_sentence_transformers.json").write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=message):
+        SentenceTransformer(str(tiny_folder), device="cpu")
+
+
 @pytest.mark.parametrize("content", ["garbage", "[1, 2]", '{"weight_map": ["a"]}', '{"weight_map": {"a": 1}}'])
 def test_garbage_shard_index_is_named(tiny_folder: Path, content: str) -> None:
     (tiny_folder / "model.safetensors").unlink()
@@ -307,7 +317,23 @@ def test_full_disk_during_save_names_the_folder_and_disk(tiny_folder: Path, tmp_
 
     monkeypatch.setattr(safetensors.torch, "save_file", full)
     target = tmp_path / "saved"
-    with pytest.raises(OSError, match=rf"no space left on .* while saving the model to {target}") as caught:
+    with pytest.raises(OSError, match=rf"no space left on .*mounted at .* while saving the model to {target}") as caught:
         model.save(str(target))
     assert caught.value.errno == errno.ENOSPC
     assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["tiny"]
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "model.safetensors"])
+def test_static_model_file_that_is_a_fifo_is_refused(tmp_path: Path, name: str) -> None:
+    from conftest import TINY_VOCAB, tiny_tokenizer_json
+    from sentvec.static import StaticModel
+
+    folder = tmp_path / "static"
+    folder.mkdir()
+    tiny_tokenizer_json(folder)
+    save_file({"embedding.weight": torch.randn(TINY_VOCAB, 8)}, str(folder / "model.safetensors"))
+    assert StaticModel.load(folder).encode(SENTENCES).shape == (2, 8)
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    with pytest.raises(ValueError, match=rf"{name} is a named pipe"):
+        _finishes(lambda: StaticModel.load(folder))

@@ -53,7 +53,7 @@ def test_a_full_disk_names_the_file_and_the_disk(tmp_path, failure):
         fh.write(b"some bytes")
         raise failure
     message = str(caught.value)
-    assert message.startswith("no space left on ") and f"while writing {target};" in message
+    assert message.startswith("no space left on ") and f") while writing {target};" in message
     assert "mounted at" in message and "requested and" not in message
     assert caught.value.errno == errno.ENOSPC and caught.value.__cause__ is failure
     assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -743,7 +743,13 @@ def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = 
                  known: dict[str, type] | None = None) -> tuple[list[nn.Module], dict[str, Any]]:
     """Read a model folder: the modules ``modules.json`` lists (or Transformer + mean pooling for a bare
     Hugging Face encoder folder) and the settings of ``config_sentence_transformers.json``."""
-    settings = read_json(folder / "config_sentence_transformers.json", required=False)
+    settings = read_json(folder / "config_sentence_transformers.json", required=False, expect=dict)
+    prompts = settings.get("prompts") or {}
+    if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
+        raise ValueError(
+            f"{folder / 'config_sentence_transformers.json'} has prompts={prompts!r}; it must map names to prompt texts"
+        )
+    settings["prompts"] = prompts
     if not (folder / "modules.json").is_file():
         logger.warning("%s has no modules.json; building a model from its encoder with mean pooling", folder)
         transformer = Transformer.load(folder, allow_pickle=allow_pickle)

@@ -744,8 +744,8 @@ def resolve_model_folder(
     message = (
         f"Could not find model {label!r}.{hint} Tried:\n"
         + "\n".join(f"  - {line}" for line in tried)
-        + "\nFix: check the model name, pass the path of a local model folder, "
-        f"or run `sentvec pull {name}` while online."
+        + f"\nFix: {'use a name suggested above' if suggestions else 'check the model name'}, pass the path of a "
+        f"local model folder, or, if the name is right, run `sentvec pull {name}` while online."
     )
     raise ModelNotFoundError(message) from (errors[-1] if errors else None)
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentvec.paths import read_json, write_json
+from sentvec.paths import check_regular_file, read_json, write_json
 
 SPM_FILE = "sp.model"
 WEIGHTS_FILE = "model.safetensors"
@@ -255,8 +255,9 @@ class UniversalSentenceEncoder(nn.Module):
         if missing:
             raise ValueError(f"{folder / CONFIG_FILE} lacks {missing}; re-convert the model")
         for name in (SPM_FILE, WEIGHTS_FILE):
-            if not (folder / name).is_file():
+            if not (folder / name).exists():
                 raise FileNotFoundError(f"{folder / name} is missing; the model folder is incomplete (re-convert it)")
+            check_regular_file(folder / name)  # a FIFO or device here would hang the readers
         with torch.device("meta"):  # shapes only: the file supplies every value
             module = cls(config, folder / SPM_FILE)
         _adopt(module, load_file(str(folder / WEIGHTS_FILE)), folder / WEIGHTS_FILE)

@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from sentvec.paths import disk_full_error, inside, move_into, read_json, staging_folder, write_json
+from sentvec.paths import (
+    MAX_TOKENIZER_BYTES,
+    check_regular_file,
+    disk_full_error,
+    inside,
+    move_into,
+    read_json,
+    read_limited,
+    staging_folder,
+    write_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +60,9 @@ def read_static_weights(folder: Path) -> np.ndarray:
     from safetensors.numpy import load_file
 
     path = folder / WEIGHTS_FILE
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path} is missing; a static model folder needs its token table in {WEIGHTS_FILE}")
+    check_regular_file(path)  # a FIFO or device here would hang the reader
     tensors = load_file(str(path))
     if "embedding.weight" in tensors:
         table = tensors["embedding.weight"]
@@ -71,9 +82,9 @@ def read_static_weights(folder: Path) -> np.ndarray:
 def read_static_tokenizer(folder: Path) -> Tokenizer:
     """The folder's ``tokenizer.json``, set up as sentence-transformers' StaticEmbedding uses it (no padding)."""
     path = folder / TOKENIZER_FILE
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path} is missing; a static model folder needs the tokenizer its rows belong to")
-    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer = Tokenizer.from_str(read_limited(path, MAX_TOKENIZER_BYTES).decode("utf-8"))
     tokenizer.no_padding()
     return tokenizer
 
