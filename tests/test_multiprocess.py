@@ -20,6 +20,7 @@ def texts(n: int) -> list[str]:
     return [" ".join(words[(i * 7) % len(words) : (i * 7) % len(words) + 1 + i % 13]) for i in range(n)]
 
 
+@pytest.mark.long
 def test_pool_gives_the_single_process_embeddings(tiny: SentenceTransformer) -> None:
     data = texts(57)
     expected = tiny.encode(data, normalize_embeddings=True)

@@ -205,6 +205,7 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
+@pytest.mark.long
 def test_catalog_installs_and_converts_once(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, use_model) -> None:
     calls: list[str] = []
 

@@ -574,7 +574,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
-        raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install 'sentvec[server]'")
+        raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install -e '.[server]' in the sentvec checkout")
     import uvicorn
 
     from sentvec.server import ServerSettings, create_app
@@ -882,14 +882,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
-        raise UsageError("sentvec plot needs matplotlib: pip install 'sentvec[plot]'")
+        raise UsageError("sentvec plot needs matplotlib: pip install -e '.[plot]' in the sentvec checkout")
     from sentvec import plot
 
     kind = args.plot_kind
     if kind == "map":
         out = _plot_output(args.out, (".png", ".svg", ".html"))
         if out.suffix.lower() == ".html" and importlib.util.find_spec("plotly") is None:
-            raise UsageError(f"--out {args.out!r}: an HTML map needs plotly (pip install 'sentvec[plot-html]'); "
+            raise UsageError(f"--out {args.out!r}: an HTML map needs plotly (pip install -e '.[plot-html]' in the sentvec checkout); "
                              "or write a .png")
         if args.method == "umap" and importlib.util.find_spec("umap") is None:
             raise UsageError("--method umap needs umap-learn: pip install umap-learn (or --method pca)")

@@ -28,7 +28,7 @@ TASKS = ("stsb",)
 STSB_HUB_DATASET = "sentence-transformers/stsb"
 _HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 _NO_STSB_HINT = (
-    "To get it: online, install huggingface_hub and pyarrow (pip install -e \".[hub,parquet]\" in the sentvec checkout) and "
+    "To get it: online, install huggingface_hub and pyarrow (pip install -e '.[hub,parquet]' in the sentvec checkout) and "
     f"sentvec fetches the Hugging Face dataset {STSB_HUB_DATASET} into its cache; offline, pass the folder that "
     "holds sts-test.csv (the Stsbenchmark.tar.gz release) or the dataset's data/*.parquet files with "
     "--data DIR (data_folder= in Python), or set SENTVEC_DATA to a folder that holds stsbenchmark/"
