@@ -24,6 +24,7 @@ setup-test: $(VENV)/.test
 
 demo: setup
 	$(PY) examples/quickstart.py
+	@echo "The sentvec command is $(VENV)/bin/sentvec (or run: source $(VENV)/bin/activate); try $(VENV)/bin/sentvec --help"
 
 test: setup-test
 	$(PY) -m pytest -q

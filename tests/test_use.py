@@ -152,7 +152,7 @@ def test_missing_sentencepiece_says_which_extra(use_folder: Path, monkeypatch: p
     import sys
 
     monkeypatch.setitem(sys.modules, "sentencepiece", None)
-    with pytest.raises(ImportError, match=r"sentvec\[multilingual\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[multilingual\]'"):
         UniversalSentenceEncoder.load(use_folder / "0_UniversalSentenceEncoder")
 
 
