@@ -531,12 +531,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.data is not None and not Path(args.data).expanduser().is_dir():
         raise UsageError(f"--data {args.data!r} is not a folder")
     # the data is read (or fetched) before the model is loaded, so a bad file or column fails fast
-    evaluator = task_evaluator(
-        args.task if args.task in TASKS else Path(args.task).expanduser(), args.split,
-        data_folder=args.data, cache_folder=args.cache_folder,
-        columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
-        show_progress_bar=not args.quiet and sys.stderr.isatty(),
-    )
+    try:
+        evaluator = task_evaluator(
+            args.task if args.task in TASKS else Path(args.task).expanduser(), args.split,
+            data_folder=args.data, cache_folder=args.cache_folder,
+            columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
+            show_progress_bar=not args.quiet and sys.stderr.isatty(),
+        )
+    except ImportError as err:  # Parquet data without pyarrow: the message says what to install
+        raise UsageError(str(err)) from None
     model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
     _note(args, f"evaluating {args.model} on {evaluator.name} ({_plural(len(evaluator.scores), 'pair')})")
     metrics = evaluator(model)
