@@ -51,7 +51,7 @@ def shared_data(relpath: str) -> Path:
         return path
     if DATA_REQUIRED:
         pytest.fail(f"{path} is missing; SENTVEC_DATA={os.environ['SENTVEC_DATA']!r} should hold {relpath}")
-    pytest.skip(f"needs {relpath} from the shared data folder ({SHARED_DATA} is not here); set SENTVEC_DATA")
+    pytest.skip(f"needs {relpath} from the shared data folder, not found in {SHARED_DATA}; set SENTVEC_DATA")
 
 
 def needs_shared_data(*relpaths: str) -> pytest.MarkDecorator:
@@ -62,7 +62,7 @@ def needs_shared_data(*relpaths: str) -> pytest.MarkDecorator:
     missing = [p for p in relpaths if not (SHARED_DATA / p).exists()]
     return pytest.mark.skipif(
         bool(missing) and not DATA_REQUIRED,
-        reason=f"needs {', '.join(missing)} from the shared data folder ({SHARED_DATA}); set SENTVEC_DATA",
+        reason=f"needs {', '.join(missing)} from the shared data folder, not found in {SHARED_DATA}; set SENTVEC_DATA",
     )
 
 WORDS = (

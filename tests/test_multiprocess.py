@@ -44,6 +44,7 @@ def test_pool_gives_the_single_process_embeddings(tiny: SentenceTransformer) -> 
         tiny.stop_multi_process_pool(pool)
 
 
+@pytest.mark.long
 def test_device_list_starts_and_stops_a_pool(tiny: SentenceTransformer, monkeypatch: pytest.MonkeyPatch) -> None:
     from sentvec import multiprocess
 
@@ -56,6 +57,7 @@ def test_device_list_starts_and_stops_a_pool(tiny: SentenceTransformer, monkeypa
     assert len(stopped) == 1
 
 
+@pytest.mark.long
 def test_worker_errors_reach_the_caller(tiny: SentenceTransformer) -> None:
     from sentvec import multiprocess
 
