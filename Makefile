@@ -1,11 +1,12 @@
-# The README's commands. `make demo` sets up and runs a real encode + search; `make test` sets up and tests.
+# The README's commands. `make demo` sets up and runs a real encode + search; `make test` sets up and tests
+# (all but the tests marked long); `make test-long` runs those too long for every run. CI runs .ci/run.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # The CPU build of PyTorch, installed before anything else so no dependency pulls a CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup setup-test demo test lint bench clean dropin
+.PHONY: setup setup-test demo test test-long lint bench clean dropin
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +24,14 @@ setup-test: $(VENV)/.test
 
 demo: setup
 	$(PY) examples/quickstart.py
+	@echo "The sentvec command is $(VENV)/bin/sentvec (or run: source $(VENV)/bin/activate); try $(VENV)/bin/sentvec --help"
 
 test: setup-test
 	$(PY) -m pytest -q
+
+# pytest exits 5 when nothing is selected: no test marked long is not a failure.
+test-long: setup-test
+	$(PY) -m pytest -q -m long || [ $$? -eq 5 ]
 
 lint: setup-test
 	$(VENV)/bin/ruff check src tests benchmarks examples
@@ -49,4 +55,4 @@ dropin:
 	cd "$(ST_SUITE)" && SENTVEC_PATH="$(CURDIR)/src" ST_SUITE_OUT="$(DROPIN_OUT)" ./run.sh $(DROPIN_MODE) $(DROPIN_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) build dist src/*.egg-info .test-cache

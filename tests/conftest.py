@@ -51,7 +51,7 @@ def shared_data(relpath: str) -> Path:
         return path
     if DATA_REQUIRED:
         pytest.fail(f"{path} is missing; SENTVEC_DATA={os.environ['SENTVEC_DATA']!r} should hold {relpath}")
-    pytest.skip(f"needs {relpath} from the shared data folder ({SHARED_DATA} is not here); set SENTVEC_DATA")
+    pytest.skip(f"needs {relpath} from the shared data folder, not found in {SHARED_DATA}; set SENTVEC_DATA")
 
 
 def needs_shared_data(*relpaths: str) -> pytest.MarkDecorator:
@@ -62,7 +62,7 @@ def needs_shared_data(*relpaths: str) -> pytest.MarkDecorator:
     missing = [p for p in relpaths if not (SHARED_DATA / p).exists()]
     return pytest.mark.skipif(
         bool(missing) and not DATA_REQUIRED,
-        reason=f"needs {', '.join(missing)} from the shared data folder ({SHARED_DATA}); set SENTVEC_DATA",
+        reason=f"needs {', '.join(missing)} from the shared data folder, not found in {SHARED_DATA}; set SENTVEC_DATA",
     )
 
 WORDS = (
@@ -178,3 +178,31 @@ def reference_minilm(minilm_folder: Path):
     from sentence_transformers import SentenceTransformer as Reference
 
     return Reference(str(minilm_folder), device="cpu")
+
+
+# --------------------------------------------------------------------------- long tests
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true",
+                     help="also run the tests marked long (the default run leaves them out; CI runs them)")
+
+
+def _run_long(config: pytest.Config) -> bool:
+    # Any -m expression decides on its own (`-m long` runs only them); SENTVEC_LONG=1 is --long for scripts.
+    return bool(config.getoption("--long") or config.getoption("markexpr") or os.environ.get("SENTVEC_LONG") == "1")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _run_long(config):
+        return None
+    return "tests marked long are left out: `make test-long` (or pytest --long) runs them, as CI does"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests marked ``long`` unless asked for, so the default run stays short."""
+    if _run_long(config):
+        return
+    long = [item for item in items if item.get_closest_marker("long") is not None]
+    if long:
+        config.hook.pytest_deselected(items=long)
+        items[:] = [item for item in items if item.get_closest_marker("long") is None]

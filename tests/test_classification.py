@@ -85,7 +85,7 @@ def test_torch_head_needs_no_sklearn_and_learns(tiny, monkeypatch):
         classifier = tiny.get_classifier(head="torch", hidden_size=hidden, epochs=60).fit(texts, labels)
         assert classifier.score(test_texts, test_labels) >= 0.9
         assert classifier.predict_proba(test_texts).shape == (40, 2)
-    with pytest.raises(ImportError, match=r"sentvec\[classify\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[classify\]'"):
         tiny.get_classifier()
 
 

@@ -4,6 +4,7 @@ that serves Parquet files, so no test needs the network)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,10 @@ def test_offline_setting_skips_the_hub(hub, monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(FileNotFoundError, match="no download: HF_HUB_OFFLINE=1.*--data DIR"):
         load_sts_benchmark("test")
     assert hub == []
+
+
+def test_parquet_data_without_pyarrow_is_a_usage_error(hub, tmp_path: Path, monkeypatch, fake_model, capsys) -> None:
+    write_hub_layout(tmp_path / "offline")
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # import pyarrow.parquet now fails
+    assert cli.main(["eval", "--task", "stsb", "--data", str(tmp_path / "offline")]) == 2
+    assert "needs pyarrow: pip install -e '.[parquet]'" in capsys.readouterr().err

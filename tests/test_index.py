@@ -288,6 +288,7 @@ def test_matryoshka_truncation_in_index(tiny, corpus_file, tmp_path) -> None:
     assert top["corpus_id"] == 17 and top["score"] == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.long
 def test_approximate_backend_recall(tiny, tmp_path) -> None:
     pytest.importorskip("faiss")
     path = tmp_path / "many.txt"

@@ -57,6 +57,7 @@ def _recall_at_10(index: Index, corpus: np.ndarray, queries: np.ndarray) -> floa
     return float(np.mean([len({h["corpus_id"] for h in hits} & set(row)) / 10 for hits, row in zip(found, truth)]))
 
 
+@pytest.mark.long
 def test_ondisk_ivf_recall_against_exact_search_and_a_moved_folder(tmp_path: Path) -> None:
     vectors = _clustered(30_000, 48, 150, seed=0)
     # queries near documents of the corpus (a query about a topic the corpus covers)
@@ -136,6 +137,7 @@ def _peak_growth_mib(work: callable) -> float:  # type: ignore[valid-type]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads RssAnon from /proc")
+@pytest.mark.long
 def test_ondisk_ivf_build_memory_does_not_grow_with_the_corpus(tmp_path: Path) -> None:
     dim, shard = 64, 5_000
     small = _vector_index(tmp_path / "small", _clustered(20_000, dim, 50, seed=0), shard)

@@ -22,6 +22,7 @@ def test_golden_cosine_matrix(minilm: SentenceTransformer) -> None:
     assert np.round(minilm.similarity(embeddings, embeddings).numpy(), 4) == pytest.approx(expected, abs=1e-4)
 
 
+@pytest.mark.long
 def test_agrees_with_reference_on_real_prose(minilm, reference_minilm) -> None:
     sentences = json.loads(shared_data("bench/docstrings.json").read_text())[:300]
     ours = minilm.encode(sentences, convert_to_tensor=True)
@@ -128,6 +129,7 @@ def test_cosine_similarity_of_two_texts(minilm: SentenceTransformer) -> None:
     assert minilm.cosine_similarity(SENTENCES[0], SENTENCES[1]) == pytest.approx(0.6660, abs=1e-4)
 
 
+@pytest.mark.long
 def test_embeddings_do_not_depend_on_the_batch(minilm: SentenceTransformer) -> None:
     """The encoder runs on packed tokens, so neighbours, padding and batch size change nothing (<= 1e-6)."""
     texts = json.loads(shared_data("bench/docstrings.json").read_text())[:120]

@@ -20,6 +20,7 @@ def texts(n: int) -> list[str]:
     return [" ".join(words[(i * 7) % len(words) : (i * 7) % len(words) + 1 + i % 13]) for i in range(n)]
 
 
+@pytest.mark.long
 def test_pool_gives_the_single_process_embeddings(tiny: SentenceTransformer) -> None:
     data = texts(57)
     expected = tiny.encode(data, normalize_embeddings=True)
@@ -43,6 +44,7 @@ def test_pool_gives_the_single_process_embeddings(tiny: SentenceTransformer) -> 
         tiny.stop_multi_process_pool(pool)
 
 
+@pytest.mark.long
 def test_device_list_starts_and_stops_a_pool(tiny: SentenceTransformer, monkeypatch: pytest.MonkeyPatch) -> None:
     from sentvec import multiprocess
 
@@ -55,6 +57,7 @@ def test_device_list_starts_and_stops_a_pool(tiny: SentenceTransformer, monkeypa
     assert len(stopped) == 1
 
 
+@pytest.mark.long
 def test_worker_errors_reach_the_caller(tiny: SentenceTransformer) -> None:
     from sentvec import multiprocess
 

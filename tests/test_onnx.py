@@ -187,6 +187,7 @@ def test_pipeline_errors_name_the_file(tmp_path: Path) -> None:
         OnnxPipeline(tmp_path / "junk.onnx")
 
 
+@pytest.mark.long
 def test_quantized_graph_stays_close(tmp_path: Path, minilm: SentenceTransformer, minilm_onnx: Path) -> None:
     pytest.importorskip("onnx")
     import onnx
@@ -206,6 +207,7 @@ def test_quantized_graph_stays_close(tmp_path: Path, minilm: SentenceTransformer
     assert np.isfinite(actual["token_embeddings"].numpy()).all()
 
 
+@pytest.mark.long
 def test_backends_are_one_argument_away(minilm: SentenceTransformer, tmp_path: Path) -> None:
     """backend="onnx" gives the torch embeddings; backend="int8" stays close on real prose (the CPU issue's
     bar: mean cosine >= 0.995 to fp32), and both keep encode()'s contract."""

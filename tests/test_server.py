@@ -500,6 +500,7 @@ def test_ready_is_503_after_the_worker_stops(tiny_model):
 # --------------------------------------------------------------------------- the command
 
 
+@pytest.mark.long
 def test_sentvec_serve_command(tiny_model, tmp_path):
     folder = tiny_sentence_model_folder(tmp_path / "cli")
     reranker_folder = tiny_cross_encoder(tmp_path / "cli-ce")

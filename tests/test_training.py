@@ -97,6 +97,7 @@ def _weights(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+@pytest.mark.long
 def test_trainer_trains_evaluates_logs_and_keeps_the_best(dropout_folder, tmp_path):
     from sentvec.evaluation import EmbeddingSimilarityEvaluator
 
@@ -164,6 +165,7 @@ def test_gradient_accumulation_equals_a_bigger_batch(tiny_folder, tmp_path):
         torch.testing.assert_close(results[1][name], value, rtol=1e-4, atol=1e-6, msg=name)
 
 
+@pytest.mark.long
 def test_old_fit_api_with_input_examples(tiny_folder, tmp_path):
     from torch.utils.data import DataLoader
 

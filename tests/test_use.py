@@ -152,7 +152,7 @@ def test_missing_sentencepiece_says_which_extra(use_folder: Path, monkeypatch: p
     import sys
 
     monkeypatch.setitem(sys.modules, "sentencepiece", None)
-    with pytest.raises(ImportError, match=r"sentvec\[multilingual\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[multilingual\]'"):
         UniversalSentenceEncoder.load(use_folder / "0_UniversalSentenceEncoder")
 
 
@@ -205,6 +205,7 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
+@pytest.mark.long
 def test_catalog_installs_and_converts_once(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, use_model) -> None:
     calls: list[str] = []
 

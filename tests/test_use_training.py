@@ -58,6 +58,7 @@ def test_cosent_gradients_reach_every_trainable_layer(use_folder: Path) -> None:
     assert not any(p is use.token_table for p in model.parameters())
 
 
+@pytest.mark.long
 def test_a_few_steps_lower_the_loss_and_leave_the_table_alone(use_folder: Path) -> None:
     torch.manual_seed(0)
     model = SentenceTransformer(str(use_folder), device="cpu")

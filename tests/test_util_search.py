@@ -75,9 +75,9 @@ EXTRA = ["Berlin is the capital of Germany.", "Bread needs an oven.", "Macbeth i
 @pytest.mark.parametrize(("output_format", "output_scores", "options"), [
     ("triplet", False, {}),
     ("triplet", True, {"relative_margin": 0.05}),
-    ("n-tuple", True, {"range_min": 1, "num_negatives": 2}),
+    pytest.param("n-tuple", True, {"range_min": 1, "num_negatives": 2}, marks=pytest.mark.long),
     ("labeled-pair", False, {"max_score": 0.6}),
-    ("labeled-list", True, {"absolute_margin": 0.1, "min_score": 0.05}),
+    pytest.param("labeled-list", True, {"absolute_margin": 0.1, "min_score": 0.05}, marks=pytest.mark.long),
 ])
 def test_mine_hard_negatives_matches_reference(minilm, reference_minilm, output_format, output_scores, options) -> None:
     datasets = pytest.importorskip("datasets")

@@ -577,12 +577,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.data is not None and not Path(args.data).expanduser().is_dir():
         raise UsageError(f"--data {args.data!r} is not a folder")
     # the data is read (or fetched) before the model is loaded, so a bad file or column fails fast
-    evaluator = task_evaluator(
-        args.task if args.task in TASKS else Path(args.task).expanduser(), args.split,
-        data_folder=args.data, cache_folder=args.cache_folder,
-        columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
-        show_progress_bar=not args.quiet and sys.stderr.isatty(),
-    )
+    try:
+        evaluator = task_evaluator(
+            args.task if args.task in TASKS else Path(args.task).expanduser(), args.split,
+            data_folder=args.data, cache_folder=args.cache_folder,
+            columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
+            show_progress_bar=not args.quiet and sys.stderr.isatty(),
+        )
+    except ImportError as err:  # Parquet data without pyarrow: the message says what to install
+        raise UsageError(str(err)) from None
     model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
     _note(args, f"evaluating {args.model} on {evaluator.name} ({_plural(len(evaluator.scores), 'pair')})")
     metrics = evaluator(model)
@@ -620,7 +623,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
-        raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install 'sentvec[server]'")
+        raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install -e '.[server]' in the sentvec checkout")
     sock = _bind_port(args.host, args.port)  # before anything slow (torch, the model): a busy port fails at once
     from sentvec.server import ServerSettings, create_app
     from sentvec.server.listen import serve
@@ -971,14 +974,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
-        raise UsageError("sentvec plot needs matplotlib: pip install 'sentvec[plot]'")
+        raise UsageError("sentvec plot needs matplotlib: pip install -e '.[plot]' in the sentvec checkout")
     from sentvec import plot
 
     kind = args.plot_kind
     if kind == "map":
         out = _plot_output(args.out, (".png", ".svg", ".html"))
         if out.suffix.lower() == ".html" and importlib.util.find_spec("plotly") is None:
-            raise UsageError(f"--out {args.out!r}: an HTML map needs plotly (pip install 'sentvec[plot-html]'); "
+            raise UsageError(f"--out {args.out!r}: an HTML map needs plotly (pip install -e '.[plot-html]' in the sentvec checkout); "
                              "or write a .png")
         if args.method == "umap" and importlib.util.find_spec("umap") is None:
             raise UsageError("--method umap needs umap-learn: pip install umap-learn (or --method pca)")

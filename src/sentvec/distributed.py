@@ -230,7 +230,7 @@ def _pq() -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise ImportError("index shards are Parquet files: pip install 'sentvec[parquet]' (pyarrow)") from None
+        raise ImportError("index shards are Parquet files: pip install -e '.[parquet]' in the sentvec checkout (pyarrow)") from None
     return pq
 
 
@@ -351,7 +351,7 @@ def _ray() -> Any:
         import ray
         import ray.data  # noqa: F401
     except ImportError:
-        raise ImportError("distributed builds need Ray Data: pip install 'sentvec[ray]'") from None
+        raise ImportError("distributed builds need Ray Data: pip install -e '.[ray]' in the sentvec checkout") from None
     return ray
 
 

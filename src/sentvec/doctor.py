@@ -178,12 +178,12 @@ def format_report(report: dict[str, Any]) -> str:
     rows.append(("platform", py["platform"]))
     rows.append(("sentvec", f"{report['sentvec']['version']} ({report['sentvec']['location']})"))
     rows += [(dist, version or "NOT INSTALLED (a core dependency)") for dist, version in report["core"].items()]
-    rows.append("extras (pip install -e \".[EXTRA]\" in the sentvec checkout)")
+    rows.append("extras (pip install -e '.[EXTRA]' in the sentvec checkout)")
     for extra, packages in report["extras"].items():
         present = [f"{dist} {v}" for dist, v in packages.items() if v]
         missing = [dist for dist, v in packages.items() if not v]
         text = ", ".join(present + [f"{dist} missing" for dist in missing])
-        rows.append((extra, text + (f"  -> pip install -e \".[{extra}]\"" if missing else "")))
+        rows.append((extra, text + (f"  -> pip install -e '.[{extra}]'" if missing else "")))
     rows.append("backends")
     for name, info in report["backends"].items():
         if info is None:

@@ -58,7 +58,7 @@ class SentenceTransformer(nn.Sequential):
         backend: what runs :meth:`encode`. ``"torch"`` (default): our exact encoder. ``"onnx"``: the whole
             pipeline exported once to ONNX (cached) and run by onnxruntime on the CPU. ``"int8"``: the same
             graph with int8 weights and dynamically quantized activations (see :mod:`sentvec.onnx` for which
-            layers stay float and the measured quality). Both need ``pip install "sentvec[onnx]"``; calling
+            layers stay float and the measured quality). Both need ``pip install -e '.[onnx]'`` in the sentvec checkout; calling
             the model directly (training, ``model(features)``) always runs torch.
     """
 
@@ -642,7 +642,7 @@ class SentenceTransformer(nn.Sequential):
         ``predict_proba``, ``score``, ``save``; few-shot fine-tuning with ``fit(..., finetune=True)``.
 
         Args:
-            head: ``"logistic"`` (scikit-learn, ``pip install 'sentvec[classify]'``) or ``"torch"``.
+            head: ``"logistic"`` (scikit-learn, ``pip install -e '.[classify]'`` in the sentvec checkout) or ``"torch"``.
             multi_label: each text has a set of labels rather than one class.
             **kwargs: see :class:`sentvec.classification.SentenceClassifier`.
         """

@@ -7,7 +7,7 @@ with onnxruntime and is called like the torch pipeline: features dict in, featur
 model's weights and settings, so ``SentenceTransformer(name, backend="onnx")`` exports once.
 :func:`quantize_onnx` turns an export into one with int8 weights.
 
-Needs the ``onnx`` extra (``pip install "sentvec[onnx]"``): onnxruntime to run, onnx to quantize,
+Needs the ``onnx`` extra (``pip install -e '.[onnx]'`` in the sentvec checkout): onnxruntime to run, onnx to quantize,
 onnxscript for torch versions that no longer have the TorchScript exporter.
 
 >>> path = export_onnx(model, "minilm.onnx")
@@ -50,7 +50,7 @@ OUTPUT_NAMES = ("sentence_embedding", "token_embeddings")
 # Bump when the graph's inputs, outputs or meaning change: cached exports then no longer match.
 GRAPH_VERSION = 3  # 3: the int8 copy keeps the layers float_layers measures as too lossy in float32
 _MAX_BYTES = 2**31 - 2**24  # one ONNX file (a protobuf) holds under 2 GiB, weights included
-_INSTALL_HINT = 'pip install "sentvec[onnx]"'
+_INSTALL_HINT = "pip install -e '.[onnx]' in the sentvec checkout"
 
 
 class _Graph(nn.Module):

@@ -65,7 +65,7 @@ def _matplotlib() -> tuple[Any, Any]:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError("sentvec.plot needs matplotlib, which is not installed: pip install 'sentvec[plot]'") from None
+        raise ImportError("sentvec.plot needs matplotlib, which is not installed: pip install -e '.[plot]' in the sentvec checkout") from None
     return Figure, FigureCanvasAgg
 
 

@@ -302,7 +302,7 @@ def semantic_search_faiss(
     try:
         import faiss
     except ImportError:
-        raise ImportError("semantic_search_faiss needs FAISS: pip install 'sentvec[ann]' (faiss-cpu)") from None
+        raise ImportError("semantic_search_faiss needs FAISS: pip install -e '.[ann]' in the sentvec checkout (faiss-cpu)") from None
     if (corpus_embeddings is None) == (corpus_index is None):
         raise ValueError("pass either corpus_embeddings or corpus_index, not both and not neither")
     if corpus_precision not in ("float32", "uint8", "ubinary"):

@@ -39,7 +39,7 @@ class SentenceClassifier:
 
     Args:
         model: the :class:`~sentvec.SentenceTransformer` that embeds the texts.
-        head: ``"logistic"`` (scikit-learn's LogisticRegression; ``pip install 'sentvec[classify]'``) or
+        head: ``"logistic"`` (scikit-learn's LogisticRegression; ``pip install -e '.[classify]'`` in the sentvec checkout) or
             ``"torch"`` (a linear or MLP head trained with torch; no scikit-learn needed).
         multi_label: each text has a set of labels (any number, including none) rather than one class.
         normalize_embeddings: scale the embeddings to unit length before the head.

@@ -58,7 +58,7 @@ class LogisticHead:
             from sklearn.linear_model import LogisticRegression
         except ImportError:
             raise ImportError(
-                "the logistic head needs scikit-learn: pip install 'sentvec[classify]' "
+                "the logistic head needs scikit-learn: pip install -e '.[classify]' in the sentvec checkout "
                 "(or choose head='torch', which needs only torch)"
             ) from None
         try:

@@ -28,9 +28,9 @@ TASKS = ("stsb",)
 STSB_HUB_DATASET = "sentence-transformers/stsb"
 _HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 _NO_STSB_HINT = (
-    "To get it: online, install huggingface_hub and pyarrow (pip install -e \".[hub,parquet]\" in the sentvec checkout) and "
+    "To get it: online, install huggingface_hub and pyarrow (pip install -e '.[hub,parquet]' in the sentvec checkout) and "
     f"sentvec fetches the Hugging Face dataset {STSB_HUB_DATASET} into its cache; offline, pass the folder that "
-    "holds sts-test.csv (the Stsbenchmark.tar.gz release) or the dataset's data/*.parquet files with "
+    "holds sts-*.csv (the Stsbenchmark.tar.gz release) or the dataset's data/*.parquet files with "
     "--data DIR (data_folder= in Python), or set SENTVEC_DATA to a folder that holds stsbenchmark/"
 )
 
@@ -44,7 +44,10 @@ def _stsb_cache(cache_folder: str | os.PathLike[str] | None) -> Path:
 
 def _read_parquet_pairs(path: Path) -> Pairs:
     """sentence1, sentence2 and score (0-1) from one of the hub dataset's Parquet files."""
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(f"reading {path} needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout") from None
 
     table = pq.read_table(path)
     missing = {"sentence1", "sentence2", "score"} - set(table.column_names)

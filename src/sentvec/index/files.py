@@ -102,7 +102,7 @@ def _pyarrow_fs() -> Any:
     try:
         import pyarrow.fs
     except ImportError:
-        raise ImportError("reading a corpus from a URI or a filesystem needs pyarrow: pip install 'sentvec[parquet]'") from None
+        raise ImportError("reading a corpus from a URI or a filesystem needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout") from None
     return pyarrow.fs
 
 

@@ -1067,6 +1067,6 @@ def _faiss() -> Any:
     try:
         import faiss
     except ImportError:
-        raise ImportError("the approximate index needs FAISS: pip install 'sentvec[ann]' (faiss-cpu)") from None
+        raise ImportError("the approximate index needs FAISS: pip install -e '.[ann]' in the sentvec checkout (faiss-cpu)") from None
     return faiss
 

@@ -231,5 +231,5 @@ def _parquet_file(path: Any) -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise ImportError("reading Parquet needs pyarrow: pip install 'sentvec[parquet]'") from None
+        raise ImportError("reading Parquet needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout") from None
     return pq.ParquetFile(path)

