@@ -249,7 +249,7 @@ def test_triplet_accuracy_and_margin_by_hand() -> None:
     several = TripletEvaluator(*triplets, similarity_fn_names=["cosine", "euclidean"], margin={"euclidean": 0.0})
     assert several(model) == pytest.approx({"cosine_accuracy": 2 / 3, "euclidean_accuracy": 2 / 3, "max_accuracy": 2 / 3})
     assert several.primary_metric == "max_accuracy"
-    with pytest.raises(ValueError, match="margin has keys"):
+    with pytest.raises(ValueError, match=r"margin has unexpected keys \['cosin'\]"):
         TripletEvaluator(*triplets, margin={"cosin": 0.1})
 
 
@@ -472,3 +472,18 @@ def test_correlations_without_scipy_say_how_to_get_it(monkeypatch: pytest.Monkey
     monkeypatch.setattr(builtins, "__import__", no_scipy)
     with pytest.raises(ImportError, match="pip install scipy"):
         EmbeddingSimilarityEvaluator(*pairs(4), [1, 2, 3, 4])(pair_model([0.1, 0.3, 0.2, 0.4]))
+
+
+def test_binary_classification_threshold_search_static_methods() -> None:
+    from sentvec.evaluation import BinaryClassificationEvaluator
+
+    rng = np.random.default_rng(0)
+    labels, scores = rng.integers(0, 2, 300), rng.standard_normal(300)
+    accuracy, threshold = BinaryClassificationEvaluator.find_best_acc_and_threshold(scores, labels, True)
+    assert accuracy == pytest.approx(np.mean((scores >= threshold) == labels))
+    f1, precision, recall, threshold = BinaryClassificationEvaluator.find_best_f1_and_threshold(scores, labels, True)
+    predicted = scores >= threshold
+    assert precision == pytest.approx(np.sum(predicted & (labels == 1)) / predicted.sum())
+    assert recall == pytest.approx(np.sum(predicted & (labels == 1)) / np.sum(labels == 1))
+    distances = -scores  # a distance: smaller is more similar, same classifier
+    assert BinaryClassificationEvaluator.find_best_f1_and_threshold(distances, labels, False)[0] == pytest.approx(f1)
