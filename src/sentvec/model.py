@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,8 +19,10 @@ import torch
 from torch import Tensor, nn
 
 from sentvec import __version__
-from sentvec.modules import MODULE_TYPES, TYPE_NAMES, Dense, Pooling, StaticEmbedding, Transformer
-from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.model_card import ModelCardData, generate_model_card, revision_of
+from sentvec.modules import MODULE_TYPES, Dense, Pooling, Router, StaticEmbedding, Transformer, load_module, type_name
+from sentvec.modules.use import UniversalSentenceEncoder
+from sentvec.paths import disk_full_error, inside, move_into, read_json, staging_folder, write_json
 from sentvec.quantization import PRECISIONS, quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
 
@@ -31,6 +34,7 @@ BACKENDS: tuple[str, ...] = ("torch", "onnx", "int8")
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 _TOKENIZE_CHUNK = 16_384  # texts tokenized at once: bounds the memory the token lists take
+_UNKNOWN_SHARE = 0.3  # warn when this share of the text tokens of an encode() call is the unknown token
 
 
 class SentenceTransformer(nn.Sequential):
@@ -58,6 +62,9 @@ class SentenceTransformer(nn.Sequential):
             the model directly (training, ``model(features)``) always runs torch.
     """
 
+    # similarity_fn_name values a single-vector model supports (SimilarityFunction may list more).
+    SUPPORTED_SIMILARITY_FN_NAMES: tuple[str, ...] = ("cosine", "dot", "euclidean", "manhattan")
+
     def __init__(
         self,
         model_name_or_path: str | os.PathLike[str] | None = None,
@@ -76,7 +83,14 @@ class SentenceTransformer(nn.Sequential):
         truncate_dim: int | None = None,
         allow_pickle: bool = False,
         backend: Backend = "torch",
+        model_card_data: ModelCardData | None = None,
+        use_auth_token: bool | str | None = None,
+        _module_classes: dict[str, type] | None = None,
     ) -> None:
+        if use_auth_token is not None:
+            logger.warning("The `use_auth_token` argument is deprecated; use `token` instead")
+            if token is None:
+                token = use_auth_token
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r} is not available in sentvec; choose from {list(BACKENDS)}")
         if backend != "torch" and (model_kwargs or {}).get("file_name"):
@@ -84,11 +98,17 @@ class SentenceTransformer(nn.Sequential):
                 "model_kwargs['file_name'] is not supported: sentvec exports and caches its own ONNX graph; "
                 "leave file_name out (backend='int8' gives the quantized graph)"
             )
-        if trust_remote_code:
-            logger.warning("trust_remote_code=True has no effect: sentvec never runs code from a model folder")
         settings: dict[str, Any] = {}
+        self.trust_remote_code = trust_remote_code
         if modules is not None and model_name_or_path is not None:
-            raise ValueError("pass either model_name_or_path or modules, not both")
+            logger.warning("Both model_name_or_path and modules were given: the `modules` argument is ignored and "
+                           "the model is loaded from %s", model_name_or_path)
+            modules = None
+        if modules is not None:
+            modules = list(modules)
+            if not modules:
+                raise ValueError("modules is empty; give at least one module (e.g. [Transformer(...), Pooling(...)])")
+        folder = None
         if modules is None and model_name_or_path is not None:
             from sentvec.store import resolve_model_folder
 
@@ -99,18 +119,30 @@ class SentenceTransformer(nn.Sequential):
                 token=token,
                 local_files_only=local_files_only,
             )
-            modules, settings = _load_folder(folder, allow_pickle=allow_pickle)
+            modules, settings = _load_folder(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
+                                             known=_module_classes)
         super().__init__(*(modules or []))
+        self.model_card_data = model_card_data or ModelCardData()
+        self.model_card_data.register_model(self)
+        self._model_card_text = ""
+        if folder is not None:
+            readme = folder / "README.md"
+            if readme.is_file():
+                self._model_card_text = readme.read_text(encoding="utf-8")
+            if not Path(str(model_name_or_path)).expanduser().exists():
+                self.model_card_data.set_base_model(str(model_name_or_path), revision_of(folder, revision))
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         self.prompts: dict[str, str] = {**settings.get("prompts", {}), **(prompts or {})}
         self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
         if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
             raise ValueError(
-                f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}"
+                f"Default prompt name '{self.default_prompt_name}' not found in the configured prompts "
+                f"dictionary with keys {list(self.prompts)}."
             )
         self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
         self.truncate_dim = truncate_dim
         self._warned_truncation = False
+        self._warned_unknown = False
         dtype = (model_kwargs or {}).get("torch_dtype") or (model_kwargs or {}).get("dtype")
         if isinstance(dtype, str) and dtype != "auto":
             dtype = getattr(torch, dtype)
@@ -160,6 +192,19 @@ class SentenceTransformer(nn.Sequential):
         self._similarity_pairwise = SimilarityFunction.to_similarity_pairwise_fn(function)
 
     @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype of the model's weights (None for a model without any)."""
+        first = next(self.parameters(), None)
+        return first.dtype if first is not None else None
+
+    @classmethod
+    def _load_with_module_classes(cls, model_name_or_path: str, module_classes: dict[str, type],
+                                  **kwargs: Any) -> SentenceTransformer:
+        """Load a model whose folder names module types outside sentvec, given those classes (already
+        imported by the caller) by the names the folder uses; no ``trust_remote_code`` needed for them."""
+        return cls(model_name_or_path, _module_classes=module_classes, **kwargs)
+
+    @property
     def transformer(self) -> Transformer:
         """The Transformer module (the first one)."""
         first = self[0] if len(self) else None
@@ -174,13 +219,15 @@ class SentenceTransformer(nn.Sequential):
         return self.transformer.tokenizer
 
     @property
-    def max_seq_length(self) -> int:
-        """Inputs longer than this many tokens are truncated. Settable."""
-        return self.transformer.max_seq_length
+    def max_seq_length(self) -> int | None:
+        """Inputs longer than this many tokens are truncated (None: the first step has no limit). Settable."""
+        return getattr(self[0], "max_seq_length", None) if len(self) else None
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        self.transformer.max_seq_length = value
+        if not len(self) or not hasattr(self[0], "max_seq_length"):
+            raise AttributeError("this model's first step has no max_seq_length to set")
+        self[0].max_seq_length = value
 
     def get_embedding_dimension(self) -> int | None:
         """Length of the vectors :meth:`encode` returns (after ``truncate_dim``)."""
@@ -198,11 +245,37 @@ class SentenceTransformer(nn.Sequential):
 
     # ------------------------------------------------------------------ encoding
 
-    def tokenize(self, texts: list[str]) -> dict[str, Any]:
+    def tokenize(self, texts: list[str], **kwargs: Any) -> dict[str, Any]:
         """Token ids, attention mask and ``truncated`` flags for a batch of texts (a static model: token ids
         and offsets)."""
-        first = self[0] if len(self) and isinstance(self[0], StaticEmbedding) else self.transformer
-        return first.tokenize(texts)
+        return self.preprocess(texts, **kwargs)
+
+    def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """The features the first step makes of a batch of inputs (``prompt`` put before each text)."""
+        if not len(self):
+            raise ValueError("this model has no modules")
+        first = self[0]
+        if hasattr(first, "preprocess"):
+            return first.preprocess(list(inputs), prompt=prompt, **kwargs)
+        if prompt:
+            inputs = [prompt + text for text in inputs]
+        return first.tokenize(list(inputs), **kwargs)
+
+    def forward(self, input: dict[str, Any], **kwargs: Any) -> dict[str, Any]:  # noqa: A002 - nn.Sequential's name
+        """Run the modules in order; each gets the keyword arguments it names in ``forward_kwargs``."""
+        for module in self:
+            accepted = getattr(module, "forward_kwargs", None)
+            input = module(input, **{k: v for k, v in kwargs.items() if k in accepted}) if accepted and kwargs \
+                else module(input)
+        return input
+
+    def get_model_kwargs(self) -> list[str]:
+        """The extra keyword arguments :meth:`encode` passes on to the modules (their ``forward_kwargs``)."""
+        names: set[str] = set()
+        for module in self.modules():
+            if module is not self:
+                names |= set(getattr(module, "forward_kwargs", ()) or ())
+        return sorted(names)
 
     def encode(
         self,
@@ -252,9 +325,17 @@ class SentenceTransformer(nn.Sequential):
             if inputs is not None:
                 raise ValueError("pass the texts once: as inputs or as sentences, not both")
             inputs = kwargs.pop("sentences")
+        accepted = set(self.get_model_kwargs())
+        forward_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in accepted}
+        # A routing hint: a model without routes has one pipeline for every task and modality.
+        for hint in ("task", "modality"):
+            kwargs.pop(hint, None)
+        if precision is None:
+            precision = "float32"
         if kwargs:
             raise ValueError(
                 f"SentenceTransformer.encode() got keyword arguments it does not use: {sorted(kwargs)}"
+                + (f"; this model's modules accept {sorted(accepted)}" if accepted else "")
             )
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
@@ -269,7 +350,7 @@ class SentenceTransformer(nn.Sequential):
         if output_value != "sentence_embedding":
             convert_to_numpy = convert_to_tensor = False
         single = isinstance(inputs, str)
-        texts = _check_texts([inputs] if single else inputs)
+        texts = _check_texts([inputs] if single else inputs, allow_dicts=isinstance(self[0], Router) if len(self) else False)
         prompt = self._resolve_prompt(prompt, prompt_name)
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
         if pool is not None or isinstance(device, list):
@@ -281,7 +362,7 @@ class SentenceTransformer(nn.Sequential):
             if device is not None:
                 self.to(device)
             embeddings = self._embed(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim,
-                                     normalize_embeddings)
+                                     normalize_embeddings, forward_kwargs)
             if output_value != "sentence_embedding":
                 return embeddings[0] if single else embeddings
             matrix = torch.stack(embeddings) if embeddings else self._empty(truncate_dim)
@@ -343,18 +424,24 @@ class SentenceTransformer(nn.Sequential):
 
     def encode_query(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
                      prompt: str | None = None, **kwargs: Any) -> Any:
-        """:meth:`encode` for search queries: uses the model's ``query`` prompt when it has one."""
+        """:meth:`encode` for search queries: uses the model's ``query`` prompt when it has one, and its
+        ``query`` route when it has a :class:`~sentvec.modules.Router`."""
+        return self._encode_role("query", _QUERY_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
+
+    def _encode_role(self, task: str, prompt_names: tuple[str, ...], inputs: Any, prompt_name: str | None,
+                     prompt: str | None, kwargs: dict[str, Any]) -> Any:
+        if inputs is None and "sentences" in kwargs:
+            inputs = kwargs.pop("sentences")
         if prompt is None and prompt_name is None:
-            prompt_name = next((n for n in _QUERY_PROMPT_NAMES if n in self.prompts), None)
-        return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
+            prompt_name = next((n for n in prompt_names if n in self.prompts), None)
+        kwargs.setdefault("task", task)
+        return self.encode(inputs=inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
     def encode_document(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
                         prompt: str | None = None, **kwargs: Any) -> Any:
         """:meth:`encode` for documents to search: uses the model's ``document`` (or ``passage``,
-        ``corpus``) prompt when it has one."""
-        if prompt is None and prompt_name is None:
-            prompt_name = next((n for n in _DOCUMENT_PROMPT_NAMES if n in self.prompts), None)
-        return self.encode(inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
+        ``corpus``) prompt when it has one, and its ``document`` route when it has a Router."""
+        return self._encode_role("document", _DOCUMENT_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
 
     @torch.inference_mode()
     def _embed(
@@ -366,6 +453,7 @@ class SentenceTransformer(nn.Sequential):
         output_value: OutputValue,
         truncate_dim: int | None,
         normalize: bool,
+        forward_kwargs: dict[str, Any] | None = None,
     ) -> list[Any]:
         """Run the pipeline over ``texts``; results in input order.
 
@@ -375,7 +463,12 @@ class SentenceTransformer(nn.Sequential):
         works on packed tokens, a text's embedding does not depend on which batch it lands in.
         """
         self.eval()
-        if len(self) and isinstance(self[0], StaticEmbedding):
+        if not len(self):
+            raise ValueError("this model has no modules to encode with")
+        if forward_kwargs or not isinstance(self[0], Transformer | UniversalSentenceEncoder | StaticEmbedding):
+            return self._embed_generic(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim,
+                                       normalize, forward_kwargs or {})
+        if isinstance(self[0], StaticEmbedding):
             return self._embed_static(texts, prompt, output_value, truncate_dim, normalize)
         prompt_length = None
         if prompt:
@@ -387,6 +480,8 @@ class SentenceTransformer(nn.Sequential):
         token_budget = batch_size * self.max_seq_length
         results: list[Any] = [None] * len(texts)
         truncated = 0
+        count_unknown = getattr(tokenizer, "unknown_counts", None)  # a Transformer's tokenizer has it
+        unknown = counted = 0
         device = self.device
         progress = None
         if show_progress_bar:
@@ -405,6 +500,9 @@ class SentenceTransformer(nn.Sequential):
                 start += count
                 features = tokenizer.collate([encodings[i] for i in ids])
                 truncated += int(features["truncated"].sum())
+                if count_unknown is not None:
+                    unknown += (counts := count_unknown(features))[0]
+                    counted += counts[1]
                 features = {k: v.to(device) for k, v in features.items()}
                 if prompt_length is not None:
                     features["prompt_length"] = prompt_length
@@ -422,6 +520,34 @@ class SentenceTransformer(nn.Sequential):
                 "(encode(..., output_value=None) marks each with 'truncated'; this warning is shown once per model)",
                 truncated, len(texts), self.max_seq_length,
             )
+        if counted and unknown >= _UNKNOWN_SHARE * counted and not self._warned_unknown:
+            self._warned_unknown = True
+            logger.warning(
+                "%.0f%% of the tokens of these texts are unknown to the vocabulary of %s, so their embeddings and "
+                "scores are unreliable: the model does not cover the texts' language. For Chinese and other "
+                "languages use a multilingual model such as use-multilingual-v3 (this warning is shown once per model)",
+                100 * unknown / counted, self.model_name_or_path or "this model",
+            )
+        return results
+
+    def _embed_generic(self, texts: list[Any], prompt: str | None, batch_size: int, show_progress_bar: bool,
+                       output_value: OutputValue, truncate_dim: int | None, normalize: bool,
+                       forward_kwargs: dict[str, Any]) -> list[Any]:
+        """Any pipeline: the first step's ``preprocess`` per batch (longest texts first), then every step."""
+        from tqdm.auto import tqdm
+
+        lengths = [len(t) if isinstance(t, str) else len(str(t)) for t in texts]
+        order = np.argsort(-np.array(lengths, dtype=np.int64), kind="stable") if texts else np.array([], dtype=np.int64)
+        results: list[Any] = [None] * len(texts)
+        for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar):
+            ids = order[start : start + batch_size]
+            routing = {k: v for k, v in forward_kwargs.items() if k in (getattr(self[0], "forward_kwargs", None) or ())}
+            features = self.preprocess([texts[i] for i in ids], prompt=prompt, **routing)
+            features = {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in features.items()}
+            out = self.forward(features, **forward_kwargs)
+            rows = self._outputs(out, len(ids), output_value, truncate_dim, normalize)
+            for i, row in zip(ids, rows):
+                results[i] = row
         return results
 
     def _embed_static(self, texts: list[str], prompt: str | None, output_value: OutputValue,
@@ -452,6 +578,11 @@ class SentenceTransformer(nn.Sequential):
         if output_value == "token_embeddings":
             lengths = out["attention_mask"].sum(dim=1).tolist()
             return [t[:n] for t, n in zip(out["token_embeddings"], lengths)]
+        if "sentence_embedding" in out and (truncate_dim is not None or normalize):
+            vectors = out["sentence_embedding"]
+            vectors = vectors[:, :truncate_dim] if truncate_dim is not None else vectors
+            out = {**out, "sentence_embedding": torch.nn.functional.normalize(vectors, p=2, dim=1) if normalize
+                   else vectors}
         return [  # output_value None: every feature, per text
             {k: v[row] if isinstance(v, Tensor) and v.dim() and v.shape[0] == count else v for k, v in out.items()}
             for row in range(count)
@@ -472,6 +603,21 @@ class SentenceTransformer(nn.Sequential):
         if name not in self.prompts:
             raise ValueError(f"prompt_name={name!r} is not among this model's prompts {list(self.prompts)}")
         return self.prompts[name] or None
+
+    @contextmanager
+    def truncate_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
+        """Within the ``with`` block, :meth:`encode` keeps the first ``truncate_dim`` dimensions."""
+        previous, self.truncate_dim = self.truncate_dim, truncate_dim
+        try:
+            yield
+        finally:
+            self.truncate_dim = previous
+
+    def set_pooling_include_prompt(self, include_prompt: bool) -> None:
+        """Whether Pooling steps count the prompt's tokens (instruction models leave them out)."""
+        for module in self.modules():
+            if isinstance(module, Pooling):
+                module.include_prompt = include_prompt
 
     # ------------------------------------------------------------------ similarity
 
@@ -520,13 +666,13 @@ class SentenceTransformer(nn.Sequential):
         staging = staging_folder(target)
         try:
             entries = []
-            for idx, module in enumerate(self):
-                if type(module) not in TYPE_NAMES:
-                    raise TypeError(f"module {idx} ({type(module).__name__}) cannot be saved; sentvec saves {list(TYPE_NAMES)}")
-                sub = "" if idx == 0 and isinstance(module, Transformer | StaticEmbedding) else f"{idx}_{type(module).__name__}"
+            for idx, (name, module) in enumerate(self._modules.items()):
+                in_root = idx == 0 and (isinstance(module, Transformer | StaticEmbedding | Router)
+                                        or getattr(module, "save_in_root", False))
+                sub = "" if in_root else f"{idx}_{type(module).__name__}"
                 (staging / sub).mkdir(exist_ok=True)
                 module.save(staging / sub)
-                entries.append({"idx": idx, "name": str(idx), "path": sub, "type": TYPE_NAMES[type(module)]})
+                entries.append({"idx": idx, "name": name, "path": sub, "type": type_name(module)})
             write_json(staging / "modules.json", entries)
             write_json(staging / "config_sentence_transformers.json", {
                 "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
@@ -536,12 +682,27 @@ class SentenceTransformer(nn.Sequential):
                 "model_type": "SentenceTransformer",
             })
             if create_model_card:
-                (staging / "README.md").write_text(_model_card(model_name or target.name, self), encoding="utf-8")
+                (staging / "README.md").write_text(self._card_text(model_name), encoding="utf-8")
             move_into(staging, target)
+        except Exception as err:
+            full = disk_full_error(err, target, "saving the model to")
+            if full is None:
+                raise
+            raise full from err
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     save_pretrained = save  # the Hugging Face name, used by some sentence-transformers code
+
+    def _card_text(self, model_name: str | None) -> str:
+        """The README to save: the card the model was loaded with (its placeholder id replaced by
+        ``model_name``), else one generated from :attr:`model_card_data`."""
+        from sentvec.model_card import PLACEHOLDER_MODEL_ID
+
+        if self._model_card_text:
+            return self._model_card_text.replace(PLACEHOLDER_MODEL_ID, model_name) if model_name \
+                else self._model_card_text
+        return generate_model_card(self, model_id=model_name)
 
     # ------------------------------------------------------------------ training
 
@@ -561,7 +722,7 @@ class SentenceTransformer(nn.Sequential):
         return Collator(self.tokenize, texts, label)(columns, range(len(batch)))  # type: ignore[return-value]
 
 
-def _check_texts(inputs: Any) -> list[str]:
+def _check_texts(inputs: Any, allow_dicts: bool = False) -> list[str]:
     """The inputs as a list of strings, or an error that names the first bad one."""
     if inputs is None:
         raise ValueError("encode() got None; pass a string or a list of strings")
@@ -572,13 +733,14 @@ def _check_texts(inputs: Any) -> list[str]:
     except TypeError:
         raise TypeError(f"encode() takes a string or an iterable of strings, got {type(inputs).__name__}") from None
     for i, text in enumerate(texts):
-        if not isinstance(text, str):
+        if not isinstance(text, str) and not (allow_dicts and isinstance(text, dict)):
             what = "None" if text is None else f"a {type(text).__name__}"
             raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
     return texts
 
 
-def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], dict[str, Any]]:
+def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False,
+                 known: dict[str, type] | None = None) -> tuple[list[nn.Module], dict[str, Any]]:
     """Read a model folder: the modules ``modules.json`` lists (or Transformer + mean pooling for a bare
     Hugging Face encoder folder) and the settings of ``config_sentence_transformers.json``."""
     settings = read_json(folder / "config_sentence_transformers.json", required=False)
@@ -586,44 +748,51 @@ def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], 
         logger.warning("%s has no modules.json; building a model from its encoder with mean pooling", folder)
         transformer = Transformer.load(folder, allow_pickle=allow_pickle)
         return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
-    entries = read_json(folder / "modules.json")
-    if not isinstance(entries, list):
-        raise ValueError(f"{folder / 'modules.json'} must hold a list of modules")
+    entries = _module_entries(folder / "modules.json")
     modules: list[nn.Module] = []
-    for entry in sorted(entries, key=lambda e: e.get("idx", 0)):
-        kind = MODULE_TYPES.get(entry.get("type", ""))
-        if kind is None:
+    for entry in entries:
+        name = entry["type"]
+        if name not in MODULE_TYPES and not trust_remote_code and not (known and name in known):
             raise ValueError(
-                f"{folder / 'modules.json'} names module type {entry.get('type')!r}, which sentvec does not "
-                f"implement; supported: {sorted(set(MODULE_TYPES))}"
+                f"{folder / 'modules.json'} names module type {name!r}, which sentvec does not implement "
+                f"(supported: {sorted(set(MODULE_TYPES))}); if you trust the package that defines it, pass "
+                "trust_remote_code=True to import it"
             )
         sub = inside(folder, entry.get("path", ""))
-        if kind in (Transformer, Dense):
-            modules.append(kind.load(sub, allow_pickle=allow_pickle))
-        else:
-            modules.append(kind.load(sub))
+        modules.append(load_module(name, sub, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+                                   known=known))
+        _check_input_size(modules, sub)
     return modules, settings
 
 
+def _module_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of ``modules.json`` in pipeline order, each checked to be an object with a type and path."""
+    entries = read_json(path, expect=list)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path} entry {i} is {entry!r}; each module is an object with idx, type and path")
+        for key, kind in (("type", str), ("path", str), ("idx", int)):
+            if key in entry and (not isinstance(entry[key], kind) or isinstance(entry[key], bool)):
+                raise ValueError(f"{path} entry {i} has {key}={entry[key]!r}; it must be a {kind.__name__}")
+        if "type" not in entry:
+            raise ValueError(f"{path} entry {i} names no module type")
+    return sorted(entries, key=lambda e: e.get("idx", 0))
 
 
-def _model_card(name: str, model: SentenceTransformer) -> str:
-    return f"""---
-library_name: sentence-transformers
-pipeline_tag: sentence-similarity
-tags: [sentence-transformers, sentvec, feature-extraction, sentence-similarity]
----
+def _check_input_size(modules: list[nn.Module], folder: Path) -> None:
+    """Refuse a Pooling or Dense step whose input size is not what the step before it gives."""
+    if len(modules) < 2:
+        return
+    step, before = modules[-1], modules[-2]
+    if isinstance(step, Pooling) and hasattr(before, "get_word_embedding_dimension"):
+        given, wanted, key = before.get_word_embedding_dimension(), step.embedding_dimension, "embedding_dimension"
+    elif isinstance(step, Dense) and hasattr(before, "get_sentence_embedding_dimension"):
+        given, wanted, key = before.get_sentence_embedding_dimension(), step.in_features, "in_features"
+    else:
+        return
+    if given != wanted:
+        raise ValueError(
+            f"{folder / 'config.json'} has {key}={wanted}, but the module before it gives vectors of size {given}; "
+            "the model folder's modules do not fit together (re-download or re-save the model)"
+        )
 
-# {name}
-
-A sentence embedding model: {model.get_embedding_dimension()}-dimensional vectors, {model.similarity_fn_name} similarity.
-Saved with sentvec {__version__}; loads with sentvec and with sentence-transformers.
-
-```python
-from sentvec import SentenceTransformer  # or: from sentence_transformers import SentenceTransformer
-
-model = SentenceTransformer("{name}")
-embeddings = model.encode(["The weather is lovely today.", "It's so sunny outside!"])
-print(model.similarity(embeddings, embeddings))
-```
-"""

@@ -7,6 +7,7 @@ Layout of an index folder::
     chunks/000000.npy    one chunk's vectors, (rows, width) at the stored precision
     chunks/000000.jsonl  the same chunk's documents, one JSON ``[id, text]`` per line
     ann.faiss            optional approximate (HNSW) index over all vectors
+    bm25/                optional BM25 keyword index over all documents (sentvec.index.bm25), for mode="bm25"/"hybrid"
 
 A build embeds ``chunk_size`` documents at a time; each chunk's files are written to temporary names
 and renamed into place, then the manifest is rewritten (temporary file, then rename) to list the chunk.
@@ -22,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,6 +159,7 @@ class Index:
         self._ranges: np.ndarray | None = None
         self._ann: Any = None
         self._texts_cache: tuple[int, list[Any]] | None = None
+        self._bm25: Any = None
         self._starts = np.cumsum([0] + [c["rows"] for c in manifest["chunks"]])
 
     # ------------------------------------------------------------------ properties
@@ -243,6 +246,8 @@ class Index:
         cache_folder: str | None = None,
         stop_after_chunks: int | None = None,
         filesystem: Any = None,
+        bm25: str | None = None,
+        search_mode: str | None = None,
     ) -> Index:
         """Embed a corpus file into an index folder at ``path``, or resume an interrupted build there.
 
@@ -262,6 +267,9 @@ class Index:
             overwrite: replace an existing index (complete or not) instead of refusing / resuming.
             stop_after_chunks: stop (as if interrupted) after writing this many new chunks; for tests.
             filesystem: a ``pyarrow.fs.FileSystem`` that holds ``corpus`` (as in Ray Data's readers).
+            bm25: also build a BM25 keyword index when the build completes, with this tokenisation
+                (``"en"`` or ``"zh"``; see :mod:`sentvec.index.bm25`); a complete index without one gets it.
+            search_mode: what :meth:`search` does by default: ``"dense"``, or ``"bm25"``/``"hybrid"`` (need ``bm25``).
 
         Returns:
             The opened index.
@@ -283,13 +291,40 @@ class Index:
             model_name = model.model_name_or_path or "<in-memory model>"
         settings = _build_settings(model, model_name, source, precision=precision, normalize=normalize,
                                    truncate_dim=truncate_dim, prompt_name=prompt_name, chunk_size=chunk_size)
+        if search_mode not in (None, "dense", "bm25", "hybrid") or (search_mode in ("bm25", "hybrid") and not bm25):
+            raise ValueError(f"search_mode={search_mode!r}; choose dense, or bm25/hybrid together with bm25='en' or 'zh'")
+        if bm25 and not overwrite and (folder / MANIFEST).is_file():  # a complete index gets the BM25 it lacks
+            existing = cls.open(folder)
+            if existing.complete and all(existing.manifest.get(key) == value for key, value in settings.items()):
+                existing._add_bm25(bm25, search_mode, show_progress_bar)
+                return existing
         manifest = _start_or_resume(folder, settings, overwrite)
         builder = _Builder(folder, manifest, model, source, batch_size)
         builder.run(show_progress_bar, stop_after_chunks)
         index = cls.open(folder)
         if ann and index.complete:
             index.build_ann(ann)
+        if bm25 and index.complete:
+            index._add_bm25(bm25, search_mode, show_progress_bar)
         return index
+
+    def _add_bm25(self, language: str, search_mode: str | None, show_progress_bar: bool) -> None:
+        from sentvec.index.bm25 import build_index_bm25
+
+        entry = self.manifest.get("bm25")
+        if not entry or entry.get("language") != language or entry.get("count") != self.count:
+            build_index_bm25(self, language, show_progress_bar)  # type: ignore[arg-type]
+        if search_mode and self.manifest.get("search_mode") != search_mode:
+            self.manifest["search_mode"] = search_mode
+            _write_manifest(self.path, self.manifest)
+        self._bm25 = None
+
+    def _bm25_index(self) -> Any:
+        if self._bm25 is None:
+            from sentvec.index.bm25 import load_index_bm25
+
+            self._bm25 = load_index_bm25(self)
+        return self._bm25
 
     # ------------------------------------------------------------------ approximate search
 
@@ -347,6 +382,8 @@ class Index:
         reranker: Any = None,
         rerank_top: int | None = None,
         rerank_batch_size: int = 32,
+        mode: str | None = None,
+        **fusion: Any,
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """Embed ``query`` with the index's model and return the ``k`` best documents.
 
@@ -360,6 +397,10 @@ class Index:
                 the index, score each (query, text) pair with :meth:`CrossEncoder.rank` and keep the ``k`` best.
             rerank_top: candidates to rerank per query (default ``4 * k``; at least ``k``).
             rerank_batch_size: pairs per cross-encoder batch.
+            mode: ``"dense"`` (embeddings), ``"bm25"`` (keywords) or ``"hybrid"`` (both, fused); the last two need
+                the index's BM25 (``bm25=`` at build). Default: the ``search_mode`` it was built with, else dense.
+            fusion: for hybrid: ``fusion`` (``"rrf"`` or ``"convex"``), ``alpha`` (weight of the dense side),
+                ``rrf_k``, ``candidates`` (hits taken from each side); see :mod:`sentvec.index.hybrid`.
 
         Returns:
             For one text, a list of hits ``{"id", "score", "text", "corpus_id"}`` by decreasing score; for a
@@ -379,11 +420,19 @@ class Index:
                 raise ValueError(f"the reranker has {reranker.num_labels} labels; reranking needs a cross-encoder "
                                  "with one output (a relevance score)")
             found = self.search(query, rerank_top, model=model, exact=exact, rescore_multiplier=rescore_multiplier,
-                                ef_search=ef_search)
+                                ef_search=ef_search, mode=mode, **fusion)
             queries = [query] if isinstance(query, str) else list(query)
             per_query = [found] if isinstance(query, str) else found
             reranked = [_rerank(reranker, text, hits, k, rerank_batch_size) for text, hits in zip(queries, per_query)]
             return reranked[0] if isinstance(query, str) else reranked
+        mode = mode or self.manifest.get("search_mode") or "dense"
+        if mode != "dense":
+            from sentvec.index.hybrid import search_index
+
+            return search_index(self, query, k, mode=mode, model=model, exact=exact, **fusion,
+                                rescore_multiplier=rescore_multiplier, ef_search=ef_search)
+        if fusion:
+            raise TypeError(f"search() got {', '.join(fusion)}: fusion settings need mode='hybrid'")
         if model is not None:
             self._check_model(model)
         else:
@@ -596,6 +645,7 @@ def _clear(folder: Path) -> None:
     for file in [folder / "ranges.npy", folder / ANN_FILE, *folder.glob("ann.*.ivfdata"), *(folder / "chunks").glob("*")]:
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             file.unlink()
+    shutil.rmtree(folder / "bm25", ignore_errors=True)
 
 
 class _Builder:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sentvec.quantization import quantize_embeddings as quantize_embeddings  # noqa: F401 - re-exported
 from sentvec.similarity import (
     ArrayLike,
     cos_sim,
@@ -23,12 +24,23 @@ from sentvec.similarity import (
     pairwise_manhattan_sim,
     to_tensor,
 )
+from sentvec.similarity import SimilarityFunction as SimilarityFunction  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from sentvec.model import SentenceTransformer
 
 __all__ = [
+    "append_to_last_row",
+    "batch_to_device",
     "community_detection",
+    "fullname",
+    "http_get",
+    "import_from_string",
+    "import_module_class",
+    "is_datasets_available",
+    "is_training_available",
+    "select_max_active_dims",
+    "similarity_fct_name",
     "cos_sim",
     "dot_score",
     "euclidean_sim",
@@ -260,3 +272,134 @@ def mine_hard_negatives(dataset: Any, model: SentenceTransformer, *args: Any, **
     from sentvec.hard_negatives import mine_hard_negatives as mine
 
     return mine(dataset, model, *args, **kwargs)
+
+
+# ---------------------------------------------------------------------- helpers sentence-transformers code imports
+
+
+def batch_to_device(batch: dict[str, Any], target_device: torch.device | str) -> dict[str, Any]:
+    """The tensors of a features dict moved to ``target_device`` (other values unchanged)."""
+    return {k: v.to(target_device) if isinstance(v, Tensor) else v for k, v in batch.items()}
+
+
+def http_get(url: str, path: str) -> None:
+    """Download ``url`` to the file ``path`` (written beside it first, then moved into place)."""
+    import os
+    import urllib.request
+
+    partial = f"{path}_part"
+    with urllib.request.urlopen(url) as response, open(partial, "wb") as out:  # noqa: S310 - the caller's URL
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+    os.replace(partial, path)
+
+
+def is_datasets_available() -> bool:
+    """Whether the ``datasets`` package can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("datasets") is not None
+
+
+def is_training_available() -> bool:
+    """Whether the training extras (``datasets``, ``accelerate``) are installed."""
+    import importlib.util
+
+    return is_datasets_available() and importlib.util.find_spec("accelerate") is not None
+
+
+def fullname(o: Any) -> str:
+    """The import path of an object's class (or of a class), e.g. ``"sentvec.modules.pooling.Pooling"``."""
+    cls = o if isinstance(o, type) else type(o)
+    module = cls.__module__
+    return cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
+
+
+def import_from_string(dotted_path: str) -> Any:
+    """The attribute a dotted path names (``"package.module.Name"``); ImportError naming the path if absent."""
+    import importlib
+
+    module_path, _, name = dotted_path.rpartition(".")
+    if not module_path:
+        raise ImportError(f"{dotted_path!r} is not a dotted import path (package.module.Name)")
+    try:
+        module = importlib.import_module(module_path)
+    except ImportError:
+        # "package.module.Name.Name": the old CamelCase-file spelling
+        module = importlib.import_module(module_path.rpartition(".")[0])
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise ImportError(f"module {module_path!r} has no attribute {name!r}") from None
+
+
+def import_module_class(class_ref: str, model_name_or_path: str | None = None, trust_remote_code: bool | None = False,
+                        **hub_kwargs: Any) -> type:
+    """The class a model's config names, behind a trust gate.
+
+    Names of sentvec's own (or sentence-transformers') steps resolve to sentvec classes. Any other
+    import path named by a model (``model_name_or_path`` given) needs ``trust_remote_code=True``, since
+    importing it runs that package's code; sentvec never downloads code from a model repository. With
+    no model involved the caller's own code chose the class, and it is imported directly.
+    """
+    from sentvec.modules import MODULE_TYPES
+
+    if class_ref in MODULE_TYPES:
+        return MODULE_TYPES[class_ref]
+    if class_ref.startswith(("sentence_transformers.", "sentvec.")):
+        return import_from_string("sentvec." + class_ref.split(".", 1)[1])
+    if model_name_or_path is not None and not trust_remote_code:
+        raise ValueError(f"{model_name_or_path} names the class {class_ref!r}; importing it runs code outside "
+                         "sentvec, so pass trust_remote_code=True if you trust it")
+    return import_from_string(class_ref)
+
+
+def append_to_last_row(csv_path: str, additional_data: Iterable[Any]) -> bool:
+    """Append values to the last data row of a CSV file (an evaluator's results); False when the file
+    has no data row (nothing written)."""
+    with open(csv_path, "rb") as f:
+        content = f.read()
+    newline = b"\r\n" if b"\r\n" in content else b"\n"
+    rows = content.split(newline)
+    if rows and rows[-1] == b"":
+        rows.pop()
+    if len(rows) < 2:
+        return False
+    rows[-1] += b"".join(b"," + str(value).encode() for value in additional_data)
+    with open(csv_path, "wb") as f:
+        f.write(newline.join(rows) + newline)
+    return True
+
+
+def select_max_active_dims(embeddings: Any, max_active_dims: int | None = None) -> Any:
+    """Keep the ``max_active_dims`` largest-magnitude values of each embedding (signs kept), zero the rest.
+
+    None returns the input itself; otherwise a new tensor (the input is never changed).
+    """
+    if max_active_dims is None:
+        return embeddings
+    if max_active_dims <= 0:
+        raise ValueError(f"max_active_dims={max_active_dims}; it must be a positive integer (or None)")
+    tensor = torch.as_tensor(embeddings)
+    single = tensor.dim() == 1
+    rows = tensor.unsqueeze(0) if single else tensor
+    k = min(max_active_dims, rows.shape[-1])
+    keep = torch.zeros_like(rows, dtype=torch.bool).scatter_(-1, rows.abs().topk(k, dim=-1).indices, True)
+    result = torch.where(keep, rows, torch.zeros((), dtype=rows.dtype))
+    return result.squeeze(0) if single else result
+
+
+def similarity_fct_name(fn: Any) -> str:
+    """A readable name of a scoring callable, for model cards: the function's name, a keyword-bound
+    partial as a call, an object with ``get_config_dict`` with its settings, else its type name."""
+    import functools
+
+    if isinstance(fn, functools.partial):
+        base = similarity_fct_name(fn.func)
+        if not fn.keywords:
+            return base
+        return f"{base}({', '.join(f'{k}={v!r}' for k, v in fn.keywords.items())})"
+    if hasattr(fn, "get_config_dict"):
+        settings = fn.get_config_dict()
+        return f"{type(fn).__name__}({', '.join(f'{k}={v!r}' for k, v in settings.items())})"
+    return getattr(fn, "__name__", None) or type(fn).__name__

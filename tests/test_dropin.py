@@ -1,0 +1,113 @@
+"""The sentence-transformers v6 surface: module paths, Router, base classes, model cards."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sentvec import SentenceTransformer
+
+TEXTS = ["a small test sentence", "another one, a little longer than the first"]
+
+
+def test_v6_module_paths_resolve_to_our_classes() -> None:
+    from sentvec.base.modules import Router as BaseRouter
+    from sentvec.models import Asym, Pooling
+    from sentvec.sentence_transformer.modules import Router as StRouter
+    from sentvec.util.similarity import cos_sim
+
+    from sentvec.modules.pooling import Pooling as OurPooling
+    from sentvec.modules.router import Router
+
+    assert Pooling is OurPooling
+    assert Asym is Router is StRouter is BaseRouter
+    assert cos_sim is importlib.import_module("sentvec.similarity").cos_sim
+    # a module path and a class of the same name: the module imports, the parent keeps the class
+    assert importlib.import_module("sentvec.models.Router").Router is Router
+    assert importlib.import_module("sentvec.models").Router is Router
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("sentvec.sentence_transformer.no_such_module")
+
+
+def test_save_works_after_the_source_folder_is_gone(tiny_folder: Path, tmp_path: Path) -> None:
+    """The tokenizer used to copy its files from the folder it was read from at save time."""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_folder, copy)
+    model = SentenceTransformer(str(copy), device="cpu")
+    shutil.rmtree(copy)
+    model.save(tmp_path / "saved")
+    again = SentenceTransformer(str(tmp_path / "saved"), device="cpu")
+    assert np.allclose(model.encode(TEXTS), again.encode(TEXTS), atol=1e-6)
+
+
+def test_router_routes_queries_and_documents(tiny_folder: Path, tmp_path: Path) -> None:
+    from sentvec.modules import Dense, Router
+
+    base = SentenceTransformer(str(tiny_folder), device="cpu")
+    transformer, pooling = base[0], base[1]
+    dim = pooling.get_sentence_embedding_dimension()
+    dense = Dense(dim, dim)
+    model = SentenceTransformer(modules=[Router({"query": [transformer, pooling, dense],
+                                                  "document": [transformer, pooling]})], device="cpu")
+    plain = base.encode(TEXTS)
+    assert np.allclose(model.encode_document(TEXTS), plain, atol=1e-5)
+    assert not np.allclose(model.encode_query(TEXTS), plain, atol=1e-3)
+    assert np.allclose(model.encode(TEXTS), model.encode_query(TEXTS), atol=1e-6)  # the first route by default
+    with pytest.raises(ValueError, match="No route found for task type 'other'"):
+        model.encode(TEXTS, task="other")
+    model.save(tmp_path / "routed")
+    loaded = SentenceTransformer(str(tmp_path / "routed"), device="cpu")
+    assert isinstance(loaded[0], Router)
+    assert np.allclose(loaded.encode_query(TEXTS), model.encode_query(TEXTS), atol=1e-5)
+
+
+def test_third_party_module_needs_trust_remote_code(tiny_folder: Path, tmp_path: Path) -> None:
+    base = SentenceTransformer(str(tiny_folder), device="cpu")
+    model = SentenceTransformer(modules=[base[0], base[1], _Scale(scale=2.0)], device="cpu")
+    model.save(tmp_path / "custom")
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        SentenceTransformer(str(tmp_path / "custom"), device="cpu")
+    loaded = SentenceTransformer(str(tmp_path / "custom"), device="cpu", trust_remote_code=True)
+    assert isinstance(loaded[2], _Scale) and loaded[2].scale == 2.0
+    assert np.allclose(loaded.encode(TEXTS), 2 * base.encode(TEXTS), atol=1e-5)
+
+
+def test_model_card_names_base_model_and_usage(tiny_folder: Path, tmp_path: Path) -> None:
+    from sentvec.model_card import ModelCardData
+
+    model = SentenceTransformer(str(tiny_folder), device="cpu",
+                                model_card_data=ModelCardData(language="en", license="apache-2.0"))
+    model.model_card_data.base_model = "org/base-model"
+    model.model_card_data.set_losses([torch.nn.MSELoss()])
+    model.save(tmp_path / "carded", model_name="me/my-model")
+    card = (tmp_path / "carded" / "README.md").read_text()
+    header = card.split("---")[1]
+    assert "library_name: sentence-transformers" in header
+    assert "base_model: org/base-model" in header
+    assert "- en" in header and "license: apache-2.0" in header
+    assert 'SentenceTransformer("me/my-model")' in card
+    assert "`MSELoss`" in card
+
+
+class _Scale(torch.nn.Module):
+    """A step from outside sentvec (the test module), saved by import path."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, features):
+        features["sentence_embedding"] = features["sentence_embedding"] * self.scale
+        return features
+
+    def save(self, folder, *args, **kwargs) -> None:
+        (Path(folder) / "scale.txt").write_text(str(self.scale))
+
+    @classmethod
+    def load(cls, folder: str) -> _Scale:
+        return cls(float((Path(folder) / "scale.txt").read_text()))
