@@ -487,3 +487,36 @@ def test_binary_classification_threshold_search_static_methods() -> None:
     assert recall == pytest.approx(np.sum(predicted & (labels == 1)) / np.sum(labels == 1))
     distances = -scores  # a distance: smaller is more similar, same classifier
     assert BinaryClassificationEvaluator.find_best_f1_and_threshold(distances, labels, False)[0] == pytest.approx(f1)
+
+
+def test_nanobeir_evaluator_validates_and_aggregates(minilm, monkeypatch) -> None:
+    datasets = pytest.importorskip("datasets")
+    from sentvec.evaluation import NanoBEIREvaluator
+
+    with pytest.raises(ValueError, match=r"Dataset\(s\) \['nope'\] are not valid NanoBEIR datasets"):
+        NanoBEIREvaluator(dataset_names=["nope"])
+    with pytest.raises(ValueError, match="dataset_names cannot be empty"):
+        NanoBEIREvaluator(dataset_names=[])
+
+    tables = {  # two tiny stand-ins in the NanoBEIR layout, one query each
+        "NanoNQ": ({"_id": ["d1", "d2"], "text": ["Paris is in France.", "Bread is baked."]},
+                   {"_id": ["q1"], "text": ["Where is Paris?"]}, {"query-id": ["q1"], "corpus-id": ["d1"]}),
+        "NanoMSMARCO": ({"_id": ["d1", "d2"], "text": ["Cats sleep a lot.", "Water boils at 100 C."]},
+                        {"_id": ["q1"], "text": ["At what temperature does water boil?"]},
+                        {"query-id": ["q1"], "corpus-id": ["d2"]}),
+    }
+    calls = []
+
+    def load_dataset(path, config, split):
+        calls.append((path, config, split))
+        return datasets.Dataset.from_dict(tables[split][("corpus", "queries", "qrels").index(config)])
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    evaluator = NanoBEIREvaluator(dataset_names=["nq", "MSMARCO"], dataset_id="org/nano")
+    results = evaluator(minilm)
+    assert ("org/nano", "qrels", "NanoMSMARCO") in calls
+    fn = minilm.similarity_fn_name
+    assert results[f"NanoNQ_{fn}_accuracy@1"] == 1.0 and results[f"NanoMSMARCO_{fn}_accuracy@1"] == 1.0
+    mean = (results[f"NanoNQ_{fn}_ndcg@10"] + results[f"NanoMSMARCO_{fn}_ndcg@10"]) / 2
+    assert results[f"NanoBEIR_mean_{fn}_ndcg@10"] == pytest.approx(mean)
+    assert evaluator.primary_metric == f"NanoBEIR_mean_{fn}_ndcg@10"
