@@ -140,6 +140,7 @@ def test_model_card_prompts_and_push_to_hub(model, tmp_path, monkeypatch):
     card = (tmp_path / "saved" / "README.md").read_text()
     assert "language: [\"en\"]" in card and "model.rank(" in card and "Full Model Architecture" in card
     assert model.supports("text") and not model.supports("image")
+    assert model.transformers_model is model and model.model.device == model.device
 
     uploads = []
 

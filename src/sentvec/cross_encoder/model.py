@@ -260,6 +260,12 @@ class CrossEncoder(nn.Module):
         return self
 
     @property
+    def transformers_model(self) -> CrossEncoder:
+        """The module with the Transformer's weights (a ``transformers`` model in sentence-transformers;
+        here this CrossEncoder, which holds our encoder and its head)."""
+        return self
+
+    @property
     def classifier(self) -> nn.Linear:
         """The head's output layer (``transformers``' ``classifier`` of a BERT-style model)."""
         return self.head.out
