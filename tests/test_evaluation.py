@@ -520,3 +520,26 @@ def test_nanobeir_evaluator_validates_and_aggregates(minilm, monkeypatch) -> Non
     mean = (results[f"NanoNQ_{fn}_ndcg@10"] + results[f"NanoMSMARCO_{fn}_ndcg@10"]) / 2
     assert results[f"NanoBEIR_mean_{fn}_ndcg@10"] == pytest.approx(mean)
     assert evaluator.primary_metric == f"NanoBEIR_mean_{fn}_ndcg@10"
+
+
+def test_label_accuracy_evaluator_counts_the_classifier_hits(minilm, tmp_path) -> None:
+    from torch.utils.data import DataLoader
+
+    from sentvec import InputExample
+    from sentvec.evaluation import LabelAccuracyEvaluator
+    from sentvec.losses import SoftmaxLoss
+
+    pairs = [("a cat sleeps", "a cat is asleep", 0), ("a man runs", "the sky is blue", 1),
+             ("dogs bark", "a dog is barking", 0), ("it rains", "a car is red", 2), ("birds sing", "fish swim", 1)]
+    examples = [InputExample(texts=[a, b], label=y) for a, b, y in pairs]
+    torch.manual_seed(0)
+    loss = SoftmaxLoss(minilm, embedding_dimension=minilm.get_sentence_embedding_dimension(), num_labels=3)
+    evaluator = LabelAccuracyEvaluator(DataLoader(examples, batch_size=2), name="nli", softmax_model=loss)
+    results = evaluator(minilm, output_path=str(tmp_path))
+    with torch.no_grad():  # the same classifier applied by hand
+        u = minilm.encode([a for a, _, _ in pairs], convert_to_tensor=True)
+        v = minilm.encode([b for _, b, _ in pairs], convert_to_tensor=True)
+        predicted = loss.logits([u, v]).argmax(dim=1).tolist()
+    expected = np.mean([p == y for p, (_, _, y) in zip(predicted, pairs)])
+    assert results == {"nli_accuracy": pytest.approx(expected)}
+    assert (tmp_path / "accuracy_evaluation_nli_results.csv").exists()
