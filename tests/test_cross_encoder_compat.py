@@ -135,10 +135,11 @@ def test_rank_errors_and_ignored_arguments(model, tmp_path, caplog):
 
 def test_model_card_prompts_and_push_to_hub(model, tmp_path, monkeypatch):
     huggingface_hub = pytest.importorskip("huggingface_hub")
-    model.model_card_data.language = "en"
+    model.model_card_data.language = ["en"]
     model.save(tmp_path / "saved")
     card = (tmp_path / "saved" / "README.md").read_text()
-    assert "language: [\"en\"]" in card and "model.rank(" in card and "Full Model Architecture" in card
+    assert "language:\n  - en" in card and "pipeline_tag: text-ranking" in card
+    assert "model.rank(" in card and "Full Model Architecture" in card
     assert model.supports("text") and not model.supports("image")
     assert model.transformers_model is model and model.model.device == model.device
 

@@ -157,8 +157,9 @@ class CrossEncoder(nn.Module):
             raise ValueError(f"default_prompt_name={self.default_prompt_name!r} is not one of the prompts "
                              f"{sorted(self.prompts)}; add it to prompts or leave default_prompt_name out")
         self.model_card_data = model_card_data or CrossEncoderModelCardData()
-        if fresh_head and self.model_card_data.base_model is None and not Path(self.model_name_or_path).is_dir():
-            self.model_card_data.base_model = self.model_name_or_path  # a new head: this model is a fine-tune of it
+        self.model_card_data.register_model(self)
+        if fresh_head and self.model_card_data.base_model is None and self.model_name_or_path is not None:
+            self.model_card_data.set_base_model(self.model_name_or_path)  # a new head: a fine-tune of that model
         model_kwargs = dict(model_kwargs or {})
         dtype = model_kwargs.get("torch_dtype") or model_kwargs.get("dtype")
         if isinstance(dtype, str) and dtype != "auto":
