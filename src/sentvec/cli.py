@@ -130,6 +130,13 @@ def _load_model(name: str, *, device: str | None, cache_folder: str | None, back
         raise UsageError(f"cannot use device {device!r}: {err}") from None
 
 
+def _model_from_args(args: argparse.Namespace) -> Any:
+    """The model a command's options name: -m/--model, --device, --cache-folder and --backend (torch when the
+    command has no --backend). Commands load their model through here, so that no option is dropped."""
+    return _load_model(args.model, device=args.device, cache_folder=getattr(args, "cache_folder", None),
+                       backend=getattr(args, "backend", "torch"))
+
+
 def _load_cross_encoder(name: str, *, device: str | None, cache_folder: str | None) -> Any:
     """Load a CrossEncoder (for --reranker / --rerank); a device torch cannot use is a usage error."""
     from sentvec.cross_encoder import CrossEncoder
@@ -224,7 +231,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
+    model = _model_from_args(args)
     prompt_name = args.prompt_name or getattr(model, "default_prompt_name", None)
     prompts = getattr(model, "prompts", {}) or {}
     if args.prompt_name is not None and args.prompt_name not in prompts:
@@ -271,7 +278,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
+    model = _model_from_args(args)
     if args.function:
         model.similarity_fn_name = args.function
     vectors = model.encode([args.text_a, args.text_b], show_progress_bar=False)
@@ -686,6 +693,12 @@ def _classify_columns(args: argparse.Namespace) -> tuple[str | int, str | int]:
 def cmd_classify_train(args: argparse.Namespace) -> int:
     from sentvec.classification import read_labelled
 
+    if args.backend == "int8":
+        raise UsageError("classify train --backend int8: `classify predict` embeds with the torch encoder, so a head "
+                         "fitted on int8 embeddings would see other vectors; use --backend torch or onnx")
+    if args.backend != "torch" and args.few_shot:
+        raise UsageError(f"--few-shot fine-tunes the torch encoder, which --backend {args.backend} does not run; "
+                         "leave out --backend (or --few-shot)")
     try:  # the data is read before the model is loaded, so a bad file or column fails fast
         texts, labels = read_labelled(args.data, *_classify_columns(args), header=not args.no_header,
                                       multi_label=args.multi_label, label_separator=args.label_separator)
@@ -696,7 +709,7 @@ def cmd_classify_train(args: argparse.Namespace) -> int:
         if args.head != "logistic":
             raise UsageError("-C is the logistic head's regularisation; the torch head does not take it")
         head_kwargs["C"] = args.C
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    model = _model_from_args(args)
     try:
         classifier = model.get_classifier(head=args.head, multi_label=args.multi_label,
                                           show_progress_bar=not args.quiet and sys.stderr.isatty(), **head_kwargs)
@@ -810,22 +823,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_index_build(args: argparse.Namespace) -> int:
     from sentvec.index import Index
+    from sentvec.index.index import check_build_inputs
 
     if args.ray is not None:
         return cmd_index_build_ray(args)
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    # the corpus and the index path first: a binary, empty or malformed corpus fails before the model loads
+    check_build_inputs(args.corpus, args.out, format=args.format, text_field=args.text_field,
+                       id_field=args.id_field or None, overwrite=args.overwrite or bool(_bm25_options(args)["bm25"]))
+    model = _model_from_args(args)
     model.model_name_or_path = model.model_name_or_path or args.model
-    try:
-        index = Index.build(
-            args.corpus, model, args.out, format=args.format, text_field=args.text_field,
-            id_field=args.id_field or None, precision=args.precision, normalize=not args.no_normalize,
-            truncate_dim=args.truncate_dim, prompt_name=args.prompt_name, chunk_size=args.chunk_size,
-            batch_size=args.batch_size, ann=args.ann, overwrite=args.overwrite,
-            show_progress_bar=not (args.no_progress or args.quiet), **_bm25_options(args),
-        )
-    except KeyboardInterrupt:
-        _err(f"sentvec: the stored chunks of {args.out} are kept; run the same command again to resume")
-        raise
+    # an interrupted or failed build says on the log what it kept (to resume) or removed
+    index = Index.build(
+        args.corpus, model, args.out, format=args.format, text_field=args.text_field,
+        id_field=args.id_field or None, precision=args.precision, normalize=not args.no_normalize,
+        truncate_dim=args.truncate_dim, prompt_name=args.prompt_name, chunk_size=args.chunk_size,
+        batch_size=args.batch_size, ann=args.ann, overwrite=args.overwrite,
+        show_progress_bar=not (args.no_progress or args.quiet), **_bm25_options(args),
+    )
     if index.manifest.get("bm25"):
         _note(args, f"BM25 index ({index.manifest['bm25']['language']}) over {_plural(index.count, 'document')}; "
                     f"default search mode: {index.manifest.get('search_mode') or 'dense'}")
@@ -843,19 +857,20 @@ def cmd_index_build_ray(args: argparse.Namespace) -> int:
     """`sentvec index build CORPUS --ray [ADDRESS]`: the same index, embedded by a Ray actor pool."""
     from sentvec.distributed import build_index, summary_lines
 
-    try:
-        index = build_index(
-            args.corpus, args.model, args.out, address=args.ray or None, format=args.format,
-            text_field=args.text_field, id_field=args.id_field or None, precision=args.precision,
-            normalize=not args.no_normalize, truncate_dim=args.truncate_dim, prompt_name=args.prompt_name,
-            shard_rows=args.chunk_size, batch_size=args.batch_size, num_actors=args.actors,
-            cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, ann=args.ann,
-            overwrite=args.overwrite, show_progress_bar=not (args.no_progress or args.quiet),
-            device=args.device, cache_folder=args.cache_folder,
-        )
-    except KeyboardInterrupt:
-        _err(f"sentvec: the finished shards of {args.out} are kept; run the same command again to resume")
-        raise
+    if args.backend != "torch" and args.gpus_per_actor:
+        raise UsageError(f"--backend {args.backend} runs onnxruntime on the CPU; with --gpus-per-actor use "
+                         "--backend torch")
+    # the actors load the model by name with these options; an interrupted or failed build says on the log
+    # what it kept (to resume) or removed
+    index = build_index(
+        args.corpus, args.model, args.out, address=args.ray or None, format=args.format,
+        text_field=args.text_field, id_field=args.id_field or None, precision=args.precision,
+        normalize=not args.no_normalize, truncate_dim=args.truncate_dim, prompt_name=args.prompt_name,
+        shard_rows=args.chunk_size, batch_size=args.batch_size, num_actors=args.actors,
+        cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, ann=args.ann,
+        overwrite=args.overwrite, show_progress_bar=not (args.no_progress or args.quiet),
+        device=args.device, cache_folder=args.cache_folder, backend=args.backend,
+    )
     options = _bm25_options(args)
     if options["bm25"] and index.complete:
         index._add_bm25(options["bm25"], options["search_mode"], not (args.no_progress or args.quiet))
@@ -894,7 +909,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         _note(args, f"the build of {args.index} is unfinished; searching the {index.count} documents stored so far")
     model = None
     if args.model is not None:
-        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+        model = _model_from_args(args)
     elif args.device is not None or args.cache_folder is not None:
         model = index.model(device=args.device, cache_folder=args.cache_folder)
     if args.rerank is None and args.rerank_top is not None:
@@ -968,7 +983,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if args.method == "umap" and importlib.util.find_spec("umap") is None:
             raise UsageError("--method umap needs umap-learn: pip install umap-learn (or --method pca)")
         texts, labels = _map_corpus(args)
-        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+        model = _model_from_args(args)
         _note(args, f"embedding {_plural(len(texts), 'text')} with {args.model}")
         plot.corpus_map(texts, model=model, labels=labels, path=out, method=args.method, title=args.title,
                         batch_size=args.batch_size, show_progress_bar=not args.quiet and sys.stderr.isatty())
@@ -978,7 +993,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
             args.texts = _read_lines("-")[0]
         if not args.texts:
             raise UsageError("give at least one text to compare")
-        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+        model = _model_from_args(args)
         plot.similarity_heatmap(args.texts, model=model, path=out, title=args.title)
     elif kind == "training":
         out = _plot_output(args.out, (".png", ".svg"))

@@ -52,7 +52,7 @@ class Tokenizer:
         special = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
         # Tokenizers built in code may not register the tokens their post-processor adds; the usual names do.
         special |= {tokenizer.token_to_id(t) for t in (pad_token, *_SPECIAL_NAMES)} - {None}
-        self._special_ids = np.array(sorted(special - {self.unk_id}), dtype=np.int64)  # numpy: no torch at load
+        self._special_ids = np.array(sorted(special - {self.unk_id}), dtype=np.int64)
         self.lowercase = lowercase
         self._files: dict[str, bytes] = {}  # file name -> contents, kept so save() works after the folder is gone
         self.max_length = max_length
@@ -142,10 +142,8 @@ class Tokenizer:
         unknown token. A high share means the vocabulary does not cover the texts' language."""
         if self.unk_id is None:
             return 0, 0
-        import torch  # only the torch runtime calls this
-
-        ids = features["input_ids"]
-        text = features["attention_mask"].bool() & ~torch.isin(ids, torch.from_numpy(self._special_ids))
+        ids = np.asarray(features["input_ids"])  # torch tensors (on the CPU) and numpy arrays alike
+        text = np.asarray(features["attention_mask"]).astype(bool) & ~np.isin(ids, self._special_ids)
         return int((text & (ids == self.unk_id)).sum()), int(text.sum())
 
     def count_tokens(self, text: str) -> int:
