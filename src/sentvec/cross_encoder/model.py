@@ -385,7 +385,10 @@ class CrossEncoder(nn.Module):
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
         activation_fn = self.activation_fn if activation_fn is None else activation_fn
         text_kwargs = dict((processing_kwargs or {}).get("text") or {})
-        call_length = text_kwargs.pop("max_length", None) if text_kwargs.pop("truncation", True) is not False else None
+        call_length = text_kwargs.pop("max_length", None)
+        if text_kwargs.pop("truncation", True) is False:
+            raise ValueError("processing_kwargs['text']['truncation']=False: sentvec always truncates pairs to the "
+                             "model's max_length (longer ones do not fit its position embeddings)")
         if text_kwargs:
             raise ValueError(f"processing_kwargs['text'] keys {sorted(text_kwargs)} are not supported; "
                              "max_length and truncation are")
