@@ -135,11 +135,13 @@ def test_rank_errors_and_ignored_arguments(model, tmp_path, caplog):
 
 def test_model_card_prompts_and_push_to_hub(model, tmp_path, monkeypatch):
     huggingface_hub = pytest.importorskip("huggingface_hub")
-    model.model_card_data.language = "en"
+    model.model_card_data.language = ["en"]
     model.save(tmp_path / "saved")
     card = (tmp_path / "saved" / "README.md").read_text()
-    assert "language: [\"en\"]" in card and "model.rank(" in card and "Full Model Architecture" in card
+    assert "language:\n  - en" in card and "pipeline_tag: text-ranking" in card
+    assert "model.rank(" in card and "Full Model Architecture" in card
     assert model.supports("text") and not model.supports("image")
+    assert model.transformers_model is model and model.model.device == model.device
 
     uploads = []
 
@@ -172,3 +174,39 @@ def test_prompts_come_only_from_a_cross_encoder_folder(ce_folder, tmp_path):
     settings.write_text(json.dumps(data))
     loaded = CrossEncoder(str(tmp_path / "saved"), device="cpu")
     assert loaded.prompts == {} and loaded.default_prompt_name is None
+
+
+class _Embed(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.table = torch.nn.Embedding(10, 4)
+
+    def forward(self, features):
+        features["sentence_embedding"] = self.table(features["input_ids"]).mean(1)
+        return features
+
+
+class _Scores(torch.nn.Module):
+    def __init__(self, out_features, module_output_name="scores"):
+        super().__init__()
+        self.out_features, self.module_output_name = out_features, module_output_name
+        self.linear = torch.nn.Linear(4, out_features)
+
+    def forward(self, features):
+        features[self.module_output_name] = self.linear(features["sentence_embedding"])
+        return features
+
+
+@pytest.mark.parametrize("out_features,activation", [(1, torch.nn.Sigmoid), (3, torch.nn.Identity)])
+def test_a_stack_of_modules_without_a_transformer(out_features, activation):
+    model = CrossEncoder(modules=[_Embed(), _Scores(out_features)], device="cpu")
+    assert model.num_labels == out_features and isinstance(model.activation_fn, activation)
+    assert model.config is None and model.model is None
+    scores = model({"input_ids": torch.tensor([[1, 2], [3, 4]])})["scores"]
+    assert scores.shape == (2, out_features)
+    with pytest.raises(ValueError, match="without a Transformer"):
+        model.predict(PAIRS)
+    # a last module that does not write "scores" is not the head
+    assert CrossEncoder(modules=[_Embed(), _Scores(7, "sentence_embedding")], device="cpu").num_labels == 1
+    with pytest.raises(ValueError, match="model_name_or_path .* or modules"):
+        CrossEncoder()

@@ -249,7 +249,7 @@ def test_triplet_accuracy_and_margin_by_hand() -> None:
     several = TripletEvaluator(*triplets, similarity_fn_names=["cosine", "euclidean"], margin={"euclidean": 0.0})
     assert several(model) == pytest.approx({"cosine_accuracy": 2 / 3, "euclidean_accuracy": 2 / 3, "max_accuracy": 2 / 3})
     assert several.primary_metric == "max_accuracy"
-    with pytest.raises(ValueError, match="margin has keys"):
+    with pytest.raises(ValueError, match=r"margin has unexpected keys \['cosin'\]"):
         TripletEvaluator(*triplets, margin={"cosin": 0.1})
 
 
@@ -472,3 +472,74 @@ def test_correlations_without_scipy_say_how_to_get_it(monkeypatch: pytest.Monkey
     monkeypatch.setattr(builtins, "__import__", no_scipy)
     with pytest.raises(ImportError, match="pip install scipy"):
         EmbeddingSimilarityEvaluator(*pairs(4), [1, 2, 3, 4])(pair_model([0.1, 0.3, 0.2, 0.4]))
+
+
+def test_binary_classification_threshold_search_static_methods() -> None:
+    from sentvec.evaluation import BinaryClassificationEvaluator
+
+    rng = np.random.default_rng(0)
+    labels, scores = rng.integers(0, 2, 300), rng.standard_normal(300)
+    accuracy, threshold = BinaryClassificationEvaluator.find_best_acc_and_threshold(scores, labels, True)
+    assert accuracy == pytest.approx(np.mean((scores >= threshold) == labels))
+    f1, precision, recall, threshold = BinaryClassificationEvaluator.find_best_f1_and_threshold(scores, labels, True)
+    predicted = scores >= threshold
+    assert precision == pytest.approx(np.sum(predicted & (labels == 1)) / predicted.sum())
+    assert recall == pytest.approx(np.sum(predicted & (labels == 1)) / np.sum(labels == 1))
+    distances = -scores  # a distance: smaller is more similar, same classifier
+    assert BinaryClassificationEvaluator.find_best_f1_and_threshold(distances, labels, False)[0] == pytest.approx(f1)
+
+
+def test_nanobeir_evaluator_validates_and_aggregates(minilm, monkeypatch) -> None:
+    datasets = pytest.importorskip("datasets")
+    from sentvec.evaluation import NanoBEIREvaluator
+
+    with pytest.raises(ValueError, match=r"Dataset\(s\) \['nope'\] are not valid NanoBEIR datasets"):
+        NanoBEIREvaluator(dataset_names=["nope"])
+    with pytest.raises(ValueError, match="dataset_names cannot be empty"):
+        NanoBEIREvaluator(dataset_names=[])
+
+    tables = {  # two tiny stand-ins in the NanoBEIR layout, one query each
+        "NanoNQ": ({"_id": ["d1", "d2"], "text": ["Paris is in France.", "Bread is baked."]},
+                   {"_id": ["q1"], "text": ["Where is Paris?"]}, {"query-id": ["q1"], "corpus-id": ["d1"]}),
+        "NanoMSMARCO": ({"_id": ["d1", "d2"], "text": ["Cats sleep a lot.", "Water boils at 100 C."]},
+                        {"_id": ["q1"], "text": ["At what temperature does water boil?"]},
+                        {"query-id": ["q1"], "corpus-id": ["d2"]}),
+    }
+    calls = []
+
+    def load_dataset(path, config, split):
+        calls.append((path, config, split))
+        return datasets.Dataset.from_dict(tables[split][("corpus", "queries", "qrels").index(config)])
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    evaluator = NanoBEIREvaluator(dataset_names=["nq", "MSMARCO"], dataset_id="org/nano")
+    results = evaluator(minilm)
+    assert ("org/nano", "qrels", "NanoMSMARCO") in calls
+    fn = minilm.similarity_fn_name
+    assert results[f"NanoNQ_{fn}_accuracy@1"] == 1.0 and results[f"NanoMSMARCO_{fn}_accuracy@1"] == 1.0
+    mean = (results[f"NanoNQ_{fn}_ndcg@10"] + results[f"NanoMSMARCO_{fn}_ndcg@10"]) / 2
+    assert results[f"NanoBEIR_mean_{fn}_ndcg@10"] == pytest.approx(mean)
+    assert evaluator.primary_metric == f"NanoBEIR_mean_{fn}_ndcg@10"
+
+
+def test_label_accuracy_evaluator_counts_the_classifier_hits(minilm, tmp_path) -> None:
+    from torch.utils.data import DataLoader
+
+    from sentvec import InputExample
+    from sentvec.evaluation import LabelAccuracyEvaluator
+    from sentvec.losses import SoftmaxLoss
+
+    pairs = [("a cat sleeps", "a cat is asleep", 0), ("a man runs", "the sky is blue", 1),
+             ("dogs bark", "a dog is barking", 0), ("it rains", "a car is red", 2), ("birds sing", "fish swim", 1)]
+    examples = [InputExample(texts=[a, b], label=y) for a, b, y in pairs]
+    torch.manual_seed(0)
+    loss = SoftmaxLoss(minilm, embedding_dimension=minilm.get_sentence_embedding_dimension(), num_labels=3)
+    evaluator = LabelAccuracyEvaluator(DataLoader(examples, batch_size=2), name="nli", softmax_model=loss)
+    results = evaluator(minilm, output_path=str(tmp_path))
+    with torch.no_grad():  # the same classifier applied by hand
+        u = minilm.encode([a for a, _, _ in pairs], convert_to_tensor=True)
+        v = minilm.encode([b for _, b, _ in pairs], convert_to_tensor=True)
+        predicted = loss.logits([u, v]).argmax(dim=1).tolist()
+    expected = np.mean([p == y for p, (_, _, y) in zip(predicted, pairs)])
+    assert results == {"nli_accuracy": pytest.approx(expected)}
+    assert (tmp_path / "accuracy_evaluation_nli_results.csv").exists()

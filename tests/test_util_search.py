@@ -247,3 +247,16 @@ def test_mine_hard_negatives_caps_range_max_for_faiss_on_gpu(minilm, monkeypatch
     monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
     with pytest.raises(ValueError, match="range_max was capped to 2046 because FAISS on GPU"):
         util.mine_hard_negatives(PAIRS, minilm, range_min=2046, use_faiss=True, verbose=False)
+
+
+def test_quantize_multi_vector_matrices_share_one_calibration() -> None:
+    rng = np.random.default_rng(0)
+    matrices = [rng.standard_normal((5, 16)).astype(np.float32), np.zeros((0, 16), np.float32),
+                rng.standard_normal((3, 16)).astype(np.float32)]
+    quantized = quantization.quantize_embeddings(matrices, "int8")
+    assert [q.shape for q in quantized] == [(5, 16), (0, 16), (3, 16)]
+    together = quantization.quantize_embeddings(np.concatenate(matrices), "int8")  # the same ranges as one array
+    np.testing.assert_array_equal(np.concatenate(quantized), together)
+    assert quantization.quantize_embeddings(matrices, "ubinary")[1].shape == (0, 2)
+    assert quantization.quantize_embeddings([np.zeros((0, 16), np.float32)], "int8")[0].shape == (0, 16)
+    assert quantization.quantize_embeddings([], "binary") == []

@@ -36,6 +36,8 @@ ALIASES: dict[str, str | dict[str, str]] = {
         "modules": "sentvec.sentence_transformer.modules",
         "model_card": "sentvec.sentence_transformer.model_card",
         "losses": "sentvec.losses",
+        "evaluation": "sentvec.sentence_transformer.evaluation",
+        "readers": "sentvec.sentence_transformer.readers",
         "SentenceTransformerTrainer": "sentvec.training.trainer",
         "SentenceTransformerTrainingArguments": "sentvec.training.arguments",
         "SentenceTransformerModelCardData": "sentvec.model_card",
@@ -43,6 +45,8 @@ ALIASES: dict[str, str | dict[str, str]] = {
     "sentvec.sentence_transformer.model": "sentvec.model",
     "sentvec.sentence_transformer.model_card": "sentvec.model_card",
     "sentvec.sentence_transformer.losses": "sentvec.losses",
+    "sentvec.sentence_transformer.evaluation": "sentvec.evaluation",
+    "sentvec.sentence_transformer.readers": "sentvec.training.data",
     "sentvec.sentence_transformer.trainer": "sentvec.training.trainer",
     "sentvec.sentence_transformer.training_args": "sentvec.training.arguments",
     "sentvec.sentence_transformer.modules": {
@@ -119,6 +123,12 @@ ALIASES: dict[str, str | dict[str, str]] = {
     "sentvec.util.environment": "sentvec.util",
     "sentvec.util.quantization": "sentvec.quantization",
     "sentvec.util.hard_negatives": "sentvec.hard_negatives",
+    "sentvec.util.decorators": "sentvec.cross_encoder.args",
+    # ---------------------------------------------------------------- cross_encoder.* (the real package, plus
+    # the pre-v4 module paths of the deprecated evaluators)
+    **{f"sentvec.cross_encoder.evaluation.{name}": "sentvec.cross_encoder.evaluation.deprecated" for name in (
+        "CEBinaryAccuracyEvaluator", "CEBinaryClassificationEvaluator", "CECorrelationEvaluator", "CEF1Evaluator",
+        "CERerankingEvaluator", "CESoftmaxAccuracyEvaluator")},
     # ---------------------------------------------------------------- models.* (deprecated before v6)
     "sentvec.models": {
         "Asym": f"{_MODULES}.router",

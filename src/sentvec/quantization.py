@@ -23,11 +23,13 @@ def quantize_embeddings(
     precision: Precision,
     ranges: np.ndarray | None = None,
     calibration_embeddings: np.ndarray | None = None,
-) -> np.ndarray:
+) -> np.ndarray | list[np.ndarray]:
     """Quantize float embeddings (N, D) to a smaller type.
 
     Args:
-        embeddings: the float embeddings.
+        embeddings: the float embeddings; or a list of (n_i, D) matrices (multi-vector embeddings,
+            one per text), quantized together (one set of int8 ranges) and returned as a list of
+            matrices; an empty list gives an empty list.
         precision: ``int8``/``uint8`` map each dimension's [min, max] onto 256 buckets; ``binary``/``ubinary``
             keep only the sign, 8 dimensions per byte (``binary`` is offset by -128 into int8).
         ranges: (2, D) per-dimension minimum and maximum for the int8 buckets.
@@ -42,7 +44,12 @@ def quantize_embeddings(
     if isinstance(embeddings, torch.Tensor):
         embeddings = embeddings.detach().float().cpu().numpy()
     elif isinstance(embeddings, list):
-        embeddings = np.array([e.detach().cpu().numpy() if isinstance(e, torch.Tensor) else e for e in embeddings])
+        items = [e.detach().float().cpu().numpy() if isinstance(e, torch.Tensor) else np.asarray(e) for e in embeddings]
+        if not items:
+            return []
+        if items[0].ndim == 2:
+            return _quantize_matrices(items, precision, ranges, calibration_embeddings)
+        embeddings = np.array(items)
     if embeddings.dtype in (np.int8, np.uint8):
         raise ValueError("embeddings to quantize must be float, not int8 or uint8")
     if precision == "float32":
@@ -57,6 +64,19 @@ def quantize_embeddings(
         return buckets.astype(np.uint8) if precision == "uint8" else (buckets - 128).astype(np.int8)
     packed = np.packbits(embeddings > 0, axis=-1)
     return packed if precision == "ubinary" else (packed.astype(np.int16) - 128).astype(np.int8)
+
+
+def _quantize_matrices(matrices: list[np.ndarray], precision: Precision, ranges: np.ndarray | None,
+                       calibration: np.ndarray | None) -> list[np.ndarray]:
+    """Multi-vector embeddings: all rows quantized as one (N, D) array, then split back per matrix."""
+    rows = np.concatenate(matrices, axis=0)
+    if len(rows) == 0:  # nothing to calibrate on, and nothing to quantize
+        dim = rows.shape[1]
+        width = (dim + 7) // 8 if precision in ("binary", "ubinary") else dim
+        dtype = {"float32": np.float32, "int8": np.int8, "uint8": np.uint8, "binary": np.int8, "ubinary": np.uint8}
+        return [np.zeros((0, width), dtype=dtype[precision]) for _ in matrices]
+    quantized = quantize_embeddings(rows, precision, ranges=ranges, calibration_embeddings=calibration)
+    return np.split(quantized, np.cumsum([len(m) for m in matrices])[:-1])
 
 
 def _ranges(embeddings: np.ndarray, precision: str, calibration: np.ndarray | None) -> np.ndarray:

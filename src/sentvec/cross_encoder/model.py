@@ -107,7 +107,7 @@ class CrossEncoder(nn.Module):
     @cross_encoder_init_args_decorator
     def __init__(
         self,
-        model_name_or_path: str | os.PathLike[str],
+        model_name_or_path: str | os.PathLike[str] | None = None,
         *,
         num_labels: int | None = None,
         max_length: int | None = None,
@@ -124,9 +124,59 @@ class CrossEncoder(nn.Module):
         model_card_data: CrossEncoderModelCardData | None = None,
         prompts: dict[str, str] | None = None,
         default_prompt_name: str | None = None,
+        modules: Iterable[nn.Module] | None = None,
         allow_pickle: bool = False,
     ) -> None:
         super().__init__()
+        self.trust_remote_code = trust_remote_code
+        if model_name_or_path is None:
+            if modules is None:
+                raise ValueError("CrossEncoder needs model_name_or_path (a model folder or hub id) or modules")
+            # a stack of modules whose last one writes "scores" (e.g. Dense(..., module_output_name="scores"))
+            self.pipeline = nn.ModuleList(modules)
+            self.tokenizer: Tokenizer | None = None
+            self.encoder_config: EncoderConfig | None = None
+            self.raw_config: dict[str, Any] = {}
+            self.model_name_or_path = None
+            raw, settings, fresh_head = {}, {}, False
+        else:
+            if modules is not None:
+                logger.warning("modules is ignored: the model is loaded from %s", model_name_or_path)
+            raw, settings, fresh_head = self._load_folder(
+                model_name_or_path, num_labels=num_labels, max_length=max_length, cache_folder=cache_folder,
+                revision=revision, local_files_only=local_files_only, token=token, processor_kwargs=processor_kwargs,
+                config_kwargs=config_kwargs, allow_pickle=allow_pickle)
+        if isinstance(activation_fn, str):
+            activation_fn = load_activation(activation_fn, trust_remote_code=True)  # the caller named it
+        self.activation_fn = activation_fn if activation_fn is not None else self._default_activation(raw, settings)
+        # a SentenceTransformer folder's prompts are for embedding, not for scoring pairs: keep only a CrossEncoder's
+        own = settings.get("model_type") == "CrossEncoder" or "activation_fn" in settings
+        self.prompts: dict[str, str] = dict(prompts if prompts is not None else (settings.get("prompts") if own else None) or {})
+        self.default_prompt_name = default_prompt_name or (settings.get("default_prompt_name") if own else None)
+        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
+            raise ValueError(f"default_prompt_name={self.default_prompt_name!r} is not one of the prompts "
+                             f"{sorted(self.prompts)}; add it to prompts or leave default_prompt_name out")
+        self.model_card_data = model_card_data or CrossEncoderModelCardData()
+        self.model_card_data.register_model(self)
+        if fresh_head and self.model_card_data.base_model is None and self.model_name_or_path is not None:
+            self.model_card_data.set_base_model(self.model_name_or_path)  # a new head: a fine-tune of that model
+        model_kwargs = dict(model_kwargs or {})
+        dtype = model_kwargs.get("torch_dtype") or model_kwargs.get("dtype")
+        if isinstance(dtype, str) and dtype != "auto":
+            dtype = getattr(torch, dtype)
+        if isinstance(dtype, torch.dtype):
+            self.to(dtype)
+        device = _device_from_map(model_kwargs.get("device_map"), device)
+        self.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.eval()
+
+    def _load_folder(self, model_name_or_path: str | os.PathLike[str], *, num_labels: int | None,
+                     max_length: int | None, cache_folder: str | None, revision: str | None, local_files_only: bool,
+                     token: bool | str | None, processor_kwargs: dict[str, Any] | None,
+                     config_kwargs: dict[str, Any] | None,
+                     allow_pickle: bool) -> tuple[dict[str, Any], dict[str, Any], bool]:
+        """Encoder, head and tokenizer from a model folder; returns its config.json (with
+        ``config_kwargs``), its config_sentence_transformers.json and whether the head is new."""
         from sentvec.store import resolve_model_folder
 
         folder = resolve_model_folder(str(model_name_or_path), cache_folder=cache_folder, revision=revision,
@@ -174,30 +224,8 @@ class CrossEncoder(nn.Module):
         self.encoder_config = config
         self.raw_config = raw
         self.model_name_or_path = str(model_name_or_path)
-        self.trust_remote_code = trust_remote_code
         settings = read_json(folder / "config_sentence_transformers.json", required=False)
-        if isinstance(activation_fn, str):
-            activation_fn = load_activation(activation_fn, trust_remote_code=True)  # the caller named it
-        self.activation_fn = activation_fn if activation_fn is not None else self._default_activation(raw, settings)
-        # a SentenceTransformer folder's prompts are for embedding, not for scoring pairs: keep only a CrossEncoder's
-        own = settings.get("model_type") == "CrossEncoder" or "activation_fn" in settings
-        self.prompts: dict[str, str] = dict(prompts if prompts is not None else (settings.get("prompts") if own else None) or {})
-        self.default_prompt_name = default_prompt_name or (settings.get("default_prompt_name") if own else None)
-        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
-            raise ValueError(f"default_prompt_name={self.default_prompt_name!r} is not one of the prompts "
-                             f"{sorted(self.prompts)}; add it to prompts or leave default_prompt_name out")
-        self.model_card_data = model_card_data or CrossEncoderModelCardData()
-        if fresh_head and self.model_card_data.base_model is None and not Path(self.model_name_or_path).is_dir():
-            self.model_card_data.base_model = self.model_name_or_path  # a new head: this model is a fine-tune of it
-        model_kwargs = dict(model_kwargs or {})
-        dtype = model_kwargs.get("torch_dtype") or model_kwargs.get("dtype")
-        if isinstance(dtype, str) and dtype != "auto":
-            dtype = getattr(torch, dtype)
-        if isinstance(dtype, torch.dtype):
-            self.to(dtype)
-        device = _device_from_map(model_kwargs.get("device_map"), device)
-        self.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.eval()
+        return raw, settings, fresh_head
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "activation_fn":  # an attribute, not a submodule: it has no weights to save or move
@@ -227,14 +255,23 @@ class CrossEncoder(nn.Module):
 
     @property
     def num_labels(self) -> int:
-        return self.head.out.out_features
+        """Outputs of the head: the classifier's, or for a stack of modules, the ``out_features`` of the
+        last module writing ``scores`` (1 when none does)."""
+        if self.encoder_config is not None:
+            return self.head.out.out_features
+        for module in reversed(self.pipeline):
+            if getattr(module, "module_output_name", None) == "scores" and hasattr(module, "out_features"):
+                return int(module.out_features)
+        return 1
 
     @property
-    def max_length(self) -> int:
-        return self.tokenizer.max_length
+    def max_length(self) -> int | None:
+        return self.tokenizer.max_length if self.tokenizer is not None else None
 
     @max_length.setter
     def max_length(self, value: int) -> None:
+        if self.tokenizer is None or self.encoder_config is None:
+            raise ValueError("this CrossEncoder was built from modules without a Transformer; it has no max_length")
         if value < 3 or value > self.encoder_config.max_positions:
             raise ValueError(f"max_length={value}; it must be between 3 and {self.encoder_config.max_positions}")
         self.tokenizer.max_length = value
@@ -248,21 +285,31 @@ class CrossEncoder(nn.Module):
         return next(self.parameters()).dtype
 
     @property
-    def config(self) -> _ConfigView:
-        """The model's ``config.json`` settings as attributes (``model.config.num_labels``)."""
+    def config(self) -> _ConfigView | None:
+        """The model's ``config.json`` settings as attributes (``model.config.num_labels``); None for a
+        stack of modules without a Transformer."""
+        if self.encoder_config is None:
+            return None
         self.raw_config["num_labels"] = self.num_labels
         return _ConfigView(self.raw_config)
 
     @property
-    def model(self) -> CrossEncoder:
+    def model(self) -> CrossEncoder | None:
         """The torch module that computes the scores: the CrossEncoder itself (sentence-transformers keeps a
-        ``transformers`` model here; ours is this module, so ``model.model.to(...)`` and ``.device`` work)."""
-        return self
+        ``transformers`` model here; ours is this module, so ``model.model.to(...)`` and ``.device`` work).
+        None for a stack of modules without a Transformer."""
+        return self if self.encoder_config is not None else None
 
     @property
-    def classifier(self) -> nn.Linear:
+    def transformers_model(self) -> CrossEncoder | None:
+        """The module with the Transformer's weights (a ``transformers`` model in sentence-transformers;
+        here this CrossEncoder, which holds our encoder and its head); None without a Transformer."""
+        return self.model
+
+    @property
+    def classifier(self) -> nn.Linear | None:
         """The head's output layer (``transformers``' ``classifier`` of a BERT-style model)."""
-        return self.head.out
+        return self.head.out if self.encoder_config is not None else None
 
     def supports(self, modality: Any) -> bool:
         """Whether the model takes this input modality: text only."""
@@ -272,6 +319,7 @@ class CrossEncoder(nn.Module):
 
     def tokenize(self, pairs: Sequence[Sequence[str]]) -> dict[str, Tensor]:
         """Token ids of a batch of (text, text) pairs, padded to the longest."""
+        self._need_tokenizer()
         checked = _check_pairs(pairs)
         features = self.tokenizer.collate(self.tokenizer.encode_pairs(checked))
         features.pop("truncated", None)
@@ -286,6 +334,10 @@ class CrossEncoder(nn.Module):
 
     def forward(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
         """The features of a tokenized batch of pairs plus ``scores``: the logits, (B, num_labels)."""
+        if self.encoder_config is None:  # a stack of modules: each reads and extends the features
+            for module in self.pipeline:
+                features = module(features)
+            return features
         # with one token type (RoBERTa) every token is type 0, whatever the tokenizer's pair template says
         token_types = features.get("token_type_ids") if self.encoder_config.type_vocab_size > 1 else None
         hidden = self.encoder(features["input_ids"], features["attention_mask"], token_types)  # (B, T, C)
@@ -333,7 +385,10 @@ class CrossEncoder(nn.Module):
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
         activation_fn = self.activation_fn if activation_fn is None else activation_fn
         text_kwargs = dict((processing_kwargs or {}).get("text") or {})
-        call_length = text_kwargs.pop("max_length", None) if text_kwargs.pop("truncation", True) is not False else None
+        call_length = text_kwargs.pop("max_length", None)
+        if text_kwargs.pop("truncation", True) is False:
+            raise ValueError("processing_kwargs['text']['truncation']=False: sentvec always truncates pairs to the "
+                             "model's max_length (longer ones do not fit its position embeddings)")
         if text_kwargs:
             raise ValueError(f"processing_kwargs['text'] keys {sorted(text_kwargs)} are not supported; "
                              "max_length and truncation are")
@@ -345,6 +400,11 @@ class CrossEncoder(nn.Module):
         else:
             result = list(scores)
         return result[0] if single else result
+
+    def _need_tokenizer(self) -> None:
+        if self.tokenizer is None:
+            raise ValueError("this CrossEncoder was built from modules without a Transformer, so nothing turns text "
+                             "pairs into its input; load a sequence-classification model folder to score pairs")
 
     def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
         if prompt is not None:
@@ -361,6 +421,7 @@ class CrossEncoder(nn.Module):
                 activation_fn: Callable[[Tensor], Tensor] | None, apply_softmax: bool,
                 max_length: int | None = None) -> Tensor:
         self.eval()
+        self._need_tokenizer()
         if max_length is None:
             encodings = self.tokenizer.encode_pairs(pairs)
         else:  # this call only: shorter pairs
@@ -440,6 +501,9 @@ class CrossEncoder(nn.Module):
 
         if safe_serialization is False:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
+        if self.encoder_config is None:
+            raise NotImplementedError("saving a CrossEncoder built from modules is not supported; save its modules "
+                                      "with their own save() methods")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_folder(target)

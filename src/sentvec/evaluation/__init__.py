@@ -15,6 +15,8 @@ from sentvec.evaluation.binary_classification import BinaryClassificationEvaluat
 from sentvec.evaluation.embedding_similarity import EmbeddingSimilarityEvaluator
 from sentvec.evaluation.evaluator import BaseEvaluator, SentenceEvaluator
 from sentvec.evaluation.information_retrieval import InformationRetrievalEvaluator
+from sentvec.evaluation.label_accuracy import LabelAccuracyEvaluator
+from sentvec.evaluation.nanobeir import NanoBEIREvaluator
 from sentvec.evaluation.paraphrase_mining import ParaphraseMiningEvaluator
 from sentvec.evaluation.plot import plot_similarity
 from sentvec.evaluation.reranking import RerankingEvaluator
@@ -30,6 +32,8 @@ __all__ = [
     "BinaryClassificationEvaluator",
     "EmbeddingSimilarityEvaluator",
     "InformationRetrievalEvaluator",
+    "LabelAccuracyEvaluator",
+    "NanoBEIREvaluator",
     "ParaphraseMiningEvaluator",
     "RerankingEvaluator",
     "SentenceEvaluator",

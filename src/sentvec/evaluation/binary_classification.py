@@ -67,7 +67,7 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         self.similarity_fn_names: list[str] = list(similarity_fn_names or [])
         unknown = [fn for fn in self.similarity_fn_names if fn not in SIMILARITY_NAMES]
         if unknown:
-            raise ValueError(f"similarity_fn_names has {unknown}; choose from {list(SIMILARITY_NAMES)}")
+            raise ValueError(f"similarity_fn_names has unexpected names {unknown}; choose from {list(SIMILARITY_NAMES)}")
         self.sentences1 = list(sentences1)
         self.sentences2 = list(sentences2)
         self.labels = list(labels)
@@ -79,6 +79,19 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         self.csv_file = f"binary_classification_evaluation{'_' + name if name else ''}_results.csv"
         self.csv_headers = ["epoch", "steps"]
         self._append_csv_headers(self.similarity_fn_names)
+
+    @staticmethod
+    def find_best_acc_and_threshold(scores: Any, labels: Any, high_score_more_similar: bool) -> tuple[float, float]:
+        """The best accuracy of thresholding ``scores`` (``>=`` when ``high_score_more_similar``, else
+        ``<=``) against the 0/1 ``labels``, and its threshold."""
+        return best_accuracy_threshold(np.asarray(scores), np.asarray(labels), high_score_more_similar)
+
+    @staticmethod
+    def find_best_f1_and_threshold(scores: Any, labels: Any,
+                                   high_score_more_similar: bool) -> tuple[float, float, float, float]:
+        """``(f1, precision, recall, threshold)`` at the threshold with the best F1 (``>=`` when
+        ``high_score_more_similar``, else ``<=``)."""
+        return best_f1_threshold(np.asarray(scores), np.asarray(labels), high_score_more_similar)
 
     def _append_csv_headers(self, similarity_fn_names: list[str]) -> None:
         self.csv_headers += [f"{fn}_{metric}" for fn in similarity_fn_names for metric in _METRICS]

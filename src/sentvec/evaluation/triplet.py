@@ -72,13 +72,13 @@ class TripletEvaluator(SentenceEvaluator):
             self.similarity_fn_names = [self.main_similarity_function.value]
         unknown = [fn for fn in self.similarity_fn_names if fn not in SIMILARITY_NAMES]
         if unknown:
-            raise ValueError(f"similarity_fn_names has {unknown}; choose from {list(SIMILARITY_NAMES)}")
+            raise ValueError(f"similarity_fn_names has unexpected names {unknown}; choose from {list(SIMILARITY_NAMES)}")
         if margin is None:
             margin = 0
         if isinstance(margin, dict):
             unknown = sorted(set(margin) - set(SIMILARITY_NAMES))
             if unknown:
-                raise ValueError(f"margin has keys {unknown}; the keys must be among {list(SIMILARITY_NAMES)}")
+                raise ValueError(f"margin has unexpected keys {unknown}; the keys must be among {list(SIMILARITY_NAMES)}")
             self.margin = {fn: float(margin.get(fn, 0)) for fn in SIMILARITY_NAMES}
         elif isinstance(margin, (int, float)):
             self.margin = {fn: float(margin) for fn in SIMILARITY_NAMES}
