@@ -132,3 +132,45 @@ def test_graph_file_is_valid_onnx(tmp_path: Path) -> None:
     assert [o.name for o in model.graph.output] == ["token_embeddings"]
     ln = next(n for n in model.graph.node if n.op_type == "LayerNormalization")
     assert {a.name: a for a in ln.attribute}["axis"].i == -1
+
+
+def test_smoothing_keeps_the_function(tmp_path: Path) -> None:
+    """(x / s) @ (s * W) is x @ W: a smoothed graph gives the same token embeddings."""
+    import onnxruntime as ort
+    from safetensors.numpy import load_file
+
+    from sentvec.config import EncoderConfig
+    from sentvec.lite.graph import encoder_graph, graph_feeds
+    from sentvec.lite.quantize import input_ranges, smoothing_factors
+    from sentvec.tokenizer import Tokenizer
+
+    folder = tiny_sentence_model_folder(tmp_path / "m", family="roberta")
+    config = EncoderConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    weights = load_file(str(folder / "model.safetensors"))
+    tokenizer = Tokenizer.from_folder(folder, max_length=16)
+    factors = smoothing_factors(config, weights, input_ranges(config, weights, tokenizer, tuple(TEXTS)), alpha=0.65)
+    assert len(factors) == 5 * config.num_layers  # q, k, v, attention output, feed-forward input
+    assert all(f.shape == (32,) and np.all(f > 0) for f in factors.values())
+    assert any(not np.allclose(f, 1) for f in factors.values())
+    batch = tokenizer.collate_numpy(tokenizer.encode(TEXTS))
+    outputs = []
+    for smooth in (None, factors):
+        session = ort.InferenceSession(encoder_graph(config, weights, smooth=smooth), providers=["CPUExecutionProvider"])
+        feeds = graph_feeds(config, batch, None, {i.name for i in session.get_inputs()})
+        outputs.append(session.run(["token_embeddings"], feeds)[0][batch["attention_mask"].astype(bool)])
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-4)
+
+
+def test_lite_int8_stays_close_and_is_cached(minilm_folder: Path, minilm, tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * 8)]
+    int8 = LiteSentenceTransformer(str(minilm_folder), backend="int8", cache_folder=str(tmp_path))
+    cached = list((tmp_path / "onnx").glob("*.int8.onnx"))
+    assert len(cached) == 1
+    got, expected = int8.encode(texts), minilm.encode(texts)
+    cosine = (got * expected).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)
+    assert cosine.mean() >= 0.995 and cosine.min() >= 0.97
+    stamp = cached[0].stat().st_mtime_ns
+    again = LiteSentenceTransformer(str(minilm_folder), backend="int8", cache_folder=str(tmp_path))
+    assert cached[0].stat().st_mtime_ns == stamp  # read from the cache, not quantized again
+    np.testing.assert_array_equal(again.encode(texts), got)  # same batches (int8 scales are per batch)

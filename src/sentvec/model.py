@@ -161,10 +161,21 @@ class SentenceTransformer(nn.Sequential):
             self._onnx_pipeline = self._load_onnx_pipeline()
 
     def _load_onnx_pipeline(self) -> Any:
-        """The exported (and for ``int8`` quantized) pipeline, from the cache or exported now."""
-        from sentvec.onnx import OnnxPipeline, cached_export
+        """The encoder run by onnxruntime (float32 for ``onnx``, int8 for ``int8``; see sentvec.lite.session)
+        from the model's current weights; the later modules stay torch."""
+        from sentvec.encoder.weights import to_checkpoint_names
+        from sentvec.lite.session import EncoderSession
 
-        return OnnxPipeline(cached_export(self, self._cache_folder, quantized=self.backend == "int8"))
+        first = self[0] if len(self) else None
+        if not isinstance(first, Transformer):
+            raise ValueError(f"backend={self.backend!r} runs a Transformer encoder; this model starts with "
+                             f"{type(first).__name__}: use backend='torch'")
+        weights = {name: tensor.detach().cpu().float().numpy()
+                   for name, tensor in to_checkpoint_names(first.config.family, first.encoder.state_dict()).items()}
+        session = EncoderSession(first.config, weights, precision="int8" if self.backend == "int8" else "float32",
+                                 tokenizer=first.tokenizer, cache_folder=self._cache_folder,
+                                 threads=torch.get_num_threads())
+        return _OnnxEncoderPipeline(session, list(self)[1:])
 
     # ------------------------------------------------------------------ properties
 
@@ -737,6 +748,26 @@ def _check_texts(inputs: Any, allow_dicts: bool = False) -> list[str]:
             what = "None" if text is None else f"a {type(text).__name__}"
             raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
     return texts
+
+
+class _OnnxEncoderPipeline:
+    """Called like the torch pipeline (features in, features with ``sentence_embedding`` out): the encoder in
+    onnxruntime, then the model's later modules (pooling, Dense, Normalize) in torch."""
+
+    def __init__(self, session: Any, modules: list[nn.Module]) -> None:
+        self.session = session
+        self.modules = modules
+
+    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
+        ids = features["input_ids"]
+        batch = {"input_ids": ids.cpu().numpy(), "attention_mask": features["attention_mask"].cpu().numpy(),
+                 "token_type_ids": (features.get("token_type_ids") if features.get("token_type_ids") is not None
+                                    else torch.zeros_like(ids)).cpu().numpy()}
+        features = {**features, "token_embeddings": torch.from_numpy(self.session(batch))}
+        with torch.inference_mode():
+            for module in self.modules:
+                features = module(features)
+        return features
 
 
 def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False,

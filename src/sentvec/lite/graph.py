@@ -56,19 +56,31 @@ def strip_prefix(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 class _Builder:
-    """Collects nodes and initializers; each method adds one step and returns its output's name."""
+    """Collects nodes and initializers; each method adds one step and returns its output's name.
 
-    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+    ``smooth`` maps a linear layer (its checkpoint prefix) to per-input-channel factors ``s``: the layer
+    computes ``(x / s) @ (s * W)``, the same product, with the activation outliers moved into the
+    weights (SmoothQuant), so that int8 quantization of ``x`` with one scale per tensor loses less.
+    ``inputs`` records each linear layer's input tensor, for calibration.
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray], smooth: dict[str, np.ndarray] | None = None) -> None:
         self.weights = weights
+        self.smooth = smooth or {}
         self.nodes: list[proto.Chunks] = []
         self.initializers: list[proto.Chunks] = []
+        self.inputs: dict[str, str] = {}
+        self._scaled: dict[tuple[str, bytes], str] = {}
         self._count = 0
 
-    def weight(self, name: str, *, transpose: bool = False) -> str:
+    def weight(self, name: str, *, transpose: bool = False, scale: np.ndarray | None = None) -> str:
         if name not in self.weights:
             raise ValueError(f"checkpoint lacks tensor {name!r}; is config.json's model_type right for these weights?")
         array = np.asarray(self.weights[name], dtype=np.float32)
-        self.initializers.append(proto.tensor(name, array.T if transpose else array))
+        array = array.T if transpose else array
+        if scale is not None:  # (in, out) weight rows times the input channels' factors
+            array = array * scale[:, None].astype(np.float32)
+        self.initializers.append(proto.tensor(name, array))
         return name
 
     def constant(self, value: np.ndarray, hint: str) -> str:
@@ -82,7 +94,15 @@ class _Builder:
         return out
 
     def linear(self, x: str, prefix: str) -> str:
-        return self.op("Add", self.op("MatMul", x, self.weight(f"{prefix}.weight", transpose=True)), self.weight(f"{prefix}.bias"))
+        self.inputs[prefix] = x
+        scale = self.smooth.get(prefix)
+        if scale is not None:
+            key = (x, scale.tobytes())  # q, k and v share their input and its factors: one division
+            if key not in self._scaled:
+                self._scaled[key] = self.op("Mul", x, self.constant((1.0 / scale).astype(np.float32), "unsmooth"))
+            x = self._scaled[key]
+        matmul = self.op("MatMul", x, self.weight(f"{prefix}.weight", transpose=True, scale=scale), hint=f"{prefix}.matmul")
+        return self.op("Add", matmul, self.weight(f"{prefix}.bias"))
 
     def layer_norm(self, x: str, prefix: str, eps: float) -> str:
         return self.op("LayerNormalization", x, self.weight(f"{prefix}.weight"), self.weight(f"{prefix}.bias"),
@@ -111,9 +131,13 @@ def _activation(b: _Builder, x: str, name: str) -> str:
     raise ValueError(f"activation {name!r} has no ONNX form here")
 
 
-def encoder_graph(config: EncoderConfig, weights: dict[str, np.ndarray]) -> bytes:
+def encoder_graph(config: EncoderConfig, weights: dict[str, np.ndarray], *,
+                  smooth: dict[str, np.ndarray] | None = None, probe: bool = False) -> bytes:
     """The encoder of ``config`` with the checkpoint's ``weights`` (Hugging Face names, numpy arrays), as
     the bytes of an ONNX file.
+
+    ``smooth``: per-layer input factors (see :class:`_Builder`; made by sentvec.lite.quantize). ``probe``:
+    also output each linear layer's input, named after the layer's checkpoint prefix, for calibration.
 
     Inputs: ``input_ids``, ``position_ids``, ``token_type_ids`` (int64, (B, T); the last only when the
     family has token types) and ``score_bias`` (float32, broadcastable to (B, H, T, T)). Output:
@@ -123,7 +147,7 @@ def encoder_graph(config: EncoderConfig, weights: dict[str, np.ndarray]) -> byte
         ValueError: a tensor the graph needs is missing, naming it.
     """
     weights = strip_prefix(weights)
-    b = _Builder(weights)
+    b = _Builder(weights, smooth)
     names = _LAYER_NAMES["mpnet" if config.family == "mpnet" else "distilbert" if config.family == "distilbert" else "bert"]
     heads, head_dim, hidden = config.num_heads, config.head_dim, config.hidden_size
 
@@ -157,7 +181,40 @@ def encoder_graph(config: EncoderConfig, weights: dict[str, np.ndarray]) -> byte
     inputs = [proto.value_info(name, proto.INT64, ["batch", "tokens"]) for name in id_inputs]
     inputs.append(proto.value_info("score_bias", proto.FLOAT, ["bias_batch", "bias_heads", "bias_queries", "tokens"]))
     outputs = [proto.value_info("token_embeddings", proto.FLOAT, ["batch", "tokens", hidden])]
+    if probe:
+        for prefix, tensor in b.inputs.items():
+            b.nodes.append(proto.node("Identity", [tensor], [prefix]))
+        outputs += [proto.value_info(prefix, proto.FLOAT, ["batch", "tokens", "channels"]) for prefix in b.inputs]
     return proto.model(b.nodes, b.initializers, inputs, outputs, name="sentvec_encoder", opset=OPSET, producer="sentvec")
+
+
+def graph_feeds(config: EncoderConfig, batch: dict[str, np.ndarray], relative_table: np.ndarray | None,
+                input_names: set[str]) -> dict[str, np.ndarray]:
+    """The graph's inputs for a collated batch (``Tokenizer.collate_numpy``): ids, position ids, token
+    types and the score bias (padding mask, plus MPNet's relative position bias from ``relative_table``,
+    its (buckets, heads) weights)."""
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    if config.position_style == "absolute":
+        positions = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape).copy()
+    else:
+        not_pad = (ids != config.pad_token_id).astype(np.int64)
+        positions = np.cumsum(not_pad, axis=1) * not_pad + config.pad_token_id
+    bias = ((1.0 - mask[:, None, None, :]) * np.finfo(np.float32).min).astype(np.float32)  # (B, 1, 1, T)
+    if relative_table is not None:
+        steps = np.arange(mask.shape[1])
+        buckets = relative_position_bucket(steps[None, :] - steps[:, None], len(relative_table))
+        bias = bias + relative_table[buckets].transpose(2, 0, 1)[None]  # (B, H, T, T)
+    feeds = {"input_ids": ids, "position_ids": positions, "score_bias": bias}
+    if "token_type_ids" in input_names:
+        feeds["token_type_ids"] = batch["token_type_ids"]
+    return feeds
+
+
+def relative_position_table(weights: dict[str, np.ndarray]) -> np.ndarray | None:
+    """MPNet's (buckets, heads) relative position bias, added to the scores outside the graph; None for
+    the other families."""
+    table = next((v for k, v in weights.items() if k.endswith("relative_attention_bias.weight")), None)
+    return None if table is None else np.asarray(table, np.float32)
 
 
 def relative_position_bucket(distance: np.ndarray, num_buckets: int = 32, max_distance: int = 128) -> np.ndarray:

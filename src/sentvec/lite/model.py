@@ -25,7 +25,7 @@ import numpy as np
 
 from sentvec.config import EncoderConfig
 from sentvec.layout import encoder_settings, pooling_modes
-from sentvec.lite.graph import encoder_graph, relative_position_bucket
+from sentvec.lite.session import EncoderSession
 from sentvec.paths import inside, read_json
 from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
@@ -92,7 +92,8 @@ class SentenceTransformer:
         similarity_fn_name: ``"cosine"`` (default), ``"dot"``, ``"euclidean"`` or ``"manhattan"``.
         threads: onnxruntime's intra-op threads (default: its own choice, the physical cores).
         device: ``None`` or ``"cpu"``, the only device this runtime has.
-        backend: ``"onnx"``; ``"torch"``, the full library's default, is taken to mean the default.
+        backend: ``"onnx"`` (float32, the default; ``"torch"``, the full library's default, means the same
+            here) or ``"int8"`` (quantized, faster, slightly lossy: see sentvec.lite.quantize; needs ``onnx``).
     """
 
     def __init__(
@@ -111,8 +112,10 @@ class SentenceTransformer:
     ) -> None:
         if device not in (None, "cpu"):
             raise ValueError(f"device={device!r}: the torch-free runtime runs on the CPU; install torch for other devices")
-        if backend not in ("onnx", "torch"):  # without torch, "torch" (the full library's default) means the default
-            raise ValueError(f"backend={backend!r} needs the full install (torch); the torch-free runtime runs onnx")
+        if backend not in ("onnx", "int8", "torch"):  # "torch", the full library's default, means the default here
+            raise ValueError(f"backend={backend!r} is unknown; the torch-free runtime runs onnx (float32) or int8")
+        self.backend = "int8" if backend == "int8" else "onnx"
+        self._cache_folder = cache_folder
         folder = resolve_model_folder(
             model_name_or_path, cache_folder=cache_folder, local_files_only=local_files_only, revision=revision
         )
@@ -164,23 +167,13 @@ class SentenceTransformer:
                 self._normalize = True
 
     def _load_encoder(self, folder: Path, threads: int | None) -> None:
-        import onnxruntime as ort
-
         self.config = EncoderConfig.from_dict(read_json(folder / "config.json"))
         max_length, lowercase = encoder_settings(folder, self.config.max_positions)
         self.tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=lowercase)
-        weights = _encoder_weights(folder)
-        graph = encoder_graph(self.config, weights)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._encoder = EncoderSession(self.config, _encoder_weights(folder),
+                                       precision="int8" if self.backend == "int8" else "float32",
+                                       tokenizer=self.tokenizer, cache_folder=self._cache_folder, threads=threads)
         self._embedding_dim = self.config.hidden_size
-        # MPNet's relative position bias is added to the scores outside the graph (see graph.py).
-        table = next((v for k, v in weights.items() if k.endswith("relative_attention_bias.weight")), None)
-        self._relative_table = None if table is None else np.asarray(table, np.float32)  # (buckets, heads)
 
     @property
     def max_seq_length(self) -> int:
@@ -263,11 +256,8 @@ class SentenceTransformer:
 
     def _embed(self, encodings: list[Any], prompt_length: int) -> np.ndarray:
         batch = self.tokenizer.collate_numpy(encodings)
-        ids, mask = batch["input_ids"], batch["attention_mask"]
-        feeds = {"input_ids": ids, "position_ids": self._position_ids(ids), "score_bias": self._score_bias(mask)}
-        if "token_type_ids" in self._input_names:
-            feeds["token_type_ids"] = batch["token_type_ids"]
-        tokens = self._session.run(["token_embeddings"], feeds)[0]  # (B, T, C)
+        tokens = self._encoder(batch)  # (B, T, C)
+        mask = batch["attention_mask"]
         if prompt_length:
             mask = mask.copy()
             mask[:, 1 : 1 + prompt_length] = 0
@@ -277,20 +267,6 @@ class SentenceTransformer:
         if self._normalize:
             pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return pooled
-
-    def _position_ids(self, ids: np.ndarray) -> np.ndarray:
-        if self.config.position_style == "absolute":
-            return np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape).copy()
-        not_pad = (ids != self.config.pad_token_id).astype(np.int64)
-        return np.cumsum(not_pad, axis=1) * not_pad + self.config.pad_token_id
-
-    def _score_bias(self, mask: np.ndarray) -> np.ndarray:
-        bias = ((1.0 - mask[:, None, None, :]) * np.finfo(np.float32).min).astype(np.float32)  # (B, 1, 1, T)
-        if self._relative_table is not None:
-            positions = np.arange(mask.shape[1])
-            buckets = relative_position_bucket(positions[None, :] - positions[:, None], len(self._relative_table))
-            bias = bias + self._relative_table[buckets].transpose(2, 0, 1)[None]  # (B, H, T, T)
-        return bias
 
     @staticmethod
     def _pool(mode: str, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -66,8 +66,10 @@ def tensor(name: str, array: np.ndarray) -> Chunks:
 
 
 def node(op_type: str, inputs: Iterable[str], outputs: Iterable[str], **attributes: float | int | list[int]) -> Chunks:
-    """NodeProto: input (1), output (2), op_type (4), attribute (5: name 1, f 2, i 3, ints 8, type 20)."""
-    message = [c for i in inputs for c in _bytes(1, i)] + [c for o in outputs for c in _bytes(2, o)] + _bytes(4, op_type)
+    """NodeProto: input (1), output (2), name (3), op_type (4), attribute (5: name 1, f 2, i 3, ints 8, type 20)."""
+    outputs = list(outputs)
+    message = [c for i in inputs for c in _bytes(1, i)] + [c for o in outputs for c in _bytes(2, o)]
+    message += _bytes(3, outputs[0]) + _bytes(4, op_type)  # named after its output, which is unique
     for name, value in attributes.items():
         if isinstance(value, list):
             body = _bytes(1, name) + [c for v in value for c in _int(8, v)] + _int(20, _ATTR_INTS)
