@@ -1,11 +1,12 @@
-"""ONNX export of the whole pipeline, and an onnxruntime backend that runs it.
+"""ONNX export of the whole pipeline, for other runtimes and servers.
 
-:func:`export_onnx` writes one graph for the model's modules: token ids in, ``token_embeddings`` and
-``sentence_embedding`` (after pooling, Dense and Normalize) out. :class:`OnnxPipeline` runs such a file
-with onnxruntime and is called like the torch pipeline: features dict in, features dict out.
-:func:`cached_export` keeps one export per model in the sentvec cache, named by a fingerprint of the
-model's weights and settings, so ``SentenceTransformer(name, backend="onnx")`` exports once.
-:func:`quantize_onnx` turns an export into one with int8 weights.
+:func:`export_onnx` writes one graph for the model's modules, traced from torch: token ids in,
+``token_embeddings`` and ``sentence_embedding`` (after pooling, Dense and Normalize) out.
+:class:`OnnxPipeline` runs such a file with onnxruntime and is called like the torch pipeline: features
+dict in, features dict out. :func:`quantize_onnx` turns an export into one with int8 weights.
+
+``SentenceTransformer(name, backend="onnx" | "int8")`` does not use these: it runs our encoder graph
+written from the weights (sentvec.lite.session), which needs no export and quantizes better.
 
 Needs the ``onnx`` extra (``pip install -e '.[onnx]'`` in the sentvec checkout): onnxruntime to run, onnx to quantize,
 onnxscript for torch versions that no longer have the TorchScript exporter.
@@ -19,15 +20,12 @@ torch.Size([1, 384])
 from __future__ import annotations
 
 import copy
-import hashlib
 import importlib.util
-import json
 import logging
 import os
 import secrets
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,7 +33,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentvec import __version__
 from sentvec.modules import Pooling, Transformer
 
 if TYPE_CHECKING:
@@ -43,12 +40,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OnnxPipeline", "cached_export", "export_onnx", "fingerprint", "float_layers", "quantize_onnx"]
+__all__ = ["OnnxPipeline", "export_onnx", "quantize_onnx"]
 
 Exporter = Literal["torchscript", "dynamo"]
 OUTPUT_NAMES = ("sentence_embedding", "token_embeddings")
-# Bump when the graph's inputs, outputs or meaning change: cached exports then no longer match.
-GRAPH_VERSION = 3  # 3: the int8 copy keeps the layers float_layers measures as too lossy in float32
 _MAX_BYTES = 2**31 - 2**24  # one ONNX file (a protobuf) holds under 2 GiB, weights included
 _INSTALL_HINT = "pip install -e '.[onnx]' in the sentvec checkout"
 
@@ -228,80 +223,6 @@ def _export_dynamo(graph: _Graph, example: tuple[Tensor, ...], path: str, opset:
     program.save(path)
 
 
-def fingerprint(model: SentenceTransformer | nn.Sequential, *, opset: int = 17) -> str:
-    """A hex digest that changes whenever the exported graph would: every weight, every module's settings,
-    the opset, and the versions of sentvec, torch and this graph layout. Names cached exports."""
-    digest = hashlib.sha256(f"sentvec {__version__} graph {GRAPH_VERSION} torch {torch.__version__} opset {opset}".encode())
-    for module in model:
-        if isinstance(module, Transformer):  # its max_seq_length is the tokenizer's business, not the graph's
-            digest.update(json.dumps(module.config.raw, sort_keys=True, default=str).encode())
-        else:
-            digest.update(repr(module).encode())
-    for name, tensor in model.state_dict().items():
-        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return digest.hexdigest()
-
-
-def cached_export(
-    model: SentenceTransformer | nn.Sequential,
-    cache_folder: str | os.PathLike[str] | None = None,
-    *,
-    opset: int = 17,
-    quantized: bool = False,
-) -> Path:
-    """The model's export in the sentvec cache, written on first use: ``<cache>/onnx/<fingerprint>.onnx``,
-    or with ``quantized`` its int8 copy ``<fingerprint>.qint8.onnx`` (see :func:`quantize_onnx`).
-
-    The cache, not the model folder: a model folder may be read-only or a Hugging Face snapshot, a model
-    built in memory has none, and a fine-tuned model must not pick up its base model's export.
-    """
-    from sentvec.store import default_cache_folder
-
-    folder = (Path(cache_folder) if cache_folder else default_cache_folder()) / "onnx"
-    name = fingerprint(model, opset=opset)
-    target, target_int8 = folder / f"{name}.onnx", folder / f"{name}.qint8.onnx"
-    if quantized and target_int8.is_file():
-        return target_int8
-    if not target.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        logger.info("exporting the model to ONNX (once per model): %s", target)
-        export_onnx(model, target, opset=opset)
-    if not quantized:
-        return target
-    logger.info("quantizing the ONNX export to int8 (once per model): %s", target_int8)
-    keep = float_layers(model)
-    # The fake quantization of float_layers does not catch everything onnxruntime does: in
-    # all-mpnet-base-v2 it passes the q/k/v projections, which in the real int8 graph alone bring the mean
-    # cosine to 0.26. So the graph is checked end to end, and the q/k/v projections stay float if it fails.
-    for extra in ([], [name.replace("/feed_forward/", "/attention/qkv/") for name in _all_layer_names(model, "feed_forward/up")]):
-        quantize_onnx(target, target_int8, [*keep, *extra])
-        damage = _graph_damage(model, target_int8)
-        logger.info("int8 graph, %d layers kept float: calibration damage %.4f", len(keep) + len(extra), damage)
-        if damage <= 2 * DAMAGE_BUDGET:
-            return target_int8
-    target_int8.unlink()
-    raise ValueError(
-        f"int8 quantization of this model loses too much (1 - mean cosine {damage:.3f} on calibration texts, "
-        f"budget {2 * DAMAGE_BUDGET}); use backend='onnx' or 'torch'"
-    )
-
-
-def _all_layer_names(model: SentenceTransformer | nn.Sequential, part: str) -> list[str]:
-    return [f"/encoder/layers.{i}/{part}/" for i in range(len(next(iter(model)).encoder.layers))]
-
-
-def _graph_damage(model: SentenceTransformer | nn.Sequential, path: Path) -> float:
-    """1 - mean cosine between the torch pipeline's and the graph's sentence embeddings of CALIBRATION_TEXTS."""
-    transformer = next(iter(model))
-    features = transformer.tokenize(list(CALIBRATION_TEXTS))
-    with torch.inference_mode():
-        expected = model({k: v.to(next(model.parameters()).device) if isinstance(v, Tensor) else v
-                          for k, v in features.items()})["sentence_embedding"].float().cpu()
-    actual = OnnxPipeline(path)(dict(features))["sentence_embedding"]
-    return 1 - torch.nn.functional.cosine_similarity(expected, actual).mean().item()
-
-
 class OnnxPipeline:
     """Run an exported pipeline with onnxruntime on the CPU, called like the torch pipeline.
 
@@ -358,83 +279,10 @@ def _as_int64(value: Any) -> np.ndarray:
     return np.ascontiguousarray(value, dtype=np.int64)
 
 
-# Which linear layers the int8 graph keeps in float32. onnxruntime quantizes a layer's input with one
-# scale per tensor (uint8) and its weights per output channel (int8). Some layers cannot take that: an
-# input with a few very large channels loses everything else, and in all-mpnet-base-v2 the fused q/k/v
-# projections feed attention logits that amplify any error (quantizing only those: mean cosine 0.26).
-# So we measure instead of guessing: each linear layer alone is fake-quantized the way onnxruntime will
-# run it, on CALIBRATION_TEXTS, and its damage (1 - mean cosine of the sentence embeddings to fp32) is
-# noted. Damages add up nearly linearly (all-MiniLM-L6-v2: sum 0.0072, every layer int8 at once 0.0079),
-# so the least damaging layers go int8 until their sum reaches DAMAGE_BUDGET; the rest stay float.
-DAMAGE_BUDGET = 3.5e-3
-CALIBRATION_TEXTS = (
-    "The weather is lovely today.",
-    "A man is playing a guitar on the stage while the crowd sings along.",
-    "Return the indices of the maximum values along an axis, as an array of integers.",
-    "How do I reset my password if I no longer have access to my e-mail account?",
-    "The committee approved the budget for 2025 after a long debate about schools and roads.",
-    "Cats sleep for most of the day.",
-    "If the input array is empty, a ValueError is raised unless a default value is given.",
-    "Stock markets fell sharply on Monday as investors worried about rising interest rates.",
-    "She drove to the stadium, parked the car and walked to gate 7.",
-    "Compute the eigenvalues and right eigenvectors of a square matrix.",
-    "Best pizza in town!!! Will definitely come back :)",
-    "Photosynthesis converts light energy into chemical energy stored in glucose.",
-)
-
-
-def float_layers(model: SentenceTransformer | nn.Sequential, texts: tuple[str, ...] = CALIBRATION_TEXTS,
-                 budget: float = DAMAGE_BUDGET) -> list[str]:
-    """Graph-name prefixes of the linear layers to keep float in the int8 graph (see
-    :data:`DAMAGE_BUDGET`), e.g. ``"/encoder/layers.3/feed_forward/down/"``."""
-    transformer = next(iter(model))
-    device = next(model.parameters()).device
-    # One batch: our encoder runs on packed tokens, so no padding enters the quantization ranges.
-    features = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in transformer.tokenize(list(texts)).items()}
-
-    def embed() -> Tensor:
-        return model(dict(features))["sentence_embedding"]
-
-    damages: dict[str, float] = {}
-    with torch.inference_mode():
-        reference = embed()
-        for index, layer in enumerate(transformer.encoder.layers):
-            for part, linear in (("attention/qkv", layer.attention.qkv), ("attention/out", layer.attention.out),
-                                 ("feed_forward/up", layer.feed_forward.up), ("feed_forward/down", layer.feed_forward.down)):
-                weight = linear.weight.data.clone()
-                scale = (weight.abs().amax(dim=1, keepdim=True) / 127).clamp(min=1e-12)
-                linear.weight.data = (weight / scale).round().clamp(-127, 127) * scale
-                hook = linear.register_forward_pre_hook(lambda module, args: (_fake_quant_uint8(args[0]),))
-                try:
-                    damage = 1 - torch.nn.functional.cosine_similarity(embed(), reference).mean().item()
-                finally:
-                    hook.remove()
-                    linear.weight.data = weight
-                damages[f"/encoder/layers.{index}/{part}/"] = damage
-    spent, keep = 0.0, []
-    for name, damage in sorted(damages.items(), key=lambda item: item[1]):
-        if spent + damage <= budget:
-            spent += damage
-        else:
-            keep.append(name)
-    logger.info("int8: %d of %d linear layers quantized (calibration damage %.4f), float: %s",
-                len(damages) - len(keep), len(damages), spent, keep)
-    return keep
-
-
-def _fake_quant_uint8(x: Tensor) -> Tensor:
-    """``x`` after onnxruntime's DynamicQuantizeLinear and back: uint8, one scale and zero point for the
-    whole tensor, the range widened to include 0."""
-    low, high = min(x.min().item(), 0.0), max(x.max().item(), 0.0)
-    scale = max((high - low) / 255, 1e-12)
-    zero = round(-low / scale)
-    return ((x / scale).round() + zero).clamp(0, 255).sub(zero).mul(scale)
-
-
 def quantize_onnx(path_in: str | os.PathLike[str], path_out: str | os.PathLike[str],
                   keep_float: Iterable[str] = ()) -> Path:
     """Write a copy of an exported graph with int8 weights (per output channel) for the linear layers,
-    except those whose node names contain one of ``keep_float`` (see :func:`float_layers`); activations
+    except those whose node names contain one of ``keep_float`` (e.g. ``"/encoder/layers.0/feed_forward/down/"``); activations
     are quantized on the fly (uint8, one scale per tensor). Written under a temporary name and renamed,
     like :func:`export_onnx`. Returns ``path_out``."""
     keep_float = tuple(keep_float)
@@ -454,7 +302,9 @@ def quantize_onnx(path_in: str | os.PathLike[str], path_out: str | os.PathLike[s
     float_nodes += [f"{name}_MatMul" for name in float_nodes]
     temp_name = _temp_name(target)
     try:
-        with _without_preprocessing_hint():
+        from sentvec.lite.quantize import quiet_quantizer
+
+        with quiet_quantizer():
             # "MatMul" covers the Gemm of every linear layer too; the attention products, which have no
             # constant weight, stay float.
             quantize_dynamic(source, temp_name, weight_type=QuantType.QInt8, per_channel=True,
@@ -464,23 +314,3 @@ def quantize_onnx(path_in: str | os.PathLike[str], path_out: str | os.PathLike[s
         if os.path.exists(temp_name):
             os.unlink(temp_name)
     return target
-
-
-@contextmanager
-def _without_preprocessing_hint() -> Iterator[None]:
-    """quantize_dynamic logs a hint to run its shape pre-processing (measured: 5 s more, the same
-    embeddings) through the root logger, which also configures logging for the whole application when
-    the root has no handler. A handler that drops nothing stops that; a filter drops the hint."""
-    root = logging.getLogger()
-    keep_handlers = logging.NullHandler()
-
-    def drop_hint(record: logging.LogRecord) -> bool:
-        return "pre-processing before quantization" not in record.getMessage()
-
-    root.addHandler(keep_handlers)
-    root.addFilter(drop_hint)
-    try:
-        yield
-    finally:
-        root.removeFilter(drop_hint)
-        root.removeHandler(keep_handlers)
