@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,9 +88,11 @@ class SentenceTransformer(nn.Sequential):
         _module_classes: dict[str, type] | None = None,
     ) -> None:
         if use_auth_token is not None:
-            logger.warning("The `use_auth_token` argument is deprecated; use `token` instead")
-            if token is None:
-                token = use_auth_token
+            if token is not None:
+                raise ValueError("Both `token` and `use_auth_token` were given; pass only `token` "
+                                 "(`use_auth_token` is its deprecated name)")
+            warnings.warn("The `use_auth_token` argument is deprecated; use `token` instead", FutureWarning, stacklevel=2)
+            token = use_auth_token
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r} is not available in sentvec; choose from {list(BACKENDS)}")
         if backend != "torch" and (model_kwargs or {}).get("file_name"):
@@ -106,7 +109,8 @@ class SentenceTransformer(nn.Sequential):
         if modules is not None:
             modules = list(modules)
             if not modules:
-                raise ValueError("modules is empty; give at least one module (e.g. [Transformer(...), Pooling(...)])")
+                raise ValueError("An empty modules list was passed; give at least one module "
+                                 "(e.g. [Transformer(...), Pooling(...)]) or a model name")
         folder = None
         if modules is None and model_name_or_path is not None:
             from sentvec.store import resolve_model_folder
@@ -188,6 +192,40 @@ class SentenceTransformer(nn.Sequential):
         self._similarity_fn_name = function.value
         self._similarity = SimilarityFunction.to_similarity_fn(function)
         self._similarity_pairwise = SimilarityFunction.to_similarity_pairwise_fn(function)
+
+    def is_singular_input(self, inputs: Any) -> bool:
+        """Whether ``inputs`` is one input (a string, or one conversation of role/content dicts) rather than a batch."""
+        if isinstance(inputs, str | bytes):
+            return True
+        if isinstance(inputs, np.ndarray | Tensor):
+            return inputs.ndim == 0 if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO" else False
+        if isinstance(inputs, dict):
+            return True
+        if isinstance(inputs, list) and inputs and all(isinstance(m, dict) and {"role", "content"} <= set(m)
+                                                       for m in inputs):
+            return True  # one conversation
+        return False
+
+    def get_max_seq_length(self) -> int | None:
+        """:attr:`max_seq_length` (the sentence-transformers < 3 method)."""
+        return self.max_seq_length
+
+    @property
+    def modalities(self) -> list[str]:
+        """The kinds of input this model encodes: sentvec's encoders read text."""
+        return ["text"]
+
+    def supports(self, modality: str | tuple[str, ...]) -> bool:
+        """Whether the model encodes this modality (or every part of a multimodal tuple)."""
+        parts = (modality,) if isinstance(modality, str) else tuple(modality)
+        return all(part in self.modalities for part in parts)
+
+    def evaluate(self, evaluator: Any, output_path: str | None = None) -> Any:
+        """Run ``evaluator`` on this model (its results: usually a dict of metrics); ``output_path``
+        is created first for evaluators that write files there."""
+        if output_path is not None:
+            os.makedirs(output_path, exist_ok=True)
+        return evaluator(self, output_path=output_path)
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -644,6 +682,8 @@ class SentenceTransformer(nn.Sequential):
         The folder is built beside ``path`` and moved into place at the end, so a crash never leaves
         a half-written model. Existing files of the same names in ``path`` are replaced.
         """
+        if path is None:
+            return
         if not safe_serialization:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         target = Path(path)
@@ -656,7 +696,10 @@ class SentenceTransformer(nn.Sequential):
                                         or getattr(module, "save_in_root", False))
                 sub = "" if in_root else f"{idx}_{type(module).__name__}"
                 (staging / sub).mkdir(exist_ok=True)
-                module.save(staging / sub)
+                try:
+                    module.save(str(staging / sub), safe_serialization=safe_serialization)
+                except TypeError:  # a step whose save() takes the folder only
+                    module.save(staging / sub)
                 entries.append({"idx": idx, "name": name, "path": sub, "type": type_name(module)})
             write_json(staging / "modules.json", entries)
             write_json(staging / "config_sentence_transformers.json", {
@@ -712,11 +755,33 @@ def _check_texts(inputs: Any, allow_dicts: bool = False) -> list[str]:
         texts = list(inputs)
     except TypeError:
         raise TypeError(f"encode() takes a string or an iterable of strings, got {type(inputs).__name__}") from None
+    modalities = [_modality(text) for text in texts]
+    unsupported = sorted({m for m in modalities if m not in ("text", None)})
+    if unsupported and not allow_dicts:
+        if len(set(modalities)) > 1:
+            parts = sorted({part for m in modalities if m for part in m.split("+")} - {"text"})
+            raise ValueError(f"This batch mixes multiple modalities ({', '.join(sorted({m for m in modalities if m}))}), "
+                             f"but this SentenceTransformer model does not support {'+'.join(parts)}. "
+                             "Supported modalities: text")
+        raise ValueError(f"Modality '{unsupported[0]}' is not supported by this SentenceTransformer model. "
+                         "Supported modalities: text")
     for i, text in enumerate(texts):
         if not isinstance(text, str) and not (allow_dicts and isinstance(text, dict)):
             what = "None" if text is None else f"a {type(text).__name__}"
             raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
     return texts
+
+
+def _modality(item: Any) -> str | None:
+    """The kind of input ``item`` is: "text", "image" (a PIL image or pixel array), a "+"-joined set for a
+    multimodal dict ({"text": ..., "image": ...}); None for anything else (reported as a bad input)."""
+    if isinstance(item, str):
+        return "text"
+    if isinstance(item, dict) and item and set(item) <= {"text", "image", "audio", "video"}:
+        return "+".join(sorted(item))
+    if type(item).__module__.startswith("PIL.") or isinstance(item, np.ndarray) and item.ndim >= 2:
+        return "image"
+    return None
 
 
 def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False,
@@ -725,7 +790,8 @@ def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = 
     Hugging Face encoder folder) and the settings of ``config_sentence_transformers.json``."""
     settings = read_json(folder / "config_sentence_transformers.json", required=False)
     if not (folder / "modules.json").is_file():
-        logger.warning("%s has no modules.json; building a model from its encoder with mean pooling", folder)
+        logger.warning("No modules.json found for %s; initializing a new SentenceTransformer model from its encoder "
+                       "with mean pooling", folder)
         transformer = Transformer.load(folder, allow_pickle=allow_pickle)
         return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
     entries = read_json(folder / "modules.json")

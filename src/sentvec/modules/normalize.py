@@ -16,9 +16,9 @@ class Normalize(nn.Module):
         features["sentence_embedding"] = F.normalize(features["sentence_embedding"], p=2, dim=1)
         return features
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path | str, *args: object, **kwargs: object) -> None:
         """Normalize has no settings; its folder stays empty (as sentence-transformers writes it)."""
 
     @classmethod
-    def load(cls, folder: Path) -> Normalize:
+    def load(cls, folder: Path | str, *args: object, **kwargs: object) -> Normalize:
         return cls()
