@@ -125,6 +125,10 @@ class SentenceTransformer(nn.Sequential):
             modules, settings = _load_folder(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
                                              known=_module_classes)
         super().__init__(*(modules or []))
+        for module in self:  # a step that needs the whole model (a Router passes this on to its routes)
+            hook = getattr(module, "on_model_ready", None)
+            if hook is not None:
+                hook(self)
         self.model_card_data = model_card_data or ModelCardData()
         self.model_card_data.register_model(self)
         self._model_card_text = ""
@@ -685,7 +689,9 @@ class SentenceTransformer(nn.Sequential):
         if path is None:
             return
         if not safe_serialization:
-            raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
+            logger.warning("safe_serialization=False: sentvec writes safetensors only (no pickle files); "
+                           "saving model.safetensors")
+            safe_serialization = True
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_folder(target)
