@@ -190,8 +190,11 @@ class SentenceTransformer(nn.Sequential):
         try:
             function = SimilarityFunction(value)
         except ValueError:
+            function = None
+        if function is None or function.value not in self.SUPPORTED_SIMILARITY_FN_NAMES:
             raise ValueError(
-                f"similarity_fn_name={value!r} is unknown; choose from {SimilarityFunction.possible_values()}"
+                f"similarity_fn_name={value!r} is unknown for a single-vector model; choose from "
+                f"{list(self.SUPPORTED_SIMILARITY_FN_NAMES)}"
             ) from None
         self._similarity_fn_name = function.value
         self._similarity = SimilarityFunction.to_similarity_fn(function)

@@ -25,6 +25,11 @@ from sentvec.similarity import (
     to_tensor,
 )
 from sentvec.similarity import SimilarityFunction as SimilarityFunction  # noqa: F401 - re-exported
+from sentvec.similarity import maxsim as maxsim  # noqa: F401 - re-exported
+from sentvec.similarity import maxsim_pairwise as maxsim_pairwise  # noqa: F401 - re-exported
+from sentvec.similarity import mean_maxsim as mean_maxsim  # noqa: F401 - re-exported
+from sentvec.similarity import mean_maxsim_pairwise as mean_maxsim_pairwise  # noqa: F401 - re-exported
+from sentvec.similarity import pairwise_angle_sim as pairwise_angle_sim  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from sentvec.model import SentenceTransformer
