@@ -125,10 +125,6 @@ class SentenceTransformer(nn.Sequential):
             modules, settings = _load_folder(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
                                              known=_module_classes)
         super().__init__(*(modules or []))
-        for module in self:  # a step that needs the whole model (a Router passes this on to its routes)
-            hook = getattr(module, "on_model_ready", None)
-            if hook is not None:
-                hook(self)
         self.model_card_data = model_card_data or ModelCardData()
         self.model_card_data.register_model(self)
         self._model_card_text = ""
@@ -139,7 +135,9 @@ class SentenceTransformer(nn.Sequential):
             if not Path(str(model_name_or_path)).expanduser().exists():
                 self.model_card_data.set_base_model(str(model_name_or_path), revision_of(folder, revision))
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
-        self.prompts: dict[str, str] = {**settings.get("prompts", {}), **(prompts or {})}
+        # Every model has a query and a document prompt, empty unless the model or the caller sets one.
+        self.prompts: dict[str, str] = {"query": "", "document": "", **settings.get("prompts", {}),
+                                        **{k: v for k, v in (prompts or {}).items() if v is not None}}
         self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
         if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
             raise ValueError(
@@ -165,6 +163,10 @@ class SentenceTransformer(nn.Sequential):
         self._cache_folder = cache_folder
         if backend != "torch":
             self._onnx_pipeline = self._load_onnx_pipeline()
+        for module in self:  # a step that needs the whole model (a Router passes this on to its routes)
+            hook = getattr(module, "on_model_ready", None)
+            if hook is not None:
+                hook(self)
 
     def _load_onnx_pipeline(self) -> Any:
         """The exported (and for ``int8`` quantized) pipeline, from the cache or exported now."""
@@ -299,15 +301,20 @@ class SentenceTransformer(nn.Sequential):
             raise ValueError("this model has no modules")
         first = self[0]
         if hasattr(first, "preprocess"):
-            return first.preprocess(list(inputs), prompt=prompt, **kwargs)
+            features = first.preprocess(list(inputs), prompt=prompt, **kwargs)
+        else:
+            features = first.tokenize([prompt + text for text in inputs] if prompt else list(inputs), **kwargs)
         if prompt:
-            inputs = [prompt + text for text in inputs]
-        return first.tokenize(list(inputs), **kwargs)
+            length = self._prompt_length(prompt)
+            if length is not None:
+                features["prompt_length"] = length
+        return features
 
     def forward(self, input: dict[str, Any], **kwargs: Any) -> dict[str, Any]:  # noqa: A002 - nn.Sequential's name
         """Run the modules in order; each gets the keyword arguments it names in ``forward_kwargs``."""
         for module in self:
-            accepted = getattr(module, "forward_kwargs", None)
+            accepted = module.accepted_forward_kwargs() if isinstance(module, Router) else \
+                getattr(module, "forward_kwargs", None)
             input = module(input, **{k: v for k, v in kwargs.items() if k in accepted}) if accepted and kwargs \
                 else module(input)
         return input
@@ -383,7 +390,7 @@ class SentenceTransformer(nn.Sequential):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r} is not supported; choose from {PRECISIONS}")
+            raise ValueError(f"Precision {precision!r} is not supported; choose from {PRECISIONS}")
         if output_value not in ("sentence_embedding", "token_embeddings", None):
             raise ValueError(f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None")
         if show_progress_bar is None:
@@ -517,7 +524,7 @@ class SentenceTransformer(nn.Sequential):
         if prompt:
             texts = [prompt + text for text in texts]
             # The prompt's own tokens minus the closing special token, for pooling that leaves the prompt out.
-            prompt_length = self.tokenize([prompt])["attention_mask"].sum().item() - 1
+            prompt_length = self._prompt_length(prompt)
         tokenizer = self.transformer.tokenizer
         run = self._onnx_pipeline or self
         token_budget = batch_size * self.max_seq_length
@@ -626,13 +633,25 @@ class SentenceTransformer(nn.Sequential):
 
     def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         if prompt is not None:
+            if prompt_name is not None:
+                logger.warning("Provide either a `prompt`, a `prompt_name`, or neither, but not both. "
+                               "Ignoring the `prompt_name` in favor of `prompt`.")
             return prompt
         name = prompt_name or self.default_prompt_name
         if name is None:
             return None
         if name not in self.prompts:
-            raise ValueError(f"prompt_name={name!r} is not among this model's prompts {list(self.prompts)}")
+            raise ValueError(f"Prompt name '{name}' not found in the configured prompts dictionary with keys "
+                             f"{list(self.prompts)}.")
         return self.prompts[name] or None
+
+    def _prompt_length(self, prompt: str) -> int | None:
+        """How many tokens ``prompt`` adds before a text (its tokens without the closing special token),
+        for pooling that leaves the prompt out; None for a first step without a subword tokenizer."""
+        first = self[0] if len(self) else None
+        if not isinstance(first, Transformer | UniversalSentenceEncoder):
+            return None
+        return int(first.tokenize([prompt])["attention_mask"].sum().item()) - 1
 
     @contextmanager
     def truncate_embeddings(self, truncate_dim: int | None) -> Iterator[None]:

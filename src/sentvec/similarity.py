@@ -31,7 +31,7 @@ def to_tensor(a: ArrayLike) -> Tensor:
         else:
             a = torch.tensor(a)
     elif isinstance(a, np.ndarray):
-        a = torch.from_numpy(a)
+        a = torch.from_numpy(a if a.flags.writeable else a.copy())  # a view; a read-only buffer is copied
     if not isinstance(a, Tensor):
         raise TypeError(f"expected embeddings as a tensor, numpy array or list, got {type(a).__name__}")
     if not a.is_floating_point():

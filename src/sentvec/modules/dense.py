@@ -41,9 +41,6 @@ class Dense(nn.Module):
         use_residual: bool = False,
     ) -> None:
         super().__init__()
-        if use_residual and in_features != out_features:
-            raise ValueError(f"use_residual=True adds the input to the output: in_features ({in_features}) must "
-                             f"equal out_features ({out_features})")
         self.in_features = in_features
         self.out_features = out_features
         self.bias = bias
@@ -62,8 +59,13 @@ class Dense(nn.Module):
 
     def forward(self, features: dict[str, Any]) -> dict[str, Any]:
         inputs = features[self.module_input_name]
-        outputs = self.activation_function(self.linear(inputs))
-        features[self.module_output_name] = outputs + inputs if self.use_residual else outputs
+        outputs = self.activation_function(self.linear(inputs.to(self.linear.weight.dtype)))
+        if self.use_residual:
+            if outputs.shape != inputs.shape:
+                raise ValueError(f"use_residual adds the input to the output, which needs in_features "
+                                 f"({self.in_features}) equal to out_features ({self.out_features})")
+            outputs = outputs + inputs
+        features[self.module_output_name] = outputs
         return features
 
     def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:

@@ -154,6 +154,14 @@ class Router(InputModule):
             features = module(features, **{k: v for k, v in call_kwargs.items() if k in accepted})
         return features
 
+    def accepted_forward_kwargs(self) -> set[str]:
+        """The keyword arguments this Router takes: its own and those any routed module takes."""
+        names = set(self.forward_kwargs)
+        for route in self.sub_modules.values():
+            for module in route:
+                names |= set(getattr(module, "forward_kwargs", ()) or ())
+        return names
+
     # ------------------------------------------------------------------ properties
 
     @property
