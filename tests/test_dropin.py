@@ -111,3 +111,16 @@ class _Scale(torch.nn.Module):
     @classmethod
     def load(cls, folder: str) -> _Scale:
         return cls(float((Path(folder) / "scale.txt").read_text()))
+
+
+def test_per_call_max_length_and_unknown_keywords(tiny_folder: Path) -> None:
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    text = "a sentence that is clearly longer than four tokens"
+    short = model.encode([text], processing_kwargs={"text": {"max_length": 4}})
+    assert not np.allclose(short, model.encode([text]), atol=1e-4)
+    assert model.max_seq_length == 16  # restored after the call
+    with pytest.raises(ValueError, match=r"does not use: \['normalize'\]"):
+        model.encode([text], normalize=True)
+    model[1].forward_kwargs = {"scale_hint"}  # a step that takes an encode() keyword
+    assert model.get_model_kwargs() == ["scale_hint"]
+    model.encode([text], scale_hint=1.0)

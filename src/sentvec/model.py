@@ -371,6 +371,20 @@ class SentenceTransformer(nn.Sequential):
             gives shape (0, dim). Inputs longer than ``max_seq_length`` tokens are truncated: a warning
             says so once per model, and ``output_value=None`` marks each one with ``truncated``.
         """
+        processing = kwargs.pop("processing_kwargs", None)
+        if processing:
+            max_length = (processing.get("text") or {}).get("max_length") if isinstance(processing, dict) else None
+            if not isinstance(max_length, int):
+                raise ValueError("processing_kwargs supports {'text': {'max_length': N}} (a per-call max_seq_length); "
+                                 f"got {processing!r}")
+            previous = self.max_seq_length
+            self.max_seq_length = min(max_length, previous) if previous else max_length
+            try:
+                return self.encode(inputs, prompt_name, prompt, batch_size, show_progress_bar, output_value, precision,
+                                   convert_to_numpy, convert_to_tensor, device, normalize_embeddings, truncate_dim,
+                                   pool, chunk_size, **kwargs)
+            finally:
+                self.max_seq_length = previous
         if "sentences" in kwargs:
             if inputs is not None:
                 raise ValueError("pass the texts once: as inputs or as sentences, not both")
@@ -384,8 +398,10 @@ class SentenceTransformer(nn.Sequential):
             precision = "float32"
         if kwargs:
             raise ValueError(
-                f"SentenceTransformer.encode() got keyword arguments it does not use: {sorted(kwargs)}"
-                + (f"; this model's modules accept {sorted(accepted)}" if accepted else "")
+                "SentenceTransformer.encode() has been called with additional keyword arguments that this model "
+                f"does not use: {sorted(kwargs)}. As per SentenceTransformer.get_model_kwargs(), "
+                + (f"the valid additional keyword arguments are: {sorted(accepted)}." if accepted
+                   else "this model does not accept any additional keyword arguments.")
             )
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")

@@ -57,7 +57,7 @@ class Dense(nn.Module):
 
     get_embedding_dimension = get_sentence_embedding_dimension
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         inputs = features[self.module_input_name]
         outputs = self.activation_function(self.linear(inputs.to(self.linear.weight.dtype)))
         if self.use_residual:

@@ -12,7 +12,7 @@ from torch import nn
 class Normalize(nn.Module):
     """L2-normalise ``sentence_embedding``."""
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["sentence_embedding"] = F.normalize(features["sentence_embedding"], p=2, dim=1)
         return features
 

@@ -65,7 +65,7 @@ class Pooling(nn.Module):
     def pooling_output_dimension(self) -> int:
         return self.get_sentence_embedding_dimension()
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         tokens: Tensor = features["token_embeddings"]
         if "attention_mask" not in features and "cu_seq_lens_q" in features and tokens.shape[0] == 1:
             tokens, mask = _unflatten(tokens[0], features["cu_seq_lens_q"])  # packed sequences, one row

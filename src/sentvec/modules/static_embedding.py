@@ -84,7 +84,7 @@ class StaticEmbedding(nn.Module):
         return {"input_ids": torch.from_numpy(ids), "offsets": torch.from_numpy(offsets),
                 "truncated": torch.zeros(len(texts), dtype=torch.bool)}
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["sentence_embedding"] = self.embedding(features["input_ids"], features["offsets"])
         return features
 

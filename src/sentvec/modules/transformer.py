@@ -118,7 +118,7 @@ class Transformer(nn.Module):
         """Token ids for a batch of texts (see :class:`~sentvec.tokenizer.Tokenizer`)."""
         return self.tokenizer(texts)
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
         features["token_embeddings"] = self.encoder(features["input_ids"], features["attention_mask"], token_types)
         return features
