@@ -1,4 +1,10 @@
-"""Shared fixtures: tiny random models built in memory, and the real all-MiniLM-L6-v2."""
+"""Shared fixtures: tiny random models built in memory, the real all-MiniLM-L6-v2, and the shared data.
+
+Before anything imports sentvec, every cache the library or its dependencies write (the sentvec model and
+ONNX cache, the Hugging Face caches, matplotlib's font cache, torch's) is pointed at a folder the test
+suite owns, ``<checkout>/.test-cache`` (git-ignored; ``$SENTVEC_TEST_CACHE`` moves it). The suite never
+writes the user's real caches, and keeps what it fetched (all-MiniLM-L6-v2) between runs.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,58 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-import torch
+REPO = Path(__file__).resolve().parents[1]
+TEST_CACHE = Path(os.environ.get("SENTVEC_TEST_CACHE") or REPO / ".test-cache").resolve()
 
-SHARED_DATA = Path(os.environ.get("SENTVEC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+def _isolate_caches(root: Path) -> None:
+    """Point the caches at ``root``: set before sentvec, huggingface_hub or matplotlib read them."""
+    os.environ["SENTVEC_HOME"] = str(root / "sentvec")
+    os.environ["HF_HOME"] = str(root / "huggingface")
+    # These take precedence over HF_HOME; a user's setting would send the suite's downloads there.
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE", "TRANSFORMERS_CACHE",
+                "SENTENCE_TRANSFORMERS_HOME", "HF_XET_CACHE"):
+        os.environ.pop(var, None)
+    os.environ["XDG_CACHE_HOME"] = str(root / "xdg")
+    os.environ["MPLCONFIGDIR"] = str(root / "matplotlib")
+    os.environ["TORCH_HOME"] = str(root / "torch")
+
+
+_isolate_caches(TEST_CACHE)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# The shared data sets (../shared/data beside the checkout, or $SENTVEC_DATA). A fresh clone has none:
+# tests that need them skip, through shared_data() below. Setting SENTVEC_DATA says the data is there
+# (CI does), so a missing file then fails the test instead of skipping it.
+DATA_REQUIRED = bool(os.environ.get("SENTVEC_DATA"))
+SHARED_DATA = Path(os.environ.get("SENTVEC_DATA") or REPO.parent / "shared" / "data")
+
+
+def shared_data(relpath: str) -> Path:
+    """``SHARED_DATA / relpath``; skips the calling test (or fixture) with a reason when it is absent.
+
+    With ``$SENTVEC_DATA`` set the data is expected, and an absent file fails instead.
+    """
+    path = SHARED_DATA / relpath
+    if path.exists():
+        return path
+    if DATA_REQUIRED:
+        pytest.fail(f"{path} is missing; SENTVEC_DATA={os.environ['SENTVEC_DATA']!r} should hold {relpath}")
+    pytest.skip(f"needs {relpath} from the shared data folder ({SHARED_DATA} is not here); set SENTVEC_DATA")
+
+
+def needs_shared_data(*relpaths: str) -> pytest.MarkDecorator:
+    """A skip marker for tests (or ``pytestmark`` for modules) that read these shared data paths.
+
+    Never skips when ``$SENTVEC_DATA`` is set: a missing file then fails the test where it is read.
+    """
+    missing = [p for p in relpaths if not (SHARED_DATA / p).exists()]
+    return pytest.mark.skipif(
+        bool(missing) and not DATA_REQUIRED,
+        reason=f"needs {', '.join(missing)} from the shared data folder ({SHARED_DATA}); set SENTVEC_DATA",
+    )
 
 WORDS = (
     "the a an is are was weather lovely today it so sunny outside he she drove to stadium man woman "

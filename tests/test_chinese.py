@@ -15,17 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, needs_shared_data
 from sentvec import SentenceTransformer
 from sentvec.tokenizer import Tokenizer
 
 ZH_STSB = SHARED_DATA / "zh-stsb"
 ZH_SENTIMENT = SHARED_DATA / "zh-sentiment"
 
-pytestmark = pytest.mark.skipif(
-    not (ZH_STSB / "valid.tsv").is_file() or not (ZH_SENTIMENT / "pos.txt").is_file(),
-    reason="the shared Chinese data sets (zh-stsb, zh-sentiment) are not here; set SENTVEC_DATA",
-)
+pytestmark = needs_shared_data("zh-stsb/valid.tsv", "zh-sentiment/pos.txt")
 
 # What the data sets lack but Chinese users type: full-width punctuation and letters, ideographic
 # spaces, accents, mixed Chinese-English text, rare ideographs outside the BMP, kana, hangul,

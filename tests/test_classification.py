@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA, tiny_sentence_model_folder
+from conftest import shared_data, tiny_sentence_model_folder
 from sentvec import SentenceTransformer
 from sentvec.classification import NotFittedError, SentenceClassifier, read_labelled
 from sentvec.classification.fewshot import _contrastive_finetune, sentence_pairs
@@ -290,9 +290,7 @@ def test_read_labelled_formats(tmp_path):
 
 
 def _mr(count: int, seed: int) -> tuple[list[str], list[str]]:
-    folder = SHARED_DATA / "mr"
-    if not folder.is_dir():
-        pytest.skip("the MR data set is not in the shared data folder")
+    folder = shared_data("mr")
     data = [(line, label) for label in ("pos", "neg")
             for line in (folder / f"rt-polarity.{label}").read_text(encoding="utf-8").splitlines() if line]
     random.Random(seed).shuffle(data)

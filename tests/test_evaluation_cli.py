@@ -74,6 +74,10 @@ def test_eval_usage_errors_fail_before_loading_the_model(tmp_path: Path, fake_mo
 
 def test_eval_stsb_with_a_missing_data_folder(tmp_path: Path, fake_model: list[str], monkeypatch, capsys) -> None:
     monkeypatch.setenv("SENTVEC_DATA", str(tmp_path))
+    monkeypatch.setenv("SENTVEC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SENTVEC_OFFLINE", "1")
     assert cli.main(["eval", "--task", "stsb"]) == 1
-    assert "sts-test.csv not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"no stsbenchmark/sts-test.csv in {tmp_path}" in err and "SENTVEC_OFFLINE=1" in err
+    assert "--data DIR" in err and "huggingface_hub" in err  # both ways out: offline and online
     assert fake_model == []

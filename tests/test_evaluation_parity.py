@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import shared_data
 from sentvec import evaluation
 from sentvec.readers import read_sts_benchmark
 
@@ -23,7 +23,7 @@ N = 32
 
 @pytest.fixture(scope="module")
 def dev() -> tuple[list[str], list[str], list[float]]:
-    sentences1, sentences2, scores = read_sts_benchmark("dev", SHARED_DATA / "stsbenchmark")
+    sentences1, sentences2, scores = read_sts_benchmark("dev", shared_data("stsbenchmark"))
     return sentences1[:N], sentences2[:N], scores[:N]
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, needs_shared_data
 from sentvec import readers
 from sentvec.readers import data_folder, read_pairs, read_sts_benchmark
 
 STS = SHARED_DATA / "stsbenchmark"
-needs_sts = pytest.mark.skipif(not STS.is_dir(), reason=f"no STS Benchmark data in {STS}")
+needs_sts = needs_shared_data("stsbenchmark")
 
 
 @needs_sts
@@ -132,7 +132,7 @@ def _touch(path: Path) -> Path:
     return path
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "zh-stsb").is_dir(), reason="no zh-stsb data")
+@needs_shared_data("zh-stsb/valid.tsv")
 def test_read_pairs_on_the_chinese_sts_file() -> None:
     sentences1, sentences2, scores = read_pairs(SHARED_DATA / "zh-stsb" / "valid.tsv", 0, 1, 2, header=False)
     assert len(sentences1) == len(sentences2) == len(scores) == 1458

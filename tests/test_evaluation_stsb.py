@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, needs_shared_data
 from sentvec.evaluation import EmbeddingSimilarityEvaluator, format_table, task_evaluator
 
-STS = SHARED_DATA / "stsbenchmark"
-pytestmark = pytest.mark.skipif(not STS.is_dir(), reason=f"no STS Benchmark data in {STS}")
+pytestmark = needs_shared_data("stsbenchmark")
 
 
 @pytest.fixture(scope="session")

@@ -153,9 +153,15 @@ def test_resume_refuses_other_settings(tiny, corpus_file, tmp_path) -> None:
     Index.build(corpus_file, tiny, path, chunk_size=50, stop_after_chunks=1, show_progress_bar=False)
     with pytest.raises(InvalidIndexError, match="precision"):
         Index.build(corpus_file, tiny, path, chunk_size=50, precision="int8", show_progress_bar=False)
-    corpus_file.write_text(corpus_file.read_text() + "one more line\n")
+    lines = corpus_file.read_text().splitlines()
+    corpus_file.write_text("\n".join(["changed first line", *lines[1:]]) + "\n")  # within the stored chunk
     with pytest.raises(InvalidIndexError, match="source"):
         Index.build(corpus_file, tiny, path, chunk_size=50, show_progress_bar=False)
+    # changed only after the stored documents (here: one appended): checked, then resumed after them
+    corpus_file.write_text("\n".join([*lines, "one more line"]) + "\n")
+    resumed = Index.build(corpus_file, tiny, path, chunk_size=50, show_progress_bar=False)
+    assert resumed.complete and resumed.count == 231
+    assert resumed.search("one more line", k=1, model=tiny)[0]["text"] == "one more line"
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="not a sentvec index"):
@@ -170,8 +176,8 @@ def test_corrupt_index_is_refused(tiny, corpus_file, tmp_path) -> None:
     vectors.write_bytes(data[:-10])
     with pytest.raises(InvalidIndexError, match="corrupt: 000001.npy has"):
         Index.open(path)
-    vectors.write_bytes(data[:-4] + b"\x00\x00\x00\x01")
-    assert Index.open(path).count == 230  # same size: only verify= sees it
+    vectors.write_bytes(data[:-4] + bytes([data[-4] ^ 1]) + data[-3:])  # the last float's lowest mantissa bit
+    assert Index.open(path).count == 230  # same size, a plausible vector: only verify= sees it
     with pytest.raises(InvalidIndexError, match="checksum"):
         Index.open(path, verify=True)
     vectors.unlink()
@@ -352,12 +358,16 @@ def test_cli_index_build_search_and_info(tiny, tmp_path, capsys) -> None:
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_empty_corpus_gives_an_empty_index(tiny, tmp_path) -> None:
-    path = tmp_path / "empty.txt"
-    path.write_text("\n\n")
-    index = Index.build(path, tiny, tmp_path / "idx", precision="int8", show_progress_bar=False)
-    assert index.complete and index.count == 0
-    assert index.search("anything", k=3, model=tiny) == []
+def test_empty_corpus_is_refused_before_the_model_loads(tmp_path, monkeypatch) -> None:
+    import sentvec.index.index as index_module
+
+    monkeypatch.setattr(index_module, "_load_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
+    for name, content in (("empty.txt", "\n\n"), ("blank.jsonl", "\n  \n"), ("header.csv", "id,text\n"), ("zero.txt", "")):
+        path = tmp_path / name
+        path.write_text(content)
+        with pytest.raises(ValueError, match=f"corpus .*{name} holds no documents .*add documents"):
+            Index.build(path, "any-model", tmp_path / "idx", show_progress_bar=False)
+        assert not (tmp_path / "idx").exists()
 
 
 # --------------------------------------------------------------------------- reranking with a cross-encoder

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA
+from conftest import shared_data
 from sentvec import SentenceTransformer
 
 SENTENCES = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
@@ -23,7 +23,7 @@ def test_golden_cosine_matrix(minilm: SentenceTransformer) -> None:
 
 
 def test_agrees_with_reference_on_real_prose(minilm, reference_minilm) -> None:
-    sentences = json.loads((SHARED_DATA / "bench" / "docstrings.json").read_text())[:300]
+    sentences = json.loads(shared_data("bench/docstrings.json").read_text())[:300]
     ours = minilm.encode(sentences, convert_to_tensor=True)
     theirs = reference_minilm.encode(sentences, convert_to_tensor=True)
     cosines = torch.nn.functional.cosine_similarity(ours, theirs)
@@ -130,7 +130,7 @@ def test_cosine_similarity_of_two_texts(minilm: SentenceTransformer) -> None:
 
 def test_embeddings_do_not_depend_on_the_batch(minilm: SentenceTransformer) -> None:
     """The encoder runs on packed tokens, so neighbours, padding and batch size change nothing (<= 1e-6)."""
-    texts = json.loads((SHARED_DATA / "bench" / "docstrings.json").read_text())[:120]
+    texts = json.loads(shared_data("bench/docstrings.json").read_text())[:120]
     together = minilm.encode(texts)
     alone = np.stack([minilm.encode(text) for text in texts[:25]])
     reversed_small_batches = minilm.encode(texts[::-1], batch_size=3)[::-1]

@@ -211,9 +211,9 @@ def test_backends_are_one_argument_away(minilm: SentenceTransformer, tmp_path: P
     bar: mean cosine >= 0.995 to fp32), and both keep encode()'s contract."""
     import json
 
-    from conftest import SHARED_DATA
+    from conftest import shared_data
 
-    texts = json.loads((SHARED_DATA / "bench" / "docstrings.json").read_text())[:200]
+    texts = json.loads(shared_data("bench/docstrings.json").read_text())[:200]
     expected = minilm.encode(texts, convert_to_tensor=True)
     folder = str(minilm.model_name_or_path)
     for backend, mean_floor, min_floor in (("onnx", 0.99999, 0.9999), ("int8", 0.995, 0.97)):

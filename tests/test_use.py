@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA
+from conftest import shared_data
 from sentvec import SentenceTransformer, cli, store, util
 from sentvec.modules import UniversalSentenceEncoder
 from sentvec.modules.use import build_model_folder
@@ -52,9 +52,7 @@ PAIRS = [  # Chinese sentence, its English translation
 
 
 def _zh_stsb_valid() -> list[tuple[str, str, float]]:
-    path = SHARED_DATA / "zh-stsb" / "valid.tsv"
-    if not path.is_file():
-        pytest.skip("the shared zh-stsb data set is not here; set SENTVEC_DATA")
+    path = shared_data("zh-stsb/valid.tsv")
     with open(path, encoding="utf-8", newline="") as f:
         return [(r[0], r[1], float(r[2])) for r in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
 

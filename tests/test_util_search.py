@@ -202,3 +202,48 @@ def test_semantic_search_faiss_and_usearch_match_reference(library: str, precisi
     assert [[h["corpus_id"] for h in q] for q in again] == [[h["corpus_id"] for h in q] for q in ours]
     with pytest.raises(ValueError, match="not both"):
         getattr(quantization, name)(queries, corpus_index=index, **kwargs)
+
+
+def test_mine_hard_negatives_n_tuple_scores_is_n_tuple_with_scores(minilm) -> None:
+    kwargs = dict(corpus=EXTRA, num_negatives=2, verbose=False)
+    old = util.mine_hard_negatives(PAIRS, minilm, output_format="n-tuple-scores", **kwargs)
+    new = util.mine_hard_negatives(PAIRS, minilm, output_format="n-tuple", output_scores=True, **kwargs)
+    assert old == new and len(old[0]["scores"]) == 3
+
+
+def test_mine_hard_negatives_verbose_report_names_what_to_loosen(minilm, capsys) -> None:
+    util.mine_hard_negatives(PAIRS, minilm, corpus=EXTRA, num_negatives=2, verbose=True)
+    assert "Could not find enough negatives" not in capsys.readouterr().out
+    util.mine_hard_negatives(PAIRS, minilm, corpus=EXTRA, num_negatives=2, max_score=-1.0, verbose=True)
+    out = capsys.readouterr().out
+    assert "Could not find enough negatives" in out
+    assert "Consider adjusting the range_max and max_score parameters" in out
+    util.mine_hard_negatives(PAIRS, minilm, corpus=EXTRA, num_negatives=2, max_score=-1.0, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_mine_hard_negatives_rescores_with_a_cross_encoder(minilm) -> None:
+    class LengthScorer:  # a stand-in reranker: longer documents score higher, whatever the embeddings say
+        num_labels = 1
+
+        def predict(self, pairs, **kwargs):
+            return torch.tensor([float(len(doc)) for _, doc in pairs])
+
+    rows = util.mine_hard_negatives(PAIRS, minilm, corpus=EXTRA, cross_encoder=LengthScorer(), num_negatives=1,
+                                    range_max=6, output_format="n-tuple", output_scores=True, verbose=False)
+    for row in rows:
+        assert row["scores"][0] == len(row["positive"])  # positives are rescored too
+        assert row["scores"][1] == len(row["negative_1"])
+    # the best-rescored candidate wins, not the most similar one: the longest text among the retrieved
+    similar = util.mine_hard_negatives(PAIRS, minilm, corpus=EXTRA, num_negatives=1, range_max=6,
+                                       output_format="n-tuple", verbose=False)
+    assert any(a["negative_1"] != b["negative_1"] for a, b in zip(rows, similar))
+    with pytest.raises(ValueError, match="num_labels=3"):
+        util.mine_hard_negatives(PAIRS, minilm, cross_encoder=type("Nli", (), {"num_labels": 3})())
+
+
+def test_mine_hard_negatives_caps_range_max_for_faiss_on_gpu(minilm, monkeypatch) -> None:
+    faiss = pytest.importorskip("faiss")
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    with pytest.raises(ValueError, match="range_max was capped to 2046 because FAISS on GPU"):
+        util.mine_hard_negatives(PAIRS, minilm, range_min=2046, use_faiss=True, verbose=False)

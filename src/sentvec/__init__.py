@@ -12,6 +12,7 @@ importing torch until something needs it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -50,8 +51,17 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "SentenceTransformer" and importlib.util.find_spec("torch") is None:
+        # No torch: the torch-free runtime (onnxruntime + numpy) serves encode() and similarity().
+        value = importlib.import_module("sentvec.lite").SentenceTransformer
+    elif name in _LAZY:
+        try:
+            value = getattr(importlib.import_module(_LAZY[name]), name)
+        except ModuleNotFoundError as err:
+            if err.name != "torch":
+                raise
+            raise ImportError(f"sentvec.{name} needs torch: pip install torch (or the sentvec[torch] extra); "
+                              "without it, sentvec.SentenceTransformer encodes with the torch-free runtime") from None
     elif name in _SUBMODULES:
         value = importlib.import_module(f"sentvec.{name}")
     else:

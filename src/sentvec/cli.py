@@ -4,7 +4,7 @@
     sentvec similarity A B [-m MODEL] [--function cosine|dot|euclidean|manhattan]
     sentvec pull NAME [--cache-folder DIR]
     sentvec info [MODEL] [--json]
-    sentvec eval [MODEL] [--task stsb|FILE] [--split test] [--json OUT.json] [--plot OUT.png]
+    sentvec eval [MODEL] [--task stsb|FILE] [--split test] [--data DIR] [--json OUT.json] [--plot OUT.png]
     sentvec index build CORPUS [-m MODEL] --out INDEX [--precision P] [--ann faiss] [--overwrite] ...
     sentvec index build CORPUS --out INDEX --ray [ADDRESS] [--actors N] [--gpus-per-actor G] ...
     sentvec index info INDEX [--json]
@@ -14,6 +14,7 @@
     sentvec classify predict DIR [TEXT ...] [-i FILE] [--json]
     sentvec distill TEACHER --out DIR [--corpus FILE] [--dims 256]
     sentvec plot similarity|map|training|recall ... --out FILE.png
+    sentvec doctor [--json]
 
 Only the standard library is imported at module level; torch, numpy and the model code are imported
 inside the commands that need them. ``info`` reads the model folder's JSON files and never loads weights.
@@ -116,8 +117,9 @@ def _library_logging(quiet: bool) -> Iterator[None]:
 
 
 def _load_model(name: str, *, device: str | None, cache_folder: str | None, backend: str = "torch") -> Any:
-    """Load a SentenceTransformer (torch is imported here, not at startup). Tests replace this."""
-    from sentvec.model import SentenceTransformer
+    """Load a SentenceTransformer (torch is imported here, not at startup; without torch, the torch-free
+    runtime). Tests replace this."""
+    from sentvec import SentenceTransformer
 
     try:
         return SentenceTransformer(name, device=device, cache_folder=cache_folder, backend=backend)  # type: ignore[arg-type]
@@ -126,6 +128,13 @@ def _load_model(name: str, *, device: str | None, cache_folder: str | None, back
         if device is None:
             raise
         raise UsageError(f"cannot use device {device!r}: {err}") from None
+
+
+def _model_from_args(args: argparse.Namespace) -> Any:
+    """The model a command's options name: -m/--model, --device, --cache-folder and --backend (torch when the
+    command has no --backend). Commands load their model through here, so that no option is dropped."""
+    return _load_model(args.model, device=args.device, cache_folder=getattr(args, "cache_folder", None),
+                       backend=getattr(args, "backend", "torch"))
 
 
 def _load_cross_encoder(name: str, *, device: str | None, cache_folder: str | None) -> Any:
@@ -222,7 +231,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
+    model = _model_from_args(args)
     prompt_name = args.prompt_name or getattr(model, "default_prompt_name", None)
     prompts = getattr(model, "prompts", {}) or {}
     if args.prompt_name is not None and args.prompt_name not in prompts:
@@ -269,13 +278,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
-    from sentvec.similarity import SimilarityFunction
-
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
-    function = args.function or model.similarity_fn_name
-    vectors = model.encode([args.text_a, args.text_b], convert_to_tensor=True, show_progress_bar=False)
-    score = SimilarityFunction.to_similarity_pairwise_fn(function)(vectors[0:1], vectors[1:2])
-    print(f"{float(score.item()):.6f}")
+    model = _model_from_args(args)
+    if args.function:
+        model.similarity_fn_name = args.function
+    vectors = model.encode([args.text_a, args.text_b], show_progress_bar=False)
+    print(f"{float(model.similarity(vectors[0:1], vectors[1:2])[0][0]):.6f}")
     return 0
 
 
@@ -512,11 +519,51 @@ def _eval_columns(args: argparse.Namespace) -> tuple[str | int, str | int, str |
     return tuple(columns)  # type: ignore[return-value]
 
 
+def cmd_eval_beir(args: argparse.Namespace) -> int:
+    """`sentvec eval MODEL --task beir:DIR`: search a BEIR-format collection and score the rankings."""
+    from sentvec.evaluation import format_table
+    from sentvec.evaluation.beir import evaluate_beir, load_beir
+
+    json_path = _eval_output(args.json, ".json", "--json")
+    if args.plot is not None:
+        raise UsageError("--plot is for pair tasks; a retrieval task has no scatter to draw")
+    folder = Path(args.task[len("beir:"):]).expanduser()
+    data = load_beir(folder, args.split)  # read before the model is loaded, so a bad collection fails fast
+    model = None
+    if args.mode == "sparse":
+        from sentvec.sparse_encoder import SparseEncoder
+
+        model = SparseEncoder(args.model, device=args.device, cache_folder=args.cache_folder)
+    elif args.mode != "bm25":
+        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
+    who = "BM25" if model is None else args.model
+    _note(args, f"evaluating {who} ({args.mode}) on {data.name}: {_plural(len(data.query_ids), 'judged query')}, "
+                f"{_plural(len(data.corpus), 'document')}")
+    fusion = {"fusion": args.fusion, "alpha": args.alpha} if args.mode == "hybrid" else {}
+    metrics = evaluate_beir(model, data, mode=args.mode, batch_size=args.batch_size, bm25_language=args.bm25_language,
+                            show_progress_bar=not args.quiet and sys.stderr.isatty(), **fusion)
+    name = f"{data.name}-{args.mode}"
+    shown = {key: value for key, value in metrics.items() if not key.endswith(("_queries", "_seconds"))}
+    print(format_table(shown, f"{name}_ndcg@10"))
+    if json_path is not None:
+        report = {"model": None if model is None else args.model, "task": args.task, "split": args.split,
+                  "mode": args.mode, **fusion, "queries": len(data.query_ids), "documents": len(data.corpus),
+                  "primary_metric": f"{name}_ndcg@10", "metrics": metrics}
+        with atomic_file(json_path, "w") as fh:
+            fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        _note(args, f"wrote {json_path}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import importlib.util
 
     from sentvec.evaluation import TASKS, format_table, plot_similarity, task_evaluator
 
+    if args.task.startswith("beir:"):
+        return cmd_eval_beir(args)
+    if args.mode != "dense":
+        raise UsageError(f"--mode {args.mode} is for retrieval tasks (--task beir:DIR)")
     json_path = _eval_output(args.json, ".json", "--json")
     plot_path = _eval_output(args.plot, ".png", "--plot")
     if importlib.util.find_spec("scipy") is None:
@@ -525,9 +572,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--plot needs matplotlib: pip install matplotlib")
     if args.task not in TASKS and not Path(args.task).expanduser().is_file():
         raise UsageError(f"--task {args.task!r} is neither a known task ({', '.join(TASKS)}) nor an existing file")
-    # the data is read before the model is loaded, so a bad file or column fails fast
+    if args.data is not None and args.task not in TASKS:
+        raise UsageError(f"--data is the folder of a named task ({', '.join(TASKS)}); --task {args.task!r} is a file")
+    if args.data is not None and not Path(args.data).expanduser().is_dir():
+        raise UsageError(f"--data {args.data!r} is not a folder")
+    # the data is read (or fetched) before the model is loaded, so a bad file or column fails fast
     evaluator = task_evaluator(
         args.task if args.task in TASKS else Path(args.task).expanduser(), args.split,
+        data_folder=args.data, cache_folder=args.cache_folder,
         columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
         show_progress_bar=not args.quiet and sys.stderr.isatty(),
     )
@@ -549,6 +601,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- doctor
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from sentvec.doctor import environment_report, format_report
+
+    report = environment_report()
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+    return 0
+
+
 # --------------------------------------------------------------------------- serve
 
 
@@ -558,10 +621,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
         raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install 'sentvec[server]'")
-    import uvicorn
-
     from sentvec.server import ServerSettings, create_app
+    from sentvec.server.listen import serve
 
+    sock = _bind_port(args.host, args.port)  # before the model loads: a busy port fails at once
     index = None
     if args.index is not None:  # opened (and checked) before the model is loaded: a bad path fails fast
         from sentvec.index import Index
@@ -578,18 +641,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model_name=args.served_model_name or args.model, api_key=args.api_key or None,
         max_batch_tokens=args.max_batch_tokens, max_queue=args.max_queue,
         max_client_batch_size=args.max_client_batch_size, max_body_bytes=args.max_body_bytes,
-        auto_truncate=args.auto_truncate,
+        auto_truncate=args.auto_truncate, request_timeout=args.request_timeout,
+        timeout_keep_alive=args.timeout_keep_alive, max_connections=args.max_connections,
     )
     try:
         app = create_app(model, settings, reranker=reranker, index=index)
     except ValueError as err:  # an index built with another model
+        sock.close()
         raise UsageError(str(err)) from None
     _note(args, f"serving {args.model}{f' and reranker {args.reranker}' if reranker else ''} "
                 f"on http://{args.host}:{args.port}"
                 f"{' (API key required)' if settings.api_key else ''}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
-                timeout_keep_alive=args.timeout_keep_alive)
+    serve(app, sock=sock, log_level="warning" if args.quiet else "info")
     return 0
+
+
+def _bind_port(host: str, port: int) -> Any:
+    """The server's socket, bound now; a taken port or a wrong host is a usage error naming the fix."""
+    import errno
+
+    from sentvec.server.listen import bind
+
+    try:
+        return bind(host, port)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            why = (f"port {port} on {host} is already in use (another sentvec serve?): stop that program, "
+                   "or choose a free port with --port")
+        elif err.errno == errno.EACCES:
+            why = f"port {port} on {host} needs privileges: choose a port above 1023 with --port"
+        elif err.errno == errno.EADDRNOTAVAIL:
+            why = f"{host} is not an address of this machine: use --host 127.0.0.1, or 0.0.0.0 for all"
+        else:
+            why = f"cannot listen on {host}:{port}: {err.strerror or err}"
+        raise UsageError(why) from None
 
 
 # --------------------------------------------------------------------------- classify
@@ -608,6 +693,12 @@ def _classify_columns(args: argparse.Namespace) -> tuple[str | int, str | int]:
 def cmd_classify_train(args: argparse.Namespace) -> int:
     from sentvec.classification import read_labelled
 
+    if args.backend == "int8":
+        raise UsageError("classify train --backend int8: `classify predict` embeds with the torch encoder, so a head "
+                         "fitted on int8 embeddings would see other vectors; use --backend torch or onnx")
+    if args.backend != "torch" and args.few_shot:
+        raise UsageError(f"--few-shot fine-tunes the torch encoder, which --backend {args.backend} does not run; "
+                         "leave out --backend (or --few-shot)")
     try:  # the data is read before the model is loaded, so a bad file or column fails fast
         texts, labels = read_labelled(args.data, *_classify_columns(args), header=not args.no_header,
                                       multi_label=args.multi_label, label_separator=args.label_separator)
@@ -618,7 +709,7 @@ def cmd_classify_train(args: argparse.Namespace) -> int:
         if args.head != "logistic":
             raise UsageError("-C is the logistic head's regularisation; the torch head does not take it")
         head_kwargs["C"] = args.C
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    model = _model_from_args(args)
     try:
         classifier = model.get_classifier(head=args.head, multi_label=args.multi_label,
                                           show_progress_bar=not args.quiet and sys.stderr.isatty(), **head_kwargs)
@@ -732,44 +823,57 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_index_build(args: argparse.Namespace) -> int:
     from sentvec.index import Index
+    from sentvec.index.index import check_build_inputs
 
     if args.ray is not None:
         return cmd_index_build_ray(args)
-    model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+    # the corpus and the index path first: a binary, empty or malformed corpus fails before the model loads
+    check_build_inputs(args.corpus, args.out, format=args.format, text_field=args.text_field,
+                       id_field=args.id_field or None, overwrite=args.overwrite or bool(_bm25_options(args)["bm25"]))
+    model = _model_from_args(args)
     model.model_name_or_path = model.model_name_or_path or args.model
-    try:
-        index = Index.build(
-            args.corpus, model, args.out, format=args.format, text_field=args.text_field,
-            id_field=args.id_field or None, precision=args.precision, normalize=not args.no_normalize,
-            truncate_dim=args.truncate_dim, prompt_name=args.prompt_name, chunk_size=args.chunk_size,
-            batch_size=args.batch_size, ann=args.ann, overwrite=args.overwrite,
-            show_progress_bar=not (args.no_progress or args.quiet),
-        )
-    except KeyboardInterrupt:
-        _err(f"sentvec: the stored chunks of {args.out} are kept; run the same command again to resume")
-        raise
+    # an interrupted or failed build says on the log what it kept (to resume) or removed
+    index = Index.build(
+        args.corpus, model, args.out, format=args.format, text_field=args.text_field,
+        id_field=args.id_field or None, precision=args.precision, normalize=not args.no_normalize,
+        truncate_dim=args.truncate_dim, prompt_name=args.prompt_name, chunk_size=args.chunk_size,
+        batch_size=args.batch_size, ann=args.ann, overwrite=args.overwrite,
+        show_progress_bar=not (args.no_progress or args.quiet), **_bm25_options(args),
+    )
+    if index.manifest.get("bm25"):
+        _note(args, f"BM25 index ({index.manifest['bm25']['language']}) over {_plural(index.count, 'document')}; "
+                    f"default search mode: {index.manifest.get('search_mode') or 'dense'}")
     _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
                 f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})")
     return 0
+
+
+def _bm25_options(args: argparse.Namespace) -> dict[str, Any]:
+    language = args.bm25 or ("en" if args.hybrid else None)
+    return {"bm25": language, "search_mode": "hybrid" if args.hybrid else None}
 
 
 def cmd_index_build_ray(args: argparse.Namespace) -> int:
     """`sentvec index build CORPUS --ray [ADDRESS]`: the same index, embedded by a Ray actor pool."""
     from sentvec.distributed import build_index, summary_lines
 
-    try:
-        index = build_index(
-            args.corpus, args.model, args.out, address=args.ray or None, format=args.format,
-            text_field=args.text_field, id_field=args.id_field or None, precision=args.precision,
-            normalize=not args.no_normalize, truncate_dim=args.truncate_dim, prompt_name=args.prompt_name,
-            shard_rows=args.chunk_size, batch_size=args.batch_size, num_actors=args.actors,
-            cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, ann=args.ann,
-            overwrite=args.overwrite, show_progress_bar=not (args.no_progress or args.quiet),
-            device=args.device, cache_folder=args.cache_folder,
-        )
-    except KeyboardInterrupt:
-        _err(f"sentvec: the finished shards of {args.out} are kept; run the same command again to resume")
-        raise
+    if args.backend != "torch" and args.gpus_per_actor:
+        raise UsageError(f"--backend {args.backend} runs onnxruntime on the CPU; with --gpus-per-actor use "
+                         "--backend torch")
+    # the actors load the model by name with these options; an interrupted or failed build says on the log
+    # what it kept (to resume) or removed
+    index = build_index(
+        args.corpus, args.model, args.out, address=args.ray or None, format=args.format,
+        text_field=args.text_field, id_field=args.id_field or None, precision=args.precision,
+        normalize=not args.no_normalize, truncate_dim=args.truncate_dim, prompt_name=args.prompt_name,
+        shard_rows=args.chunk_size, batch_size=args.batch_size, num_actors=args.actors,
+        cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, ann=args.ann,
+        overwrite=args.overwrite, show_progress_bar=not (args.no_progress or args.quiet),
+        device=args.device, cache_folder=args.cache_folder, backend=args.backend,
+    )
+    options = _bm25_options(args)
+    if options["bm25"] and index.complete:
+        index._add_bm25(options["bm25"], options["search_mode"], not (args.no_progress or args.quiet))
     for line in summary_lines(index.manifest["build"]):
         _note(args, line)
     _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
@@ -805,7 +909,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         _note(args, f"the build of {args.index} is unfinished; searching the {index.count} documents stored so far")
     model = None
     if args.model is not None:
-        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+        model = _model_from_args(args)
     elif args.device is not None or args.cache_folder is not None:
         model = index.model(device=args.device, cache_folder=args.cache_folder)
     if args.rerank is None and args.rerank_top is not None:
@@ -815,8 +919,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     reranker = None
     if args.rerank is not None:
         reranker = _load_cross_encoder(args.rerank, device=args.device, cache_folder=args.cache_folder)
+    fusion = {"fusion": args.fusion, "alpha": args.alpha} if args.fusion or args.alpha is not None else {}
+    fusion = {key: value for key, value in fusion.items() if value is not None}
     hits = index.search(args.query, k=args.k, model=model, exact=not args.approximate, reranker=reranker,
-                        rerank_top=args.rerank_top)
+                        rerank_top=args.rerank_top, mode=args.mode, **fusion)
     if args.json:
         print(json.dumps(hits, ensure_ascii=False))
     elif reranker is not None:  # both scores: the cross-encoder's (the order) and the index's
@@ -877,7 +983,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if args.method == "umap" and importlib.util.find_spec("umap") is None:
             raise UsageError("--method umap needs umap-learn: pip install umap-learn (or --method pca)")
         texts, labels = _map_corpus(args)
-        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+        model = _model_from_args(args)
         _note(args, f"embedding {_plural(len(texts), 'text')} with {args.model}")
         plot.corpus_map(texts, model=model, labels=labels, path=out, method=args.method, title=args.title,
                         batch_size=args.batch_size, show_progress_bar=not args.quiet and sys.stderr.isatty())
@@ -887,7 +993,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
             args.texts = _read_lines("-")[0]
         if not args.texts:
             raise UsageError("give at least one text to compare")
-        model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder)
+        model = _model_from_args(args)
         plot.similarity_heatmap(args.texts, model=model, path=out, title=args.title)
     elif kind == "training":
         out = _plot_output(args.out, (".png", ".svg"))
@@ -992,13 +1098,29 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", parents=[common], help="measure a model on a benchmark or on your own scored pairs",
         description="Correlate the model's similarity of sentence pairs with gold scores (Pearson and Spearman "
                     "for cosine, dot, Euclidean and Manhattan) and print a table. The STS Benchmark is read "
-                    "from $SENTVEC_DATA or the nearest shared/data folder.",
+                    "from --data DIR, else $SENTVEC_DATA or the nearest shared/data folder, else the sentvec "
+                    "cache; when none has it, it is fetched once from the Hugging Face dataset "
+                    "sentence-transformers/stsb (needs huggingface_hub and pyarrow, and the network).",
     )
     ev.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
                     help=f"model name or folder (default: {DEFAULT_MODEL})")
     ev.add_argument("--task", default="stsb",
-                    help="stsb (the STS Benchmark), or a .csv/.tsv/.jsonl/.json file of scored pairs (default: stsb)")
-    ev.add_argument("--split", choices=("train", "dev", "test"), default="test", help="STS Benchmark split (default: test)")
+                    help="stsb (the STS Benchmark), a .csv/.tsv/.jsonl/.json file of scored pairs, or beir:DIR, a "
+                         "retrieval collection in BEIR layout (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) "
+                         "(default: stsb)")
+    ev.add_argument("--split", choices=("train", "dev", "test"), default="test",
+                    help="STS Benchmark split, or the qrels file of a beir: task (default: test)")
+    ev.add_argument("--mode", choices=("dense", "bm25", "sparse", "hybrid"), default="dense",
+                    help="beir: how to search: dense (MODEL's embeddings), bm25 (no model), sparse (MODEL is a "
+                         "SparseEncoder), hybrid (MODEL fused with BM25) (default: dense)")
+    ev.add_argument("--fusion", choices=("rrf", "convex"), default="convex",
+                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
+    ev.add_argument("--alpha", type=float, default=0.5, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
+    ev.add_argument("--bm25-language", choices=("en", "zh"), default="en",
+                    help="bm25/hybrid: tokenisation, en (stemmed words) or zh (characters and bigrams) (default: en)")
+    ev.add_argument("--data", metavar="DIR", default=None,
+                    help="offline: folder with the STS Benchmark (sts-test.csv from Stsbenchmark.tar.gz, or the "
+                         "hub dataset's data/test-*.parquet)")
     ev.add_argument("--sentence1", default=None, help="pairs file: first sentence column (default: sentence1, or 0)")
     ev.add_argument("--sentence2", default=None, help="pairs file: second sentence column (default: sentence2, or 1)")
     ev.add_argument("--score", default=None, help="pairs file: gold score column (default: score, or 2)")
@@ -1038,6 +1160,11 @@ def build_parser() -> argparse.ArgumentParser:
     ib.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
     ib.add_argument("--ann", choices=("faiss",), default=None,
                     help="also build an approximate index (HNSW; with --ray, IVF with its lists on disk)")
+    ib.add_argument("--bm25", nargs="?", const="en", choices=("en", "zh"), default=None, metavar="LANG",
+                    help="also build a BM25 keyword index (search --mode bm25/hybrid); LANG en (stemmed words, the "
+                         "default) or zh (CJK characters and bigrams). Adds BM25 to a complete index too")
+    ib.add_argument("--hybrid", action="store_true",
+                    help="as --bm25, and make hybrid (dense + BM25) the index's default search mode")
     ib.add_argument("--overwrite", action="store_true", help="replace an existing index at OUT")
     ib.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     ray = ib.add_argument_group("distributed build (sentvec[ray])")
@@ -1065,6 +1192,12 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("-k", type=_positive_int, default=10, help="number of hits (default: 10)")
     se.add_argument("--json", action="store_true", help="print the hits as a JSON array")
     se.add_argument("--approximate", action="store_true", help="use the approximate (HNSW) index built with --ann")
+    se.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default=None,
+                    help="dense (embeddings), bm25 (keywords) or hybrid (both, fused); the last two need an index "
+                         "built with --bm25 (default: the index's own, set by --hybrid; else dense)")
+    se.add_argument("--fusion", choices=("rrf", "convex"), default=None,
+                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
+    se.add_argument("--alpha", type=float, default=None, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
     se.add_argument("-m", "--model", default=None,
                     help="model to embed the query (default: the index's own; another model is refused)")
     se.add_argument("--rerank", metavar="CROSS_ENCODER_MODEL", default=None,
@@ -1099,6 +1232,12 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--timeout-keep-alive", type=_positive_int, default=30,
                      help="seconds an idle connection stays open (default: 30; keep it above your clients' pool "
                           "expiry, or a client may send a request on a connection the server is closing)")
+    srv.add_argument("--request-timeout", type=_positive_int, default=30,
+                     help="seconds a client has to send a request: later headers close the connection, a later "
+                          "body gets 408 (default: 30)")
+    srv.add_argument("--max-connections", type=_positive_int, default=1024,
+                     help="most connections and requests in progress; more get 503 (default: 1024; keep it "
+                          "above --max-queue, so overload answers 429)")
     srv.add_argument("--auto-truncate", action="store_true",
                      help="truncate inputs over max_seq_length tokens instead of answering 422")
     srv.add_argument("--index", metavar="INDEX", default=None,
@@ -1200,6 +1339,15 @@ def build_parser() -> argparse.ArgumentParser:
         kind.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the picture")
         kind.add_argument("--title", default=None, help="title above the picture")
         kind.set_defaults(func=cmd_plot)
+
+    doc = sub.add_parser(
+        "doctor", parents=[common], help="show versions, backends, caches and threads (for bug reports)",
+        description="Print what this installation has: Python, sentvec and dependency versions, optional "
+                    "extras (and how to install the missing ones), backends that can run, the model caches "
+                    "with their sizes, and thread settings.",
+    )
+    doc.add_argument("--json", action="store_true", help="print one JSON object")
+    doc.set_defaults(func=cmd_doctor)
     return parser
 
 

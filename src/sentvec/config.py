@@ -5,10 +5,9 @@ This module imports no torch, so reading a config is instant (``sentvec info`` r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Family = Literal["bert", "roberta", "xlm-roberta", "mpnet", "distilbert"]
 Activation = Literal["gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish"]
@@ -68,17 +67,30 @@ class EncoderConfig:
         return self.max_position_embeddings
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> EncoderConfig:
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "config.json") -> EncoderConfig:
         """Build a config from the contents of a Hugging Face ``config.json``.
 
+        Args:
+            raw: the parsed file.
+            source: what errors call the file (its path, when known).
+
         Raises:
-            ValueError: the model type is not one we implement, or a needed field is missing.
+            ValueError: the model type is not one we implement, or a field is missing or out of range
+                (named with its config.json key).
         """
+        if not isinstance(raw, dict):
+            raise ValueError(f"{source} must hold a JSON object, got {type(raw).__name__}")
         model_type = raw.get("model_type")
         if model_type not in _FAMILY_OF_MODEL_TYPE:
             raise ValueError(
-                f"config.json has model_type={model_type!r}; sentvec implements {list(SUPPORTED_MODEL_TYPES)}"
+                f"{source} has model_type={model_type!r}; sentvec implements {list(SUPPORTED_MODEL_TYPES)}"
             )
+        config = cls._from_dict(raw, model_type, source)
+        config._check(source)
+        return config
+
+    @classmethod
+    def _from_dict(cls, raw: dict[str, Any], model_type: str, source: str) -> EncoderConfig:
         family = _FAMILY_OF_MODEL_TYPE[model_type]
         try:
             if family == "distilbert":
@@ -93,7 +105,7 @@ class EncoderConfig:
                     type_vocab_size=0,
                     hidden_act=raw.get("activation", "gelu"),
                     layer_norm_eps=1e-12,  # fixed in DistilBERT, not in its config
-                    pad_token_id=raw.get("pad_token_id", 0),
+                    pad_token_id=_given(raw, "pad_token_id", 0),
                     hidden_dropout=raw.get("dropout", 0.1),
                     attention_dropout=raw.get("attention_dropout", 0.1),
                     raw=raw,
@@ -110,7 +122,7 @@ class EncoderConfig:
                 type_vocab_size=0 if is_mpnet else raw.get("type_vocab_size", 2),
                 hidden_act=raw.get("hidden_act", "gelu"),
                 layer_norm_eps=raw.get("layer_norm_eps", 1e-12),
-                pad_token_id=raw.get("pad_token_id", 1 if family != "bert" else 0),
+                pad_token_id=_given(raw, "pad_token_id", 1 if family != "bert" else 0),
                 position_style="absolute" if family == "bert" else "padding_offset",
                 relative_attention_num_buckets=raw.get("relative_attention_num_buckets", 32) if is_mpnet else 0,
                 hidden_dropout=raw.get("hidden_dropout_prob", 0.1),
@@ -118,16 +130,68 @@ class EncoderConfig:
                 raw=raw,
             )
         except KeyError as missing:
-            raise ValueError(f"config.json of a {model_type} model lacks the field {missing}") from None
+            raise ValueError(f"{source} of a {model_type} model lacks the field {missing}") from None
+
+    def _check(self, source: str) -> None:
+        """Refuse values the encoder cannot be built from, naming the key as config.json spells it."""
+        names = _KEY_NAMES.get(self.family, {})
+
+        def bad(attr: str, need: str) -> ValueError:
+            key = names.get(attr, attr)
+            return ValueError(f"{source} has {key}={self.raw.get(key, getattr(self, attr))!r}; it must be {need}")
+
+        for attr in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size",
+                     "max_position_embeddings"):
+            if not _is_int(getattr(self, attr)) or getattr(self, attr) < 1:
+                raise bad(attr, "a positive integer")
+        for attr in ("type_vocab_size", "relative_attention_num_buckets", "pad_token_id"):
+            if not _is_int(getattr(self, attr)) or getattr(self, attr) < 0:
+                raise bad(attr, "a non-negative integer")
+        if self.hidden_size % self.num_heads:
+            raise bad("num_heads", f"a divisor of the hidden size {self.hidden_size}")
+        if self.pad_token_id >= self.vocab_size:
+            raise bad("pad_token_id", f"a token id below the vocabulary size {self.vocab_size}")
+        if self.max_positions < 1:
+            raise bad("max_position_embeddings", f"more than pad_token_id + 1 = {self.pad_token_id + 1}")
+        if self.hidden_act not in get_args(Activation):
+            raise bad("hidden_act", f"one of {list(get_args(Activation))}")
+        if not isinstance(self.layer_norm_eps, int | float) or isinstance(self.layer_norm_eps, bool) or not (
+            0 < self.layer_norm_eps < 1
+        ):
+            raise bad("layer_norm_eps", "a number between 0 and 1")
+        for attr in ("hidden_dropout", "attention_dropout"):
+            value = getattr(self, attr)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
+                raise bad(attr, "a probability in [0, 1)")
 
     @classmethod
     def from_file(cls, path: str | Path) -> EncoderConfig:
-        """Read ``config.json`` at ``path``."""
+        """Read ``config.json`` at ``path`` (a regular file of a sane size; see :func:`sentvec.paths.read_json`)."""
+        from sentvec.paths import read_json
+
         path = Path(path)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_json(path)
         except FileNotFoundError:
             raise FileNotFoundError(f"{path} is missing; a model folder needs its encoder's config.json") from None
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON ({err}); re-download or re-save the model") from None
-        return cls.from_dict(raw)
+        return cls.from_dict(raw, source=str(path))
+
+
+def _given(raw: dict[str, Any], key: str, default: Any) -> Any:
+    """``raw[key]``, or ``default`` when it is absent or null (some configs write ``"pad_token_id": null``)."""
+    value = raw.get(key)
+    return default if value is None else value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Our field -> the config.json key, where the Hugging Face name differs (for error messages).
+_BERT_KEYS = {"num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
+              "hidden_dropout": "hidden_dropout_prob", "attention_dropout": "attention_probs_dropout_prob"}
+_KEY_NAMES: dict[str, dict[str, str]] = {
+    "bert": _BERT_KEYS, "roberta": _BERT_KEYS, "xlm-roberta": _BERT_KEYS, "mpnet": _BERT_KEYS,
+    "distilbert": {"hidden_size": "dim", "num_layers": "n_layers", "num_heads": "n_heads",
+                   "intermediate_size": "hidden_dim", "hidden_act": "activation", "hidden_dropout": "dropout"},
+}

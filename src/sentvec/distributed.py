@@ -43,12 +43,14 @@ from sentvec.index.files import scheme
 from sentvec.index.index import (
     Index,
     InvalidIndexError,
+    _after_failed_build,
     _build_settings,
     _load_model,
     _release_memory,
     _sha256,
     _start_or_resume,
     _write_manifest,
+    check_build_inputs,
     model_fingerprint,
 )
 from sentvec.index.ivf import build_ivf
@@ -266,7 +268,7 @@ class ShardEmbedder:
 
         if threads > 0:  # Ray reserves num_cpus for the actor; torch would otherwise use every core of the node
             torch.set_num_threads(threads)
-        self.model = _load_model(model, device, cache_folder)
+        self.model = _load_model(model, device, cache_folder, settings["model"].get("backend", "torch"))
         found = model_fingerprint(self.model)
         if found != settings["model"]["fingerprint"]:
             raise InvalidIndexError(f"the model {model!r} on this worker has fingerprint {found}, the driver's has "
@@ -394,6 +396,7 @@ def build_index(
     show_progress_bar: bool = True,
     device: str | None = None,
     cache_folder: str | None = None,
+    backend: str = "torch",
     stop_after_shards: int | None = None,
     filesystem: Any = None,
     _crash_once: tuple[int, str] | None = None,
@@ -419,6 +422,8 @@ def build_index(
         ann: ``"faiss"``: an IVF index trained on a sample of the vectors, filled shard by shard and merged
             into on-disk inverted lists (:func:`sentvec.index.ivf.build_ivf`).
         overwrite: replace an existing index; otherwise an unfinished build is resumed, shard by shard.
+        device, cache_folder, backend: how the driver and every actor load the model (``backend="onnx"`` or
+            ``"int8"`` runs onnxruntime on the CPU: not with ``gpus_per_actor``).
         stop_after_shards: embed at most this many new shards, leaving the build unfinished; for tests.
         filesystem: a ``pyarrow.fs.FileSystem`` holding ``corpus`` (as Ray Data's readers take it; it is pickled
             to the actors, so it must work in their processes: S3/GCS/Azure/HDFS and local ones do).
@@ -436,16 +441,19 @@ def build_index(
                          f"and num_actors={num_actors} at least 1")
     if ann is not None and ann != "faiss":
         raise ValueError(f"ann={ann!r} is not supported; choose 'faiss' (or None for exact search only)")
-    source = Source.of(corpus, format, text_field, id_field, filesystem=filesystem)
+    if backend != "torch" and gpus_per_actor:
+        raise ValueError(f"backend={backend!r} runs onnxruntime on the CPU; with gpus_per_actor={gpus_per_actor} "
+                         "use backend='torch' (or gpus_per_actor=0)")
     if scheme(path) is not None:
         raise ValueError(f"the index folder {str(path)!r} must be a local path (on a multi-node cluster, a shared "
                          "mount every node sees at that path): its files are renamed into place and memory-mapped "
                          "at search time, which object stores cannot do; the corpus itself may be a URI")
     folder = Path(path).expanduser().resolve()
-    if not folder.parent.is_dir():
-        raise FileNotFoundError(f"the folder {str(folder.parent)!r} for index {str(path)!r} does not exist")
+    # before the model is loaded or a cluster started: an empty, binary or malformed corpus fails in a moment
+    source = check_build_inputs(corpus, folder, format=format, text_field=text_field, id_field=id_field,
+                                overwrite=overwrite, filesystem=filesystem)
     if isinstance(model, str):
-        model_name, loaded = model, _load_model(model, device, cache_folder)
+        model_name, loaded = model, _load_model(model, device, cache_folder, backend)
     else:
         model_name, loaded = model.model_name_or_path, model
         if not model_name:
@@ -454,7 +462,24 @@ def build_index(
                                truncate_dim=truncate_dim, prompt_name=prompt_name, chunk_size=shard_rows)
     settings["builder"] = "ray"
     model_name = settings["model"]["name"]  # a folder resolved to its absolute path: the actors load it by that name
+    existed = folder.exists()
     manifest = _start_or_resume(folder, settings, overwrite)
+    try:
+        return _build(ray, folder, manifest, loaded, model_name, source, settings, address, num_cpus, shard_rows,
+                      batch_size, device, cache_folder, num_actors, cpus_per_actor, gpus_per_actor, ann,
+                      show_progress_bar, stop_after_shards, _crash_once)
+    except BaseException:
+        done = sum(1 for _ in (folder / "chunks").glob("*" + DONE_SUFFIX)) if (folder / "chunks").is_dir() else 0
+        _after_failed_build(folder, done, existed, "shards")
+        raise
+
+
+def _build(ray: Any, folder: Path, manifest: dict[str, Any], loaded: SentenceTransformer, model_name: str,
+           source: Source, settings: dict[str, Any], address: str | None, num_cpus: int | None, shard_rows: int,
+           batch_size: int, device: str | None, cache_folder: str | None, num_actors: int | None,
+           cpus_per_actor: float, gpus_per_actor: float, ann: str | None, show_progress_bar: bool,
+           stop_after_shards: int | None, crash_once: tuple[int, str] | None) -> Index:
+    """The build proper, after the checks and the manifest: plan, calibrate, embed, list the shards."""
     started = time.perf_counter()
     plan = plan_shards(source, shard_rows)
     ranges = _calibrate(folder, loaded, source, plan, settings)
@@ -465,7 +490,7 @@ def build_index(
     logger.info("%d shards planned, %d already embedded, %d to embed", len(plan), len(done_before), len(pending))
 
     results = _run(ray, address, num_cpus, pending, model_name, folder, source, settings, ranges, batch_size,
-                   device, cache_folder, num_actors, cpus_per_actor, gpus_per_actor, show_progress_bar, _crash_once)
+                   device, cache_folder, num_actors, cpus_per_actor, gpus_per_actor, show_progress_bar, crash_once)
     summary = _summary(results, time.perf_counter() - started, len(done_before))
     for line in summary_lines(summary):
         logger.info(line)

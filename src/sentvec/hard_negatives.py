@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-OutputFormat = Literal["triplet", "n-tuple", "labeled-pair", "labeled-list"]
+OutputFormat = Literal["triplet", "n-tuple", "labeled-pair", "labeled-list", "n-tuple-scores"]
 OUTPUT_FORMATS = ("triplet", "n-tuple", "labeled-pair", "labeled-list")
 _NEG_INF = float("-inf")
+# FAISS on GPU returns at most this many neighbours per query (its k limit)
+_FAISS_GPU_MAX_K = 2048
 
 
 def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
@@ -83,22 +85,29 @@ def mine_hard_negatives(
         dataset: a ``datasets.Dataset`` (first two columns, or the named ones), a dict of columns, or a
             list of ``(anchor, positive)`` string pairs.
         model: the embedding model; embeddings are normalized and compared with ``model.similarity``.
+        cross_encoder: a :class:`~sentvec.CrossEncoder` (one label) that rescores the ``range_max`` best
+            candidates and the positives of each anchor; the score filters, margins and the ranking then
+            use its scores instead of the embedding similarities.
         output_format: ``triplet`` (anchor, positive, negative), ``n-tuple`` (anchor, positive,
             negative_1..n), ``labeled-pair`` (anchor, text, label) or ``labeled-list`` (anchor, [texts], [labels]).
+            ``n-tuple-scores`` is the deprecated name of ``n-tuple`` with ``output_scores=True``.
         output_scores: add (or, for the labeled formats, use instead of labels) the similarity scores.
         faiss_batch_size: queries scored at once (bounds the score matrix), also without FAISS.
-        use_faiss: search with a FAISS flat index (needs ``faiss-cpu``).
+        use_faiss: search with a FAISS flat index (needs ``faiss-cpu``); on GPUs when FAISS sees any, and
+            then ``range_max`` is capped so that a query asks for at most 2048 neighbours.
+        use_multi_process: encode in worker processes (``True``: the default devices; or a list of devices).
+        verbose: log progress, and print a short report of what was mined to stdout (as the reference
+            does: a user who asked for it reads it in a notebook or a terminal), including a line naming the
+            parameters to loosen when some anchors got fewer than ``num_negatives`` negatives.
         cache_folder: keep the embeddings there as .npy and reuse them on the next call.
-        Other arguments are as in sentence-transformers; ``cross_encoder`` and ``use_multi_process`` are
-        not supported yet.
+        Other arguments are as in sentence-transformers.
 
     Returns:
         A ``datasets.Dataset`` when ``dataset`` was one, otherwise a list of row dicts with the same columns.
     """
-    if cross_encoder is not None:
-        raise NotImplementedError("mine_hard_negatives(cross_encoder=...) is not supported yet; pass cross_encoder=None")
-    if use_multi_process:
-        raise NotImplementedError("mine_hard_negatives(use_multi_process=...) is not supported; pass use_multi_process=False")
+    if cross_encoder is not None and getattr(cross_encoder, "num_labels", 1) != 1:
+        raise ValueError(f"cross_encoder has num_labels={cross_encoder.num_labels}; rescoring needs a one-label "
+                         "(relevance) CrossEncoder")
     columns, was_dataset = _columns(dataset)
     names = list(columns)
     if not names or len(columns[names[0]]) == 0:
@@ -115,6 +124,10 @@ def mine_hard_negatives(
     if as_triplets is not None:
         output_format = "triplet" if as_triplets else "n-tuple"
         logger.warning("as_triplets is deprecated; use output_format (now %r)", output_format)
+    if output_format == "n-tuple-scores":
+        logger.warning('output_format="n-tuple-scores" is deprecated; use output_format="n-tuple" with '
+                       "output_scores=True (which it now means)")
+        output_format, output_scores = "n-tuple", True
     if include_positives and output_format != "n-tuple":
         logger.warning('include_positives=True sets output_format to "n-tuple" to keep the ranking order')
         output_format = "n-tuple"
@@ -149,32 +162,46 @@ def mine_hard_negatives(
         range_max = range_min + (num_negatives * 10 if filtered else num_negatives) + max_positives
         if verbose:
             logger.info("Setting range_max to %d based on the provided parameters.", range_max)
+    faiss_gpu = use_faiss and _faiss_gpus() > 0
+    capped = ""
+    if faiss_gpu and range_max + max_positives > _FAISS_GPU_MAX_K:
+        range_max = _FAISS_GPU_MAX_K - max_positives
+        capped = (f" (range_max was capped to {range_max} because FAISS on GPU returns at most {_FAISS_GPU_MAX_K} "
+                  f"neighbours per query, {max_positives} of them kept for the positives)")
+        logger.warning("range_max capped to %d: FAISS on GPU returns at most %d neighbours per query",
+                       range_max, _FAISS_GPU_MAX_K)
     if range_min < 0:
         raise ValueError(f"range_min must be non-negative, got range_min={range_min}.")
     if range_min >= range_max:
-        raise ValueError(f"range_min must be smaller than range_max, got range_min={range_min} and range_max={range_max}.")
+        raise ValueError(f"range_min must be smaller than range_max, got range_min={range_min} and "
+                         f"range_max={range_max}.{capped}")
     if num_negatives > range_max - range_min:
         raise ValueError(
             f"Cannot mine {num_negatives} negatives per query: only {range_max - range_min} candidates remain after "
             f"skipping the first range_min={range_min} of range_max={range_max}. Decrease num_negatives or range_min, "
-            "or increase range_max."
+            f"or increase range_max.{capped}"
         )
 
     query_emb, corpus_emb = _embeddings(
         model, queries, texts, batch_size=batch_size, cache_folder=cache_folder,
         query_prompt=(query_prompt, query_prompt_name), corpus_prompt=(corpus_prompt, corpus_prompt_name),
+        use_multi_process=use_multi_process,
     )
     width = range_max + max_positives
-    scores, indices = _top_candidates(model, query_emb, corpus_emb, width, faiss_batch_size, use_faiss)
+    scores, indices = _top_candidates(model, query_emb, corpus_emb, width, faiss_batch_size, use_faiss, faiss_gpu)
 
     n_pos = [len(p) for p in positive_ids]
     flat_pos = [i for ids in positive_ids for i in ids]
     pos_query = [q for q, ids in enumerate(positive_ids) for _ in ids]
-    positive_scores = model.similarity_pairwise(
-        torch.as_tensor(query_emb[pos_query]), torch.as_tensor(corpus_emb[flat_pos])
-    ).float().cpu()
+    if cross_encoder is not None:
+        scores, positive_scores = _rescore(cross_encoder, queries, texts, indices, pos_query, flat_pos,
+                                           batch_size=batch_size, verbose=verbose)
+    else:
+        positive_scores = model.similarity_pairwise(
+            torch.as_tensor(query_emb[pos_query]), torch.as_tensor(corpus_emb[flat_pos])
+        ).float().cpu()
 
-    scores[indices == -1] = _NEG_INF
+    scores[indices == -1] = _NEG_INF  # FAISS / short-corpus padding is never a negative, whatever it scored
     if not include_positives:
         for q, ids in enumerate(positive_ids):
             scores[q, torch.isin(indices[q], torch.tensor(ids))] = _NEG_INF
@@ -209,8 +236,8 @@ def mine_hard_negatives(
         positive_ids, positive_scores, neg_ids, neg_scores,
     )
     if verbose:
-        found = int((neg_scores != _NEG_INF).sum())
-        logger.info("Mined %d negatives for %d anchors (%s rows)", found, len(queries), len(next(iter(rows.values()))))
+        _report(neg_scores, num_negatives, len(next(iter(rows.values()))), range_min=range_min, max_score=max_score,
+                min_score=min_score, absolute_margin=absolute_margin, relative_margin=relative_margin)
     if was_dataset:
         from datasets import Dataset
 
@@ -219,9 +246,53 @@ def mine_hard_negatives(
     return [dict(zip(keys, values)) for values in zip(*rows.values())]
 
 
+def _report(neg_scores: torch.Tensor, num_negatives: int, n_rows: int, *, range_min: int, **filters: Any) -> None:
+    """What was mined, printed for ``verbose=True``: counts, and which parameters to loosen when some
+    anchors got fewer than ``num_negatives`` negatives."""
+    found = (neg_scores != _NEG_INF).sum(1)
+    lines = [f"Mined {int(found.sum())} negatives for {len(found)} anchors ({n_rows} rows); per anchor: "
+             f"min {int(found.min())}, mean {float(found.float().mean()):.2f}, max {int(found.max())}."]
+    short = int((found < num_negatives).sum())
+    if short:
+        names = ["range_max"] + (["range_min"] if range_min else []) + [k for k, v in filters.items() if v is not None]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        noun = "parameter" if len(names) == 1 else "parameters"
+        lines.append(f"Could not find enough negatives for {short} anchor(s): fewer than num_negatives={num_negatives}. "
+                     f"Consider adjusting the {listed} {noun} if you'd like to find more valid negatives.")
+    # stdout, not logging: verbose=True asks for this report (as in the reference, whose users read it there)
+    print("\n".join(lines))  # noqa: T201
+
+
+def _rescore(
+    cross_encoder: Any, queries: list[str], texts: list[str], indices: torch.Tensor, pos_query: list[int],
+    flat_pos: list[int], *, batch_size: int, verbose: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-encoder scores of every retrieved candidate (padding slots get -inf) and of every positive."""
+    rows, cols = (indices != -1).nonzero(as_tuple=True)
+    pairs = [(queries[int(q)], texts[int(indices[q, c])]) for q, c in zip(rows, cols)]
+    pairs += [(queries[q], texts[p]) for q, p in zip(pos_query, flat_pos)]
+    predicted = cross_encoder.predict(pairs, batch_size=batch_size, show_progress_bar=verbose, convert_to_tensor=True)
+    predicted = torch.as_tensor(predicted).float().cpu().view(-1)
+    scores = torch.full(indices.shape, _NEG_INF)
+    scores[rows, cols] = predicted[: len(rows)]
+    return scores, predicted[len(rows) :]
+
+
+def _faiss_gpus() -> int:
+    """How many GPUs FAISS can use (0 without FAISS or without its GPU build)."""
+    try:
+        import faiss
+    except ImportError:
+        return 0
+    if not hasattr(faiss, "get_num_gpus") or not hasattr(faiss, "index_cpu_to_all_gpus"):
+        return 0
+    return int(faiss.get_num_gpus())
+
+
 def _embeddings(
     model: SentenceTransformer, queries: list[str], texts: list[str], *, batch_size: int, cache_folder: str | None,
     query_prompt: tuple[str | None, str | None], corpus_prompt: tuple[str | None, str | None],
+    use_multi_process: list[str] | bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalized query and corpus embeddings, read from / written to ``cache_folder`` when given."""
 
@@ -234,8 +305,9 @@ def _embeddings(
             if os.path.exists(path):
                 return np.load(path)
         encode = model.encode_query if kind == "query" else model.encode_document
+        extra = {"pool": pool} if pool is not None else {}
         vectors = encode(items, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                         show_progress_bar=False, prompt=prompt[0], prompt_name=prompt[1])
+                         show_progress_bar=False, prompt=prompt[0], prompt_name=prompt[1], **extra)
         vectors = np.asarray(vectors, dtype=np.float32)
         if path is not None:
             tmp = f"{path}.{os.getpid()}.tmp.npy"
@@ -243,11 +315,19 @@ def _embeddings(
             os.replace(tmp, path)
         return vectors
 
-    return embed("query", queries, query_prompt), embed("corpus", texts, corpus_prompt)
+    pool = None
+    if use_multi_process:
+        pool = model.start_multi_process_pool(use_multi_process if isinstance(use_multi_process, list) else None)
+    try:
+        return embed("query", queries, query_prompt), embed("corpus", texts, corpus_prompt)
+    finally:
+        if pool is not None:
+            model.stop_multi_process_pool(pool)
 
 
 def _top_candidates(
-    model: SentenceTransformer, queries: np.ndarray, corpus: np.ndarray, width: int, batch: int, use_faiss: bool
+    model: SentenceTransformer, queries: np.ndarray, corpus: np.ndarray, width: int, batch: int, use_faiss: bool,
+    faiss_gpu: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``width`` best-scoring corpus rows per query; short rows are padded with index -1 and score -inf."""
     if use_faiss:
@@ -256,6 +336,8 @@ def _top_candidates(
         except ImportError as err:
             raise ImportError("use_faiss=True needs FAISS: pip install faiss-cpu (or sentvec[ann])") from err
         index = faiss.IndexFlatIP(corpus.shape[1])
+        if faiss_gpu:
+            index = faiss.index_cpu_to_all_gpus(index)
         index.add(np.ascontiguousarray(corpus, dtype=np.float32))
         parts = [index.search(np.ascontiguousarray(queries[i : i + batch]), width) for i in range(0, len(queries), batch)]
         scores = torch.from_numpy(np.concatenate([p[0] for p in parts])).float()

@@ -48,9 +48,15 @@ def encoder_settings(folder: Path, max_positions: int) -> tuple[int, bool]:
     max_seq_length comes from sentence_bert_config.json, else the tokenizer's model_max_length, else
     the encoder's position table, and never exceeds the positions the encoder has.
     """
-    sbert = next((read_json(folder / name) for name in SBERT_CONFIG_NAMES if (folder / name).is_file()), {})
+    source = next((folder / name for name in SBERT_CONFIG_NAMES if (folder / name).exists()), None)
+    sbert = read_json(source, expect=dict) if source is not None else {}
     length = sbert.get("max_seq_length")
-    if not isinstance(length, int):
-        limit = read_json(folder / "tokenizer_config.json", required=False).get("model_max_length")
-        length = limit if isinstance(limit, int) and limit < _UNBOUNDED else None
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 2):
+        raise ValueError(
+            f"{source} has max_seq_length={length!r}; it must be an integer of at least 2 (room for the "
+            f"special tokens), at most the encoder's {max_positions} positions"
+        )
+    if length is None:
+        limit = read_json(folder / "tokenizer_config.json", required=False, expect=dict).get("model_max_length")
+        length = limit if isinstance(limit, int) and 2 <= limit < _UNBOUNDED else None
     return min(length or max_positions, max_positions), bool(sbert.get("do_lower_case", False))

@@ -21,9 +21,9 @@ from torch import Tensor, nn
 
 from sentvec import __version__
 from sentvec.model_card import ModelCardData, generate_model_card, revision_of
-from sentvec.modules import MODULE_TYPES, Pooling, Router, StaticEmbedding, Transformer, load_module, type_name
+from sentvec.modules import MODULE_TYPES, Dense, Pooling, Router, StaticEmbedding, Transformer, load_module, type_name
 from sentvec.modules.use import UniversalSentenceEncoder
-from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.paths import disk_full_error, inside, move_into, read_json, staging_folder, write_json
 from sentvec.quantization import PRECISIONS, quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
 
@@ -35,6 +35,7 @@ BACKENDS: tuple[str, ...] = ("torch", "onnx", "int8")
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 _TOKENIZE_CHUNK = 16_384  # texts tokenized at once: bounds the memory the token lists take
+_UNKNOWN_SHARE = 0.3  # warn when this share of the text tokens of an encode() call is the unknown token
 
 
 class SentenceTransformer(nn.Sequential):
@@ -147,6 +148,7 @@ class SentenceTransformer(nn.Sequential):
         self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
         self.truncate_dim = truncate_dim
         self._warned_truncation = False
+        self._warned_unknown = False
         dtype = (model_kwargs or {}).get("torch_dtype") or (model_kwargs or {}).get("dtype")
         if isinstance(dtype, str) and dtype != "auto":
             dtype = getattr(torch, dtype)
@@ -546,6 +548,8 @@ class SentenceTransformer(nn.Sequential):
         token_budget = batch_size * self.max_seq_length
         results: list[Any] = [None] * len(texts)
         truncated = 0
+        count_unknown = getattr(tokenizer, "unknown_counts", None)  # a Transformer's tokenizer has it
+        unknown = counted = 0
         device = self.device
         progress = None
         if show_progress_bar:
@@ -564,6 +568,9 @@ class SentenceTransformer(nn.Sequential):
                 start += count
                 features = tokenizer.collate([encodings[i] for i in ids])
                 truncated += int(features["truncated"].sum())
+                if count_unknown is not None:
+                    unknown += (counts := count_unknown(features))[0]
+                    counted += counts[1]
                 features = {k: v.to(device) for k, v in features.items()}
                 if prompt_length is not None:
                     features["prompt_length"] = prompt_length
@@ -580,6 +587,14 @@ class SentenceTransformer(nn.Sequential):
                 "%d of %d inputs were longer than max_seq_length=%d tokens and were truncated "
                 "(encode(..., output_value=None) marks each with 'truncated'; this warning is shown once per model)",
                 truncated, len(texts), self.max_seq_length,
+            )
+        if counted and unknown >= _UNKNOWN_SHARE * counted and not self._warned_unknown:
+            self._warned_unknown = True
+            logger.warning(
+                "%.0f%% of the tokens of these texts are unknown to the vocabulary of %s, so their embeddings and "
+                "scores are unreliable: the model does not cover the texts' language. For Chinese and other "
+                "languages use a multilingual model such as use-multilingual-v3 (this warning is shown once per model)",
+                100 * unknown / counted, self.model_name_or_path or "this model",
             )
         return results
 
@@ -756,6 +771,11 @@ class SentenceTransformer(nn.Sequential):
             if create_model_card:
                 (staging / "README.md").write_text(self._card_text(model_name), encoding="utf-8")
             move_into(staging, target)
+        except Exception as err:
+            full = disk_full_error(err, target, "saving the model to")
+            if full is None:
+                raise
+            raise full from err
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -838,12 +858,10 @@ def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = 
                        "with mean pooling", folder)
         transformer = Transformer.load(folder, allow_pickle=allow_pickle)
         return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
-    entries = read_json(folder / "modules.json")
-    if not isinstance(entries, list):
-        raise ValueError(f"{folder / 'modules.json'} must hold a list of modules")
+    entries = _module_entries(folder / "modules.json")
     modules: list[nn.Module] = []
-    for entry in sorted(entries, key=lambda e: e.get("idx", 0)):
-        name = entry.get("type", "")
+    for entry in entries:
+        name = entry["type"]
         if name not in MODULE_TYPES and not trust_remote_code and not (known and name in known):
             raise ValueError(
                 f"{folder / 'modules.json'} names module type {name!r}, which sentvec does not implement "
@@ -853,5 +871,38 @@ def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = 
         sub = inside(folder, entry.get("path", ""))
         modules.append(load_module(name, sub, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
                                    known=known))
+        _check_input_size(modules, sub)
     return modules, settings
+
+
+def _module_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of ``modules.json`` in pipeline order, each checked to be an object with a type and path."""
+    entries = read_json(path, expect=list)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path} entry {i} is {entry!r}; each module is an object with idx, type and path")
+        for key, kind in (("type", str), ("path", str), ("idx", int)):
+            if key in entry and (not isinstance(entry[key], kind) or isinstance(entry[key], bool)):
+                raise ValueError(f"{path} entry {i} has {key}={entry[key]!r}; it must be a {kind.__name__}")
+        if "type" not in entry:
+            raise ValueError(f"{path} entry {i} names no module type")
+    return sorted(entries, key=lambda e: e.get("idx", 0))
+
+
+def _check_input_size(modules: list[nn.Module], folder: Path) -> None:
+    """Refuse a Pooling or Dense step whose input size is not what the step before it gives."""
+    if len(modules) < 2:
+        return
+    step, before = modules[-1], modules[-2]
+    if isinstance(step, Pooling) and hasattr(before, "get_word_embedding_dimension"):
+        given, wanted, key = before.get_word_embedding_dimension(), step.embedding_dimension, "embedding_dimension"
+    elif isinstance(step, Dense) and hasattr(before, "get_sentence_embedding_dimension"):
+        given, wanted, key = before.get_sentence_embedding_dimension(), step.in_features, "in_features"
+    else:
+        return
+    if given != wanted:
+        raise ValueError(
+            f"{folder / 'config.json'} has {key}={wanted}, but the module before it gives vectors of size {given}; "
+            "the model folder's modules do not fit together (re-download or re-save the model)"
+        )
 

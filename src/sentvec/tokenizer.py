@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from tokenizers import Encoding
 from tokenizers import Tokenizer as _RustTokenizer
-from torch import Tensor
 
-from sentvec.paths import read_json
+from sentvec.paths import MAX_TOKENIZER_BYTES, check_regular_file, read_json, read_limited
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 # Files that describe a tokenizer; copied verbatim when a model is saved so other libraries read them.
 TOKENIZER_FILES = (
@@ -25,6 +26,9 @@ TOKENIZER_FILES = (
     "spiece.model",
     "added_tokens.json",
 )
+
+
+_SPECIAL_NAMES = ("[CLS]", "[SEP]", "[PAD]", "[MASK]", "<s>", "</s>", "<pad>", "<mask>")
 
 
 class Tokenizer:
@@ -41,6 +45,14 @@ class Tokenizer:
         self._tokenizer = tokenizer
         self.pad_token = pad_token
         self.pad_id = pad_id
+        # For unknown_counts(): the unknown token's id (WordPiece and BPE vocabularies name one) and the
+        # ids of special tokens, which are not text and do not count.
+        unk_token = getattr(tokenizer.model, "unk_token", None)
+        self.unk_id: int | None = tokenizer.token_to_id(unk_token) if isinstance(unk_token, str) else None
+        special = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
+        # Tokenizers built in code may not register the tokens their post-processor adds; the usual names do.
+        special |= {tokenizer.token_to_id(t) for t in (pad_token, *_SPECIAL_NAMES)} - {None}
+        self._special_ids = np.array(sorted(special - {self.unk_id}), dtype=np.int64)
         self.lowercase = lowercase
         self._files: dict[str, bytes] = {}  # file name -> contents, kept so save() works after the folder is gone
         self.max_length = max_length
@@ -60,14 +72,17 @@ class Tokenizer:
     @classmethod
     def from_folder(cls, folder: Path, *, max_length: int, lowercase: bool = False) -> Tokenizer:
         """Load ``tokenizer.json`` (or, for BERT-style models, ``vocab.txt``) from a model folder."""
-        settings = read_json(folder / "tokenizer_config.json", required=False)
-        special = read_json(folder / "special_tokens_map.json", required=False)
-        if (folder / "tokenizer.json").is_file():
+        settings = read_json(folder / "tokenizer_config.json", required=False, expect=dict)
+        special = read_json(folder / "special_tokens_map.json", required=False, expect=dict)
+        if (folder / "tokenizer.json").exists():
+            # Read by us, not by the Rust side, so a FIFO or /dev/zero behind the name is refused, not read forever.
+            text = read_limited(folder / "tokenizer.json", MAX_TOKENIZER_BYTES)
             try:
-                rust = _RustTokenizer.from_file(str(folder / "tokenizer.json"))
+                rust = _RustTokenizer.from_str(text.decode("utf-8"))
             except Exception as err:  # the Rust side raises a bare Exception for bad files
                 raise ValueError(f"{folder / 'tokenizer.json'} could not be read ({err}); the file is corrupt") from None
-        elif (folder / "vocab.txt").is_file():
+        elif (folder / "vocab.txt").exists():
+            check_regular_file(folder / "vocab.txt", limit=MAX_TOKENIZER_BYTES)
             rust = _wordpiece_from_vocab(folder / "vocab.txt", settings, special)
         else:
             raise FileNotFoundError(
@@ -103,7 +118,13 @@ class Tokenizer:
         return self._tokenizer.encode_batch([(a, b) for a, b in pairs])
 
     def collate(self, encodings: list[Encoding]) -> dict[str, Any]:
-        """Pad encodings into one batch of tensors (right padding, to the longest)."""
+        """Pad encodings into one batch of torch tensors (right padding, to the longest)."""
+        import torch  # the torch-free runtime (sentvec.lite) uses collate_numpy and never gets here
+
+        return {name: torch.from_numpy(array) for name, array in self.collate_numpy(encodings).items()}
+
+    def collate_numpy(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
+        """Pad encodings into one batch of numpy arrays: int64 ids, mask and token types, bool ``truncated``."""
         width = max((len(e.ids) for e in encodings), default=0)
         ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
         types = np.zeros((len(encodings), width), dtype=np.int64)
@@ -113,12 +134,17 @@ class Tokenizer:
             ids[row, :n] = encoding.ids
             types[row, :n] = encoding.type_ids
             mask[row, :n] = 1
-        return {
-            "input_ids": torch.from_numpy(ids),
-            "attention_mask": torch.from_numpy(mask),
-            "token_type_ids": torch.from_numpy(types),
-            "truncated": torch.tensor([bool(e.overflowing) for e in encodings], dtype=torch.bool),
-        }
+        truncated = np.array([bool(e.overflowing) for e in encodings], dtype=bool)
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "truncated": truncated}
+
+    def unknown_counts(self, features: dict[str, Any]) -> tuple[int, int]:
+        """``(unknown, total)``: how many of a collated batch's text tokens (special tokens left out) are the
+        unknown token. A high share means the vocabulary does not cover the texts' language."""
+        if self.unk_id is None:
+            return 0, 0
+        ids = np.asarray(features["input_ids"])  # torch tensors (on the CPU) and numpy arrays alike
+        text = np.asarray(features["attention_mask"]).astype(bool) & ~np.isin(ids, self._special_ids)
+        return int((text & (ids == self.unk_id)).sum()), int(text.sum())
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` becomes, special tokens included, before truncation."""
@@ -130,7 +156,7 @@ class Tokenizer:
 
     def decode(self, ids: list[int] | Tensor) -> str:
         """Turn ids back into text, special tokens dropped."""
-        if isinstance(ids, Tensor):
+        if not isinstance(ids, list):
             ids = ids.tolist()
         return self._tokenizer.decode(ids, skip_special_tokens=True)
 

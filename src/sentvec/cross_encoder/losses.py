@@ -45,7 +45,7 @@ class BinaryCrossEntropyLoss(nn.Module):
         self.bce_with_logits_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
     def forward(self, inputs: list[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        logits = self.activation_fn(self.model(inputs[0])).view(-1)
+        logits = self.activation_fn(self.model(inputs[0])["scores"]).view(-1)
         return self.bce_with_logits_loss(logits, labels.float())
 
 
@@ -60,7 +60,7 @@ class MSELoss(nn.Module):
         self.loss_fct = nn.MSELoss()
 
     def forward(self, inputs: list[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        scores = self.activation_fn(self.model(inputs[0]))
+        scores = self.activation_fn(self.model(inputs[0])["scores"])
         if self.model.num_labels == 1:
             scores = scores.view(-1)
         return self.loss_fct(scores, labels.float())
@@ -76,7 +76,7 @@ class CrossEntropyLoss(nn.Module):
         self.ce_loss = nn.CrossEntropyLoss()
 
     def forward(self, inputs: list[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        return self.ce_loss(self.activation_fn(self.model(inputs[0])), labels.long())
+        return self.ce_loss(self.activation_fn(self.model(inputs[0])["scores"]), labels.long())
 
 
 class _TorchLoss(nn.Module):
@@ -87,7 +87,7 @@ class _TorchLoss(nn.Module):
         self.model, self.loss_fct = model, loss_fct
 
     def forward(self, inputs: list[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        logits = self.model(inputs[0])
+        logits = self.model(inputs[0])["scores"]
         if self.model.num_labels == 1:
             return self.loss_fct(logits.view(-1), labels.float())
         return self.loss_fct(logits, labels)

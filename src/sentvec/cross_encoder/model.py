@@ -8,9 +8,12 @@ format that sentence-transformers loads and that we load from it.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
+import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,9 @@ from torch import Tensor, nn
 
 from sentvec import __version__
 from sentvec.config import EncoderConfig
+from sentvec.cross_encoder.args import cross_encoder_init_args_decorator, cross_encoder_predict_rank_args_decorator
 from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, ClassificationHead, head_style
+from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
 from sentvec.paths import move_into, read_json, staging_folder, write_json
@@ -29,18 +34,46 @@ from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
-# activation_fn names a folder may give -> the module; a closed list, nothing named in a file is imported
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "torch.nn.modules.activation.Sigmoid": nn.Sigmoid,
-    "torch.nn.modules.linear.Identity": nn.Identity,
-    "torch.nn.modules.activation.Tanh": nn.Tanh,
-    "torch.nn.modules.activation.ReLU": nn.ReLU,
-}
-
-
 def _activation_name(fn: Any) -> str:
     kind = type(fn)
     return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def load_activation(path: str, *, trust_remote_code: bool = False) -> nn.Module | None:
+    """The activation a folder or a caller names by class path (``"torch.nn.modules.activation.Tanh"``),
+    built with no arguments. Only ``torch.*`` classes are imported unless ``trust_remote_code``: a
+    model folder must not make us import (and so run) code it names. None for an untrusted path."""
+    if not path.startswith("torch.") and not trust_remote_code:
+        logger.warning("Activation function path '%s' is not trusted, using default activation function instead. "
+                       "Pass trust_remote_code=True to load it.", path)
+        return None
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name:
+        raise ValueError(f"activation_fn {path!r} is not a class path such as 'torch.nn.modules.activation.Tanh'")
+    return getattr(importlib.import_module(module_name), class_name)()
+
+
+class _ConfigView:
+    """The model's ``config.json`` with attribute access (``model.config.num_labels``), as a
+    ``transformers`` config gives it; a live view, so a change is saved with the model."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(f"the model's config.json has no {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._data[name] = value
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._data)
+
+    def __repr__(self) -> str:
+        return f"CrossEncoderConfig({self._data!r})"
 
 
 class CrossEncoder(nn.Module):
@@ -53,18 +86,32 @@ class CrossEncoder(nn.Module):
         max_length: pairs longer than this many tokens are truncated, longer text first.
         activation_fn: applied to the logits by :meth:`predict`; default the folder's, else sigmoid
             for one label and identity for more.
+            A class path string (``"torch.nn.Tanh"``) is imported and built.
         device: ``"cpu"``, ``"cuda"``...; default CUDA when available.
+        model_kwargs: ``torch_dtype``/``dtype`` to cast the weights; ``device_map`` naming one device.
+        processor_kwargs: ``model_max_length`` (as ``max_length``); other tokenizer settings are not used.
+        config_kwargs: override ``config.json`` settings, e.g. ``{"classifier_dropout": 0.1}``.
+        model_card_data: what the model card (README.md, written on save) says.
+        prompts, default_prompt_name: named texts put before the first text of each pair by
+            :meth:`predict` (``prompt_name=``); the default one always.
+        trust_remote_code: import an activation class a folder names outside ``torch``.
         allow_pickle: also read ``pytorch_model.bin`` (``torch.load(weights_only=True)``).
         cache_folder, revision, token, local_files_only: passed to the model store.
+
+    The pre-v4 keyword names (``model_name``, ``automodel_args``, ``tokenizer_args``, ``config_args``,
+    ``cache_dir``, ``default_activation_function``, ``classifier_dropout``) still work, with a warning.
     """
 
+    model_type = "CrossEncoder"
+
+    @cross_encoder_init_args_decorator
     def __init__(
         self,
         model_name_or_path: str | os.PathLike[str],
         *,
         num_labels: int | None = None,
         max_length: int | None = None,
-        activation_fn: Callable[[Tensor], Tensor] | None = None,
+        activation_fn: Callable[[Tensor], Tensor] | str | None = None,
         device: str | None = None,
         cache_folder: str | None = None,
         revision: str | None = None,
@@ -72,6 +119,11 @@ class CrossEncoder(nn.Module):
         token: bool | str | None = None,
         trust_remote_code: bool = False,
         model_kwargs: dict[str, Any] | None = None,
+        processor_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+        model_card_data: CrossEncoderModelCardData | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
         allow_pickle: bool = False,
     ) -> None:
         super().__init__()
@@ -79,9 +131,15 @@ class CrossEncoder(nn.Module):
 
         folder = resolve_model_folder(str(model_name_or_path), cache_folder=cache_folder, revision=revision,
                                       token=token, local_files_only=local_files_only)
-        raw = read_json(folder / "config.json")
+        logger.info("Loading CrossEncoder model from %s", model_name_or_path)
+        raw = {**read_json(folder / "config.json"), **(config_kwargs or {})}
         config = EncoderConfig.from_dict(raw)
         self.style = head_style(config)
+        processor_kwargs = dict(processor_kwargs or {})
+        max_length = max_length or processor_kwargs.pop("model_max_length", None)
+        if processor_kwargs:
+            logger.warning("processor_kwargs %s are not used by sentvec's tokenizer; only model_max_length is",
+                           sorted(processor_kwargs))
         length, lower = encoder_settings(folder, config.max_positions)
         self.tokenizer = Tokenizer.from_folder(folder, max_length=min(max_length or length, config.max_positions),
                                                lowercase=lower)
@@ -106,22 +164,38 @@ class CrossEncoder(nn.Module):
         self.head = ClassificationHead(config.hidden_size, num_labels,
                                        config.hidden_dropout if dropout is None else dropout,
                                        dropout_first=self.style == "roberta")
-        if len(head_state) < 4:
+        fresh_head = len(head_state) < 4
+        if fresh_head:
             logger.warning("%s has no complete classification head; %s is newly initialised and needs training",
                            folder, "the classifier" if head_state else "the head")
             self.head.reset(raw.get("initializer_range", 0.02))
         if head_state:
             self.head.load_state_dict(head_state, strict=False)
-        self.config = config
+        self.encoder_config = config
         self.raw_config = raw
         self.model_name_or_path = str(model_name_or_path)
+        self.trust_remote_code = trust_remote_code
         settings = read_json(folder / "config_sentence_transformers.json", required=False)
+        if isinstance(activation_fn, str):
+            activation_fn = load_activation(activation_fn, trust_remote_code=True)  # the caller named it
         self.activation_fn = activation_fn if activation_fn is not None else self._default_activation(raw, settings)
-        dtype = (model_kwargs or {}).get("torch_dtype") or (model_kwargs or {}).get("dtype")
+        # a SentenceTransformer folder's prompts are for embedding, not for scoring pairs: keep only a CrossEncoder's
+        own = settings.get("model_type") == "CrossEncoder" or "activation_fn" in settings
+        self.prompts: dict[str, str] = dict(prompts if prompts is not None else (settings.get("prompts") if own else None) or {})
+        self.default_prompt_name = default_prompt_name or (settings.get("default_prompt_name") if own else None)
+        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
+            raise ValueError(f"default_prompt_name={self.default_prompt_name!r} is not one of the prompts "
+                             f"{sorted(self.prompts)}; add it to prompts or leave default_prompt_name out")
+        self.model_card_data = model_card_data or CrossEncoderModelCardData()
+        if fresh_head and self.model_card_data.base_model is None and not Path(self.model_name_or_path).is_dir():
+            self.model_card_data.base_model = self.model_name_or_path  # a new head: this model is a fine-tune of it
+        model_kwargs = dict(model_kwargs or {})
+        dtype = model_kwargs.get("torch_dtype") or model_kwargs.get("dtype")
         if isinstance(dtype, str) and dtype != "auto":
             dtype = getattr(torch, dtype)
         if isinstance(dtype, torch.dtype):
             self.to(dtype)
+        device = _device_from_map(model_kwargs.get("device_map"), device)
         self.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.eval()
 
@@ -132,13 +206,22 @@ class CrossEncoder(nn.Module):
         super().__setattr__(name, value)
 
     def _default_activation(self, raw: dict[str, Any], settings: dict[str, Any]) -> Callable[[Tensor], Tensor]:
+        """The folder's activation (v4+ ``config_sentence_transformers.json`` or ``config.json``, v3's
+        ``sbert_ce_default_activation_function``), else sigmoid for one label and identity for more."""
         name = (settings.get("activation_fn") or (raw.get("sentence_transformers") or {}).get("activation_fn")
                 or raw.get("sbert_ce_default_activation_function"))
         if name is not None:
-            if name in ACTIVATIONS:
-                return ACTIVATIONS[name]()
-            logger.warning("activation_fn %r is not one sentvec knows (%s); using the default", name, list(ACTIVATIONS))
+            loaded = load_activation(name, trust_remote_code=self.trust_remote_code)
+            if loaded is not None:
+                return loaded
         return nn.Sigmoid() if self.num_labels == 1 else nn.Identity()
+
+    @property
+    def default_activation_function(self) -> Callable[[Tensor], Tensor]:
+        """Deprecated name of :attr:`activation_fn`."""
+        warnings.warn("The `default_activation_function` property was renamed and is now deprecated. "
+                      "Please use `activation_fn` instead.", DeprecationWarning, stacklevel=2)
+        return self.activation_fn
 
     # ------------------------------------------------------------------ properties
 
@@ -152,13 +235,38 @@ class CrossEncoder(nn.Module):
 
     @max_length.setter
     def max_length(self, value: int) -> None:
-        if value < 3 or value > self.config.max_positions:
-            raise ValueError(f"max_length={value}; it must be between 3 and {self.config.max_positions}")
+        if value < 3 or value > self.encoder_config.max_positions:
+            raise ValueError(f"max_length={value}; it must be between 3 and {self.encoder_config.max_positions}")
         self.tokenizer.max_length = value
 
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    @property
+    def config(self) -> _ConfigView:
+        """The model's ``config.json`` settings as attributes (``model.config.num_labels``)."""
+        self.raw_config["num_labels"] = self.num_labels
+        return _ConfigView(self.raw_config)
+
+    @property
+    def model(self) -> CrossEncoder:
+        """The torch module that computes the scores: the CrossEncoder itself (sentence-transformers keeps a
+        ``transformers`` model here; ours is this module, so ``model.model.to(...)`` and ``.device`` work)."""
+        return self
+
+    @property
+    def classifier(self) -> nn.Linear:
+        """The head's output layer (``transformers``' ``classifier`` of a BERT-style model)."""
+        return self.head.out
+
+    def supports(self, modality: Any) -> bool:
+        """Whether the model takes this input modality: text only."""
+        return modality == "text"
 
     # ------------------------------------------------------------------ forward
 
@@ -169,13 +277,27 @@ class CrossEncoder(nn.Module):
         features.pop("truncated", None)
         return features
 
-    def forward(self, features: dict[str, Tensor]) -> Tensor:
-        """Logits (B, num_labels) for a tokenized batch of pairs."""
-        # with one token type (RoBERTa) every token is type 0, whatever the tokenizer's pair template says
-        token_types = features.get("token_type_ids") if self.config.type_vocab_size > 1 else None
-        hidden = self.encoder(features["input_ids"], features["attention_mask"], token_types)  # (B, T, C)
-        return self.head(hidden[:, 0])
+    def preprocess(self, inputs: Sequence[Sequence[str]], prompt: str | None = None,
+                   prompt_name: str | None = None) -> dict[str, Tensor]:
+        """The model's input for a batch of pairs: token ids padded to the longest, with the prompt
+        (``prompt``, or the one named ``prompt_name``, default the model's default) before each first text."""
+        prefix = self._prompt(prompt_name, prompt)
+        return self.tokenize([(prefix + a, b) for a, b in _check_pairs(inputs)])
 
+    def forward(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The features of a tokenized batch of pairs plus ``scores``: the logits, (B, num_labels)."""
+        # with one token type (RoBERTa) every token is type 0, whatever the tokenizer's pair template says
+        token_types = features.get("token_type_ids") if self.encoder_config.type_vocab_size > 1 else None
+        hidden = self.encoder(features["input_ids"], features["attention_mask"], token_types)  # (B, T, C)
+        return {**features, "scores": self.head(hidden[:, 0])}
+
+    def is_singular_input(self, inputs: Any) -> bool:
+        """Whether ``inputs`` is one pair (``[text, text]``) rather than a batch of pairs."""
+        if isinstance(inputs, np.ndarray):
+            return inputs.ndim == 1 and inputs.shape[0] == 2 and all(isinstance(x, str) for x in inputs.tolist())
+        return isinstance(inputs, (list, tuple)) and len(inputs) == 2 and all(isinstance(x, str) for x in inputs)
+
+    @cross_encoder_predict_rank_args_decorator
     def predict(
         self,
         inputs: Sequence[Sequence[str]] | Sequence[str],
@@ -185,23 +307,37 @@ class CrossEncoder(nn.Module):
         apply_softmax: bool | None = False,
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
-        **kwargs: Any,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        processing_kwargs: dict[str, Any] | None = None,
     ) -> np.ndarray | Tensor | list[Tensor]:
-        """Score pairs. One pair ``[a, b]`` gives one score; a list of pairs gives an array of shape
-        (N,) for one label or (N, num_labels), after ``activation_fn`` (default the model's) and,
-        with ``apply_softmax`` and several labels, a softmax."""
-        if "sentences" in kwargs:
-            inputs = kwargs.pop("sentences")
-        if kwargs:
-            raise ValueError(f"CrossEncoder.predict() got keyword arguments it does not use: {sorted(kwargs)}")
+        """Score pairs. One pair ``[a, b]`` gives one score (a ``np.float32`` for one label); a list of
+        pairs (or a 2-D string array, or a ``datasets`` column) gives an array of shape (N,) for one
+        label or (N, num_labels), after ``activation_fn`` (default the model's) and, with
+        ``apply_softmax`` and several labels, a softmax. Scores are float32 whatever the model's dtype.
+
+        ``prompt_name`` (one of :attr:`prompts`) or ``prompt`` is put before the first text of every
+        pair; default the ``default_prompt_name`` prompt. ``processing_kwargs={"text": {"max_length": n}}``
+        truncates this call's pairs to ``n`` tokens."""
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        single = len(inputs) > 0 and isinstance(inputs[0], str)
-        pairs = _check_pairs([inputs] if single else list(inputs))
+        single = self.is_singular_input(inputs)
+        if isinstance(inputs, np.ndarray):
+            inputs = inputs.tolist()
+        batch = [tuple(inputs)] if single else list(inputs)
+        pairs = _check_pairs(batch)
+        prefix = self._prompt(prompt_name, prompt)
+        if prefix:
+            pairs = [(prefix + a, b) for a, b in pairs]
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
         activation_fn = self.activation_fn if activation_fn is None else activation_fn
-        scores = self._scores(pairs, batch_size, show_progress_bar, activation_fn, bool(apply_softmax))
+        text_kwargs = dict((processing_kwargs or {}).get("text") or {})
+        call_length = text_kwargs.pop("max_length", None) if text_kwargs.pop("truncation", True) is not False else None
+        if text_kwargs:
+            raise ValueError(f"processing_kwargs['text'] keys {sorted(text_kwargs)} are not supported; "
+                             "max_length and truncation are")
+        scores = self._scores(pairs, batch_size, show_progress_bar, activation_fn, bool(apply_softmax), call_length)
         if convert_to_tensor:
             result: Any = scores
         elif convert_to_numpy:
@@ -210,11 +346,30 @@ class CrossEncoder(nn.Module):
             result = list(scores)
         return result[0] if single else result
 
+    def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
+        if prompt is not None:
+            return prompt
+        name = prompt_name or self.default_prompt_name
+        if name is None:
+            return ""
+        if name not in self.prompts:
+            raise ValueError(f"prompt_name={name!r} is not one of the model's prompts {sorted(self.prompts)}")
+        return self.prompts[name]
+
     @torch.inference_mode()
     def _scores(self, pairs: list[tuple[str, str]], batch_size: int, show_progress_bar: bool,
-                activation_fn: Callable[[Tensor], Tensor] | None, apply_softmax: bool) -> Tensor:
+                activation_fn: Callable[[Tensor], Tensor] | None, apply_softmax: bool,
+                max_length: int | None = None) -> Tensor:
         self.eval()
-        encodings = self.tokenizer.encode_pairs(pairs)
+        if max_length is None:
+            encodings = self.tokenizer.encode_pairs(pairs)
+        else:  # this call only: shorter pairs
+            kept = self.tokenizer.max_length
+            self.tokenizer.max_length = max_length
+            try:
+                encodings = self.tokenizer.encode_pairs(pairs)
+            finally:
+                self.tokenizer.max_length = kept
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # similar lengths batch together
         out: list[Tensor | None] = [None] * len(pairs)
         starts = range(0, len(pairs), batch_size)
@@ -226,19 +381,23 @@ class CrossEncoder(nn.Module):
             ids = order[start : start + batch_size]
             features = self.tokenizer.collate([encodings[i] for i in ids])
             features.pop("truncated")
-            logits = self({k: v.to(self.device) for k, v in features.items()}).float()
+            # through __call__, so hooks (and torch.compile of the module) apply; logits as float32, so a
+            # bfloat16 model's scores do not collapse into ties after the sigmoid
+            logits = self({k: v.to(self.device) for k, v in features.items()})["scores"].float()
+            logits = logits.reshape(len(ids), -1)  # a forward that drops the label axis of one label still fits
             if activation_fn is not None:
                 logits = activation_fn(logits)
             if self.num_labels == 1:
-                logits = logits.squeeze(-1)
+                logits = logits.reshape(len(ids))
             elif apply_softmax:
                 logits = torch.softmax(logits, dim=1)
             for i, row in zip(ids, logits):
                 out[i] = row
         if not pairs:
-            return torch.empty((0,) if self.num_labels == 1 else (0, self.num_labels))
+            return torch.empty((0,) if self.num_labels == 1 else (0, self.num_labels), device=self.device)
         return torch.stack(out)  # type: ignore[arg-type]
 
+    @cross_encoder_predict_rank_args_decorator
     def rank(
         self,
         query: str,
@@ -248,15 +407,22 @@ class CrossEncoder(nn.Module):
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
         activation_fn: Callable[[Tensor], Tensor] | None = None,
+        apply_softmax: bool = False,
         **kwargs: Any,
     ) -> list[dict[str, Any]]:
         """Score ``query`` against every document, best first: ``[{"corpus_id", "score"[, "text"]}]``,
-        at most ``top_k`` of them."""
+        at most ``top_k`` of them; scores are Python floats (JSON-ready). Other keyword arguments
+        (``prompt_name``, ``prompt``, ``processing_kwargs``) go to :meth:`predict`."""
         if self.num_labels != 1:
-            raise ValueError("CrossEncoder.rank() needs a model with num_labels=1; use predict() on pairs instead")
+            raise ValueError("CrossEncoder.rank() only works for models with num_labels=1. "
+                             "Consider using CrossEncoder.predict() with input pairs instead.")
+        for name in ("convert_to_numpy", "convert_to_tensor"):
+            if name in kwargs:
+                kwargs.pop(name)
+                logger.warning("CrossEncoder.rank() ignores `%s`: its scores are always Python floats", name)
         scores = self.predict([(query, doc) for doc in documents], batch_size=batch_size,
                               show_progress_bar=show_progress_bar, activation_fn=activation_fn,
-                              convert_to_tensor=True, **kwargs)
+                              apply_softmax=apply_softmax, convert_to_tensor=True, **kwargs)
         results: list[dict[str, Any]] = []
         for i, score in enumerate(scores.tolist()):
             results.append({"corpus_id": i, "score": score, **({"text": documents[i]} if return_documents else {})})
@@ -265,28 +431,28 @@ class CrossEncoder(nn.Module):
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, path: str | os.PathLike[str], *, safe_serialization: bool = True, create_model_card: bool = True,
-             **kwargs: Any) -> None:
+    def save(self, path: str | os.PathLike[str], *, safe_serialization: bool | None = True,
+             create_model_card: bool = True, **kwargs: Any) -> None:
         """Write a Hugging Face sequence-classification folder that sentence-transformers' CrossEncoder
         (and ``transformers``) load. Built beside ``path`` and moved into place at the end."""
         from safetensors.torch import save_file
 
 
-        if not safe_serialization:
+        if safe_serialization is False:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_folder(target)
         try:
-            prefix = ENCODER_PREFIX[self.config.family]
-            state = {prefix + k: v for k, v in weights.to_checkpoint_names(self.config.family,
-                                                                           self.encoder.state_dict()).items()}
+            family = self.encoder_config.family
+            prefix = ENCODER_PREFIX[family]
+            state = {prefix + k: v for k, v in weights.to_checkpoint_names(family, self.encoder.state_dict()).items()}
             reverse = {ours: name for name, ours in HEAD_MAPS[self.style].items()}
             state.update({reverse[k]: v for k, v in self.head.state_dict().items()})
             save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(staging / "model.safetensors"),
                       metadata={"format": "pt"})
             labels = {str(i): f"LABEL_{i}" for i in range(self.num_labels)}
-            raw = {**self.raw_config, "architectures": [ARCHITECTURE[self.config.family]], "num_labels": self.num_labels,
+            raw = {**self.raw_config, "architectures": [ARCHITECTURE[family]], "num_labels": self.num_labels,
                    "id2label": labels, "label2id": {v: int(k) for k, v in labels.items()},
                    "sentence_transformers": {"activation_fn": _activation_name(self.activation_fn), "version": __version__}}
             write_json(staging / "config.json", raw)
@@ -296,13 +462,59 @@ class CrossEncoder(nn.Module):
             write_json(staging / "config_sentence_transformers.json", {
                 "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
                 "activation_fn": _activation_name(self.activation_fn), "model_type": "CrossEncoder",
-                "prompts": {}, "default_prompt_name": None,
+                "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
             })
+            if create_model_card:
+                (staging / "README.md").write_text(self.model_card_data.render(self), encoding="utf-8")
             move_into(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     save_pretrained = save
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        token: str | None = None,
+        private: bool | None = None,
+        safe_serialization: bool = True,
+        commit_message: str | None = None,
+        exist_ok: bool = False,
+        revision: str | None = None,
+        create_pr: bool = False,
+        **kwargs: Any,
+    ) -> str:
+        """Save the model and upload it to the Hugging Face Hub as ``repo_id`` (needs ``huggingface_hub``).
+
+        ``revision`` uploads to that branch (created if missing); ``create_pr`` opens a pull request
+        instead of committing. Returns the commit's URL, or the pull request's."""
+        try:
+            from huggingface_hub import HfApi
+        except ImportError as err:
+            raise ImportError("push_to_hub needs huggingface_hub: pip install huggingface_hub (or sentvec[hub])") from err
+        api = HfApi(token=token)
+        url = api.create_repo(repo_id=repo_id, private=private, repo_type=None, exist_ok=True)
+        repo_id = getattr(url, "repo_id", None) or repo_id
+        if revision is not None:
+            api.create_branch(repo_id=repo_id, branch=revision, exist_ok=True)
+        if self.model_card_data.model_id is None:
+            self.model_card_data.model_id = repo_id
+        description = None
+        if create_pr:
+            description = (
+                "This pull request was automatically generated to add CrossEncoder compatibility with sentvec's "
+                "push_to_hub.\n\n## Usage\n\n```python\nfrom sentvec import CrossEncoder\n\n"
+                f'model = CrossEncoder("{repo_id}")\nscores = model.predict([("query", "document")])\n'
+                'ranking = model.rank("query", ["document one", "document two"])\n```\n\n'
+                f"## Full Model Architecture\n\n```\n{self}\n```\n"
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            self.save(Path(folder) / "model", safe_serialization=safe_serialization)
+            info = api.upload_folder(repo_id=repo_id, folder_path=str(Path(folder) / "model"),
+                                     commit_message=commit_message or "Add new CrossEncoder model",
+                                     commit_description=description, revision=revision, create_pr=create_pr)
+        return info.pr_url if create_pr else info.commit_url
 
     # ------------------------------------------------------------------ training
 
@@ -325,6 +537,21 @@ class CrossEncoder(nn.Module):
         from sentvec.cross_encoder.losses import PairCollator
 
         return PairCollator(self, text_columns, label_column)
+
+
+def _device_from_map(device_map: Any, device: str | None) -> str | None:
+    """A ``model_kwargs["device_map"]`` that puts the whole model on one device wins over ``device``
+    (``"cpu"``, ``"cuda:1"``, ``{"": "cpu"}``); sentvec does not split a model across devices."""
+    if device_map is None:
+        return device
+    if isinstance(device_map, dict) and set(device_map) == {""}:
+        device_map = device_map[""]
+    if isinstance(device_map, (str, int, torch.device)) and device_map != "auto":
+        if device is not None and str(device) != str(device_map):
+            logger.warning("device=%r is ignored: model_kwargs['device_map'] places the model on %s", device, device_map)
+        return str(device_map) if not isinstance(device_map, int) else f"cuda:{device_map}"
+    raise ValueError(f"model_kwargs['device_map']={device_map!r}: sentvec places the whole model on one device; "
+                     "give one device (e.g. 'cuda:1' or {'': 'cpu'}) or use device=")
 
 
 def _check_pairs(pairs: Iterable[Any]) -> list[tuple[str, str]]:

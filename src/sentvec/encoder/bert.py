@@ -60,14 +60,20 @@ class PackedBatch:
         return x.view(self.batch, self.length, x.shape[-1])
 
 
+def _table(rows: int, dim: int) -> nn.Embedding:
+    """An embedding table left uninitialised: the checkpoint fills it (weights.load_into). Its random
+    init would be wasted work, and on the meta device it imports torch's compiler (seconds of load time)."""
+    return nn.Embedding(rows, dim, _weight=torch.empty(rows, dim))
+
+
 class Embeddings(nn.Module):
     """Token + position (+ token type) embeddings, then LayerNorm and dropout; on packed tokens."""
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
-        self.word = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.position = nn.Embedding(config.max_position_embeddings, config.hidden_size)
-        self.token_type = nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size else None
+        self.word = _table(config.vocab_size, config.hidden_size)
+        self.position = _table(config.max_position_embeddings, config.hidden_size)
+        self.token_type = _table(config.type_vocab_size, config.hidden_size) if config.type_vocab_size else None
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 

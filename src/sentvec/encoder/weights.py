@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 
 from sentvec.config import EncoderConfig, Family
-from sentvec.paths import inside
+from sentvec.paths import check_regular_file, inside, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -221,38 +222,191 @@ def load_into(encoder: torch.nn.Module, config: EncoderConfig, state: dict[str, 
     return kept
 
 
-def read_checkpoint(folder: Path, *, allow_pickle: bool = False) -> dict[str, Tensor]:
-    """Read the encoder's weights from ``folder``: ``model.safetensors`` (or its sharded index).
+def check_sizes(
+    config: EncoderConfig, shapes: dict[str, tuple[int, ...]], config_file: Path, weights_file: Path | str
+) -> None:
+    """Check config.json's sizes against the checkpoint's tensor shapes, before any module is built.
 
-    ``pytorch_model.bin`` is read only when ``allow_pickle`` is True, and then with
-    ``torch.load(weights_only=True)``, which refuses to run code hidden in the pickle.
+    A config that asks for more layers or bigger matrices than the weights hold would otherwise make
+    us build (and, without the meta device, allocate) an encoder of that size first: ten million layers
+    take forever. Every size the config gives is checked here against a tensor of ``shapes``.
+
+    Raises:
+        ValueError: a size that does not match, naming both files.
     """
-    from safetensors.torch import load_file
+    ours, _ = to_our_names(config.family, shapes)  # type: ignore[arg-type]  # renames values of any type
+    layers = {int(m.group(1)) for m in map(_LAYER.match, ours) if m}
+    if layers != set(range(config.num_layers)):
+        held = f"{len(layers)} layers" if layers == set(range(len(layers))) else f"layers {sorted(layers)[:8]}"
+        raise ValueError(
+            f"{config_file} says the encoder has {config.num_layers} layers, but {weights_file} holds {held}; "
+            "the config does not belong to these weights (re-download or re-save the model)"
+        )
+    hidden = config.hidden_size
+    expected = {
+        "embeddings.word.weight": ((config.vocab_size, hidden), "vocab_size and hidden_size"),
+        "embeddings.position.weight": ((config.max_position_embeddings, hidden), "max_position_embeddings"),
+        "layers.0.feed_forward.up.weight": ((config.intermediate_size, hidden), "intermediate_size"),
+    }
+    if config.type_vocab_size:
+        expected["embeddings.token_type.weight"] = ((config.type_vocab_size, hidden), "type_vocab_size")
+    if config.relative_attention_num_buckets:
+        expected["relative_bias.bias.weight"] = (
+            (config.relative_attention_num_buckets, config.num_heads), "relative_attention_num_buckets"
+        )
+    for name, (shape, fields) in expected.items():
+        if name in ours and tuple(ours[name]) != shape:
+            raise ValueError(
+                f"{config_file} does not match {weights_file}: tensor {name!r} has shape {tuple(ours[name])} "
+                f"there, but config.json's {fields} imply {shape} (re-download or re-save the model)"
+            )
 
+
+_LAYER = re.compile(r"^layers\.(\d+)\.")
+
+
+def checkpoint_files(folder: Path, *, allow_pickle: bool = False) -> list[Path]:
+    """The weight files of ``folder``: ``model.safetensors``, the shards its index names, or (only with
+    ``allow_pickle``) ``pytorch_model.bin``.
+
+    Raises:
+        FileNotFoundError: no weights; ValueError: a broken shard index, or only a pickle file.
+    """
     single = folder / "model.safetensors"
     index = folder / "model.safetensors.index.json"
-    if single.is_file():
-        return _load_safetensors(load_file, single)
-    if index.is_file():
-        shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        state: dict[str, Tensor] = {}
-        for shard in shards:
-            state.update(_load_safetensors(load_file, inside(folder, shard)))
-        return state
+    if single.exists():
+        return [single]
+    if index.exists():
+        weight_map = read_json(index, expect=dict).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()
+        ):
+            raise ValueError(
+                f"{index} must hold a weight_map object from tensor names to shard files; "
+                "the file is corrupt (re-download or re-save the model)"
+            )
+        try:
+            return [inside(folder, shard) for shard in sorted(set(weight_map.values()))]
+        except ValueError as err:
+            raise ValueError(f"{index}: {err}") from None
     pickle_file = folder / "pytorch_model.bin"
-    if pickle_file.is_file():
+    if pickle_file.exists():
         if not allow_pickle:
             raise ValueError(
                 f"{folder} has only pytorch_model.bin, a pickle file; sentvec loads safetensors by default. "
                 "If you trust this model, pass allow_pickle=True (it is then read with torch.load(weights_only=True)), "
                 "and save it once to get model.safetensors."
             )
-        return torch.load(pickle_file, map_location="cpu", weights_only=True)
+        return [pickle_file]
     raise FileNotFoundError(f"{folder} has no model.safetensors; the encoder's weights are missing")
 
 
-def _load_safetensors(load_file, path: Path) -> dict[str, Tensor]:  # type: ignore[no-untyped-def]
+def read_checkpoint(folder: Path, *, allow_pickle: bool = False, config: EncoderConfig | None = None) -> dict[str, Tensor]:
+    """Read the encoder's weights from ``folder``: ``model.safetensors`` (or its sharded index).
+
+    ``pytorch_model.bin`` is read only when ``allow_pickle`` is True, and then with
+    ``torch.load(weights_only=True)``, which refuses to run code hidden in the pickle. With ``config``,
+    its sizes are checked against the tensors (:func:`check_sizes`): call this before building the encoder.
+    """
+    files = checkpoint_files(folder, allow_pickle=allow_pickle)
+    state: dict[str, Tensor] = {}
+    for path in files:
+        state.update(load_weights_file(path))
+    if config is not None:
+        label = files[0] if len(files) == 1 else f"the {len(files)} shards in {folder}"
+        check_sizes(config, {k: tuple(v.shape) for k, v in state.items()}, folder / "config.json", label)
+    return state
+
+
+def load_weights_file(path: Path) -> dict[str, Tensor]:
+    """Every tensor of one weights file: safetensors, or a ``.bin`` pickle read with ``weights_only=True``."""
+    if path.suffix == ".bin":
+        return load_pickle(path)
+    from safetensors.torch import load_file
+
+    safetensors_shapes(path)  # a plain file with a sane header, before the library reads it
     try:
         return load_file(str(path))
     except Exception as err:  # safetensors raises its own error types for truncated or corrupt files
         raise ValueError(f"{path} could not be read as safetensors ({err}); the file is corrupt or incomplete") from None
+
+
+def load_pickle(path: Path) -> dict[str, Tensor]:
+    """A ``pytorch_model.bin`` state dict, read with ``torch.load(weights_only=True)``.
+
+    A pickle that needs anything but tensors and plain containers is refused: loading it would mean
+    running code the file names, which sentvec never does.
+    """
+    import pickle
+
+    check_regular_file(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        named = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = f"the Python object {named.group(1)}" if named else "Python objects other than tensors"
+        raise ValueError(
+            f"{path} is a pickle that refers to {what}; sentvec does not load it, because unpickling it "
+            "could run code from the file. Only plain state dicts of tensors load. Get this model as "
+            "model.safetensors instead."
+        ) from None
+    except Exception as err:  # truncated or not a pickle at all
+        raise ValueError(f"{path} could not be read as a PyTorch state dict ({err}); the file is corrupt") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
+        raise ValueError(f"{path} does not hold a state dict of named tensors; it is not a model's weights file")
+    return state
+
+
+# Bytes per element of each safetensors dtype.
+_DTYPE_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "I16": 2, "U16": 2, "F16": 2,
+                "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8, "C64": 8}
+_MAX_HEADER_BYTES = 100 << 20  # the safetensors library's own limit
+
+
+def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensor shapes a safetensors file declares, read from its header without loading any data.
+
+    Every declared tensor must fit in the file, with as many bytes as its shape and dtype need, so the
+    shapes can be trusted to size modules before anything is allocated.
+
+    Raises:
+        ValueError: not a regular file, or a header that is malformed or promises data the file lacks.
+    """
+    size = check_regular_file(path)
+
+    def corrupt(why: str) -> ValueError:
+        return ValueError(f"{path} is not a valid safetensors file ({why}); the file is corrupt or incomplete")
+
+    with open(path, "rb") as fh:
+        prefix = fh.read(8)
+        if len(prefix) < 8:
+            raise corrupt(f"only {size} bytes")
+        length = int.from_bytes(prefix, "little")
+        if length > min(size - 8, _MAX_HEADER_BYTES):
+            raise corrupt(f"a header of {length:,} bytes in a file of {size:,}")
+        try:
+            header = json.loads(fh.read(length).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+            raise corrupt(f"unreadable header: {err}") from None
+    if not isinstance(header, dict):
+        raise corrupt("the header is not an object")
+    data_size = size - 8 - length
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        shape = info.get("shape") if isinstance(info, dict) else None
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if (
+            not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape)
+            or not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)
+        ):
+            raise corrupt(f"tensor {name!r} has no valid shape and data_offsets")
+        begin, end = offsets
+        if not 0 <= begin <= end <= data_size:
+            raise corrupt(f"tensor {name!r} lies outside the file's {data_size:,} data bytes")
+        itemsize = _DTYPE_SIZES.get(info.get("dtype"))
+        if itemsize is not None and math.prod(shape) * itemsize != end - begin:
+            raise corrupt(f"tensor {name!r} of shape {tuple(shape)} needs {math.prod(shape) * itemsize:,} bytes, has {end - begin:,}")
+        shapes[name] = tuple(shape)
+    return shapes

@@ -19,7 +19,7 @@ from sentvec.evaluation.paraphrase_mining import ParaphraseMiningEvaluator
 from sentvec.evaluation.plot import plot_similarity
 from sentvec.evaluation.reranking import RerankingEvaluator
 from sentvec.evaluation.sequential import SequentialEvaluator
-from sentvec.evaluation.tasks import TASKS, format_table, run_task, task_evaluator
+from sentvec.evaluation.tasks import TASKS, format_table, load_sts_benchmark, run_task, task_evaluator
 from sentvec.evaluation.translation import TranslationEvaluator
 from sentvec.evaluation.triplet import TripletEvaluator
 from sentvec.similarity import SimilarityFunction
@@ -38,6 +38,7 @@ __all__ = [
     "TranslationEvaluator",
     "TripletEvaluator",
     "format_table",
+    "load_sts_benchmark",
     "plot_similarity",
     "run_task",
     "task_evaluator",

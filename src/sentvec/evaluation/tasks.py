@@ -1,16 +1,174 @@
-"""Named evaluation tasks for the command line and scripts: the STS Benchmark, or a file of scored pairs."""
+"""Named evaluation tasks for the command line and scripts: the STS Benchmark, or a file of scored pairs.
+
+The STS Benchmark comes from the first of: a folder you name (``data_folder=``, ``sentvec eval --data``),
+``$SENTVEC_DATA`` or the nearest ``shared/data`` folder, the sentvec cache, and, when online, the
+Hugging Face dataset ``sentence-transformers/stsb`` (fetched once into the cache).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from sentvec.evaluation.embedding_similarity import SIMILARITY_NAMES, EmbeddingSimilarityEvaluator
-from sentvec.readers import read_pairs, read_sts_benchmark
+from sentvec.readers import STS_SPLITS, Pairs, data_folder, read_pairs, read_sts_benchmark
+
+logger = logging.getLogger(__name__)
 
 TASKS = ("stsb",)
+
+#: The Hugging Face dataset the STS Benchmark is fetched from: the same pairs as the original release,
+#: scores already divided by 5, as Parquet files ``data/{train,validation,test}-*.parquet``.
+STSB_HUB_DATASET = "sentence-transformers/stsb"
+_HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+_NO_STSB_HINT = (
+    "To get it: online, install huggingface_hub and pyarrow (pip install -e \".[hub,parquet]\" in the sentvec checkout) and "
+    f"sentvec fetches the Hugging Face dataset {STSB_HUB_DATASET} into its cache; offline, pass the folder that "
+    "holds sts-test.csv (the Stsbenchmark.tar.gz release) or the dataset's data/*.parquet files with "
+    "--data DIR (data_folder= in Python), or set SENTVEC_DATA to a folder that holds stsbenchmark/"
+)
+
+
+def _stsb_cache(cache_folder: str | os.PathLike[str] | None) -> Path:
+    from sentvec.store import default_cache_folder
+
+    base = Path(cache_folder).expanduser() if cache_folder is not None else default_cache_folder()
+    return base / "datasets" / STSB_HUB_DATASET.replace("/", "--")
+
+
+def _read_parquet_pairs(path: Path) -> Pairs:
+    """sentence1, sentence2 and score (0-1) from one of the hub dataset's Parquet files."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    missing = {"sentence1", "sentence2", "score"} - set(table.column_names)
+    if missing:
+        raise ValueError(f"{path} has no column {sorted(missing)[0]!r}; its columns are {table.column_names}")
+    scores = [float(x) for x in table.column("score").to_pylist()]
+    if not scores or not all(0.0 <= x <= 1.0 for x in scores):
+        raise ValueError(f"{path}: expected STS Benchmark scores between 0 and 1 (the hub dataset's scale)")
+    return [str(x) for x in table.column("sentence1").to_pylist()], [str(x) for x in table.column("sentence2").to_pylist()], scores
+
+
+def _read_stsb_folder(folder: Path, split: str) -> Pairs | None:
+    """The split from a folder in any of the layouts we know, or None when none is there: the original
+    release (``sts-test.csv``, also under ``stsbenchmark/``), the hub dataset (``data/test-*.parquet``)
+    or the sentvec cache's (``test.jsonl``)."""
+    if any((folder / sub / f"sts-{split}.csv").is_file() for sub in (".", "stsbenchmark")):
+        return read_sts_benchmark(split, folder)  # type: ignore[arg-type]
+    hub_split = _HUB_SPLITS[split]
+    parquet = sorted(folder.glob(f"{hub_split}-*.parquet")) or sorted(folder.glob(f"data/{hub_split}-*.parquet"))
+    if parquet:
+        pairs = [_read_parquet_pairs(path) for path in parquet]
+        return [s for p in pairs for s in p[0]], [s for p in pairs for s in p[1]], [x for p in pairs for x in p[2]]
+    if (folder / f"{split}.jsonl").is_file():
+        return read_pairs(folder / f"{split}.jsonl")
+    return None
+
+
+def _fetch_stsb(cache: Path) -> None:
+    """Download the hub dataset's Parquet files and keep every split as JSON lines in ``cache``.
+
+    Raises:
+        ImportError: huggingface_hub or pyarrow is not installed.
+        Exception: whatever the hub client raises when the dataset cannot be reached.
+    """
+    import pyarrow.parquet  # noqa: F401  (fail before the download when it is missing)
+    from huggingface_hub import snapshot_download
+
+    from sentvec.paths import atomic_file
+
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache) as tmp:
+        logger.info("Fetching the STS Benchmark from the Hugging Face dataset %s", STSB_HUB_DATASET)
+        snapshot_download(STSB_HUB_DATASET, repo_type="dataset", allow_patterns=["data/*.parquet"], local_dir=tmp)
+        for split in STS_SPLITS:
+            pairs = _read_stsb_folder(Path(tmp), split)
+            if pairs is None:
+                raise FileNotFoundError(f"the hub dataset {STSB_HUB_DATASET} has no data/{_HUB_SPLITS[split]}-*.parquet")
+            with atomic_file(cache / f"{split}.jsonl", "w") as handle:
+                for first, second, score in zip(*pairs):
+                    handle.write(json.dumps({"sentence1": first, "sentence2": second, "score": score},
+                                            ensure_ascii=False) + "\n")
+
+
+def load_sts_benchmark(
+    split: str = "test",
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    cache_folder: str | os.PathLike[str] | None = None,
+) -> Pairs:
+    """One split of the STS Benchmark, from wherever it is, fetching it when it is nowhere.
+
+    Looks, in order: ``folder`` when given (and only there); ``$SENTVEC_DATA`` or the nearest
+    ``shared/data`` (:func:`sentvec.readers.data_folder`); the sentvec cache (``cache_folder``,
+    default ``$SENTVEC_HOME`` or ``~/.cache/sentvec``); then, unless ``SENTVEC_OFFLINE`` /
+    ``HF_HUB_OFFLINE`` is set, the Hugging Face dataset ``sentence-transformers/stsb``, whose
+    three splits are then kept in the cache.
+
+    Args:
+        split: ``train``, ``dev`` or ``test``.
+        folder: a folder with the original release (``sts-test.csv``, or ``stsbenchmark/sts-test.csv``)
+            or with the hub dataset's ``data/test-*.parquet`` files.
+        cache_folder: the sentvec cache.
+
+    Returns:
+        ``(sentences1, sentences2, scores)``, scores from 0 to 1.
+
+    Raises:
+        FileNotFoundError: the split is in none of those places; the message says what was tried,
+            how to fetch it online and where to point sentvec offline.
+    """
+    if split not in STS_SPLITS:
+        raise ValueError(f"split={split!r}; the STS Benchmark has {list(STS_SPLITS)}")
+    if folder is not None:
+        given = Path(folder).expanduser()
+        pairs = _read_stsb_folder(given, split) if given.is_dir() else None
+        if pairs is None:
+            raise FileNotFoundError(
+                f"no STS Benchmark {split} split in {str(given)!r}: it should hold sts-{split}.csv (also under "
+                f"stsbenchmark/) or data/{_HUB_SPLITS[split]}-*.parquet. {_NO_STSB_HINT}"
+            )
+        return pairs
+    tried = []
+    try:
+        shared = data_folder()
+    except FileNotFoundError as err:
+        tried.append(str(err).split(";")[0])
+    else:
+        pairs = _read_stsb_folder(shared, split)
+        if pairs is not None:
+            return pairs
+        tried.append(f"no stsbenchmark/sts-{split}.csv in {shared}")
+    cache = _stsb_cache(cache_folder)
+    if (cache / f"{split}.jsonl").is_file():
+        return read_pairs(cache / f"{split}.jsonl")
+    tried.append(f"not in the sentvec cache ({cache})")
+
+    from sentvec.store import _offline_reason
+
+    offline = _offline_reason(False)
+    if offline is not None:
+        tried.append(f"no download: {offline}")
+    else:
+        try:
+            _fetch_stsb(cache)
+        except ImportError as err:
+            tried.append(f"cannot fetch it: {err.name or err} is not installed")
+        except Exception as err:  # the hub client's many network and HTTP errors: all mean "not fetched"
+            first_line = (str(err).strip().splitlines() or [""])[0]
+            tried.append(f"fetching {STSB_HUB_DATASET} failed ({type(err).__name__}: {first_line})")
+            with contextlib.suppress(OSError):
+                cache.rmdir()  # only when empty: a failed first fetch leaves no trace
+        else:
+            return read_pairs(cache / f"{split}.jsonl")
+    raise FileNotFoundError(f"the STS Benchmark ({split} split) is not here ({'; '.join(tried)}). {_NO_STSB_HINT}")
 
 
 def task_evaluator(
@@ -18,6 +176,7 @@ def task_evaluator(
     split: str = "test",
     *,
     data_folder: str | os.PathLike[str] | None = None,
+    cache_folder: str | os.PathLike[str] | None = None,
     columns: tuple[str | int, str | int, str | int] = ("sentence1", "sentence2", "score"),
     header: bool = True,
     batch_size: int = 32,
@@ -29,14 +188,16 @@ def task_evaluator(
         task: ``"stsb"`` (the STS Benchmark), or the path of a CSV/TSV/JSON lines file of scored pairs
             (see :func:`sentvec.readers.read_pairs`).
         split: for ``stsb``: ``train``, ``dev`` or ``test``.
-        data_folder: for ``stsb``: where the data is (default: :func:`sentvec.readers.data_folder`).
+        data_folder: for ``stsb``: the folder that holds it (default: looked for, then fetched; see
+            :func:`load_sts_benchmark`).
+        cache_folder: for ``stsb``: the sentvec cache a fetched copy is kept in.
         columns: for a file: the sentence1, sentence2 and score columns (names, or positions with
             ``header=False``).
         header: for a CSV/TSV file: whether it starts with column names.
         batch_size, show_progress_bar: encoding options.
     """
     if str(task) == "stsb":
-        sentences1, sentences2, scores = read_sts_benchmark(split, data_folder)  # type: ignore[arg-type]
+        sentences1, sentences2, scores = load_sts_benchmark(split, data_folder, cache_folder=cache_folder)
         name = f"sts-{split}"
     elif Path(task).suffix:
         sentences1, sentences2, scores = read_pairs(task, *columns, header=header)

@@ -7,12 +7,20 @@ Layout of an index folder::
     chunks/000000.npy    one chunk's vectors, (rows, width) at the stored precision
     chunks/000000.jsonl  the same chunk's documents, one JSON ``[id, text]`` per line
     ann.faiss            optional approximate (HNSW) index over all vectors
+    bm25/                optional BM25 keyword index over all documents (sentvec.index.bm25), for mode="bm25"/"hybrid"
 
 A build embeds ``chunk_size`` documents at a time; each chunk's files are written to temporary names
 and renamed into place, then the manifest is rewritten (temporary file, then rename) to list the chunk.
 So the manifest always describes complete files: an interrupted build leaves a valid, partial index,
-and building again with the same arguments resumes after the last listed chunk. Files a crash left
-behind that the manifest does not list are overwritten by the resumed build.
+and building again with the same arguments resumes after the last listed chunk (also when the corpus
+changed after the documents already stored, e.g. a bad line fixed: those are checked, not re-embedded).
+A build that fails before storing any document removes what it made. Files a crash left behind that
+the manifest does not list are overwritten by the resumed build; temporary files a killed process left
+(``.NAME.*.tmp``) are removed by the next build or open once they are stale.
+
+Opening an index checks the manifest, every file's size and, for float32 indexes, that the vectors
+are finite (and of unit length when normalized): all of them up to ``OPEN_CHECK_BYTES``, a sample of
+rows of some chunks above that; exact search checks each chunk whole the first time it reads it.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +61,17 @@ HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128
 # Texts embedded per encode() call during a build; the heap is trimmed after each (see _Builder._write_chunk).
 ENCODE_PIECE = 2048
+# Opening a float32 index checks all its vectors up to this size, else OPEN_SAMPLE_ROWS rows of each of
+# OPEN_SAMPLE_CHUNKS chunks spread over the index (so opening takes the same time whatever the size).
+OPEN_CHECK_BYTES = 64 << 20
+OPEN_SAMPLE_ROWS = 64
+OPEN_SAMPLE_CHUNKS = 32
+# A normalized vector's squared norm may be this far from 1 (float16 models normalize in half precision).
+NORM_TOLERANCE = 1e-2
+# A temporary file (from sentvec.paths.atomic_file) untouched this long belongs to no running writer.
+STALE_SECONDS = 15 * 60
+# Names of the temporary files index writers make: ".NAME.RANDOM.tmp" for the files an index holds.
+_TEMPORARY = re.compile(r"^\.(manifest\.json|ranges\.npy|ann\.faiss|\d{6,}\.(npy|jsonl|parquet|json))\.[a-z0-9_]+\.tmp$")
 
 
 def hnsw_ef_search(k: int) -> int:
@@ -69,18 +90,34 @@ def model_fingerprint(model: SentenceTransformer) -> str:
     """A short hash of everything that decides a model's embeddings: its modules, settings, tokenizer and weights.
 
     Two loads of the same folder give the same fingerprint; another checkpoint, pooling, sequence length or
-    tokenizer (vocabulary, normalization, casing) gives another. Computed once per model object (hashing
-    MiniLM's weights takes a fraction of a second).
+    tokenizer (vocabulary, normalization, casing) gives another, and so does the same model object after
+    ``fit()``, ``load_state_dict()``, any in-place change of a weight or a new ``max_seq_length``.
+
+    Hashing every weight takes a fraction of a second for MiniLM, so the value is kept on the model with a
+    cheap key (each tensor's storage, torch's count of its in-place changes and a few of its values; the
+    module settings; the tokenizer's settings) and recomputed whenever that key changes.
     """
+    key = _fingerprint_key(model)
+    cached = getattr(model, "_sentvec_fingerprint", None)
+    if isinstance(cached, tuple) and cached[0] == key:
+        return str(cached[1])
+    value = _full_fingerprint(model)
+    with contextlib.suppress(AttributeError):
+        model._sentvec_fingerprint = (key, value)  # type: ignore[attr-defined]
+    return value
+
+
+def _settings_state(model: SentenceTransformer) -> bytes:
+    """Each module's settings (pooling mode, max_seq_length, Dense sizes... as extra_repr shows them)."""
+    modules = [f"{type(m).__name__}({m.extra_repr()})" for m in model]
+    return repr((modules, getattr(model, "max_seq_length", None), model.get_embedding_dimension())).encode()
+
+
+def _full_fingerprint(model: SentenceTransformer) -> str:
     import torch
 
-    cached = getattr(model, "_sentvec_fingerprint", None)
-    if cached is not None:
-        return str(cached)
     digest = hashlib.sha256()
-    # extra_repr holds each module's settings (pooling mode, max_seq_length, Dense sizes...)
-    digest.update(repr([f"{type(m).__name__}({m.extra_repr()})" for m in model]).encode())
-    digest.update(repr((getattr(model, "max_seq_length", None), model.get_embedding_dimension())).encode())
+    digest.update(_settings_state(model))
     for module in model:
         tokenizer = getattr(module, "tokenizer", None)
         if tokenizer is not None:  # the same weights behind another vocabulary give other embeddings
@@ -89,10 +126,46 @@ def model_fingerprint(model: SentenceTransformer) -> str:
         digest.update(name.encode())
         digest.update(repr((tuple(tensor.shape), str(tensor.dtype))).encode())
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(dtype=torch.uint8).numpy().tobytes())
-    value = digest.hexdigest()[:16]
-    with contextlib.suppress(AttributeError):
-        model._sentvec_fingerprint = value  # type: ignore[attr-defined]
-    return value
+    return digest.hexdigest()[:16]
+
+
+def _fingerprint_key(model: SentenceTransformer) -> tuple[Any, ...]:
+    """What changes whenever anything :func:`model_fingerprint` hashes changes, computed in about a millisecond.
+
+    torch counts in-place changes of a tensor (``_version``: optimizer steps, ``load_state_dict``, ``add_``
+    under ``no_grad``) and a tensor replaced by another has another storage; edits through ``param.data``
+    escape the count, so a few values of each tensor are part of the key too.
+    """
+    import torch
+
+    tensors = []
+    samples: dict[Any, list[Any]] = {}
+    for name, tensor in model.state_dict().items():
+        version = None if tensor.is_inference() else tensor._version  # inference tensors have no count
+        tensors.append((name, tensor.data_ptr(), version, tuple(tensor.shape), str(tensor.dtype)))
+        if tensor.numel():
+            flat = tensor.detach().reshape(-1)
+            samples.setdefault(tensor.dtype, []).append(flat[:: max(1, flat.numel() // _KEY_SAMPLES)])
+    values = b"".join(torch.cat(group).view(torch.uint8).cpu().numpy().tobytes() for group in samples.values())
+    tokenizers = tuple(_tokenizer_settings(m.tokenizer) for m in model if getattr(m, "tokenizer", None) is not None)
+    return _settings_state(model), tokenizers, tuple(tensors), values
+
+
+# Values of each tensor that go into the fingerprint's cache key.
+_KEY_SAMPLES = 8
+
+
+def _tokenizer_settings(tokenizer: Any) -> tuple[Any, ...]:
+    """A tokenizer's settings without its vocabulary (reading that whole takes milliseconds)."""
+    rust = getattr(tokenizer, "_tokenizer", tokenizer)
+    parts: list[Any] = [id(tokenizer), id(rust), type(tokenizer).__name__, getattr(tokenizer, "lowercase", None),
+                        getattr(tokenizer, "pad_token", None)]
+    for attribute in ("truncation", "padding", "normalizer", "pre_tokenizer", "post_processor", "decoder"):
+        with contextlib.suppress(Exception):  # not every tokenizer has every part
+            parts.append(repr(getattr(rust, attribute)))
+    with contextlib.suppress(Exception):
+        parts.append(rust.get_vocab_size(with_added_tokens=True))
+    return tuple(parts)
 
 
 def _tokenizer_state(tokenizer: Any) -> bytes:
@@ -104,10 +177,10 @@ def _tokenizer_state(tokenizer: Any) -> bytes:
     return (definition + repr(extra)).encode()
 
 
-def _load_model(name: str, device: str | None, cache_folder: str | None) -> SentenceTransformer:
+def _load_model(name: str, device: str | None, cache_folder: str | None, backend: str = "torch") -> SentenceTransformer:
     from sentvec.model import SentenceTransformer
 
-    return SentenceTransformer(name, device=device, cache_folder=cache_folder)
+    return SentenceTransformer(name, device=device, cache_folder=cache_folder, backend=backend)  # type: ignore[arg-type]
 
 
 def _build_settings(model: SentenceTransformer, model_name: str, source: Source, *, precision: Precision,
@@ -127,12 +200,33 @@ def _build_settings(model: SentenceTransformer, model_name: str, source: Source,
         "version": VERSION,
         "model": {"name": model_name, "fingerprint": model_fingerprint(model), "dimension": dimension,
                   "similarity_fn_name": model.similarity_fn_name, "truncate_dim": truncate_dim,
-                  "prompt_name": prompt_name, "max_seq_length": getattr(model, "max_seq_length", None)},
+                  "prompt_name": prompt_name, "max_seq_length": getattr(model, "max_seq_length", None),
+                  "backend": getattr(model, "backend", "torch")},
         "precision": precision,
         "normalize": normalize,
         "chunk_size": chunk_size,
         "source": source.identity(),
     }
+
+
+def check_build_inputs(corpus: str | os.PathLike[str], path: str | os.PathLike[str], *, format: str | None = None,
+                       text_field: str = "text", id_field: str | None = "id", overwrite: bool = False,
+                       filesystem: Any = None) -> Source:
+    """What a build can check before it loads a model: the corpus (readable, not empty, a good first record)
+    and the index path (its folder exists; no complete index there unless ``overwrite``).
+
+    :meth:`Index.build` and :func:`sentvec.distributed.build_index` call it first; so does the command line,
+    which loads the model itself. Returns the corpus as a :class:`Source`.
+    """
+    source = Source.of(corpus, format, text_field, id_field, filesystem=filesystem)
+    folder = Path(path).expanduser()
+    if not folder.parent.is_dir():
+        raise FileNotFoundError(f"the folder {str(folder.parent)!r} for index {str(path)!r} does not exist")
+    source.check()
+    if not overwrite and (folder / MANIFEST).is_file() and _read_manifest(folder)["complete"]:
+        raise FileExistsError(f"index {folder} already exists and is complete; pass --overwrite "
+                              "(overwrite=True) to rebuild it")
+    return source
 
 
 def _chunk_name(number: int) -> str:
@@ -157,6 +251,8 @@ class Index:
         self._ranges: np.ndarray | None = None
         self._ann: Any = None
         self._texts_cache: tuple[int, list[Any]] | None = None
+        self._bm25: Any = None
+        self._checked: set[int] = set()  # chunks whose every vector was checked (see _check_vectors)
         self._starts = np.cumsum([0] + [c["rows"] for c in manifest["chunks"]])
 
     # ------------------------------------------------------------------ properties
@@ -191,10 +287,14 @@ class Index:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, verify: bool = False) -> Index:
-        """Open an index folder, checking its manifest and that every listed file is there with the right size.
+        """Open an index folder, checking its manifest, that every listed file is there with the right size and,
+        for float32 indexes, that the vectors are finite and (normalized index) of length 1: all of them up to
+        ``OPEN_CHECK_BYTES``, else a sample (exact search then checks each chunk whole when it first reads it).
+        Temporary files a killed build left are removed once stale.
 
         Args:
-            verify: also re-hash every chunk file against the manifest's sha256 (reads the whole index).
+            verify: also re-hash every chunk file against the manifest's sha256 (reads the whole index; the only
+                check that sees a damaged byte which leaves a plausible vector, or any in a quantized index).
 
         Raises:
             FileNotFoundError: no index at ``path``.
@@ -216,7 +316,25 @@ class Index:
                                       "rebuild it with --overwrite")
         if manifest["precision"] in ("int8", "uint8") and manifest["count"] and not (folder / "ranges.npy").is_file():
             raise InvalidIndexError(f"index {folder} is corrupt: ranges.npy is missing; rebuild it with --overwrite")
-        return cls(folder, manifest)
+        _sweep_temporaries(folder)
+        index = cls(folder, manifest)
+        index._check_on_open()
+        return index
+
+    def _check_on_open(self) -> None:
+        """Vectors that cannot be right: every one up to OPEN_CHECK_BYTES of them, else a sample of each chunk."""
+        if self.precision != "float32" or not self.count:
+            return
+        whole = self.count * self.dimension * 4 <= OPEN_CHECK_BYTES
+        chunks = self.manifest["chunks"]
+        sampled = set(np.linspace(0, len(chunks) - 1, min(len(chunks), OPEN_SAMPLE_CHUNKS)).astype(int).tolist())
+        for number, chunk in enumerate(chunks):
+            # a Parquet shard is read whole: left to the first search, as are the chunks not sampled
+            if not whole and ("shard" in chunk or number not in sampled):
+                continue
+            file, vectors = self._chunk_vectors(number)
+            rows = None if whole else np.unique(np.linspace(0, len(vectors) - 1, OPEN_SAMPLE_ROWS).astype(np.int64))
+            self._check_vectors(number, file, vectors, rows)
 
     # ------------------------------------------------------------------ build
 
@@ -241,8 +359,11 @@ class Index:
         show_progress_bar: bool = True,
         device: str | None = None,
         cache_folder: str | None = None,
+        backend: str = "torch",
         stop_after_chunks: int | None = None,
         filesystem: Any = None,
+        bm25: str | None = None,
+        search_mode: str | None = None,
     ) -> Index:
         """Embed a corpus file into an index folder at ``path``, or resume an interrupted build there.
 
@@ -260,11 +381,22 @@ class Index:
             chunk_size: documents embedded and written per chunk: the unit of memory and of resuming.
             ann: ``"faiss"`` to also build an approximate HNSW index when the build completes.
             overwrite: replace an existing index (complete or not) instead of refusing / resuming.
+            device, cache_folder, backend: how to load ``model`` when it is a name (see
+                :class:`~sentvec.SentenceTransformer`); the backend is recorded and :meth:`model` loads it again.
             stop_after_chunks: stop (as if interrupted) after writing this many new chunks; for tests.
             filesystem: a ``pyarrow.fs.FileSystem`` that holds ``corpus`` (as in Ray Data's readers).
+            bm25: also build a BM25 keyword index when the build completes, with this tokenisation
+                (``"en"`` or ``"zh"``; see :mod:`sentvec.index.bm25`); a complete index without one gets it.
+            search_mode: what :meth:`search` does by default: ``"dense"``, or ``"bm25"``/``"hybrid"`` (need ``bm25``).
 
         Returns:
             The opened index.
+
+        Raises:
+            ValueError: a corpus that is empty, binary or malformed at its start (found before the model is
+                loaded), or malformed further on. A build that fails before storing a document removes
+                what it made; one that fails later keeps the chunks stored, and running it again resumes
+                after them (a warning on the ``sentvec.index`` logger says which).
         """
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not supported; choose from {', '.join(PRECISIONS)}")
@@ -272,24 +404,55 @@ class Index:
             raise ValueError(f"chunk_size={chunk_size} and batch_size={batch_size} must be at least 1")
         if ann is not None and ann not in ANN_BACKENDS:
             raise ValueError(f"ann={ann!r} is not supported; choose from {', '.join(ANN_BACKENDS)} (or None for exact only)")
-        source = Source.of(corpus, format, text_field, id_field, filesystem=filesystem)
+        # a complete index may stay when only its missing BM25 is asked for (below)
+        source = check_build_inputs(corpus, path, format=format, text_field=text_field, id_field=id_field,
+                                    overwrite=overwrite or bool(bm25), filesystem=filesystem)
         folder = Path(path).expanduser()
-        if not folder.parent.is_dir():
-            raise FileNotFoundError(f"the folder {str(folder.parent)!r} for index {str(path)!r} does not exist")
         if isinstance(model, str):
             model_name = model
-            model = _load_model(model, device, cache_folder)
+            model = _load_model(model, device, cache_folder, backend)
         else:
             model_name = model.model_name_or_path or "<in-memory model>"
         settings = _build_settings(model, model_name, source, precision=precision, normalize=normalize,
                                    truncate_dim=truncate_dim, prompt_name=prompt_name, chunk_size=chunk_size)
-        manifest = _start_or_resume(folder, settings, overwrite)
-        builder = _Builder(folder, manifest, model, source, batch_size)
-        builder.run(show_progress_bar, stop_after_chunks)
+        if search_mode not in (None, "dense", "bm25", "hybrid") or (search_mode in ("bm25", "hybrid") and not bm25):
+            raise ValueError(f"search_mode={search_mode!r}; choose dense, or bm25/hybrid together with bm25='en' or 'zh'")
+        if bm25 and not overwrite and (folder / MANIFEST).is_file():  # a complete index gets the BM25 it lacks
+            existing = cls.open(folder)
+            if existing.complete and all(existing.manifest.get(key) == value for key, value in settings.items()):
+                existing._add_bm25(bm25, search_mode, show_progress_bar)
+                return existing
+        existed = folder.exists()
+        manifest = _start_or_resume(folder, settings, overwrite, source)
+        try:
+            _Builder(folder, manifest, model, source, batch_size).run(show_progress_bar, stop_after_chunks)
+        except BaseException:
+            _after_failed_build(folder, manifest["count"], existed)
+            raise
         index = cls.open(folder)
         if ann and index.complete:
             index.build_ann(ann)
+        if bm25 and index.complete:
+            index._add_bm25(bm25, search_mode, show_progress_bar)
         return index
+
+    def _add_bm25(self, language: str, search_mode: str | None, show_progress_bar: bool) -> None:
+        from sentvec.index.bm25 import build_index_bm25
+
+        entry = self.manifest.get("bm25")
+        if not entry or entry.get("language") != language or entry.get("count") != self.count:
+            build_index_bm25(self, language, show_progress_bar)  # type: ignore[arg-type]
+        if search_mode and self.manifest.get("search_mode") != search_mode:
+            self.manifest["search_mode"] = search_mode
+            _write_manifest(self.path, self.manifest)
+        self._bm25 = None
+
+    def _bm25_index(self) -> Any:
+        if self._bm25 is None:
+            from sentvec.index.bm25 import load_index_bm25
+
+            self._bm25 = load_index_bm25(self)
+        return self._bm25
 
     # ------------------------------------------------------------------ approximate search
 
@@ -318,9 +481,11 @@ class Index:
     # ------------------------------------------------------------------ search
 
     def model(self, device: str | None = None, cache_folder: str | None = None) -> SentenceTransformer:
-        """The model the index was built with, loaded by its recorded name and checked against the fingerprint."""
+        """The model the index was built with, loaded by its recorded name and backend and checked against
+        the fingerprint."""
         if self._model is None:
-            loaded = _load_model(self.manifest["model"]["name"], device, cache_folder)
+            recorded = self.manifest["model"]
+            loaded = _load_model(recorded["name"], device, cache_folder, recorded.get("backend", "torch"))
             self._check_model(loaded)
             self._model = loaded
         return self._model
@@ -347,6 +512,8 @@ class Index:
         reranker: Any = None,
         rerank_top: int | None = None,
         rerank_batch_size: int = 32,
+        mode: str | None = None,
+        **fusion: Any,
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """Embed ``query`` with the index's model and return the ``k`` best documents.
 
@@ -360,6 +527,10 @@ class Index:
                 the index, score each (query, text) pair with :meth:`CrossEncoder.rank` and keep the ``k`` best.
             rerank_top: candidates to rerank per query (default ``4 * k``; at least ``k``).
             rerank_batch_size: pairs per cross-encoder batch.
+            mode: ``"dense"`` (embeddings), ``"bm25"`` (keywords) or ``"hybrid"`` (both, fused); the last two need
+                the index's BM25 (``bm25=`` at build). Default: the ``search_mode`` it was built with, else dense.
+            fusion: for hybrid: ``fusion`` (``"rrf"`` or ``"convex"``), ``alpha`` (weight of the dense side),
+                ``rrf_k``, ``candidates`` (hits taken from each side); see :mod:`sentvec.index.hybrid`.
 
         Returns:
             For one text, a list of hits ``{"id", "score", "text", "corpus_id"}`` by decreasing score; for a
@@ -379,11 +550,19 @@ class Index:
                 raise ValueError(f"the reranker has {reranker.num_labels} labels; reranking needs a cross-encoder "
                                  "with one output (a relevance score)")
             found = self.search(query, rerank_top, model=model, exact=exact, rescore_multiplier=rescore_multiplier,
-                                ef_search=ef_search)
+                                ef_search=ef_search, mode=mode, **fusion)
             queries = [query] if isinstance(query, str) else list(query)
             per_query = [found] if isinstance(query, str) else found
             reranked = [_rerank(reranker, text, hits, k, rerank_batch_size) for text, hits in zip(queries, per_query)]
             return reranked[0] if isinstance(query, str) else reranked
+        mode = mode or self.manifest.get("search_mode") or "dense"
+        if mode != "dense":
+            from sentvec.index.hybrid import search_index
+
+            return search_index(self, query, k, mode=mode, model=model, exact=exact, **fusion,
+                                rescore_multiplier=rescore_multiplier, ef_search=ef_search)
+        if fusion:
+            raise TypeError(f"search() got {', '.join(fusion)}: fusion settings need mode='hybrid'")
         if model is not None:
             self._check_model(model)
         else:
@@ -470,18 +649,52 @@ class Index:
         return self._ranges
 
     def _chunks(self) -> Iterator[tuple[int, np.ndarray]]:
-        """``(first row id, vectors)`` per chunk, memory-mapped: one chunk is read at a time."""
-        for start, chunk in zip(self._starts, self.manifest["chunks"]):
-            file = self.path / "chunks" / (chunk["shard"] if "shard" in chunk else chunk["vectors"])["file"]
-            try:
-                vectors = _read_shard_vectors(file) if "shard" in chunk else np.load(file, mmap_mode="r")
-            except (ValueError, OSError) as err:
-                raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} cannot be read ({err}); "
-                                  "rebuild it with --overwrite") from None
-            if len(vectors) != chunk["rows"]:
-                raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} holds {len(vectors)} rows, "
-                                  f"the manifest says {chunk['rows']}; rebuild it with --overwrite")
+        """``(first row id, vectors)`` per chunk, memory-mapped: one chunk is read at a time.
+
+        Each chunk's vectors are checked whole the first time they are read (a vectorised pass, once per
+        chunk for the life of this object).
+        """
+        for number, start in enumerate(self._starts[:-1]):
+            file, vectors = self._chunk_vectors(number)
+            if number not in self._checked:
+                self._check_vectors(number, file, vectors, None)
             yield int(start), vectors
+
+    def _chunk_vectors(self, number: int) -> tuple[Path, np.ndarray]:
+        chunk = self.manifest["chunks"][number]
+        file = self.path / "chunks" / (chunk["shard"] if "shard" in chunk else chunk["vectors"])["file"]
+        try:
+            vectors = _read_shard_vectors(file) if "shard" in chunk else np.load(file, mmap_mode="r")
+        except (ValueError, OSError) as err:
+            raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} cannot be read ({err}); "
+                                    "rebuild it with --overwrite") from None
+        width = vectors.shape[1] if vectors.ndim == 2 else -1
+        expected = self.dimension if self.precision in ("float32", "int8", "uint8") else (self.dimension + 7) // 8
+        if len(vectors) != chunk["rows"] or width != expected:
+            raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} holds {len(vectors)} rows of width "
+                                    f"{width}, the manifest says {chunk['rows']} of {expected}; rebuild it with --overwrite")
+        return file, vectors
+
+    def _check_vectors(self, number: int, file: Path, vectors: np.ndarray, rows: np.ndarray | None) -> None:
+        """Refuse float32 vectors that no model makes: values that are not finite (or overflow when squared),
+        and in a normalized index a length other than 1 (or 0). ``rows``: a sample; None checks them all."""
+        if self.precision != "float32":  # every quantized code is a valid vector: only --verify sees a flip
+            return
+        sample = np.asarray(vectors if rows is None else vectors[rows], dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            squared = np.einsum("ij,ij->i", sample, sample)
+        bad = ~np.isfinite(squared)
+        if self.manifest["normalize"]:
+            bad |= (np.abs(squared - 1) > NORM_TOLERANCE) & (squared != 0)
+        if bad.any():
+            first = int(np.argmax(bad))
+            row = first if rows is None else int(rows[first])
+            what = ("a value that is not finite (or too large)" if not np.isfinite(squared[first])
+                    else f"a vector of length {np.sqrt(squared[first]):.4g} in a normalized index")
+            raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} row {row} holds {what}: the file "
+                                    "was damaged after it was written; rebuild the index with --overwrite")
+        if rows is None:
+            self._checked.add(number)
 
     def _floats(self, chunk: np.ndarray) -> np.ndarray:
         if self.precision == "float32":
@@ -497,14 +710,34 @@ class Index:
                 documents = _read_shard_documents(file)
             else:
                 file = self.path / "chunks" / chunk["documents"]["file"]
-                with open(file, encoding="utf-8") as fh:
-                    documents = [json.loads(line) for line in fh]
+                documents = _read_documents(self.path, file)
             if len(documents) != chunk["rows"]:
                 raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} holds {len(documents)} documents, "
                                   f"the manifest says {chunk['rows']}; rebuild it with --overwrite")
             self._texts_cache = (number, documents)
         doc_id, text = self._texts_cache[1][corpus_id - int(self._starts[number])]
         return {"id": doc_id, "score": float(score), "text": text, "corpus_id": int(corpus_id)}
+
+
+def _read_documents(folder: Path, file: Path) -> list[Any]:
+    """A chunk's ``[id, text]`` lines; a damaged line is named with its file and line number."""
+    documents = []
+    try:
+        with open(file, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                try:
+                    document = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise InvalidIndexError(f"index {folder} is corrupt: {file.name} line {number} is not valid JSON "
+                                            f"({err.msg}); rebuild the index with --overwrite") from None
+                if not (isinstance(document, list) and len(document) == 2 and isinstance(document[1], str)):
+                    raise InvalidIndexError(f"index {folder} is corrupt: {file.name} line {number} is not an [id, text] "
+                                            "pair; rebuild the index with --overwrite")
+                documents.append(document)
+    except UnicodeDecodeError:
+        raise InvalidIndexError(f"index {folder} is corrupt: {file.name} is not UTF-8 text; rebuild the index with "
+                                "--overwrite") from None
+    return documents
 
 
 def _rerank(reranker: Any, query: str, hits: list[dict[str, Any]], k: int, batch_size: int) -> list[dict[str, Any]]:
@@ -562,13 +795,19 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
         fh.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
 
-def _start_or_resume(folder: Path, settings: dict[str, Any], overwrite: bool) -> dict[str, Any]:
-    """The manifest to build on: a fresh one, or the interrupted build's own when its settings match."""
+def _start_or_resume(folder: Path, settings: dict[str, Any], overwrite: bool,
+                     source: Source | None = None) -> dict[str, Any]:
+    """The manifest to build on: a fresh one, or the interrupted build's own when its settings match.
+
+    With ``source`` (single-process builds), a corpus file that changed since is accepted when the documents
+    already stored are still its first ones (a bad line after them fixed, documents appended).
+    """
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"{folder} exists and is not a folder; choose another index path")
     if folder.is_dir() and any(folder.iterdir()):
         if not (folder / MANIFEST).is_file():
             raise FileExistsError(f"{folder} exists and is not a sentvec index; choose an empty or new folder")
+        _sweep_temporaries(folder)
         if overwrite:
             _clear(folder)
         else:
@@ -577,6 +816,12 @@ def _start_or_resume(folder: Path, settings: dict[str, Any], overwrite: bool) ->
                 raise FileExistsError(f"index {folder} already exists and is complete; pass --overwrite "
                                       "(overwrite=True) to rebuild it")
             differences = [key for key in settings if manifest.get(key) != settings[key]]
+            if differences == ["source"] and source is not None and _same_stored_prefix(folder, manifest, source):
+                logger.info("the corpus %s changed after the %d documents stored in %s; resuming after them",
+                            source.name, manifest["count"], folder)
+                manifest["source"] = settings["source"]
+                _write_manifest(folder, manifest)
+                differences = []
             if differences:
                 raise InvalidIndexError(f"index {folder} holds an unfinished build with other settings ({', '.join(differences)} "
                                   "differ, e.g. the corpus file changed); pass --overwrite (overwrite=True) to start again")
@@ -590,12 +835,103 @@ def _start_or_resume(folder: Path, settings: dict[str, Any], overwrite: bool) ->
     return manifest
 
 
+def _sweep_temporaries(folder: Path, stale_seconds: float = STALE_SECONDS) -> None:
+    """Remove the temporary files a killed build left in an index folder: only names index writers make
+    (``.NAME.RANDOM.tmp``, an IVF build's ``ann.parts`` folder and data files the manifest does not name),
+    and only those untouched for ``stale_seconds`` (a running writer keeps its files fresh).
+
+    Best effort: a read-only index (or a file another process removes first) is left as it is.
+    """
+    now = time.time()
+    removed, freed = 0, 0
+
+    def stale(path: Path) -> bool:
+        try:
+            return now - path.lstat().st_mtime > stale_seconds
+        except OSError:
+            return False
+
+    candidates = [p for where in (folder, folder / "chunks") if where.is_dir() for p in where.iterdir()
+                  if _TEMPORARY.match(p.name) and p.is_file() and not p.is_symlink()]
+    manifest_ann = None
+    with contextlib.suppress(OSError, ValueError):
+        manifest_ann = (json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("ann") or {}).get("data_file")
+    candidates += [p for p in folder.glob("ann.*.ivfdata") if p.name != manifest_ann and p.is_file() and not p.is_symlink()]
+    for path in candidates:
+        if stale(path):
+            with contextlib.suppress(OSError):
+                size = path.stat().st_size
+                path.unlink()
+                removed, freed = removed + 1, freed + size
+    parts = folder / "ann.parts"  # sentvec.index.ivf.PARTS_FOLDER: an IVF build's parts, removed when it ends
+    if parts.is_dir() and not parts.is_symlink() and stale(parts) and all(stale(p) for p in parts.iterdir()):
+        size = sum(p.stat().st_size for p in parts.iterdir() if p.is_file())
+        shutil.rmtree(parts, ignore_errors=True)
+        if not parts.exists():
+            removed, freed = removed + 1, freed + size
+    if removed:
+        logger.info("removed %d temporary file(s) of %.1f MiB that an interrupted build left in %s", removed,
+                    freed / (1 << 20), folder)
+
+
+def _same_stored_prefix(folder: Path, manifest: dict[str, Any], source: Source) -> bool:
+    """Whether ``source``'s first documents are exactly the ones the manifest's chunks hold (same path and
+    reading settings, each chunk's documents file rebuilt from the corpus byte for byte). Reads, never embeds."""
+    recorded = manifest["source"]
+    wanted = source.identity()
+    if any(recorded.get(key) != wanted[key] for key in ("path", "format", "text_field", "id_field")):
+        return False
+    if any("documents" not in chunk for chunk in manifest["chunks"]):  # a distributed build's shards
+        return False
+    records = source.records()
+    try:
+        for chunk in manifest["chunks"]:
+            digest = hashlib.sha256()
+            for _ in range(chunk["rows"]):
+                doc_id, text = next(records)
+                digest.update((json.dumps([doc_id, text], ensure_ascii=False) + "\n").encode())
+            if digest.hexdigest() != chunk["documents"]["sha256"]:
+                return False
+    except (StopIteration, ValueError):  # shorter now, or unreadable within the stored part
+        return False
+    return True
+
+
+def _after_failed_build(folder: Path, stored: int, existed: bool, unit: str = "documents") -> None:
+    """After a build failed (or was interrupted): keep what it stored, or remove what it made when that is
+    nothing, so that no empty, unfinished index is left to block the next build. Says which on the log."""
+    if stored:
+        if unit == "documents":
+            logger.warning("%s keeps the %d documents stored before the build stopped (unfinished, searchable): "
+                           "run the same build again to resume after them (also once the corpus is fixed past "
+                           "them), or pass --overwrite (overwrite=True) to start again", folder, stored)
+        else:
+            logger.warning("%s keeps the %d %s finished before the build stopped: run the same build again to "
+                           "resume after them, or pass --overwrite (overwrite=True) to start again", folder, stored, unit)
+        return
+    with contextlib.suppress(OSError):
+        (folder / MANIFEST).unlink(missing_ok=True)
+        (folder / "ranges.npy").unlink(missing_ok=True)
+        _sweep_temporaries(folder, stale_seconds=-1)  # this process was the writer: none is in use now
+        chunks = folder / "chunks"
+        if chunks.is_dir():
+            for file in chunks.iterdir():  # a chunk or shard the manifest does not list yet
+                if re.match(r"^\d{6,}\.(npy|jsonl|parquet|json)$", file.name):
+                    file.unlink()
+            chunks.rmdir()
+        if not existed:
+            folder.rmdir()
+    logger.warning("the build stopped before any document was stored: removed the unfinished index %s%s",
+                   folder, "" if existed else " (the folder too)")
+
+
 def _clear(folder: Path) -> None:
     """Remove an old index's files (only the names an index uses), keeping the folder."""
     (folder / MANIFEST).unlink()  # first: a crash from here on leaves no index that looks valid
     for file in [folder / "ranges.npy", folder / ANN_FILE, *folder.glob("ann.*.ivfdata"), *(folder / "chunks").glob("*")]:
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             file.unlink()
+    shutil.rmtree(folder / "bm25", ignore_errors=True)
 
 
 class _Builder:

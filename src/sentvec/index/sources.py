@@ -33,6 +33,8 @@ FORMATS: tuple[SourceFormat, ...] = ("text", "jsonl", "csv", "parquet")
 _EXTENSIONS: dict[str, SourceFormat] = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
 }
+# Bytes read to tell a binary file from text: text never holds a NUL byte.
+_SNIFF_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,29 @@ class Source:
             return max(total + (last != b"\n") - empty, 0)
         return None
 
+    def check(self) -> None:
+        """Read the start of the file to fail fast, before a model is loaded: text that is not UTF-8 (or a
+        binary file), a bad first record, a missing column, or no document at all.
+
+        Reads up to the first document (a file of empty lines is read whole); a fault further on is still
+        found by :meth:`records` when the build reaches it.
+
+        Raises:
+            ValueError: what is wrong with the file and how to fix it.
+        """
+        if self.format != "parquet":
+            with self.open_binary() as fh:
+                head = fh.read(_SNIFF_BYTES)
+            nul = head.find(b"\x00")
+            if nul >= 0:
+                raise ValueError(f"corpus {self.name} looks like a binary file, not text (a NUL byte at offset {nul}); "
+                                 "pass a UTF-8 text, JSON lines, CSV or Parquet file (UTF-16 text: convert it to UTF-8)")
+        if next(self.records(), None) is None:
+            what = {"text": "no non-empty line", "jsonl": "no JSON line", "csv": "no row after the header",
+                    "parquet": "no row"}[self.format]
+            raise ValueError(f"corpus {self.name} holds no documents ({what}); add documents to it, or pass the "
+                             "right file (or --format)")
+
     def records(self, skip: int = 0) -> Iterator[tuple[Any, str]]:
         """``(id, text)`` for each document, after the first ``skip`` documents (to resume a build)."""
         reader = {"text": self._text, "jsonl": self._jsonl, "csv": self._csv, "parquet": self._parquet}[self.format]
@@ -192,10 +217,14 @@ class Source:
 
 def _lines(fh: Any, path: str) -> Iterator[str]:
     """The file's lines, with a clear error for text that is not UTF-8."""
+    number = 0
     try:
-        yield from fh
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text (bad byte at offset {err.start} of a block)") from None
+        for number, line in enumerate(fh, start=1):  # noqa: B007 (read in the except clause)
+            yield line
+    except UnicodeDecodeError:
+        # the decoder works on blocks, so the bad byte is somewhere after the last line read whole
+        where = f"after line {number}" if number else "in its first lines"
+        raise ValueError(f"{path} is not UTF-8 text (a byte that is not UTF-8 {where}); save it as UTF-8") from None
 
 
 def _parquet_file(path: Any) -> Any:

@@ -88,39 +88,55 @@ class Dense(nn.Module):
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], *args: Any, allow_pickle: bool = False, **kwargs: Any) -> Dense:
-        from safetensors.torch import load_file
+        """Read ``config.json`` and the weights; sizes are checked against the weights file before the
+        layer is built, so a config naming a huge layer costs nothing. Config keys this version does not
+        know are dropped with a warning; the weights keep the precision they were saved in."""
+        from sentvec.encoder.weights import load_weights_file, safetensors_shapes
 
         folder = Path(folder)
-        config = read_json(folder / "config.json")
+        config_file = folder / "config.json"
+        config = read_json(config_file, expect=dict)
         unknown = sorted(set(config) - set(_CONFIG_KEYS))
         if unknown:
-            logger.warning("%s: ignoring Dense config keys this version does not know: %s", folder, unknown)
+            logger.warning("%s: ignoring Dense config keys this version does not know: %s", config_file, unknown)
         activation_name = config.get("activation_function", "torch.nn.modules.activation.Tanh")
         if activation_name not in ACTIVATIONS:
-            raise ValueError(
-                f"{folder / 'config.json'} names activation {activation_name!r}; sentvec allows {list(ACTIVATIONS)}"
-            )
-        module = cls(config["in_features"], config["out_features"], config.get("bias", True), ACTIVATIONS[activation_name](),
-                     module_input_name=config.get("module_input_name", "sentence_embedding"),
-                     module_output_name=config.get("module_output_name"),
-                     use_residual=bool(config.get("use_residual", False)))
-        if (folder / "model.safetensors").is_file():
-            state = load_file(str(folder / "model.safetensors"))
-        elif (folder / "pytorch_model.bin").is_file() and allow_pickle:
-            state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
-        elif (folder / "pytorch_model.bin").is_file():
+            raise ValueError(f"{config_file} names activation {activation_name!r}; sentvec allows {list(ACTIVATIONS)}")
+        for key in ("in_features", "out_features"):
+            value = config.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{config_file} has {key}={value!r}; it must be a positive integer")
+        bias = config.get("bias", True)
+        if not isinstance(bias, bool):
+            raise ValueError(f"{config_file} has bias={bias!r}; it must be true or false")
+        expected = {"linear.weight": (config["out_features"], config["in_features"])}
+        if bias:
+            expected["linear.bias"] = (config["out_features"],)
+        weights_file = folder / "model.safetensors"
+        if weights_file.exists():
+            shapes = safetensors_shapes(weights_file)
+        elif (folder / "pytorch_model.bin").exists() and allow_pickle:
+            weights_file = folder / "pytorch_model.bin"
+            shapes = {k: tuple(v.shape) for k, v in load_weights_file(weights_file).items()}
+        elif (folder / "pytorch_model.bin").exists():
             raise ValueError(f"{folder} has only pytorch_model.bin, a pickle file; pass allow_pickle=True if you trust it")
         else:
             raise FileNotFoundError(f"{folder} has no model.safetensors; the Dense layer's weights are missing")
-        expected = module.state_dict()
-        if set(state) != set(expected):
-            raise ValueError(f"{folder} Dense weights are {sorted(state)}, expected {sorted(expected)}")
-        for name, tensor in state.items():
-            if tensor.shape != expected[name].shape:
-                raise ValueError(f"{folder} Dense tensor {name!r} has shape {tuple(tensor.shape)}, config implies {tuple(expected[name].shape)}")
-        dtype = next(iter(state.values())).dtype if state else torch.float32
-        module.to(dtype)  # the saved precision (float16 weights stay float16)
-        module.load_state_dict(state)
+        if set(shapes) != set(expected):
+            raise ValueError(f"{weights_file} holds tensors {sorted(shapes)}, a Dense layer has {sorted(expected)}")
+        for name, shape in expected.items():
+            if tuple(shapes[name]) != shape:
+                raise ValueError(
+                    f"{config_file} does not match {weights_file}: in_features={config['in_features']} and "
+                    f"out_features={config['out_features']} imply {name!r} of shape {shape}, the weights hold "
+                    f"{tuple(shapes[name])}"
+                )
+        with torch.device("meta"):  # shapes only: the weights file supplies every value
+            module = cls(config["in_features"], config["out_features"], bias, ACTIVATIONS[activation_name](),
+                         module_input_name=config.get("module_input_name", "sentence_embedding"),
+                         module_output_name=config.get("module_output_name"),
+                         use_residual=bool(config.get("use_residual", False)))
+        module.load_state_dict(load_weights_file(weights_file), assign=True)
         return module
 
     def extra_repr(self) -> str:

@@ -119,12 +119,17 @@ class Pooling(nn.Module):
     def load(cls, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> Pooling:
         """Read either config style: ``pooling_mode`` (current) or ``pooling_mode_*`` flags (legacy)."""
         folder = Path(folder)
-        config = read_json(folder / "config.json")
+        config = read_json(folder / "config.json", expect=dict)
         dimension = config.get("embedding_dimension", config.get("word_embedding_dimension"))
-        if not isinstance(dimension, int):
-            raise ValueError(f"{folder / 'config.json'} names no embedding_dimension")
-        mode = pooling_modes(config)
-        return cls(dimension, mode, include_prompt=bool(config.get("include_prompt", True)))
+        if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
+            raise ValueError(
+                f"{folder / 'config.json'} has embedding_dimension={dimension!r}; it must be a positive integer "
+                "(the size of the token embeddings pooled)"
+            )
+        try:
+            return cls(dimension, pooling_modes(config), include_prompt=bool(config.get("include_prompt", True)))
+        except ValueError as err:
+            raise ValueError(f"{folder / 'config.json'}: {err}") from None
 
     def extra_repr(self) -> str:
         return f"embedding_dimension={self.embedding_dimension}, pooling_mode={self.pooling_mode!r}, include_prompt={self.include_prompt}"

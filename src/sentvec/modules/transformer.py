@@ -11,7 +11,7 @@ from torch import nn
 from sentvec.config import EncoderConfig
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
-from sentvec.paths import read_json, write_json
+from sentvec.paths import write_json
 from sentvec.tokenizer import Tokenizer
 
 
@@ -139,12 +139,14 @@ class Transformer(nn.Module):
     @classmethod
     def load(cls, folder: Path, *, allow_pickle: bool = False) -> Transformer:
         """Build the encoder from a local ``folder``'s config.json and load its weights."""
-        config = EncoderConfig.from_dict(read_json(folder / "config.json"))
+        config = EncoderConfig.from_file(folder / "config.json")
         max_length, do_lower_case = encoder_settings(folder, config.max_positions)
         tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=do_lower_case)
+        # Read (and size-check against config.json) before building: a config may ask for any size.
+        state = weights.read_checkpoint(folder, allow_pickle=allow_pickle, config=config)
         with torch.device("meta"):  # shapes only: the checkpoint supplies every value
             encoder = TransformerEncoder(config)
-        unused = weights.load_into(encoder, config, weights.read_checkpoint(folder, allow_pickle=allow_pickle))
+        unused = weights.load_into(encoder, config, state)
         return cls.from_parts(
             encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case, unused_tensors=unused
         )

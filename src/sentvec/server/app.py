@@ -1,9 +1,10 @@
 """The embedding server: OpenAI's ``/v1/embeddings`` and the text-embeddings-inference (TEI) routes.
 
     from sentvec import SentenceTransformer
-    from sentvec.server import create_app
+    from sentvec.server import create_app, serve
 
-    app = create_app(SentenceTransformer("all-MiniLM-L6-v2"))   # then: uvicorn.run(app)
+    app = create_app(SentenceTransformer("all-MiniLM-L6-v2"))
+    serve(app, port=8080)   # uvicorn with the settings' request timeout and connection cap
 
 or ``sentvec serve all-MiniLM-L6-v2``. Routes:
 
@@ -28,8 +29,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,8 @@ from sentvec.server.schemas import (
     Inputs,
     SimilarityRequest,
     TokenizeRequest,
+    cut_text,
+    decode_json,
     parse_inputs,
     validate,
 )
@@ -69,11 +72,21 @@ class ServerSettings:
         api_key: if set, every route but /health, /ready and /metrics needs ``Authorization: Bearer KEY``.
         max_batch_tokens: most tokens, padding included, in one model call.
         max_queue: most requests held at once; more get 429 with ``Retry-After``.
+        max_queue: most requests held at once (embeddings, searches, tokenizations, waiting or running);
+            more get 429 with ``Retry-After``. Reranks have a queue of the same size of their own.
         max_client_batch_size: most inputs in one request; more get 422.
-        max_body_bytes: largest request body; larger gets 413.
+        max_body_bytes: largest request body; larger gets 413. ``/tokenize`` also answers at most
+            ``max_batch_tokens`` tokens per request (413 beyond).
         auto_truncate: truncate inputs longer than ``max_seq_length`` instead of answering 422
             (``/embed`` and ``/similarity`` requests may override it with ``truncate``).
         retry_after: seconds a refused (429) client is told to wait.
+        request_timeout: seconds a client has to send a whole request; a body that has not arrived by then
+            gets 408. Under :func:`~sentvec.server.serve` (and ``sentvec serve``) a connection whose request
+            headers have not arrived within this many seconds of it opening (or of its first byte, after a
+            response) is closed, so slow or stalled clients cannot hold connections forever.
+        timeout_keep_alive: seconds an idle connection stays open between requests (under ``serve``).
+        max_connections: most connections and requests in progress at once (under ``serve``); a request
+            beyond it gets uvicorn's plain 503. Keep it above ``max_queue``, so that overload answers 429.
     """
 
     model_name: str | None = None
@@ -84,6 +97,9 @@ class ServerSettings:
     max_body_bytes: int = 2_000_000
     auto_truncate: bool = False
     retry_after: int = 1
+    request_timeout: float = 30.0
+    timeout_keep_alive: int = 30
+    max_connections: int = 1024
 
 
 class EmbeddingService:
@@ -95,7 +111,9 @@ class EmbeddingService:
         self.model = model
         self.settings = settings
         self.name = settings.model_name or getattr(model, "model_name_or_path", None) or "sentvec"
-        self.metrics = Metrics(lambda: self.batcher.held)
+        self._held = 0  # requests admitted and not yet answered (see admitted())
+        self._held_lock = threading.Lock()
+        self.metrics = Metrics(lambda: self._held)
         self.batcher = Batcher(model, max_batch_tokens=settings.max_batch_tokens, max_queue=settings.max_queue,
                                on_batch=self.metrics.on_batch)
         self.tokenizer = model.tokenizer
@@ -148,22 +166,30 @@ class EmbeddingService:
         prompt = self.prompt(prompt_name)
         if prompt:
             texts = [prompt + text for text in texts]
-        encodings = self.tokenizer.encode(texts)
+        # Very long texts are tokenized by a prefix: their first max_seq_length tokens are all that is kept.
+        cut = [cut_text(text, limit) for text in texts]
+        encodings = self.tokenizer.encode(cut)
+        whole = [i for i, e in enumerate(encodings) if cut[i] is not texts[i] and not e.overflowing]
+        if whole:  # the prefix did not fill max_seq_length after all: tokenize the whole text
+            cut_texts = [texts[i] for i in whole]
+            for i, encoding in zip(whole, self.tokenizer.encode(cut_texts)):
+                encodings[i], cut[i] = encoding, texts[i]
         over = [i for i, e in enumerate(encodings) if e.overflowing]
         if over and not truncate:
-            first = texts[over[0]]
-            count = len(self._untruncated.encode(first.lower() if self.tokenizer.lowercase else first).ids)
-            raise self._too_long(name(over[0]), count, len(over))
+            first = cut[over[0]]
+            # encode_batch, unlike encode, lets other threads (the event loop) run while it works
+            count = len(self._untruncated.encode_batch([first.lower() if self.tokenizer.lowercase else first])[0])
+            raise self._too_long(name(over[0]), count, len(over), at_least=first is not texts[over[0]])
         prompt_length = None
         if prompt:
             # as encode() counts it: the prompt's tokens without the closing special token
             prompt_length = len(self.tokenizer.encode([prompt])[0].ids) - 1
         return [e.ids for e in encodings], prompt_length
 
-    def _too_long(self, item: str, count: int, how_many: int) -> APIError:
+    def _too_long(self, item: str, count: int, how_many: int, at_least: bool = False) -> APIError:
         others = f" ({how_many} inputs are over the limit)" if how_many > 1 else ""
         return unprocessable(
-            f"{item} has {count} tokens; this model takes at most {self.max_seq_length} "
+            f"{item} has {'more than ' if at_least else ''}{count} tokens; this model takes at most {self.max_seq_length} "
             f"(max_seq_length){others}. Shorten it, send \"truncate\": true (TEI routes), or start the server "
             "with --auto-truncate", item, "too_many_tokens")
 
@@ -171,8 +197,9 @@ class EmbeddingService:
 
     async def embed(self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool,
                     prompt_name: str | None = None) -> tuple[np.ndarray, int]:
-        """(len(inputs), dim) float32 vectors as the model gives them, and the number of tokens embedded."""
-        self._admit()
+        """(len(inputs), dim) float32 vectors as the model gives them, and the number of tokens embedded.
+
+        Call it within :meth:`admitted`."""
         sequences, prompt_length = await run_in_threadpool(self.prepare, inputs, param, truncate, prompt_name)
         try:
             future = self.batcher.submit(sequences, prompt_length)
@@ -191,10 +218,27 @@ class EmbeddingService:
         self.metrics.tokens.inc(tokens)
         return vectors, tokens
 
-    def _admit(self) -> None:
-        """Refuse early, before tokenizing, when the queue is already full."""
-        if self.batcher.full:
-            raise self._refuse(f"{self.batcher.held} requests are already queued (max_queue={self.batcher.max_queue})")
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Hold one of the ``max_queue`` places while a request is worked on; 429 when none is free.
+
+        Every route that makes the server work (embeddings, similarity, search, tokenize) passes through
+        here, before any of that work, so one kind of request cannot crowd out the others unbounded.
+        """
+        with self._held_lock:
+            if self._held >= self.settings.max_queue:
+                raise self._refuse(f"{self._held} requests are already held (max_queue={self.settings.max_queue})")
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._held_lock:
+                self._held -= 1
+
+    @property
+    def held(self) -> int:
+        """Requests admitted and not yet answered."""
+        return self._held
 
     def _refuse(self, why: str) -> APIError:
         return APIError(429, f"the server is at capacity: {why}; retry after {self.settings.retry_after} s",
@@ -223,23 +267,40 @@ def _check_key(request: Request) -> None:
                        code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _read_json(request: Request) -> Any:
-    """The request body as JSON, read only up to the size limit (413 beyond it)."""
-    limit = request.app.state.service.settings.max_body_bytes
+async def _read_json(request: Request, schema: Any = None) -> Any:
+    """The request body as JSON (checked against ``schema``, a request model, when given).
+
+    The body is read only up to the size limit (413 beyond it) and within the request timeout (408
+    after it); it is decoded and checked on a worker thread, so a large body does not hold up the
+    event loop (and with it /health and every other request).
+    """
+    settings = request.app.state.service.settings
+    limit = settings.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(None, limit)
+
+    async def read() -> None:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise _too_large(None, limit)
+
+    try:
+        await asyncio.wait_for(read(), settings.request_timeout)
+    except asyncio.TimeoutError:
+        raise APIError(408, f"the request body did not arrive within {settings.request_timeout:g} s "
+                            f"({len(body)} bytes came); send it at once (--request-timeout)",
+                       code="request_timeout", headers={"Connection": "close"}) from None
     if not body:
         raise APIError(400, "the request body is empty; send a JSON object", code="invalid_json")
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise APIError(400, f"the request body is not valid JSON: {err}", code="invalid_json") from None
+
+    def decode() -> Any:
+        data = decode_json(bytes(body))
+        return data if schema is None else validate(schema, data)
+
+    return await run_in_threadpool(decode)
 
 
 def _too_large(size: int | None, limit: int) -> APIError:
@@ -259,7 +320,12 @@ def _error_response(err: APIError) -> JSONResponse:
 
 
 class _RequestMetrics:
-    """ASGI middleware: count every HTTP response by route and status, and time it."""
+    """ASGI middleware: count every HTTP response by route and status, and time it.
+
+    It also answers an unexpected error with a 500 in the envelope itself. Starlette's own last-resort
+    handler answers too but then re-raises to the server, which drops the connection, so that a client's
+    next request on it could fail.
+    """
 
     def __init__(self, app: Any, metrics: Metrics, routes: set[str]) -> None:
         self.app = app
@@ -273,15 +339,22 @@ class _RequestMetrics:
         route = scope["path"] if scope["path"] in self.routes else "other"
         began = time.perf_counter()
         status = 500
+        started = False
 
         async def record(message: Any) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
             await send(message)
 
         try:
             await self.app(scope, receive, record)
+        except Exception as err:
+            if started:  # half a response is out: only closing the connection can tell the client
+                raise
+            logger.exception("unexpected error on %s", scope["path"])
+            await _error_response(APIError(500, f"internal error: {type(err).__name__}"))(scope, receive, send)
+            status = 500
         finally:
             self.metrics.requests.labels(route, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - began)
@@ -324,7 +397,9 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
 
     if index is not None:
         index._check_model(model)  # refuse at start, not on the first query, an index of another model
-    index_lock = threading.Lock()  # one search at a time: each reads the chunk files through
+    # One search at a time (each reads the chunk files through). An asyncio lock, so that searches wait
+    # their turn on the event loop rather than each blocking one of the worker threads every request needs.
+    index_turn = asyncio.Lock()
 
     app = FastAPI(title="sentvec", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = service
@@ -345,21 +420,17 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
         return JSONResponse(envelope(422, str(err)), status_code=422)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, err: Exception) -> JSONResponse:
-        logger.exception("unexpected error on %s", request.url.path)
-        return JSONResponse(envelope(500, f"internal error: {type(err).__name__}"), status_code=500)
-
     # ------------------------------------------------------------------ OpenAI
 
     @app.post("/v1/embeddings", dependencies=auth)
     async def embeddings(request: Request) -> Response:
         """OpenAI embeddings: vectors as ``model.encode`` gives them; with ``dimensions``, truncated to that
         many and re-normalised to unit length, as OpenAI does."""
-        req: EmbeddingsRequest = validate(EmbeddingsRequest, await _read_json(request))
-        inputs = parse_inputs(req.input, "input", settings.max_client_batch_size)
+        req: EmbeddingsRequest = await _read_json(request, EmbeddingsRequest)
+        inputs = await run_in_threadpool(parse_inputs, req.input, "input", settings.max_client_batch_size)
         service.check_dimensions(req.dimensions)
-        vectors, tokens = await service.embed(inputs, "input", settings.auto_truncate)
+        with service.admitted():
+            vectors, tokens = await service.embed(inputs, "input", settings.auto_truncate)
         if req.dimensions is not None:
             vectors = _normalize(vectors[:, : req.dimensions])
 
@@ -388,11 +459,12 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
     @app.post("/embed", dependencies=auth)
     async def embed(request: Request) -> Response:
         """TEI embed: a list of vectors, unit length unless ``normalize`` is false."""
-        req: EmbedRequest = validate(EmbedRequest, await _read_json(request))
-        inputs = parse_inputs(req.inputs, "inputs", settings.max_client_batch_size)
+        req: EmbedRequest = await _read_json(request, EmbedRequest)
+        inputs = await run_in_threadpool(parse_inputs, req.inputs, "inputs", settings.max_client_batch_size)
         service.check_dimensions(req.dimensions)
         truncate = settings.auto_truncate if req.truncate is None else req.truncate
-        vectors, _ = await service.embed(inputs, "inputs", truncate, req.prompt_name)
+        with service.admitted():
+            vectors, _ = await service.embed(inputs, "inputs", truncate, req.prompt_name)
         if req.dimensions is not None:
             vectors = vectors[:, : req.dimensions]
         if req.normalize:
@@ -402,7 +474,7 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
     @app.post("/similarity", dependencies=auth)
     async def similarity(request: Request) -> JSONResponse:
         """TEI similarity: the model's similarity (usually cosine) of ``source_sentence`` with each sentence."""
-        req: SimilarityRequest = validate(SimilarityRequest, await _read_json(request))
+        req: SimilarityRequest = await _read_json(request, SimilarityRequest)
         params = req.parameters
         sentences = req.inputs.sentences
         if not sentences:
@@ -417,10 +489,11 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
             if not text:
                 raise APIError(400, f"{param} is an empty string; send some text", param=param, code="empty_input")
         truncate = settings.auto_truncate if params is None or params.truncate is None else params.truncate
-        vectors, _ = await service.embed(
-            Inputs(texts=[req.inputs.source_sentence, *sentences]),
-            lambda i: "inputs.source_sentence" if i == 0 else f"inputs.sentences[{i - 1}]",
-            truncate, params.prompt_name if params else None)
+        with service.admitted():
+            vectors, _ = await service.embed(
+                Inputs(texts=[req.inputs.source_sentence, *sentences]),
+                lambda i: "inputs.source_sentence" if i == 0 else f"inputs.sentences[{i - 1}]",
+                truncate, params.prompt_name if params else None)
         import torch
 
         scores = model.similarity(torch.from_numpy(vectors[:1]), torch.from_numpy(vectors[1:]))[0]
@@ -428,8 +501,9 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
 
     @app.post("/tokenize", dependencies=auth)
     async def tokenize(request: Request) -> JSONResponse:
-        """TEI tokenize: the tokens of each input (no truncation), with character offsets."""
-        req: TokenizeRequest = validate(TokenizeRequest, await _read_json(request))
+        """TEI tokenize: the tokens of each input (no truncation), with character offsets; at most
+        ``max_batch_tokens`` of them per request."""
+        req: TokenizeRequest = await _read_json(request, TokenizeRequest)
         texts = [req.inputs] if isinstance(req.inputs, str) else req.inputs
         if not texts:
             raise APIError(400, "inputs is an empty list; send at least one text", param="inputs", code="empty_input")
@@ -441,10 +515,18 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
         rust = service._untruncated
         lower = service.tokenizer.lowercase
 
+        budget = settings.max_batch_tokens
+
         def run() -> list[list[dict[str, Any]]]:
             full = [(prompt or "") + t for t in texts]
             encodings = rust.encode_batch([t.lower() if lower else t for t in full],
                                           add_special_tokens=req.add_special_tokens)
+            # counted before any Python object is made per token: a megabyte of text is a million of them
+            total = sum(len(e) for e in encodings)
+            if total > budget:
+                raise APIError(413, f"inputs make {total} tokens; /tokenize answers at most {budget} per request "
+                                    "(--max-batch-tokens): send shorter or fewer texts", param="inputs",
+                               code="too_many_tokens")
             out = []
             for text, enc in zip(full, encodings):
                 tokens = []
@@ -457,7 +539,8 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
                 out.append(tokens)
             return out
 
-        return JSONResponse(await run_in_threadpool(run))
+        with service.admitted():
+            return await _json(run)
 
     @app.post("/rerank", dependencies=auth)
     async def rerank(request: Request) -> JSONResponse:
@@ -469,14 +552,15 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
                                 "the embedding model", code="not_implemented")
         from sentvec.server.rerank import RerankRequest
 
-        req: RerankRequest = validate(RerankRequest, await _read_json(request))
+        req: RerankRequest = await _read_json(request, RerankRequest)
         truncate = settings.auto_truncate if req.truncate is None else req.truncate
         return JSONResponse(await rerank_service.rerank(req, truncate))
 
     @app.post("/search", dependencies=auth)
     async def search(request: Request) -> JSONResponse:
-        """Search the index the server was started with: ``{"query", "k"}`` -> ``{"hits": [{"id", "score",
-        "text", "corpus_id"}]}``, best first."""
+        """Search the index the server was started with: ``{"query", "k", "mode"}`` -> ``{"hits": [{"id", "score",
+        "text", "corpus_id"}]}``, best first. ``mode`` is ``dense``, ``bm25`` or ``hybrid`` (the last two need an
+        index built with ``--bm25``); default: the index's own (``--hybrid``), else dense."""
         if index is None:
             raise APIError(501, "/search needs an index and this server was started without one: start it with "
                                 "`sentvec serve MODEL --index INDEX` (an index built by `sentvec index build`)",
@@ -489,12 +573,35 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
             raise APIError(400, "query is an empty string; send some text", param="query", code="empty_input")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
             raise unprocessable(f"k must be an integer from 1 to 100, got {k!r}", "k", "invalid_value")
+        mode = body.get("mode")
+        if mode not in (None, "dense", "bm25", "hybrid"):
+            raise unprocessable(f"mode must be dense, bm25 or hybrid, got {mode!r}", "mode", "invalid_value")
+        if mode in ("bm25", "hybrid") and not index.manifest.get("bm25"):
+            raise unprocessable(f"mode {mode!r} needs an index with BM25, and this one has none: build it with "
+                                "`sentvec index build ... --bm25`", "mode", "invalid_value")
 
-        def run() -> list[dict[str, Any]]:
-            with index_lock:
-                return index.search(query, k=k, model=model)
+        mode = mode or index.manifest.get("search_mode") or "dense"
+        with service.admitted():
+            if mode != "dense":
+                # Keyword and fused searches run whole in a worker thread, in turn with other index work.
+                async with index_turn:
+                    hits = await run_in_threadpool(lambda: index.search(query, k=k, model=model, mode=mode))
+                return JSONResponse({"hits": hits})
+            # The query is embedded by the batch worker, in turn with embedding requests, as
+            # Index.search would embed it: the index's query prompt, truncation, dimensions, normalisation.
+            from sentvec.index.index import _query_prompt
 
-        return JSONResponse({"hits": await run_in_threadpool(run)})
+            recorded = index.manifest["model"]
+            vectors, _ = await service.embed(Inputs(texts=[query]), lambda i: "query", True,
+                                             _query_prompt(model, recorded))
+            dim = recorded["truncate_dim"] or getattr(model, "truncate_dim", None)
+            vectors = vectors[:, :dim] if dim else vectors
+            if index.manifest["normalize"]:
+                vectors = _normalize(vectors)
+            async with index_turn:
+                hits = await run_in_threadpool(lambda: index.search_embeddings(
+                    vectors, k, fingerprint=recorded["fingerprint"])[0])
+        return JSONResponse({"hits": hits})
 
     @app.get("/info", dependencies=auth)
     async def info() -> dict[str, Any]:

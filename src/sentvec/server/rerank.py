@@ -8,6 +8,7 @@ refused with 429, as embedding requests are.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from pydantic import StrictBool, StrictStr
 from torch import nn
 
 from sentvec.server.errors import APIError, bad_request, unprocessable
-from sentvec.server.schemas import _Request
+from sentvec.server.schemas import _Request, cut_text
 
 
 class RerankRequest(_Request):
@@ -55,6 +56,8 @@ class RerankService:
         self.max_queue = max_queue
         self._refuse = refuse
         self._lock = threading.Lock()  # one model call at a time: requests do not race on the weights or device
+        # ...and requests wait for it on the event loop, not each in a worker thread that other routes need
+        self._turn = asyncio.Lock()
         self._held = 0
         self._held_lock = threading.Lock()
         # without truncation: to count the tokens of an over-long pair for the 422 message
@@ -78,27 +81,38 @@ class RerankService:
                 raise bad_request(f"texts[{i}] is an empty string; send some text or leave it out", f"texts[{i}]",
                                   "empty_input")
 
-    def _check_length(self, query: str, texts: list[str]) -> None:
-        """422 when a (query, text) pair is longer than the reranker's max_length."""
+    def _pairs(self, query: str, texts: list[str], truncate: bool) -> list[tuple[str, str]]:
+        """The (query, text) pairs to score: very long texts cut to a prefix that still fills max_length
+        (tokenizing all of a megabyte only to keep its start takes seconds); 422 for a pair longer than
+        max_length unless ``truncate``."""
         tokenizer = self.reranker.tokenizer
-        pairs = [(query, t) for t in texts]
-        over = [i for i, e in enumerate(tokenizer.encode_pairs(pairs)) if e.overflowing]
-        if not over:
-            return
-        query_text, text = (query.lower(), texts[over[0]].lower()) if tokenizer.lowercase else (query, texts[over[0]])
-        count = len(self._untruncated.encode(query_text, text).ids)
+        limit = self.reranker.max_length
+        pairs = [(cut_text(query, limit), cut_text(t, limit)) for t in texts]
+        encodings = tokenizer.encode_pairs(pairs)
+        for i, ((q, t), encoding) in enumerate(zip(pairs, encodings)):
+            if (q is not query or t is not texts[i]) and not encoding.overflowing:
+                pairs[i] = (query, texts[i])  # the prefixes did not fill max_length: keep the whole texts
+                encodings[i] = tokenizer.encode_pairs([pairs[i]])[0]
+        over = [i for i, e in enumerate(encodings) if e.overflowing]
+        if not over or truncate:
+            return pairs
+        query_text, text = pairs[over[0]]
+        if tokenizer.lowercase:
+            query_text, text = query_text.lower(), text.lower()
+        # encode_batch, unlike encode, lets other threads (the event loop) run while it works
+        count = len(self._untruncated.encode_batch([(query_text, text)])[0])
+        at_least = "more than " if pairs[over[0]] != (query, texts[over[0]]) else ""
         others = f" ({len(over)} texts are over the limit)" if len(over) > 1 else ""
         item = f"texts[{over[0]}]"
         raise unprocessable(
-            f"query + {item} make {count} tokens; the reranker takes at most {self.reranker.max_length} "
+            f"query + {item} make {at_least}{count} tokens; the reranker takes at most {limit} "
             f"(max_length){others}. Shorten them, send \"truncate\": true, or start the server with --auto-truncate",
             item, "too_many_tokens")
 
     def _score(self, req: RerankRequest, truncate: bool) -> list[float]:
-        if not truncate:
-            self._check_length(req.query, req.texts)
+        pairs = self._pairs(req.query, req.texts, truncate)
         with self._lock:
-            scores = self.reranker.predict([(req.query, t) for t in req.texts],
+            scores = self.reranker.predict(pairs,
                                            activation_fn=nn.Identity() if req.raw_scores else None,
                                            show_progress_bar=False, convert_to_numpy=True)
         return [float(s) for s in scores]
@@ -111,7 +125,8 @@ class RerankService:
                 raise self._refuse(f"{self._held} rerank requests are already held (max_queue={self.max_queue})")
             self._held += 1
         try:
-            scores = await run_in_threadpool(self._score, req, truncate)
+            async with self._turn:
+                scores = await run_in_threadpool(self._score, req, truncate)
         except APIError:
             raise
         except Exception as err:  # a model failure fails this request only

@@ -8,6 +8,8 @@ a string, a list of strings, one list of token ids, or a list of token-id lists.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -146,6 +148,84 @@ def parse_inputs(value: Any, param: str, max_items: int) -> Inputs:
         "a list of token ids or a list of token-id lists", f"{param}[{where}]", "invalid_type")
 
 
+def decode_json(body: bytes) -> Any:
+    """A request body as JSON, or a 400 that says what is wrong with it.
+
+    Besides invalid JSON, two things JSON allows are refused here rather than failing deep inside the
+    server: a lone UTF-16 surrogate (``"\\ud83d"`` with no partner; no tokenizer or response encoder takes
+    it) and nesting so deep that decoding it would exhaust Python's recursion limit.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise bad_request(f"the request body is not UTF-8 ({err}); send JSON encoded as UTF-8", code="invalid_json") \
+            from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise bad_request("the request body nests JSON arrays or objects too deeply (hundreds of levels); no route "
+                          "takes more than a few", code="invalid_json") from None
+    except ValueError as err:
+        raise bad_request(f"the request body is not valid JSON: {err}", code="invalid_json") from None
+    # Only a \\uD800-\\uDFFF escape can make a surrogate (the raw text is valid UTF-8): look closer only then.
+    if _SURROGATE_ESCAPE.search(text):
+        where = _lone_surrogate(data)
+        if where is not None:
+            raise bad_request(f"{where} holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair), "
+                              "which is not text; send valid Unicode (a pair such as \\ud83d\\ude00, or the "
+                              "character itself)", where, "invalid_text")
+    return data
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The path (``input[3]``, ``inputs.sentences[0]``) of the first string or key with a lone surrogate."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:  # iterative: the JSON may be nested deeper than Python recursion goes
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _has_surrogate(key):
+                    return f"{path}.<key>" if path else "a key"
+                stack.append((item, f"{path}.{key}" if path else key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, (dict, list)):
+                    stack.append((item, f"{path}[{i}]"))
+                elif isinstance(item, str) and _has_surrogate(item):
+                    return f"{path}[{i}]"
+        elif isinstance(value, str) and _has_surrogate(value):
+            return path or "body"
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def cut_text(text: str, max_tokens: int) -> str:
+    """``text``, or for a text far longer than ``max_tokens`` tokens could need, a prefix of it.
+
+    Tokenizing a megabyte of text takes seconds, only to keep its first ``max_tokens`` tokens. The prefix
+    (32 characters per token, ended at a space where there is one, so no word is cut) holds more than
+    ``max_tokens`` tokens for any real text, and then the same first tokens; a caller whose prefix does not
+    fill ``max_tokens`` (a run of spaces, say) must tokenize the whole text after all.
+    """
+    cap = 32 * max_tokens + 256
+    if len(text) <= cap:
+        return text
+    space = text.rfind(" ", cap // 2, cap)
+    return text[: space if space > 0 else cap]
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -177,5 +257,5 @@ def _param(loc: tuple[Any, ...]) -> str:
 
 __all__ = [
     "APIError", "EmbedRequest", "EmbeddingsRequest", "Inputs", "SimilarityRequest", "TokenizeRequest",
-    "parse_inputs", "validate",
+    "cut_text", "decode_json", "parse_inputs", "validate",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.paths import disk_full_error, inside, move_into, read_json, staging_folder, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +229,11 @@ class StaticModel:
                 "model_type": "SentenceTransformer",
             })
             move_into(staging, target)
+        except Exception as err:
+            full = disk_full_error(err, target, "saving the model to")
+            if full is None:
+                raise
+            raise full from err
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

@@ -1,0 +1,320 @@
+"""SentenceTransformer without torch: onnxruntime runs the encoder, numpy does the rest.
+
+For installs that only embed text (``pip install "sentvec[lite]"``: numpy, tokenizers, safetensors,
+onnxruntime; no torch). The encoder's ONNX graph is built from the folder's safetensors
+weights when the model loads (see graph.py); pooling, Dense, Normalize and similarity are numpy.
+Embeddings agree with the torch path to float32 rounding. Training, ``backend=`` and multi-process
+pools need the full install.
+
+>>> from sentvec.lite import SentenceTransformer
+>>> model = SentenceTransformer("all-MiniLM-L6-v2")
+>>> model.encode(["The weather is lovely today."]).shape
+(1, 384)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentvec.config import EncoderConfig
+from sentvec.layout import encoder_settings, pooling_modes
+from sentvec.lite.graph import encoder_graph, relative_position_bucket
+from sentvec.paths import inside, read_json
+from sentvec.store import resolve_model_folder
+from sentvec.tokenizer import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SentenceTransformer"]
+
+# modules.json types this runtime implements, by class name (sentence-transformers' legacy and v6
+# paths and ours all end in the class name). A closed list: nothing named in a file is imported.
+_MODULE_PREFIXES = ("sentence_transformers.", "sentvec.")
+_KINDS = ("Transformer", "Pooling", "Dense", "Normalize")
+_DENSE_ACTIVATIONS = {
+    "torch.nn.modules.activation.Tanh": np.tanh,
+    "torch.nn.modules.linear.Identity": lambda x: x,
+    "torch.nn.modules.activation.ReLU": lambda x: np.maximum(x, 0),
+    "torch.nn.modules.activation.Sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "torch.nn.modules.activation.SiLU": lambda x: x / (1 + np.exp(-x)),
+    "torch.nn.modules.activation.GELU": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
+}
+_SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
+
+
+def _module_kind(type_name: str, modules_json: Path) -> str:
+    kind = type_name.rsplit(".", 1)[-1]
+    if not type_name.startswith(_MODULE_PREFIXES) or kind not in _KINDS:
+        raise ValueError(
+            f"{modules_json} names module type {type_name!r}, which the torch-free runtime does not implement "
+            f"(it runs {', '.join(_KINDS)}); install torch for the full library"
+        )
+    return kind
+
+
+def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; the torch-free runtime reads safetensors weights only")
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types for corrupt or bf16 files
+        raise ValueError(f"{path} could not be read as float32/float16 safetensors ({err})") from None
+
+
+def _encoder_weights(folder: Path) -> dict[str, np.ndarray]:
+    index = folder / "model.safetensors.index.json"
+    if not (folder / "model.safetensors").is_file() and index.is_file():
+        weights: dict[str, np.ndarray] = {}
+        for shard in sorted(set(read_json(index)["weight_map"].values())):
+            weights.update(_read_safetensors(inside(folder, shard)))
+        return weights
+    return _read_safetensors(folder / "model.safetensors")
+
+
+class SentenceTransformer:
+    """Embeds texts with a sentence-transformers model folder; the torch-free subset of
+    :class:`sentvec.model.SentenceTransformer` (same names, arguments and defaults).
+
+    Args:
+        model_name_or_path: a model folder, or a name the model store resolves (catalog, caches, hub).
+        cache_folder: where downloaded models are kept (default: the sentvec cache).
+        prompts: named prompts, e.g. ``{"query": "query: "}``; override the model's own.
+        default_prompt_name: the prompt ``encode()`` uses when given none.
+        similarity_fn_name: ``"cosine"`` (default), ``"dot"``, ``"euclidean"`` or ``"manhattan"``.
+        threads: onnxruntime's intra-op threads (default: its own choice, the physical cores).
+        device: ``None`` or ``"cpu"``, the only device this runtime has.
+        backend: ``"onnx"``; ``"torch"``, the full library's default, is taken to mean the default.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        *,
+        cache_folder: str | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        similarity_fn_name: str | None = None,
+        local_files_only: bool = False,
+        revision: str | None = None,
+        threads: int | None = None,
+        device: str | None = None,
+        backend: str = "onnx",
+    ) -> None:
+        if device not in (None, "cpu"):
+            raise ValueError(f"device={device!r}: the torch-free runtime runs on the CPU; install torch for other devices")
+        if backend not in ("onnx", "torch"):  # without torch, "torch" (the full library's default) means the default
+            raise ValueError(f"backend={backend!r} needs the full install (torch); the torch-free runtime runs onnx")
+        folder = resolve_model_folder(
+            model_name_or_path, cache_folder=cache_folder, local_files_only=local_files_only, revision=revision
+        )
+        self.folder = folder
+        settings = read_json(folder / "config_sentence_transformers.json", required=False)
+        self.prompts: dict[str, str] = {**settings.get("prompts", {}), **(prompts or {})}
+        self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
+        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
+            raise ValueError(f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}")
+        self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
+        if self.similarity_fn_name not in _SIMILARITIES:
+            raise ValueError(f"similarity_fn_name={self.similarity_fn_name!r} is unknown; choose from {_SIMILARITIES}")
+        self._pooling: tuple[str, ...] = ("mean",)
+        self._include_prompt = True
+        self._dense: list[tuple[np.ndarray, np.ndarray | None, Any]] = []
+        self._normalize = False
+        self._load_modules(folder, threads)
+
+    def _load_modules(self, folder: Path, threads: int | None) -> None:
+        modules_json = folder / "modules.json"
+        entries = read_json(modules_json) if modules_json.is_file() else [{"type": "sentvec.Transformer", "path": ""}]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError(f"{modules_json} must hold a list of module objects")
+        kinds = [(_module_kind(str(e.get("type", "")), modules_json), inside(folder, str(e.get("path", ""))))
+                 for e in sorted(entries, key=lambda e: e.get("idx", 0))]
+        if not kinds or kinds[0][0] != "Transformer":
+            raise ValueError(f"{modules_json}: the torch-free runtime needs a Transformer as the first module")
+        for kind, sub in kinds:
+            if kind == "Transformer":
+                self._load_encoder(sub, threads)
+            elif kind == "Pooling":
+                config = read_json(sub / "config.json")
+                self._pooling = pooling_modes(config)
+                unsupported = set(self._pooling) - {"cls", "max", "mean", "mean_sqrt_len_tokens"}
+                if unsupported:
+                    raise ValueError(f"{sub / 'config.json'}: pooling {sorted(unsupported)} needs the full install")
+                self._include_prompt = bool(config.get("include_prompt", True))
+            elif kind == "Dense":
+                config = read_json(sub / "config.json")
+                activation = config.get("activation_function", "torch.nn.modules.activation.Tanh")
+                if activation not in _DENSE_ACTIVATIONS:
+                    raise ValueError(f"{sub / 'config.json'} names activation {activation!r}; allowed: {list(_DENSE_ACTIVATIONS)}")
+                state = _read_safetensors(sub / "model.safetensors")
+                if "linear.weight" not in state:
+                    raise ValueError(f"{sub / 'model.safetensors'} lacks linear.weight")
+                self._dense.append((state["linear.weight"].astype(np.float32).T, state.get("linear.bias"),
+                                    _DENSE_ACTIVATIONS[activation]))
+            else:
+                self._normalize = True
+
+    def _load_encoder(self, folder: Path, threads: int | None) -> None:
+        import onnxruntime as ort
+
+        self.config = EncoderConfig.from_dict(read_json(folder / "config.json"))
+        max_length, lowercase = encoder_settings(folder, self.config.max_positions)
+        self.tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=lowercase)
+        weights = _encoder_weights(folder)
+        graph = encoder_graph(self.config, weights)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._embedding_dim = self.config.hidden_size
+        # MPNet's relative position bias is added to the scores outside the graph (see graph.py).
+        table = next((v for k, v in weights.items() if k.endswith("relative_attention_bias.weight")), None)
+        self._relative_table = None if table is None else np.asarray(table, np.float32)  # (buckets, heads)
+
+    @property
+    def max_seq_length(self) -> int:
+        """Inputs longer than this many tokens are truncated."""
+        return self.tokenizer.max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        if not 0 < value <= self.config.max_positions:
+            raise ValueError(f"max_seq_length={value} must be in 1..{self.config.max_positions} for this encoder")
+        self.tokenizer.max_length = value
+
+    def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Token ids, mask, token types and the ``truncated`` flags of a padded batch, as numpy arrays."""
+        return self.tokenizer.collate_numpy(self.tokenizer.encode(texts))
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """Length of the vectors ``encode()`` returns."""
+        dim = self._embedding_dim * len(self._pooling)
+        return self._dense[-1][0].shape[1] if self._dense else dim
+
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    def encode(
+        self,
+        inputs: str | Iterable[str],
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+        convert_to_numpy: bool = True,
+    ) -> np.ndarray:
+        """Embed texts: (N, dim) float32 array; a 1-D vector for a single string.
+
+        Same meaning as :meth:`sentvec.model.SentenceTransformer.encode` for the arguments it has.
+        """
+        single = isinstance(inputs, str)
+        texts = [inputs] if single else list(inputs)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                what = "None" if text is None else f"a {type(text).__name__}"
+                raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
+        if prompt is None:
+            name = prompt_name or self.default_prompt_name
+            if name is not None and name not in self.prompts:
+                raise ValueError(f"prompt_name={name!r} is not among the prompts {list(self.prompts)}")
+            prompt = self.prompts.get(name, "") if name else ""
+        prompt_length = 0
+        if prompt:
+            texts = [prompt + t for t in texts]
+            if not self._include_prompt:
+                prompt_length = len(self.tokenizer.encode([prompt])[0].ids) - 1  # the closing special token
+        out = np.zeros((len(texts), self.get_sentence_embedding_dimension()), np.float32)
+        encodings = self.tokenizer.encode(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._embed([encodings[i] for i in rows], prompt_length)
+        if truncate_dim:
+            out = out[:, :truncate_dim]
+        if normalize_embeddings:
+            out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out[0] if single else out
+
+    def encode_query(self, inputs: str | Iterable[str], **kwargs: Any) -> np.ndarray:
+        """``encode()`` with the model's query prompt (``query``) when it has one."""
+        if "prompt" not in kwargs and "prompt_name" not in kwargs and "query" in self.prompts:
+            kwargs["prompt_name"] = "query"
+        return self.encode(inputs, **kwargs)
+
+    def encode_document(self, inputs: str | Iterable[str], **kwargs: Any) -> np.ndarray:
+        """``encode()`` with the model's document prompt (``document``, ``passage`` or ``corpus``) when it has one."""
+        if "prompt" not in kwargs and "prompt_name" not in kwargs:
+            name = next((n for n in ("document", "passage", "corpus") if n in self.prompts), None)
+            if name:
+                kwargs["prompt_name"] = name
+        return self.encode(inputs, **kwargs)
+
+    def _embed(self, encodings: list[Any], prompt_length: int) -> np.ndarray:
+        batch = self.tokenizer.collate_numpy(encodings)
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        feeds = {"input_ids": ids, "position_ids": self._position_ids(ids), "score_bias": self._score_bias(mask)}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = batch["token_type_ids"]
+        tokens = self._session.run(["token_embeddings"], feeds)[0]  # (B, T, C)
+        if prompt_length:
+            mask = mask.copy()
+            mask[:, 1 : 1 + prompt_length] = 0
+        pooled = np.concatenate([self._pool(mode, tokens, mask) for mode in self._pooling], axis=1)
+        for weight, bias, activation in self._dense:
+            pooled = activation(pooled @ weight + (bias if bias is not None else 0))
+        if self._normalize:
+            pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled
+
+    def _position_ids(self, ids: np.ndarray) -> np.ndarray:
+        if self.config.position_style == "absolute":
+            return np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape).copy()
+        not_pad = (ids != self.config.pad_token_id).astype(np.int64)
+        return np.cumsum(not_pad, axis=1) * not_pad + self.config.pad_token_id
+
+    def _score_bias(self, mask: np.ndarray) -> np.ndarray:
+        bias = ((1.0 - mask[:, None, None, :]) * np.finfo(np.float32).min).astype(np.float32)  # (B, 1, 1, T)
+        if self._relative_table is not None:
+            positions = np.arange(mask.shape[1])
+            buckets = relative_position_bucket(positions[None, :] - positions[:, None], len(self._relative_table))
+            bias = bias + self._relative_table[buckets].transpose(2, 0, 1)[None]  # (B, H, T, T)
+        return bias
+
+    @staticmethod
+    def _pool(mode: str, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if mode == "cls":
+            return tokens[:, 0]
+        weights = mask[:, :, None].astype(np.float32)
+        if mode == "max":
+            return np.where(weights > 0, tokens, np.finfo(np.float32).min).max(axis=1)
+        total = (tokens * weights).sum(axis=1)
+        count = np.maximum(weights.sum(axis=1), 1e-9)
+        return total / (count if mode == "mean" else np.sqrt(count))
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(N, M) scores of every row of ``a`` against every row of ``b``, by ``similarity_fn_name``."""
+        a, b = np.atleast_2d(np.asarray(a, np.float32)), np.atleast_2d(np.asarray(b, np.float32))
+        if self.similarity_fn_name == "cosine":
+            a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+            b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+            return a @ b.T
+        if self.similarity_fn_name == "dot":
+            return a @ b.T
+        if self.similarity_fn_name == "euclidean":
+            return -np.sqrt(np.maximum((a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None], 0))
+        return -np.abs(a[:, None, :] - b[None, :, :]).sum(-1)
+
+    def __repr__(self) -> str:
+        return f"sentvec.lite.SentenceTransformer({os.fspath(self.folder)!r}, dim={self.get_sentence_embedding_dimension()})"
