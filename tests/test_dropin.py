@@ -124,3 +124,13 @@ def test_per_call_max_length_and_unknown_keywords(tiny_folder: Path) -> None:
     model[1].forward_kwargs = {"scale_hint"}  # a step that takes an encode() keyword
     assert model.get_model_kwargs() == ["scale_hint"]
     model.encode([text], scale_hint=1.0)
+
+
+def test_multi_vector_similarity_is_refused_with_the_reason(tiny_folder: Path) -> None:
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    with pytest.raises(ValueError, match="MultiVectorEncoder"):
+        model.similarity_fn_name = "maxsim"
+    with pytest.raises(ValueError, match="unknown"):
+        model.similarity_fn_name = "jaccard"
+    model.similarity_fn_name = "dot"
+    assert model.similarity_fn_name == "dot"

@@ -145,7 +145,12 @@ class SentenceTransformer(nn.Sequential):
                 f"Default prompt name '{self.default_prompt_name}' not found in the configured prompts "
                 f"dictionary with keys {list(self.prompts)}."
             )
-        self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
+        saved_similarity = settings.get("similarity_fn_name")
+        if saved_similarity and saved_similarity not in self.SUPPORTED_SIMILARITY_FN_NAMES:
+            logger.warning("the model folder names similarity_fn_name=%r, which a single-vector model cannot use; "
+                           "using cosine", saved_similarity)
+            saved_similarity = None
+        self.similarity_fn_name = similarity_fn_name or saved_similarity or "cosine"
         self.truncate_dim = truncate_dim
         self._warned_truncation = False
         self._warned_unknown = False
@@ -195,7 +200,12 @@ class SentenceTransformer(nn.Sequential):
             function = SimilarityFunction(value)
         except ValueError:
             function = None
-        if function is None or function.value not in self.SUPPORTED_SIMILARITY_FN_NAMES:
+        if function is not None and function.value not in self.SUPPORTED_SIMILARITY_FN_NAMES:
+            raise ValueError(
+                f"similarity_fn_name={value!r} scores multi-vector (per-token) embeddings, as a MultiVectorEncoder "
+                f"(ColBERT-style) model gives; a single-vector model supports {list(self.SUPPORTED_SIMILARITY_FN_NAMES)}"
+            )
+        if function is None:
             raise ValueError(
                 f"similarity_fn_name={value!r} is unknown for a single-vector model; choose from "
                 f"{list(self.SUPPORTED_SIMILARITY_FN_NAMES)}"
