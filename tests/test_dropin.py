@@ -134,3 +134,15 @@ def test_multi_vector_similarity_is_refused_with_the_reason(tiny_folder: Path) -
         model.similarity_fn_name = "jaccard"
     model.similarity_fn_name = "dot"
     assert model.similarity_fn_name == "dot"
+
+
+def test_similarity_of_sparse_and_half_precision_embeddings() -> None:
+    from sentvec.util import cos_sim, dot_score, pairwise_euclidean_sim
+
+    indices = torch.tensor([[0, 1, 2], [3, 5, 7]])
+    a = torch.sparse_coo_tensor(indices, torch.tensor([1.0, 2.0, 3.0]), (3, 10)).coalesce()
+    b = torch.sparse_coo_tensor(indices, torch.tensor([2.0, -1.0, 0.5]), (3, 10)).coalesce()
+    for fn in (cos_sim, dot_score, pairwise_euclidean_sim):
+        assert torch.allclose(fn(a, b), fn(a.to_dense(), b.to_dense()))
+    half = torch.randn(4, 8).half()
+    assert cos_sim(half, half).dtype == torch.float32

@@ -34,8 +34,10 @@ def to_tensor(a: ArrayLike) -> Tensor:
         a = torch.from_numpy(a if a.flags.writeable else a.copy())  # a view; a read-only buffer is copied
     if not isinstance(a, Tensor):
         raise TypeError(f"expected embeddings as a tensor, numpy array or list, got {type(a).__name__}")
-    if not a.is_floating_point():
-        a = a.float()
+    if a.is_sparse:
+        a = a.to_dense()  # sparse (SPLADE-style) embeddings score like their dense form
+    if not a.is_floating_point() or a.dtype in (torch.float16, torch.bfloat16):
+        a = a.float()  # scores in float32: half precision collapses near-ties (and ranks) onto a coarse grid
     return a.unsqueeze(0) if a.dim() == 1 else a
 
 
