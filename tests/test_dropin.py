@@ -146,3 +146,10 @@ def test_similarity_of_sparse_and_half_precision_embeddings() -> None:
         assert torch.allclose(fn(a, b), fn(a.to_dense(), b.to_dense()))
     half = torch.randn(4, 8).half()
     assert cos_sim(half, half).dtype == torch.float32
+
+
+def test_singular_inputs_and_supported_modalities(tiny_folder: Path) -> None:
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    assert model.is_singular_input("one text") and model.is_singular_input(np.array("one text"))
+    assert not model.is_singular_input(["a", "b"]) and not model.is_singular_input(np.array(["a", "b"]))
+    assert model.supports("text") and not model.supports("image") and not model.supports(("image", "text"))

@@ -218,8 +218,10 @@ class SentenceTransformer(nn.Sequential):
         """Whether ``inputs`` is one input (a string, or one conversation of role/content dicts) rather than a batch."""
         if isinstance(inputs, str | bytes):
             return True
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "UO":
+            return inputs.ndim == 0  # an array of texts is a batch; a 0-d one is one text
         if isinstance(inputs, np.ndarray | Tensor):
-            return inputs.ndim == 0 if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO" else False
+            return True  # numbers (or bytes): one non-text input such as a waveform
         if isinstance(inputs, dict):
             return True
         if isinstance(inputs, list) and inputs and all(isinstance(m, dict) and {"role", "content"} <= set(m)
@@ -238,8 +240,14 @@ class SentenceTransformer(nn.Sequential):
 
     def supports(self, modality: str | tuple[str, ...]) -> bool:
         """Whether the model encodes this modality (or every part of a multimodal tuple)."""
-        parts = (modality,) if isinstance(modality, str) else tuple(modality)
-        return all(part in self.modalities for part in parts)
+        modalities = self.modalities
+        if isinstance(modality, str):
+            return modality in modalities
+        parts = tuple(sorted(modality))
+        if any(isinstance(m, tuple) and tuple(sorted(m)) == parts for m in modalities):
+            return True
+        # A combination is supported through chat-style messages when every part is.
+        return "message" in modalities and all(part in modalities for part in parts)
 
     def evaluate(self, evaluator: Any, output_path: str | None = None) -> Any:
         """Run ``evaluator`` on this model (its results: usually a dict of metrics); ``output_path``
