@@ -153,3 +153,12 @@ def test_singular_inputs_and_supported_modalities(tiny_folder: Path) -> None:
     assert model.is_singular_input("one text") and model.is_singular_input(np.array("one text"))
     assert not model.is_singular_input(["a", "b"]) and not model.is_singular_input(np.array(["a", "b"]))
     assert model.supports("text") and not model.supports("image") and not model.supports(("image", "text"))
+
+
+def test_saved_settings_fill_only_what_the_caller_left_open(tiny_folder: Path, tmp_path: Path) -> None:
+    SentenceTransformer(str(tiny_folder), prompts={"query": "q: ", "passage": "p: "}, default_prompt_name="query",
+                        similarity_fn_name="dot", device="cpu").save(tmp_path / "saved")
+    model = SentenceTransformer(str(tmp_path / "saved"), prompts={"query": "mine: ", "passage": None}, device="cpu")
+    assert model.prompts == {"query": "mine: ", "document": "", "passage": "p: "}
+    assert model.default_prompt_name == "query" and model.similarity_fn_name == "dot"
+    assert SentenceTransformer(str(tmp_path / "saved"), similarity_fn_name="cosine").similarity_fn_name == "cosine"

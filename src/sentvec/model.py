@@ -136,21 +136,18 @@ class SentenceTransformer(nn.Sequential):
             if not Path(str(model_name_or_path)).expanduser().exists():
                 self.model_card_data.set_base_model(str(model_name_or_path), revision_of(folder, revision))
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
+        self.prompts: dict[str, str] = dict(prompts or {})  # the caller's win; None: take the model's
+        self.default_prompt_name = default_prompt_name
+        self._parse_model_config(settings)
         # Every model has a query and a document prompt, empty unless the model or the caller sets one.
-        self.prompts: dict[str, str] = {"query": "", "document": "", **settings.get("prompts", {}),
-                                        **{k: v for k, v in (prompts or {}).items() if v is not None}}
-        self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
+        self.prompts = {"query": "", "document": "", **{k: v for k, v in self.prompts.items() if v is not None}}
         if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
             raise ValueError(
                 f"Default prompt name '{self.default_prompt_name}' not found in the configured prompts "
                 f"dictionary with keys {list(self.prompts)}."
             )
-        saved_similarity = settings.get("similarity_fn_name")
-        if saved_similarity and saved_similarity not in self.SUPPORTED_SIMILARITY_FN_NAMES:
-            logger.warning("the model folder names similarity_fn_name=%r, which a single-vector model cannot use; "
-                           "using cosine", saved_similarity)
-            saved_similarity = None
-        self.similarity_fn_name = similarity_fn_name or saved_similarity or "cosine"
+        if similarity_fn_name is not None or getattr(self, "_similarity_fn_name", None) is None:
+            self.similarity_fn_name = similarity_fn_name or "cosine"
         self.truncate_dim = truncate_dim
         self._warned_truncation = False
         self._warned_unknown = False
@@ -213,6 +210,23 @@ class SentenceTransformer(nn.Sequential):
         self._similarity_fn_name = function.value
         self._similarity = SimilarityFunction.to_similarity_fn(function)
         self._similarity_pairwise = SimilarityFunction.to_similarity_pairwise_fn(function)
+
+    def _parse_model_config(self, config: dict[str, Any]) -> None:
+        """Take the settings of a model folder's ``config_sentence_transformers.json`` where the caller set
+        none: its prompts fill the names not given (or given as None), its default prompt name and its
+        similarity function apply when unset. A multi-vector similarity name is skipped with a warning."""
+        for name, text in (config.get("prompts") or {}).items():
+            if self.prompts.get(name) is None:
+                self.prompts[name] = text
+        if self.default_prompt_name is None and config.get("default_prompt_name"):
+            self.default_prompt_name = config["default_prompt_name"]
+        saved = config.get("similarity_fn_name")
+        if saved and getattr(self, "_similarity_fn_name", None) is None:
+            if saved in self.SUPPORTED_SIMILARITY_FN_NAMES:
+                self.similarity_fn_name = saved
+            else:
+                logger.warning("the model's config names similarity_fn_name=%r, which a single-vector model cannot "
+                               "use; keeping the default", saved)
 
     def is_singular_input(self, inputs: Any) -> bool:
         """Whether ``inputs`` is one input (a string, or one conversation of role/content dicts) rather than a batch."""
