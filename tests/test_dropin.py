@@ -111,3 +111,54 @@ class _Scale(torch.nn.Module):
     @classmethod
     def load(cls, folder: str) -> _Scale:
         return cls(float((Path(folder) / "scale.txt").read_text()))
+
+
+def test_per_call_max_length_and_unknown_keywords(tiny_folder: Path) -> None:
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    text = "a sentence that is clearly longer than four tokens"
+    short = model.encode([text], processing_kwargs={"text": {"max_length": 4}})
+    assert not np.allclose(short, model.encode([text]), atol=1e-4)
+    assert model.max_seq_length == 16  # restored after the call
+    with pytest.raises(ValueError, match=r"does not use: \['normalize'\]"):
+        model.encode([text], normalize=True)
+    model[1].forward_kwargs = {"scale_hint"}  # a step that takes an encode() keyword
+    assert model.get_model_kwargs() == ["scale_hint"]
+    model.encode([text], scale_hint=1.0)
+
+
+def test_multi_vector_similarity_is_refused_with_the_reason(tiny_folder: Path) -> None:
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    with pytest.raises(ValueError, match="MultiVectorEncoder"):
+        model.similarity_fn_name = "maxsim"
+    with pytest.raises(ValueError, match="unknown"):
+        model.similarity_fn_name = "jaccard"
+    model.similarity_fn_name = "dot"
+    assert model.similarity_fn_name == "dot"
+
+
+def test_similarity_of_sparse_and_half_precision_embeddings() -> None:
+    from sentvec.util import cos_sim, dot_score, pairwise_euclidean_sim
+
+    indices = torch.tensor([[0, 1, 2], [3, 5, 7]])
+    a = torch.sparse_coo_tensor(indices, torch.tensor([1.0, 2.0, 3.0]), (3, 10)).coalesce()
+    b = torch.sparse_coo_tensor(indices, torch.tensor([2.0, -1.0, 0.5]), (3, 10)).coalesce()
+    for fn in (cos_sim, dot_score, pairwise_euclidean_sim):
+        assert torch.allclose(fn(a, b), fn(a.to_dense(), b.to_dense()))
+    half = torch.randn(4, 8).half()
+    assert cos_sim(half, half).dtype == torch.float32
+
+
+def test_singular_inputs_and_supported_modalities(tiny_folder: Path) -> None:
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    assert model.is_singular_input("one text") and model.is_singular_input(np.array("one text"))
+    assert not model.is_singular_input(["a", "b"]) and not model.is_singular_input(np.array(["a", "b"]))
+    assert model.supports("text") and not model.supports("image") and not model.supports(("image", "text"))
+
+
+def test_saved_settings_fill_only_what_the_caller_left_open(tiny_folder: Path, tmp_path: Path) -> None:
+    SentenceTransformer(str(tiny_folder), prompts={"query": "q: ", "passage": "p: "}, default_prompt_name="query",
+                        similarity_fn_name="dot", device="cpu").save(tmp_path / "saved")
+    model = SentenceTransformer(str(tmp_path / "saved"), prompts={"query": "mine: ", "passage": None}, device="cpu")
+    assert model.prompts == {"query": "mine: ", "document": "", "passage": "p: "}
+    assert model.default_prompt_name == "query" and model.similarity_fn_name == "dot"
+    assert SentenceTransformer(str(tmp_path / "saved"), similarity_fn_name="cosine").similarity_fn_name == "cosine"

@@ -91,8 +91,10 @@ ALIASES: dict[str, str | dict[str, str]] = {
         "modules": "sentvec.base.modules",
         "model_card": "sentvec.base.model_card",
         "modality_types": "sentvec.base.modality_types",
+        "evaluation": "sentvec.base.evaluation",
     },
     "sentvec.base.model_card": "sentvec.model_card",
+    "sentvec.base.evaluation": "sentvec.evaluation",
     "sentvec.base.modality_types": f"{_MODULES}.module",
     "sentvec.base.modules": {
         "Dense": f"{_MODULES}.dense",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,9 +89,11 @@ class SentenceTransformer(nn.Sequential):
         _module_classes: dict[str, type] | None = None,
     ) -> None:
         if use_auth_token is not None:
-            logger.warning("The `use_auth_token` argument is deprecated; use `token` instead")
-            if token is None:
-                token = use_auth_token
+            if token is not None:
+                raise ValueError("Both `token` and `use_auth_token` were given; pass only `token` "
+                                 "(`use_auth_token` is its deprecated name)")
+            warnings.warn("The `use_auth_token` argument is deprecated; use `token` instead", FutureWarning, stacklevel=2)
+            token = use_auth_token
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r} is not available in sentvec; choose from {list(BACKENDS)}")
         if backend != "torch" and (model_kwargs or {}).get("file_name"):
@@ -107,7 +110,8 @@ class SentenceTransformer(nn.Sequential):
         if modules is not None:
             modules = list(modules)
             if not modules:
-                raise ValueError("modules is empty; give at least one module (e.g. [Transformer(...), Pooling(...)])")
+                raise ValueError("An empty modules list was passed; give at least one module "
+                                 "(e.g. [Transformer(...), Pooling(...)]) or a model name")
         folder = None
         if modules is None and model_name_or_path is not None:
             from sentvec.store import resolve_model_folder
@@ -132,14 +136,18 @@ class SentenceTransformer(nn.Sequential):
             if not Path(str(model_name_or_path)).expanduser().exists():
                 self.model_card_data.set_base_model(str(model_name_or_path), revision_of(folder, revision))
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
-        self.prompts: dict[str, str] = {**settings.get("prompts", {}), **(prompts or {})}
-        self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
+        self.prompts: dict[str, str] = dict(prompts or {})  # the caller's win; None: take the model's
+        self.default_prompt_name = default_prompt_name
+        self._parse_model_config(settings)
+        # Every model has a query and a document prompt, empty unless the model or the caller sets one.
+        self.prompts = {"query": "", "document": "", **{k: v for k, v in self.prompts.items() if v is not None}}
         if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
             raise ValueError(
                 f"Default prompt name '{self.default_prompt_name}' not found in the configured prompts "
                 f"dictionary with keys {list(self.prompts)}."
             )
-        self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
+        if similarity_fn_name is not None or getattr(self, "_similarity_fn_name", None) is None:
+            self.similarity_fn_name = similarity_fn_name or "cosine"
         self.truncate_dim = truncate_dim
         self._warned_truncation = False
         self._warned_unknown = False
@@ -159,6 +167,10 @@ class SentenceTransformer(nn.Sequential):
         self._cache_folder = cache_folder
         if backend != "torch":
             self._onnx_pipeline = self._load_onnx_pipeline()
+        for module in self:  # a step that needs the whole model (a Router passes this on to its routes)
+            hook = getattr(module, "on_model_ready", None)
+            if hook is not None:
+                hook(self)
 
     def _load_onnx_pipeline(self) -> Any:
         """The encoder run by onnxruntime (float32 for ``onnx``, int8 for ``int8``; see sentvec.lite.session)
@@ -195,12 +207,79 @@ class SentenceTransformer(nn.Sequential):
         try:
             function = SimilarityFunction(value)
         except ValueError:
+            function = None
+        if function is not None and function.value not in self.SUPPORTED_SIMILARITY_FN_NAMES:
             raise ValueError(
-                f"similarity_fn_name={value!r} is unknown; choose from {SimilarityFunction.possible_values()}"
+                f"similarity_fn_name={value!r} scores multi-vector (per-token) embeddings, as a MultiVectorEncoder "
+                f"(ColBERT-style) model gives; a single-vector model supports {list(self.SUPPORTED_SIMILARITY_FN_NAMES)}"
+            )
+        if function is None:
+            raise ValueError(
+                f"similarity_fn_name={value!r} is unknown for a single-vector model; choose from "
+                f"{list(self.SUPPORTED_SIMILARITY_FN_NAMES)}"
             ) from None
         self._similarity_fn_name = function.value
         self._similarity = SimilarityFunction.to_similarity_fn(function)
         self._similarity_pairwise = SimilarityFunction.to_similarity_pairwise_fn(function)
+
+    def _parse_model_config(self, config: dict[str, Any]) -> None:
+        """Take the settings of a model folder's ``config_sentence_transformers.json`` where the caller set
+        none: its prompts fill the names not given (or given as None), its default prompt name and its
+        similarity function apply when unset. A multi-vector similarity name is skipped with a warning."""
+        for name, text in (config.get("prompts") or {}).items():
+            if self.prompts.get(name) is None:
+                self.prompts[name] = text
+        if self.default_prompt_name is None and config.get("default_prompt_name"):
+            self.default_prompt_name = config["default_prompt_name"]
+        saved = config.get("similarity_fn_name")
+        if saved and getattr(self, "_similarity_fn_name", None) is None:
+            if saved in self.SUPPORTED_SIMILARITY_FN_NAMES:
+                self.similarity_fn_name = saved
+            else:
+                logger.warning("the model's config names similarity_fn_name=%r, which a single-vector model cannot "
+                               "use; keeping the default", saved)
+
+    def is_singular_input(self, inputs: Any) -> bool:
+        """Whether ``inputs`` is one input (a string, or one conversation of role/content dicts) rather than a batch."""
+        if isinstance(inputs, str | bytes):
+            return True
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "UO":
+            return inputs.ndim == 0  # an array of texts is a batch; a 0-d one is one text
+        if isinstance(inputs, np.ndarray | Tensor):
+            return True  # numbers (or bytes): one non-text input such as a waveform
+        if isinstance(inputs, dict):
+            return True
+        if isinstance(inputs, list) and inputs and all(isinstance(m, dict) and {"role", "content"} <= set(m)
+                                                       for m in inputs):
+            return True  # one conversation
+        return False
+
+    def get_max_seq_length(self) -> int | None:
+        """:attr:`max_seq_length` (the sentence-transformers < 3 method)."""
+        return self.max_seq_length
+
+    @property
+    def modalities(self) -> list[str]:
+        """The kinds of input this model encodes: sentvec's encoders read text."""
+        return ["text"]
+
+    def supports(self, modality: str | tuple[str, ...]) -> bool:
+        """Whether the model encodes this modality (or every part of a multimodal tuple)."""
+        modalities = self.modalities
+        if isinstance(modality, str):
+            return modality in modalities
+        parts = tuple(sorted(modality))
+        if any(isinstance(m, tuple) and tuple(sorted(m)) == parts for m in modalities):
+            return True
+        # A combination is supported through chat-style messages when every part is.
+        return "message" in modalities and all(part in modalities for part in parts)
+
+    def evaluate(self, evaluator: Any, output_path: str | None = None) -> Any:
+        """Run ``evaluator`` on this model (its results: usually a dict of metrics); ``output_path``
+        is created first for evaluators that write files there."""
+        if output_path is not None:
+            os.makedirs(output_path, exist_ok=True)
+        return evaluator(self, output_path=output_path)
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -267,15 +346,20 @@ class SentenceTransformer(nn.Sequential):
             raise ValueError("this model has no modules")
         first = self[0]
         if hasattr(first, "preprocess"):
-            return first.preprocess(list(inputs), prompt=prompt, **kwargs)
+            features = first.preprocess(list(inputs), prompt=prompt, **kwargs)
+        else:
+            features = first.tokenize([prompt + text for text in inputs] if prompt else list(inputs), **kwargs)
         if prompt:
-            inputs = [prompt + text for text in inputs]
-        return first.tokenize(list(inputs), **kwargs)
+            length = self._prompt_length(prompt)
+            if length is not None:
+                features["prompt_length"] = length
+        return features
 
     def forward(self, input: dict[str, Any], **kwargs: Any) -> dict[str, Any]:  # noqa: A002 - nn.Sequential's name
         """Run the modules in order; each gets the keyword arguments it names in ``forward_kwargs``."""
         for module in self:
-            accepted = getattr(module, "forward_kwargs", None)
+            accepted = module.accepted_forward_kwargs() if isinstance(module, Router) else \
+                getattr(module, "forward_kwargs", None)
             input = module(input, **{k: v for k, v in kwargs.items() if k in accepted}) if accepted and kwargs \
                 else module(input)
         return input
@@ -332,6 +416,20 @@ class SentenceTransformer(nn.Sequential):
             gives shape (0, dim). Inputs longer than ``max_seq_length`` tokens are truncated: a warning
             says so once per model, and ``output_value=None`` marks each one with ``truncated``.
         """
+        processing = kwargs.pop("processing_kwargs", None)
+        if processing:
+            max_length = (processing.get("text") or {}).get("max_length") if isinstance(processing, dict) else None
+            if not isinstance(max_length, int):
+                raise ValueError("processing_kwargs supports {'text': {'max_length': N}} (a per-call max_seq_length); "
+                                 f"got {processing!r}")
+            previous = self.max_seq_length
+            self.max_seq_length = min(max_length, previous) if previous else max_length
+            try:
+                return self.encode(inputs, prompt_name, prompt, batch_size, show_progress_bar, output_value, precision,
+                                   convert_to_numpy, convert_to_tensor, device, normalize_embeddings, truncate_dim,
+                                   pool, chunk_size, **kwargs)
+            finally:
+                self.max_seq_length = previous
         if "sentences" in kwargs:
             if inputs is not None:
                 raise ValueError("pass the texts once: as inputs or as sentences, not both")
@@ -345,13 +443,15 @@ class SentenceTransformer(nn.Sequential):
             precision = "float32"
         if kwargs:
             raise ValueError(
-                f"SentenceTransformer.encode() got keyword arguments it does not use: {sorted(kwargs)}"
-                + (f"; this model's modules accept {sorted(accepted)}" if accepted else "")
+                "SentenceTransformer.encode() has been called with additional keyword arguments that this model "
+                f"does not use: {sorted(kwargs)}. As per SentenceTransformer.get_model_kwargs(), "
+                + (f"the valid additional keyword arguments are: {sorted(accepted)}." if accepted
+                   else "this model does not accept any additional keyword arguments.")
             )
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r} is not supported; choose from {PRECISIONS}")
+            raise ValueError(f"Precision {precision!r} is not supported; choose from {PRECISIONS}")
         if output_value not in ("sentence_embedding", "token_embeddings", None):
             raise ValueError(f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None")
         if show_progress_bar is None:
@@ -485,7 +585,7 @@ class SentenceTransformer(nn.Sequential):
         if prompt:
             texts = [prompt + text for text in texts]
             # The prompt's own tokens minus the closing special token, for pooling that leaves the prompt out.
-            prompt_length = self.tokenize([prompt])["attention_mask"].sum().item() - 1
+            prompt_length = self._prompt_length(prompt)
         tokenizer = self.transformer.tokenizer
         run = self._onnx_pipeline or self
         token_budget = batch_size * self.max_seq_length
@@ -607,13 +707,25 @@ class SentenceTransformer(nn.Sequential):
 
     def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         if prompt is not None:
+            if prompt_name is not None:
+                logger.warning("Provide either a `prompt`, a `prompt_name`, or neither, but not both. "
+                               "Ignoring the `prompt_name` in favor of `prompt`.")
             return prompt
         name = prompt_name or self.default_prompt_name
         if name is None:
             return None
         if name not in self.prompts:
-            raise ValueError(f"prompt_name={name!r} is not among this model's prompts {list(self.prompts)}")
+            raise ValueError(f"Prompt name '{name}' not found in the configured prompts dictionary with keys "
+                             f"{list(self.prompts)}.")
         return self.prompts[name] or None
+
+    def _prompt_length(self, prompt: str) -> int | None:
+        """How many tokens ``prompt`` adds before a text (its tokens without the closing special token),
+        for pooling that leaves the prompt out; None for a first step without a subword tokenizer."""
+        first = self[0] if len(self) else None
+        if not isinstance(first, Transformer | UniversalSentenceEncoder):
+            return None
+        return int(first.tokenize([prompt])["attention_mask"].sum().item()) - 1
 
     @contextmanager
     def truncate_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
@@ -670,8 +782,12 @@ class SentenceTransformer(nn.Sequential):
         The folder is built beside ``path`` and moved into place at the end, so a crash never leaves
         a half-written model. Existing files of the same names in ``path`` are replaced.
         """
+        if path is None:
+            return
         if not safe_serialization:
-            raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
+            logger.warning("safe_serialization=False: sentvec writes safetensors only (no pickle files); "
+                           "saving model.safetensors")
+            safe_serialization = True
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_folder(target)
@@ -682,7 +798,10 @@ class SentenceTransformer(nn.Sequential):
                                         or getattr(module, "save_in_root", False))
                 sub = "" if in_root else f"{idx}_{type(module).__name__}"
                 (staging / sub).mkdir(exist_ok=True)
-                module.save(staging / sub)
+                try:
+                    module.save(str(staging / sub), safe_serialization=safe_serialization)
+                except TypeError:  # a step whose save() takes the folder only
+                    module.save(staging / sub)
                 entries.append({"idx": idx, "name": name, "path": sub, "type": type_name(module)})
             write_json(staging / "modules.json", entries)
             write_json(staging / "config_sentence_transformers.json", {
@@ -743,6 +862,16 @@ def _check_texts(inputs: Any, allow_dicts: bool = False) -> list[str]:
         texts = list(inputs)
     except TypeError:
         raise TypeError(f"encode() takes a string or an iterable of strings, got {type(inputs).__name__}") from None
+    modalities = [_modality(text) for text in texts]
+    unsupported = sorted({m for m in modalities if m not in ("text", None)})
+    if unsupported and not allow_dicts:
+        if len(set(modalities)) > 1:
+            parts = sorted({part for m in modalities if m for part in m.split("+")} - {"text"})
+            raise ValueError(f"This batch mixes multiple modalities ({', '.join(sorted({m for m in modalities if m}))}), "
+                             f"but this SentenceTransformer model does not support {'+'.join(parts)}. "
+                             "Supported modalities: text")
+        raise ValueError(f"Modality '{unsupported[0]}' is not supported by this SentenceTransformer model. "
+                         "Supported modalities: text")
     for i, text in enumerate(texts):
         if not isinstance(text, str) and not (allow_dicts and isinstance(text, dict)):
             what = "None" if text is None else f"a {type(text).__name__}"
@@ -770,6 +899,18 @@ class _OnnxEncoderPipeline:
         return features
 
 
+def _modality(item: Any) -> str | None:
+    """The kind of input ``item`` is: "text", "image" (a PIL image or pixel array), a "+"-joined set for a
+    multimodal dict ({"text": ..., "image": ...}); None for anything else (reported as a bad input)."""
+    if isinstance(item, str):
+        return "text"
+    if isinstance(item, dict) and item and set(item) <= {"text", "image", "audio", "video"}:
+        return "+".join(sorted(item))
+    if type(item).__module__.startswith("PIL.") or isinstance(item, np.ndarray) and item.ndim >= 2:
+        return "image"
+    return None
+
+
 def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False,
                  known: dict[str, type] | None = None) -> tuple[list[nn.Module], dict[str, Any]]:
     """Read a model folder: the modules ``modules.json`` lists (or Transformer + mean pooling for a bare
@@ -782,7 +923,8 @@ def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = 
         )
     settings["prompts"] = prompts
     if not (folder / "modules.json").is_file():
-        logger.warning("%s has no modules.json; building a model from its encoder with mean pooling", folder)
+        logger.warning("No modules.json found for %s; initializing a new SentenceTransformer model from its encoder "
+                       "with mean pooling", folder)
         transformer = Transformer.load(folder, allow_pickle=allow_pickle)
         return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
     entries = _module_entries(folder / "modules.json")

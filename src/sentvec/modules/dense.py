@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +23,30 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "torch.nn.modules.activation.SiLU": nn.SiLU,
 }
 _NAME_OF = {cls: name for name, cls in ACTIVATIONS.items()}
+_CONFIG_KEYS = ("in_features", "out_features", "bias", "activation_function", "module_input_name",
+                "module_output_name", "use_residual")
+logger = logging.getLogger(__name__)
 
 
 class Dense(nn.Module):
-    """``sentence_embedding`` -> activation(linear(sentence_embedding))."""
+    """``sentence_embedding`` -> activation(linear(sentence_embedding)) (+ the input, with ``use_residual``).
+
+    ``module_input_name`` / ``module_output_name`` choose other feature keys to read and write
+    (e.g. ``token_embeddings`` to project every token).
+    """
 
     def __init__(
-        self, in_features: int, out_features: int, bias: bool = True, activation_function: nn.Module | None = None
+        self, in_features: int, out_features: int, bias: bool = True, activation_function: nn.Module | None = None,
+        module_input_name: str = "sentence_embedding", module_output_name: str | None = None,
+        use_residual: bool = False,
     ) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         self.bias = bias
+        self.module_input_name = module_input_name
+        self.module_output_name = module_output_name or module_input_name
+        self.use_residual = use_residual
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.activation_function = activation_function if activation_function is not None else nn.Tanh()
         if type(self.activation_function) not in _NAME_OF:
@@ -41,30 +55,50 @@ class Dense(nn.Module):
     def get_sentence_embedding_dimension(self) -> int:
         return self.out_features
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
-        features["sentence_embedding"] = self.activation_function(self.linear(features["sentence_embedding"]))
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        inputs = features[self.module_input_name]
+        outputs = self.activation_function(self.linear(inputs.to(self.linear.weight.dtype)))
+        if self.use_residual:
+            if outputs.shape != inputs.shape:
+                raise ValueError(f"use_residual adds the input to the output, which needs in_features "
+                                 f"({self.in_features}) equal to out_features ({self.out_features})")
+            outputs = outputs + inputs
+        features[self.module_output_name] = outputs
         return features
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
         from safetensors.torch import save_file
 
-        config = {
+        folder = Path(folder)
+        config: dict[str, Any] = {
             "in_features": self.in_features,
             "out_features": self.out_features,
             "bias": self.bias,
             "activation_function": _NAME_OF[type(self.activation_function)],
         }
+        # Written only when not the default, so older readers (which pass every key on) still load the folder.
+        if self.module_input_name != "sentence_embedding" or self.module_output_name != self.module_input_name:
+            config.update(module_input_name=self.module_input_name, module_output_name=self.module_output_name)
+        if self.use_residual:
+            config["use_residual"] = True
         write_json(folder / "config.json", config)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors"))
 
     @classmethod
-    def load(cls, folder: Path, *, allow_pickle: bool = False) -> Dense:
+    def load(cls, folder: str | os.PathLike[str], *args: Any, allow_pickle: bool = False, **kwargs: Any) -> Dense:
         """Read ``config.json`` and the weights; sizes are checked against the weights file before the
-        layer is built, so a config naming a huge layer costs nothing."""
+        layer is built, so a config naming a huge layer costs nothing. Config keys this version does not
+        know are dropped with a warning; the weights keep the precision they were saved in."""
         from sentvec.encoder.weights import load_weights_file, safetensors_shapes
 
+        folder = Path(folder)
         config_file = folder / "config.json"
         config = read_json(config_file, expect=dict)
+        unknown = sorted(set(config) - set(_CONFIG_KEYS))
+        if unknown:
+            logger.warning("%s: ignoring Dense config keys this version does not know: %s", config_file, unknown)
         activation_name = config.get("activation_function", "torch.nn.modules.activation.Tanh")
         if activation_name not in ACTIVATIONS:
             raise ValueError(f"{config_file} names activation {activation_name!r}; sentvec allows {list(ACTIVATIONS)}")
@@ -98,9 +132,11 @@ class Dense(nn.Module):
                     f"{tuple(shapes[name])}"
                 )
         with torch.device("meta"):  # shapes only: the weights file supplies every value
-            module = cls(config["in_features"], config["out_features"], bias, ACTIVATIONS[activation_name]())
-        state = {k: v.to(torch.float32) for k, v in load_weights_file(weights_file).items()}
-        module.load_state_dict(state, assign=True)
+            module = cls(config["in_features"], config["out_features"], bias, ACTIVATIONS[activation_name](),
+                         module_input_name=config.get("module_input_name", "sentence_embedding"),
+                         module_output_name=config.get("module_output_name"),
+                         use_residual=bool(config.get("use_residual", False)))
+        module.load_state_dict(load_weights_file(weights_file), assign=True)
         return module
 
     def extra_repr(self) -> str:

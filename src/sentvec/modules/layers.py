@@ -37,7 +37,7 @@ class CNN(Module):
             for k, s in zip(self.kernel_sizes, self.stride_sizes)
         )
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         tokens = features["token_embeddings"].transpose(1, -1)  # (B, C, T)
         features["token_embeddings"] = torch.cat([conv(tokens) for conv in self.convs], dim=1).transpose(1, -1)
         return features
@@ -64,7 +64,7 @@ class LSTM(Module):
         self.encoder = nn.LSTM(word_embedding_dimension, hidden_dim, num_layers=num_layers, dropout=dropout,
                                bidirectional=bidirectional, batch_first=True)
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         tokens = features["token_embeddings"]
         lengths = features["attention_mask"].sum(dim=1).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(tokens, lengths, batch_first=True, enforce_sorted=False)
@@ -87,7 +87,7 @@ class LayerNorm(Module):
         self.dimension = dimension
         self.norm = nn.LayerNorm(dimension)
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["sentence_embedding"] = self.norm(features["sentence_embedding"])
         return features
 
@@ -105,7 +105,7 @@ class Dropout(Module):
         self.dropout = dropout
         self.dropout_layer = nn.Dropout(dropout)
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["sentence_embedding"] = self.dropout_layer(features["sentence_embedding"])
         return features
 
@@ -127,7 +127,7 @@ class WeightedLayerPooling(Module):
         count = num_hidden_layers + 1 - layer_start
         self.layer_weights = layer_weights if layer_weights is not None else nn.Parameter(torch.ones(count))
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         layers = features.get("all_layer_embeddings")
         if layers is None:
             raise ValueError("WeightedLayerPooling needs every layer's output ('all_layer_embeddings'); "

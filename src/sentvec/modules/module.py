@@ -118,6 +118,11 @@ class InputModule(Module):
 
     save_in_root: bool = True
 
+    @property
+    def modalities(self) -> list[Any]:
+        """The kinds of input this step reads."""
+        return ["text"]
+
     def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
         """Features for a batch of inputs, ``prompt`` put before each text. Subclasses implement this.
 

@@ -12,13 +12,13 @@ from torch import nn
 class Normalize(nn.Module):
     """L2-normalise ``sentence_embedding``."""
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["sentence_embedding"] = F.normalize(features["sentence_embedding"], p=2, dim=1)
         return features
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path | str, *args: object, **kwargs: object) -> None:
         """Normalize has no settings; its folder stays empty (as sentence-transformers writes it)."""
 
     @classmethod
-    def load(cls, folder: Path) -> Normalize:
+    def load(cls, folder: Path | str, *args: object, **kwargs: object) -> Normalize:
         return cls()

@@ -56,7 +56,9 @@ class Router(InputModule):
             default_route = next(iter(self.sub_modules))
         self.default_route = default_route
         self.allow_empty_key = allow_empty_key
-        self.route_mappings: dict[RouteKey, str] = dict(route_mappings or {})
+        # Multimodal keys are sorted tuples, so ("text", "image") and ("image", "text") are one key.
+        self.route_mappings: dict[RouteKey, str] = {(task, _normal(modality)): route
+                                                    for (task, modality), route in (route_mappings or {}).items()}
         for key, route in self.route_mappings.items():
             if route not in self.sub_modules:
                 raise ValueError(f"route_mappings contains mapping to '{route}' which is not in sub_modules "
@@ -72,26 +74,40 @@ class Router(InputModule):
 
     # ------------------------------------------------------------------ routing
 
-    def _available(self) -> str:
+    def _get_routes_string(self) -> str:
+        """The routes for error messages: each route name, and each mapping as ``task=..., modality=...``."""
         names = [f"task='{name}'" for name in self.sub_modules]
+        names += [f"(task={task!r}, modality={modality!r}) -> {route!r}"
+                  for (task, modality), route in self.route_mappings.items()]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
-    def _resolve_route(self, task: str | None = None, modality: str | None = None) -> str:
-        """The route for this task and modality (see the class docstring for the order)."""
+    def _resolve_route_name(self, task: str | None = None, modality: Any = None) -> str | None:
+        """The route for this task and modality, or None: the mappings first (see the class docstring),
+        then a route named like the task, then one named like the modality."""
+        modality = _normal(modality)
         for key in ((task, modality), (task, None), (None, modality), (None, None)):
-            if key in self.route_mappings and (key[0] is None or task is not None):
+            if key in self.route_mappings:
                 return self.route_mappings[key]
+        if task is not None and task in self.sub_modules:
+            return task
+        if task is None and isinstance(modality, str) and modality in self.sub_modules:
+            return modality
+        return None
+
+    def _resolve_route(self, task: str | None = None, modality: Any = None) -> str:
+        """:meth:`_resolve_route_name`, else the default route, else an error naming the routes."""
+        route = self._resolve_route_name(task, modality)
+        if route is not None:
+            return route
         if task is not None:
-            if task in self.sub_modules:
-                return task
-            raise ValueError(f"No route found for task type '{task}'. Available routes: {self._available()}")
+            raise ValueError(f"No route found for task type '{task}'. Available routes: {self._get_routes_string()}")
         if self.training and self.default_route is None:
             raise ValueError("You must provide a `router_mapping` argument on the training arguments, or set a "
                              "default route in the `Router`, so each data set column maps to a route")
         if self.default_route is not None:
             return self.default_route
         raise ValueError(f"Could not determine route for task=None, modality={modality!r}. Available routes: "
-                         f"{self._available()}. Consider specifying the `task` parameter in `model.encode`, "
+                         f"{self._get_routes_string()}. Consider specifying the `task` parameter in `model.encode`, "
                          "or setting a default route in the `Router`.")
 
     def preprocess(self, inputs: list[Any], prompt: str | None = None, task: str | None = None,
@@ -138,7 +154,33 @@ class Router(InputModule):
             features = module(features, **{k: v for k, v in call_kwargs.items() if k in accepted})
         return features
 
+    def accepted_forward_kwargs(self) -> set[str]:
+        """The keyword arguments this Router takes: its own and those any routed module takes."""
+        names = set(self.forward_kwargs)
+        for route in self.sub_modules.values():
+            for module in route:
+                names |= set(getattr(module, "forward_kwargs", ()) or ())
+        return names
+
     # ------------------------------------------------------------------ properties
+
+    @property
+    def modalities(self) -> list[Any]:
+        """Every modality some route's first module reads (text unless a module says otherwise)."""
+        found: list[Any] = []
+        for route in self.sub_modules.values():
+            for modality in getattr(route[0], "modalities", ["text"]) if len(route) else []:
+                if modality not in found:
+                    found.append(modality)
+        return found
+
+    def on_model_ready(self, model: nn.Module) -> None:
+        """Pass the model-ready hook on to the routed modules (the model does not see them itself)."""
+        for route in self.sub_modules.values():
+            for module in route:
+                hook = getattr(module, "on_model_ready", None)
+                if hook is not None:
+                    hook(model)
 
     @property
     def tokenizer(self) -> Any:
@@ -155,7 +197,7 @@ class Router(InputModule):
     def max_seq_length(self, value: int) -> None:
         firsts = [route[0] for route in self.sub_modules.values() if len(route) and hasattr(route[0], "max_seq_length")]
         if not firsts:
-            logger.warning("no route of this Router has a max_seq_length to set")
+            logger.warning("No modules have a max_seq_length attribute; nothing to set in this Router")
         for module in firsts:
             module.max_seq_length = value
 
@@ -239,7 +281,12 @@ def _parse_key(key: str | list[Any] | tuple[Any, ...]) -> RouteKey:
     value = ast.literal_eval(key) if isinstance(key, str) else key
     if not (isinstance(value, list | tuple) and len(value) == 2):
         raise ValueError(f"route_mappings key {key!r} is not a (task, modality) pair")
-    return (value[0], value[1])
+    return (value[0], _normal(value[1]))
+
+
+def _normal(modality: Any) -> Any:
+    """A modality as routes compare it: a name, or a sorted tuple of names for a multimodal input."""
+    return tuple(sorted(modality)) if isinstance(modality, list | tuple) else modality
 
 
 Asym = Router  # the name before sentence-transformers 5

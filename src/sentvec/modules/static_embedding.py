@@ -9,6 +9,7 @@ the same folders in numpy without torch.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,12 @@ class StaticEmbedding(nn.Module):
     def get_sentence_embedding_dimension(self) -> int:
         return self.embedding_dim
 
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """:meth:`tokenize` with ``prompt`` put before each text."""
+        return self.tokenize([prompt + text for text in inputs] if prompt else list(inputs))
+
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """All token ids of ``texts`` in one flat tensor, where each text's ids start, and ``truncated``
         (all False: a static model reads every token)."""
@@ -77,21 +84,23 @@ class StaticEmbedding(nn.Module):
         return {"input_ids": torch.from_numpy(ids), "offsets": torch.from_numpy(offsets),
                 "truncated": torch.zeros(len(texts), dtype=torch.bool)}
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["sentence_embedding"] = self.embedding(features["input_ids"], features["offsets"])
         return features
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
         """Write ``model.safetensors`` (``embedding.weight``) and ``tokenizer.json``."""
         from safetensors.torch import save_file
 
+        folder = Path(folder)
         save_file({"embedding.weight": self.embedding.weight.detach().contiguous().cpu()}, str(folder / WEIGHTS_FILE),
                   metadata={"format": "pt"})
         self.tokenizer.save(str(folder / TOKENIZER_FILE))
 
     @classmethod
-    def load(cls, folder: Path) -> StaticEmbedding:
+    def load(cls, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> StaticEmbedding:
         """Read a static module folder (sentence-transformers' or model2vec's weight names)."""
+        folder = Path(folder)
         return cls(read_static_tokenizer(folder), read_static_weights(folder))
 
     def extra_repr(self) -> str:

@@ -108,19 +108,26 @@ class Transformer(nn.Module):
     def get_word_embedding_dimension(self) -> int:
         return self.config.hidden_size
 
+    get_embedding_dimension = get_word_embedding_dimension
+
+    def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`tokenize` with ``prompt`` put before each text."""
+        return self.tokenize([prompt + text for text in inputs] if prompt else list(inputs))
+
     def tokenize(self, texts: list[str]) -> dict[str, Any]:
         """Token ids for a batch of texts (see :class:`~sentvec.tokenizer.Tokenizer`)."""
         return self.tokenizer(texts)
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
         features["token_embeddings"] = self.encoder(features["input_ids"], features["attention_mask"], token_types)
         return features
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: str | Path, *args: Any, **kwargs: Any) -> None:
         """Write config.json, model.safetensors (Hugging Face names), tokenizer files and sentence_bert_config.json."""
         from safetensors.torch import save_file
 
+        folder = Path(folder)
         write_json(folder / "config.json", self.config.raw)
         state = weights.to_checkpoint_names(self.config.family, self.encoder.state_dict())
         state.update(self.unused_tensors)

@@ -93,7 +93,7 @@ class WordEmbeddings(InputModule):
             mask[i, : len(row)] = 1
         return {"input_ids": ids, "attention_mask": mask, "truncated": torch.zeros(len(rows), dtype=torch.bool)}
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["token_embeddings"] = self.emb_layer(features["input_ids"]) * features["attention_mask"].unsqueeze(-1)
         return features
 

@@ -25,6 +25,11 @@ from sentvec.similarity import (
     to_tensor,
 )
 from sentvec.similarity import SimilarityFunction as SimilarityFunction  # noqa: F401 - re-exported
+from sentvec.similarity import maxsim as maxsim  # noqa: F401 - re-exported
+from sentvec.similarity import maxsim_pairwise as maxsim_pairwise  # noqa: F401 - re-exported
+from sentvec.similarity import mean_maxsim as mean_maxsim  # noqa: F401 - re-exported
+from sentvec.similarity import mean_maxsim_pairwise as mean_maxsim_pairwise  # noqa: F401 - re-exported
+from sentvec.similarity import pairwise_angle_sim as pairwise_angle_sim  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from sentvec.model import SentenceTransformer
@@ -277,6 +282,16 @@ def mine_hard_negatives(dataset: Any, model: SentenceTransformer, *args: Any, **
 # ---------------------------------------------------------------------- helpers sentence-transformers code imports
 
 
+def _convert_to_tensor(a: Any) -> Tensor:
+    """A tensor view of embeddings: numpy arrays without copying (read-only ones copied, so torch does not
+    warn), a list of arrays stacked, tensors as they are."""
+    if isinstance(a, list) and a and isinstance(a[0], np.ndarray):
+        a = np.stack(a)
+    if isinstance(a, np.ndarray):
+        return torch.from_numpy(a if a.flags.writeable else a.copy())
+    return a if isinstance(a, Tensor) else torch.as_tensor(a)
+
+
 def batch_to_device(batch: dict[str, Any], target_device: torch.device | str) -> dict[str, Any]:
     """The tensors of a features dict moved to ``target_device`` (other values unchanged)."""
     return {k: v.to(target_device) if isinstance(v, Tensor) else v for k, v in batch.items()}
@@ -326,6 +341,8 @@ def import_from_string(dotted_path: str) -> Any:
         module = importlib.import_module(module_path)
     except ImportError:
         # "package.module.Name.Name": the old CamelCase-file spelling
+        if "." not in module_path:
+            raise
         module = importlib.import_module(module_path.rpartition(".")[0])
     try:
         return getattr(module, name)
@@ -379,7 +396,7 @@ def select_max_active_dims(embeddings: Any, max_active_dims: int | None = None) 
     if max_active_dims is None:
         return embeddings
     if max_active_dims <= 0:
-        raise ValueError(f"max_active_dims={max_active_dims}; it must be a positive integer (or None)")
+        raise ValueError(f"max_active_dims must be a positive integer (or None), got {max_active_dims}")
     tensor = torch.as_tensor(embeddings)
     single = tensor.dim() == 1
     rows = tensor.unsqueeze(0) if single else tensor
