@@ -80,10 +80,15 @@ def search_index(index: Any, query: str | list[str], k: int, *, mode: str, model
     """:meth:`Index.search` for ``mode="bm25"`` and ``"hybrid"`` (same arguments and result shape)."""
     if k < 1:
         raise ValueError(f"k={k}; it must be at least 1")
-    if mode not in ("bm25", "hybrid"):
-        raise ValueError(f"mode {mode!r} is not supported by this index; choose from dense, bm25, hybrid")
+    if mode not in ("bm25", "hybrid", "sparse"):
+        raise ValueError(f"mode {mode!r} is not supported by an index; choose from dense, bm25, hybrid, sparse")
     check_fusion(fusion, alpha, rrf_k)
     texts = [query] if isinstance(query, str) else list(query)
+    if mode == "sparse":
+        from sentvec.index.sparse import search_sparse
+
+        found = [[index._hit(row, score) for row, score in hits] for hits in search_sparse(index, texts, k)]
+        return found[0] if isinstance(query, str) else found
     depth = k if mode == "bm25" else max(k, candidates)
     keyword = index._bm25_index().search(texts, depth)
     if mode == "bm25":
