@@ -62,13 +62,22 @@ def run_bm25(data: BeirData, language: str):
     return hits, time.perf_counter() - started, size
 
 
-def run_dense(data: BeirData, name: str, batch_size: int):
+def run_dense(data: BeirData, name: str, batch_size: int, cache: Path | None):
+    import numpy as np
+    import torch
+
     from sentvec import SentenceTransformer
     from sentvec.store import resolve_model_folder
 
     model = SentenceTransformer(str(resolve_model_folder(name)), device="cpu")
-    docs = model.encode_document(data.corpus, batch_size=batch_size, convert_to_tensor=True,
-                                 normalize_embeddings=True, show_progress_bar=False)
+    cached = None if cache is None else cache / f"{data.name}-{Path(name).name}.npy"
+    if cached is not None and cached.is_file():  # the corpus embeddings of an earlier run (not timed anyway)
+        docs = torch.from_numpy(np.load(cached))
+    else:
+        docs = model.encode_document(data.corpus, batch_size=batch_size, convert_to_tensor=True,
+                                     normalize_embeddings=True, show_progress_bar=False)
+        if cached is not None:
+            np.save(cached, docs.numpy())
     started = time.perf_counter()
     queries = model.encode_query(data.queries, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True)
     scores = (queries @ docs.T).numpy()
@@ -104,24 +113,38 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sweep", action="store_true", help="also print nDCG@10 over fusion settings")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file")
+    parser.add_argument("--cache", default=None, help="folder to keep dense corpus embeddings in between runs")
     args = parser.parse_args()
 
     rows, sweeps = [], []
+
+    def show(r: dict) -> None:  # as soon as measured: a long run on a busy machine still leaves figures
+        print(f"  {r['collection']} | {r['method']} | nDCG@10 {r['ndcg@10']:.4f} | q/s {r['queries_per_s']:.0f}",
+              file=sys.stderr, flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"rows": rows, "sweep": sweeps}, indent=1) + "\n")
     for spec in args.collections:
         name, split = spec.split(":")
         data = load_beir(data_folder() / "ir" / name, split)
         print(f"{name}-{split}: {len(data.queries)} judged queries, {len(data.corpus)} documents", file=sys.stderr)
         keyword, keyword_s, keyword_size = run_bm25(data, "en")
         rows.append(row(name, "BM25 (bm25s, en)", data, keyword, keyword_s, keyword_size))
+        show(rows[-1])
         for model in args.models:
-            dense, dense_s, dense_size = run_dense(data, model, args.batch_size)
+            cache = None if args.cache is None else Path(args.cache)
+            if cache is not None:
+                cache.mkdir(parents=True, exist_ok=True)
+            dense, dense_s, dense_size = run_dense(data, model, args.batch_size, cache)
             rows.append(row(name, f"dense {model}", data, dense, dense_s, dense_size))
+            show(rows[-1])
             fused, fuse_s = hybrid(dense, keyword, fusion=FUSION, alpha=ALPHA, rrf_k=RRF_K)
             rows.append(row(name, f"hybrid {model} + BM25 ({FUSION}, alpha {ALPHA})", data, fused,
                             dense_s + keyword_s + fuse_s, dense_size + keyword_size))
+            show(rows[-1])
             rrf, rrf_s = hybrid(dense, keyword, fusion="rrf", alpha=0.5, rrf_k=RRF_K)
             rows.append(row(name, f"hybrid {model} + BM25 (rrf, k {RRF_K})", data, rrf,
                             dense_s + keyword_s + rrf_s, dense_size + keyword_size))
+            show(rows[-1])
             if args.sweep:
                 for fusion in ("convex", "rrf"):
                     for alpha in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
@@ -129,9 +152,12 @@ def main() -> None:
                         metrics = beir_metrics(ids(data, fused), data)
                         sweeps.append({"collection": name, "model": model, "fusion": fusion, "alpha": alpha,
                                        **metrics})
+                        print(f"  sweep {name} {fusion} alpha {alpha}: nDCG@10 {metrics['ndcg@10']:.4f}",
+                              file=sys.stderr, flush=True)
         for sparse_model in args.sparse or []:
             sparse, sparse_s, sparse_size = run_sparse(data, sparse_model, args.batch_size)
             rows.append(row(name, f"sparse {sparse_model}", data, sparse, sparse_s, sparse_size))
+            show(rows[-1])
 
     print("| collection | method | nDCG@10 | MRR@10 | Recall@100 | MAP@100 | queries/s | index size |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
