@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from sentvec.evaluation.beir import BeirData, _best, beir_metrics, load_beir  # noqa: E402
 from sentvec.index.bm25 import BM25  # noqa: E402
-from sentvec.index.hybrid import ALPHA, CANDIDATES, RRF_K, fuse  # noqa: E402
+from sentvec.index.hybrid import ALPHA, CANDIDATES, FUSION, RRF_K, fuse  # noqa: E402
 from sentvec.readers import data_folder  # noqa: E402
 
 COLLECTIONS = ("scifact:train", "cranfield:test")
@@ -137,12 +137,12 @@ def main() -> None:
             dense, dense_s, dense_size = run_dense(data, model, args.batch_size, cache)
             rows.append(row(name, f"dense {model}", data, dense, dense_s, dense_size))
             show(rows[-1])
-            fused, fuse_s = hybrid(dense, keyword, fusion="convex", alpha=ALPHA, rrf_k=RRF_K)
-            rows.append(row(name, f"hybrid {model} + BM25 (convex, alpha {ALPHA})", data, fused,
+            fused, fuse_s = hybrid(dense, keyword, fusion=FUSION, alpha=ALPHA, rrf_k=RRF_K)
+            rows.append(row(name, f"hybrid {model} + BM25 ({FUSION}, alpha {ALPHA})", data, fused,
                             dense_s + keyword_s + fuse_s, dense_size + keyword_size))
             show(rows[-1])
-            rrf, rrf_s = hybrid(dense, keyword, fusion="rrf", alpha=ALPHA, rrf_k=RRF_K)
-            rows.append(row(name, f"hybrid {model} + BM25 (rrf, k {RRF_K}; the default)", data, rrf,
+            rrf, rrf_s = hybrid(dense, keyword, fusion="rrf", alpha=0.5, rrf_k=RRF_K)
+            rows.append(row(name, f"hybrid {model} + BM25 (rrf, k {RRF_K})", data, rrf,
                             dense_s + keyword_s + rrf_s, dense_size + keyword_size))
             show(rows[-1])
             if args.sweep:

@@ -1059,8 +1059,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--mode", choices=("dense", "bm25", "sparse", "hybrid"), default="dense",
                     help="beir: how to search: dense (MODEL's embeddings), bm25 (no model), sparse (MODEL is a "
                          "SparseEncoder), hybrid (MODEL fused with BM25) (default: dense)")
-    ev.add_argument("--fusion", choices=("rrf", "convex"), default="rrf",
-                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: rrf)")
+    ev.add_argument("--fusion", choices=("rrf", "convex"), default="convex",
+                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
     ev.add_argument("--alpha", type=float, default=0.5, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
     ev.add_argument("--bm25-language", choices=("en", "zh"), default="en",
                     help="bm25/hybrid: tokenisation, en (stemmed words) or zh (characters and bigrams) (default: en)")
@@ -1143,7 +1143,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "built with --bm25; sparse with one built with --sparse (default: the index's own, set by "
                          "--hybrid; else dense)")
     se.add_argument("--fusion", choices=("rrf", "convex"), default=None,
-                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: rrf)")
+                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
     se.add_argument("--alpha", type=float, default=None, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
     se.add_argument("-m", "--model", default=None,
                     help="model to embed the query (default: the index's own; another model is refused)")

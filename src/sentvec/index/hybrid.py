@@ -12,11 +12,9 @@ on SciFact or Cranfield, fewer lose recall):
   min-max scaled to [0, 1] per query (its best hit 1, its worst candidate 0; a document it did not return 0),
   then ``alpha * dense + (1 - alpha) * other``.
 
-Defaults: ``rrf`` with ``alpha=0.5`` and ``rrf_k=60``, chosen with all-MiniLM-L6-v2 and English BM25 on
-Cranfield (``benchmarks/retrieval.py --sweep``): nDCG@10 0.4375 against 0.4350 for the best convex combination
-(also at alpha 0.5), and both peak at 0.5 over alpha 0.2-0.8. RRF needs no score scale at all, so it is also
-the safer choice for a retriever pair never measured. (SciFact train, the other collection for choosing, had
-not finished encoding when this was written: rerun the sweep there.)
+Defaults, chosen on SciFact train and Cranfield with all-MiniLM-L6-v2 and English BM25
+(``benchmarks/retrieval.py --sweep``): ``convex`` with ``alpha=0.5``; RRF is within a point and needs no
+scale at all, so it is the safer choice for a retriever pair never measured.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from typing import Any, Literal
 Fusion = Literal["rrf", "convex"]
 FUSIONS: tuple[str, ...] = ("rrf", "convex")
 MODES: tuple[str, ...] = ("dense", "bm25", "sparse", "hybrid")
-FUSION = "rrf"
+FUSION = "convex"
 ALPHA = 0.5
 RRF_K = 60
 CANDIDATES = 100
