@@ -13,8 +13,9 @@ on SciFact or Cranfield, fewer lose recall):
   then ``alpha * dense + (1 - alpha) * other``.
 
 Defaults, chosen on SciFact train and Cranfield with all-MiniLM-L6-v2 and English BM25
-(``benchmarks/retrieval.py --sweep``): ``convex`` with ``alpha=0.5``; RRF is within a point and needs no
-scale at all, so it is the safer choice for a retriever pair never measured.
+(``benchmarks/retrieval.py --sweep``): ``convex`` with ``alpha=0.5``. nDCG@10, convex / RRF at alpha 0.5:
+SciFact train 0.7292 / 0.7105, Cranfield 0.4350 / 0.4375; convex peaks at alpha 0.4-0.5 on both. RRF needs
+no score scale at all, so it is the safer choice for a retriever pair never measured.
 """
 
 from __future__ import annotations
