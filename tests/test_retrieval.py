@@ -323,3 +323,12 @@ def test_cli_index_build_hybrid_and_search_modes(tiny, corpus_jsonl, tmp_path: P
     capsys.readouterr()
     assert cli.main(["search", str(plain), "zebra", "--mode", "hybrid"]) == 1
     assert "has no BM25 index" in capsys.readouterr().err
+
+
+def test_cli_fusion_defaults_are_the_library_defaults() -> None:
+    """The parser spells the defaults out (importing sentvec.index would load torch for `--help`)."""
+    from sentvec import cli
+    from sentvec.index.hybrid import ALPHA, FUSION
+
+    args = cli.build_parser().parse_args(["eval", "--task", "beir:x"])
+    assert (args.fusion, args.alpha) == (FUSION, ALPHA)

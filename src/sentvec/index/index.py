@@ -8,6 +8,7 @@ Layout of an index folder::
     chunks/000000.jsonl  the same chunk's documents, one JSON ``[id, text]`` per line
     ann.faiss            optional approximate (HNSW) index over all vectors
     bm25/                optional BM25 keyword index over all documents (sentvec.index.bm25), for mode="bm25"/"hybrid"
+    sparse/              optional inverted index of SPLADE vectors (sentvec.index.sparse), for mode="sparse"
 
 A build embeds ``chunk_size`` documents at a time; each chunk's files are written to temporary names
 and renamed into place, then the manifest is rewritten (temporary file, then rename) to list the chunk.
@@ -253,6 +254,7 @@ class Index:
         self._texts_cache: tuple[int, list[Any]] | None = None
         self._bm25: Any = None
         self._checked: set[int] = set()  # chunks whose every vector was checked (see _check_vectors)
+        self._sparse: Any = None
         self._starts = np.cumsum([0] + [c["rows"] for c in manifest["chunks"]])
 
     # ------------------------------------------------------------------ properties
@@ -363,6 +365,7 @@ class Index:
         stop_after_chunks: int | None = None,
         filesystem: Any = None,
         bm25: str | None = None,
+        sparse: Any = None,
         search_mode: str | None = None,
     ) -> Index:
         """Embed a corpus file into an index folder at ``path``, or resume an interrupted build there.
@@ -387,6 +390,8 @@ class Index:
             filesystem: a ``pyarrow.fs.FileSystem`` that holds ``corpus`` (as in Ray Data's readers).
             bm25: also build a BM25 keyword index when the build completes, with this tokenisation
                 (``"en"`` or ``"zh"``; see :mod:`sentvec.index.bm25`); a complete index without one gets it.
+            sparse: also encode every document with this SparseEncoder (or model name) into an inverted index
+                when the build completes (see :mod:`sentvec.index.sparse`); a complete index without one gets it.
             search_mode: what :meth:`search` does by default: ``"dense"``, or ``"bm25"``/``"hybrid"`` (need ``bm25``).
 
         Returns:
@@ -415,12 +420,13 @@ class Index:
             model_name = model.model_name_or_path or "<in-memory model>"
         settings = _build_settings(model, model_name, source, precision=precision, normalize=normalize,
                                    truncate_dim=truncate_dim, prompt_name=prompt_name, chunk_size=chunk_size)
-        if search_mode not in (None, "dense", "bm25", "hybrid") or (search_mode in ("bm25", "hybrid") and not bm25):
+        if search_mode not in (None, "dense", "bm25", "hybrid", "sparse") or (search_mode in ("bm25", "hybrid") and not bm25):
             raise ValueError(f"search_mode={search_mode!r}; choose dense, or bm25/hybrid together with bm25='en' or 'zh'")
-        if bm25 and not overwrite and (folder / MANIFEST).is_file():  # a complete index gets the BM25 it lacks
+        if (bm25 or sparse) and not overwrite and (folder / MANIFEST).is_file():  # a complete index gets what it lacks
             existing = cls.open(folder)
             if existing.complete and all(existing.manifest.get(key) == value for key, value in settings.items()):
                 existing._add_bm25(bm25, search_mode, show_progress_bar)
+                existing._add_sparse(sparse, batch_size, show_progress_bar)
                 return existing
         existed = folder.exists()
         manifest = _start_or_resume(folder, settings, overwrite, source)
@@ -432,15 +438,22 @@ class Index:
         index = cls.open(folder)
         if ann and index.complete:
             index.build_ann(ann)
-        if bm25 and index.complete:
+        if index.complete:
             index._add_bm25(bm25, search_mode, show_progress_bar)
+            index._add_sparse(sparse, batch_size, show_progress_bar)
         return index
 
-    def _add_bm25(self, language: str, search_mode: str | None, show_progress_bar: bool) -> None:
+    def _add_sparse(self, model: Any, batch_size: int, show_progress_bar: bool) -> None:
+        if model is not None and (not self.manifest.get("sparse") or self.manifest["sparse"]["count"] != self.count):
+            from sentvec.index.sparse import build_index_sparse
+
+            build_index_sparse(self, model, batch_size, show_progress_bar)
+
+    def _add_bm25(self, language: str | None, search_mode: str | None, show_progress_bar: bool) -> None:
         from sentvec.index.bm25 import build_index_bm25
 
         entry = self.manifest.get("bm25")
-        if not entry or entry.get("language") != language or entry.get("count") != self.count:
+        if language and (not entry or entry.get("language") != language or entry.get("count") != self.count):
             build_index_bm25(self, language, show_progress_bar)  # type: ignore[arg-type]
         if search_mode and self.manifest.get("search_mode") != search_mode:
             self.manifest["search_mode"] = search_mode
@@ -527,8 +540,8 @@ class Index:
                 the index, score each (query, text) pair with :meth:`CrossEncoder.rank` and keep the ``k`` best.
             rerank_top: candidates to rerank per query (default ``4 * k``; at least ``k``).
             rerank_batch_size: pairs per cross-encoder batch.
-            mode: ``"dense"`` (embeddings), ``"bm25"`` (keywords) or ``"hybrid"`` (both, fused); the last two need
-                the index's BM25 (``bm25=`` at build). Default: the ``search_mode`` it was built with, else dense.
+            mode: ``"dense"`` (embeddings), ``"bm25"`` (keywords), ``"hybrid"`` (both, fused), the last two with
+                the index's BM25 (``bm25=`` at build); or ``"sparse"`` (SPLADE vectors, ``sparse=`` at build). Default: the ``search_mode`` it was built with, else dense.
             fusion: for hybrid: ``fusion`` (``"rrf"`` or ``"convex"``), ``alpha`` (weight of the dense side),
                 ``rrf_k``, ``candidates`` (hits taken from each side); see :mod:`sentvec.index.hybrid`.
 
@@ -932,6 +945,7 @@ def _clear(folder: Path) -> None:
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             file.unlink()
     shutil.rmtree(folder / "bm25", ignore_errors=True)
+    shutil.rmtree(folder / "sparse", ignore_errors=True)
 
 
 class _Builder:

@@ -557,8 +557,8 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
     @app.post("/search", dependencies=auth)
     async def search(request: Request) -> JSONResponse:
         """Search the index the server was started with: ``{"query", "k", "mode"}`` -> ``{"hits": [{"id", "score",
-        "text", "corpus_id"}]}``, best first. ``mode`` is ``dense``, ``bm25`` or ``hybrid`` (the last two need an
-        index built with ``--bm25``); default: the index's own (``--hybrid``), else dense."""
+        "text", "corpus_id"}]}``, best first. ``mode`` is ``dense``, ``bm25``, ``hybrid`` (these two need an
+        index built with ``--bm25``) or ``sparse`` (``--sparse``); default: the index's own (``--hybrid``), else dense."""
         if index is None:
             raise APIError(501, "/search needs an index and this server was started without one: start it with "
                                 "`sentvec serve MODEL --index INDEX` (an index built by `sentvec index build`)",
@@ -572,11 +572,12 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
             raise unprocessable(f"k must be an integer from 1 to 100, got {k!r}", "k", "invalid_value")
         mode = body.get("mode")
-        if mode not in (None, "dense", "bm25", "hybrid"):
-            raise unprocessable(f"mode must be dense, bm25 or hybrid, got {mode!r}", "mode", "invalid_value")
-        if mode in ("bm25", "hybrid") and not index.manifest.get("bm25"):
-            raise unprocessable(f"mode {mode!r} needs an index with BM25, and this one has none: build it with "
-                                "`sentvec index build ... --bm25`", "mode", "invalid_value")
+        if mode not in (None, "dense", "bm25", "hybrid", "sparse"):
+            raise unprocessable(f"mode must be dense, bm25, hybrid or sparse, got {mode!r}", "mode", "invalid_value")
+        needs = {"bm25": "bm25", "hybrid": "bm25", "sparse": "sparse"}.get(mode or "")
+        if needs and not index.manifest.get(needs):
+            raise unprocessable(f"mode {mode!r} needs an index with {needs} data, and this one has none: build it "
+                                f"with `sentvec index build ... --{needs}`", "mode", "invalid_value")
 
         mode = mode or index.manifest.get("search_mode") or "dense"
         with service.admitted():

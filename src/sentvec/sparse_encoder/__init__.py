@@ -1,0 +1,12 @@
+"""Sparse (SPLADE) encoders: texts -> weighted vocabulary terms, searched through an inverted index.
+
+Drop-in for ``sentence_transformers.SparseEncoder``: the same ``encode``/``encode_query``/``encode_document``
+(sparse COO tensors out), ``decode``, ``similarity``, ``sparsity``, ``max_active_dims`` and folder format
+(``MLMTransformer`` + ``SpladePooling``).
+"""
+
+from sentvec.sparse_encoder.inverted import InvertedIndex
+from sentvec.sparse_encoder.model import SparseEncoder
+from sentvec.sparse_encoder.modules import MLMTransformer, SpladePooling
+
+__all__ = ["InvertedIndex", "MLMTransformer", "SparseEncoder", "SpladePooling"]

@@ -1,0 +1,281 @@
+"""SparseEncoder: texts -> sparse vectors over the vocabulary (SPLADE), at sentence-transformers' surface.
+
+>>> from sentvec.sparse_encoder import SparseEncoder
+>>> model = SparseEncoder("sentvec/splade-tiny")
+>>> docs = model.encode_document(["The cat sat on the mat.", "Stocks fell sharply."])   # (2, 30522) sparse COO
+>>> query = model.encode_query("where did the cat sit?")
+>>> model.similarity(query, docs)         # dot products, (1, 2)
+>>> model.decode(query, top_k=5)          # [('cat', 2.1), ('sit', 1.7), ...]
+
+Each dimension is a vocabulary token and a vector's few non-zero weights say which terms (the text's own and
+related ones) matter: it searches like BM25 with learned term weights (an inverted index, see
+:mod:`sentvec.sparse_encoder.inverted`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from sentvec import __version__
+from sentvec.model import SentenceTransformer
+from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.sparse_encoder.modules import MODULE_TYPES, TYPE_NAMES, MLMTransformer, SpladePooling
+
+
+class SparseEncoder(SentenceTransformer):
+    """Load or assemble a sparse (SPLADE) encoder and encode texts into sparse vocabulary-sized vectors.
+
+    Args:
+        model_name_or_path: a SparseEncoder folder (modules.json naming MLMTransformer and SpladePooling), a
+            bare ``*ForMaskedLM`` folder (SPLADE max pooling is added), or a name the model store resolves.
+        modules: build from these modules instead (``[MLMTransformer, SpladePooling]``).
+        max_active_dims: keep at most this many non-zero weights per vector (the largest); None keeps all.
+        device, prompts, default_prompt_name, cache_folder, revision, token, local_files_only, allow_pickle:
+            as for :class:`~sentvec.SentenceTransformer`.
+        similarity_fn_name: ``"dot"`` (default; SPLADE's) or ``"cosine"``.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike[str] | None = None,
+        *,
+        modules: Iterable[nn.Module] | None = None,
+        device: str | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: bool | str | None = None,
+        similarity_fn_name: str | None = None,
+        max_active_dims: int | None = None,
+        allow_pickle: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        settings: dict[str, Any] = {}
+        if modules is not None and model_name_or_path is not None:
+            raise ValueError("pass either model_name_or_path or modules, not both")
+        if modules is None and model_name_or_path is not None:
+            from sentvec.store import resolve_model_folder
+
+            folder = resolve_model_folder(str(model_name_or_path), cache_folder=cache_folder, revision=revision,
+                                          token=token, local_files_only=local_files_only)
+            modules, settings = _load_folder(folder, allow_pickle=allow_pickle)
+        super().__init__(modules=modules, device=device, prompts={**settings.get("prompts", {}), **(prompts or {})},
+                         default_prompt_name=default_prompt_name or settings.get("default_prompt_name"),
+                         cache_folder=cache_folder, similarity_fn_name=similarity_fn_name
+                         or settings.get("similarity_fn_name") or "dot", **kwargs)
+        self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
+        if max_active_dims is not None and max_active_dims < 1:
+            raise ValueError(f"max_active_dims={max_active_dims}; it must be at least 1 (or None for all)")
+        self.max_active_dims = max_active_dims if max_active_dims is not None else settings.get("max_active_dims")
+        self._active_dims: int | None = None
+
+    def get_embedding_dimension(self) -> int | None:
+        """The vocabulary size: the length of every sparse vector."""
+        return self.transformer.config.vocab_size if isinstance(self.transformer, MLMTransformer) else None
+
+    get_sentence_embedding_dimension = get_embedding_dimension
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode(  # type: ignore[override]
+        self,
+        inputs: str | Iterable[str] | None = None,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        convert_to_tensor: bool = True,
+        convert_to_sparse_tensor: bool = True,
+        save_to_cpu: bool = False,
+        device: str | None = None,
+        max_active_dims: int | None = None,
+        **kwargs: Any,
+    ) -> Tensor | list[Tensor]:
+        """Encode texts into sparse vectors.
+
+        Args:
+            inputs: one string or an iterable of strings.
+            prompt_name, prompt, batch_size, show_progress_bar, device: as :meth:`SentenceTransformer.encode`.
+            convert_to_tensor: one (N, vocab) tensor (a 1-D one for a single string); False: a list of 1-D tensors.
+            convert_to_sparse_tensor: sparse COO tensors (the default); False gives dense ones.
+            save_to_cpu: accepted for compatibility: results are always gathered on the CPU.
+            max_active_dims: keep this many largest weights per vector (default: the model's ``max_active_dims``).
+
+        Returns:
+            Sparse COO tensor(s) of non-negative float32 weights, one dimension per vocabulary token.
+        """
+        if kwargs.get("output_value", "sentence_embedding") != "sentence_embedding":
+            raise ValueError("a SparseEncoder gives sentence embeddings only")
+        kwargs.pop("output_value", None)
+        active = max_active_dims if max_active_dims is not None else self.max_active_dims
+        if active is not None and active < 1:
+            raise ValueError(f"max_active_dims={active}; it must be at least 1 (or None for all)")
+        self._active_dims = active
+        try:
+            rows = super().encode(inputs, prompt_name=prompt_name, prompt=prompt, batch_size=batch_size,
+                                  show_progress_bar=show_progress_bar, convert_to_numpy=False, convert_to_tensor=False,
+                                  device=device, **kwargs)
+        finally:
+            self._active_dims = None
+        single = isinstance(inputs, str)
+        rows = [rows] if single else list(rows)
+        if not convert_to_sparse_tensor:
+            rows = [row.to_dense() for row in rows]
+        if not convert_to_tensor:
+            return rows[0] if single else rows
+        if single:
+            return rows[0]
+        return _stack(rows, self.get_embedding_dimension() or 0, sparse=convert_to_sparse_tensor)
+
+    def _outputs(self, out: dict[str, Any], count: int, output_value: Any, truncate_dim: int | None,  # type: ignore[override]
+                 normalize: bool) -> list[Any]:
+        """Each text's vector, pruned to ``max_active_dims`` and made sparse per batch (a dense (N, vocab)
+        matrix of a whole corpus would not fit in memory)."""
+        vectors = out["sentence_embedding"].float()
+        if normalize:
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        if self._active_dims is not None and self._active_dims < vectors.shape[1]:
+            top = torch.topk(vectors, self._active_dims, dim=1)
+            vectors = torch.zeros_like(vectors).scatter_(1, top.indices, top.values)
+        return [row.cpu().to_sparse() for row in vectors]
+
+    def _empty(self, truncate_dim: int | None) -> Tensor:
+        return torch.sparse_coo_tensor(torch.empty((2, 0), dtype=torch.long), torch.empty(0),
+                                       (0, self.get_embedding_dimension() or 0), check_invariants=False)
+
+    # ------------------------------------------------------------------ reading vectors
+
+    def decode(self, embeddings: Tensor, top_k: int | None = None) -> list[tuple[str, float]] | list[list[tuple[str, float]]]:
+        """The tokens and weights of sparse vector(s), largest weight first: a list of ``(token, weight)`` for a
+        1-D vector, one such list per row for a 2-D one. ``top_k`` keeps the largest few."""
+        dense = embeddings.to_dense() if embeddings.is_sparse else embeddings
+        rows = dense.unsqueeze(0) if dense.dim() == 1 else dense
+        tokenizer = self.tokenizer._tokenizer  # the `tokenizers` object: id -> token text
+        decoded = []
+        for row in rows.float().cpu():
+            ids = torch.nonzero(row).flatten()
+            weights = row[ids]
+            order = torch.argsort(weights, descending=True, stable=True)[:top_k]
+            decoded.append([(tokenizer.id_to_token(int(ids[i])), float(weights[i])) for i in order])
+        return decoded[0] if dense.dim() == 1 else decoded
+
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> Tensor:
+        """Every vector of the first batch against every one of the second: (N1, N2) dense, by
+        ``similarity_fn_name`` (dot product by default). Takes sparse or dense tensors."""
+        a, b = _as_2d(embeddings1), _as_2d(embeddings2)
+        if self.similarity_fn_name == "dot" and (a.is_sparse or b.is_sparse):
+            product = torch.sparse.mm(a.coalesce(), b.t().coalesce()) if a.is_sparse else a @ b.t().to_dense()
+            return product.to_dense() if product.is_sparse else product
+        return super().similarity(a.to_dense() if a.is_sparse else a, b.to_dense() if b.is_sparse else b)
+
+    def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Tensor:
+        a, b = _as_2d(embeddings1), _as_2d(embeddings2)
+        return super().similarity_pairwise(a.to_dense() if a.is_sparse else a, b.to_dense() if b.is_sparse else b)
+
+    @staticmethod
+    def sparsity(embeddings: Tensor) -> dict[str, float]:
+        """``active_dims`` (mean non-zero weights per vector) and ``sparsity_ratio`` (the share of zeros)."""
+        rows = _as_2d(embeddings)
+        if rows.is_sparse:
+            rows = rows.coalesce()
+            active = float((rows.values() != 0).sum()) / max(1, rows.shape[0])
+        else:
+            active = float((rows != 0).sum()) / max(1, rows.shape[0])
+        return {"active_dims": active, "sparsity_ratio": 1.0 - active / rows.shape[1] if rows.shape[1] else 0.0}
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path: str | os.PathLike[str], model_name: str | None = None, create_model_card: bool = True,
+             safe_serialization: bool = True, **kwargs: Any) -> None:
+        """Write a sentence-transformers SparseEncoder folder (MLMTransformer at the root, 1_SpladePooling/)."""
+        if not safe_serialization:
+            raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = staging_folder(target)
+        try:
+            entries = []
+            for idx, module in enumerate(self):
+                if type(module) not in TYPE_NAMES:
+                    raise TypeError(f"module {idx} ({type(module).__name__}) cannot be saved in a SparseEncoder folder")
+                sub = "" if idx == 0 else f"{idx}_{type(module).__name__}"
+                (staging / sub).mkdir(exist_ok=True)
+                module.save(staging / sub)
+                entries.append({"idx": idx, "name": str(idx), "path": sub, "type": TYPE_NAMES[type(module)]})
+            write_json(staging / "modules.json", entries)
+            write_json(staging / "config_sentence_transformers.json", {
+                "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
+                "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
+                "similarity_fn_name": self.similarity_fn_name, "model_type": "SparseEncoder",
+                "max_active_dims": self.max_active_dims,
+            })
+            if create_model_card:
+                (staging / "README.md").write_text(
+                    f"# {model_name or target.name}\n\nA sparse (SPLADE) encoder saved by sentvec {__version__}; "
+                    "it loads in `sentvec.sparse_encoder.SparseEncoder` and sentence-transformers' "
+                    "`SparseEncoder`.\n", encoding="utf-8")
+            move_into(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    save_pretrained = save
+
+
+def _as_2d(embeddings: Any) -> Tensor:
+    tensor = embeddings if isinstance(embeddings, Tensor) else torch.as_tensor(embeddings)
+    if isinstance(embeddings, list) and embeddings and isinstance(embeddings[0], Tensor):
+        tensor = torch.stack(embeddings)
+    return tensor.unsqueeze(0) if tensor.dim() == 1 else tensor
+
+
+def _stack(rows: list[Tensor], width: int, *, sparse: bool) -> Tensor:
+    if not sparse:
+        return torch.stack(rows) if rows else torch.empty((0, width))
+    indices, values = [], []
+    for number, row in enumerate(rows):
+        row = row.coalesce()
+        indices.append(torch.stack([torch.full_like(row.indices()[0], number), row.indices()[0]]))
+        values.append(row.values())
+    if not rows:
+        return torch.sparse_coo_tensor(torch.empty((2, 0), dtype=torch.long), torch.empty(0), (0, width),
+                                       check_invariants=False)
+    return torch.sparse_coo_tensor(torch.cat(indices, dim=1), torch.cat(values), (len(rows), width),
+                                   check_invariants=False).coalesce()
+
+
+def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], dict[str, Any]]:
+    settings = read_json(folder / "config_sentence_transformers.json", required=False)
+    if not (folder / "modules.json").is_file():  # a bare *ForMaskedLM folder: SPLADE's usual max pooling
+        transformer = MLMTransformer.load(folder, allow_pickle=allow_pickle)
+        return [transformer, SpladePooling("max", "relu", transformer.config.vocab_size)], settings
+    entries = read_json(folder / "modules.json")
+    if not isinstance(entries, list):
+        raise ValueError(f"{folder / 'modules.json'} must hold a list of modules")
+    modules: list[nn.Module] = []
+    for entry in sorted(entries, key=lambda e: e.get("idx", 0)):
+        kind = MODULE_TYPES.get(entry.get("type", ""))
+        sub = inside(folder, entry.get("path", ""))
+        if entry.get("type") in _FILL_MASK_TRANSFORMERS and _task(sub) == "fill-mask":
+            kind = MLMTransformer  # sentence-transformers 6 saves a masked-LM Transformer under its plain name
+        if kind is None:
+            raise ValueError(f"{folder / 'modules.json'} names module type {entry.get('type')!r}, which sentvec's "
+                             f"SparseEncoder does not implement; supported: {sorted(MODULE_TYPES)}")
+        modules.append(kind.load(sub, allow_pickle=allow_pickle) if kind is MLMTransformer else kind.load(sub))
+    return modules, settings
+
+
+_FILL_MASK_TRANSFORMERS = ("sentence_transformers.base.modules.transformer.Transformer",
+                           "sentence_transformers.models.Transformer")
+
+
+def _task(folder: Path) -> str | None:
+    return read_json(folder / "sentence_bert_config.json", required=False).get("transformer_task")
