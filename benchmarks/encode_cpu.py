@@ -8,6 +8,8 @@ Reported per row:
 
 * sentences/s and tokens/s (tokens counted once with the model's tokenizer: truncated at ``max_seq_length``,
   special tokens included, no padding), and the ratio row / reference (> 1 means faster than the reference);
+* who is ahead: the faster of the row and its counterpart (:data:`PAIRS`: sentvec's row against the peer row
+  doing the same kind of work), by how much, and the fastest row of each model; also as head-to-head lines;
 * min / mean cosine, per sentence, between the row's embeddings and the reference row's;
 * peak RSS of the child (``ru_maxrss``: interpreter + library import + model load + encode);
 * achieved GFLOP/s (useful FLOPs of the real tokens, see :func:`model_flops`) against a measured fp32
@@ -19,8 +21,23 @@ warm-up each (the children of ``benchmarks/startup.py``). ``--write-readme`` put
 the date, the CPU model and the load average between ``<!-- encode_cpu:start -->`` and
 ``<!-- encode_cpu:end -->`` in the repository README.md.
 
+Peer rows, in the same run: ``st-onnx`` (sentence-transformers' own ``backend="onnx"``, through optimum-onnx
+and onnxruntime), ``st-int8`` (its ``export_dynamic_quantized_onnx_model(model, "avx2", folder)``, loaded with
+``model_kwargs={"file_name": "onnx/model_quint8_avx2.onnx"}``) and ``fe-onnx`` (fastembed). optimum-onnx needs
+transformers 4.x, hence sentence-transformers 5.x, and fastembed needs huggingface-hub < 2: neither fits the
+test environment, so these rows run their children with another interpreter, ``--peer-python`` (default
+``.venv-peers/bin/python``, made by ``make bench-peers-env``); without one they show ``n/a`` and the run goes
+on. Once per model, before the timed runs, that environment prepares a folder in the run's temporary
+directory (:func:`prepare_main`: the model's files, the reference's ONNX export saved with
+``save_pretrained``, and the int8 export); the model cache is never written. fastembed can load a local
+folder: registered with ``TextEmbedding.add_custom_model`` (pooling and normalization read from the
+folder) and loaded with ``specific_model_path`` and ``local_files_only``; it then runs that same fp32 ONNX
+graph, since its own hub exports (Qdrant's) cannot be fetched offline. The onnxruntime rows get the same
+intra-op thread count as the torch rows (``--threads``, else torch's default; fastembed: onnxruntime's).
+
     python benchmarks/encode_cpu.py [--models all-MiniLM-L6-v2 all-mpnet-base-v2] [--n 2000] [--batch-size 32]
-        [--threads T] [--repeats 3] [--rows st-fp32 sv-fp32 sv-int8 sv-onnx] [--cold-start] [--write-readme]
+        [--threads T] [--repeats 3] [--rows st-fp32 sv-fp32 sv-int8 sv-onnx st-onnx st-int8 fe-onnx]
+        [--peer-python PATH] [--cold-start] [--write-readme]
 
 The data folder is ``../shared/data`` next to the repository root; set ``SENTVEC_DATA`` to use another.
 """
