@@ -219,7 +219,7 @@ def fastembed_encoder(row: Row, args: argparse.Namespace):
     pooling = {"mean": PoolingType.MEAN, "cls": PoolingType.CLS}.get(mode)
     dim = pooling_cfg.get("embedding_dimension") or pooling_cfg.get("word_embedding_dimension")
     if pooling is None or not dim:
-        raise NotImplementedError(f"fastembed has no pooling like {folder / '1_Pooling' / 'config.json'}: {pooling_cfg}")
+        raise NotImplementedError(f"fastembed has no pooling like this 1_Pooling/config.json: {pooling_cfg}")
     modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
     normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
     name = f"sentvec-bench/{folder.name}"
@@ -247,6 +247,15 @@ def prepare_main(args: argparse.Namespace) -> int:
     import shutil
     from importlib.metadata import version
 
+    try:  # what the export needs; an environment without it makes the peer rows n/a, not failures
+        import onnxruntime  # noqa: F401
+        import optimum.onnxruntime  # noqa: F401
+        import sentence_transformers
+        from sentence_transformers.backend import export_dynamic_quantized_onnx_model
+    except ImportError as err:
+        print("RESULT " + json.dumps({"na": f"the peer environment lacks {err.name} (run `{PEER_ENV_HINT}`)"}))
+        return 0
+
     src, dst = Path(args.folder).resolve(), Path(args.out)
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
@@ -260,9 +269,6 @@ def prepare_main(args: argparse.Namespace) -> int:
         else:
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dst / rel)  # a real copy: saving may rewrite it
-
-    import sentence_transformers
-    from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
     t0 = time.perf_counter()
     model = sentence_transformers.SentenceTransformer(str(dst), device="cpu", backend="onnx")
@@ -538,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
                     peer_versions = prep["versions"]
                     print(f"  {name} | peer ONNX export {prep['export_s']:.1f} s, int8 quantization "
                           f"{prep['quantize_s']:.1f} s (once, not timed)", flush=True)
+                else:
+                    print(f"  {name} | peer rows: {prep.get('na') or prep.get('failed')}", flush=True)
                 for key in keys:
                     if ROWS[key].env == "peer":
                         row_folder[key] = str(peer_folder)
