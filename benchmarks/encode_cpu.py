@@ -33,7 +33,7 @@ directory (:func:`prepare_main`: the model's files, the reference's ONNX export 
 folder: registered with ``TextEmbedding.add_custom_model`` (pooling and normalization read from the
 folder) and loaded with ``specific_model_path`` and ``local_files_only``; it then runs that same fp32 ONNX
 graph, since its own hub exports (Qdrant's) cannot be fetched offline. The onnxruntime rows get the same
-intra-op thread count as the torch rows (``--threads``, else torch's default; fastembed: onnxruntime's).
+intra-op thread count as the torch rows (``--threads``, else torch's default in this process).
 
     python benchmarks/encode_cpu.py [--models all-MiniLM-L6-v2 all-mpnet-base-v2] [--n 2000] [--batch-size 32]
         [--threads T] [--repeats 3] [--rows st-fp32 sv-fp32 sv-int8 sv-onnx st-onnx st-int8 fe-onnx]
@@ -187,7 +187,7 @@ def library_encoder(row: Row, args: argparse.Namespace):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
+        options.intra_op_num_threads = args.ort_threads or torch.get_num_threads()
         kwargs["model_kwargs"] = dict(kwargs.get("model_kwargs", {}), session_options=options,
                                       provider="CPUExecutionProvider")
     model = library.SentenceTransformer(args.folder, device="cpu", **kwargs)
@@ -226,13 +226,14 @@ def fastembed_encoder(row: Row, args: argparse.Namespace):
     TextEmbedding.add_custom_model(model=name, pooling=pooling, normalization=normalize,
                                    sources=ModelSource(hf=name), dim=dim,
                                    model_file=row.kwargs["model_file"])
-    model = TextEmbedding(name, cache_dir=str(folder / ".fastembed"), threads=args.threads,
+    threads = args.ort_threads or args.threads
+    model = TextEmbedding(name, cache_dir=str(folder / ".fastembed"), threads=threads,
                           specific_model_path=str(folder), local_files_only=True)  # no cache outside the folder
 
     def encode(batch: list[str]) -> np.ndarray:
         return np.stack(list(model.embed(batch, batch_size=args.batch_size))).astype(np.float32)
 
-    return encode, args.threads or 0  # 0: onnxruntime's own choice (the physical cores)
+    return encode, threads or 0  # 0: onnxruntime's own choice (the physical cores)
 
 
 def prepare_main(args: argparse.Namespace) -> int:
@@ -298,6 +299,8 @@ def run_child(key: str, folder: str, args: argparse.Namespace, out: Path) -> dic
            "--corpus", str(args.corpus), "--n", str(args.n), "--batch-size", str(args.batch_size), "--out", str(out)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.ort_threads:
+        cmd += ["--ort-threads", str(args.ort_threads)]
     proc = subprocess.run(cmd, env=child_env(args.threads), capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if proc.returncode == 0 and line.startswith("RESULT "):
@@ -503,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
                              "without one those rows show n/a")
     parser.add_argument("--child", choices=list(ROWS), help=argparse.SUPPRESS)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ort-threads", type=int, default=None, help=argparse.SUPPRESS)  # the parent's torch threads
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -522,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
+    args.ort_threads = threads  # onnxruntime rows get the torch rows' thread count
     keys = [k for k in ROWS if k in args.rows]  # table order, whatever order they were given in
     texts = load_corpus(args.corpus, args.n)
     folders = {name: resolve_folder(name) for name in args.models}
