@@ -9,7 +9,8 @@ Reported per row:
 * sentences/s and tokens/s (tokens counted once with the model's tokenizer: truncated at ``max_seq_length``,
   special tokens included, no padding), and the ratio row / reference (> 1 means faster than the reference);
 * who is ahead: the faster of the row and its counterpart (:data:`PAIRS`: sentvec's row against the peer row
-  doing the same kind of work), by how much, and the fastest row of each model; also as head-to-head lines;
+  doing the same kind of work), by how much, and the fastest row of each model among those with mean cosine
+  >= :data:`AGREEMENT_FLOOR` to the reference (one below is flagged); also as head-to-head lines;
 * min / mean cosine, per sentence, between the row's embeddings and the reference row's;
 * peak RSS of the child (``ru_maxrss``: interpreter + library import + model load + encode);
 * achieved GFLOP/s (useful FLOPs of the real tokens, see :func:`model_flops`) against a measured fp32
@@ -105,6 +106,8 @@ REFERENCE = "st-fp32"
 # Head-to-head pairs for the README: (sentvec row, peer row) doing the same kind of work.
 PAIRS = [("sv-fp32", "st-fp32"), ("sv-onnx", "st-onnx"), ("sv-int8", "st-int8"), ("sv-onnx", "fe-onnx")]
 PEER_ENV_HINT = "make bench-peers-env"
+# Mean cosine to the reference below which a row's speed is not a like-for-like win (no "fastest" mark).
+AGREEMENT_FLOOR = 0.99
 # A constructor raising one of these means "this row is not available here" (n/a), not a failure.
 UNAVAILABLE = (TypeError, NotImplementedError, ValueError, ImportError)
 
@@ -413,9 +416,12 @@ def counterpart(key: str) -> str | None:
     return None
 
 
-def ahead_note(key: str, speeds: dict[str, float], fastest: str | None) -> str:
-    """``"<row> 1.31x"``: the faster of ``key`` and its counterpart and by how much; "fastest" on the fastest row."""
+def ahead_note(key: str, speeds: dict[str, float], fastest: str | None, mean_cos: float | None = None) -> str:
+    """``"<row> 1.31x"``: the faster of ``key`` and its counterpart and by how much; "fastest" on the fastest row
+    (of those that agree with the reference); a row below :data:`AGREEMENT_FLOOR` says so."""
     notes = ["**fastest**"] if key == fastest else []
+    if mean_cos is not None and mean_cos < AGREEMENT_FLOOR:
+        notes.append(f"mean cos < {AGREEMENT_FLOOR}: not comparable")
     other = counterpart(key)
     if key in speeds and other in speeds:
         win, lose = (key, other) if speeds[key] >= speeds[other] else (other, key)
@@ -423,15 +429,18 @@ def ahead_note(key: str, speeds: dict[str, float], fastest: str | None) -> str:
     return ", ".join(notes)
 
 
-def head_to_head(best: dict[str, dict]) -> list[str]:
-    """One line per pair of :data:`PAIRS` that both ran: who is ahead, by how much."""
+def head_to_head(best: dict[str, dict], mean_cos_of: dict[str, float]) -> list[str]:
+    """One line per pair of :data:`PAIRS` that both ran: who is ahead, by how much (and which side does not
+    agree with the reference, if one does not)."""
     speeds = {k: r["n"] / r["wall"] for k, r in best.items() if "wall" in r}
     lines = []
     for a, b in PAIRS:
         if a in speeds and b in speeds:
             win, lose = (a, b) if speeds[a] >= speeds[b] else (b, a)
+            low = [f"{ROWS[k].label} mean cos {mean_cos_of[k]:.4f} to the reference" for k in (a, b)
+                   if mean_cos_of.get(k, 1.0) < AGREEMENT_FLOOR]
             lines.append(f"{ROWS[a].label} vs {ROWS[b].label}: {ROWS[win].label} ahead, "
-                         f"{speeds[win] / speeds[lose]:.2f}x")
+                         f"{speeds[win] / speeds[lose]:.2f}x" + (f" (but {'; '.join(low)})" if low else ""))
     return lines
 
 
@@ -602,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{peak:.1f} GFLOP/s. Each run is a fresh process (import + load + warm-up batch + timed encode); peak RSS "
         f"is the largest such process's. Ratio: row sent/s / reference sent/s (> 1: faster than the reference). "
         "Ahead: the faster of the row and its counterpart (sentvec's row doing the same kind of work, or the "
-        "peer's), by how much; the fastest row of each model is marked.",
+        f"peer's), by how much; the fastest row of each model with mean cos >= {AGREEMENT_FLOOR} is marked.",
     ]
     if peer_versions:
         shown = ", ".join(f"{dist} {v}" for dist, v in peer_versions.items() if v)
@@ -619,12 +628,17 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     any_failed = False
+    agreement: dict[str, dict[str, float]] = {}  # model -> row -> mean cosine to the reference
     for name in args.models:
         tokens, flops, _ = infos[name]
         best = results[name]
         ref = best.get(REFERENCE, {})
         speeds = {k: r["n"] / r["wall"] for k, r in best.items() if "wall" in r}
-        fastest = max(speeds, key=speeds.get) if len(speeds) > 1 else None
+        agreement[name] = mean_cos_of = {k: float(np.mean(np.sum(unit(best[k]["emb"]) * unit(ref["emb"]), axis=1)))
+                       for k in speeds if k != REFERENCE and "emb" in ref}
+        # "fastest" only among rows that agree with the reference: a fast row with wrong embeddings is not ahead
+        fair = {k: s for k, s in speeds.items() if mean_cos_of.get(k, 1.0) >= AGREEMENT_FLOOR}
+        fastest = max(fair, key=fair.get) if len(fair) > 1 else None
         for key in keys:
             r, label = best[key], ROWS[key].label
             if "wall" not in r:
@@ -643,9 +657,9 @@ def main(argv: list[str] | None = None) -> int:
                 min_cos = mean_cos = "–"
             gflops = flops / r["wall"] / 1e9
             block.append(f"| {name} | {label} | {sps:.1f} | {tokens / r['wall']:.0f} | {fmt(ratio, '.2f')} "
-                         f"| {ahead_note(key, speeds, fastest)} | {min_cos} | {mean_cos} | {r['maxrss_kib'] / 1024:.0f} | {gflops:.1f} "
+                         f"| {ahead_note(key, speeds, fastest, mean_cos_of.get(key))} | {min_cos} | {mean_cos} | {r['maxrss_kib'] / 1024:.0f} | {gflops:.1f} "
                          f"| {100 * gflops / peak:.1f} |")
-    head = [f"- {name}: {line}" for name in args.models for line in head_to_head(results[name])]
+    head = [f"- {name}: {line}" for name in args.models for line in head_to_head(results[name], agreement[name])]
     if head:
         block += ["", "Head to head (sent/s ratio of the faster to the slower):", "", *head]
     block += ["", "Tokens and FLOPs per model (real tokens, no padding; FLOPs of the linear layers and attention):", ""]
