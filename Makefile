@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # The CPU build of PyTorch, installed before anything else so no dependency pulls a CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup setup-test demo test test-long lint bench clean dropin
+.PHONY: setup setup-test demo test test-long lint bench clean dropin bench-peers-env
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,23 @@ bench: setup-test
 	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/encode_cpu.py
 
+# The peer rows of benchmarks/encode_cpu.py (sentence-transformers' own ONNX backend and its dynamic int8 export,
+# fastembed) in their own environment: optimum-onnx needs transformers 4.x (and so sentence-transformers 5.x),
+# fastembed needs huggingface-hub < 2, both of which conflict with the test environment. The pins below are a
+# combination checked to install and run together; encode_cpu.py finds this environment by itself.
+PEERS_VENV ?= .venv-peers
+PEERS_PINS ?= "sentence-transformers==5.7.0" "transformers==4.57.6" "optimum==2.1.0" \
+              "optimum-onnx[onnxruntime]==0.1.0" "onnxruntime==1.32.0" "fastembed==0.9.1"
+
+$(PEERS_VENV)/.peers:
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q "$(TORCH)"
+	$(PEERS_VENV)/bin/python -m pip install -q "$(TORCH)" $(PEERS_PINS)
+	touch $@
+
+bench-peers-env: $(PEERS_VENV)/.peers
+
 # Drop-in check: sentence-transformers' own unit tests with `sentence_transformers` swapped for this checkout's
 # sentvec (strict mode: a name sentvec lacks fails its whole test file). Needs the harness in ST_SUITE, set up
 # per its README (./setup.sh, ./get_tests.sh); DROPIN_MODE=sentvec-lenient for the diagnostic mode,
@@ -55,4 +72,4 @@ dropin:
 	cd "$(ST_SUITE)" && SENTVEC_PATH="$(CURDIR)/src" ST_SUITE_OUT="$(DROPIN_OUT)" ./run.sh $(DROPIN_MODE) $(DROPIN_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .test-cache
+	rm -rf $(VENV) $(PEERS_VENV) build dist src/*.egg-info .test-cache
