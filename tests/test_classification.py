@@ -69,8 +69,9 @@ def test_logistic_probabilities_match_scikit_learn(tiny):
     for labels in (["a"] * 15 + ["b"] * 30, ["a"] * 15 + ["b"] * 15 + ["c"] * 15):
         classifier = tiny.get_classifier(C=0.5).fit(texts, labels)
         reference = LogisticRegression(C=0.5, max_iter=1000).fit(tiny.encode(texts), labels)
+        # rtol 1e-5: our head computes in float32, whose rounding alone reaches 1e-6 (seen: 1.4e-6)
         np.testing.assert_allclose(classifier.predict_proba(texts), reference.predict_proba(tiny.encode(texts)),
-                                   rtol=1e-6, atol=1e-9)
+                                   rtol=1e-5, atol=1e-9)
         assert classifier.predict(texts).tolist() == reference.predict(tiny.encode(texts)).tolist()
 
 

@@ -1,5 +1,5 @@
 """ONNX export of the whole pipeline and the onnxruntime backend: the same numbers as the torch pipeline,
-for any batch size and length, written atomically; the int8 backend cached once per model.
+for any batch size and length, written atomically; the int8 backend cached once per model."""
 
 from __future__ import annotations
 

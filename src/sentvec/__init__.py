@@ -31,10 +31,11 @@ _LAZY = {
     "SentenceTransformerTrainer": "sentvec.training.trainer",
     "SentenceTransformerTrainingArguments": "sentvec.training.arguments",
     "SentenceTransformerModelCardData": "sentvec.model_card",
+    "SparseEncoder": "sentvec.sparse_encoder",
 }
 _SUBMODULES = ("evaluation", "losses", "models", "quantization", "util")
 
-__all__ = ["CrossEncoder", "InputExample", "SentenceTransformer", "SentenceTransformerTrainer", "SentenceTransformerTrainingArguments",
+__all__ = ["CrossEncoder", "InputExample", "SentenceTransformer", "SparseEncoder", "SentenceTransformerTrainer", "SentenceTransformerTrainingArguments",
            "SimilarityFunction", "__version__", "quantize_embeddings", *_SUBMODULES]
 
 if TYPE_CHECKING:
