@@ -151,8 +151,8 @@ def test_missing_input_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_unknown_prompt_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = _write_lines(tmp_path / "in.txt", ["a"])
-    assert cli.main(["encode", "-i", str(src), "--prompt-name", "query"]) == 2
-    assert "no prompt named 'query'" in capsys.readouterr().err
+    assert cli.main(["encode", "-i", str(src), "--prompt-name", "summary"]) == 2
+    assert "no prompt named 'summary'" in capsys.readouterr().err
 
 
 def test_npy_write_failure_leaves_no_partial_file(

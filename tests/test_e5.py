@@ -204,7 +204,7 @@ def test_converted_folder_matches_transformers_and_sentence_transformers(raw: Pa
     folder = tmp_path / "model"
     build_model_folder(raw, folder, max_seq_length=MAX_POS)
     settings = json.loads((folder / "config_sentence_transformers.json").read_text())
-    assert settings["prompts"] == {"query": "query: ", "passage": "passage: "}
+    assert settings["prompts"] == {"query": "query: ", "passage": "passage: ", "document": "passage: "}
     assert (folder / "NOTICE").read_text() == "MIT\n"
 
     ours = SentenceTransformer(str(folder), device="cpu")

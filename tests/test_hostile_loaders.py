@@ -274,7 +274,7 @@ def test_pooling_dimension_must_fit_the_encoder(tiny_folder: Path, dimension: ob
 
 def test_unknown_pooling_mode_names_the_file(tiny_folder: Path) -> None:
     _edit_json(tiny_folder / "1_Pooling" / "config.json", pooling_mode="median")
-    with pytest.raises(ValueError, match=r"1_Pooling/config.json: pooling mode 'median' is unknown"):
+    with pytest.raises(ValueError, match=r"1_Pooling/config.json: .*pooling mode 'median'"):
         SentenceTransformer(str(tiny_folder), device="cpu")
 
 

@@ -584,7 +584,7 @@ def test_prompts_match_encode(tmp_path, include_prompt):
         np.testing.assert_allclose([d["embedding"] for d in default["data"]], model.encode(TINY_TEXTS), atol=1e-6)
         assert not np.allclose(model.encode(TINY_TEXTS), model.encode(TINY_TEXTS, prompt=""), atol=1e-4)
         unknown = httpx.post(f"{url}/embed", json={"inputs": "a dog", "prompt_name": "passage"})
-        assert unknown.status_code == 422 and "doc, query" in unknown.json()["error"]["message"]
+        assert unknown.status_code == 422 and "not one of this model's prompts (doc, " in unknown.json()["error"]["message"]
 
 
 def test_similarity_names_the_over_long_sentence(tiny_url):

@@ -328,9 +328,10 @@ def build_model_folder(raw: str | Path, dest: str | Path, *, max_seq_length: int
     ])
     # E5 wants a prefix on every input: "query: " for queries and for symmetric tasks (STS,
     # classification, clustering), "passage: " for the documents of a search. "query" is the
-    # default so that plain encode() does the symmetric thing; encode_document() picks "passage".
+    # default so that plain encode() does the symmetric thing. "document" repeats "passage": encode_document()
+    # takes "document" first, and every model has one (empty unless the folder names it), as in the reference.
     write_json(dest / "config_sentence_transformers.json", {
-        "prompts": {"query": "query: ", "passage": "passage: "},
+        "prompts": {"query": "query: ", "passage": "passage: ", "document": "passage: "},
         "default_prompt_name": "query",
         "similarity_fn_name": "cosine",
     })
