@@ -344,6 +344,10 @@ class SentenceTransformer(nn.Sequential):
         """The features the first step makes of a batch of inputs (``prompt`` put before each text)."""
         if not len(self):
             raise ValueError("this model has no modules")
+        found = sorted({kind for kind in map(_modality, inputs) if kind})
+        problem = _modality_problem(found, list(self.modalities))
+        if problem:
+            raise ValueError(problem)
         first = self[0]
         if hasattr(first, "preprocess"):
             features = first.preprocess(list(inputs), prompt=prompt, **kwargs)
@@ -900,14 +904,44 @@ class _OnnxEncoderPipeline:
 
 
 def _modality(item: Any) -> str | None:
-    """The kind of input ``item`` is: "text", "image" (a PIL image or pixel array), a "+"-joined set for a
-    multimodal dict ({"text": ..., "image": ...}); None for anything else (reported as a bad input)."""
+    """The kind of input ``item`` is: "text", "image" (a PIL image or pixel array), "audio" (a 1-D array),
+    "message" (a chat turn: {"role", "content"}), a "+"-joined set for a multimodal dict ({"text": ...,
+    "image": ...}); None for anything else (reported as a bad input)."""
     if isinstance(item, str):
         return "text"
+    if isinstance(item, dict) and {"role", "content"} <= set(item):
+        return "message"
+    if isinstance(item, np.ndarray) and item.ndim == 1 and item.dtype.kind == "f":
+        return "audio"
     if isinstance(item, dict) and item and set(item) <= {"text", "image", "audio", "video"}:
         return "+".join(sorted(item))
     if type(item).__module__.startswith("PIL.") or isinstance(item, np.ndarray) and item.ndim >= 2:
         return "image"
+    return None
+
+
+def _modality_problem(found: list[str], supported: list[str]) -> str | None:
+    """What is wrong with a batch whose inputs are of the kinds ``found`` (see :func:`_modality`) for a model
+    that encodes ``supported``, in the reference's words; None when the model can take it."""
+    listed = ", ".join(supported)
+    if "message" in found and "message" not in supported:
+        if len(found) > 1:
+            return ("This batch has chat-style inputs and mixes with other modalities; this model does not support "
+                    f"chat-style 'message' inputs. Supported modalities: {listed}")
+        return f"This model does not support chat-style 'message' inputs. Supported modalities: {listed}"
+    if len(found) > 1:
+        missing = sorted({part for kind in found for part in kind.split("+")} - set(supported))
+        if missing:
+            return (f"This batch mixes multiple modalities ({', '.join(found)}), but this model does not support "
+                    f"{', '.join(missing)}. Supported modalities: {listed}")
+        return (f"This batch mixes multiple modalities ({', '.join(found)}), which the model cannot encode "
+                "together. Encode each modality separately.")
+    if found and found[0] not in supported:
+        parts = found[0].split("+")
+        if len(parts) > 1 and all(part in supported for part in parts):
+            return (f"This model supports {' and '.join(parts)} individually but cannot combine them in a single "
+                    "input. Encode each modality separately.")
+        return f"Modality '{found[0]}' is not supported by this model. Supported modalities: {listed}"
     return None
 
 

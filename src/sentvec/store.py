@@ -721,12 +721,13 @@ def resolve_model_folder(
 
     # 1. Local directory.
     local = Path(name).expanduser()
+    if local.exists() and not local.is_dir():
+        # Never a hub name: a file named like a repo id must not load that repo instead.
+        raise NotADirectoryError(f"{name!r} is a file, not a directory; a model is a folder (or a model name)")
     if local.is_dir():
         logger.debug("Using local folder %s", local)
         return local.resolve()
     if _looks_like_path(name):
-        if local.exists():
-            raise NotADirectoryError(f"model path {name!r} is a file, not a folder")
         raise FileNotFoundError(f"model path {name!r} does not exist")
 
     tried: list[str] = [f"local folder {name!r}: does not exist"]

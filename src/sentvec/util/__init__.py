@@ -420,3 +420,17 @@ def similarity_fct_name(fn: Any) -> str:
         settings = fn.get_config_dict()
         return f"{type(fn).__name__}({', '.join(f'{k}={v!r}' for k, v in settings.items())})"
     return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def hf_hub_download(*args: Any, **kwargs: Any) -> str:
+    """``huggingface_hub.hf_hub_download``, where sentence-transformers' util offers it (needs the hub extra)."""
+    from huggingface_hub import hf_hub_download as download
+
+    return download(*args, **kwargs)
+
+
+def snapshot_download(*args: Any, **kwargs: Any) -> str:
+    """``huggingface_hub.snapshot_download``, where sentence-transformers' util offers it (needs the hub extra)."""
+    from huggingface_hub import snapshot_download as download
+
+    return download(*args, **kwargs)
