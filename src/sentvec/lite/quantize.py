@@ -96,8 +96,11 @@ def int8_graph(config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer:
     factors = smoothing_factors(config, weights, input_ranges(config, weights, tokenizer, texts), alpha)
     names = _LAYER_NAMES["mpnet" if config.family == "mpnet" else "distilbert" if config.family == "distilbert" else "bert"]
     batch = tokenizer.collate_numpy(tokenizer.encode(list(texts)))  # type: ignore[attr-defined]
-    feeds_of = lambda session: graph_feeds(config, batch, relative_position_table(weights),  # noqa: E731
-                                           {i.name for i in session.get_inputs()})
+    table = relative_position_table(weights)
+
+    def feeds_of(session: ort.InferenceSession) -> dict[str, np.ndarray]:
+        return graph_feeds(config, batch, table, {i.name for i in session.get_inputs()})
+
     fp32 = encoder_graph(config, weights, smooth=factors)
     reference = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"])
     expected = _mean_pooled(reference.run(["token_embeddings"], feeds_of(reference))[0], batch["attention_mask"])
