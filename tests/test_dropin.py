@@ -18,11 +18,10 @@ TEXTS = ["a small test sentence", "another one, a little longer than the first"]
 def test_v6_module_paths_resolve_to_our_classes() -> None:
     from sentvec.base.modules import Router as BaseRouter
     from sentvec.models import Asym, Pooling
-    from sentvec.sentence_transformer.modules import Router as StRouter
-    from sentvec.util.similarity import cos_sim
-
     from sentvec.modules.pooling import Pooling as OurPooling
     from sentvec.modules.router import Router
+    from sentvec.sentence_transformer.modules import Router as StRouter
+    from sentvec.util.similarity import cos_sim
 
     assert Pooling is OurPooling
     assert Asym is Router is StRouter is BaseRouter

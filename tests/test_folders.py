@@ -106,6 +106,7 @@ def test_unknown_dense_activation_is_refused(tiny_folder: Path) -> None:
 
 def test_dense_module_round_trip(tiny_folder: Path, tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer as Reference
+
     from sentvec.models import Dense, Normalize
 
     base = SentenceTransformer(str(tiny_folder), device="cpu")
