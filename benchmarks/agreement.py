@@ -65,8 +65,9 @@ def load_sentences(n: int) -> list[str]:
 def timed_encode(model, sentences: list[str]) -> tuple[np.ndarray, float, float]:
     """Embeddings, wall seconds and process CPU seconds (all threads; less moved by other load on the machine)."""
     c0, t0 = time.process_time(), time.perf_counter()
-    emb = model.encode(sentences, batch_size=BATCH_SIZE, show_progress_bar=False, convert_to_numpy=True,
-                       precision="float32")
+    emb = model.encode(
+        sentences, batch_size=BATCH_SIZE, show_progress_bar=False, convert_to_numpy=True, precision="float32"
+    )
     t1, c1 = time.perf_counter(), time.process_time()
     return np.asarray(emb, dtype=np.float32), t1 - t0, c1 - c0
 
@@ -150,8 +151,9 @@ def run_model(name: str, folder: str, sentences: list[str], show_worst: int, rep
         sim_ref = np.asarray(ref.similarity(*(2 * [ref.encode(SIM_SENTENCES, batch_size=BATCH_SIZE)])))
         result["sim_ours"] = sim_ours
         result["sim_ref"] = sim_ref
-        result["sim_ok"] = bool(np.abs(np.round(sim_ours, 4) - SIM_GOAL).max() <= 1e-4
-                                and np.abs(sim_ours - sim_ref).max() <= 1e-5)
+        result["sim_ok"] = bool(
+            np.abs(np.round(sim_ours, 4) - SIM_GOAL).max() <= 1e-4 and np.abs(sim_ours - sim_ref).max() <= 1e-5
+        )
         result["ok"] = result["ok"] and result["sim_ok"]
     del ours, ref
     return result
@@ -161,39 +163,55 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["all-MiniLM-L6-v2", "all-mpnet-base-v2"])
     parser.add_argument("--n", type=int, default=2000, help="number of sentences (default 2000)")
-    parser.add_argument("--show-worst", type=int, default=0,
-                        help="list the K least-agreeing sentences per model (always 5 on a failure)")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="timed encodes per library, alternating; the fastest counts (default 1)")
+    parser.add_argument(
+        "--show-worst",
+        type=int,
+        default=0,
+        help="list the K least-agreeing sentences per model (always 5 on a failure)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="timed encodes per library, alternating; the fastest counts (default 1)"
+    )
     args = parser.parse_args(argv)
 
     sentences = load_sentences(args.n)
     folders = {name: resolve_folder(name) for name in args.models}
     load_before = os.getloadavg()
-    results = [run_model(name, folders[name], sentences, args.show_worst, max(1, args.repeats))
-               for name in args.models]
+    results = [run_model(name, folders[name], sentences, args.show_worst, max(1, args.repeats)) for name in args.models]
     load_after = os.getloadavg()
 
     print()
-    print(f"## Agreement: sentvec {sentvec.__version__} vs sentence-transformers {sentence_transformers.__version__}"
-          f" (torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, batch_size {BATCH_SIZE}, float32)")
+    print(
+        f"## Agreement: sentvec {sentvec.__version__} vs sentence-transformers {sentence_transformers.__version__}"
+        f" (torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, batch_size {BATCH_SIZE}, float32)"
+    )
     print()
-    print(f"| model | N | min cosine | mean cosine | max abs diff | cos < {GOAL_COSINE} | goal (min >= {GOAL_COSINE}) |")
+    print(
+        f"| model | N | min cosine | mean cosine | max abs diff | cos < {GOAL_COSINE} | goal (min >= {GOAL_COSINE}) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
-        print(f"| {r['model']} | {r['n']} | {r['min_cos']:.8f} | {r['mean_cos']:.9f} | {r['max_abs']:.2e} "
-              f"| {r['n_below']} | {'PASS' if r['ok'] else 'FAIL'} |")
+        print(
+            f"| {r['model']} | {r['n']} | {r['min_cos']:.8f} | {r['mean_cos']:.9f} | {r['max_abs']:.2e} "
+            f"| {r['n_below']} | {'PASS' if r['ok'] else 'FAIL'} |"
+        )
     print()
-    print(f"## Encode wall time ({len(sentences)} sentences, same run; sentvec first, then the reference"
-          f"{'' if args.repeats <= 1 else f', best of {args.repeats} alternating'}; {os.cpu_count()} CPUs, "
-          f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after)")
+    print(
+        f"## Encode wall time ({len(sentences)} sentences, same run; sentvec first, then the reference"
+        f"{'' if args.repeats <= 1 else f', best of {args.repeats} alternating'}; {os.cpu_count()} CPUs, "
+        f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after)"
+    )
     print()
-    print("| model | sentvec wall (s) | reference wall (s) | sentvec sent/s | ratio ref / sentvec (wall) "
-          "| sentvec CPU (s) | reference CPU (s) | ratio ref / sentvec (CPU) |")
+    print(
+        "| model | sentvec wall (s) | reference wall (s) | sentvec sent/s | ratio ref / sentvec (wall) "
+        "| sentvec CPU (s) | reference CPU (s) | ratio ref / sentvec (CPU) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['model']} | {r['t_ours']:.2f} | {r['t_ref']:.2f} | {r['n'] / r['t_ours']:.0f} "
-              f"| {r['t_ref'] / r['t_ours']:.2f} | {r['c_ours']:.2f} | {r['c_ref']:.2f} | {r['c_ref'] / r['c_ours']:.2f} |")
+        print(
+            f"| {r['model']} | {r['t_ours']:.2f} | {r['t_ref']:.2f} | {r['n'] / r['t_ours']:.0f} "
+            f"| {r['t_ref'] / r['t_ours']:.2f} | {r['c_ours']:.2f} | {r['c_ref']:.2f} | {r['c_ref'] / r['c_ours']:.2f} |"
+        )
     for r in results:
         if "sim_ours" in r:
             print()
@@ -204,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| sentvec | {fmt_matrix(r['sim_ours'])} |")
             print(f"| sentence-transformers | {fmt_matrix(r['sim_ref'])} |")
             print(f"| goal | {fmt_matrix(SIM_GOAL)} |")
-            print(f"| max abs diff sentvec vs reference | {np.abs(r['sim_ours'] - r['sim_ref']).max():.2e} "
-                  f"({'PASS' if r['sim_ok'] else 'FAIL'}) |")
+            print(
+                f"| max abs diff sentvec vs reference | {np.abs(r['sim_ours'] - r['sim_ref']).max():.2e} "
+                f"({'PASS' if r['sim_ok'] else 'FAIL'}) |"
+            )
     for r in results:
         if "worst" in r:
             print()

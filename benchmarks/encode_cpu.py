@@ -96,10 +96,18 @@ ROWS: dict[str, Row] = {
     "sv-fp32": Row("sentvec fp32", "sentvec"),
     "sv-int8": Row("sentvec int8", "sentvec", {"backend": "int8"}),
     "sv-onnx": Row("sentvec onnx", "sentvec", {"backend": "onnx"}),
-    "st-onnx": Row("sentence-transformers onnx", "sentence_transformers",
-                   {"backend": "onnx", "model_kwargs": {"file_name": PEER_ONNX}}, env="peer"),
-    "st-int8": Row("sentence-transformers onnx int8 (avx2)", "sentence_transformers",
-                   {"backend": "onnx", "model_kwargs": {"file_name": PEER_INT8}}, env="peer"),
+    "st-onnx": Row(
+        "sentence-transformers onnx",
+        "sentence_transformers",
+        {"backend": "onnx", "model_kwargs": {"file_name": PEER_ONNX}},
+        env="peer",
+    ),
+    "st-int8": Row(
+        "sentence-transformers onnx int8 (avx2)",
+        "sentence_transformers",
+        {"backend": "onnx", "model_kwargs": {"file_name": PEER_INT8}},
+        env="peer",
+    ),
     "fe-onnx": Row("fastembed onnx", "fastembed", {"model_file": PEER_ONNX}, env="peer"),
 }
 REFERENCE = "st-fp32"
@@ -170,10 +178,18 @@ def child_main(args: argparse.Namespace) -> int:
     emb = encode(texts)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     np.save(args.out, emb)
-    print("RESULT " + json.dumps({
-        "wall": wall, "cpu": cpu, "n": len(texts), "threads": threads,
-        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    }))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "wall": wall,
+                "cpu": cpu,
+                "n": len(texts),
+                "threads": threads,
+                "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            }
+        )
+    )
     return 0
 
 
@@ -191,8 +207,9 @@ def library_encoder(row: Row, args: argparse.Namespace):
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = args.ort_threads or torch.get_num_threads()
-        kwargs["model_kwargs"] = dict(kwargs.get("model_kwargs", {}), session_options=options,
-                                      provider="CPUExecutionProvider")
+        kwargs["model_kwargs"] = dict(
+            kwargs.get("model_kwargs", {}), session_options=options, provider="CPUExecutionProvider"
+        )
     model = library.SentenceTransformer(args.folder, device="cpu", **kwargs)
     model.eval()
 
@@ -218,7 +235,8 @@ def fastembed_encoder(row: Row, args: argparse.Namespace):
     # Two spellings: {"pooling_mode": "mean", "embedding_dimension": d} as sentence-transformers 5.x saves it,
     # {"pooling_mode_mean_tokens": true, "word_embedding_dimension": d} in older folders.
     mode = pooling_cfg.get("pooling_mode") or next(
-        (m for m in ("mean", "cls") if pooling_cfg.get(f"pooling_mode_{m}_token{'s' * (m == 'mean')}")), None)
+        (m for m in ("mean", "cls") if pooling_cfg.get(f"pooling_mode_{m}_token{'s' * (m == 'mean')}")), None
+    )
     pooling = {"mean": PoolingType.MEAN, "cls": PoolingType.CLS}.get(mode)
     dim = pooling_cfg.get("embedding_dimension") or pooling_cfg.get("word_embedding_dimension")
     if pooling is None or not dim:
@@ -226,12 +244,22 @@ def fastembed_encoder(row: Row, args: argparse.Namespace):
     modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
     normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
     name = f"sentvec-bench/{folder.name}"
-    TextEmbedding.add_custom_model(model=name, pooling=pooling, normalization=normalize,
-                                   sources=ModelSource(hf=name), dim=dim,
-                                   model_file=row.kwargs["model_file"])
+    TextEmbedding.add_custom_model(
+        model=name,
+        pooling=pooling,
+        normalization=normalize,
+        sources=ModelSource(hf=name),
+        dim=dim,
+        model_file=row.kwargs["model_file"],
+    )
     threads = args.ort_threads or args.threads
-    model = TextEmbedding(name, cache_dir=str(folder / ".fastembed"), threads=threads,
-                          specific_model_path=str(folder), local_files_only=True)  # no cache outside the folder
+    model = TextEmbedding(
+        name,
+        cache_dir=str(folder / ".fastembed"),
+        threads=threads,
+        specific_model_path=str(folder),
+        local_files_only=True,
+    )  # no cache outside the folder
 
     def encode(batch: list[str]) -> np.ndarray:
         return np.stack(list(model.embed(batch, batch_size=args.batch_size))).astype(np.float32)
@@ -284,8 +312,15 @@ def prepare_main(args: argparse.Namespace) -> int:
     if missing:
         raise SystemExit(f"{dst}: the export did not write {', '.join(missing)}")
     versions = {}
-    for dist in ("sentence-transformers", "transformers", "optimum", "optimum-onnx", "onnxruntime", "torch",
-                 "fastembed"):
+    for dist in (
+        "sentence-transformers",
+        "transformers",
+        "optimum",
+        "optimum-onnx",
+        "onnxruntime",
+        "torch",
+        "fastembed",
+    ):
         try:
             versions[dist] = version(dist)
         except Exception:  # a package the peer environment lacks: its rows say so themselves
@@ -298,8 +333,22 @@ def run_child(key: str, folder: str, args: argparse.Namespace, out: Path) -> dic
     """Run one row's timed encode in a fresh interpreter (the peer one for peer rows); its RESULT, or
     {"failed": reason}."""
     python = args.peer_python if ROWS[key].env == "peer" else sys.executable
-    cmd = [str(python), str(Path(__file__).resolve()), "--child", key, "--folder", folder,
-           "--corpus", str(args.corpus), "--n", str(args.n), "--batch-size", str(args.batch_size), "--out", str(out)]
+    cmd = [
+        str(python),
+        str(Path(__file__).resolve()),
+        "--child",
+        key,
+        "--folder",
+        folder,
+        "--corpus",
+        str(args.corpus),
+        "--n",
+        str(args.n),
+        "--batch-size",
+        str(args.batch_size),
+        "--out",
+        str(out),
+    ]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     if args.ort_threads:
@@ -307,7 +356,7 @@ def run_child(key: str, folder: str, args: argparse.Namespace, out: Path) -> dic
     proc = subprocess.run(cmd, env=child_env(args.threads), capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if proc.returncode == 0 and line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
     print(f"  {ROWS[key].label}: child failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}", file=sys.stderr)
     return {"failed": tail[:200]}
@@ -321,7 +370,7 @@ def prepare_peer_folder(folder: str, dest: Path, args: argparse.Namespace) -> di
     proc = subprocess.run(cmd, env=child_env(args.threads), capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if proc.returncode == 0 and line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
     print(f"  peer export of {folder} failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}", file=sys.stderr)
     if "ModuleNotFoundError" in tail or "ImportError" in tail:  # an environment without the peer packages
@@ -344,8 +393,9 @@ def resolve_folder(name: str) -> str:
     """The model folder from ``sentvec.store.resolve_model_folder``, run in a child with this process's
     original environment, so a model that is not cached yet can still be fetched (this process is offline)."""
     code = f"from sentvec.store import resolve_model_folder; print(resolve_model_folder({name!r}))"
-    proc = subprocess.run([sys.executable, "-c", code], env=child_env(None, offline=False),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=child_env(None, offline=False), capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise SystemExit(f"could not resolve {name!r}:\n{proc.stderr[-3000:]}")
     return proc.stdout.strip().splitlines()[-1]
@@ -370,8 +420,13 @@ def model_flops(folder: str, texts: list[str]) -> tuple[int, float, dict]:
     cfg = model.transformer.config
     h, i, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_layers
     flops = layers * (2 * (4 * h * h + 2 * h * i) * lengths.sum() + 4 * h * (lengths**2).sum())
-    info = {"hidden": h, "intermediate": i, "layers": layers, "max_seq_length": model.max_seq_length,
-            "truncated": int((lengths >= model.max_seq_length).sum())}
+    info = {
+        "hidden": h,
+        "intermediate": i,
+        "layers": layers,
+        "max_seq_length": model.max_seq_length,
+        "truncated": int((lengths >= model.max_seq_length).sum()),
+    }
     del model
     return int(lengths.sum()), float(flops), info
 
@@ -403,9 +458,10 @@ def cold_start(folder: str, threads: int | None, rounds: int) -> dict[str, dict[
     for _ in range(rounds):
         for lib in codes:
             runs[lib].append(startup.run_child(codes[lib], env)[0])
-    return {lib: {key: statistics.median(r[key] for r in rs) for key in ("import", "load", "encode", "total",
-                                                                        "maxrss_kib")}
-            for lib, rs in runs.items()}
+    return {
+        lib: {key: statistics.median(r[key] for r in rs) for key in ("import", "load", "encode", "total", "maxrss_kib")}
+        for lib, rs in runs.items()
+    }
 
 
 def counterpart(key: str) -> str | None:
@@ -437,10 +493,15 @@ def head_to_head(best: dict[str, dict], mean_cos_of: dict[str, float]) -> list[s
     for a, b in PAIRS:
         if a in speeds and b in speeds:
             win, lose = (a, b) if speeds[a] >= speeds[b] else (b, a)
-            low = [f"{ROWS[k].label} mean cos {mean_cos_of[k]:.4f} to the reference" for k in (a, b)
-                   if mean_cos_of.get(k, 1.0) < AGREEMENT_FLOOR]
-            lines.append(f"{ROWS[a].label} vs {ROWS[b].label}: {ROWS[win].label} ahead, "
-                         f"{speeds[win] / speeds[lose]:.2f}x" + (f" (but {'; '.join(low)})" if low else ""))
+            low = [
+                f"{ROWS[k].label} mean cos {mean_cos_of[k]:.4f} to the reference"
+                for k in (a, b)
+                if mean_cos_of.get(k, 1.0) < AGREEMENT_FLOOR
+            ]
+            lines.append(
+                f"{ROWS[a].label} vs {ROWS[b].label}: {ROWS[win].label} ahead, "
+                f"{speeds[win] / speeds[lose]:.2f}x" + (f" (but {'; '.join(low)})" if low else "")
+            )
     return lines
 
 
@@ -462,6 +523,7 @@ def cpu_model() -> str:
 
 def command_line() -> str:
     """This run's command, with paths of this machine made relative to the repository (or to ~)."""
+
     def show(arg: str) -> str:
         if os.path.isabs(arg):
             path = Path(arg).resolve()
@@ -470,6 +532,7 @@ def command_line() -> str:
             if path.is_relative_to(Path.home()):
                 return "~/" + str(path.relative_to(Path.home()))
         return arg
+
     return shlex.join(["python", *(show(a) for a in sys.argv)])
 
 
@@ -478,8 +541,10 @@ def write_readme(block: list[str]) -> None:
     text = readme.read_text(encoding="utf-8")
     start, end = text.find(README_START), text.find(README_END)
     if start < 0 or end < start:
-        print(f"\n{readme.name}: no {README_START} ... {README_END} block; add the two markers to write the table "
-              "there. Nothing written.")
+        print(
+            f"\n{readme.name}: no {README_START} ... {README_END} block; add the two markers to write the table "
+            "there. Nothing written."
+        )
         return
     new = text[: start + len(README_START)] + "\n" + "\n".join(block) + "\n" + text[end:]
     readme.write_text(new, encoding="utf-8")
@@ -493,26 +558,48 @@ def fmt(v: float | None, spec: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["all-MiniLM-L6-v2"])
-    parser.add_argument("--corpus", type=Path, default=None,
-                        help="JSON list of strings or .txt, one text per line (default bench/docstrings.json "
-                             "in the data folder)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="JSON list of strings or .txt, one text per line (default bench/docstrings.json in the data folder)",
+    )
     parser.add_argument("--n", type=int, default=2000, help="number of texts (default 2000)")
     parser.add_argument("--batch-size", type=int, default=32, help="encode batch_size (default 32)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads (and OMP/MKL_NUM_THREADS) in every child (default: torch's)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="alternating runs of every row; each row's fastest counts (default 3)")
-    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS),
-                        help=f"rows to run (default all; the reference is {REFERENCE})")
-    parser.add_argument("--cold-start", action="store_true",
-                        help=f"also time import + load + first embedding, median of {COLD_START_ROUNDS} "
-                             "fresh interpreters per library")
-    parser.add_argument("--write-readme", action="store_true",
-                        help=f"write the tables into README.md between {README_START} and {README_END}")
-    parser.add_argument("--peer-python", type=Path, default=None,
-                        help="interpreter of the peer environment for the st-onnx, st-int8 and fe-onnx rows "
-                             f"(default .venv-peers/bin/python when it exists; `{PEER_ENV_HINT}` makes it); "
-                             "without one those rows show n/a")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (and OMP/MKL_NUM_THREADS) in every child (default: torch's)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="alternating runs of every row; each row's fastest counts (default 3)"
+    )
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        choices=list(ROWS),
+        default=list(ROWS),
+        help=f"rows to run (default all; the reference is {REFERENCE})",
+    )
+    parser.add_argument(
+        "--cold-start",
+        action="store_true",
+        help=f"also time import + load + first embedding, median of {COLD_START_ROUNDS} fresh interpreters per library",
+    )
+    parser.add_argument(
+        "--write-readme",
+        action="store_true",
+        help=f"write the tables into README.md between {README_START} and {README_END}",
+    )
+    parser.add_argument(
+        "--peer-python",
+        type=Path,
+        default=None,
+        help="interpreter of the peer environment for the st-onnx, st-int8 and fe-onnx rows "
+        f"(default .venv-peers/bin/python when it exists; `{PEER_ENV_HINT}` makes it); "
+        "without one those rows show n/a",
+    )
     parser.add_argument("--child", choices=list(ROWS), help=argparse.SUPPRESS)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ort-threads", type=int, default=None, help=argparse.SUPPRESS)  # the parent's torch threads
@@ -527,8 +614,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer_python is None:
         args.peer_python = default_peer_python()
     elif not args.peer_python.exists():
-        raise SystemExit(f"--peer-python {args.peer_python}: no such file (run `{PEER_ENV_HINT}` to make "
-                         ".venv-peers, or give the interpreter of an environment with the peer packages)")
+        raise SystemExit(
+            f"--peer-python {args.peer_python}: no such file (run `{PEER_ENV_HINT}` to make "
+            ".venv-peers, or give the interpreter of an environment with the peer packages)"
+        )
 
     import torch
 
@@ -556,8 +645,11 @@ def main(argv: list[str] | None = None) -> int:
                 prep = prepare_peer_folder(folders[name], peer_folder, args)
                 if "versions" in prep:
                     peer_versions = prep["versions"]
-                    print(f"  {name} | peer ONNX export {prep['export_s']:.1f} s, int8 quantization "
-                          f"{prep['quantize_s']:.1f} s (once, not timed)", flush=True)
+                    print(
+                        f"  {name} | peer ONNX export {prep['export_s']:.1f} s, int8 quantization "
+                        f"{prep['quantize_s']:.1f} s (once, not timed)",
+                        flush=True,
+                    )
                 else:
                     print(f"  {name} | peer rows: {prep.get('na') or prep.get('failed')}", flush=True)
                 for key in keys:
@@ -581,12 +673,18 @@ def main(argv: list[str] | None = None) -> int:
                 if "wall" not in rs[0]:
                     best[key] = rs[0]
                     continue
-                best[key] = dict(min(rs, key=lambda r: r["wall"]), emb=rs[0]["emb"],
-                                 maxrss_kib=max(r["maxrss_kib"] for r in rs),
-                                 walls=[(r["wall"], r["cpu"]) for r in rs])
+                best[key] = dict(
+                    min(rs, key=lambda r: r["wall"]),
+                    emb=rs[0]["emb"],
+                    maxrss_kib=max(r["maxrss_kib"] for r in rs),
+                    walls=[(r["wall"], r["cpu"]) for r in rs],
+                )
             results[name] = best
-        cold = {name: cold_start(folders[name], args.threads, COLD_START_ROUNDS)
-                for name in args.models} if args.cold_start else {}
+        cold = (
+            {name: cold_start(folders[name], args.threads, COLD_START_ROUNDS) for name in args.models}
+            if args.cold_start
+            else {}
+        )
     load_after = os.getloadavg()
 
     import sentence_transformers
@@ -615,12 +713,15 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if peer_versions:
         shown = ", ".join(f"{dist} {v}" for dist, v in peer_versions.items() if v)
-        block += ["", f"Peer rows (`st-onnx`, `st-int8`, `fe-onnx`) run in their own environment ({shown}; "
-                      f"`{PEER_ENV_HINT}`): the ONNX graph is sentence-transformers' own export "
-                      "(`backend=\"onnx\"`, then `save_pretrained`), the int8 one its "
-                      "`export_dynamic_quantized_onnx_model(model, \"avx2\", folder)`, made once before the runs; "
-                      "fastembed loads that same fp32 graph as a local custom model (`specific_model_path`), "
-                      "since its own hub exports cannot be fetched offline."]
+        block += [
+            "",
+            f"Peer rows (`st-onnx`, `st-int8`, `fe-onnx`) run in their own environment ({shown}; "
+            f"`{PEER_ENV_HINT}`): the ONNX graph is sentence-transformers' own export "
+            '(`backend="onnx"`, then `save_pretrained`), the int8 one its '
+            '`export_dynamic_quantized_onnx_model(model, "avx2", folder)`, made once before the runs; '
+            "fastembed loads that same fp32 graph as a local custom model (`specific_model_path`), "
+            "since its own hub exports cannot be fetched offline.",
+        ]
     block += [
         "",
         "| model | row | sent/s | tokens/s | ratio vs reference | ahead | min cos | mean cos | peak RSS MiB "
@@ -634,8 +735,11 @@ def main(argv: list[str] | None = None) -> int:
         best = results[name]
         ref = best.get(REFERENCE, {})
         speeds = {k: r["n"] / r["wall"] for k, r in best.items() if "wall" in r}
-        agreement[name] = mean_cos_of = {k: float(np.mean(np.sum(unit(best[k]["emb"]) * unit(ref["emb"]), axis=1)))
-                       for k in speeds if k != REFERENCE and "emb" in ref}
+        agreement[name] = mean_cos_of = {
+            k: float(np.mean(np.sum(unit(best[k]["emb"]) * unit(ref["emb"]), axis=1)))
+            for k in speeds
+            if k != REFERENCE and "emb" in ref
+        }
         # "fastest" only among rows that agree with the reference: a fast row with wrong embeddings is not ahead
         fair = {k: s for k, s in speeds.items() if mean_cos_of.get(k, 1.0) >= AGREEMENT_FLOOR}
         fastest = max(fair, key=fair.get) if len(fair) > 1 else None
@@ -656,31 +760,41 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 min_cos = mean_cos = "–"
             gflops = flops / r["wall"] / 1e9
-            block.append(f"| {name} | {label} | {sps:.1f} | {tokens / r['wall']:.0f} | {fmt(ratio, '.2f')} "
-                         f"| {ahead_note(key, speeds, fastest, mean_cos_of.get(key))} | {min_cos} | {mean_cos} | {r['maxrss_kib'] / 1024:.0f} | {gflops:.1f} "
-                         f"| {100 * gflops / peak:.1f} |")
+            block.append(
+                f"| {name} | {label} | {sps:.1f} | {tokens / r['wall']:.0f} | {fmt(ratio, '.2f')} "
+                f"| {ahead_note(key, speeds, fastest, mean_cos_of.get(key))} | {min_cos} | {mean_cos} | {r['maxrss_kib'] / 1024:.0f} | {gflops:.1f} "
+                f"| {100 * gflops / peak:.1f} |"
+            )
     head = [f"- {name}: {line}" for name in args.models for line in head_to_head(results[name], agreement[name])]
     if head:
         block += ["", "Head to head (sent/s ratio of the faster to the slower):", "", *head]
     block += ["", "Tokens and FLOPs per model (real tokens, no padding; FLOPs of the linear layers and attention):", ""]
     for name in args.models:
         tokens, flops, info = infos[name]
-        block.append(f"- {name}: {tokens} tokens ({tokens / n:.1f} per text, {info['truncated']} texts at "
-                     f"max_seq_length {info['max_seq_length']}), {flops / 1e9:.1f} GFLOP "
-                     f"({info['layers']} layers, hidden {info['hidden']}, intermediate {info['intermediate']})")
+        block.append(
+            f"- {name}: {tokens} tokens ({tokens / n:.1f} per text, {info['truncated']} texts at "
+            f"max_seq_length {info['max_seq_length']}), {flops / 1e9:.1f} GFLOP "
+            f"({info['layers']} layers, hidden {info['hidden']}, intermediate {info['intermediate']})"
+        )
     if cold:
-        block += ["", f"Cold start: fresh interpreter, `import` + `SentenceTransformer(folder, device=\"cpu\")` + "
-                      f"`encode([\"hello world\"])`, median of {COLD_START_ROUNDS} per library (alternating, after one "
-                      "warm-up each; interpreter start not included):", "",
-                  "| model | library | import s | load s | first encode s | total s | peak RSS MiB "
-                  "| ratio reference / sentvec (total) |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        block += [
+            "",
+            f'Cold start: fresh interpreter, `import` + `SentenceTransformer(folder, device="cpu")` + '
+            f'`encode(["hello world"])`, median of {COLD_START_ROUNDS} per library (alternating, after one '
+            "warm-up each; interpreter start not included):",
+            "",
+            "| model | library | import s | load s | first encode s | total s | peak RSS MiB "
+            "| ratio reference / sentvec (total) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for name, libs in cold.items():
             ratio = libs["sentence-transformers"]["total"] / libs["sentvec"]["total"]
             for lib, m in libs.items():
-                block.append(f"| {name} | {lib} | {m['import']:.3f} | {m['load']:.3f} | {m['encode']:.3f} "
-                             f"| {m['total']:.3f} | {m['maxrss_kib'] / 1024:.0f} "
-                             f"| {f'{ratio:.2f}' if lib == 'sentvec' else ''} |")
+                block.append(
+                    f"| {name} | {lib} | {m['import']:.3f} | {m['load']:.3f} | {m['encode']:.3f} "
+                    f"| {m['total']:.3f} | {m['maxrss_kib'] / 1024:.0f} "
+                    f"| {f'{ratio:.2f}' if lib == 'sentvec' else ''} |"
+                )
     block += ["", "Command: `" + command_line() + "`"]
 
     print()

@@ -117,8 +117,9 @@ def finetune_hard(model, texts: list[str], labels: list[str], args: argparse.Nam
             hardest = other[np.argsort(-similarity[i, other])][: max(1, len(other) // 2)]
             pairs.append((text, texts[rng.choice(same)], 1.0))
             pairs.append((text, texts[int(rng.choice(list(hardest)))], 0.0))
-    _contrastive_finetune(model, pairs, num_epochs=args.epochs, batch_size=args.batch_size,
-                          learning_rate=args.learning_rate, seed=seed)
+    _contrastive_finetune(
+        model, pairs, num_epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=seed
+    )
     model.eval()
 
 
@@ -135,7 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--dataset", choices=sorted(READERS), default="mr")
-    parser.add_argument("--data", default=None, help="the data set's folder (default: mr/ or zh-sentiment/ in the shared data folder)")
+    parser.add_argument(
+        "--data", default=None, help="the data set's folder (default: mr/ or zh-sentiment/ in the shared data folder)"
+    )
     parser.add_argument("--shots", type=int, nargs="*", default=[8, 16], help="examples per class (none: only --full)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--test-size", type=int, default=2000)
@@ -145,10 +148,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs over the pairs")
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation of the logistic head")
     parser.add_argument("--normalize", action="store_true", help="unit-length embeddings before the head")
-    parser.add_argument("--hard-negatives", action="store_true",
-                        help="negative partners: the other-label texts most similar under the frozen encoder")
-    parser.add_argument("--full", action=argparse.BooleanOptionalAction, default=True,
-                        help="also the full-data 10-fold figure of the frozen encoder")
+    parser.add_argument(
+        "--hard-negatives",
+        action="store_true",
+        help="negative partners: the other-label texts most similar under the frozen encoder",
+    )
+    parser.add_argument(
+        "--full",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the full-data 10-fold figure of the frozen encoder",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (1 is fastest on a busy machine)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--results", default=None, help="JSON file to keep finished runs in and resume from")
@@ -166,13 +176,26 @@ def main() -> None:
     results: list[dict] = json.loads(results_path.read_text()) if results_path and results_path.is_file() else []
     # a run counts as done only with the same settings (runs from before settings were recorded: the defaults)
     head_setting = {"C": args.C, "normalize": args.normalize}
-    tune_setting = {**head_setting, "num_iterations": args.num_iterations, "learning_rate": args.learning_rate,
-                    "batch_size": args.batch_size, "epochs": args.epochs, "hard_negatives": args.hard_negatives}
+    tune_setting = {
+        **head_setting,
+        "num_iterations": args.num_iterations,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "hard_negatives": args.hard_negatives,
+    }
 
     def setting_of(r: dict) -> dict:
         keys = head_setting if r["mode"] == "frozen" else tune_setting
-        defaults = {"C": 1.0, "normalize": False, "num_iterations": args.num_iterations, "learning_rate": 2e-5,
-                    "batch_size": 16, "epochs": 1, "hard_negatives": False}
+        defaults = {
+            "C": 1.0,
+            "normalize": False,
+            "num_iterations": args.num_iterations,
+            "learning_rate": 2e-5,
+            "batch_size": 16,
+            "epochs": 1,
+            "hard_negatives": False,
+        }
         return {k: r.get(k, defaults[k]) for k in keys}
 
     def matches(r: dict) -> bool:
@@ -194,8 +217,15 @@ def main() -> None:
                 vectors = test_vectors
                 if args.normalize:
                     vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-                results.append({"mode": "frozen", "shots": shots, "seed": seed, **head_setting,
-                                "accuracy": head_accuracy(frozen, vectors, test_labels)})
+                results.append(
+                    {
+                        "mode": "frozen",
+                        "shots": shots,
+                        "seed": seed,
+                        **head_setting,
+                        "accuracy": head_accuracy(frozen, vectors, test_labels),
+                    }
+                )
                 save_results(results_path, results)
             if ("few-shot", shots, seed) not in done:
                 model.load_state_dict(original)
@@ -205,20 +235,40 @@ def main() -> None:
                     finetune_hard(model, texts, labels, args, seed)
                     tuned.fit(texts, labels)
                 else:
-                    tuned.fit(texts, labels, finetune=True, seed=seed, num_iterations=args.num_iterations,
-                              learning_rate=args.learning_rate, finetune_batch_size=args.batch_size,
-                              num_epochs=args.epochs)
+                    tuned.fit(
+                        texts,
+                        labels,
+                        finetune=True,
+                        seed=seed,
+                        num_iterations=args.num_iterations,
+                        learning_rate=args.learning_rate,
+                        finetune_batch_size=args.batch_size,
+                        num_epochs=args.epochs,
+                    )
                 tune_s = time.perf_counter() - t0
                 accuracy = tuned.score(test_texts, test_labels)
                 model.load_state_dict(original)
-                results.append({"mode": "few-shot", "shots": shots, "seed": seed, "accuracy": accuracy,
-                                **tune_setting, "finetune_s": round(tune_s, 1)})
+                results.append(
+                    {
+                        "mode": "few-shot",
+                        "shots": shots,
+                        "seed": seed,
+                        "accuracy": accuracy,
+                        **tune_setting,
+                        "finetune_s": round(tune_s, 1),
+                    }
+                )
                 save_results(results_path, results)
-            current = {r["mode"]: r["accuracy"] for r in results
-                       if r["shots"] == shots and r["seed"] == seed and r["mode"] != "full-10fold" and matches(r)}
-            print(f"{shots:>2} per class, seed {seed}: frozen {current.get('frozen', float('nan')):.4f}  "
-                  f"few-shot {current.get('few-shot', float('nan')):.4f}  ({time.perf_counter() - started:.0f} s)",
-                  flush=True)
+            current = {
+                r["mode"]: r["accuracy"]
+                for r in results
+                if r["shots"] == shots and r["seed"] == seed and r["mode"] != "full-10fold" and matches(r)
+            }
+            print(
+                f"{shots:>2} per class, seed {seed}: frozen {current.get('frozen', float('nan')):.4f}  "
+                f"few-shot {current.get('few-shot', float('nan')):.4f}  ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
 
     if args.full and not any(r["mode"] == "full-10fold" for r in results):
         from sklearn.model_selection import StratifiedKFold
@@ -233,12 +283,15 @@ def main() -> None:
             classifier.head.fit(vectors[train], np.searchsorted(["neg", "pos"], labels[train]))
             classifier.classes_ = np.array(["neg", "pos"])
             scores.append(head_accuracy(classifier, vectors[test], labels[test].tolist()))
-        results.append({"mode": "full-10fold", "shots": len(texts), "seed": 0, "accuracy": float(np.mean(scores)),
-                        "folds": scores})
+        results.append(
+            {"mode": "full-10fold", "shots": len(texts), "seed": 0, "accuracy": float(np.mean(scores)), "folds": scores}
+        )
         save_results(results_path, results)
 
-    print(f"\n{args.dataset}, {args.model}, test on {args.test_size} held-apart texts, few-shot setting {tune_setting}; "
-          "accuracy %, mean ± std over seeds\n")
+    print(
+        f"\n{args.dataset}, {args.model}, test on {args.test_size} held-apart texts, few-shot setting {tune_setting}; "
+        "accuracy %, mean ± std over seeds\n"
+    )
     print("| examples per class | frozen encoder + LR | few-shot (SetFit-style) + LR | gain | seeds |")
     print("|---:|---:|---:|---:|---:|")
     for shots in sorted({r["shots"] for r in results if r["mode"] != "full-10fold"}):
@@ -260,7 +313,9 @@ def main() -> None:
             reference = ""
             if args.model == REFERENCE_MODEL[args.dataset]:
                 reference = f" (shared/data README: {100 * REFERENCE_FULL[args.dataset]:.1f}%)"
-            print(f"\nFull data ({r['shots']} texts), frozen encoder + LR (C=1), 10-fold: {100 * r['accuracy']:.1f}%{reference}")
+            print(
+                f"\nFull data ({r['shots']} texts), frozen encoder + LR (C=1), 10-fold: {100 * r['accuracy']:.1f}%{reference}"
+            )
 
 
 if __name__ == "__main__":

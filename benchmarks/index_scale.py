@@ -84,23 +84,37 @@ def child(corpus: str, index: str, model_name: str, threads: int, chunk_size: in
     seconds = time.perf_counter() - start
     peak = _peak_rss_mib()
     size = sum(f.stat().st_size for f in Path(index).rglob("*") if f.is_file())
-    print(json.dumps({"count": built.count, "embedded": embedded[0], "seconds": seconds, "peak_mib": peak,
-                      "loaded_mib": loaded_rss, "index_bytes": size}))
+    print(
+        json.dumps(
+            {
+                "count": built.count,
+                "embedded": embedded[0],
+                "seconds": seconds,
+                "peak_mib": peak,
+                "loaded_mib": loaded_rss,
+                "index_bytes": size,
+            }
+        )
+    )
 
 
 def tiny_model(folder: Path) -> None:
     """Write the tiny random test model once, in a process of its own: making it imports much more than
     loading it (so not in a measured child), and this parent stays small (its children start as copies)."""
     if not folder.exists():
-        code = ("import sys; sys.path[:0] = sys.argv[1:3]; from pathlib import Path; "
-                "from conftest import tiny_sentence_model_folder as make; "
-                "make(Path(sys.argv[3]), normalize=False, max_seq_length=32)")
+        code = (
+            "import sys; sys.path[:0] = sys.argv[1:3]; from pathlib import Path; "
+            "from conftest import tiny_sentence_model_folder as make; "
+            "make(Path(sys.argv[3]), normalize=False, max_seq_length=32)"
+        )
         subprocess.run([sys.executable, "-c", code, str(REPO / "src"), str(REPO / "tests"), str(folder)], check=True)
 
 
 def generate(path: Path, n: int, seed: int = 0) -> None:
-    words = ("the a man woman cat dog is was eating riding playing food horse violin drums guitar carts woods "
-             "through two quickly slowly big small red green happy sad movie music river city bread").split()
+    words = (
+        "the a man woman cat dog is was eating riding playing food horse violin drums guitar carts woods "
+        "through two quickly slowly big small red green happy sad movie music river city bread"
+    ).split()
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as fh:
         for _ in range(n):
@@ -108,8 +122,19 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
 
 
 def run_child(args: argparse.Namespace, corpus: Path, index: Path) -> subprocess.Popen:
-    command = [sys.executable, __file__, "--child", str(corpus), str(index), "--model", args.model,
-               "--threads", str(args.threads), "--chunk-size", str(args.chunk_size)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        str(corpus),
+        str(index),
+        "--model",
+        args.model,
+        "--threads",
+        str(args.threads),
+        "--chunk-size",
+        str(args.chunk_size),
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
@@ -138,8 +163,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     if args.model == "tiny":
         tiny_model(work / "tiny-model")
-    print(f"## Index build: peak RSS against corpus size (model {args.model}, chunk_size {args.chunk_size}, "
-          f"{args.threads} torch thread(s))\n")
+    print(
+        f"## Index build: peak RSS against corpus size (model {args.model}, chunk_size {args.chunk_size}, "
+        f"{args.threads} torch thread(s))\n"
+    )
     print("| lines | corpus MiB | build s | docs/s | RSS after model load MiB | peak RSS MiB | index MiB |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
@@ -151,8 +178,11 @@ def main() -> None:
             subprocess.run(["rm", "-r", str(index)], check=True)
         r = result(run_child(args, corpus, index))
         assert r["count"] == n, r
-        print(f"| {n:,} | {corpus.stat().st_size / 2**20:.1f} | {r['seconds']:.0f} | {n / r['seconds']:,.0f} | "
-              f"{r['loaded_mib']:.0f} | {r['peak_mib']:.0f} | {r['index_bytes'] / 2**20:.1f} |", flush=True)
+        print(
+            f"| {n:,} | {corpus.stat().st_size / 2**20:.1f} | {r['seconds']:.0f} | {n / r['seconds']:,.0f} | "
+            f"{r['loaded_mib']:.0f} | {r['peak_mib']:.0f} | {r['index_bytes'] / 2**20:.1f} |",
+            flush=True,
+        )
 
     n = args.resume_size
     corpus, index = work / f"corpus-{n}.txt", work / f"index-{n}-killed"
@@ -178,9 +208,11 @@ def main() -> None:
     from sentvec.index import Index
 
     verified = Index.open(index, verify=True)
-    print(f"\nKilled (SIGKILL) the {n:,}-line build with {stored:,} documents stored; the resumed build embedded "
-          f"{r['embedded']:,} documents (= {n:,} - {stored:,}: {r['embedded'] == n - stored}) in {r['seconds']:.0f} s; "
-          f"final count {verified.count:,}, complete {verified.complete}, every chunk checksum verified.")
+    print(
+        f"\nKilled (SIGKILL) the {n:,}-line build with {stored:,} documents stored; the resumed build embedded "
+        f"{r['embedded']:,} documents (= {n:,} - {stored:,}: {r['embedded'] == n - stored}) in {r['seconds']:.0f} s; "
+        f"final count {verified.count:,}, complete {verified.complete}, every chunk checksum verified."
+    )
     print(f"\n`python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}`")
 
 

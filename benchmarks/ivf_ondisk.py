@@ -60,9 +60,14 @@ def main() -> None:
         from sentvec.store import resolve_model_folder
 
         model = SentenceTransformer(str(resolve_model_folder(args.model)), device="cpu")
-        vectors, query_vectors = (np.asarray(model.encode(t, batch_size=64, normalize_embeddings=True,
-                                                          convert_to_numpy=True, show_progress_bar=False))
-                                  for t in (corpus, queries))
+        vectors, query_vectors = (
+            np.asarray(
+                model.encode(
+                    t, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+                )
+            )
+            for t in (corpus, queries)
+        )
         np.savez(cache, corpus=vectors, queries=query_vectors)
     held = np.random.default_rng(0).choice(len(vectors), 500, replace=False)
     kept = np.ones(len(vectors), dtype=bool)
@@ -77,10 +82,14 @@ def main() -> None:
     built = time.perf_counter() - started
     ann = index.manifest["ann"]
     truth = {name: np.argsort(-(q @ vectors.T), axis=1)[:, :10] for name, q in query_sets.items()}
-    print(f"## On-disk IVF: {len(vectors):,} {args.model} embeddings of real sentences, 500 held-out "
-          f"sentences and {len(queries)} STS sentences as queries\n")
-    print(f"{ann['nlist']} lists, k-means on {ann['trained_on']:,} sampled vectors, {len(index.manifest['chunks'])} "
-          f"shards merged into {ann['data_bytes'] / 2**20:.1f} MiB of on-disk lists in {built:.1f} s\n")
+    print(
+        f"## On-disk IVF: {len(vectors):,} {args.model} embeddings of real sentences, 500 held-out "
+        f"sentences and {len(queries)} STS sentences as queries\n"
+    )
+    print(
+        f"{ann['nlist']} lists, k-means on {ann['trained_on']:,} sampled vectors, {len(index.manifest['chunks'])} "
+        f"shards merged into {ann['data_bytes'] / 2**20:.1f} MiB of on-disk lists in {built:.1f} s\n"
+    )
     print("| lists probed | share of the index scanned | recall@10 in-domain | recall@10 out-of-domain |")
     print("|---:|---:|---:|---:|")
     nlist = ann["nlist"]
@@ -90,8 +99,9 @@ def main() -> None:
         recalls = []
         for name, q in query_sets.items():
             found = index.search_embeddings(q, k=10, exact=False)
-            recalls.append(np.mean([len({h["corpus_id"] for h in hits} & set(row)) / 10
-                                    for hits, row in zip(found, truth[name])]))
+            recalls.append(
+                np.mean([len({h["corpus_id"] for h in hits} & set(row)) / 10 for hits, row in zip(found, truth[name])])
+            )
         marker = " (default)" if nprobe == default_nprobe(nlist) else ""
         print(f"| {nprobe}{marker} | {nprobe / nlist:.1%} | {recalls[0]:.4f} | {recalls[1]:.4f} |")
     print(f"\n`python benchmarks/{Path(__file__).name}{' ' if len(sys.argv) > 1 else ''}{' '.join(sys.argv[1:])}`")

@@ -48,8 +48,13 @@ def ids(data: BeirData, hits: list[list[tuple[int, float]]]) -> list[list[str]]:
 
 def row(name: str, method: str, data: BeirData, hits, seconds: float, size: int) -> dict:
     metrics = beir_metrics(ids(data, [h[:100] for h in hits]), data)
-    return {"collection": name, "method": method, **metrics, "queries_per_s": len(data.queries) / seconds,
-            "index_bytes": size}
+    return {
+        "collection": name,
+        "method": method,
+        **metrics,
+        "queries_per_s": len(data.queries) / seconds,
+        "index_bytes": size,
+    }
 
 
 def run_bm25(data: BeirData, language: str):
@@ -74,8 +79,13 @@ def run_dense(data: BeirData, name: str, batch_size: int, cache: Path | None):
     if cached is not None and cached.is_file():  # the corpus embeddings of an earlier run (not timed anyway)
         docs = torch.from_numpy(np.load(cached))
     else:
-        docs = model.encode_document(data.corpus, batch_size=batch_size, convert_to_tensor=True,
-                                     normalize_embeddings=True, show_progress_bar=False)
+        docs = model.encode_document(
+            data.corpus,
+            batch_size=batch_size,
+            convert_to_tensor=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
         if cached is not None:
             np.save(cached, docs.numpy())
     started = time.perf_counter()
@@ -119,10 +129,14 @@ def main() -> None:
     rows, sweeps = [], []
 
     def show(r: dict) -> None:  # as soon as measured: a long run on a busy machine still leaves figures
-        print(f"  {r['collection']} | {r['method']} | nDCG@10 {r['ndcg@10']:.4f} | q/s {r['queries_per_s']:.0f}",
-              file=sys.stderr, flush=True)
+        print(
+            f"  {r['collection']} | {r['method']} | nDCG@10 {r['ndcg@10']:.4f} | q/s {r['queries_per_s']:.0f}",
+            file=sys.stderr,
+            flush=True,
+        )
         if args.json:
             Path(args.json).write_text(json.dumps({"rows": rows, "sweep": sweeps}, indent=1) + "\n")
+
     for spec in args.collections:
         name, split = spec.split(":")
         data = load_beir(data_folder() / "ir" / name, split)
@@ -138,22 +152,40 @@ def main() -> None:
             rows.append(row(name, f"dense {model}", data, dense, dense_s, dense_size))
             show(rows[-1])
             fused, fuse_s = hybrid(dense, keyword, fusion=FUSION, alpha=ALPHA, rrf_k=RRF_K)
-            rows.append(row(name, f"hybrid {model} + BM25 ({FUSION}, alpha {ALPHA})", data, fused,
-                            dense_s + keyword_s + fuse_s, dense_size + keyword_size))
+            rows.append(
+                row(
+                    name,
+                    f"hybrid {model} + BM25 ({FUSION}, alpha {ALPHA})",
+                    data,
+                    fused,
+                    dense_s + keyword_s + fuse_s,
+                    dense_size + keyword_size,
+                )
+            )
             show(rows[-1])
             rrf, rrf_s = hybrid(dense, keyword, fusion="rrf", alpha=0.5, rrf_k=RRF_K)
-            rows.append(row(name, f"hybrid {model} + BM25 (rrf, k {RRF_K})", data, rrf,
-                            dense_s + keyword_s + rrf_s, dense_size + keyword_size))
+            rows.append(
+                row(
+                    name,
+                    f"hybrid {model} + BM25 (rrf, k {RRF_K})",
+                    data,
+                    rrf,
+                    dense_s + keyword_s + rrf_s,
+                    dense_size + keyword_size,
+                )
+            )
             show(rows[-1])
             if args.sweep:
                 for fusion in ("convex", "rrf"):
                     for alpha in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
                         fused, _ = hybrid(dense, keyword, fusion=fusion, alpha=alpha, rrf_k=RRF_K)
                         metrics = beir_metrics(ids(data, fused), data)
-                        sweeps.append({"collection": name, "model": model, "fusion": fusion, "alpha": alpha,
-                                       **metrics})
-                        print(f"  sweep {name} {fusion} alpha {alpha}: nDCG@10 {metrics['ndcg@10']:.4f}",
-                              file=sys.stderr, flush=True)
+                        sweeps.append({"collection": name, "model": model, "fusion": fusion, "alpha": alpha, **metrics})
+                        print(
+                            f"  sweep {name} {fusion} alpha {alpha}: nDCG@10 {metrics['ndcg@10']:.4f}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
         for sparse_model in args.sparse or []:
             sparse, sparse_s, sparse_size = run_sparse(data, sparse_model, args.batch_size)
             rows.append(row(name, f"sparse {sparse_model}", data, sparse, sparse_s, sparse_size))
@@ -162,14 +194,18 @@ def main() -> None:
     print("| collection | method | nDCG@10 | MRR@10 | Recall@100 | MAP@100 | queries/s | index size |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['collection']} | {r['method']} | {r['ndcg@10']:.4f} | {r['mrr@10']:.4f} | {r['recall@100']:.4f} "
-              f"| {r['map@100']:.4f} | {r['queries_per_s']:.0f} | {human(r['index_bytes'])} |")
+        print(
+            f"| {r['collection']} | {r['method']} | {r['ndcg@10']:.4f} | {r['mrr@10']:.4f} | {r['recall@100']:.4f} "
+            f"| {r['map@100']:.4f} | {r['queries_per_s']:.0f} | {human(r['index_bytes'])} |"
+        )
     if sweeps:
         print("\n| collection | model | fusion | alpha | nDCG@10 | Recall@100 |")
         print("|---|---|---|---:|---:|---:|")
         for s in sweeps:
-            print(f"| {s['collection']} | {s['model']} | {s['fusion']} | {s['alpha']} | {s['ndcg@10']:.4f} "
-                  f"| {s['recall@100']:.4f} |")
+            print(
+                f"| {s['collection']} | {s['model']} | {s['fusion']} | {s['alpha']} | {s['ndcg@10']:.4f} "
+                f"| {s['recall@100']:.4f} |"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "sweep": sweeps}, indent=1) + "\n")
     with open("/proc/loadavg") as fh:

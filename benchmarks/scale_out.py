@@ -70,35 +70,72 @@ def child(mode: str, corpus: str, index: str, args: argparse.Namespace) -> None:
 
         model = SentenceTransformer(folder, device="cpu")
         loaded = time.perf_counter()
-        built = Index.build(corpus, model, index, chunk_size=args.shard_rows, batch_size=args.batch_size,
-                            show_progress_bar=False)
+        built = Index.build(
+            corpus, model, index, chunk_size=args.shard_rows, batch_size=args.batch_size, show_progress_bar=False
+        )
         end = time.perf_counter()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"count": built.count, "seconds": end - start, "embedding_seconds": end - loaded,
-                          "peak_mib": [peak]}))
+        print(
+            json.dumps(
+                {"count": built.count, "seconds": end - start, "embedding_seconds": end - loaded, "peak_mib": [peak]}
+            )
+        )
         return
     import ray
 
     from sentvec.distributed import build_index
 
-    built = build_index(corpus, folder, index, num_cpus=args.cpus, num_actors=args.cpus, cpus_per_actor=1,
-                        shard_rows=args.shard_rows, batch_size=args.batch_size, show_progress_bar=False)
+    built = build_index(
+        corpus,
+        folder,
+        index,
+        num_cpus=args.cpus,
+        num_actors=args.cpus,
+        cpus_per_actor=1,
+        shard_rows=args.shard_rows,
+        batch_size=args.batch_size,
+        show_progress_bar=False,
+    )
     end = time.perf_counter()
     summary = built.manifest["build"]
     ray.shutdown()
     driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"count": built.count, "seconds": end - start, "embedding_seconds": summary["embedding_seconds"],
-                      "peak_mib": [w["peak_rss_mb"] for w in summary["workers"].values()], "driver_mib": driver,
-                      "tokens": summary["tokens"],
-                      "workers": {k: w["rows_per_s"] for k, w in summary["workers"].items()}}))
+    print(
+        json.dumps(
+            {
+                "count": built.count,
+                "seconds": end - start,
+                "embedding_seconds": summary["embedding_seconds"],
+                "peak_mib": [w["peak_rss_mb"] for w in summary["workers"].values()],
+                "driver_mib": driver,
+                "tokens": summary["tokens"],
+                "workers": {k: w["rows_per_s"] for k, w in summary["workers"].items()},
+            }
+        )
+    )
 
 
 def run(mode: str, corpus: Path, index: Path, args: argparse.Namespace) -> dict:
     if index.exists():
         subprocess.run(["rm", "-r", str(index)], check=True)
-    command = [sys.executable, __file__, "--child", mode, str(corpus), str(index), "--model", args.model,
-               "--cpus", str(args.cpus), "--shard-rows", str(args.shard_rows), "--batch-size", str(args.batch_size),
-               "--workdir", args.workdir]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        str(corpus),
+        str(index),
+        "--model",
+        args.model,
+        "--cpus",
+        str(args.cpus),
+        "--shard-rows",
+        str(args.shard_rows),
+        "--batch-size",
+        str(args.batch_size),
+        "--workdir",
+        args.workdir,
+    ]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the {mode} build failed with exit code {done.returncode}")
@@ -129,8 +166,13 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=2, help="cores for each build: torch threads / Ray CPUs")
     parser.add_argument("--shard-rows", type=int, default=10_000, help="chunk size / shard size")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--modes", nargs="+", choices=("single", "single-1", "ray"), default=["single", "single-1", "ray"],
-                        help="builds to run (ray and at least one single-process build)")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("single", "single-1", "ray"),
+        default=["single", "single-1", "ray"],
+        help="builds to run (ray and at least one single-process build)",
+    )
     parser.add_argument("--workdir", default=None, help="where the corpus and indexes go (default: a temp folder)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "CORPUS", "INDEX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -150,35 +192,52 @@ def main() -> None:
     if ray is None or (single is None and single_1 is None):
         raise SystemExit("--modes needs ray and at least one of single, single-1")
 
-    print(f"## Scale-out: {args.lines:,} lines, model {args.model}, {args.cpus} CPU cores, shard {args.shard_rows:,} rows, "
-          f"batch {args.batch_size}\n")
+    print(
+        f"## Scale-out: {args.lines:,} lines, model {args.model}, {args.cpus} CPU cores, shard {args.shard_rows:,} rows, "
+        f"batch {args.batch_size}\n"
+    )
     print("| build | end-to-end s | docs/s end-to-end | docs/s while embedding | peak RSS per worker MiB |")
     print("|---|---:|---:|---:|---:|")
-    for name, r in ((f"single process, {args.cpus} torch threads", single), ("single process, 1 torch thread", single_1),
-                    (f"Ray, {args.cpus} actors x 1 CPU", ray)):
+    for name, r in (
+        (f"single process, {args.cpus} torch threads", single),
+        ("single process, 1 torch thread", single_1),
+        (f"Ray, {args.cpus} actors x 1 CPU", ray),
+    ):
         if r is None:
             continue
-        print(f"| {name} | {r['seconds']:.1f} | {args.lines / r['seconds']:,.0f} | "
-              f"{args.lines / r['embedding_seconds']:,.0f} | {' / '.join(f'{p:.0f}' for p in r['peak_mib'])} |")
+        print(
+            f"| {name} | {r['seconds']:.1f} | {args.lines / r['seconds']:,.0f} | "
+            f"{args.lines / r['embedding_seconds']:,.0f} | {' / '.join(f'{p:.0f}' for p in r['peak_mib'])} |"
+        )
     per_core = 1 - single_1["embedding_seconds"] / (args.cpus * ray["embedding_seconds"]) if single_1 else None
     if single is not None:
         steady = 1 - single["embedding_seconds"] / ray["embedding_seconds"]
         total = 1 - single["seconds"] / ray["seconds"]
-        print(f"\nRay overhead against the single process on the same {args.cpus} cores (1 - ray rate / single rate): "
-              f"while embedding {steady:+.1%}, end to end {total:+.1%}.")
+        print(
+            f"\nRay overhead against the single process on the same {args.cpus} cores (1 - ray rate / single rate): "
+            f"while embedding {steady:+.1%}, end to end {total:+.1%}."
+        )
     if single_1 is not None:
-        print(f"\nRay overhead per core, against the 1-thread process (1 - ray rate / ({args.cpus} x 1-thread rate)): "
-              f"{per_core:+.1%} (goal: under 15%; negative: Ray is faster).")
-    print(f"Ray driver peak RSS {ray['driver_mib']:.0f} MiB; "
-          f"per-worker docs/s: {', '.join(f'{v:,.0f}' for v in ray['workers'].values())}; "
-          f"{ray['tokens']:,} tokens.")
+        print(
+            f"\nRay overhead per core, against the 1-thread process (1 - ray rate / ({args.cpus} x 1-thread rate)): "
+            f"{per_core:+.1%} (goal: under 15%; negative: Ray is faster)."
+        )
+    print(
+        f"Ray driver peak RSS {ray['driver_mib']:.0f} MiB; "
+        f"per-worker docs/s: {', '.join(f'{v:,.0f}' for v in ray['workers'].values())}; "
+        f"{ray['tokens']:,} tokens."
+    )
     per_core = args.lines / ray["embedding_seconds"] / args.cpus
-    print(f"Measured per-core throughput on Ray: {per_core:,.0f} docs/s/core "
-          f"({ray['tokens'] / ray['embedding_seconds'] / args.cpus:,.0f} tokens/s/core).")
+    print(
+        f"Measured per-core throughput on Ray: {per_core:,.0f} docs/s/core "
+        f"({ray['tokens'] / ray['embedding_seconds'] / args.cpus:,.0f} tokens/s/core)."
+    )
     same_ids, worst = compare(work / ("index-single-1" if single_1 else "index-single"), work / "index-ray")
     print(f"Both builds: same count and sampled ids {same_ids}; max |vector difference| {worst:.2e}.")
-    print(f"\n`python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}` "
-          f"(the whole benchmark took {time.perf_counter() - began:.0f} s)")
+    print(
+        f"\n`python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}` "
+        f"(the whole benchmark took {time.perf_counter() - began:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,12 +42,21 @@ DATA = Path(os.environ.get("SENTVEC_DATA", REPO.parent / "shared" / "data"))
 
 
 def recall_at(hits: list[list[dict]], truth: list[list[dict]], k: int = 10) -> float:
-    return float(np.mean([len({h["corpus_id"] for h in a[:k]} & {h["corpus_id"] for h in b[:k]}) / k
-                          for a, b in zip(hits, truth)]))
+    return float(
+        np.mean(
+            [len({h["corpus_id"] for h in a[:k]} & {h["corpus_id"] for h in b[:k]}) / k for a, b in zip(hits, truth)]
+        )
+    )
 
 
-def reference_recall(precision: str, queries: np.ndarray, corpus: np.ndarray, ranges: np.ndarray,
-                     multiplier: int, truth: list[list[dict]]) -> str:
+def reference_recall(
+    precision: str,
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    ranges: np.ndarray,
+    multiplier: int,
+    truth: list[list[dict]],
+) -> str:
     """sentence-transformers' own quantized search on the same vectors, where it has one for this precision."""
     try:
         from sentence_transformers import quantization as st
@@ -56,14 +65,28 @@ def reference_recall(precision: str, queries: np.ndarray, corpus: np.ndarray, ra
     try:
         if precision in ("float32", "uint8", "ubinary"):
             stored = quantize_embeddings(corpus, precision, ranges=ranges)
-            hits, _ = st.semantic_search_faiss(queries, corpus_embeddings=stored, corpus_precision=precision,
-                                               top_k=10, ranges=ranges, rescore=precision != "float32",
-                                               rescore_multiplier=multiplier, exact=True)
+            hits, _ = st.semantic_search_faiss(
+                queries,
+                corpus_embeddings=stored,
+                corpus_precision=precision,
+                top_k=10,
+                ranges=ranges,
+                rescore=precision != "float32",
+                rescore_multiplier=multiplier,
+                exact=True,
+            )
         elif precision in ("int8", "binary"):
             stored = quantize_embeddings(corpus, precision, ranges=ranges)
-            hits, _ = st.semantic_search_usearch(queries, corpus_embeddings=stored, corpus_precision=precision,
-                                                 top_k=10, ranges=ranges, rescore=True,
-                                                 rescore_multiplier=multiplier, exact=True)
+            hits, _ = st.semantic_search_usearch(
+                queries,
+                corpus_embeddings=stored,
+                corpus_precision=precision,
+                top_k=10,
+                ranges=ranges,
+                rescore=True,
+                rescore_multiplier=multiplier,
+                exact=True,
+            )
         else:
             return "n/a"
     except ImportError as err:
@@ -83,8 +106,10 @@ def ann_table(corpus: np.ndarray, queries: np.ndarray, truth: list[list[dict]]) 
     start = time.perf_counter()
     hnsw.add(np.ascontiguousarray(corpus, dtype=np.float32))
     build_s = time.perf_counter() - start
-    print(f"\n## Approximate search (FAISS HNSW, M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}; "
-          f"build {build_s:.1f} s)\n")
+    print(
+        f"\n## Approximate search (FAISS HNSW, M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}; "
+        f"build {build_s:.1f} s)\n"
+    )
     print("| efSearch | recall@10 | ms/query |")
     print("|---:|---:|---:|")
     for ef in sorted({16, 32, 64, hnsw_ef_search(10)}):
@@ -104,8 +129,12 @@ def main() -> None:
     parser.add_argument("--multiplier", type=int, default=4, help="rescore_multiplier")
     parser.add_argument("--dims", type=int, nargs="+", default=[384, 256, 128], help="Matryoshka truncations")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
-    parser.add_argument("--cache", default=None, metavar="FILE.npy",
-                        help="keep the embeddings in this .npy file and reuse them on the next run")
+    parser.add_argument(
+        "--cache",
+        default=None,
+        metavar="FILE.npy",
+        help="keep the embeddings in this .npy file and reuse them on the next run",
+    )
     args = parser.parse_args()
 
     texts = json.loads((DATA / "bench" / "docstrings.json").read_text())[: args.n]
@@ -121,10 +150,14 @@ def main() -> None:
     corpus_full, queries_full = embeddings[: -args.queries], embeddings[-args.queries :]
     truth = util.semantic_search(queries_full, corpus_full, top_k=10)
 
-    print(f"## Quantized search: {args.model}, corpus {len(corpus_full)}, {len(queries_full)} queries, "
-          f"recall@10 against exact float32 search at full dimension\n")
-    print("| dim | precision | bytes/vector | memory ratio | recall@10 | recall@10 rescored | reference rescored "
-          "| ms/query (rescored) |")
+    print(
+        f"## Quantized search: {args.model}, corpus {len(corpus_full)}, {len(queries_full)} queries, "
+        f"recall@10 against exact float32 search at full dimension\n"
+    )
+    print(
+        "| dim | precision | bytes/vector | memory ratio | recall@10 | recall@10 rescored | reference rescored "
+        "| ms/query (rescored) |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for dim in args.dims:
         corpus = util.truncate_embeddings(corpus_full, dim)
@@ -141,12 +174,16 @@ def main() -> None:
             size = bytes_per_vector(dim, precision)
             rescored_text = "-" if precision == "float32" else f"{recall_at(rescored, truth):.3f}"
             ref = reference_recall(precision, queries, corpus, ranges, args.multiplier, truth)
-            print(f"| {dim} | {precision} | {size} | {bytes_per_vector(384, 'float32') / size:.0f}x | "
-                  f"{recall_at(plain, truth):.3f} | {rescored_text} | {ref} | {ms:.2f} |")
+            print(
+                f"| {dim} | {precision} | {size} | {bytes_per_vector(384, 'float32') / size:.0f}x | "
+                f"{recall_at(plain, truth):.3f} | {rescored_text} | {ref} | {ms:.2f} |"
+            )
     ann_table(corpus_full, queries_full, truth)
-    print(f"\nrescore_multiplier {args.multiplier}; embedding took {encode_s:.0f} s. "
-          f"Reference: sentence_transformers.quantization.semantic_search_faiss (float32, uint8, ubinary) and "
-          f"semantic_search_usearch (int8, binary), exact, rescored.")
+    print(
+        f"\nrescore_multiplier {args.multiplier}; embedding took {encode_s:.0f} s. "
+        f"Reference: sentence_transformers.quantization.semantic_search_faiss (float32, uint8, ubinary) and "
+        f"semantic_search_usearch (int8, binary), exact, rescored."
+    )
     print(f"\n`python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}`")
 
 

@@ -93,9 +93,27 @@ def start_server(folder: Path, port: int, max_queue: int, max_batch_tokens: int,
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     env.pop("SENTVEC_API_KEY", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "sentvec", "serve", str(folder), "--port", str(port), "--device", "cpu", "-q",
-         "--max-queue", str(max_queue), "--max-batch-tokens", str(max_batch_tokens), "--auto-truncate"],
-        env=env, stdout=subprocess.DEVNULL, stderr=log)
+        [
+            sys.executable,
+            "-m",
+            "sentvec",
+            "serve",
+            str(folder),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+            "-q",
+            "--max-queue",
+            str(max_queue),
+            "--max-batch-tokens",
+            str(max_batch_tokens),
+            "--auto-truncate",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -119,8 +137,11 @@ async def post(host: str, port: int, path: str, body: bytes, timeout: float) -> 
     """
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     try:
-        writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
         lines = head.decode("latin-1").split("\r\n")
@@ -187,7 +208,9 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
-    parser.add_argument("--corpus", type=Path, default=None, help="JSON list of strings (default bench/docstrings.json)")
+    parser.add_argument(
+        "--corpus", type=Path, default=None, help="JSON list of strings (default bench/docstrings.json)"
+    )
     parser.add_argument("--n", type=int, default=2000, help="texts for the in-process and bounded-load phases")
     parser.add_argument("--repeats", type=int, default=2, help="in-process encode runs per library (fastest counts)")
     parser.add_argument("--per-request", type=int, nargs="+", default=[1, 8, 32], help="texts per request")
@@ -223,15 +246,35 @@ def main() -> int:
             diff = 0.0
             for i, (_, _, vectors) in enumerate(result["outcomes"]):
                 if vectors is not None:
-                    diff = max(diff, float(np.abs(np.stack(vectors) - expected[i * per : i * per + len(vectors)]).max()))
+                    diff = max(
+                        diff, float(np.abs(np.stack(vectors) - expected[i * per : i * per + len(vectors)]).max())
+                    )
             not_ok = len(batches) - ok
             failures += not_ok + (diff > 1e-5)
             rate = sum(len(batches[i]) for i, o in enumerate(result["outcomes"]) if o[0] == "ok") / result["wall"]
-            rows.append((per, len(batches), ok, not_ok, rate, rate / ours_rate, percentile(latencies, 50) * 1000,
-                         percentile(latencies, 99) * 1000, (inputs - inputs_before) / max(1.0, calls - calls_before), diff))
+            rows.append(
+                (
+                    per,
+                    len(batches),
+                    ok,
+                    not_ok,
+                    rate,
+                    rate / ours_rate,
+                    percentile(latencies, 50) * 1000,
+                    percentile(latencies, 99) * 1000,
+                    (inputs - inputs_before) / max(1.0, calls - calls_before),
+                    diff,
+                )
+            )
 
-        overload = asyncio.run(run_load(url, [[t] for t in (texts * (args.overload_requests // len(texts) + 1))
-                                              [: args.overload_requests]], args.overload_concurrency, args.timeout))
+        overload = asyncio.run(
+            run_load(
+                url,
+                [[t] for t in (texts * (args.overload_requests // len(texts) + 1))[: args.overload_requests]],
+                args.overload_concurrency,
+                args.timeout,
+            )
+        )
         outcomes = overload["outcomes"]
         ok = [o for o in outcomes if o[0] == "ok"]
         refused = [o for o in outcomes if o[0] == "refused"]
@@ -242,27 +285,41 @@ def main() -> int:
         server.wait(30)
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"\nmodel {args.model}, {len(texts)} texts of {args.corpus or 'bench/docstrings.json'}; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load[0]:.1f}\n")
+    print(
+        f"\nmodel {args.model}, {len(texts)} texts of {args.corpus or 'bench/docstrings.json'}; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load[0]:.1f}\n"
+    )
     print("**In process** (batch_size 32, fastest of", args.repeats, "runs)\n")
     print("| encoder | texts/s |\n|---|---:|")
     print(f"| sentence-transformers encode | {reference_rate:.0f} |")
     print(f"| sentvec encode | {ours_rate:.0f} |\n")
-    print(f"**Served** (`sentvec serve`, {args.concurrency} concurrent clients, /v1/embeddings base64, "
-          f"--max-batch-tokens {args.max_batch_tokens}, client and server on the same cores)\n")
-    print("| texts/request | requests | 200 | not 200 | texts/s | vs in-process sentvec | p50 ms | p99 ms "
-          "| inputs per model call | max abs diff vs encode |")
+    print(
+        f"**Served** (`sentvec serve`, {args.concurrency} concurrent clients, /v1/embeddings base64, "
+        f"--max-batch-tokens {args.max_batch_tokens}, client and server on the same cores)\n"
+    )
+    print(
+        "| texts/request | requests | 200 | not 200 | texts/s | vs in-process sentvec | p50 ms | p99 ms "
+        "| inputs per model call | max abs diff vs encode |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for per, count, n_ok, not_ok, rate, ratio, p50, p99, per_call, diff in rows:
-        print(f"| {per} | {count} | {n_ok} | {not_ok} | {rate:.0f} | {ratio:.2f} | {p50:.1f} | {p99:.1f} "
-              f"| {per_call:.1f} | {diff:.1e} |")
-    print(f"\n**Overload** ({args.overload_concurrency} concurrent clients, --max-queue {args.max_queue}, "
-          f"{len(outcomes)} one-text requests, no retries)\n")
-    print("| sent | answered 200 | refused 429 + Retry-After | lost (other status, error, timeout) "
-          "| p50 ms (200) | p99 ms (200) | p99 ms (429) |")
+        print(
+            f"| {per} | {count} | {n_ok} | {not_ok} | {rate:.0f} | {ratio:.2f} | {p50:.1f} | {p99:.1f} "
+            f"| {per_call:.1f} | {diff:.1e} |"
+        )
+    print(
+        f"\n**Overload** ({args.overload_concurrency} concurrent clients, --max-queue {args.max_queue}, "
+        f"{len(outcomes)} one-text requests, no retries)\n"
+    )
+    print(
+        "| sent | answered 200 | refused 429 + Retry-After | lost (other status, error, timeout) "
+        "| p50 ms (200) | p99 ms (200) | p99 ms (429) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {len(outcomes)} | {len(ok)} | {len(refused)} | {len(lost)} | {percentile([o[1] for o in ok], 50) * 1000:.1f} "
-          f"| {percentile([o[1] for o in ok], 99) * 1000:.1f} | {percentile([o[1] for o in refused], 99) * 1000:.1f} |")
+    print(
+        f"| {len(outcomes)} | {len(ok)} | {len(refused)} | {len(lost)} | {percentile([o[1] for o in ok], 50) * 1000:.1f} "
+        f"| {percentile([o[1] for o in ok], 99) * 1000:.1f} | {percentile([o[1] for o in refused], 99) * 1000:.1f} |"
+    )
     if lost:
         print("\nlost:", sorted({o[0] for o in lost}))
     log.seek(0)
@@ -270,8 +327,11 @@ def main() -> int:
     if server_log:
         print(f"\nserver log ({len(server_log)} lines), last 10:", *server_log[-10:], sep="\n  ")
     print(f"\n`{shlex.join(['python', 'benchmarks/serve_load.py', *sys.argv[1:]])}`")
-    print("PASS: every request answered or refused, every vector equal to encode" if not failures
-          else f"FAIL: {failures} problems")
+    print(
+        "PASS: every request answered or refused, every vector equal to encode"
+        if not failures
+        else f"FAIL: {failures} problems"
+    )
     return 1 if failures else 0
 
 

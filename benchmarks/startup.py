@@ -67,7 +67,7 @@ def run_child(code: str, env: dict[str, str]) -> tuple[dict | None, float]:
         raise SystemExit(f"child failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):]), wall
+            return json.loads(line[len("RESULT ") :]), wall
     return None, wall
 
 
@@ -110,21 +110,32 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("import", "import"),
         ("load (SentenceTransformer(folder))", "load"),
-        ("first encode([\"hello world\"])", "encode"),
+        ('first encode(["hello world"])', "encode"),
         ("in-child total (import + load + encode)", "total"),
     ]
     print()
-    print(f"## Startup to first embedding: {args.model}, median of {args.rounds} fresh interpreters per library "
-          f"(alternating, after one warm-up each)")
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / "
-          f"{load_after[0]:.2f} after")
+    print(
+        f"## Startup to first embedding: {args.model}, median of {args.rounds} fresh interpreters per library "
+        f"(alternating, after one warm-up each)"
+    )
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / "
+        f"{load_after[0]:.2f} after"
+    )
     print()
-    print("| stage | " + " | ".join(f"{lib} (s)" for lib in LIBRARIES) + " | "
-          + " | ".join(f"ratio ref / {lib}" for lib in ours) + " |")
+    print(
+        "| stage | "
+        + " | ".join(f"{lib} (s)" for lib in LIBRARIES)
+        + " | "
+        + " | ".join(f"ratio ref / {lib}" for lib in ours)
+        + " |"
+    )
     print("|---|" + "---:|" * (len(LIBRARIES) + len(ours)))
 
     def row(label: str, values: dict[str, float], digits: int = 3) -> None:
-        cells = [f"{values[lib]:.{digits}f}" for lib in LIBRARIES] + [f"{values[ref] / values[lib]:.2f}" for lib in ours]
+        cells = [f"{values[lib]:.{digits}f}" for lib in LIBRARIES] + [
+            f"{values[ref] / values[lib]:.2f}" for lib in ours
+        ]
         print(f"| {label} | " + " | ".join(cells) + " |")
 
     for label, key in rows:

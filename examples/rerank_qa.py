@@ -50,23 +50,37 @@ else:
     train1, train2, train_scores = read_sts_benchmark("train", args.data)
     reranker = CrossEncoder(str(resolve_model_folder("all-MiniLM-L6-v2")), num_labels=1, max_length=128)
     training = SentenceTransformerTrainingArguments(
-        output_dir=args.output, max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
-        learning_rate=args.lr, warmup_ratio=0.1, weight_decay=0.01, save_strategy="no", logging_steps=10, seed=42,
+        output_dir=args.output,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+        save_strategy="no",
+        logging_steps=10,
+        seed=42,
     )
     start = time.perf_counter()
     data = {"sentence1": train1, "sentence2": train2, "score": train_scores}
-    SentenceTransformerTrainer(reranker, training, train_dataset=data,
-                               loss=losses.BinaryCrossEntropyLoss(reranker)).train()
+    SentenceTransformerTrainer(
+        reranker, training, train_dataset=data, loss=losses.BinaryCrossEntropyLoss(reranker)
+    ).train()
     reranker.save(f"{args.output}/final")
-    print(f"trained a cross-encoder for {args.max_steps} steps in {time.perf_counter() - start:.0f} s; "
-          f"saved to {args.output}/final", flush=True)
+    print(
+        f"trained a cross-encoder for {args.max_steps} steps in {time.perf_counter() - start:.0f} s; "
+        f"saved to {args.output}/final",
+        flush=True,
+    )
 
 test1, test2, test_scores = read_sts_benchmark("test", args.data)
 queries = [i for i, s in enumerate(test_scores) if s >= 0.8][: args.queries]
 bi_encoder = SentenceTransformer(args.bi_encoder)
 corpus = bi_encoder.encode(test2, convert_to_tensor=True, normalize_embeddings=True)
-hits = util.semantic_search(bi_encoder.encode([test1[i] for i in queries], convert_to_tensor=True,
-                                              normalize_embeddings=True), corpus, top_k=args.top_k)
+hits = util.semantic_search(
+    bi_encoder.encode([test1[i] for i in queries], convert_to_tensor=True, normalize_embeddings=True),
+    corpus,
+    top_k=args.top_k,
+)
 
 
 def figures(rankings: list[list[int]]) -> tuple[float, float]:

@@ -48,8 +48,10 @@ model.max_seq_length = args.max_seq_length
 sts_test = EmbeddingSimilarityEvaluator(test1, test2, test_scores, name="sts-test")
 close = [i for i, s in enumerate(test_scores) if s >= 0.8]
 retrieval = InformationRetrievalEvaluator(
-    queries={i: test1[i] for i in close}, corpus={i: s for i, s in enumerate(test2)},
-    relevant_docs={i: {i} for i in close}, name="sts-test-pairs",
+    queries={i: test1[i] for i in close},
+    corpus={i: s for i, s in enumerate(test2)},
+    relevant_docs={i: {i} for i in close},
+    name="sts-test-pairs",
 )
 
 
@@ -72,9 +74,18 @@ else:
     loss = losses.MultipleNegativesRankingLoss(model)
 rows = len(next(iter(train.values())))
 training_args = SentenceTransformerTrainingArguments(
-    output_dir=args.output, num_train_epochs=args.epochs, max_steps=args.max_steps,
-    per_device_train_batch_size=args.batch_size, learning_rate=args.lr, warmup_ratio=0.1, weight_decay=0.01,
-    lr_scheduler_type="linear", save_strategy="steps", save_steps=20, save_total_limit=1, logging_steps=10,
+    output_dir=args.output,
+    num_train_epochs=args.epochs,
+    max_steps=args.max_steps,
+    per_device_train_batch_size=args.batch_size,
+    learning_rate=args.lr,
+    warmup_ratio=0.1,
+    weight_decay=0.01,
+    lr_scheduler_type="linear",
+    save_strategy="steps",
+    save_steps=20,
+    save_total_limit=1,
+    logging_steps=10,
     seed=args.seed,
 )
 start = time.perf_counter()
@@ -82,11 +93,24 @@ start = time.perf_counter()
 trainer = SentenceTransformerTrainer(model, training_args, train_dataset=train, loss=loss)
 result = trainer.train()
 seconds = time.perf_counter() - start
-print(f"trained {type(loss).__name__} on {rows} {args.loss} rows: {result['global_step']} steps in {seconds:.0f} s",
-      flush=True)
+print(
+    f"trained {type(loss).__name__} on {rows} {args.loss} rows: {result['global_step']} steps in {seconds:.0f} s",
+    flush=True,
+)
 after = figures("after")
 model.save(f"{args.output}/final")
 if args.json:
     with open(args.json, "w", encoding="utf-8") as handle:
-        json.dump({"loss": type(loss).__name__, "rows": rows, "steps": result["global_step"], "seconds": seconds,
-                   "before": before, "after": after, "args": vars(args)}, handle, indent=1)
+        json.dump(
+            {
+                "loss": type(loss).__name__,
+                "rows": rows,
+                "steps": result["global_step"],
+                "seconds": seconds,
+                "before": before,
+                "after": after,
+                "args": vars(args),
+            },
+            handle,
+            indent=1,
+        )

@@ -52,20 +52,27 @@ from sentvec.readers import data_folder, read_sts_benchmark
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--output", required=True, help="the selected model is written to this folder")
 parser.add_argument("--model", default="multilingual-e5-small")
-parser.add_argument("--data", help="the folder holding zh-stsb/ and stsbenchmark/ (default: $SENTVEC_DATA or shared/data)")
+parser.add_argument(
+    "--data", help="the folder holding zh-stsb/ and stsbenchmark/ (default: $SENTVEC_DATA or shared/data)"
+)
 parser.add_argument("--epochs", type=int, default=1)
 parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
 parser.add_argument("--batch-size", type=int, default=32)
 parser.add_argument("--lr", type=float, default=3e-5)
 parser.add_argument("--scale", type=float, default=20.0, help="CoSENT scale")
-parser.add_argument("--max-length", type=int, default=64, help="pieces per text while training (zh-stsb texts are shorter)")
+parser.add_argument(
+    "--max-length", type=int, default=64, help="pieces per text while training (zh-stsb texts are shorter)"
+)
 parser.add_argument("--train-embeddings", action="store_true", help="also train the word-piece table")
 parser.add_argument("--max-en-drop", type=float, default=0.01, help="largest English STS-B dev drop an epoch may have")
 parser.add_argument("--limit", type=int, help="train on N pairs drawn at random (a quick trial)")
 parser.add_argument("--seed", type=int, default=42)
 parser.add_argument("--json", help="also write the figures to this JSON file")
-parser.add_argument("--base-figures", help="a --json file of an earlier run on the same --model: reuse its base-model "
-                    "figures rather than measure them again (saves three evaluations)")
+parser.add_argument(
+    "--base-figures",
+    help="a --json file of an earlier run on the same --model: reuse its base-model "
+    "figures rather than measure them again (saves three evaluations)",
+)
 args = parser.parse_args()
 logging.basicConfig(level=logging.WARNING)
 torch.set_num_threads(args.threads)
@@ -127,9 +134,16 @@ full_length = model.max_seq_length
 for epoch in range(1, args.epochs + 1):
     # One epoch per trainer run keeps the selection simple: evaluate, keep the best model on disk.
     training_args = SentenceTransformerTrainingArguments(
-        output_dir=str(work / "run"), num_train_epochs=1, per_device_train_batch_size=args.batch_size,
-        learning_rate=args.lr, warmup_ratio=0.1 if epoch == 1 else 0.0, weight_decay=0.01,
-        lr_scheduler_type="linear", save_strategy="no", logging_steps=20, seed=args.seed + epoch,
+        output_dir=str(work / "run"),
+        num_train_epochs=1,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_ratio=0.1 if epoch == 1 else 0.0,
+        weight_decay=0.01,
+        lr_scheduler_type="linear",
+        save_strategy="no",
+        logging_steps=20,
+        seed=args.seed + epoch,
     )
     model.max_seq_length = args.max_length
     SentenceTransformerTrainer(model, training_args, train_dataset=train, loss=loss).train()
@@ -149,10 +163,16 @@ if output.exists():
 shutil.move(str(work / "best"), str(output))
 shutil.rmtree(work, ignore_errors=True)
 seconds = time.perf_counter() - start
-print(f"trained {args.epochs} epochs in {seconds:.0f} s; best epoch {best['epoch']}: "
-      f"zh-stsb valid {before['zh_valid']:.4f} -> {best['zh_valid']:.4f}, "
-      f"en STS-B test {before['en_test']:.4f} -> {best['en_test']:.4f}; model in {output}", flush=True)
+print(
+    f"trained {args.epochs} epochs in {seconds:.0f} s; best epoch {best['epoch']}: "
+    f"zh-stsb valid {before['zh_valid']:.4f} -> {best['zh_valid']:.4f}, "
+    f"en STS-B test {before['en_test']:.4f} -> {best['en_test']:.4f}; model in {output}",
+    flush=True,
+)
 if args.json:
     with open(args.json, "w", encoding="utf-8") as handle:
-        json.dump({"before": before, "best": best, "history": history, "seconds": seconds, "args": vars(args)},
-                  handle, indent=1)
+        json.dump(
+            {"before": before, "best": best, "history": history, "seconds": seconds, "args": vars(args)},
+            handle,
+            indent=1,
+        )

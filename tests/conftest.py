@@ -21,8 +21,14 @@ def _isolate_caches(root: Path) -> None:
     os.environ["SENTVEC_HOME"] = str(root / "sentvec")
     os.environ["HF_HOME"] = str(root / "huggingface")
     # These take precedence over HF_HOME; a user's setting would send the suite's downloads there.
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE", "TRANSFORMERS_CACHE",
-                "SENTENCE_TRANSFORMERS_HOME", "HF_XET_CACHE"):
+    for var in (
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "HF_DATASETS_CACHE",
+        "TRANSFORMERS_CACHE",
+        "SENTENCE_TRANSFORMERS_HOME",
+        "HF_XET_CACHE",
+    ):
         os.environ.pop(var, None)
     os.environ["XDG_CACHE_HOME"] = str(root / "xdg")
     os.environ["MPLCONFIGDIR"] = str(root / "matplotlib")
@@ -65,6 +71,7 @@ def needs_shared_data(*relpaths: str) -> pytest.MarkDecorator:
         reason=f"needs {', '.join(missing)} from the shared data folder, not found in {SHARED_DATA}; set SENTVEC_DATA",
     )
 
+
 WORDS = (
     "the a an is are was weather lovely today it so sunny outside he she drove to stadium man woman "
     "eating food bread girl carrying baby riding horse playing violin guitar two men pushed carts "
@@ -88,15 +95,25 @@ def tiny_tokenizer_json(folder: Path, *, roberta_style: bool = False) -> None:
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1",
+        single=f"{cls} $A {sep}",
+        pair=f"{cls} $A {sep} $B:1 {sep}:1",
         special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])],
     )
     tokenizer.save(str(folder / "tokenizer.json"))
     # Make `transformers` read tokenizer.json as it is, rather than rebuild a family tokenizer from vocab files.
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "pad_token": specials[0] if not roberta_style else "<pad>",
-        "cls_token": cls, "sep_token": sep, "unk_token": unk, "mask_token": specials[4], "model_max_length": 512,
-    }))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "pad_token": specials[0] if not roberta_style else "<pad>",
+                "cls_token": cls,
+                "sep_token": sep,
+                "unk_token": unk,
+                "mask_token": specials[4],
+                "model_max_length": 512,
+            }
+        )
+    )
 
 
 TINY_VOCAB = 5 + len(WORDS) + 7
@@ -107,8 +124,15 @@ def tiny_hf_model(family: str, folder: Path, *, seed: int = 0):
     import transformers
 
     torch.manual_seed(seed)
-    sizes = dict(vocab_size=TINY_VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                 intermediate_size=37, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    sizes = dict(
+        vocab_size=TINY_VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     if family == "bert":
         config = transformers.BertConfig(max_position_embeddings=64, **sizes)
     elif family == "roberta":
@@ -118,8 +142,16 @@ def tiny_hf_model(family: str, folder: Path, *, seed: int = 0):
     elif family == "mpnet":
         config = transformers.MPNetConfig(max_position_embeddings=66, pad_token_id=1, **sizes)
     elif family == "distilbert":
-        config = transformers.DistilBertConfig(vocab_size=TINY_VOCAB, dim=32, n_layers=2, n_heads=4, hidden_dim=37,
-                                               max_position_embeddings=64, dropout=0.0, attention_dropout=0.0)
+        config = transformers.DistilBertConfig(
+            vocab_size=TINY_VOCAB,
+            dim=32,
+            n_layers=2,
+            n_heads=4,
+            hidden_dim=37,
+            max_position_embeddings=64,
+            dropout=0.0,
+            attention_dropout=0.0,
+        )
     else:
         raise ValueError(family)
     model = transformers.AutoModel.from_config(config).eval()
@@ -132,18 +164,25 @@ def tiny_hf_model(family: str, folder: Path, *, seed: int = 0):
     return model
 
 
-def tiny_sentence_model_folder(folder: Path, *, family: str = "bert", pooling: str = "mean", normalize: bool = False,
-                               max_seq_length: int = 16) -> Path:
+def tiny_sentence_model_folder(
+    folder: Path, *, family: str = "bert", pooling: str = "mean", normalize: bool = False, max_seq_length: int = 16
+) -> Path:
     """A complete sentence-transformers folder around a tiny random encoder (legacy file layout)."""
     folder.mkdir(parents=True, exist_ok=True)
     tiny_hf_model(family, folder)
     tiny_tokenizer_json(folder, roberta_style=family in ("roberta", "xlm-roberta", "mpnet"))
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False}))
+    (folder / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False})
+    )
     (folder / "1_Pooling").mkdir(exist_ok=True)
-    flags = {f"pooling_mode_{m}": m == pooling for m in ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")}
+    flags = {
+        f"pooling_mode_{m}": m == pooling for m in ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
+    }
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **flags}))
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
     if normalize:
         modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
         (folder / "2_Normalize").mkdir(exist_ok=True)
@@ -182,9 +221,13 @@ def reference_minilm(minilm_folder: Path):
 
 # --------------------------------------------------------------------------- long tests
 
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--long", action="store_true",
-                     help="also run the tests marked long (the default run leaves them out; CI runs them)")
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the tests marked long (the default run leaves them out; CI runs them)",
+    )
 
 
 def _run_long(config: pytest.Config) -> bool:

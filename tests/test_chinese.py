@@ -128,8 +128,12 @@ def test_vocab_only_folder_honours_tokenizer_config(tmp_path, zh_vocab):
     from transformers import AutoTokenizer
 
     folder = _tokenizer_folder(tmp_path / "tok", zh_vocab, do_lower_case=True, with_json=False)
-    config = {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "strip_accents": False,
-              "tokenize_chinese_chars": False}
+    config = {
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": True,
+        "strip_accents": False,
+        "tokenize_chinese_chars": False,
+    }
     (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
     texts = ["Café 你好世界", "naïve 中文", "résumé"]
     reference = AutoTokenizer.from_pretrained(str(folder))(texts)["input_ids"]
@@ -147,9 +151,16 @@ def _tiny_chinese_bert(folder: Path, vocab: list[str], *, do_lower_case: bool, w
 
     _tokenizer_folder(folder, vocab, do_lower_case=do_lower_case, with_json=with_json)
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                     intermediate_size=37, max_position_embeddings=512, hidden_dropout_prob=0.0,
-                                     attention_probs_dropout_prob=0.0)
+    config = transformers.BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=512,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     model = transformers.BertModel(config).eval()
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -158,12 +169,17 @@ def _tiny_chinese_bert(folder: Path, vocab: list[str], *, do_lower_case: bool, w
     model.save_pretrained(folder, safe_serialization=True)
     (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128, "do_lower_case": False}))
     (folder / "1_Pooling").mkdir()
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32,
-                                                                   "pooling_mode_mean_tokens": True}))
-    (folder / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    ]))
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True})
+    )
+    (folder / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            ]
+        )
+    )
     return model
 
 
@@ -175,11 +191,12 @@ def test_chinese_bert_encodes_like_transformers(tmp_path, zh_texts, zh_vocab, wi
     folder = tmp_path / "zh-bert"
     hf_model = _tiny_chinese_bert(folder, zh_vocab, do_lower_case=False, with_json=with_json)
     # Short and long (truncated at 128 tokens) texts, all the hard cases, in one padded batch.
-    texts = zh_texts[:40] + sorted(zh_texts[:-len(HARD_TEXTS)], key=len)[-10:] + HARD_TEXTS
+    texts = zh_texts[:40] + sorted(zh_texts[: -len(HARD_TEXTS)], key=len)[-10:] + HARD_TEXTS
     ours = SentenceTransformer(str(folder), device="cpu")
 
-    batch = AutoTokenizer.from_pretrained(str(folder))(texts, padding=True, truncation=True, max_length=128,
-                                                       return_tensors="pt")
+    batch = AutoTokenizer.from_pretrained(str(folder))(
+        texts, padding=True, truncation=True, max_length=128, return_tensors="pt"
+    )
     with torch.inference_mode():
         hidden = hf_model(**batch).last_hidden_state
     tokens = ours.encode(texts, output_value="token_embeddings")

@@ -70,8 +70,9 @@ def test_logistic_probabilities_match_scikit_learn(tiny):
         classifier = tiny.get_classifier(C=0.5).fit(texts, labels)
         reference = LogisticRegression(C=0.5, max_iter=1000).fit(tiny.encode(texts), labels)
         # rtol 1e-5: our head computes in float32, whose rounding alone reaches 1e-6 (seen: 1.4e-6)
-        np.testing.assert_allclose(classifier.predict_proba(texts), reference.predict_proba(tiny.encode(texts)),
-                                   rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(
+            classifier.predict_proba(texts), reference.predict_proba(tiny.encode(texts)), rtol=1e-5, atol=1e-9
+        )
         assert classifier.predict(texts).tolist() == reference.predict(tiny.encode(texts)).tolist()
 
 
@@ -186,8 +187,9 @@ def test_contrastive_finetune_changes_weights_and_separates(tiny):
 
     before_weights = {k: v.clone() for k, v in tiny.state_dict().items()}
     before = margin()
-    losses = _contrastive_finetune(tiny, sentence_pairs(texts, targets, 10, seed=0), num_epochs=2,
-                                   learning_rate=1e-3, seed=0)
+    losses = _contrastive_finetune(
+        tiny, sentence_pairs(texts, targets, 10, seed=0), num_epochs=2, learning_rate=1e-3, seed=0
+    )
     after = margin()
     changed = [k for k, v in tiny.state_dict().items() if not torch.equal(v, before_weights[k])]
     assert len(changed) > len(before_weights) // 2
@@ -199,14 +201,14 @@ def test_contrastive_finetune_changes_weights_and_separates(tiny):
 def test_fit_finetune_saves_the_tuned_encoder(tiny, tmp_path):
     texts, labels = _separable(10, seed=2)
     original = tiny.encode(texts)
-    classifier = tiny.get_classifier(head="torch").fit(texts, labels, finetune=True, num_iterations=5,
-                                                      learning_rate=1e-3)
+    classifier = tiny.get_classifier(head="torch").fit(
+        texts, labels, finetune=True, num_iterations=5, learning_rate=1e-3
+    )
     assert not np.allclose(tiny.encode(texts), original)  # the encoder itself was tuned
     classifier.save(tmp_path / "clf")
     assert json.loads((tmp_path / "clf" / "classifier.json").read_text())["model_saved"] is True
     loaded = SentenceClassifier.load(tmp_path / "clf")
     np.testing.assert_allclose(loaded.predict_proba(texts), classifier.predict_proba(texts), atol=1e-6)
-
 
 
 def test_refit_after_finetune_keeps_the_tuned_encoder(tiny, tmp_path):
@@ -224,6 +226,7 @@ def test_refit_after_finetune_keeps_the_tuned_encoder(tiny, tmp_path):
     assert json.loads((tmp_path / "clf" / "classifier.json").read_text())["model_saved"] is True
     loaded = SentenceClassifier.load(tmp_path / "clf")
     np.testing.assert_allclose(loaded.predict_proba(many), classifier.predict_proba(many), atol=1e-6)
+
 
 # ---------------------------------------------------------------------- bad input
 
@@ -292,8 +295,12 @@ def test_read_labelled_formats(tmp_path):
 
 def _mr(count: int, seed: int) -> tuple[list[str], list[str]]:
     folder = shared_data("mr")
-    data = [(line, label) for label in ("pos", "neg")
-            for line in (folder / f"rt-polarity.{label}").read_text(encoding="utf-8").splitlines() if line]
+    data = [
+        (line, label)
+        for label in ("pos", "neg")
+        for line in (folder / f"rt-polarity.{label}").read_text(encoding="utf-8").splitlines()
+        if line
+    ]
     random.Random(seed).shuffle(data)
     return [t for t, _ in data[:count]], [lab for _, lab in data[:count]]
 

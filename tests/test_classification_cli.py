@@ -35,8 +35,24 @@ def model_folder(tmp_path: Path) -> Path:
 def test_train_then_predict(tmp_path, model_folder, capsys):
     data = _write_data(tmp_path / "data.csv")
     out = tmp_path / "clf"
-    assert cli.main(["classify", "train", str(data), "--model", str(model_folder), "--out", str(out),
-                     "--head", "torch", "--json", "-q"]) == 0
+    assert (
+        cli.main(
+            [
+                "classify",
+                "train",
+                str(data),
+                "--model",
+                str(model_folder),
+                "--out",
+                str(out),
+                "--head",
+                "torch",
+                "--json",
+                "-q",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["classes"] == ["neg", "pos"] and summary["texts"] == 40 and summary["train_accuracy"] >= 0.9
     assert (out / "classifier.json").is_file() and (out / "head.safetensors").is_file()
@@ -56,18 +72,61 @@ def test_train_then_predict(tmp_path, model_folder, capsys):
 def test_train_jsonl_columns_multi_label_and_few_shot(tmp_path, model_folder, capsys):
     data = _write_data(tmp_path / "data.jsonl", count=6)
     out = tmp_path / "clf"
-    assert cli.main(["classify", "train", str(data), "-m", str(model_folder), "--out", str(out), "--head", "torch",
-                     "--text-column", "sentence", "--label-column", "tag", "--few-shot", "--num-iterations", "2",
-                     "-q"]) == 0
+    assert (
+        cli.main(
+            [
+                "classify",
+                "train",
+                str(data),
+                "-m",
+                str(model_folder),
+                "--out",
+                str(out),
+                "--head",
+                "torch",
+                "--text-column",
+                "sentence",
+                "--label-column",
+                "tag",
+                "--few-shot",
+                "--num-iterations",
+                "2",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert "training accuracy" in capsys.readouterr().out
     assert (out / "model" / "model.safetensors").is_file()  # the tuned encoder is kept with the head
 
     multi = tmp_path / "multi.tsv"
-    multi.write_text("text\tlabel\ngood fun stadium\tpositive;sport\nbad sad violin\t\n"
-                     "great horse riding\tpositive;sport\nboring guitar drums\t\n"
-                     "lovely violin\tpositive\nterrible stadium\tsport\n", encoding="utf-8")
-    assert cli.main(["classify", "train", str(multi), "-m", str(model_folder), "--out", str(tmp_path / "m"),
-                     "--head", "torch", "--multi-label", "--label-separator", ";", "-q", "--json"]) == 0
+    multi.write_text(
+        "text\tlabel\ngood fun stadium\tpositive;sport\nbad sad violin\t\n"
+        "great horse riding\tpositive;sport\nboring guitar drums\t\n"
+        "lovely violin\tpositive\nterrible stadium\tsport\n",
+        encoding="utf-8",
+    )
+    assert (
+        cli.main(
+            [
+                "classify",
+                "train",
+                str(multi),
+                "-m",
+                str(model_folder),
+                "--out",
+                str(tmp_path / "m"),
+                "--head",
+                "torch",
+                "--multi-label",
+                "--label-separator",
+                ";",
+                "-q",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["classes"] == ["positive", "sport"]
     assert cli.main(["classify", "predict", str(tmp_path / "m"), "good fun stadium", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
@@ -84,8 +143,22 @@ def test_usage_errors(tmp_path, model_folder, capsys):
     assert "-C" in capsys.readouterr().err
     one_class = tmp_path / "one.csv"
     one_class.write_text("text,label\ngood,pos\nfun,pos\n", encoding="utf-8")
-    assert cli.main(["classify", "train", str(one_class), "-m", str(model_folder), "--out", str(tmp_path / "x"),
-                     "--head", "torch"]) == 1
+    assert (
+        cli.main(
+            [
+                "classify",
+                "train",
+                str(one_class),
+                "-m",
+                str(model_folder),
+                "--out",
+                str(tmp_path / "x"),
+                "--head",
+                "torch",
+            ]
+        )
+        == 1
+    )
     assert "at least two classes" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
     assert cli.main(["classify", "predict", str(tmp_path), "good"]) == 2

@@ -126,7 +126,9 @@ def test_long_line_is_reported_as_truncated(tmp_path: Path, capsys: pytest.Captu
     assert capsys.readouterr().err == ""  # --quiet: no notes, no progress bar
 
 
-def test_bad_output_extension(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_output_extension(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _write_lines(tmp_path / "in.txt", ["a"])
 
     def no_load(*args: object, **kwargs: object) -> None:
@@ -199,7 +201,9 @@ def test_jsonl_failure_midway_leaves_no_file(
 
 
 def test_similarity_cosine(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["similarity", "The weather is lovely today.", "It's so sunny outside!", "--function", "cosine"]) == 0
+    assert (
+        cli.main(["similarity", "The weather is lovely today.", "It's so sunny outside!", "--function", "cosine"]) == 0
+    )
     printed = capsys.readouterr().out.strip()
     assert len(printed.split(".")[1]) >= 4
     assert round(float(printed), 3) == 0.666
@@ -290,11 +294,15 @@ def test_info_reads_configs_without_weights(folder: Path, tmp_path: Path, capsys
     )
     (model_dir / "2_Dense").mkdir()
     (model_dir / "2_Dense" / "config.json").write_text(json.dumps({"in_features": 768, "out_features": 128}))
-    (model_dir / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
-    ]))
+    (model_dir / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+            ]
+        )
+    )
     (model_dir / "config_sentence_transformers.json").write_text(
         json.dumps({"prompts": {"query": "query: "}, "default_prompt_name": None, "similarity_fn_name": "dot"})
     )

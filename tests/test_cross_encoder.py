@@ -29,8 +29,14 @@ def tiny_cross_encoder(folder: Path, family: str = "bert", num_labels: int = 1, 
     from conftest import TINY_VOCAB, tiny_tokenizer_json
 
     torch.manual_seed(seed)
-    sizes = dict(vocab_size=TINY_VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                 intermediate_size=37, num_labels=num_labels)
+    sizes = dict(
+        vocab_size=TINY_VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        num_labels=num_labels,
+    )
     if family == "bert":
         config = transformers.BertConfig(max_position_embeddings=64, **sizes)
         model = transformers.BertForSequenceClassification(config)
@@ -75,7 +81,9 @@ def test_predict_matches_reference(tmp_path, reference_cls, family, num_labels):
         np.testing.assert_allclose([r["score"] for r in mine], [ref[r["corpus_id"]] for r in mine], rtol=1e-4)
         assert [r["score"] for r in mine] == sorted((r["score"] for r in mine), reverse=True)
         assert all(r["text"] == docs[r["corpus_id"]] for r in mine)
-        assert ours.rank("a man is eating", docs, top_k=2) == [{k: r[k] for k in ("corpus_id", "score")} for r in mine[:2]]
+        assert ours.rank("a man is eating", docs, top_k=2) == [
+            {k: r[k] for k in ("corpus_id", "score")} for r in mine[:2]
+        ]
     else:
         np.testing.assert_allclose(ours.predict(PAIRS, apply_softmax=True).sum(axis=1), 1.0, rtol=1e-5)
 
@@ -127,15 +135,26 @@ def test_training_lowers_the_loss(tmp_path, loss_name):
     from sentvec import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
     model = CrossEncoder(str(tiny_cross_encoder(tmp_path / "ce", "bert")), device="cpu")
-    data = {"query": [p[0] for p in LABELLED], "document": [p[1] for p in LABELLED],
-            "label": [float(p[2]) for p in LABELLED]}
-    loss = ce_losses.BinaryCrossEntropyLoss(model) if loss_name == "bce" else ce_losses.MSELoss(model, torch.nn.Sigmoid())
+    data = {
+        "query": [p[0] for p in LABELLED],
+        "document": [p[1] for p in LABELLED],
+        "label": [float(p[2]) for p in LABELLED],
+    }
+    loss = (
+        ce_losses.BinaryCrossEntropyLoss(model) if loss_name == "bce" else ce_losses.MSELoss(model, torch.nn.Sigmoid())
+    )
     features = model.tokenize(list(zip(data["query"], data["document"])))
     labels = torch.tensor(data["label"])
     with torch.no_grad():
         before = loss([features], labels).item()
-    args = SentenceTransformerTrainingArguments(num_train_epochs=15, per_device_train_batch_size=4, learning_rate=1e-2,
-                                                logging_steps=0, disable_tqdm=True, save_strategy="no")
+    args = SentenceTransformerTrainingArguments(
+        num_train_epochs=15,
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        logging_steps=0,
+        disable_tqdm=True,
+        save_strategy="no",
+    )
     SentenceTransformerTrainer(model, args, train_dataset=data, loss=loss).train()
     model.eval()
     with torch.no_grad():
@@ -153,8 +172,14 @@ def test_old_fit_api(tmp_path):
     model = CrossEncoder(str(tiny_cross_encoder(tmp_path / "ce", "roberta")), device="cpu")
     examples = [InputExample(texts=[a, b], label=float(y)) for a, b, y in LABELLED]
     before = model.predict([p[:2] for p in LABELLED])
-    model.fit(train_dataloader=DataLoader(examples, shuffle=True, batch_size=4), epochs=10, warmup_steps=2,
-              optimizer_params={"lr": 1e-2}, show_progress_bar=False, output_path=str(tmp_path / "fitted"))
+    model.fit(
+        train_dataloader=DataLoader(examples, shuffle=True, batch_size=4),
+        epochs=10,
+        warmup_steps=2,
+        optimizer_params={"lr": 1e-2},
+        show_progress_bar=False,
+        output_path=str(tmp_path / "fitted"),
+    )
     after = CrossEncoder(str(tmp_path / "fitted"), device="cpu").predict([p[:2] for p in LABELLED])
     gold = np.array([p[2] for p in LABELLED], dtype=float)
     assert np.abs(after - gold).mean() < np.abs(before - gold).mean()

@@ -33,11 +33,24 @@ def test_old_init_arguments_are_renamed_with_a_warning(caplog):
         seen.update(kwargs)
 
     with caplog.at_level(logging.WARNING):
-        init(None, model_name="m", automodel_args={"a": 1}, tokenizer_args={"b": 2}, config_args={"c": 3},
-             cache_dir="here", default_activation_function="torch.nn.Tanh", classifier_dropout=0.5)
-    assert seen == {"model_name_or_path": "m", "model_kwargs": {"a": 1}, "processor_kwargs": {"b": 2},
-                    "config_kwargs": {"c": 3, "classifier_dropout": 0.5}, "cache_folder": "here",
-                    "activation_fn": "torch.nn.Tanh"}
+        init(
+            None,
+            model_name="m",
+            automodel_args={"a": 1},
+            tokenizer_args={"b": 2},
+            config_args={"c": 3},
+            cache_dir="here",
+            default_activation_function="torch.nn.Tanh",
+            classifier_dropout=0.5,
+        )
+    assert seen == {
+        "model_name_or_path": "m",
+        "model_kwargs": {"a": 1},
+        "processor_kwargs": {"b": 2},
+        "config_kwargs": {"c": 3, "classifier_dropout": 0.5},
+        "cache_folder": "here",
+        "activation_fn": "torch.nn.Tanh",
+    }
     assert "`automodel_args` argument was renamed and is now deprecated" in caplog.text
     assert "`classifier_dropout` argument is deprecated" in caplog.text
     seen.clear()
@@ -64,11 +77,14 @@ def test_classifier_dropout_and_config_kwargs_reach_the_head(ce_folder):
     assert model.head.dropout.p == 0.25
 
 
-@pytest.mark.parametrize("activation,name", [
-    (torch.nn.Softmax(dim=-1), "torch.nn.modules.activation.Softmax"),
-    (None, "torch.nn.modules.activation.Sigmoid"),
-    ("torch.nn.Tanh", "torch.nn.modules.activation.Tanh"),
-])
+@pytest.mark.parametrize(
+    "activation,name",
+    [
+        (torch.nn.Softmax(dim=-1), "torch.nn.modules.activation.Softmax"),
+        (None, "torch.nn.modules.activation.Sigmoid"),
+        ("torch.nn.Tanh", "torch.nn.modules.activation.Tanh"),
+    ],
+)
 def test_activation_fn_is_saved_and_loaded(ce_folder, tmp_path, activation, name):
     model = CrossEncoder(str(ce_folder), device="cpu", activation_fn=activation)
     model.save(tmp_path / "saved")

@@ -27,8 +27,10 @@ class Scorer:
 
 def test_reranking_negative_samples():
     model = Scorer({"p": 0.5, "n1": 0.9, "n2": 0.1, "q": 0.7})
-    samples = [{"query": "x", "positive": "p", "negative": ["n1", "n2"]},   # positive ranked 2nd of 3
-               {"query": "y", "positive": ["q"], "negative": "n2"}]          # positive ranked 1st
+    samples = [
+        {"query": "x", "positive": "p", "negative": ["n1", "n2"]},  # positive ranked 2nd of 3
+        {"query": "y", "positive": ["q"], "negative": "n2"},
+    ]  # positive ranked 1st
     results = CrossEncoderRerankingEvaluator(samples, name="t")(model)
     assert results["t_map"] == pytest.approx((1 / 2 + 1) / 2)
     assert results["t_mrr@10"] == pytest.approx((1 / 2 + 1) / 2)
@@ -37,8 +39,10 @@ def test_reranking_negative_samples():
 
 def test_reranking_documents_reports_the_base_order_and_missing_positives():
     model = Scorer({"a": 0.1, "b": 0.9, "p": 0.5})
-    samples = [{"query": "x", "positive": ["b"], "documents": ["a", "b"]},   # base: 2nd; reranked: 1st
-               {"query": "y", "positive": ["p"], "documents": ["a"]}]        # the retriever missed p
+    samples = [
+        {"query": "x", "positive": ["b"], "documents": ["a", "b"]},  # base: 2nd; reranked: 1st
+        {"query": "y", "positive": ["p"], "documents": ["a"]},
+    ]  # the retriever missed p
     kept = CrossEncoderRerankingEvaluator(samples, name="d")(model)
     assert kept["d_base_mrr@10"] == pytest.approx((1 / 2 + 0) / 2)
     assert kept["d_mrr@10"] == pytest.approx((1 + 1) / 2)  # p is added to the candidates and ranked first
@@ -47,11 +51,15 @@ def test_reranking_documents_reports_the_base_order_and_missing_positives():
     assert only_listed["d_ndcg@10"] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("sample,word", [({"positive": ["a"], "negative": ["b"]}, "query"),
-                                         ({"query": "q", "negative": ["b"]}, "positive"),
-                                         ({"query": "q", "positive": ["a"]}, "exactly one"),
-                                         ({"query": "q", "positive": ["a"], "negative": ["b"], "documents": ["c"]},
-                                          "exactly one")])
+@pytest.mark.parametrize(
+    "sample,word",
+    [
+        ({"positive": ["a"], "negative": ["b"]}, "query"),
+        ({"query": "q", "negative": ["b"]}, "positive"),
+        ({"query": "q", "positive": ["a"]}, "exactly one"),
+        ({"query": "q", "positive": ["a"], "negative": ["b"], "documents": ["c"]}, "exactly one"),
+    ],
+)
 def test_reranking_rejects_malformed_samples(sample, word):
     with pytest.raises(ValueError, match=word):
         CrossEncoderRerankingEvaluator([sample])
@@ -64,8 +72,11 @@ def test_correlation_and_csv(tmp_path):
     results = evaluator(model, output_path=str(tmp_path))
     assert results["sts_spearman"] == pytest.approx(1.0) and results["sts_pearson"] < 1.0
     assert evaluator.primary_metric == "sts_spearman"
-    assert (tmp_path / "CrossEncoderCorrelationEvaluator_sts_results.csv").read_text().startswith(
-        "epoch,steps,Pearson_Correlation,Spearman_Correlation")
+    assert (
+        (tmp_path / "CrossEncoderCorrelationEvaluator_sts_results.csv")
+        .read_text()
+        .startswith("epoch,steps,Pearson_Correlation,Spearman_Correlation")
+    )
 
 
 def test_classification_binary_and_multiclass():
@@ -94,5 +105,6 @@ def test_deprecated_names_warn_and_are_the_new_evaluators():
     with pytest.warns(DeprecationWarning):
         assert isinstance(CECorrelationEvaluator([["a", "b"]], [1.0]), CrossEncoderCorrelationEvaluator)
     with pytest.warns(DeprecationWarning):
-        assert isinstance(CERerankingEvaluator([{"query": "q", "positive": "a", "negative": "b"}]),
-                          CrossEncoderRerankingEvaluator)
+        assert isinstance(
+            CERerankingEvaluator([{"query": "q", "positive": "a", "negative": "b"}]), CrossEncoderRerankingEvaluator
+        )

@@ -38,8 +38,10 @@ def _write_corpus(path: Path, fmt: str, n: int) -> Path:
         path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\n")
     elif fmt == "jsonl":
         # ids of mixed types, some missing (then the position is the id), a blank line
-        rows = [json.dumps({"text": t, **({"id": f"d{i}"} if i % 3 == 0 else {"id": i} if i % 3 == 1 else {})})
-                for i, t in enumerate(texts)]
+        rows = [
+            json.dumps({"text": t, **({"id": f"d{i}"} if i % 3 == 0 else {"id": i} if i % 3 == 1 else {})})
+            for i, t in enumerate(texts)
+        ]
         path.write_text("\n".join(rows[:5] + ["   "] + rows[5:]) + "\n", encoding="utf-8")
     elif fmt == "csv":
         import csv
@@ -58,13 +60,17 @@ def _write_corpus(path: Path, fmt: str, n: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fmt,suffix", [("text", ".txt"), ("jsonl", ".jsonl"), ("csv", ".csv"), ("parquet", ".parquet")])
+@pytest.mark.parametrize(
+    "fmt,suffix", [("text", ".txt"), ("jsonl", ".jsonl"), ("csv", ".csv"), ("parquet", ".parquet")]
+)
 def test_shards_cover_the_corpus_exactly_as_source_reads_it(tmp_path: Path, fmt: str, suffix: str) -> None:
     source = Source.of(_write_corpus(tmp_path / f"corpus{suffix}", fmt, 23))
     expected = list(source.records())
     plan = plan_shards(source, 5)
     assert [spec["shard"] for spec in plan] == list(range(len(plan)))
-    assert [spec["rows"] for spec in plan] == [5] * (len(expected) // 5) + ([len(expected) % 5] if len(expected) % 5 else [])
+    assert [spec["rows"] for spec in plan] == [5] * (len(expected) // 5) + (
+        [len(expected) % 5] if len(expected) % 5 else []
+    )
     # each shard read on its own (as a worker does, seeking to its start) gives the same documents and ids
     assert [record for spec in plan for record in read_shard(source, spec)] == expected
 
@@ -99,16 +105,18 @@ def test_shard_index_equals_single_process_build(tmp_path: Path, precision: str)
     corpus = _write_corpus(tmp_path / "corpus.jsonl", "jsonl", 40)
     out = tmp_path / "dist.index"
     # the driver plans and calibrates, embeds nothing (stop_after_shards=0): an unfinished index
-    first = build_index(corpus, model, out, shard_rows=8, precision=precision, stop_after_shards=0,
-                        show_progress_bar=False)
+    first = build_index(
+        corpus, model, out, shard_rows=8, precision=precision, stop_after_shards=0, show_progress_bar=False
+    )
     assert not first.complete and first.count == 0
     _embed_in_process(tmp_path / "tiny", model, corpus, out)
     # every shard is there: the second run embeds nothing (starts no cluster) and completes the index
     index = build_index(corpus, model, out, shard_rows=8, precision=precision, show_progress_bar=False)
     assert index.complete and index.count == 40
     assert index.manifest["build"]["shards_embedded"] == 0 and index.manifest["build"]["shards_skipped"] == 5
-    reference = Index.build(corpus, model, tmp_path / "single.index", chunk_size=100, precision=precision,
-                            show_progress_bar=False)
+    reference = Index.build(
+        corpus, model, tmp_path / "single.index", chunk_size=100, precision=precision, show_progress_bar=False
+    )
     ours = np.vstack([np.asarray(c) for _, c in index._chunks()])
     theirs = np.vstack([np.asarray(c) for _, c in reference._chunks()])
     if precision == "float32":
@@ -133,8 +141,11 @@ def test_ivf_index_trained_on_a_sample_finds_the_documents(tmp_path: Path) -> No
     build_ivf(index, nlist=4, nprobe=4)
     assert index.manifest["ann"]["kind"] == "ivf-flat-ondisk"
     # the inverted lists live in their own file; the per-shard parts are gone
-    assert (out / index.manifest["ann"]["data_file"]).stat().st_size == index.manifest["ann"]["data_bytes"] >= \
-        index.count * (index.dimension * 4 + 8)  # each vector and its id
+    assert (
+        (out / index.manifest["ann"]["data_file"]).stat().st_size
+        == index.manifest["ann"]["data_bytes"]
+        >= index.count * (index.dimension * 4 + 8)
+    )  # each vector and its id
     assert not (out / "ann.parts").exists()
     reopened = Index.open(out)
     texts = [t for _, t in Source.of(corpus).records()]
@@ -143,8 +154,9 @@ def test_ivf_index_trained_on_a_sample_finds_the_documents(tmp_path: Path) -> No
         approx = reopened.search(query, k=5, exact=False)
         # all lists probed: the same neighbours as exact search (order among equal scores may differ)
         np.testing.assert_allclose([h["score"] for h in approx], [h["score"] for h in exact], rtol=0, atol=1e-5)
-        assert {h["id"] for h in approx if h["score"] > exact[-1]["score"] + 1e-5} == \
-            {h["id"] for h in exact if h["score"] > exact[-1]["score"] + 1e-5}
+        assert {h["id"] for h in approx if h["score"] > exact[-1]["score"] + 1e-5} == {
+            h["id"] for h in exact if h["score"] > exact[-1]["score"] + 1e-5
+        }
         assert exact[0]["text"] == query and query in [h["text"] for h in approx]
 
 
@@ -157,8 +169,24 @@ def test_cli_ray_build_finishes_and_search_reads_the_shards(tmp_path: Path, caps
     build_index(corpus, model, out, shard_rows=10, stop_after_shards=0, show_progress_bar=False)
     _embed_in_process(tmp_path / "tiny", model, corpus, out)
     # every shard is done, so --ray needs no cluster: the command checks, lists the shards and reports
-    assert cli.main(["index", "build", str(corpus), "-m", model, "--out", str(out), "--ray", "--chunk-size", "10",
-                     "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "index",
+                "build",
+                str(corpus),
+                "-m",
+                model,
+                "--out",
+                str(out),
+                "--ray",
+                "--chunk-size",
+                "10",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "0 shards embedded, 3 already there" in err and "indexed 30 documents" in err
     query = _texts(30)[4]
@@ -182,7 +210,10 @@ def test_build_index_rejects_bad_arguments(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("SENTVEC_SLOW") != "1", reason="starts a local Ray cluster (about 2 min on 2 shared cores); SENTVEC_SLOW=1")
+@pytest.mark.skipif(
+    os.environ.get("SENTVEC_SLOW") != "1",
+    reason="starts a local Ray cluster (about 2 min on 2 shared cores); SENTVEC_SLOW=1",
+)
 def test_ray_build_survives_a_dying_worker_and_resumes(tmp_path: Path) -> None:
     import ray
 
@@ -192,8 +223,17 @@ def test_ray_build_survives_a_dying_worker_and_resumes(tmp_path: Path) -> None:
     marker = tmp_path / "crashed"
     try:
         # run 1: the actor that gets shard 2 dies (os._exit) the first time; 4 of the 6 shards are asked for
-        partial = build_index(corpus, model, out, shard_rows=100, num_cpus=2, num_actors=2, stop_after_shards=4,
-                              show_progress_bar=False, _crash_once=(2, str(marker)))
+        partial = build_index(
+            corpus,
+            model,
+            out,
+            shard_rows=100,
+            num_cpus=2,
+            num_actors=2,
+            stop_after_shards=4,
+            show_progress_bar=False,
+            _crash_once=(2, str(marker)),
+        )
         assert marker.exists(), "the worker was meant to die on shard 2"
         assert not partial.complete and partial.count == 400
         assert partial.manifest["build"]["shards_embedded"] == 4
@@ -213,5 +253,9 @@ def test_ray_build_survives_a_dying_worker_and_resumes(tmp_path: Path) -> None:
     assert len({doc_id for doc_id, _ in docs}) == len(docs) == len(expected) == index.count
     assert docs == expected
     reference = Index.build(corpus, model, tmp_path / "single.index", chunk_size=100, show_progress_bar=False)
-    np.testing.assert_allclose(np.vstack([np.asarray(c) for _, c in index._chunks()]),
-                               np.vstack([np.asarray(c) for _, c in reference._chunks()]), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.vstack([np.asarray(c) for _, c in index._chunks()]),
+        np.vstack([np.asarray(c) for _, c in reference._chunks()]),
+        rtol=0,
+        atol=1e-6,
+    )

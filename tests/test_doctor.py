@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sentvec import __version__, cli, doctor
+from sentvec._version import __version__, cli, doctor
 
 
 @pytest.fixture

@@ -51,8 +51,9 @@ def test_router_routes_queries_and_documents(tiny_folder: Path, tmp_path: Path) 
     transformer, pooling = base[0], base[1]
     dim = pooling.get_sentence_embedding_dimension()
     dense = Dense(dim, dim)
-    model = SentenceTransformer(modules=[Router({"query": [transformer, pooling, dense],
-                                                  "document": [transformer, pooling]})], device="cpu")
+    model = SentenceTransformer(
+        modules=[Router({"query": [transformer, pooling, dense], "document": [transformer, pooling]})], device="cpu"
+    )
     plain = base.encode(TEXTS)
     assert np.allclose(model.encode_document(TEXTS), plain, atol=1e-5)
     assert not np.allclose(model.encode_query(TEXTS), plain, atol=1e-3)
@@ -79,8 +80,9 @@ def test_third_party_module_needs_trust_remote_code(tiny_folder: Path, tmp_path:
 def test_model_card_names_base_model_and_usage(tiny_folder: Path, tmp_path: Path) -> None:
     from sentvec.model_card import ModelCardData
 
-    model = SentenceTransformer(str(tiny_folder), device="cpu",
-                                model_card_data=ModelCardData(language="en", license="apache-2.0"))
+    model = SentenceTransformer(
+        str(tiny_folder), device="cpu", model_card_data=ModelCardData(language="en", license="apache-2.0")
+    )
     model.model_card_data.base_model = "org/base-model"
     model.model_card_data.set_losses([torch.nn.MSELoss()])
     model.save(tmp_path / "carded", model_name="me/my-model")
@@ -155,8 +157,13 @@ def test_singular_inputs_and_supported_modalities(tiny_folder: Path) -> None:
 
 
 def test_saved_settings_fill_only_what_the_caller_left_open(tiny_folder: Path, tmp_path: Path) -> None:
-    SentenceTransformer(str(tiny_folder), prompts={"query": "q: ", "passage": "p: "}, default_prompt_name="query",
-                        similarity_fn_name="dot", device="cpu").save(tmp_path / "saved")
+    SentenceTransformer(
+        str(tiny_folder),
+        prompts={"query": "q: ", "passage": "p: "},
+        default_prompt_name="query",
+        similarity_fn_name="dot",
+        device="cpu",
+    ).save(tmp_path / "saved")
     model = SentenceTransformer(str(tmp_path / "saved"), prompts={"query": "mine: ", "passage": None}, device="cpu")
     assert model.prompts == {"query": "mine: ", "document": "", "passage": "p: "}
     assert model.default_prompt_name == "query" and model.similarity_fn_name == "dot"

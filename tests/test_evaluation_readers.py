@@ -28,17 +28,24 @@ def test_sts_benchmark_splits(split: str, count: int) -> None:
 @needs_sts
 def test_sts_benchmark_keeps_quotes_and_scales_scores() -> None:
     sentences1, sentences2, scores = read_sts_benchmark("test", STS)
-    assert (sentences1[0], sentences2[0], scores[0]) == ("A girl is styling her hair.", "A girl is brushing her hair.", 0.5)
+    assert (sentences1[0], sentences2[0], scores[0]) == (
+        "A girl is styling her hair.",
+        "A girl is brushing her hair.",
+        0.5,
+    )
     # rows whose sentences hold quote characters come through whole (a quote-aware reader would merge lines)
-    raw = [row for row in csv.reader(open(STS / "sts-test.csv", encoding="utf-8"), delimiter="\t",
-                                     quoting=csv.QUOTE_NONE)]
+    raw = [
+        row for row in csv.reader(open(STS / "sts-test.csv", encoding="utf-8"), delimiter="\t", quoting=csv.QUOTE_NONE)
+    ]
     quoted = [i for i, row in enumerate(raw) if '"' in row[5] + row[6]]
     assert quoted
     assert all(sentences1[i] == raw[i][5] and sentences2[i] == raw[i][6] for i in quoted)
 
 
 @needs_sts
-def test_sts_benchmark_folder_may_be_the_data_folder_or_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sts_benchmark_folder_may_be_the_data_folder_or_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert read_sts_benchmark("dev", SHARED_DATA) == read_sts_benchmark("dev", STS)
     monkeypatch.setenv("SENTVEC_DATA", str(SHARED_DATA))
     assert data_folder() == SHARED_DATA
@@ -109,7 +116,9 @@ def test_read_pairs_errors_name_the_column_the_line_and_the_fix(tmp_path: Path) 
         read_pairs(csv_path)
     jsonl = tmp_path / "pairs.jsonl"
     jsonl.write_text('{"sentence1": "a", "sentence2": "b", "score": 1}\n{"sentence1": "a", "score": 1}\n')
-    with pytest.raises(ValueError, match=r"pairs.jsonl:2 has no column 'sentence2'; its columns are \['sentence1', 'score'\]"):
+    with pytest.raises(
+        ValueError, match=r"pairs.jsonl:2 has no column 'sentence2'; its columns are \['sentence1', 'score'\]"
+    ):
         read_pairs(jsonl)
     jsonl.write_text('{"sentence1": "a", "sentence2": "b", "score": "high"}\n')
     with pytest.raises(ValueError, match=r"pairs.jsonl:1: score 'high' is not a number"):

@@ -52,7 +52,9 @@ def test_stsb_plot(minilm_stsb_test, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("SENTVEC_SLOW") != "1", reason="all-mpnet-base-v2 is 400 MB and slow on CPU; SENTVEC_SLOW=1")
+@pytest.mark.skipif(
+    os.environ.get("SENTVEC_SLOW") != "1", reason="all-mpnet-base-v2 is 400 MB and slow on CPU; SENTVEC_SLOW=1"
+)
 def test_mpnet_reproduces_the_published_stsb_spearman() -> None:
     from sentvec import SentenceTransformer
 

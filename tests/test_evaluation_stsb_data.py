@@ -25,8 +25,13 @@ def write_hub_layout(folder: Path) -> None:
     """The hub dataset's files: data/<split>-00000-of-00001.parquet, scores 0-1, pairs a<i>/b<i>."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
     for split, n in PAIRS.items():
-        table = pa.table({"sentence1": [f"a{i}" for i in range(n)], "sentence2": [f"b{i}" for i in range(n)],
-                          "score": [(i + 1) / 5 for i in range(n)]})
+        table = pa.table(
+            {
+                "sentence1": [f"a{i}" for i in range(n)],
+                "sentence2": [f"b{i}" for i in range(n)],
+                "score": [(i + 1) / 5 for i in range(n)],
+            }
+        )
         pq.write_table(table, folder / "data" / f"{split}-00000-of-00001.parquet")
 
 
@@ -83,8 +88,9 @@ def test_data_option_reads_either_layout_without_the_hub(layout: str, hub, tmp_p
     else:
         release = folder / "stsbenchmark" if layout == "release-subfolder" else folder
         release.mkdir(parents=True)
-        (release / "sts-test.csv").write_text("".join(
-            f"main-captions\tMSRvid\t2012test\t{i:04d}\t{i + 1}\ta{i}\tb{i}\n" for i in range(4)))
+        (release / "sts-test.csv").write_text(
+            "".join(f"main-captions\tMSRvid\t2012test\t{i:04d}\t{i + 1}\ta{i}\tb{i}\n" for i in range(4))
+        )
     assert cli.main(["eval", "--task", "stsb", "--data", str(folder), "-q"]) == 0
     assert "0.80000*" in capsys.readouterr().out
     assert hub == []

@@ -61,10 +61,16 @@ def test_save_then_load_keeps_settings(tiny_folder: Path, tmp_path: Path) -> Non
     model = SentenceTransformer(str(tiny_folder), prompts={"query": "the "}, similarity_fn_name="dot", device="cpu")
     model.save(tmp_path / "again")
     again = SentenceTransformer(str(tmp_path / "again"), device="cpu")
-    assert again.prompts == {"query": "the ", "document": ""} and again.similarity_fn_name == "dot" and again.max_seq_length == 16
+    assert (
+        again.prompts == {"query": "the ", "document": ""}
+        and again.similarity_fn_name == "dot"
+        and again.max_seq_length == 16
+    )
     np.testing.assert_allclose(again.encode(TEXTS), model.encode(TEXTS), atol=1e-6)
     model.save(tmp_path / "again")  # saving over an existing model replaces it
-    np.testing.assert_allclose(SentenceTransformer(str(tmp_path / "again")).encode(TEXTS), model.encode(TEXTS), atol=1e-6)
+    np.testing.assert_allclose(
+        SentenceTransformer(str(tmp_path / "again")).encode(TEXTS), model.encode(TEXTS), atol=1e-6
+    )
 
 
 def test_bare_encoder_folder_gets_mean_pooling(tmp_path: Path) -> None:

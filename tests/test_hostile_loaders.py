@@ -27,8 +27,10 @@ def _shard(folder: Path) -> None:
     """Split model.safetensors into two shards with a model.safetensors.index.json, as big models come."""
     state = load_file(str(folder / "model.safetensors"))
     names = sorted(state)
-    halves = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
-              "model-00002-of-00002.safetensors": names[len(names) // 2 :]}
+    halves = {
+        "model-00001-of-00002.safetensors": names[: len(names) // 2],
+        "model-00002-of-00002.safetensors": names[len(names) // 2 :],
+    }
     weight_map = {}
     for shard, keys in halves.items():
         save_file({k: state[k] for k in keys}, str(folder / shard), metadata={"format": "pt"})
@@ -118,13 +120,26 @@ def test_shard_index_naming_a_path_out_of_the_folder_is_refused(tiny_folder: Pat
 
 def _add_dense(folder: Path, in_features: int, out_features: int, weights: dict[str, torch.Tensor]) -> None:
     modules = json.loads((folder / "modules.json").read_text())
-    modules.append({"idx": len(modules), "name": str(len(modules)), "path": "2_Dense",
-                    "type": "sentence_transformers.models.Dense"})
+    modules.append(
+        {
+            "idx": len(modules),
+            "name": str(len(modules)),
+            "path": "2_Dense",
+            "type": "sentence_transformers.models.Dense",
+        }
+    )
     (folder / "modules.json").write_text(json.dumps(modules))
     (folder / "2_Dense").mkdir()
-    (folder / "2_Dense" / "config.json").write_text(json.dumps(
-        {"in_features": in_features, "out_features": out_features, "bias": True,
-         "activation_function": "torch.nn.modules.activation.Tanh"}))
+    (folder / "2_Dense" / "config.json").write_text(
+        json.dumps(
+            {
+                "in_features": in_features,
+                "out_features": out_features,
+                "bias": True,
+                "activation_function": "torch.nn.modules.activation.Tanh",
+            }
+        )
+    )
     save_file(weights, str(folder / "2_Dense" / "model.safetensors"))
 
 
@@ -214,13 +229,19 @@ def _edit_json(path: Path, **changes: object) -> None:
     path.write_text(json.dumps(data))
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"num_attention_heads": 0}, r"config.json has num_attention_heads=0; it must be a positive integer"),
-    ({"num_attention_heads": 5}, r"config.json has num_attention_heads=5; it must be a divisor of the hidden size 32"),
-    ({"hidden_size": "32"}, r"config.json has hidden_size='32'; it must be a positive integer"),
-    ({"hidden_act": "exec"}, r"config.json has hidden_act='exec'; it must be one of"),
-    ({"vocab_size": -1}, r"config.json has vocab_size=-1"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_attention_heads": 0}, r"config.json has num_attention_heads=0; it must be a positive integer"),
+        (
+            {"num_attention_heads": 5},
+            r"config.json has num_attention_heads=5; it must be a divisor of the hidden size 32",
+        ),
+        ({"hidden_size": "32"}, r"config.json has hidden_size='32'; it must be a positive integer"),
+        ({"hidden_act": "exec"}, r"config.json has hidden_act='exec'; it must be one of"),
+        ({"vocab_size": -1}, r"config.json has vocab_size=-1"),
+    ],
+)
 def test_bad_encoder_config_names_the_key(tiny_folder: Path, changes: dict, message: str) -> None:
     _edit_json(tiny_folder / "config.json", **changes)
     with pytest.raises(ValueError, match=message):
@@ -234,23 +255,31 @@ def test_bad_max_seq_length_names_the_file(tiny_folder: Path, length: object) ->
         SentenceTransformer(str(tiny_folder), device="cpu")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ({"0": "Transformer"}, r"modules.json must hold a list at the top, not dict"),
-    ([1, 2], r"modules.json entry 0 is 1; each module is an object"),
-    ([{"idx": 0, "path": ""}], r"modules.json entry 0 names no module type"),
-    ([{"idx": 0, "path": 3, "type": "sentence_transformers.models.Transformer"}],
-     r"modules.json entry 0 has path=3; it must be a str"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"0": "Transformer"}, r"modules.json must hold a list at the top, not dict"),
+        ([1, 2], r"modules.json entry 0 is 1; each module is an object"),
+        ([{"idx": 0, "path": ""}], r"modules.json entry 0 names no module type"),
+        (
+            [{"idx": 0, "path": 3, "type": "sentence_transformers.models.Transformer"}],
+            r"modules.json entry 0 has path=3; it must be a str",
+        ),
+    ],
+)
 def test_bad_modules_json_names_the_file(tiny_folder: Path, content: object, message: str) -> None:
     (tiny_folder / "modules.json").write_text(json.dumps(content))
     with pytest.raises(ValueError, match=message):
         SentenceTransformer(str(tiny_folder), device="cpu")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ([1], r"config_sentence_transformers.json must hold an object at the top, not list"),
-    ({"prompts": ["query: "]}, r"config_sentence_transformers.json has prompts=\['query: '\]; it must map names"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ([1], r"config_sentence_transformers.json must hold an object at the top, not list"),
+        ({"prompts": ["query: "]}, r"config_sentence_transformers.json has prompts=\['query: '\]; it must map names"),
+    ],
+)
 def test_bad_settings_file_names_the_file(tiny_folder: Path, content: object, message: str) -> None:
     (tiny_folder / "config_sentence_transformers.json").write_text(json.dumps(content))
     with pytest.raises(ValueError, match=message):
@@ -317,7 +346,9 @@ def test_full_disk_during_save_names_the_folder_and_disk(tiny_folder: Path, tmp_
 
     monkeypatch.setattr(safetensors.torch, "save_file", full)
     target = tmp_path / "saved"
-    with pytest.raises(OSError, match=rf"no space left on .*mounted at .* while saving the model to {target}") as caught:
+    with pytest.raises(
+        OSError, match=rf"no space left on .*mounted at .* while saving the model to {target}"
+    ) as caught:
         model.save(str(target))
     assert caught.value.errno == errno.ENOSPC
     assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["tiny"]

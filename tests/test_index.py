@@ -66,7 +66,10 @@ def test_text_ids_are_line_numbers_and_empty_lines_skipped(tiny, tmp_path) -> No
     path.write_text("the cat sat\n\nthe dog ran\r\n\n", encoding="utf-8")
     index = Index.build(path, tiny, tmp_path / "idx", show_progress_bar=False)
     assert index.count == 2
-    assert sorted((h["id"], h["text"]) for h in index.search("cat", k=5, model=tiny)) == [(1, "the cat sat"), (3, "the dog ran")]
+    assert sorted((h["id"], h["text"]) for h in index.search("cat", k=5, model=tiny)) == [
+        (1, "the cat sat"),
+        (3, "the dog ran"),
+    ]
 
 
 def test_jsonl_csv_and_parquet_sources(tiny, tmp_path) -> None:
@@ -119,7 +122,9 @@ def test_interrupted_build_resumes_without_re_embedding(tiny, corpus_file, tmp_p
     assert resumed.complete and resumed.count == 230
     assert (path / "chunks" / "000000.npy").stat().st_mtime_ns == first.st_mtime_ns
     fresh = Index.build(corpus_file, tiny, tmp_path / "fresh", chunk_size=50, show_progress_bar=False)
-    assert resumed.search("a man riding a horse", k=10, model=tiny) == fresh.search("a man riding a horse", k=10, model=tiny)
+    assert resumed.search("a man riding a horse", k=10, model=tiny) == fresh.search(
+        "a man riding a horse", k=10, model=tiny
+    )
     with pytest.raises(FileExistsError, match="--overwrite"):
         Index.build(corpus_file, tiny, path, chunk_size=50, show_progress_bar=False)
     again = Index.build(corpus_file, tiny, path, chunk_size=80, overwrite=True, show_progress_bar=False)
@@ -144,7 +149,12 @@ def test_crash_mid_write_leaves_a_valid_index(tiny, corpus_file, tmp_path, monke
     monkeypatch.setattr(np, "save", real_save)
     index = Index.open(path, verify=True)
     assert index.count == 120 and not index.complete
-    assert sorted(p.name for p in (path / "chunks").iterdir()) == ["000000.jsonl", "000000.npy", "000001.jsonl", "000001.npy"]
+    assert sorted(p.name for p in (path / "chunks").iterdir()) == [
+        "000000.jsonl",
+        "000000.npy",
+        "000001.jsonl",
+        "000001.npy",
+    ]
     assert Index.build(corpus_file, tiny, path, chunk_size=60, show_progress_bar=False).count == 230
 
 
@@ -298,7 +308,9 @@ def test_approximate_backend_recall(tiny, tmp_path) -> None:
     queries = _sentences(50, seed=11)
     exact = index.search(queries, k=10, model=tiny)
     approx = Index.open(tmp_path / "ann").search(queries, k=10, model=tiny, exact=False)
-    recall = np.mean([len({h["corpus_id"] for h in a} & {h["corpus_id"] for h in e}) / 10 for a, e in zip(approx, exact)])
+    recall = np.mean(
+        [len({h["corpus_id"] for h in a} & {h["corpus_id"] for h in e}) / 10 for a, e in zip(approx, exact)]
+    )
     assert recall >= 0.95
     assert approx[0][0]["text"] == exact[0][0]["text"] or recall < 1
     plain = Index.build(path, tiny, tmp_path / "plain", show_progress_bar=False)
@@ -309,17 +321,27 @@ def test_approximate_backend_recall(tiny, tmp_path) -> None:
 def test_real_minilm_index(minilm, reference_minilm, tmp_path) -> None:
     from sentence_transformers import util as reference_util
 
-    texts = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.",
-             "A man is riding a horse.", "A woman is playing violin.", "Two men pushed carts through the woods.",
-             "A man is riding a white horse on an enclosed ground.", "A monkey is playing drums.",
-             "Someone in a gorilla costume is playing a set of drums."]
+    texts = [
+        "A man is eating food.",
+        "A man is eating a piece of bread.",
+        "The girl is carrying a baby.",
+        "A man is riding a horse.",
+        "A woman is playing violin.",
+        "Two men pushed carts through the woods.",
+        "A man is riding a white horse on an enclosed ground.",
+        "A monkey is playing drums.",
+        "Someone in a gorilla costume is playing a set of drums.",
+    ]
     path = tmp_path / "docs.jsonl"
     path.write_text("".join(json.dumps({"id": f"s{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     index = Index.build(path, minilm, tmp_path / "idx", chunk_size=4, show_progress_bar=False)
     query = "Someone is playing drums"
     hits = index.search(query, k=3, model=minilm)
-    theirs = reference_util.semantic_search(reference_minilm.encode(query, convert_to_tensor=True),
-                                            reference_minilm.encode(texts, convert_to_tensor=True), top_k=3)[0]
+    theirs = reference_util.semantic_search(
+        reference_minilm.encode(query, convert_to_tensor=True),
+        reference_minilm.encode(texts, convert_to_tensor=True),
+        top_k=3,
+    )[0]
     assert [h["id"] for h in hits] == [f"s{h['corpus_id']}" for h in theirs]
     np.testing.assert_allclose([h["score"] for h in hits], [h["score"] for h in theirs], atol=1e-4)
     assert torch.is_tensor(minilm.encode(query, convert_to_tensor=True))
@@ -333,8 +355,12 @@ def test_cli_index_build_search_and_info(tiny, tmp_path, capsys) -> None:
     texts = _sentences(40, seed=21)
     corpus.write_text("".join(json.dumps({"id": f"doc-{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     out = tmp_path / "docs.index"
-    assert cli.main(["index", "build", str(corpus), "-m", folder, "--out", str(out), "--chunk-size", "15",
-                     "--no-progress"]) == 0
+    assert (
+        cli.main(
+            ["index", "build", str(corpus), "-m", folder, "--out", str(out), "--chunk-size", "15", "--no-progress"]
+        )
+        == 0
+    )
     assert "indexed 40 documents" in capsys.readouterr().err
     assert cli.main(["search", str(out), texts[7], "-k", "3", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
@@ -363,7 +389,12 @@ def test_empty_corpus_is_refused_before_the_model_loads(tmp_path, monkeypatch) -
     import sentvec.index.index as index_module
 
     monkeypatch.setattr(index_module, "_load_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
-    for name, content in (("empty.txt", "\n\n"), ("blank.jsonl", "\n  \n"), ("header.csv", "id,text\n"), ("zero.txt", "")):
+    for name, content in (
+        ("empty.txt", "\n\n"),
+        ("blank.jsonl", "\n  \n"),
+        ("header.csv", "id,text\n"),
+        ("zero.txt", ""),
+    ):
         path = tmp_path / name
         path.write_text(content)
         with pytest.raises(ValueError, match=f"corpus .*{name} holds no documents .*add documents"):

@@ -47,7 +47,9 @@ def no_model_load(monkeypatch):
 
 
 def _jsonl(path: Path, texts: list[str]) -> Path:
-    path.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)), encoding="utf-8"
+    )
     return path
 
 
@@ -166,8 +168,12 @@ def test_stale_temporaries_are_swept_on_open_and_build(tiny, tmp_path) -> None:
     out = tmp_path / "idx"
     Index.build(corpus, tiny, out, chunk_size=10, stop_after_chunks=2, show_progress_bar=False)
     old = time.time() - 3600
-    ours = [out / ".manifest.json.k3j_x9a1.tmp", out / "chunks" / ".000002.npy.ab12cd34.tmp",
-            out / "chunks" / ".000002.jsonl.zz_9y8x7.tmp", out / ".ranges.npy.q1w2e3r4.tmp"]
+    ours = [
+        out / ".manifest.json.k3j_x9a1.tmp",
+        out / "chunks" / ".000002.npy.ab12cd34.tmp",
+        out / "chunks" / ".000002.jsonl.zz_9y8x7.tmp",
+        out / ".ranges.npy.q1w2e3r4.tmp",
+    ]
     parts = out / "ann.parts"
     parts.mkdir()
     (parts / "000000.faiss").write_bytes(b"x" * 100)
@@ -305,8 +311,11 @@ def test_fingerprint_changes_after_fit(tiny_path, tmp_path) -> None:
     index = Index.build(_jsonl(tmp_path / "c.jsonl", _sentences(20)), model, tmp_path / "idx", show_progress_bar=False)
     built = model_fingerprint(model)
     examples = [InputExample(texts=[a, b], label=0.8) for a, b in zip(_sentences(8, 1), _sentences(8, 2))]
-    model.fit([(DataLoader(examples, batch_size=4, shuffle=False), losses.CosineSimilarityLoss(model))], epochs=1,
-              show_progress_bar=False)
+    model.fit(
+        [(DataLoader(examples, batch_size=4, shuffle=False), losses.CosineSimilarityLoss(model))],
+        epochs=1,
+        show_progress_bar=False,
+    )
     assert model_fingerprint(model) != built
     with pytest.raises(InvalidIndexError, match="fingerprint"):
         index.search("the cat", model=model)
@@ -327,31 +336,126 @@ def test_backend_option_reaches_every_model_load(tiny, tmp_path, monkeypatch, ca
     monkeypatch.setattr(cli, "_load_model", load)
     corpus = _jsonl(tmp_path / "c.jsonl", _sentences(10))
     try:
-        assert cli.main(["index", "build", str(corpus), "-m", "m", "--out", str(tmp_path / "idx"), "--backend", "onnx",
-                         "--no-progress"]) == 0
+        assert (
+            cli.main(
+                [
+                    "index",
+                    "build",
+                    str(corpus),
+                    "-m",
+                    "m",
+                    "--out",
+                    str(tmp_path / "idx"),
+                    "--backend",
+                    "onnx",
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
         assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["model"]["backend"] == "onnx"
-        assert cli.main(["plot", "similarity", "a cat", "a dog", "-m", "m", "--backend", "onnx", "--out",
-                         str(tmp_path / "s.png")]) == 0
+        assert (
+            cli.main(
+                [
+                    "plot",
+                    "similarity",
+                    "a cat",
+                    "a dog",
+                    "-m",
+                    "m",
+                    "--backend",
+                    "onnx",
+                    "--out",
+                    str(tmp_path / "s.png"),
+                ]
+            )
+            == 0
+        )
         (tmp_path / "t.txt").write_text("a cat\na dog\nthe man\n")
-        assert cli.main(["plot", "map", str(tmp_path / "t.txt"), "-m", "m", "--backend", "int8", "--method", "pca",
-                         "--out", str(tmp_path / "m.png")]) == 0
+        assert (
+            cli.main(
+                [
+                    "plot",
+                    "map",
+                    str(tmp_path / "t.txt"),
+                    "-m",
+                    "m",
+                    "--backend",
+                    "int8",
+                    "--method",
+                    "pca",
+                    "--out",
+                    str(tmp_path / "m.png"),
+                ]
+            )
+            == 0
+        )
         data = tmp_path / "d.csv"
         data.write_text("text,label\n" + "".join(f"{t},{i % 2}\n" for i, t in enumerate(_sentences(8))))
         pytest.importorskip("sklearn")
-        assert cli.main(["classify", "train", str(data), "-m", "m", "--backend", "onnx", "--out",
-                         str(tmp_path / "clf"), "--json"]) == 0
+        assert (
+            cli.main(
+                [
+                    "classify",
+                    "train",
+                    str(data),
+                    "-m",
+                    "m",
+                    "--backend",
+                    "onnx",
+                    "--out",
+                    str(tmp_path / "clf"),
+                    "--json",
+                ]
+            )
+            == 0
+        )
     finally:
         tiny.backend = "torch"
     assert loads == [("m", "onnx"), ("m", "onnx"), ("m", "int8"), ("m", "onnx")]
     capsys.readouterr()
     # where a backend cannot apply, it is refused before anything is loaded
-    assert cli.main(["classify", "train", str(data), "-m", "m", "--backend", "int8", "--out", str(tmp_path / "c2")]) == 2
+    assert (
+        cli.main(["classify", "train", str(data), "-m", "m", "--backend", "int8", "--out", str(tmp_path / "c2")]) == 2
+    )
     assert "--backend int8" in capsys.readouterr().err
-    assert cli.main(["classify", "train", str(data), "-m", "m", "--backend", "onnx", "--few-shot", "--out",
-                     str(tmp_path / "c3")]) == 2
+    assert (
+        cli.main(
+            [
+                "classify",
+                "train",
+                str(data),
+                "-m",
+                "m",
+                "--backend",
+                "onnx",
+                "--few-shot",
+                "--out",
+                str(tmp_path / "c3"),
+            ]
+        )
+        == 2
+    )
     assert "--few-shot fine-tunes the torch encoder" in capsys.readouterr().err
-    assert cli.main(["index", "build", str(corpus), "-m", "m", "--out", str(tmp_path / "r"), "--ray",
-                     "--gpus-per-actor", "1", "--backend", "onnx"]) == 2
+    assert (
+        cli.main(
+            [
+                "index",
+                "build",
+                str(corpus),
+                "-m",
+                "m",
+                "--out",
+                str(tmp_path / "r"),
+                "--ray",
+                "--gpus-per-actor",
+                "1",
+                "--backend",
+                "onnx",
+            ]
+        )
+        == 2
+    )
     assert "runs onnxruntime on the CPU" in capsys.readouterr().err
     assert len(loads) == 4
 
@@ -361,20 +465,31 @@ def test_index_built_with_a_backend_loads_it_again(tiny_path, tmp_path) -> None:
     pytest.importorskip("onnx")
     corpus = _jsonl(tmp_path / "c.jsonl", _sentences(15, seed=8))
     cache = tmp_path / "cache"
-    index = Index.build(corpus, str(tiny_path), tmp_path / "idx", backend="onnx", cache_folder=str(cache),
-                        device="cpu", show_progress_bar=False)
+    index = Index.build(
+        corpus,
+        str(tiny_path),
+        tmp_path / "idx",
+        backend="onnx",
+        cache_folder=str(cache),
+        device="cpu",
+        show_progress_bar=False,
+    )
     assert index.manifest["model"]["backend"] == "onnx"
     reopened = Index.open(tmp_path / "idx")
     model = reopened.model(device="cpu", cache_folder=str(cache))
     assert model.backend == "onnx"
     torch_model = SentenceTransformer(str(tiny_path), device="cpu")
     texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines()]
-    np.testing.assert_allclose(np.load(tmp_path / "idx" / "chunks" / "000000.npy"),
-                               torch_model.encode(texts, normalize_embeddings=True), atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "idx" / "chunks" / "000000.npy"),
+        torch_model.encode(texts, normalize_embeddings=True),
+        atol=1e-5,
+    )
 
 
-def test_ray_build_checks_the_corpus_before_loading_the_model_and_cleans_up(tiny_path, tmp_path, monkeypatch,
-                                                                           caplog) -> None:
+def test_ray_build_checks_the_corpus_before_loading_the_model_and_cleans_up(
+    tiny_path, tmp_path, monkeypatch, caplog
+) -> None:
     pytest.importorskip("ray.data")
     pytest.importorskip("pyarrow")
     import sentvec.distributed as distributed
@@ -390,8 +505,9 @@ def test_ray_build_checks_the_corpus_before_loading_the_model_and_cleans_up(tiny
         distributed.build_index(binary, "any-model", tmp_path / "idx", show_progress_bar=False)
     assert not (tmp_path / "idx").exists()
     with pytest.raises(ValueError, match="runs onnxruntime on the CPU"):
-        distributed.build_index(_jsonl(tmp_path / "c.jsonl", ["a"]), "m", tmp_path / "idx", backend="onnx",
-                                gpus_per_actor=1)
+        distributed.build_index(
+            _jsonl(tmp_path / "c.jsonl", ["a"]), "m", tmp_path / "idx", backend="onnx", gpus_per_actor=1
+        )
 
     monkeypatch.undo()
     corpus = _jsonl(tmp_path / "c.jsonl", _sentences(20))

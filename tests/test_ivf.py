@@ -35,16 +35,33 @@ def _clustered(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
 
 def _vector_index(folder: Path, vectors: np.ndarray, shard_rows: int) -> Index:
     """An index folder of Parquet shards holding ``vectors`` (what a distributed build writes), without a model."""
-    settings = {"format": FORMAT, "version": VERSION,
-                "model": {"name": "vectors", "fingerprint": "0", "dimension": vectors.shape[1],
-                          "similarity_fn_name": "cosine", "truncate_dim": None, "prompt_name": None,
-                          "max_seq_length": None},
-                "precision": "float32", "normalize": True, "chunk_size": shard_rows, "source": {}, "builder": "ray"}
+    settings = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": {
+            "name": "vectors",
+            "fingerprint": "0",
+            "dimension": vectors.shape[1],
+            "similarity_fn_name": "cosine",
+            "truncate_dim": None,
+            "prompt_name": None,
+            "max_seq_length": None,
+        },
+        "precision": "float32",
+        "normalize": True,
+        "chunk_size": shard_rows,
+        "source": {},
+        "builder": "ray",
+    }
     manifest = _start_or_resume(folder, settings, overwrite=False)
     for number, start in enumerate(range(0, len(vectors), shard_rows)):
-        part = vectors[start:start + shard_rows]
-        entry = write_shard(folder / "chunks" / f"{number:06d}.parquet",
-                            [(start + i, f"doc {start + i}") for i in range(len(part))], part, tokens=0)
+        part = vectors[start : start + shard_rows]
+        entry = write_shard(
+            folder / "chunks" / f"{number:06d}.parquet",
+            [(start + i, f"doc {start + i}") for i in range(len(part))],
+            part,
+            tokens=0,
+        )
         manifest["chunks"].append({"rows": entry["rows"], "shard": entry["shard"]})
     manifest["count"], manifest["complete"] = len(vectors), True
     _write_manifest(folder, manifest)
@@ -61,8 +78,10 @@ def _recall_at_10(index: Index, corpus: np.ndarray, queries: np.ndarray) -> floa
 def test_ondisk_ivf_recall_against_exact_search_and_a_moved_folder(tmp_path: Path) -> None:
     vectors = _clustered(30_000, 48, 150, seed=0)
     # queries near documents of the corpus (a query about a topic the corpus covers)
-    queries = vectors[np.random.default_rng(1).choice(len(vectors), 300, replace=False)] + \
-        np.random.default_rng(2).standard_normal((300, 48)).astype(np.float32) * 0.05
+    queries = (
+        vectors[np.random.default_rng(1).choice(len(vectors), 300, replace=False)]
+        + np.random.default_rng(2).standard_normal((300, 48)).astype(np.float32) * 0.05
+    )
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     index = _vector_index(tmp_path / "a.index", vectors, shard_rows=4_000)
     build_ivf(index, part_rows=7_000)  # parts of two shards: 4 parts merged on disk
@@ -86,8 +105,9 @@ def test_ondisk_ivf_recall_against_exact_search_and_a_moved_folder(tmp_path: Pat
     assert moved.manifest["ann"]["data_file"] != ann["data_file"]
     exact = moved.search_embeddings(queries[:20], k=10)
     approx = moved.search_embeddings(queries[:20], k=10, exact=False)
-    np.testing.assert_allclose([[h["score"] for h in r] for r in approx], [[h["score"] for h in r] for r in exact],
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        [[h["score"] for h in r] for r in approx], [[h["score"] for h in r] for r in exact], rtol=0, atol=1e-5
+    )
 
 
 def test_ondisk_ivf_errors(tmp_path: Path) -> None:

@@ -17,14 +17,21 @@ pytest.importorskip("onnxruntime")
 from sentvec import SentenceTransformer  # noqa: E402
 from sentvec.lite import SentenceTransformer as LiteSentenceTransformer  # noqa: E402
 
-TEXTS = ["the weather is lovely today", "a man is eating food.", "cat", "",
-         "two men pushed carts through the woods and the dog sat on the mat , happy , not sad"]
+TEXTS = [
+    "the weather is lovely today",
+    "a man is eating food.",
+    "cat",
+    "",
+    "two men pushed carts through the woods and the dog sat on the mat , happy , not sad",
+]
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta", "xlm-roberta", "mpnet", "distilbert"])
 @pytest.mark.parametrize("pooling", ["mean_tokens", "cls_token", "max_tokens"])
 def test_lite_matches_torch_on_every_family(tmp_path: Path, family: str, pooling: str) -> None:
-    folder = tiny_sentence_model_folder(tmp_path / family, family=family, pooling=pooling.rsplit("_", 1)[0], normalize=True)
+    folder = tiny_sentence_model_folder(
+        tmp_path / family, family=family, pooling=pooling.rsplit("_", 1)[0], normalize=True
+    )
     expected = SentenceTransformer(str(folder), device="cpu").encode(TEXTS, batch_size=2)
     got = LiteSentenceTransformer(str(folder)).encode(TEXTS, batch_size=2)
     assert got.shape == expected.shape
@@ -38,10 +45,23 @@ def test_lite_dense_prompts_and_truncation(tmp_path: Path) -> None:
     dense = folder / "2_Dense"
     dense.mkdir()
     rng = np.random.default_rng(0)
-    save_file({"linear.weight": rng.normal(size=(8, 32)).astype(np.float32),
-               "linear.bias": rng.normal(size=8).astype(np.float32)}, str(dense / "model.safetensors"))
-    (dense / "config.json").write_text(json.dumps({"in_features": 32, "out_features": 8, "bias": True,
-                                                   "activation_function": "torch.nn.modules.activation.Tanh"}))
+    save_file(
+        {
+            "linear.weight": rng.normal(size=(8, 32)).astype(np.float32),
+            "linear.bias": rng.normal(size=8).astype(np.float32),
+        },
+        str(dense / "model.safetensors"),
+    )
+    (dense / "config.json").write_text(
+        json.dumps(
+            {
+                "in_features": 32,
+                "out_features": 8,
+                "bias": True,
+                "activation_function": "torch.nn.modules.activation.Tanh",
+            }
+        )
+    )
     modules = json.loads((folder / "modules.json").read_text())
     modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
     (folder / "modules.json").write_text(json.dumps(modules))
@@ -53,8 +73,11 @@ def test_lite_dense_prompts_and_truncation(tmp_path: Path) -> None:
     assert lite.max_seq_length == 6
     np.testing.assert_allclose(lite.encode_query(TEXTS), torch_model.encode_query(TEXTS), atol=1e-5)
     np.testing.assert_allclose(lite.encode_document(TEXTS[0]), torch_model.encode_document(TEXTS[0]), atol=1e-5)
-    np.testing.assert_allclose(lite.encode(TEXTS, normalize_embeddings=True, truncate_dim=4),
-                               torch_model.encode(TEXTS, normalize_embeddings=True, truncate_dim=4), atol=1e-5)
+    np.testing.assert_allclose(
+        lite.encode(TEXTS, normalize_embeddings=True, truncate_dim=4),
+        torch_model.encode(TEXTS, normalize_embeddings=True, truncate_dim=4),
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("name", ["cosine", "dot", "euclidean", "manhattan"])
@@ -107,8 +130,13 @@ assert "torch" not in sys.modules
 print("ok")
 """
     (tiny_folder / "texts.txt").write_text("the cat sat\na dog\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            env={"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "PATH": ""},
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split()
     assert lines[-1] == "ok" and -1.0 <= float(lines[-2]) <= 1.0
@@ -124,8 +152,10 @@ def test_graph_file_is_valid_onnx(tmp_path: Path) -> None:
     from sentvec.lite.graph import encoder_graph
 
     folder = tiny_sentence_model_folder(tmp_path / "m", family="mpnet")
-    graph = encoder_graph(EncoderConfig.from_dict(json.loads((folder / "config.json").read_text())),
-                          load_file(str(folder / "model.safetensors")))
+    graph = encoder_graph(
+        EncoderConfig.from_dict(json.loads((folder / "config.json").read_text())),
+        load_file(str(folder / "model.safetensors")),
+    )
     model = onnx.load_from_string(graph)
     onnx.checker.check_model(model)
     assert [i.name for i in model.graph.input] == ["input_ids", "position_ids", "score_bias"]
@@ -155,7 +185,9 @@ def test_smoothing_keeps_the_function(tmp_path: Path) -> None:
     batch = tokenizer.collate_numpy(tokenizer.encode(TEXTS))
     outputs = []
     for smooth in (None, factors):
-        session = ort.InferenceSession(encoder_graph(config, weights, smooth=smooth), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            encoder_graph(config, weights, smooth=smooth), providers=["CPUExecutionProvider"]
+        )
         feeds = graph_feeds(config, batch, None, {i.name for i in session.get_inputs()})
         outputs.append(session.run(["token_embeddings"], feeds)[0][batch["attention_mask"].astype(bool)])
     np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-4)

@@ -55,7 +55,9 @@ def test_cosent_and_angle_values_by_hand():
     scores = [_cos(A[i], B[i]) for i in range(3)]
     terms = [20.0 * (scores[i] - scores[j]) for i in range(3) for j in range(3) if labels[i] < labels[j]]
     expected = math.log(1 + sum(math.exp(t) for t in terms))
-    assert losses.CoSENTLoss(None).compute_loss_from_embeddings([A, B], labels).item() == pytest.approx(expected, rel=1e-5)
+    assert losses.CoSENTLoss(None).compute_loss_from_embeddings([A, B], labels).item() == pytest.approx(
+        expected, rel=1e-5
+    )
 
     def angle(u, v):  # complex view: (re, im) = (first half, second half); |cos + sin| of the angle
         u, v = np.asarray(u, float), np.asarray(v, float)
@@ -67,7 +69,9 @@ def test_cosent_and_angle_values_by_hand():
     scores = [angle(A[i], B[i]) for i in range(3)]
     terms = [20.0 * (scores[i] - scores[j]) for i in range(3) for j in range(3) if labels[i] < labels[j]]
     expected = math.log(1 + sum(math.exp(t) for t in terms))
-    assert losses.AnglELoss(None).compute_loss_from_embeddings([A, B], labels).item() == pytest.approx(expected, rel=1e-5)
+    assert losses.AnglELoss(None).compute_loss_from_embeddings([A, B], labels).item() == pytest.approx(
+        expected, rel=1e-5
+    )
 
 
 def test_cosine_contrastive_online_triplet_values_by_hand():
@@ -79,7 +83,9 @@ def test_cosine_contrastive_online_triplet_values_by_hand():
 
     d = [1 - c for c in cos]
     per = [0.5 * (y * di**2 + (1 - y) * max(0.0, 0.5 - di) ** 2) for di, y in zip(d, labels.tolist())]
-    assert losses.ContrastiveLoss(None).compute_loss_from_embeddings([A, B], labels).item() == pytest.approx(sum(per) / 3)
+    assert losses.ContrastiveLoss(None).compute_loss_from_embeddings([A, B], labels).item() == pytest.approx(
+        sum(per) / 3
+    )
     summed = losses.ContrastiveLoss(None, size_average=False).compute_loss_from_embeddings([A, B], labels)
     assert summed.item() == pytest.approx(sum(per))
 
@@ -114,7 +120,9 @@ def test_mse_margin_mse_matryoshka_values_by_hand():
     inner = losses.CoSENTLoss(None)
     wrapper = losses.MatryoshkaLoss(None, inner, [2, 1], matryoshka_weights=[1.0, 0.5])
     labels = torch.tensor([0.2, 0.9, 0.5])
-    full = inner.compute_loss_from_embeddings([torch.nn.functional.normalize(A), torch.nn.functional.normalize(B)], labels)
+    full = inner.compute_loss_from_embeddings(
+        [torch.nn.functional.normalize(A), torch.nn.functional.normalize(B)], labels
+    )
     first = inner.compute_loss_from_embeddings([A[:, :1].sign(), B[:, :1].sign()], labels)  # 1-d, unit length
     got = wrapper.compute_loss_from_embeddings([A, B], labels)
     assert got.item() == pytest.approx(full.item() + 0.5 * first.item(), rel=1e-5)
@@ -162,9 +170,22 @@ def test_same_values_as_reference_losses():
     teacher = torch.randn(8, 6)
     cases = [
         (losses.MultipleNegativesRankingLoss(None), ref.MultipleNegativesRankingLoss(None), e, None),
-        (losses.MultipleNegativesRankingLoss(None, directions=("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc")),
-         ref.MultipleNegativesRankingLoss(None, directions=("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc")), e, None),
-        (losses.MultipleNegativesSymmetricRankingLoss(None), ref.MultipleNegativesSymmetricRankingLoss(None), e[:2], None),
+        (
+            losses.MultipleNegativesRankingLoss(
+                None, directions=("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc")
+            ),
+            ref.MultipleNegativesRankingLoss(
+                None, directions=("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc")
+            ),
+            e,
+            None,
+        ),
+        (
+            losses.MultipleNegativesSymmetricRankingLoss(None),
+            ref.MultipleNegativesSymmetricRankingLoss(None),
+            e[:2],
+            None,
+        ),
         (losses.CoSENTLoss(None), ref.CoSENTLoss(None), e[:2], scores),
         (losses.AnglELoss(None), ref.AnglELoss(None), e[:2], scores),
         (losses.CosineSimilarityLoss(None), ref.CosineSimilarityLoss(None), e[:2], scores),
@@ -176,7 +197,9 @@ def test_same_values_as_reference_losses():
     ]
     for ours, theirs, embeddings, labels in cases:
         got = ours.compute_loss_from_embeddings(embeddings, labels)
-        ref_labels = [labels] * len(embeddings) if isinstance(ours, losses.MSELoss) else labels  # one teacher batch per column
+        ref_labels = (
+            [labels] * len(embeddings) if isinstance(ours, losses.MSELoss) else labels
+        )  # one teacher batch per column
         want = theirs.compute_loss_from_embeddings(embeddings, ref_labels)
         assert got.item() == pytest.approx(want.item(), rel=1e-5, abs=1e-6), type(ours).__name__
 
@@ -224,8 +247,24 @@ def _loss_for(name, model):
     }[name]
 
 
-@pytest.mark.parametrize("name", ["mnrl", "mnsrl", "cached", "cosent", "angle", "cosine", "contrastive", "online",
-                                  "triplet", "softmax", "mse", "margin", "matryoshka"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mnrl",
+        "mnsrl",
+        "cached",
+        "cosent",
+        "angle",
+        "cosine",
+        "contrastive",
+        "online",
+        "triplet",
+        "softmax",
+        "mse",
+        "margin",
+        "matryoshka",
+    ],
+)
 def test_loss_goes_down_on_a_tiny_task(tiny_model_folder, name):
     torch.manual_seed(0)
     model = SentenceTransformer(str(tiny_model_folder), device="cpu")
@@ -237,8 +276,9 @@ def test_loss_goes_down_on_a_tiny_task(tiny_model_folder, name):
     columns = {"triplet": 3, "margin": 3}.get(name, 2)
     texts = [first, second, third][:columns]
     labels = {
-        "contrastive": (scores > 0.5).float(), "online": (scores <= 0.5).float(),  # reversed, so hard pairs exist
- "softmax": (scores > 0.5).long(),
+        "contrastive": (scores > 0.5).float(),
+        "online": (scores <= 0.5).float(),  # reversed, so hard pairs exist
+        "softmax": (scores > 0.5).long(),
         "mse": torch.randn(len(PAIRS), model.get_embedding_dimension(), generator=torch.Generator().manual_seed(1)),
         "margin": scores - 0.5,
     }.get(name, scores)
@@ -259,7 +299,10 @@ def test_cached_mnrl_equals_mnrl_in_value_and_gradient(tiny_model_folder):
     model = SentenceTransformer(str(tiny_model_folder), device="cpu").train()
     texts = [[p[0] for p in PAIRS], [p[1] for p in PAIRS]]
     grads = []
-    for loss in (losses.MultipleNegativesRankingLoss(model), losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=4)):
+    for loss in (
+        losses.MultipleNegativesRankingLoss(model),
+        losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=4),
+    ):
         model.zero_grad()
         value = loss([_batch(model, t) for t in texts], None)
         value.backward()

@@ -64,7 +64,15 @@ def test_empty_string_is_encoded(minilm: SentenceTransformer) -> None:
     assert vector.shape == (384,) and np.isfinite(vector).all()
 
 
-@pytest.mark.parametrize("bad, message", [(None, "got None"), (["ok", None], "input 1 is None"), (["ok", 3], "input 1 is a int"), (42, "iterable of strings")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (None, "got None"),
+        (["ok", None], "input 1 is None"),
+        (["ok", 3], "input 1 is a int"),
+        (42, "iterable of strings"),
+    ],
+)
 def test_bad_inputs_name_the_problem(minilm: SentenceTransformer, bad, message: str) -> None:
     with pytest.raises((TypeError, ValueError), match=message):
         minilm.encode(bad)
@@ -115,7 +123,9 @@ def test_similarity_functions_match_reference(minilm, reference_minilm) -> None:
     embeddings = minilm.encode(SENTENCES)
     for name in ("cosine", "dot", "euclidean", "manhattan"):
         minilm.similarity_fn_name = reference_minilm.similarity_fn_name = name
-        torch.testing.assert_close(minilm.similarity(embeddings, embeddings), reference_minilm.similarity(embeddings, embeddings))
+        torch.testing.assert_close(
+            minilm.similarity(embeddings, embeddings), reference_minilm.similarity(embeddings, embeddings)
+        )
         torch.testing.assert_close(
             minilm.similarity_pairwise(embeddings, embeddings[::-1].copy()),
             reference_minilm.similarity_pairwise(embeddings, embeddings[::-1].copy()),

@@ -51,8 +51,12 @@ def assert_same(expected: dict, actual: dict) -> None:
 
 @pytest.mark.parametrize(
     ("family", "pooling", "normalize"),
-    [("bert", "mean_tokens", False), ("mpnet", "max_tokens", True), ("distilbert", "cls_token", True),
-     ("roberta", "mean_sqrt_len_tokens", False)],
+    [
+        ("bert", "mean_tokens", False),
+        ("mpnet", "max_tokens", True),
+        ("distilbert", "cls_token", True),
+        ("roberta", "mean_sqrt_len_tokens", False),
+    ],
 )
 def test_tiny_models_match_torch(tmp_path: Path, family: str, pooling: str, normalize: bool) -> None:
     folder = tiny_sentence_model_folder(tmp_path / family, family=family, pooling=pooling, normalize=normalize)
@@ -238,11 +242,27 @@ def test_cli_backend_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     from sentvec import cli
     from sentvec import model as sv_model
 
-    assert cli.BACKENDS == sv_model.BACKENDS  # the CLI keeps its own copy so that --help imports no torch
+    assert cli.BACKENDS is sv_model.BACKENDS  # one spelling, in sentvec.types (torch-free, for the CLI's help)
     folder = str(tiny_sentence_model_folder(tmp_path / "tiny"))
     scores = []
     for backend in ("torch", "onnx"):
-        assert cli.main(["similarity", "the cat sat", "a happy dog", "-m", folder, "--device", "cpu",
-                         "--cache-folder", str(tmp_path / "cache"), "--backend", backend]) == 0
+        assert (
+            cli.main(
+                [
+                    "similarity",
+                    "the cat sat",
+                    "a happy dog",
+                    "-m",
+                    folder,
+                    "--device",
+                    "cpu",
+                    "--cache-folder",
+                    str(tmp_path / "cache"),
+                    "--backend",
+                    backend,
+                ]
+            )
+            == 0
+        )
         scores.append(float(capsys.readouterr().out))
     assert scores[0] == pytest.approx(scores[1], abs=1e-4)

@@ -43,10 +43,13 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
 
 
-@pytest.mark.parametrize("failure", [
-    OSError(errno.ENOSPC, "No space left on device"),
-    OSError("192000 requested and 159712 written"),  # numpy's tofile() on a full disk
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        OSError("192000 requested and 159712 written"),  # numpy's tofile() on a full disk
+    ],
+)
 def test_a_full_disk_names_the_file_and_the_disk(tmp_path, failure):
     target = tmp_path / "vectors.bin"
     with pytest.raises(DiskFullError) as caught, atomic_file(target) as fh:

@@ -37,7 +37,8 @@ def _shown_scores(page) -> tuple[float, list[list[float]]]:
     page.wait_for_selector("#score[data-score]", timeout=30_000)
     score = float(page.get_attribute("#score", "data-score"))
     cells = page.eval_on_selector_all(
-        "td.cell", "tds => tds.map(td => [Number(td.dataset.i), Number(td.dataset.j), Number(td.dataset.score)])")
+        "td.cell", "tds => tds.map(td => [Number(td.dataset.i), Number(td.dataset.j), Number(td.dataset.score)])"
+    )
     n = max(i for i, _, _ in cells) + 1
     matrix = [[0.0] * n for _ in range(n)]
     for i, j, value in cells:
@@ -47,8 +48,9 @@ def _shown_scores(page) -> tuple[float, list[list[float]]]:
 
 def test_playground_score_is_the_apis(browser, minilm, tmp_path: Path) -> None:
     with running(create_app(minilm, model_name="all-MiniLM-L6-v2")) as url:
-        api = httpx.post(f"{url}/similarity", json={"inputs": {"source_sentence": PAIR[0], "sentences": PAIR}},
-                         timeout=30).json()
+        api = httpx.post(
+            f"{url}/similarity", json={"inputs": {"source_sentence": PAIR[0], "sentences": PAIR}}, timeout=30
+        ).json()
         page = browser.new_page(viewport={"width": 900, "height": 600})
         page.goto(f"{url}/")
         page.wait_for_function("document.getElementById('model').textContent.includes('all-MiniLM-L6-v2')")
@@ -79,16 +81,25 @@ def test_playground_asks_for_the_key_and_sends_it(browser, minilm, tmp_path: Pat
         page.fill("#api-key", "s3cret")
         page.click("#compare")
         score, _ = _shown_scores(page)
-        api = httpx.post(f"{url}/similarity", headers={"Authorization": "Bearer s3cret"}, timeout=30,
-                         json={"inputs": {"source_sentence": PAIR[0], "sentences": [PAIR[1]]}}).json()
+        api = httpx.post(
+            f"{url}/similarity",
+            headers={"Authorization": "Bearer s3cret"},
+            timeout=30,
+            json={"inputs": {"source_sentence": PAIR[0], "sentences": [PAIR[1]]}},
+        ).json()
         assert score == pytest.approx(api[0], abs=1e-6)
 
 
 def test_playground_search_box_shows_the_index_hits(browser, minilm, tmp_path: Path) -> None:
     from sentvec.index import Index
 
-    docs = ["A man is eating food.", "A monkey is playing drums.", "The weather is lovely today.",
-            "Someone is riding a horse.", "A cheetah is running behind its prey."]
+    docs = [
+        "A man is eating food.",
+        "A monkey is playing drums.",
+        "The weather is lovely today.",
+        "Someone is riding a horse.",
+        "A cheetah is running behind its prey.",
+    ]
     corpus = tmp_path / "docs.txt"
     corpus.write_text("\n".join(docs) + "\n", encoding="utf-8")
     index = Index.build(str(corpus), minilm, str(tmp_path / "docs.index"))
@@ -105,4 +116,3 @@ def test_playground_search_box_shows_the_index_hits(browser, minilm, tmp_path: P
         page.screenshot(path=str(tmp_path / "playground-search.png"))
     assert [i for i, _ in shown[:3]] == [str(hit["id"]) for hit in api]
     assert [s for _, s in shown[:3]] == pytest.approx([hit["score"] for hit in api], abs=1e-6)
-

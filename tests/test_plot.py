@@ -271,8 +271,9 @@ def test_recall_memory_one_line_per_dim_sorted_by_bytes(tmp_path: Path) -> None:
 
 
 def test_recall_memory_takes_a_dict_and_names_a_missing_field() -> None:
-    figure = svplot.recall_memory({"int8": {"bytes_per_vector": 384, "recall": 0.9},
-                                   "binary": {"bytes_per_vector": 48, "recall": 0.7}})
+    figure = svplot.recall_memory(
+        {"int8": {"bytes_per_vector": 384, "recall": 0.9}, "binary": {"bytes_per_vector": 48, "recall": 0.7}}
+    )
     assert [list(v) for v in figure.axes[0].lines[0].get_data()] == [[48, 384], [0.7, 0.9]]
     with pytest.raises(ValueError, match="has no 'recall'"):
         svplot.recall_memory([{"precision": "int8", "bytes_per_vector": 384}])
@@ -333,4 +334,6 @@ def test_playground_page_and_script_are_served_without_a_key(tiny: SentenceTrans
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         assert "http://" not in script.text and "https://" not in script.text  # nothing but this server
         assert "Bearer " in script.text
-        assert client.post("/similarity", json={"inputs": {"source_sentence": "a", "sentences": ["b"]}}).status_code == 401
+        assert (
+            client.post("/similarity", json={"inputs": {"source_sentence": "a", "sentences": ["b"]}}).status_code == 401
+        )

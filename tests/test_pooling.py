@@ -41,9 +41,13 @@ def test_prompt_tokens_can_be_left_out() -> None:
 def test_both_config_styles_load(tmp_path: Path) -> None:
     import json
 
-    (tmp_path / "config.json").write_text(json.dumps({"word_embedding_dimension": 8, "pooling_mode_cls_token": True, "pooling_mode_max_tokens": True}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": 8, "pooling_mode_cls_token": True, "pooling_mode_max_tokens": True})
+    )
     assert Pooling.load(tmp_path).pooling_mode == ("cls", "max")
-    (tmp_path / "config.json").write_text(json.dumps({"embedding_dimension": 8, "pooling_mode": "lasttoken", "include_prompt": False}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"embedding_dimension": 8, "pooling_mode": "lasttoken", "include_prompt": False})
+    )
     loaded = Pooling.load(tmp_path)
     assert (loaded.pooling_mode, loaded.include_prompt) == ("lasttoken", False)
     with pytest.raises(ValueError, match="unknown"):

@@ -76,8 +76,14 @@ def test_remote_corpus_errors(tmp_path: Path) -> None:
 def _embed_in_process(model: str, source: Source, index: Path) -> None:
     """What the Ray actors do, in this process: embed every planned shard, reading the corpus as they do."""
     manifest = json.loads((index / "manifest.json").read_text())
-    corpus = {"path": str(source.path), "format": source.format, "text_field": "text", "id_field": "id",
-              "filesystem": source.filesystem, "uri": source.uri}
+    corpus = {
+        "path": str(source.path),
+        "format": source.format,
+        "text_field": "text",
+        "id_field": "id",
+        "filesystem": source.filesystem,
+        "uri": source.uri,
+    }
     embedder = ShardEmbedder(model, str(index), corpus, manifest, None, 32, "cpu", None, threads=0)
     specs = plan_shards(source, manifest["chunk_size"])
     embedder({"spec": np.array([json.dumps(s) for s in specs], dtype=object)})
@@ -88,8 +94,9 @@ def test_distributed_and_single_builds_of_a_remote_corpus_resume_and_match(tmp_p
     local = _write_corpus(tmp_path / "corpus.jsonl", "jsonl", 40)
     filesystem, path = _memory_copy(local)
     out = tmp_path / "dist.index"
-    first = build_index(path, model, out, filesystem=filesystem, shard_rows=8, stop_after_shards=0,
-                        show_progress_bar=False)
+    first = build_index(
+        path, model, out, filesystem=filesystem, shard_rows=8, stop_after_shards=0, show_progress_bar=False
+    )
     assert not first.complete and first.manifest["source"]["path"].endswith(path)
     _embed_in_process(model, Source.of(path, filesystem=filesystem), out)
     # run 2 resumes the same build (same source identity): every shard is there, nothing is embedded again
@@ -98,8 +105,9 @@ def test_distributed_and_single_builds_of_a_remote_corpus_resume_and_match(tmp_p
     docs = [d for e in index.manifest["chunks"] for d in read_shard_documents(out / "chunks" / e["shard"]["file"])]
     assert docs == list(Source.of(local).records())
     # the single-process build reads the same remote file through the same code; vectors match the local build
-    single = Index.build(path, model, tmp_path / "single.index", filesystem=filesystem, chunk_size=16,
-                         show_progress_bar=False)
+    single = Index.build(
+        path, model, tmp_path / "single.index", filesystem=filesystem, chunk_size=16, show_progress_bar=False
+    )
     reference = Index.build(local, model, tmp_path / "local.index", chunk_size=16, show_progress_bar=False)
     ours = np.vstack([np.asarray(c) for _, c in index._chunks()])
     for other in (single, reference):
@@ -110,12 +118,20 @@ def test_distributed_and_single_builds_of_a_remote_corpus_resume_and_match(tmp_p
     fsspec.filesystem("memory").pipe(path, local.read_bytes() + b'{"text": "one more"}\n')
     with pytest.raises(FileExistsError, match="already exists and is complete"):
         build_index(path, model, out, filesystem=filesystem, shard_rows=8, show_progress_bar=False)
-    build_index(path, model, tmp_path / "partial.index", filesystem=filesystem, shard_rows=8, stop_after_shards=0,
-                show_progress_bar=False)
+    build_index(
+        path,
+        model,
+        tmp_path / "partial.index",
+        filesystem=filesystem,
+        shard_rows=8,
+        stop_after_shards=0,
+        show_progress_bar=False,
+    )
     fsspec.filesystem("memory").pipe(path, local.read_bytes())
     with pytest.raises(ValueError, match="other settings.*source"):
-        build_index(path, model, tmp_path / "partial.index", filesystem=filesystem, shard_rows=8,
-                    show_progress_bar=False)
+        build_index(
+            path, model, tmp_path / "partial.index", filesystem=filesystem, shard_rows=8, show_progress_bar=False
+        )
 
 
 def test_cli_index_build_reads_a_uri(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,12 +159,23 @@ def test_ray_actors_read_the_corpus_through_a_pyarrow_filesystem(tmp_path: Path)
     # a file system object, pickled to the actors (a SubTreeFileSystem works in any process on this machine)
     filesystem = pafs.SubTreeFileSystem(str(data), pafs.LocalFileSystem())
     try:
-        index = build_index("corpus.parquet", model, tmp_path / "dist.index", filesystem=filesystem, shard_rows=60,
-                            num_cpus=2, num_actors=2, ann="faiss", show_progress_bar=False)
+        index = build_index(
+            "corpus.parquet",
+            model,
+            tmp_path / "dist.index",
+            filesystem=filesystem,
+            shard_rows=60,
+            num_cpus=2,
+            num_actors=2,
+            ann="faiss",
+            show_progress_bar=False,
+        )
     finally:
         ray.shutdown()
     assert index.complete and index.count == 250 and index.manifest["build"]["shards_embedded"] == 5
-    docs = [d for e in index.manifest["chunks"] for d in read_shard_documents(index.path / "chunks" / e["shard"]["file"])]
+    docs = [
+        d for e in index.manifest["chunks"] for d in read_shard_documents(index.path / "chunks" / e["shard"]["file"])
+    ]
     assert docs == list(Source.of(local).records())
     assert index.manifest["ann"]["kind"] == "ivf-flat-ondisk"
     text = _texts(250)[17]

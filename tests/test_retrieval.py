@@ -78,8 +78,14 @@ def test_metrics_match_trec_eval_through_ir_measures() -> None:
         qrels[qid] = {d: 1 for d in rel}
         rankings.append(ranked[:100])
         relevant.append(rel)
-    data = BeirData(name="t", corpus_ids=docs, corpus=docs, query_ids=list(qrels), queries=list(qrels),
-                    relevant={q: r for q, r in zip(qrels, relevant)})
+    data = BeirData(
+        name="t",
+        corpus_ids=docs,
+        corpus=docs,
+        query_ids=list(qrels),
+        queries=list(qrels),
+        relevant={q: r for q, r in zip(qrels, relevant)},
+    )
     ours = beir_metrics(rankings, data)
     from ir_measures import AP, RR, R, nDCG
 
@@ -92,8 +98,14 @@ def test_metrics_match_trec_eval_through_ir_measures() -> None:
 
 
 def test_metrics_by_hand() -> None:
-    data = BeirData(name="t", corpus_ids=list("abcdef"), corpus=list("abcdef"), query_ids=["q"], queries=["q"],
-                    relevant={"q": {"b", "d"}})
+    data = BeirData(
+        name="t",
+        corpus_ids=list("abcdef"),
+        corpus=list("abcdef"),
+        query_ids=["q"],
+        queries=["q"],
+        relevant={"q": {"b", "d"}},
+    )
     got = beir_metrics([["a", "b", "c", "d"]], data)
     ideal = 1 + 1 / np.log2(3)
     assert got["ndcg@10"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(5)) / ideal)
@@ -129,8 +141,9 @@ def test_load_beir_bad_input(tmp_path: Path, caplog) -> None:
     with pytest.raises(ValueError, match=r"qrels.*:2: expected"):
         load_beir(write_beir(tmp_path / "bad", good, queries, [("q", "a")]))
     with caplog.at_level(logging.WARNING, logger="sentvec"):
-        data = load_beir(write_beir(tmp_path / "unknown", good, queries, [("q", "a", 1), ("q", "gone", 1),
-                                                                           ("ghost", "a", 1)]))
+        data = load_beir(
+            write_beir(tmp_path / "unknown", good, queries, [("q", "a", 1), ("q", "gone", 1), ("ghost", "a", 1)])
+        )
     assert "1 relevance judgments name documents that are not in corpus.jsonl" in caplog.text
     assert "1 judged queries are not in queries.jsonl" in caplog.text
     # the missing document stays relevant: a perfect ranking of what exists has recall 1/2, never 1
@@ -198,8 +211,9 @@ def test_evaluate_beir_modes(tiny, small_beir: Path) -> None:
     assert bm25["small-test-bm25_queries"] == 8
     dense = evaluate_beir(tiny, small_beir, mode="dense")
     hybrid = evaluate_beir(tiny, small_beir, mode="hybrid", fusion="rrf")
-    assert set(dense) == {f"small-test-dense_{m}" for m in ("ndcg@10", "mrr@10", "recall@100", "map@100",
-                                                             "queries", "seconds")}
+    assert set(dense) == {
+        f"small-test-dense_{m}" for m in ("ndcg@10", "mrr@10", "recall@100", "map@100", "queries", "seconds")
+    }
     assert 0 < dense["small-test-dense_ndcg@10"] <= 1 and hybrid["small-test-hybrid_recall@100"] == 1.0
     with pytest.raises(ValueError, match="needs a model"):
         evaluate_beir(None, small_beir, mode="dense")
@@ -230,8 +244,10 @@ def test_bm25_on_cranfield() -> None:
 def corpus_jsonl(tmp_path: Path) -> tuple[Path, list[str]]:
     texts = _sentences(50, seed=9) + ["北京烤鸭很好吃", "the zebra quartet plays tonight"]
     path = tmp_path / "docs.jsonl"
-    path.write_text("".join(json.dumps({"id": f"doc-{i}", "text": t}, ensure_ascii=False) + "\n"
-                            for i, t in enumerate(texts)), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"id": f"doc-{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)),
+        encoding="utf-8",
+    )
     return path, texts
 
 
@@ -244,8 +260,9 @@ def test_index_bm25_and_hybrid_search(tiny, corpus_jsonl, tmp_path: Path) -> Non
     assert hits[0] == {"id": "doc-51", "score": pytest.approx(hits[0]["score"]), "text": texts[51], "corpus_id": 51}
     assert len(hits) == 1  # no other document shares a term
     expected_bm25 = BM25("en").fit(texts).search(["zebra quartet", texts[5]], 5)
-    assert [[h["corpus_id"] for h in q] for q in opened.search(["zebra quartet", texts[5]], 5, mode="bm25")] == \
-           [[row for row, _ in q] for q in expected_bm25]
+    assert [[h["corpus_id"] for h in q] for q in opened.search(["zebra quartet", texts[5]], 5, mode="bm25")] == [
+        [row for row, _ in q] for q in expected_bm25
+    ]
     dense = opened.search(texts[5], k=100, model=tiny)
     hybrid = opened.search(texts[5], k=4, model=tiny, mode="hybrid", fusion="rrf", alpha=0.5)
     keyword = BM25("en").fit(texts).search([texts[5]], 100)[0]  # both sides give 100 candidates by default
@@ -264,16 +281,18 @@ def test_index_without_bm25_and_adding_it_later(tiny, corpus_jsonl, tmp_path: Pa
         index.search("zebra", k=2, mode="bm25")
     # the same build again with bm25: the vectors are kept, only BM25 is added
     chunks = sorted(p.stat().st_mtime_ns for p in (tmp_path / "idx" / "chunks").iterdir())
-    again = Index.build(path, tiny, tmp_path / "idx", chunk_size=16, bm25="zh", search_mode="hybrid",
-                        show_progress_bar=False)
+    again = Index.build(
+        path, tiny, tmp_path / "idx", chunk_size=16, bm25="zh", search_mode="hybrid", show_progress_bar=False
+    )
     assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "idx" / "chunks").iterdir()) == chunks
     assert again.manifest["bm25"]["language"] == "zh" and again.manifest["search_mode"] == "hybrid"
     reopened = Index.open(tmp_path / "idx")
     assert reopened.search("烤鸭", k=1, mode="bm25")[0]["id"] == "doc-50"
     assert reopened.search("烤鸭", k=1, model=tiny)[0]["id"] == "doc-50"  # default mode is now hybrid
     # an interrupted build resumes the vectors, then adds BM25 at the end
-    partial = Index.build(path, tiny, tmp_path / "part", chunk_size=16, bm25="en", stop_after_chunks=2,
-                          show_progress_bar=False)
+    partial = Index.build(
+        path, tiny, tmp_path / "part", chunk_size=16, bm25="en", stop_after_chunks=2, show_progress_bar=False
+    )
     assert not partial.complete and "bm25" not in partial.manifest
     done = Index.build(path, tiny, tmp_path / "part", chunk_size=16, bm25="en", show_progress_bar=False)
     assert done.complete and done.manifest["bm25"]["count"] == 52

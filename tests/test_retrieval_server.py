@@ -20,11 +20,13 @@ from test_server import running  # noqa: E402
 def test_search_route_modes(tmp_path: Path) -> None:
     model = SentenceTransformer(str(tiny_sentence_model_folder(tmp_path / "tiny")), device="cpu")
     corpus = tmp_path / "docs.txt"
-    corpus.write_text("the cat sat on the mat\na dog barked\nzebra quartet tonight\ntwo men pushed carts\n",
-                      encoding="utf-8")
+    corpus.write_text(
+        "the cat sat on the mat\na dog barked\nzebra quartet tonight\ntwo men pushed carts\n", encoding="utf-8"
+    )
     index = Index.build(str(corpus), model, str(tmp_path / "docs.index"), bm25="en", show_progress_bar=False)
     plain = Index.build(str(corpus), model, str(tmp_path / "plain.index"), show_progress_bar=False)
     with running(create_app(model, model_name="tiny", index=index)) as url:
+
         def post(body: dict) -> httpx.Response:
             return httpx.post(f"{url}/search", json=body, timeout=30)
 

@@ -30,8 +30,13 @@ from sentvec.server import create_app  # noqa: E402
 from sentvec.server.batching import Batcher, BatchFailed  # noqa: E402
 from test_cross_encoder import tiny_cross_encoder  # noqa: E402
 
-TEXTS = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium.",
-         "A man is eating food.", "A monkey is playing drums."]
+TEXTS = [
+    "The weather is lovely today.",
+    "It's so sunny outside!",
+    "He drove to the stadium.",
+    "A man is eating food.",
+    "A monkey is playing drums.",
+]
 TINY_TEXTS = ["the cat sat on the mat", "a dog", "two men pushed carts through the woods", "happy"]
 POISON = TINY_VOCAB - 1  # a token id the FaultGate below raises on
 GATE = TINY_VOCAB - 2  # a token id the FaultGate below waits on
@@ -145,8 +150,9 @@ def test_openai_dimensions_truncate_then_renormalise(tiny_model, tiny_url):
 
 def test_openai_without_dimensions_keeps_model_output(tiny_model, tiny_url):
     # The tiny model has no Normalize step: the server must not normalise behind the client's back.
-    got = _vectors(openai.OpenAI(base_url=f"{tiny_url}/v1", api_key="unused").embeddings.create(
-        model="tiny", input=TINY_TEXTS))
+    got = _vectors(
+        openai.OpenAI(base_url=f"{tiny_url}/v1", api_key="unused").embeddings.create(model="tiny", input=TINY_TEXTS)
+    )
     np.testing.assert_allclose(got, tiny_model.encode(TINY_TEXTS), atol=1e-6)
     assert not np.allclose(np.linalg.norm(got, axis=1), 1.0)
 
@@ -155,8 +161,9 @@ def test_openai_token_id_inputs_go_straight_to_the_encoder(minilm, minilm_url):
     features = minilm.tokenize(TEXTS[:2])
     ids = [row[mask.bool()].tolist() for row, mask in zip(features["input_ids"], features["attention_mask"])]
     client = openai.OpenAI(base_url=f"{minilm_url}/v1", api_key="unused")
-    np.testing.assert_allclose(_vectors(client.embeddings.create(model="m", input=ids)), minilm.encode(TEXTS[:2]),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        _vectors(client.embeddings.create(model="m", input=ids)), minilm.encode(TEXTS[:2]), atol=1e-6
+    )
     single = client.embeddings.create(model="m", input=ids[0])  # one list of ints is one input
     assert len(single.data) == 1 and single.usage.prompt_tokens == len(ids[0])
     np.testing.assert_allclose(_vectors(single)[0], minilm.encode(TEXTS[0]), atol=1e-6)
@@ -183,18 +190,27 @@ def test_api_key_openai_client_401_and_authorised(tiny_model, secured_url):
     assert info.value.status_code == 401
     assert info.value.body["code"] == "invalid_api_key"
     right = openai.OpenAI(base_url=f"{secured_url}/v1", api_key="s3cret-key")
-    np.testing.assert_allclose(_vectors(right.embeddings.create(model="tiny", input="a dog"))[0],
-                               tiny_model.encode("a dog"), atol=1e-6)
+    np.testing.assert_allclose(
+        _vectors(right.embeddings.create(model="tiny", input="a dog"))[0], tiny_model.encode("a dog"), atol=1e-6
+    )
 
 
 def test_api_key_on_every_route_but_probes(secured_url):
-    for method, path in [("POST", "/embed"), ("POST", "/similarity"), ("POST", "/tokenize"), ("GET", "/info"),
-                         ("POST", "/v1/embeddings"), ("GET", "/v1/models")]:
+    for method, path in [
+        ("POST", "/embed"),
+        ("POST", "/similarity"),
+        ("POST", "/tokenize"),
+        ("GET", "/info"),
+        ("POST", "/v1/embeddings"),
+        ("GET", "/v1/models"),
+    ]:
         response = httpx.request(method, f"{secured_url}{path}", json={"inputs": "a dog"})
         assert response.status_code == 401, path
         assert response.headers["www-authenticate"] == "Bearer"
         assert set(response.json()["error"]) == {"message", "type", "param", "code"}
-    bad_scheme = httpx.post(f"{secured_url}/embed", json={"inputs": "a dog"}, headers={"Authorization": "Basic s3cret-key"})
+    bad_scheme = httpx.post(
+        f"{secured_url}/embed", json={"inputs": "a dog"}, headers={"Authorization": "Basic s3cret-key"}
+    )
     assert bad_scheme.status_code == 401
     ok = httpx.post(f"{secured_url}/embed", json={"inputs": "a dog"}, headers={"Authorization": "Bearer s3cret-key"})
     assert ok.status_code == 200
@@ -262,7 +278,9 @@ def test_metrics_prometheus_text(tiny_url):
     text = response.text
     assert 'sentvec_requests_total{route="/embed",status="200"}' in text
     assert "sentvec_batch_inputs_count" in text and "sentvec_queue_requests 0.0" in text
-    embedded = float(next(line.split()[1] for line in text.splitlines() if line.startswith("sentvec_embedded_inputs_total")))
+    embedded = float(
+        next(line.split()[1] for line in text.splitlines() if line.startswith("sentvec_embedded_inputs_total"))
+    )
     assert embedded >= 2
 
 
@@ -277,17 +295,20 @@ def test_rerank_without_a_reranker_is_501_naming_the_option(tiny_url):
 # --------------------------------------------------------------------------- errors and limits
 
 
-@pytest.mark.parametrize("path,body,param", [
-    ("/v1/embeddings", {"input": []}, "input"),
-    ("/v1/embeddings", {"input": ""}, "input"),
-    ("/v1/embeddings", {"input": ["a dog", ""]}, "input[1]"),
-    ("/v1/embeddings", {"input": [[2, 3], []]}, "input[1]"),
-    ("/embed", {"inputs": []}, "inputs"),
-    ("/similarity", {"inputs": {"source_sentence": "a dog", "sentences": []}}, "inputs.sentences"),
-    ("/similarity", {"inputs": {"source_sentence": "a dog", "sentences": ["a cat", ""]}}, "inputs.sentences[1]"),
-    ("/similarity", {"inputs": {"source_sentence": "", "sentences": ["a cat"]}}, "inputs.source_sentence"),
-    ("/tokenize", {"inputs": []}, "inputs"),
-])
+@pytest.mark.parametrize(
+    "path,body,param",
+    [
+        ("/v1/embeddings", {"input": []}, "input"),
+        ("/v1/embeddings", {"input": ""}, "input"),
+        ("/v1/embeddings", {"input": ["a dog", ""]}, "input[1]"),
+        ("/v1/embeddings", {"input": [[2, 3], []]}, "input[1]"),
+        ("/embed", {"inputs": []}, "inputs"),
+        ("/similarity", {"inputs": {"source_sentence": "a dog", "sentences": []}}, "inputs.sentences"),
+        ("/similarity", {"inputs": {"source_sentence": "a dog", "sentences": ["a cat", ""]}}, "inputs.sentences[1]"),
+        ("/similarity", {"inputs": {"source_sentence": "", "sentences": ["a cat"]}}, "inputs.source_sentence"),
+        ("/tokenize", {"inputs": []}, "inputs"),
+    ],
+)
 def test_empty_input_is_400(tiny_url, path, body, param):
     response = httpx.post(f"{tiny_url}{path}", json=body)
     assert response.status_code == 400
@@ -295,21 +316,24 @@ def test_empty_input_is_400(tiny_url, path, body, param):
     assert error["param"] == param and error["code"] == "empty_input" and error["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize("body,param", [
-    ({"input": None}, "input"),
-    ({"input": 3}, "input"),
-    ({"input": {"text": "a"}}, "input"),
-    ({"input": ["a dog", 3]}, "input[1]"),
-    ({"input": [[2, 3], "a dog"]}, "input[1]"),
-    ({"input": [[2, "x"]]}, "input[0][1]"),
-    ({"input": [2, 3.5]}, "input[1]"),
-    ({"input": [[2, 9999]]}, "input[0]"),  # out of the vocabulary
-    ({"input": "a dog", "encoding_format": "int8"}, "encoding_format"),
-    ({"input": "a dog", "dimensions": "8"}, "dimensions"),
-    ({"input": "a dog", "dimensions": 0}, "dimensions"),
-    ({"input": "a dog", "dimensions": 33}, "dimensions"),  # the tiny model has 32
-    ({}, "input"),
-])
+@pytest.mark.parametrize(
+    "body,param",
+    [
+        ({"input": None}, "input"),
+        ({"input": 3}, "input"),
+        ({"input": {"text": "a"}}, "input"),
+        ({"input": ["a dog", 3]}, "input[1]"),
+        ({"input": [[2, 3], "a dog"]}, "input[1]"),
+        ({"input": [[2, "x"]]}, "input[0][1]"),
+        ({"input": [2, 3.5]}, "input[1]"),
+        ({"input": [[2, 9999]]}, "input[0]"),  # out of the vocabulary
+        ({"input": "a dog", "encoding_format": "int8"}, "encoding_format"),
+        ({"input": "a dog", "dimensions": "8"}, "dimensions"),
+        ({"input": "a dog", "dimensions": 0}, "dimensions"),
+        ({"input": "a dog", "dimensions": 33}, "dimensions"),  # the tiny model has 32
+        ({}, "input"),
+    ],
+)
 def test_wrong_types_are_422(tiny_url, body, param):
     response = httpx.post(f"{tiny_url}/v1/embeddings", json=body)
     assert response.status_code == 422, response.text
@@ -319,9 +343,13 @@ def test_wrong_types_are_422(tiny_url, body, param):
 
 
 def test_tei_wrong_types_are_422(tiny_url):
-    for path, body in [("/embed", {"inputs": "a", "normalize": "yes"}), ("/embed", {"inputs": [1.5]}),
-                       ("/similarity", {"inputs": {"source_sentence": "a", "sentences": "b"}}),
-                       ("/tokenize", {"inputs": 5}), ("/embed", ["a dog"])]:
+    for path, body in [
+        ("/embed", {"inputs": "a", "normalize": "yes"}),
+        ("/embed", {"inputs": [1.5]}),
+        ("/similarity", {"inputs": {"source_sentence": "a", "sentences": "b"}}),
+        ("/tokenize", {"inputs": 5}),
+        ("/embed", ["a dog"]),
+    ]:
         response = httpx.post(f"{tiny_url}{path}", json=body)
         assert response.status_code == 422, (path, body, response.text)
         assert response.json()["error"]["message"]
@@ -363,7 +391,9 @@ def test_body_too_large_without_content_length_is_413(tiny_url):
 
 
 def test_bad_json_is_400_and_unknown_route_404(tiny_url):
-    response = httpx.post(f"{tiny_url}/v1/embeddings", content=b"{not json", headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{tiny_url}/v1/embeddings", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
     missing = httpx.get(f"{tiny_url}/v2/nothing")
     assert missing.status_code == 404 and "error" in missing.json()
@@ -469,7 +499,9 @@ def test_failed_batch_fails_only_its_own_request(gated):
         np.testing.assert_allclose(np.stack([f.result(30)[0] for f in good]), model.encode(TINY_TEXTS[:2]), atol=1e-6)
         np.testing.assert_allclose(late.result(30)[0], model.encode(TINY_TEXTS[2]), atol=1e-6)
         assert batcher.alive  # the worker lives on
-        np.testing.assert_allclose(batcher.submit([_ids("happy", model)]).result(30)[0], model.encode("happy"), atol=1e-6)
+        np.testing.assert_allclose(
+            batcher.submit([_ids("happy", model)]).result(30)[0], model.encode("happy"), atol=1e-6
+        )
     finally:
         batcher.stop()
     assert any(s.failed for s in seen)
@@ -508,10 +540,32 @@ def test_sentvec_serve_command(tiny_model, tmp_path):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    env = {**os.environ, "SENTVEC_API_KEY": "from-env",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, "-m", "sentvec", "serve", str(folder), "--port", str(port), "-q",
-                                "--device", "cpu", "--reranker", str(reranker_folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "SENTVEC_API_KEY": "from-env",
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sentvec",
+            "serve",
+            str(folder),
+            "--port",
+            str(port),
+            "-q",
+            "--device",
+            "cpu",
+            "--reranker",
+            str(reranker_folder),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -530,8 +584,9 @@ def test_sentvec_serve_command(tiny_model, tmp_path):
         np.testing.assert_allclose(_vectors(response), local.encode(TINY_TEXTS), atol=1e-5)
         from sentvec import CrossEncoder
 
-        ranks = httpx.post(f"{url}/rerank", json={"query": "a dog", "texts": TINY_TEXTS},
-                           headers={"Authorization": "Bearer from-env"}).json()
+        ranks = httpx.post(
+            f"{url}/rerank", json={"query": "a dog", "texts": TINY_TEXTS}, headers={"Authorization": "Bearer from-env"}
+        ).json()
         expected = CrossEncoder(str(reranker_folder), device="cpu").predict([("a dog", t) for t in TINY_TEXTS])
         np.testing.assert_allclose([r["score"] for r in ranks], [expected[r["index"]] for r in ranks], atol=1e-5)
         assert [r["index"] for r in ranks] == np.argsort(-expected, kind="stable").tolist()
@@ -545,9 +600,20 @@ def test_serve_help_lists_the_limits(capsys):
 
     assert main(["serve", "--help"]) == 0
     out = capsys.readouterr().out
-    for flag in ("--api-key", "--max-batch-tokens", "--max-queue", "--max-client-batch-size", "--max-body-bytes",
-                 "--auto-truncate", "--host", "--port", "--timeout-keep-alive", "--reranker",
-                 "--request-timeout", "--max-connections"):
+    for flag in (
+        "--api-key",
+        "--max-batch-tokens",
+        "--max-queue",
+        "--max-client-batch-size",
+        "--max-body-bytes",
+        "--auto-truncate",
+        "--host",
+        "--port",
+        "--timeout-keep-alive",
+        "--reranker",
+        "--request-timeout",
+        "--max-connections",
+    ):
         assert flag in out
 
 
@@ -574,8 +640,9 @@ def test_cancelled_request_is_skipped_and_released(gated):
 @pytest.mark.parametrize("include_prompt", [True, False])
 def test_prompts_match_encode(tmp_path, include_prompt):
     folder = tiny_sentence_model_folder(tmp_path / "prompted")
-    model = SentenceTransformer(str(folder), device="cpu", prompts={"query": "the good ", "doc": "a "},
-                                default_prompt_name="doc")
+    model = SentenceTransformer(
+        str(folder), device="cpu", prompts={"query": "the good ", "doc": "a "}, default_prompt_name="doc"
+    )
     model[1].include_prompt = include_prompt
     with running(create_app(model)) as url:
         by_name = httpx.post(f"{url}/embed", json={"inputs": TINY_TEXTS, "prompt_name": "query", "normalize": False})
@@ -584,7 +651,10 @@ def test_prompts_match_encode(tmp_path, include_prompt):
         np.testing.assert_allclose([d["embedding"] for d in default["data"]], model.encode(TINY_TEXTS), atol=1e-6)
         assert not np.allclose(model.encode(TINY_TEXTS), model.encode(TINY_TEXTS, prompt=""), atol=1e-4)
         unknown = httpx.post(f"{url}/embed", json={"inputs": "a dog", "prompt_name": "passage"})
-        assert unknown.status_code == 422 and "not one of this model's prompts (doc, " in unknown.json()["error"]["message"]
+        assert (
+            unknown.status_code == 422
+            and "not one of this model's prompts (doc, " in unknown.json()["error"]["message"]
+        )
 
 
 def test_similarity_names_the_over_long_sentence(tiny_url):
@@ -611,8 +681,9 @@ def tiny_reranker(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rerank_app(tiny_model, tiny_reranker):
-    return create_app(tiny_model, model_name="tiny", reranker=tiny_reranker, max_client_batch_size=8, max_queue=1,
-                      api_key="k3y")
+    return create_app(
+        tiny_model, model_name="tiny", reranker=tiny_reranker, max_client_batch_size=8, max_queue=1, api_key="k3y"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -643,8 +714,7 @@ def test_rerank_matches_cross_encoder_predict(tiny_reranker, rerank_url):
 def test_rerank_raw_scores_and_return_text(tiny_reranker, rerank_url):
     query = "a dog"
     logits = tiny_reranker.predict([(query, t) for t in RERANK_TEXTS], activation_fn=nn.Identity())
-    ranks = _rerank(rerank_url, {"query": query, "texts": RERANK_TEXTS, "raw_scores": True,
-                                 "return_text": True}).json()
+    ranks = _rerank(rerank_url, {"query": query, "texts": RERANK_TEXTS, "raw_scores": True, "return_text": True}).json()
     np.testing.assert_allclose([r["score"] for r in ranks], [logits[r["index"]] for r in ranks], atol=1e-5)
     assert [r["score"] for r in ranks] == sorted(logits.tolist(), reverse=True)
     assert all(r["text"] == RERANK_TEXTS[r["index"]] for r in ranks)
@@ -663,17 +733,20 @@ def test_rerank_truncation(tiny_reranker, rerank_url):
     np.testing.assert_allclose([r["score"] for r in ranks], [expected[r["index"]] for r in ranks], atol=1e-6)
 
 
-@pytest.mark.parametrize("body,status,param", [
-    ({"query": "", "texts": ["a dog"]}, 400, "query"),
-    ({"query": "q", "texts": []}, 400, "texts"),
-    ({"query": "q", "texts": ["a dog", ""]}, 400, "texts[1]"),
-    ({"query": "q", "texts": ["a dog"] * 9}, 422, "texts"),
-    ({"query": "q", "texts": "a dog"}, 422, "texts"),
-    ({"query": "q", "texts": ["a dog", 3]}, 422, "texts[1]"),
-    ({"query": 1, "texts": ["a dog"]}, 422, "query"),
-    ({"query": "q", "texts": ["a dog"], "raw_scores": "yes"}, 422, "raw_scores"),
-    ({"texts": ["a dog"]}, 422, "query"),
-])
+@pytest.mark.parametrize(
+    "body,status,param",
+    [
+        ({"query": "", "texts": ["a dog"]}, 400, "query"),
+        ({"query": "q", "texts": []}, 400, "texts"),
+        ({"query": "q", "texts": ["a dog", ""]}, 400, "texts[1]"),
+        ({"query": "q", "texts": ["a dog"] * 9}, 422, "texts"),
+        ({"query": "q", "texts": "a dog"}, 422, "texts"),
+        ({"query": "q", "texts": ["a dog", 3]}, 422, "texts[1]"),
+        ({"query": 1, "texts": ["a dog"]}, 422, "query"),
+        ({"query": "q", "texts": ["a dog"], "raw_scores": "yes"}, 422, "raw_scores"),
+        ({"texts": ["a dog"]}, 422, "query"),
+    ],
+)
 def test_rerank_bad_requests(rerank_url, body, status, param):
     response = _rerank(rerank_url, body)
     assert response.status_code == status
@@ -695,8 +768,9 @@ def test_rerank_queue_full_is_429_and_the_held_request_still_answers(rerank_app,
     service = rerank_app.state.reranker
     results = {}
     with service._lock:  # the model is busy: the first request waits for it, the second finds the queue full
-        first = threading.Thread(target=lambda: results.setdefault("first", _rerank(rerank_url, {
-            "query": "q", "texts": ["a dog", "happy"]})))
+        first = threading.Thread(
+            target=lambda: results.setdefault("first", _rerank(rerank_url, {"query": "q", "texts": ["a dog", "happy"]}))
+        )
         first.start()
         deadline = time.monotonic() + 30
         while service._held < 1:
@@ -729,7 +803,12 @@ def test_search_route_without_an_index_and_bad_requests(minilm, tmp_path: Path) 
     corpus.write_text("one doc\nanother doc\n", encoding="utf-8")
     index = Index.build(str(corpus), minilm, str(tmp_path / "docs.index"))
     with running(create_app(minilm, model_name="all-MiniLM-L6-v2", index=index)) as url:
-        for body, status in [({"query": ""}, 400), ({"query": 3}, 422), ({"query": "x", "k": 0}, 422),
-                             ({"query": "x", "k": "2"}, 422), ({"query": "doc", "k": 5}, 200)]:
+        for body, status in [
+            ({"query": ""}, 400),
+            ({"query": 3}, 422),
+            ({"query": "x", "k": 0}, 422),
+            ({"query": "x", "k": "2"}, 422),
+            ({"query": "doc", "k": 5}, 200),
+        ]:
             assert httpx.post(f"{url}/search", json=body, timeout=30).status_code == status, body
         assert httpx.get(f"{url}/info", timeout=30).json()["index"] == {"documents": 2, "path": "docs.index"}

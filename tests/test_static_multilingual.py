@@ -27,11 +27,20 @@ from sentvec.static.spm import read_sentencepiece_model, sentencepiece_to_tokeni
 sentencepiece = pytest.importorskip("sentencepiece")
 
 ZH = [
-    "今天天气很好。", "一个男人在弹吉他。", "我喜欢吃苹果。", "这本书非常有趣。", "火车站在哪里？",
-    "一只猴子在打鼓。", "一个女人在切洋葱。", "孩子们在公园里玩。", "他开车去了体育场。", "服务很好，房间很干净。",
+    "今天天气很好。",
+    "一个男人在弹吉他。",
+    "我喜欢吃苹果。",
+    "这本书非常有趣。",
+    "火车站在哪里？",
+    "一只猴子在打鼓。",
+    "一个女人在切洋葱。",
+    "孩子们在公园里玩。",
+    "他开车去了体育场。",
+    "服务很好，房间很干净。",
 ]
 EN = [
-    f"{a} {b} {c}" for a in ("the man", "a woman", "the girl", "he", "she")
+    f"{a} {b} {c}"
+    for a in ("the man", "a woman", "the girl", "he", "she")
     for b in ("is eating", "was riding", "is playing", "drove to")
     for c in ("food.", "a horse.", "the guitar!", "the stadium?")
 ]
@@ -39,8 +48,17 @@ CORPUS = ZH + EN + [f"{z} {e}" for z, e in zip(ZH, EN)]
 # Edge cases for the converter: spaces to strip and collapse, full-width forms (NFKC), characters the
 # small model never saw (one unknown id per run), emoji, tabs, empty and blank texts, mixed scripts.
 EDGES = [
-    "", "   ", "  two  spaces  here ", "ＡＢＣ１２３！ full width", "tab\tseparated", "鹌鹑 unseen 𓀀𓀁",
-    "表情😀👍很好", "我用iPhone拍照，然后用Python处理。", "Café naïve résumé", "a\u3000b", "zzzq xxyy",
+    "",
+    "   ",
+    "  two  spaces  here ",
+    "ＡＢＣ１２３！ full width",
+    "tab\tseparated",
+    "鹌鹑 unseen 𓀀𓀁",
+    "表情😀👍很好",
+    "我用iPhone拍照，然后用Python处理。",
+    "Café naïve résumé",
+    "a\u3000b",
+    "zzzq xxyy",
 ]
 
 
@@ -50,9 +68,18 @@ def sp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sp")
     with open(os.devnull, "w") as quiet:
         sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(CORPUS * 3), model_prefix=str(folder / "sp"), vocab_size=220,
-            model_type="unigram", character_coverage=1.0, hard_vocab_limit=False, unk_id=0, bos_id=1, eos_id=2,
-            pad_id=-1, user_defined_symbols=["extra_token_id_1"], logstream=quiet,
+            sentence_iterator=iter(CORPUS * 3),
+            model_prefix=str(folder / "sp"),
+            vocab_size=220,
+            model_type="unigram",
+            character_coverage=1.0,
+            hard_vocab_limit=False,
+            unk_id=0,
+            bos_id=1,
+            eos_id=2,
+            pad_id=-1,
+            user_defined_symbols=["extra_token_id_1"],
+            logstream=quiet,
         )
     return folder / "sp.model"
 
@@ -63,9 +90,16 @@ def teacher(sp_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     from sentvec.modules import UniversalSentenceEncoder
 
     vocab = sentencepiece.SentencePieceProcessor(model_file=str(sp_file)).get_piece_size()
-    config = {"vocab_size": vocab, "embedding_dim": 16, "ngram_dim": 8, "hidden_dim": 24,
-              "ngram_orders": [[2, 0], [3, 1], [5, 2]], "quantization_chunks": 3, "layer_norm_eps": 1e-6,
-              "max_seq_length": 64}
+    config = {
+        "vocab_size": vocab,
+        "embedding_dim": 16,
+        "ngram_dim": 8,
+        "hidden_dim": 24,
+        "ngram_orders": [[2, 0], [3, 1], [5, 2]],
+        "quantization_chunks": 3,
+        "layer_norm_eps": 1e-6,
+        "max_seq_length": 64,
+    }
     torch.manual_seed(0)
     module = UniversalSentenceEncoder(config, sp_file)
     with torch.no_grad():  # the buffers start at zero: give the token table real spread
@@ -78,7 +112,9 @@ def teacher(sp_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
 
 @pytest.fixture(scope="module")
-def student(teacher: tuple[Path, SentenceTransformer], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, StaticModel]:
+def student(
+    teacher: tuple[Path, SentenceTransformer], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, StaticModel]:
     _, model = teacher
     static = distill(model, corpus=CORPUS, pca_dims=8, epochs=3)
     folder = tmp_path_factory.mktemp("static") / "tiny-use-static"
@@ -140,8 +176,9 @@ def test_distill_sentencepiece_teacher(student: tuple[Path, StaticModel], sp_fil
         np.testing.assert_allclose(vector, static.embeddings[sp.encode(text)].mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
-def test_sentencepiece_student_loads_in_sentvec_and_sentence_transformers(student: tuple[Path, StaticModel],
-                                                                        tmp_path: Path) -> None:
+def test_sentencepiece_student_loads_in_sentvec_and_sentence_transformers(
+    student: tuple[Path, StaticModel], tmp_path: Path
+) -> None:
     from sentence_transformers import SentenceTransformer as Reference
 
     folder, static = student
@@ -174,16 +211,35 @@ def test_sentencepiece_teacher_refuses_vocabulary(teacher: tuple[Path, SentenceT
         distill(teacher[1], vocabulary=["stadiums"])
 
 
-def test_cli_distill_and_info_sentencepiece_teacher(teacher: tuple[Path, SentenceTransformer], tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_distill_and_info_sentencepiece_teacher(
+    teacher: tuple[Path, SentenceTransformer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sentvec.cli import main
 
     folder, _ = teacher
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
     out = tmp_path / "static"
-    assert main(["distill", str(folder), "--out", str(out), "--corpus", str(corpus), "--dims", "8",
-                 "--epochs", "2", "--device", "cpu", "-q"]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                str(folder),
+                "--out",
+                str(out),
+                "--corpus",
+                str(corpus),
+                "--dims",
+                "8",
+                "--epochs",
+                "2",
+                "--device",
+                "cpu",
+                "-q",
+            ]
+        )
+        == 0
+    )
     model = StaticModel.load(out)
     assert model.dim == 8
     capsys.readouterr()

@@ -195,8 +195,10 @@ def test_cache_hits_ignore_the_case_of_the_name(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     model = _write_model(cache / "sentence-transformers--all-MiniLM-L6-v2")
     assert store.resolve_model_folder("all-MiniLM-L6-V2", cache_folder=cache, local_files_only=True) == model.resolve()
-    assert store.resolve_model_folder("Sentence-Transformers/ALL-minilm-l6-v2", cache_folder=cache,
-                                      local_files_only=True) == model.resolve()
+    assert (
+        store.resolve_model_folder("Sentence-Transformers/ALL-minilm-l6-v2", cache_folder=cache, local_files_only=True)
+        == model.resolve()
+    )
     snapshot = _build_hf_snapshot(tmp_path / "hf-hub", "Org/Thing", COMMIT)
     assert store.resolve_model_folder("org/thing", local_files_only=True) == snapshot.resolve()
 
@@ -299,8 +301,9 @@ def test_misspelt_name_gets_a_did_you_mean_from_catalog_and_caches(tmp_path: Pat
     assert "Did you mean" not in str(excinfo.value)
 
 
-def test_did_you_mean_is_said_before_the_hub_is_asked(caplog: pytest.LogCaptureFixture,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_did_you_mean_is_said_before_the_hub_is_asked(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     said_before: list[bool] = []
 
     def hub(repo_id: str, **kwargs: object) -> Path:
@@ -497,8 +500,9 @@ def test_pip_draws_its_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: p
     assert calls[0]["stdout"] == 2 and calls[0]["stderr"] == store.subprocess.PIPE
 
 
-def test_pip_download_is_logged_when_not_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_pip_download_is_logged_when_not_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     calls: list[dict] = []
     monkeypatch.setattr(store.subprocess, "run", _fake_pip(calls))
     monkeypatch.setattr(store, "_terminal", lambda: None)

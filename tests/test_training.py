@@ -105,11 +105,24 @@ def test_trainer_trains_evaluates_logs_and_keeps_the_best(dropout_folder, tmp_pa
     before = _weights(model)
     evaluator = EmbeddingSimilarityEvaluator(DATA["sentence1"], DATA["sentence2"], DATA["score"], name="toy")
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(tmp_path / "out"), num_train_epochs=3, per_device_train_batch_size=4, learning_rate=1e-3,
-        warmup_ratio=0.2, weight_decay=0.01, eval_strategy="steps", eval_steps=2, save_strategy="steps", save_steps=2,
-        save_total_limit=1, logging_steps=1, load_best_model_at_end=True, disable_tqdm=True,
+        output_dir=str(tmp_path / "out"),
+        num_train_epochs=3,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        warmup_ratio=0.2,
+        weight_decay=0.01,
+        eval_strategy="steps",
+        eval_steps=2,
+        save_strategy="steps",
+        save_steps=2,
+        save_total_limit=1,
+        logging_steps=1,
+        load_best_model_at_end=True,
+        disable_tqdm=True,
     )
-    trainer = SentenceTransformerTrainer(model, args, train_dataset=DATA, loss=losses.CoSENTLoss(model), evaluator=evaluator)
+    trainer = SentenceTransformerTrainer(
+        model, args, train_dataset=DATA, loss=losses.CoSENTLoss(model), evaluator=evaluator
+    )
     result = trainer.train()
     assert result["global_step"] == 6
     assert any(not torch.equal(before[k], v) for k, v in _weights(model).items())
@@ -133,8 +146,16 @@ def test_resume_from_a_checkpoint_is_exact(dropout_folder, tmp_path):
         torch.manual_seed(123)  # the trainer seeds itself; this must not matter
         model = SentenceTransformer(str(dropout_folder), device="cpu")
         args = SentenceTransformerTrainingArguments(
-            output_dir=str(tmp_path / "out"), num_train_epochs=2, per_device_train_batch_size=3, learning_rate=1e-3,
-            warmup_steps=1, lr_scheduler_type="cosine", save_steps=4, logging_steps=0, disable_tqdm=True, seed=7,
+            output_dir=str(tmp_path / "out"),
+            num_train_epochs=2,
+            per_device_train_batch_size=3,
+            learning_rate=1e-3,
+            warmup_steps=1,
+            lr_scheduler_type="cosine",
+            save_steps=4,
+            logging_steps=0,
+            disable_tqdm=True,
+            seed=7,
         )
         loss = losses.SoftmaxLoss(model, model.get_embedding_dimension(), 2)  # a loss with its own weights
         data = {**DATA, "label": [int(s > 0.5) for s in DATA["score"]]}
@@ -155,10 +176,18 @@ def test_gradient_accumulation_equals_a_bigger_batch(tiny_folder, tmp_path):
     for batch_size, accumulation in ((8, 1), (4, 2)):
         model = SentenceTransformer(str(tiny_folder), device="cpu")
         args = SentenceTransformerTrainingArguments(
-            num_train_epochs=1, per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation,
-            learning_rate=1e-3, max_grad_norm=0.5, logging_steps=0, disable_tqdm=True, save_strategy="no",
+            num_train_epochs=1,
+            per_device_train_batch_size=batch_size,
+            gradient_accumulation_steps=accumulation,
+            learning_rate=1e-3,
+            max_grad_norm=0.5,
+            logging_steps=0,
+            disable_tqdm=True,
+            save_strategy="no",
         )
-        result = SentenceTransformerTrainer(model, args, train_dataset=DATA, loss=losses.CosineSimilarityLoss(model)).train()
+        result = SentenceTransformerTrainer(
+            model, args, train_dataset=DATA, loss=losses.CosineSimilarityLoss(model)
+        ).train()
         assert result["global_step"] == 1
         results.append(_weights(model))
     for name, value in results[0].items():
@@ -177,9 +206,16 @@ def test_old_fit_api_with_input_examples(tiny_folder, tmp_path):
     evaluator = EmbeddingSimilarityEvaluator(DATA["sentence1"], DATA["sentence2"], DATA["score"])
     start = evaluator(model)["spearman_cosine"]
     calls = []
-    model.fit(train_objectives=[(loader, losses.CosineSimilarityLoss(model))], evaluator=evaluator, epochs=4,
-              warmup_steps=1, optimizer_params={"lr": 1e-3}, output_path=str(tmp_path / "fitted"),
-              show_progress_bar=False, callback=lambda score, epoch, steps: calls.append((score, epoch, steps)))
+    model.fit(
+        train_objectives=[(loader, losses.CosineSimilarityLoss(model))],
+        evaluator=evaluator,
+        epochs=4,
+        warmup_steps=1,
+        optimizer_params={"lr": 1e-3},
+        output_path=str(tmp_path / "fitted"),
+        show_progress_bar=False,
+        callback=lambda score, epoch, steps: calls.append((score, epoch, steps)),
+    )
     assert len(calls) == 4  # once per epoch
     best = max(c[0] for c in calls)
     assert best >= start
@@ -192,8 +228,15 @@ def test_old_fit_api_with_input_examples(tiny_folder, tmp_path):
 def test_bf16_autocast_trains_on_cpu(tiny_folder):
     model = SentenceTransformer(str(tiny_folder), device="cpu")
     before = _weights(model)
-    args = SentenceTransformerTrainingArguments(max_steps=2, per_device_train_batch_size=4, learning_rate=1e-3, bf16=True,
-                                                logging_steps=1, disable_tqdm=True, save_strategy="no")
+    args = SentenceTransformerTrainingArguments(
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        bf16=True,
+        logging_steps=1,
+        disable_tqdm=True,
+        save_strategy="no",
+    )
     trainer = SentenceTransformerTrainer(model, args, train_dataset=DATA, loss=losses.CoSENTLoss(model))
     trainer.train()
     assert all(math.isfinite(r["loss"]) for r in trainer.state["log_history"] if "loss" in r)

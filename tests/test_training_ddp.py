@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-WORKER = '''
+WORKER = """
 import os, sys
 import torch
 torch.set_num_threads(1)
@@ -26,7 +26,7 @@ loss = losses.MultipleNegativesRankingLoss(model, gather_across_devices=True)
 result = SentenceTransformerTrainer(model, args, train_dataset=data, loss=loss).train()
 total = sum(p.detach().double().sum().item() for p in model.parameters())
 print("RESULT", os.environ["RANK"], result["global_step"], repr(total), flush=True)
-'''
+"""
 
 
 @pytest.mark.slow
@@ -34,11 +34,26 @@ print("RESULT", os.environ["RANK"], result["global_step"], repr(total), flush=Tr
 def test_two_processes_train_in_step(tiny_folder, tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
-                                                          os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", str(script), str(tiny_folder),
-         str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            str(script),
+            str(tiny_folder),
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = sorted(line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RESULT"))

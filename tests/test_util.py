@@ -8,8 +8,16 @@ import torch
 
 from sentvec import quantization, util
 
-NAMES = ["cos_sim", "dot_score", "euclidean_sim", "manhattan_sim",
-         "pairwise_cos_sim", "pairwise_dot_score", "pairwise_euclidean_sim", "pairwise_manhattan_sim"]
+NAMES = [
+    "cos_sim",
+    "dot_score",
+    "euclidean_sim",
+    "manhattan_sim",
+    "pairwise_cos_sim",
+    "pairwise_dot_score",
+    "pairwise_euclidean_sim",
+    "pairwise_manhattan_sim",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)

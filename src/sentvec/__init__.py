@@ -15,9 +15,8 @@ import importlib
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 from sentvec import _aliases  # noqa: E402 - the sentence-transformers module paths (no torch imported)
+from sentvec._version import __version__  # noqa: E402
 
 _aliases.install()
 
@@ -35,8 +34,18 @@ _LAZY = {
 }
 _SUBMODULES = ("evaluation", "losses", "models", "quantization", "util")
 
-__all__ = ["CrossEncoder", "InputExample", "SentenceTransformer", "SparseEncoder", "SentenceTransformerTrainer", "SentenceTransformerTrainingArguments",
-           "SimilarityFunction", "__version__", "quantize_embeddings", *_SUBMODULES]
+__all__ = [
+    "CrossEncoder",
+    "InputExample",
+    "SentenceTransformer",
+    "SparseEncoder",
+    "SentenceTransformerTrainer",
+    "SentenceTransformerTrainingArguments",
+    "SimilarityFunction",
+    "__version__",
+    "quantize_embeddings",
+    *_SUBMODULES,
+]
 
 if TYPE_CHECKING:
     from sentvec import losses, models, quantization, util  # noqa: F401
@@ -61,8 +70,10 @@ def __getattr__(name: str) -> Any:
         except ModuleNotFoundError as err:
             if err.name != "torch":
                 raise
-            raise ImportError(f"sentvec.{name} needs torch: pip install torch (or the sentvec[torch] extra); "
-                              "without it, sentvec.SentenceTransformer encodes with the torch-free runtime") from None
+            raise ImportError(
+                f"sentvec.{name} needs torch: pip install torch (or the sentvec[torch] extra); "
+                "without it, sentvec.SentenceTransformer encodes with the torch-free runtime"
+            ) from None
     elif name in _SUBMODULES:
         value = importlib.import_module(f"sentvec.{name}")
     else:

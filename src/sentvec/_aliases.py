@@ -128,9 +128,17 @@ ALIASES: dict[str, str | dict[str, str]] = {
     "sentvec.util.decorators": "sentvec.cross_encoder.args",
     # ---------------------------------------------------------------- cross_encoder.* (the real package, plus
     # the pre-v4 module paths of the deprecated evaluators)
-    **{f"sentvec.cross_encoder.evaluation.{name}": "sentvec.cross_encoder.evaluation.deprecated" for name in (
-        "CEBinaryAccuracyEvaluator", "CEBinaryClassificationEvaluator", "CECorrelationEvaluator", "CEF1Evaluator",
-        "CERerankingEvaluator", "CESoftmaxAccuracyEvaluator")},
+    **{
+        f"sentvec.cross_encoder.evaluation.{name}": "sentvec.cross_encoder.evaluation.deprecated"
+        for name in (
+            "CEBinaryAccuracyEvaluator",
+            "CEBinaryClassificationEvaluator",
+            "CECorrelationEvaluator",
+            "CEF1Evaluator",
+            "CERerankingEvaluator",
+            "CESoftmaxAccuracyEvaluator",
+        )
+    },
     # ---------------------------------------------------------------- models.* (deprecated before v6)
     "sentvec.models": {
         "Asym": f"{_MODULES}.router",

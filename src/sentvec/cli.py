@@ -35,9 +35,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sentvec import __version__
+from sentvec._version import __version__
 from sentvec.layout import encoder_settings, pooling_modes
 from sentvec.paths import atomic_file, inside, read_json
+from sentvec.types import BACKENDS
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 OUTPUT_FORMATS = (".npy", ".jsonl")
@@ -77,7 +78,6 @@ def _human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
-
 
 
 def _jsonl_line(text: str, vector: Any) -> str:
@@ -133,8 +133,12 @@ def _load_model(name: str, *, device: str | None, cache_folder: str | None, back
 def _model_from_args(args: argparse.Namespace) -> Any:
     """The model a command's options name: -m/--model, --device, --cache-folder and --backend (torch when the
     command has no --backend). Commands load their model through here, so that no option is dropped."""
-    return _load_model(args.model, device=args.device, cache_folder=getattr(args, "cache_folder", None),
-                       backend=getattr(args, "backend", "torch"))
+    return _load_model(
+        args.model,
+        device=args.device,
+        cache_folder=getattr(args, "cache_folder", None),
+        backend=getattr(args, "backend", "torch"),
+    )
 
 
 def _load_cross_encoder(name: str, *, device: str | None, cache_folder: str | None) -> Any:
@@ -331,12 +335,14 @@ def model_info(folder: Path) -> dict[str, Any]:
             raise ValueError(f"{modules_file} must hold a list of modules")
         for entry in sorted((e for e in entries if isinstance(e, dict)), key=lambda e: e.get("idx", 0)):
             kind = str(entry.get("type", "")).rsplit(".", 1)[-1]
-            modules.append({
-                "idx": entry.get("idx"),
-                "kind": kind if kind in _MODULE_KINDS else "unknown",
-                "type": entry.get("type"),
-                "path": entry.get("path", ""),
-            })
+            modules.append(
+                {
+                    "idx": entry.get("idx"),
+                    "kind": kind if kind in _MODULE_KINDS else "unknown",
+                    "type": entry.get("type"),
+                    "path": entry.get("path", ""),
+                }
+            )
 
     def module_folder(kind: str) -> Path | None:
         hit = next((m for m in modules if m["kind"] == kind), None)
@@ -400,14 +406,23 @@ def _use_info(folder: Path, use_folder: Path, modules: list[dict[str, Any]]) -> 
     settings = _optional_json(folder / "config_sentence_transformers.json")
     weights = [p for p in (use_folder / "model.safetensors",) if p.is_file()]
     return {
-        "folder": str(folder), "family": "universal-sentence-encoder", "model_type": "use-multilingual-v3",
-        "hidden_size": config.get("embedding_dim"), "num_layers": None, "num_heads": None,
-        "intermediate_size": config.get("hidden_dim"), "vocab_size": config.get("vocab_size"),
-        "max_seq_length": config.get("max_seq_length"), "do_lower_case": False,
-        "pooling_mode": "sum / sqrt(length), then a feed-forward network", "modules": modules,
-        "embedding_dimension": config.get("embedding_dim"), "normalized": True,
+        "folder": str(folder),
+        "family": "universal-sentence-encoder",
+        "model_type": "use-multilingual-v3",
+        "hidden_size": config.get("embedding_dim"),
+        "num_layers": None,
+        "num_heads": None,
+        "intermediate_size": config.get("hidden_dim"),
+        "vocab_size": config.get("vocab_size"),
+        "max_seq_length": config.get("max_seq_length"),
+        "do_lower_case": False,
+        "pooling_mode": "sum / sqrt(length), then a feed-forward network",
+        "modules": modules,
+        "embedding_dimension": config.get("embedding_dim"),
+        "normalized": True,
         "similarity_fn_name": settings.get("similarity_fn_name") or "cosine",
-        "prompts": settings.get("prompts") or {}, "default_prompt_name": settings.get("default_prompt_name"),
+        "prompts": settings.get("prompts") or {},
+        "default_prompt_name": settings.get("default_prompt_name"),
         "weights_files": [str(p.relative_to(folder)) for p in weights],
         "weights_bytes": sum(p.stat().st_size for p in weights),
     }
@@ -432,13 +447,23 @@ def _static_info(folder: Path, static_folder: Path, modules: list[dict[str, Any]
     tokenizer_model = _optional_json(static_folder / TOKENIZER_FILE).get("model") or {}
     settings = _optional_json(folder / "config_sentence_transformers.json")
     return {
-        "folder": str(folder), "family": "static", "model_type": f"StaticEmbedding, {tokenizer_model.get('type', '?')} tokenizer",
-        "hidden_size": dimension, "num_layers": 0, "num_heads": 0, "intermediate_size": None,
-        "vocab_size": vocab_size, "max_seq_length": None, "do_lower_case": None,
-        "pooling_mode": "mean of the token vectors", "modules": modules, "embedding_dimension": dimension,
+        "folder": str(folder),
+        "family": "static",
+        "model_type": f"StaticEmbedding, {tokenizer_model.get('type', '?')} tokenizer",
+        "hidden_size": dimension,
+        "num_layers": 0,
+        "num_heads": 0,
+        "intermediate_size": None,
+        "vocab_size": vocab_size,
+        "max_seq_length": None,
+        "do_lower_case": None,
+        "pooling_mode": "mean of the token vectors",
+        "modules": modules,
+        "embedding_dimension": dimension,
         "normalized": any(m["kind"] == "Normalize" for m in modules),
         "similarity_fn_name": settings.get("similarity_fn_name") or "cosine",
-        "prompts": settings.get("prompts") or {}, "default_prompt_name": settings.get("default_prompt_name"),
+        "prompts": settings.get("prompts") or {},
+        "default_prompt_name": settings.get("default_prompt_name"),
         "weights_files": [str(p.relative_to(folder)) for p in weights],
         "weights_bytes": sum(p.stat().st_size for p in weights),
     }
@@ -447,7 +472,8 @@ def _static_info(folder: Path, static_folder: Path, modules: list[dict[str, Any]
 def _format_info(info: dict[str, Any]) -> str:
     if info["modules"]:
         modules = ", ".join(
-            f"{m['idx']}:{m['kind'] if m['kind'] != 'unknown' else m['type']}" + (f" ({m['path']})" if m["path"] else "")
+            f"{m['idx']}:{m['kind'] if m['kind'] != 'unknown' else m['type']}"
+            + (f" ({m['path']})" if m["path"] else "")
             for m in info["modules"]
         )
     else:
@@ -455,7 +481,9 @@ def _format_info(info: dict[str, Any]) -> str:
     pooling = info["pooling_mode"]
     prompts = info["prompts"]
     if info["weights_files"]:
-        weights = f"{', '.join(info['weights_files'])} ({_human_size(info['weights_bytes'])}, {info['weights_bytes']} bytes)"
+        weights = (
+            f"{', '.join(info['weights_files'])} ({_human_size(info['weights_bytes'])}, {info['weights_bytes']} bytes)"
+        )
     else:
         weights = "missing"
     rows = [
@@ -527,7 +555,7 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     json_path = _eval_output(args.json, ".json", "--json")
     if args.plot is not None:
         raise UsageError("--plot is for pair tasks; a retrieval task has no scatter to draw")
-    folder = Path(args.task[len("beir:"):]).expanduser()
+    folder = Path(args.task[len("beir:") :]).expanduser()
     data = load_beir(folder, args.split)  # read before the model is loaded, so a bad collection fails fast
     model = None
     if args.mode == "sparse":
@@ -537,18 +565,36 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     elif args.mode != "bm25":
         model = _load_model(args.model, device=args.device, cache_folder=args.cache_folder, backend=args.backend)
     who = "BM25" if model is None else args.model
-    _note(args, f"evaluating {who} ({args.mode}) on {data.name}: {_plural(len(data.query_ids), 'judged query')}, "
-                f"{_plural(len(data.corpus), 'document')}")
+    _note(
+        args,
+        f"evaluating {who} ({args.mode}) on {data.name}: {_plural(len(data.query_ids), 'judged query')}, "
+        f"{_plural(len(data.corpus), 'document')}",
+    )
     fusion = {"fusion": args.fusion, "alpha": args.alpha} if args.mode == "hybrid" else {}
-    metrics = evaluate_beir(model, data, mode=args.mode, batch_size=args.batch_size, bm25_language=args.bm25_language,
-                            show_progress_bar=not args.quiet and sys.stderr.isatty(), **fusion)
+    metrics = evaluate_beir(
+        model,
+        data,
+        mode=args.mode,
+        batch_size=args.batch_size,
+        bm25_language=args.bm25_language,
+        show_progress_bar=not args.quiet and sys.stderr.isatty(),
+        **fusion,
+    )
     name = f"{data.name}-{args.mode}"
     shown = {key: value for key, value in metrics.items() if not key.endswith(("_queries", "_seconds"))}
     print(format_table(shown, f"{name}_ndcg@10"))
     if json_path is not None:
-        report = {"model": None if model is None else args.model, "task": args.task, "split": args.split,
-                  "mode": args.mode, **fusion, "queries": len(data.query_ids), "documents": len(data.corpus),
-                  "primary_metric": f"{name}_ndcg@10", "metrics": metrics}
+        report = {
+            "model": None if model is None else args.model,
+            "task": args.task,
+            "split": args.split,
+            "mode": args.mode,
+            **fusion,
+            "queries": len(data.query_ids),
+            "documents": len(data.corpus),
+            "primary_metric": f"{name}_ndcg@10",
+            "metrics": metrics,
+        }
         with atomic_file(json_path, "w") as fh:
             fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         _note(args, f"wrote {json_path}")
@@ -579,9 +625,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     # the data is read (or fetched) before the model is loaded, so a bad file or column fails fast
     try:
         evaluator = task_evaluator(
-            args.task if args.task in TASKS else Path(args.task).expanduser(), args.split,
-            data_folder=args.data, cache_folder=args.cache_folder,
-            columns=_eval_columns(args), header=not args.no_header, batch_size=args.batch_size,
+            args.task if args.task in TASKS else Path(args.task).expanduser(),
+            args.split,
+            data_folder=args.data,
+            cache_folder=args.cache_folder,
+            columns=_eval_columns(args),
+            header=not args.no_header,
+            batch_size=args.batch_size,
             show_progress_bar=not args.quiet and sys.stderr.isatty(),
         )
     except ImportError as err:  # Parquet data without pyarrow: the message says what to install
@@ -591,15 +641,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     metrics = evaluator(model)
     print(format_table(metrics, evaluator.primary_metric))
     if json_path is not None:
-        report = {"model": args.model, "task": args.task, "split": args.split if args.task == "stsb" else None,
-                  "pairs": len(evaluator.scores), "primary_metric": evaluator.primary_metric, "metrics": metrics}
+        report = {
+            "model": args.model,
+            "task": args.task,
+            "split": args.split if args.task == "stsb" else None,
+            "pairs": len(evaluator.scores),
+            "primary_metric": evaluator.primary_metric,
+            "metrics": metrics,
+        }
         with atomic_file(json_path, "w") as fh:
             fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         _note(args, f"wrote {json_path}")
     if plot_path is not None:
         spearman = metrics[f"{evaluator.name}_spearman_cosine"]
-        plot_similarity(evaluator.scores, evaluator.predictions["cosine"], plot_path,
-                        title=f"{args.model} on {evaluator.name}: Spearman {spearman:.4f}")
+        plot_similarity(
+            evaluator.scores,
+            evaluator.predictions["cosine"],
+            plot_path,
+            title=f"{args.model} on {evaluator.name}: Spearman {spearman:.4f}",
+        )
         _note(args, f"wrote {plot_path}")
     return 0
 
@@ -623,7 +683,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     missing = [m for m in ("fastapi", "uvicorn", "prometheus_client") if importlib.util.find_spec(m) is None]
     if missing:
-        raise UsageError(f"sentvec serve needs {', '.join(missing)}: pip install -e '.[server]' in the sentvec checkout")
+        raise UsageError(
+            f"sentvec serve needs {', '.join(missing)}: pip install -e '.[server]' in the sentvec checkout"
+        )
     sock = _bind_port(args.host, args.port)  # before anything slow (torch, the model): a busy port fails at once
     from sentvec.server import ServerSettings, create_app
     from sentvec.server.listen import serve
@@ -641,20 +703,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.reranker is not None:
         reranker = _load_cross_encoder(args.reranker, device=args.device, cache_folder=args.cache_folder)
     settings = ServerSettings(
-        model_name=args.served_model_name or args.model, api_key=args.api_key or None,
-        max_batch_tokens=args.max_batch_tokens, max_queue=args.max_queue,
-        max_client_batch_size=args.max_client_batch_size, max_body_bytes=args.max_body_bytes,
-        auto_truncate=args.auto_truncate, request_timeout=args.request_timeout,
-        timeout_keep_alive=args.timeout_keep_alive, max_connections=args.max_connections,
+        model_name=args.served_model_name or args.model,
+        api_key=args.api_key or None,
+        max_batch_tokens=args.max_batch_tokens,
+        max_queue=args.max_queue,
+        max_client_batch_size=args.max_client_batch_size,
+        max_body_bytes=args.max_body_bytes,
+        auto_truncate=args.auto_truncate,
+        request_timeout=args.request_timeout,
+        timeout_keep_alive=args.timeout_keep_alive,
+        max_connections=args.max_connections,
     )
     try:
         app = create_app(model, settings, reranker=reranker, index=index)
     except ValueError as err:  # an index built with another model
         sock.close()
         raise UsageError(str(err)) from None
-    _note(args, f"serving {args.model}{f' and reranker {args.reranker}' if reranker else ''} "
-                f"on http://{args.host}:{args.port}"
-                f"{' (API key required)' if settings.api_key else ''}")
+    _note(
+        args,
+        f"serving {args.model}{f' and reranker {args.reranker}' if reranker else ''} "
+        f"on http://{args.host}:{args.port}"
+        f"{' (API key required)' if settings.api_key else ''}",
+    )
     serve(app, sock=sock, log_level="warning" if args.quiet else "info")
     return 0
 
@@ -669,8 +739,10 @@ def _bind_port(host: str, port: int) -> Any:
         return bind(host, port)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
-            why = (f"port {port} on {host} is already in use (another sentvec serve?): stop that program, "
-                   "or choose a free port with --port")
+            why = (
+                f"port {port} on {host} is already in use (another sentvec serve?): stop that program, "
+                "or choose a free port with --port"
+            )
         elif err.errno == errno.EACCES:
             why = f"port {port} on {host} needs privileges: choose a port above 1023 with --port"
         elif err.errno == errno.EADDRNOTAVAIL:
@@ -697,14 +769,23 @@ def cmd_classify_train(args: argparse.Namespace) -> int:
     from sentvec.classification import read_labelled
 
     if args.backend == "int8":
-        raise UsageError("classify train --backend int8: `classify predict` embeds with the torch encoder, so a head "
-                         "fitted on int8 embeddings would see other vectors; use --backend torch or onnx")
+        raise UsageError(
+            "classify train --backend int8: `classify predict` embeds with the torch encoder, so a head "
+            "fitted on int8 embeddings would see other vectors; use --backend torch or onnx"
+        )
     if args.backend != "torch" and args.few_shot:
-        raise UsageError(f"--few-shot fine-tunes the torch encoder, which --backend {args.backend} does not run; "
-                         "leave out --backend (or --few-shot)")
+        raise UsageError(
+            f"--few-shot fine-tunes the torch encoder, which --backend {args.backend} does not run; "
+            "leave out --backend (or --few-shot)"
+        )
     try:  # the data is read before the model is loaded, so a bad file or column fails fast
-        texts, labels = read_labelled(args.data, *_classify_columns(args), header=not args.no_header,
-                                      multi_label=args.multi_label, label_separator=args.label_separator)
+        texts, labels = read_labelled(
+            args.data,
+            *_classify_columns(args),
+            header=not args.no_header,
+            multi_label=args.multi_label,
+            label_separator=args.label_separator,
+        )
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
     head_kwargs: dict[str, Any] = {}
@@ -714,18 +795,32 @@ def cmd_classify_train(args: argparse.Namespace) -> int:
         head_kwargs["C"] = args.C
     model = _model_from_args(args)
     try:
-        classifier = model.get_classifier(head=args.head, multi_label=args.multi_label,
-                                          show_progress_bar=not args.quiet and sys.stderr.isatty(), **head_kwargs)
+        classifier = model.get_classifier(
+            head=args.head,
+            multi_label=args.multi_label,
+            show_progress_bar=not args.quiet and sys.stderr.isatty(),
+            **head_kwargs,
+        )
     except ImportError as err:
         raise UsageError(str(err)) from None
-    _note(args, f"training a {args.head} head on {_plural(len(texts), 'text')}"
-                + (" with few-shot fine-tuning of the encoder" if args.few_shot else ""))
+    _note(
+        args,
+        f"training a {args.head} head on {_plural(len(texts), 'text')}"
+        + (" with few-shot fine-tuning of the encoder" if args.few_shot else ""),
+    )
     classifier.fit(texts, labels, finetune=args.few_shot, num_iterations=args.num_iterations, seed=args.seed)
     accuracy = classifier.score(texts, labels)
     classifier.save(args.out)
-    summary = {"out": args.out, "model": args.model, "head": args.head, "multi_label": args.multi_label,
-               "few_shot": args.few_shot, "texts": len(texts), "classes": classifier.classes_.tolist(),
-               "train_accuracy": accuracy}
+    summary = {
+        "out": args.out,
+        "model": args.model,
+        "head": args.head,
+        "multi_label": args.multi_label,
+        "few_shot": args.few_shot,
+        "texts": len(texts),
+        "classes": classifier.classes_.tolist(),
+        "train_accuracy": accuracy,
+    }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -745,8 +840,10 @@ def cmd_classify_predict(args: argparse.Namespace) -> int:
     if not texts:
         raise UsageError("no texts to classify: pass them as arguments or with -i FILE")
     if not (Path(args.classifier) / "classifier.json").is_file():
-        raise UsageError(f"{args.classifier!r} is not a classifier folder (no classifier.json); "
-                         "make one with: sentvec classify train DATA --out DIR")
+        raise UsageError(
+            f"{args.classifier!r} is not a classifier folder (no classifier.json); "
+            "make one with: sentvec classify train DATA --out DIR"
+        )
     classifier = SentenceClassifier.load(args.classifier, device=args.device)
     probabilities = classifier.predict_proba(texts)
     predicted = classifier.predict(texts)
@@ -754,8 +851,11 @@ def cmd_classify_predict(args: argparse.Namespace) -> int:
     for i, text in enumerate(texts):
         label = predicted[i].tolist() if hasattr(predicted[i], "tolist") else predicted[i]
         if args.json:
-            record = {"text": text, "labels" if classifier.multi_label else "label": label,
-                      "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, probabilities[i])}}
+            record = {
+                "text": text,
+                "labels" if classifier.multi_label else "label": label,
+                "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, probabilities[i])},
+            }
             print(json.dumps(record, ensure_ascii=False))
         else:
             shown = ",".join(map(str, label)) if isinstance(label, list) else str(label)
@@ -786,8 +886,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
     _note(args, f"distilling {args.teacher}" + (f" with a fit on {_plural(len(corpus), 'text')}" if corpus else ""))
     started = time.perf_counter()
     static = distill(
-        args.teacher, vocabulary=vocabulary, corpus=corpus, pca_dims=args.dims, epochs=args.epochs,
-        sif_coefficient=None if args.no_weighting else 1e-4, device=args.device,
+        args.teacher,
+        vocabulary=vocabulary,
+        corpus=corpus,
+        pca_dims=args.dims,
+        epochs=args.epochs,
+        sif_coefficient=None if args.no_weighting else 1e-4,
+        device=args.device,
         show_progress_bar=not args.quiet and sys.stderr.isatty(),
     )
     static.save(out)
@@ -831,23 +936,46 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     if args.ray is not None:
         return cmd_index_build_ray(args)
     # the corpus and the index path first: a binary, empty or malformed corpus fails before the model loads
-    check_build_inputs(args.corpus, args.out, format=args.format, text_field=args.text_field,
-                       id_field=args.id_field or None, overwrite=args.overwrite or bool(_bm25_options(args)["bm25"]))
+    check_build_inputs(
+        args.corpus,
+        args.out,
+        format=args.format,
+        text_field=args.text_field,
+        id_field=args.id_field or None,
+        overwrite=args.overwrite or bool(_bm25_options(args)["bm25"]),
+    )
     model = _model_from_args(args)
     model.model_name_or_path = model.model_name_or_path or args.model
     # an interrupted or failed build says on the log what it kept (to resume) or removed
     index = Index.build(
-        args.corpus, model, args.out, format=args.format, text_field=args.text_field,
-        id_field=args.id_field or None, precision=args.precision, normalize=not args.no_normalize,
-        truncate_dim=args.truncate_dim, prompt_name=args.prompt_name, chunk_size=args.chunk_size,
-        batch_size=args.batch_size, ann=args.ann, overwrite=args.overwrite,
-        show_progress_bar=not (args.no_progress or args.quiet), **_bm25_options(args),
+        args.corpus,
+        model,
+        args.out,
+        format=args.format,
+        text_field=args.text_field,
+        id_field=args.id_field or None,
+        precision=args.precision,
+        normalize=not args.no_normalize,
+        truncate_dim=args.truncate_dim,
+        prompt_name=args.prompt_name,
+        chunk_size=args.chunk_size,
+        batch_size=args.batch_size,
+        ann=args.ann,
+        overwrite=args.overwrite,
+        show_progress_bar=not (args.no_progress or args.quiet),
+        **_bm25_options(args),
     )
     if index.manifest.get("bm25"):
-        _note(args, f"BM25 index ({index.manifest['bm25']['language']}) over {_plural(index.count, 'document')}; "
-                    f"default search mode: {index.manifest.get('search_mode') or 'dense'}")
-    _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
-                f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})")
+        _note(
+            args,
+            f"BM25 index ({index.manifest['bm25']['language']}) over {_plural(index.count, 'document')}; "
+            f"default search mode: {index.manifest.get('search_mode') or 'dense'}",
+        )
+    _note(
+        args,
+        f"indexed {_plural(index.count, 'document')} into {args.out} "
+        f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})",
+    )
     return 0
 
 
@@ -861,18 +989,34 @@ def cmd_index_build_ray(args: argparse.Namespace) -> int:
     from sentvec.distributed import build_index, summary_lines
 
     if args.backend != "torch" and args.gpus_per_actor:
-        raise UsageError(f"--backend {args.backend} runs onnxruntime on the CPU; with --gpus-per-actor use "
-                         "--backend torch")
+        raise UsageError(
+            f"--backend {args.backend} runs onnxruntime on the CPU; with --gpus-per-actor use --backend torch"
+        )
     # the actors load the model by name with these options; an interrupted or failed build says on the log
     # what it kept (to resume) or removed
     index = build_index(
-        args.corpus, args.model, args.out, address=args.ray or None, format=args.format,
-        text_field=args.text_field, id_field=args.id_field or None, precision=args.precision,
-        normalize=not args.no_normalize, truncate_dim=args.truncate_dim, prompt_name=args.prompt_name,
-        shard_rows=args.chunk_size, batch_size=args.batch_size, num_actors=args.actors,
-        cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor, ann=args.ann,
-        overwrite=args.overwrite, show_progress_bar=not (args.no_progress or args.quiet),
-        device=args.device, cache_folder=args.cache_folder, backend=args.backend,
+        args.corpus,
+        args.model,
+        args.out,
+        address=args.ray or None,
+        format=args.format,
+        text_field=args.text_field,
+        id_field=args.id_field or None,
+        precision=args.precision,
+        normalize=not args.no_normalize,
+        truncate_dim=args.truncate_dim,
+        prompt_name=args.prompt_name,
+        shard_rows=args.chunk_size,
+        batch_size=args.batch_size,
+        num_actors=args.actors,
+        cpus_per_actor=args.cpus_per_actor,
+        gpus_per_actor=args.gpus_per_actor,
+        ann=args.ann,
+        overwrite=args.overwrite,
+        show_progress_bar=not (args.no_progress or args.quiet),
+        device=args.device,
+        cache_folder=args.cache_folder,
+        backend=args.backend,
     )
     options = _bm25_options(args)
     if index.complete:
@@ -880,8 +1024,11 @@ def cmd_index_build_ray(args: argparse.Namespace) -> int:
         index._add_sparse(options["sparse"], args.batch_size, not (args.no_progress or args.quiet))
     for line in summary_lines(index.manifest["build"]):
         _note(args, line)
-    _note(args, f"indexed {_plural(index.count, 'document')} into {args.out} "
-                f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})")
+    _note(
+        args,
+        f"indexed {_plural(index.count, 'document')} into {args.out} "
+        f"({index.precision}, dimension {index.dimension}{', with ANN index' if index.manifest.get('ann') else ''})",
+    )
     return 0
 
 
@@ -895,12 +1042,16 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         print(json.dumps(manifest, ensure_ascii=False))
     else:
         model = manifest["model"]
-        rows = [("documents", f"{index.count}{'' if index.complete else ' (build unfinished: run it again to resume)'}"),
-                ("model", f"{model['name']} (fingerprint {model['fingerprint']})"), ("dimension", model["dimension"]),
-                ("precision", manifest["precision"]), ("normalized", "yes" if manifest["normalize"] else "no"),
-                ("chunks", f"{manifest['chunk_count']} of up to {manifest['chunk_size']} documents"),
-                ("source", f"{manifest['source']['path']} ({manifest['source']['format']})"),
-                ("approximate", manifest["ann"]["kind"] if manifest.get("ann") else "none")]
+        rows = [
+            ("documents", f"{index.count}{'' if index.complete else ' (build unfinished: run it again to resume)'}"),
+            ("model", f"{model['name']} (fingerprint {model['fingerprint']})"),
+            ("dimension", model["dimension"]),
+            ("precision", manifest["precision"]),
+            ("normalized", "yes" if manifest["normalize"] else "no"),
+            ("chunks", f"{manifest['chunk_count']} of up to {manifest['chunk_size']} documents"),
+            ("source", f"{manifest['source']['path']} ({manifest['source']['format']})"),
+            ("approximate", manifest["ann"]["kind"] if manifest.get("ann") else "none"),
+        ]
         print("\n".join(f"{key + ':':<12} {value}" for key, value in rows))
     return 0
 
@@ -925,8 +1076,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         reranker = _load_cross_encoder(args.rerank, device=args.device, cache_folder=args.cache_folder)
     fusion = {"fusion": args.fusion, "alpha": args.alpha} if args.fusion or args.alpha is not None else {}
     fusion = {key: value for key, value in fusion.items() if value is not None}
-    hits = index.search(args.query, k=args.k, model=model, exact=not args.approximate, reranker=reranker,
-                        rerank_top=args.rerank_top, mode=args.mode, **fusion)
+    hits = index.search(
+        args.query,
+        k=args.k,
+        model=model,
+        exact=not args.approximate,
+        reranker=reranker,
+        rerank_top=args.rerank_top,
+        mode=args.mode,
+        **fusion,
+    )
     if args.json:
         print(json.dumps(hits, ensure_ascii=False))
     elif reranker is not None:  # both scores: the cross-encoder's (the order) and the index's
@@ -961,13 +1120,16 @@ def _map_corpus(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
         pairs = [line.split("\t", 1) for line in texts]
         bad = next((i for i, pair in enumerate(pairs) if len(pair) != 2), None)
         if bad is not None:
-            raise UsageError(f"corpus {label}, text {bad + 1} has no tab: with --labels and no file, each line "
-                             "is LABEL<TAB>TEXT")
+            raise UsageError(
+                f"corpus {label}, text {bad + 1} has no tab: with --labels and no file, each line is LABEL<TAB>TEXT"
+            )
         return [text for _, text in pairs], [name for name, _ in pairs]
     labels, _, label_name = _read_lines(args.labels)
     if len(labels) != len(texts):
-        raise UsageError(f"--labels {label_name} has {len(labels)} non-empty lines but the corpus has "
-                         f"{len(texts)} texts; give one label per text")
+        raise UsageError(
+            f"--labels {label_name} has {len(labels)} non-empty lines but the corpus has "
+            f"{len(texts)} texts; give one label per text"
+        )
     return texts, labels
 
 
@@ -982,15 +1144,25 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if kind == "map":
         out = _plot_output(args.out, (".png", ".svg", ".html"))
         if out.suffix.lower() == ".html" and importlib.util.find_spec("plotly") is None:
-            raise UsageError(f"--out {args.out!r}: an HTML map needs plotly (pip install -e '.[plot-html]' in the sentvec checkout); "
-                             "or write a .png")
+            raise UsageError(
+                f"--out {args.out!r}: an HTML map needs plotly (pip install -e '.[plot-html]' in the sentvec checkout); "
+                "or write a .png"
+            )
         if args.method == "umap" and importlib.util.find_spec("umap") is None:
             raise UsageError("--method umap needs umap-learn: pip install umap-learn (or --method pca)")
         texts, labels = _map_corpus(args)
         model = _model_from_args(args)
         _note(args, f"embedding {_plural(len(texts), 'text')} with {args.model}")
-        plot.corpus_map(texts, model=model, labels=labels, path=out, method=args.method, title=args.title,
-                        batch_size=args.batch_size, show_progress_bar=not args.quiet and sys.stderr.isatty())
+        plot.corpus_map(
+            texts,
+            model=model,
+            labels=labels,
+            path=out,
+            method=args.method,
+            title=args.title,
+            batch_size=args.batch_size,
+            show_progress_bar=not args.quiet and sys.stderr.isatty(),
+        )
     elif kind == "similarity":
         out = _plot_output(args.out, (".png", ".svg"))
         if args.texts == ["-"]:
@@ -1002,8 +1174,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     elif kind == "training":
         out = _plot_output(args.out, (".png", ".svg"))
         if not Path(args.log).expanduser().exists():
-            raise UsageError(f"training log {args.log!r} does not exist; give the trainer's output folder or "
-                             "its train_log.jsonl")
+            raise UsageError(
+                f"training log {args.log!r} does not exist; give the trainer's output folder or its train_log.jsonl"
+            )
         plot.training_curves(Path(args.log).expanduser(), out, metrics=args.metric, title=args.title)
     else:
         out = _plot_output(args.out, (".png", ".svg"))
@@ -1027,17 +1200,25 @@ def _positive_int(value: str) -> int:
     return number
 
 
-BACKENDS = ("torch", "onnx", "int8")  # sentvec.model.BACKENDS, without importing torch for --help
-BACKEND_HELP = "torch (exact, default), onnx (onnxruntime) or int8 (quantized onnxruntime); the last two need sentvec[onnx]"
+BACKEND_HELP = (
+    "torch (exact, default), onnx (onnxruntime) or int8 (quantized onnxruntime); the last two need sentvec[onnx]"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     # Global options are accepted before and after the subcommand: the subparsers share them with
     # SUPPRESS defaults so that a value given before the subcommand is not reset after it.
     def add_globals(parser: argparse.ArgumentParser, default: Any) -> None:
-        parser.add_argument("--device", default=default, help="cpu, cuda, cuda:1, mps... (default: cuda when available)")
-        parser.add_argument("-q", "--quiet", action="store_true", default=default,
-                            help="print only results and errors (no progress bar, no notes)")
+        parser.add_argument(
+            "--device", default=default, help="cpu, cuda, cuda:1, mps... (default: cuda when available)"
+        )
+        parser.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            default=default,
+            help="print only results and errors (no progress bar, no notes)",
+        )
 
     parser = argparse.ArgumentParser(
         prog="sentvec",
@@ -1049,20 +1230,27 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_globals(common, argparse.SUPPRESS)
     model_opts = argparse.ArgumentParser(add_help=False)
-    model_opts.add_argument("-m", "--model", default=DEFAULT_MODEL,
-                            help=f"model name or folder (default: {DEFAULT_MODEL})")
+    model_opts.add_argument(
+        "-m", "--model", default=DEFAULT_MODEL, help=f"model name or folder (default: {DEFAULT_MODEL})"
+    )
     model_opts.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     model_opts.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     enc = sub.add_parser(
-        "encode", parents=[common, model_opts], help="embed text lines (one text per line)",
+        "encode",
+        parents=[common, model_opts],
+        help="embed text lines (one text per line)",
         description="Embed each non-empty line of INPUT and write the vectors to OUTPUT.",
     )
     enc.add_argument("-i", "--input", default="-", help="UTF-8 text file, one text per line (default: - for stdin)")
-    enc.add_argument("-o", "--output", default=None,
-                     help="OUTPUT.npy (float32 matrix) or OUTPUT.jsonl; default or -: JSON lines on stdout")
+    enc.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="OUTPUT.npy (float32 matrix) or OUTPUT.jsonl; default or -: JSON lines on stdout",
+    )
     enc.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
     enc.add_argument("--normalize", action="store_true", help="scale each vector to unit length")
     enc.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
@@ -1070,17 +1258,25 @@ def build_parser() -> argparse.ArgumentParser:
     enc.set_defaults(func=cmd_encode)
 
     sim = sub.add_parser(
-        "similarity", parents=[common, model_opts], help="score how similar two texts are",
+        "similarity",
+        parents=[common, model_opts],
+        help="score how similar two texts are",
         description="Print the similarity of two texts as one number (larger is more similar).",
     )
     sim.add_argument("text_a", metavar="A", help="first text")
     sim.add_argument("text_b", metavar="B", help="second text")
-    sim.add_argument("--function", choices=SIMILARITY_FUNCTIONS, default=None,
-                     help="similarity function (default: the model's own, usually cosine)")
+    sim.add_argument(
+        "--function",
+        choices=SIMILARITY_FUNCTIONS,
+        default=None,
+        help="similarity function (default: the model's own, usually cosine)",
+    )
     sim.set_defaults(func=cmd_similarity)
 
     pul = sub.add_parser(
-        "pull", parents=[common], help="download a model into the local cache",
+        "pull",
+        parents=[common],
+        help="download a model into the local cache",
         description="Make a model available locally and print its folder.",
     )
     pul.add_argument("name", metavar="NAME", help="model name, hub id or folder")
@@ -1089,109 +1285,208 @@ def build_parser() -> argparse.ArgumentParser:
     pul.set_defaults(func=cmd_pull)
 
     inf = sub.add_parser(
-        "info", parents=[common], help="describe a model without loading it",
+        "info",
+        parents=[common],
+        help="describe a model without loading it",
         description="Show a model's architecture, pooling, dimension and files (reads only its JSON files).",
     )
-    inf.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
-                     help=f"model name or folder (default: {DEFAULT_MODEL})")
+    inf.add_argument(
+        "model",
+        metavar="MODEL",
+        nargs="?",
+        default=DEFAULT_MODEL,
+        help=f"model name or folder (default: {DEFAULT_MODEL})",
+    )
     inf.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     inf.add_argument("--json", action="store_true", help="print one JSON object")
     inf.set_defaults(func=cmd_info)
 
     ev = sub.add_parser(
-        "eval", parents=[common], help="measure a model on a benchmark or on your own scored pairs",
+        "eval",
+        parents=[common],
+        help="measure a model on a benchmark or on your own scored pairs",
         description="Correlate the model's similarity of sentence pairs with gold scores (Pearson and Spearman "
-                    "for cosine, dot, Euclidean and Manhattan) and print a table. The STS Benchmark is read "
-                    "from --data DIR, else $SENTVEC_DATA or the nearest shared/data folder, else the sentvec "
-                    "cache; when none has it, it is fetched once from the Hugging Face dataset "
-                    "sentence-transformers/stsb (needs huggingface_hub and pyarrow, and the network).",
+        "for cosine, dot, Euclidean and Manhattan) and print a table. The STS Benchmark is read "
+        "from --data DIR, else $SENTVEC_DATA or the nearest shared/data folder, else the sentvec "
+        "cache; when none has it, it is fetched once from the Hugging Face dataset "
+        "sentence-transformers/stsb (needs huggingface_hub and pyarrow, and the network).",
     )
-    ev.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
-                    help=f"model name or folder (default: {DEFAULT_MODEL})")
-    ev.add_argument("--task", default="stsb",
-                    help="stsb (the STS Benchmark), a .csv/.tsv/.jsonl/.json file of scored pairs, or beir:DIR, a "
-                         "retrieval collection in BEIR layout (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) "
-                         "(default: stsb)")
-    ev.add_argument("--split", choices=("train", "dev", "test"), default="test",
-                    help="STS Benchmark split, or the qrels file of a beir: task (default: test)")
-    ev.add_argument("--mode", choices=("dense", "bm25", "sparse", "hybrid"), default="dense",
-                    help="beir: how to search: dense (MODEL's embeddings), bm25 (no model), sparse (MODEL is a "
-                         "SparseEncoder), hybrid (MODEL fused with BM25) (default: dense)")
-    ev.add_argument("--fusion", choices=("rrf", "convex"), default="convex",
-                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
+    ev.add_argument(
+        "model",
+        metavar="MODEL",
+        nargs="?",
+        default=DEFAULT_MODEL,
+        help=f"model name or folder (default: {DEFAULT_MODEL})",
+    )
+    ev.add_argument(
+        "--task",
+        default="stsb",
+        help="stsb (the STS Benchmark), a .csv/.tsv/.jsonl/.json file of scored pairs, or beir:DIR, a "
+        "retrieval collection in BEIR layout (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) "
+        "(default: stsb)",
+    )
+    ev.add_argument(
+        "--split",
+        choices=("train", "dev", "test"),
+        default="test",
+        help="STS Benchmark split, or the qrels file of a beir: task (default: test)",
+    )
+    ev.add_argument(
+        "--mode",
+        choices=("dense", "bm25", "sparse", "hybrid"),
+        default="dense",
+        help="beir: how to search: dense (MODEL's embeddings), bm25 (no model), sparse (MODEL is a "
+        "SparseEncoder), hybrid (MODEL fused with BM25) (default: dense)",
+    )
+    ev.add_argument(
+        "--fusion",
+        choices=("rrf", "convex"),
+        default="convex",
+        help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)",
+    )
     ev.add_argument("--alpha", type=float, default=0.5, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
-    ev.add_argument("--bm25-language", choices=("en", "zh"), default="en",
-                    help="bm25/hybrid: tokenisation, en (stemmed words) or zh (characters and bigrams) (default: en)")
-    ev.add_argument("--data", metavar="DIR", default=None,
-                    help="offline: folder with the STS Benchmark (sts-test.csv from Stsbenchmark.tar.gz, or the "
-                         "hub dataset's data/test-*.parquet)")
+    ev.add_argument(
+        "--bm25-language",
+        choices=("en", "zh"),
+        default="en",
+        help="bm25/hybrid: tokenisation, en (stemmed words) or zh (characters and bigrams) (default: en)",
+    )
+    ev.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="offline: folder with the STS Benchmark (sts-test.csv from Stsbenchmark.tar.gz, or the "
+        "hub dataset's data/test-*.parquet)",
+    )
     ev.add_argument("--sentence1", default=None, help="pairs file: first sentence column (default: sentence1, or 0)")
     ev.add_argument("--sentence2", default=None, help="pairs file: second sentence column (default: sentence2, or 1)")
     ev.add_argument("--score", default=None, help="pairs file: gold score column (default: score, or 2)")
-    ev.add_argument("--no-header", action="store_true",
-                    help="pairs file has no header row: name columns by 0-based position")
+    ev.add_argument(
+        "--no-header", action="store_true", help="pairs file has no header row: name columns by 0-based position"
+    )
     ev.add_argument("--json", metavar="OUT.json", default=None, help="also write the metrics to this JSON file")
-    ev.add_argument("--plot", metavar="OUT.png", default=None,
-                    help="also save predicted cosine against gold score as a PNG scatter (needs matplotlib)")
+    ev.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        default=None,
+        help="also save predicted cosine against gold score as a PNG scatter (needs matplotlib)",
+    )
     ev.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
     ev.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     ev.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
     ev.set_defaults(func=cmd_eval)
 
-    idx = sub.add_parser("index", help="build or describe a persistent embedding index",
-                         description="Persistent embedding indexes: a folder of vectors, ids and texts on disk.")
+    idx = sub.add_parser(
+        "index",
+        help="build or describe a persistent embedding index",
+        description="Persistent embedding indexes: a folder of vectors, ids and texts on disk.",
+    )
     idx_sub = idx.add_subparsers(dest="index_command", metavar="ACTION", required=True)
     ib = idx_sub.add_parser(
-        "build", parents=[common, model_opts], help="embed a corpus file into an index folder",
+        "build",
+        parents=[common, model_opts],
+        help="embed a corpus file into an index folder",
         description="Embed CORPUS (text lines, JSON lines, CSV/TSV or Parquet) chunk by chunk into the folder OUT. "
-                    "An interrupted build resumes when run again with the same arguments.",
+        "An interrupted build resumes when run again with the same arguments.",
     )
-    ib.add_argument("corpus", metavar="CORPUS", help="corpus file: .txt (one document per line), .jsonl, .csv/.tsv, "
-                    ".parquet; a local path or a URI (s3://, gs://, abfs://, hdfs://, file://)")
+    ib.add_argument(
+        "corpus",
+        metavar="CORPUS",
+        help="corpus file: .txt (one document per line), .jsonl, .csv/.tsv, "
+        ".parquet; a local path or a URI (s3://, gs://, abfs://, hdfs://, file://)",
+    )
     ib.add_argument("--out", required=True, metavar="INDEX", help="index folder to create (or resume)")
-    ib.add_argument("--format", choices=("text", "jsonl", "csv", "parquet"), default=None,
-                    help="corpus format (default: from the extension; text otherwise)")
+    ib.add_argument(
+        "--format",
+        choices=("text", "jsonl", "csv", "parquet"),
+        default=None,
+        help="corpus format (default: from the extension; text otherwise)",
+    )
     ib.add_argument("--text-field", default="text", help="JSON field or column with the text (default: text)")
-    ib.add_argument("--id-field", default="id",
-                    help="JSON field or column with the id (default: id; missing: the record's position)")
-    ib.add_argument("--precision", choices=("float32", "int8", "uint8", "binary", "ubinary"), default="float32",
-                    help="how vectors are stored (default: float32)")
-    ib.add_argument("--no-normalize", action="store_true", help="store raw vectors: scores are dot products, not cosine")
+    ib.add_argument(
+        "--id-field",
+        default="id",
+        help="JSON field or column with the id (default: id; missing: the record's position)",
+    )
+    ib.add_argument(
+        "--precision",
+        choices=("float32", "int8", "uint8", "binary", "ubinary"),
+        default="float32",
+        help="how vectors are stored (default: float32)",
+    )
+    ib.add_argument(
+        "--no-normalize", action="store_true", help="store raw vectors: scores are dot products, not cosine"
+    )
     ib.add_argument("--truncate-dim", type=_positive_int, default=None, help="keep the first N dimensions (Matryoshka)")
     ib.add_argument("--prompt-name", default=None, help="the model's prompt for documents, if it has one")
-    ib.add_argument("--chunk-size", type=_positive_int, default=10_000,
-                    help="documents per chunk: the unit of memory and of resuming (default: 10000)")
+    ib.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=10_000,
+        help="documents per chunk: the unit of memory and of resuming (default: 10000)",
+    )
     ib.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
-    ib.add_argument("--ann", choices=("faiss",), default=None,
-                    help="also build an approximate index (HNSW; with --ray, IVF with its lists on disk)")
-    ib.add_argument("--bm25", nargs="?", const="en", choices=("en", "zh"), default=None, metavar="LANG",
-                    help="also build a BM25 keyword index (search --mode bm25/hybrid); LANG en (stemmed words, the "
-                         "default) or zh (CJK characters and bigrams). Adds BM25 to a complete index too")
-    ib.add_argument("--sparse", metavar="SPARSE_MODEL", default=None,
-                    help="also encode every document with this SparseEncoder (e.g. splade-tiny) into an inverted "
-                         "index (search --mode sparse)")
-    ib.add_argument("--hybrid", action="store_true",
-                    help="as --bm25, and make hybrid (dense + BM25) the index's default search mode")
+    ib.add_argument(
+        "--ann",
+        choices=("faiss",),
+        default=None,
+        help="also build an approximate index (HNSW; with --ray, IVF with its lists on disk)",
+    )
+    ib.add_argument(
+        "--bm25",
+        nargs="?",
+        const="en",
+        choices=("en", "zh"),
+        default=None,
+        metavar="LANG",
+        help="also build a BM25 keyword index (search --mode bm25/hybrid); LANG en (stemmed words, the "
+        "default) or zh (CJK characters and bigrams). Adds BM25 to a complete index too",
+    )
+    ib.add_argument(
+        "--sparse",
+        metavar="SPARSE_MODEL",
+        default=None,
+        help="also encode every document with this SparseEncoder (e.g. splade-tiny) into an inverted "
+        "index (search --mode sparse)",
+    )
+    ib.add_argument(
+        "--hybrid",
+        action="store_true",
+        help="as --bm25, and make hybrid (dense + BM25) the index's default search mode",
+    )
     ib.add_argument("--overwrite", action="store_true", help="replace an existing index at OUT")
     ib.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     ray = ib.add_argument_group("distributed build (sentvec[ray])")
-    ray.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                     help="embed on a Ray cluster: ADDRESS, else $RAY_ADDRESS, else a local cluster; "
-                          "--chunk-size is then the rows per shard")
-    ray.add_argument("--actors", type=_positive_int, default=None,
-                     help="embedding actors (default: as many as the cluster's CPUs or GPUs allow)")
+    ray.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="embed on a Ray cluster: ADDRESS, else $RAY_ADDRESS, else a local cluster; "
+        "--chunk-size is then the rows per shard",
+    )
+    ray.add_argument(
+        "--actors",
+        type=_positive_int,
+        default=None,
+        help="embedding actors (default: as many as the cluster's CPUs or GPUs allow)",
+    )
     ray.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPU cores per actor (default: 1)")
     ray.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per actor, e.g. 1 or 0.5 (default: 0)")
     ib.set_defaults(func=cmd_index_build)
-    ii = idx_sub.add_parser("info", parents=[common], help="describe an index",
-                            description="Show what an index holds and how it was built.")
+    ii = idx_sub.add_parser(
+        "info", parents=[common], help="describe an index", description="Show what an index holds and how it was built."
+    )
     ii.add_argument("index", metavar="INDEX", help="index folder")
     ii.add_argument("--json", action="store_true", help="print the manifest (without the chunk list) as JSON")
     ii.add_argument("--verify", action="store_true", help="also check every chunk file against its checksum")
     ii.set_defaults(func=cmd_index_info)
 
     se = sub.add_parser(
-        "search", parents=[common], help="query an index built with `sentvec index build`",
+        "search",
+        parents=[common],
+        help="query an index built with `sentvec index build`",
         description="Embed QUERY with the index's model and print the best documents: rank, score, id and text.",
     )
     se.add_argument("index", metavar="INDEX", help="index folder")
@@ -1199,70 +1494,140 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("-k", type=_positive_int, default=10, help="number of hits (default: 10)")
     se.add_argument("--json", action="store_true", help="print the hits as a JSON array")
     se.add_argument("--approximate", action="store_true", help="use the approximate (HNSW) index built with --ann")
-    se.add_argument("--mode", choices=("dense", "bm25", "hybrid", "sparse"), default=None,
-                    help="dense (embeddings), bm25 (keywords) or hybrid (both, fused), the last two with an index "
-                         "built with --bm25; sparse with one built with --sparse (default: the index's own, set by "
-                         "--hybrid; else dense)")
-    se.add_argument("--fusion", choices=("rrf", "convex"), default=None,
-                    help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)")
+    se.add_argument(
+        "--mode",
+        choices=("dense", "bm25", "hybrid", "sparse"),
+        default=None,
+        help="dense (embeddings), bm25 (keywords) or hybrid (both, fused), the last two with an index "
+        "built with --bm25; sparse with one built with --sparse (default: the index's own, set by "
+        "--hybrid; else dense)",
+    )
+    se.add_argument(
+        "--fusion",
+        choices=("rrf", "convex"),
+        default=None,
+        help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)",
+    )
     se.add_argument("--alpha", type=float, default=None, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
-    se.add_argument("-m", "--model", default=None,
-                    help="model to embed the query (default: the index's own; another model is refused)")
-    se.add_argument("--rerank", metavar="CROSS_ENCODER_MODEL", default=None,
-                    help="rerank the retrieved hits with this cross-encoder; lines then show rank, rerank score, "
-                         "index score, id and text")
-    se.add_argument("--rerank-top", metavar="N", type=_positive_int, default=None,
-                    help="hits retrieved from the index for --rerank to score (default: 4 * k)")
+    se.add_argument(
+        "-m",
+        "--model",
+        default=None,
+        help="model to embed the query (default: the index's own; another model is refused)",
+    )
+    se.add_argument(
+        "--rerank",
+        metavar="CROSS_ENCODER_MODEL",
+        default=None,
+        help="rerank the retrieved hits with this cross-encoder; lines then show rank, rerank score, "
+        "index score, id and text",
+    )
+    se.add_argument(
+        "--rerank-top",
+        metavar="N",
+        type=_positive_int,
+        default=None,
+        help="hits retrieved from the index for --rerank to score (default: 4 * k)",
+    )
     se.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     se.set_defaults(func=cmd_search)
     srv = sub.add_parser(
-        "serve", parents=[common], help="serve a model over HTTP (OpenAI and text-embeddings-inference APIs)",
+        "serve",
+        parents=[common],
+        help="serve a model over HTTP (OpenAI and text-embeddings-inference APIs)",
         description="Serve one model: POST /v1/embeddings (OpenAI), /embed, /similarity, /tokenize, GET /info "
-                    "(text-embeddings-inference), /health, /ready, /metrics; POST /rerank with --reranker. "
-                    "Needs the [server] extra.",
+        "(text-embeddings-inference), /health, /ready, /metrics; POST /rerank with --reranker. "
+        "Needs the [server] extra.",
     )
-    srv.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL,
-                     help=f"model name or folder (default: {DEFAULT_MODEL}); fixed for the server's life")
+    srv.add_argument(
+        "model",
+        metavar="MODEL",
+        nargs="?",
+        default=DEFAULT_MODEL,
+        help=f"model name or folder (default: {DEFAULT_MODEL}); fixed for the server's life",
+    )
     srv.add_argument("--cache-folder", help="sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
     srv.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
-    srv.add_argument("--api-key", default=os.environ.get("SENTVEC_API_KEY"),
-                     help="require 'Authorization: Bearer KEY' (default: $SENTVEC_API_KEY; none: open)")
+    srv.add_argument(
+        "--api-key",
+        default=os.environ.get("SENTVEC_API_KEY"),
+        help="require 'Authorization: Bearer KEY' (default: $SENTVEC_API_KEY; none: open)",
+    )
     srv.add_argument("--served-model-name", default=None, help="model name in responses (default: MODEL)")
-    srv.add_argument("--max-batch-tokens", type=_positive_int, default=16384,
-                     help="most tokens, padding included, per model call (default: 16384)")
-    srv.add_argument("--max-queue", type=_positive_int, default=512,
-                     help="most requests held at once; more get 429 (default: 512)")
-    srv.add_argument("--max-client-batch-size", type=_positive_int, default=2048,
-                     help="most inputs per request; more get 422 (default: 2048)")
-    srv.add_argument("--max-body-bytes", type=_positive_int, default=2_000_000,
-                     help="largest request body; larger gets 413 (default: 2000000)")
-    srv.add_argument("--timeout-keep-alive", type=_positive_int, default=30,
-                     help="seconds an idle connection stays open (default: 30; keep it above your clients' pool "
-                          "expiry, or a client may send a request on a connection the server is closing)")
-    srv.add_argument("--request-timeout", type=_positive_int, default=30,
-                     help="seconds a client has to send a request: later headers close the connection, a later "
-                          "body gets 408 (default: 30)")
-    srv.add_argument("--max-connections", type=_positive_int, default=1024,
-                     help="most connections and requests in progress; more get 503 (default: 1024; keep it "
-                          "above --max-queue, so overload answers 429)")
-    srv.add_argument("--auto-truncate", action="store_true",
-                     help="truncate inputs over max_seq_length tokens instead of answering 422")
-    srv.add_argument("--index", metavar="INDEX", default=None,
-                     help="also serve POST /search (and the playground's search box) over this index, built "
-                          "with MODEL by `sentvec index build` (default: none, /search answers 501)")
-    srv.add_argument("--reranker", metavar="CROSS_ENCODER_MODEL", default=None,
-                     help="also serve POST /rerank with this cross-encoder (one label); fixed for the server's "
-                          "life (default: none, /rerank answers 501)")
+    srv.add_argument(
+        "--max-batch-tokens",
+        type=_positive_int,
+        default=16384,
+        help="most tokens, padding included, per model call (default: 16384)",
+    )
+    srv.add_argument(
+        "--max-queue", type=_positive_int, default=512, help="most requests held at once; more get 429 (default: 512)"
+    )
+    srv.add_argument(
+        "--max-client-batch-size",
+        type=_positive_int,
+        default=2048,
+        help="most inputs per request; more get 422 (default: 2048)",
+    )
+    srv.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=2_000_000,
+        help="largest request body; larger gets 413 (default: 2000000)",
+    )
+    srv.add_argument(
+        "--timeout-keep-alive",
+        type=_positive_int,
+        default=30,
+        help="seconds an idle connection stays open (default: 30; keep it above your clients' pool "
+        "expiry, or a client may send a request on a connection the server is closing)",
+    )
+    srv.add_argument(
+        "--request-timeout",
+        type=_positive_int,
+        default=30,
+        help="seconds a client has to send a request: later headers close the connection, a later "
+        "body gets 408 (default: 30)",
+    )
+    srv.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=1024,
+        help="most connections and requests in progress; more get 503 (default: 1024; keep it "
+        "above --max-queue, so overload answers 429)",
+    )
+    srv.add_argument(
+        "--auto-truncate",
+        action="store_true",
+        help="truncate inputs over max_seq_length tokens instead of answering 422",
+    )
+    srv.add_argument(
+        "--index",
+        metavar="INDEX",
+        default=None,
+        help="also serve POST /search (and the playground's search box) over this index, built "
+        "with MODEL by `sentvec index build` (default: none, /search answers 501)",
+    )
+    srv.add_argument(
+        "--reranker",
+        metavar="CROSS_ENCODER_MODEL",
+        default=None,
+        help="also serve POST /rerank with this cross-encoder (one label); fixed for the server's "
+        "life (default: none, /rerank answers 501)",
+    )
     srv.set_defaults(func=cmd_serve)
     cls = sub.add_parser(
-        "classify", help="train a text classifier on embeddings, or classify texts with one",
+        "classify",
+        help="train a text classifier on embeddings, or classify texts with one",
         description="Fit a classification head on a model's embeddings (optionally fine-tuning the encoder "
-                    "SetFit-style on few examples), save it, and classify texts with it.",
+        "SetFit-style on few examples), save it, and classify texts with it.",
     )
     cls_sub = cls.add_subparsers(dest="classify_command", metavar="ACTION", required=True)
     ctrain = cls_sub.add_parser(
-        "train", parents=[common, model_opts], help="fit a classifier on labelled texts and save it",
+        "train",
+        parents=[common, model_opts],
+        help="fit a classifier on labelled texts and save it",
         description="Fit a classifier on DATA (.csv, .tsv, .jsonl or .json with text and label columns) and save it to DIR.",
     )
     ctrain.add_argument("data", metavar="DATA", help="labelled texts: .csv, .tsv, .jsonl or .json")
@@ -1270,32 +1635,50 @@ def build_parser() -> argparse.ArgumentParser:
     ctrain.add_argument("--text-column", default=None, help="column or key of the texts (default: text, or 0)")
     ctrain.add_argument("--label-column", default=None, help="column or key of the labels (default: label, or 1)")
     ctrain.add_argument("--no-header", action="store_true", help="CSV/TSV without a header row: columns by position")
-    ctrain.add_argument("--head", choices=("logistic", "torch"), default="logistic",
-                        help="logistic regression (needs scikit-learn) or a small torch head (default: logistic)")
-    ctrain.add_argument("-C", type=float, default=None, help="logistic head: inverse regularisation strength (default: 1)")
-    ctrain.add_argument("--multi-label", action="store_true",
-                        help="each text has a set of labels: a JSON list, or separated by --label-separator")
+    ctrain.add_argument(
+        "--head",
+        choices=("logistic", "torch"),
+        default="logistic",
+        help="logistic regression (needs scikit-learn) or a small torch head (default: logistic)",
+    )
+    ctrain.add_argument(
+        "-C", type=float, default=None, help="logistic head: inverse regularisation strength (default: 1)"
+    )
+    ctrain.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="each text has a set of labels: a JSON list, or separated by --label-separator",
+    )
     ctrain.add_argument("--label-separator", default=",", help="separator of several labels in one cell (default: ,)")
-    ctrain.add_argument("--few-shot", action="store_true",
-                        help="fine-tune the encoder on pairs of the examples first (SetFit-style; saves the tuned model)")
+    ctrain.add_argument(
+        "--few-shot",
+        action="store_true",
+        help="fine-tune the encoder on pairs of the examples first (SetFit-style; saves the tuned model)",
+    )
     ctrain.add_argument("--num-iterations", type=_positive_int, default=20, help="few-shot pair rounds (default: 20)")
     ctrain.add_argument("--seed", type=int, default=42, help="few-shot random seed (default: 42)")
     ctrain.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     ctrain.set_defaults(func=cmd_classify_train)
     cpred = cls_sub.add_parser(
-        "predict", parents=[common], help="classify texts with a saved classifier",
+        "predict",
+        parents=[common],
+        help="classify texts with a saved classifier",
         description="Print the predicted label of each text (label, a tab, the text), or JSON lines with --json.",
     )
     cpred.add_argument("classifier", metavar="DIR", help="a folder written by sentvec classify train")
     cpred.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify")
-    cpred.add_argument("-i", "--input", default=None, help="also classify each non-empty line of this file (- for stdin)")
+    cpred.add_argument(
+        "-i", "--input", default=None, help="also classify each non-empty line of this file (- for stdin)"
+    )
     cpred.add_argument("--json", action="store_true", help="JSON lines: text, label(s) and every class's probability")
     cpred.set_defaults(func=cmd_classify_predict)
     dis = sub.add_parser(
-        "distill", parents=[common], help="distil a model into a small, fast static model",
+        "distill",
+        parents=[common],
+        help="distil a model into a small, fast static model",
         description="Make a static model (one vector per token; a text is the mean of its tokens' vectors) from "
-                    "TEACHER and save it as a folder that sentvec and sentence-transformers load. With --corpus, "
-                    "the vectors are fitted to the teacher's embeddings of those texts.",
+        "TEACHER and save it as a folder that sentvec and sentence-transformers load. With --corpus, "
+        "the vectors are fitted to the teacher's embeddings of those texts.",
     )
     dis.add_argument("teacher", metavar="TEACHER", help="model name or folder to distil")
     dis.add_argument("--out", required=True, help="folder to write the static model to")
@@ -1306,53 +1689,94 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--no-weighting", action="store_true", help="no Zipf-SIF token weighting")
     dis.set_defaults(func=cmd_distill)
     tr = sub.add_parser(
-        "train", parents=[common], help="fine-tune a model as a TOML file says",
+        "train",
+        parents=[common],
+        help="fine-tune a model as a TOML file says",
         description="Fine-tune a model: the TOML file names the model, data, loss, schedule, evaluation and "
-                    "output folder (see sentvec.training.config for every key). Prints a JSON summary.",
+        "output folder (see sentvec.training.config for every key). Prints a JSON summary.",
     )
     tr.add_argument("config", metavar="CONFIG", help="a .toml training config")
     tr.add_argument("-o", "--output", default=None, help="output folder (overrides [output] dir)")
-    tr.add_argument("--plot", metavar="OUT.png", default=None,
-                    help="also draw loss and evaluation metrics per step from the training log (needs matplotlib)")
+    tr.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        default=None,
+        help="also draw loss and evaluation metrics per step from the training log (needs matplotlib)",
+    )
     tr.set_defaults(func=cmd_train)
 
     plo = sub.add_parser(
-        "plot", help="draw pictures: similarity heatmap, corpus map, training curves, recall against memory",
+        "plot",
+        help="draw pictures: similarity heatmap, corpus map, training curves, recall against memory",
         description="Draw a picture and write it to --out (.png or .svg; a corpus map also .html). Needs the "
-                    "[plot] extra (matplotlib).",
+        "[plot] extra (matplotlib).",
     )
     kinds = plo.add_subparsers(dest="plot_kind", metavar="KIND", required=True)
-    p_sim = kinds.add_parser("similarity", parents=[common, model_opts], help="heatmap of the similarity of texts",
-                             description="Encode the texts and draw their pairwise similarity, a score per cell.")
-    p_sim.add_argument("texts", metavar="TEXT", nargs="+", help="texts to compare (- reads them from stdin, one per line)")
-    p_map = kinds.add_parser("map", parents=[common, model_opts], help="2-D map of a corpus (UMAP or PCA)",
-                             description="Embed every line of CORPUS and place it on a 2-D map (UMAP when "
-                                         "umap-learn is installed, else PCA); .html gives hover text (plotly).")
+    p_sim = kinds.add_parser(
+        "similarity",
+        parents=[common, model_opts],
+        help="heatmap of the similarity of texts",
+        description="Encode the texts and draw their pairwise similarity, a score per cell.",
+    )
+    p_sim.add_argument(
+        "texts", metavar="TEXT", nargs="+", help="texts to compare (- reads them from stdin, one per line)"
+    )
+    p_map = kinds.add_parser(
+        "map",
+        parents=[common, model_opts],
+        help="2-D map of a corpus (UMAP or PCA)",
+        description="Embed every line of CORPUS and place it on a 2-D map (UMAP when "
+        "umap-learn is installed, else PCA); .html gives hover text (plotly).",
+    )
     p_map.add_argument("corpus", metavar="CORPUS", help="UTF-8 text file, one text per line (- for stdin)")
-    p_map.add_argument("--labels", nargs="?", const="tab", default=None, metavar="FILE",
-                       help="colour by label: FILE has one label per line; --labels alone reads LABEL<TAB>TEXT lines")
-    p_map.add_argument("--method", choices=("auto", "umap", "pca"), default="auto",
-                       help="projection (default: auto, UMAP when installed, else PCA)")
+    p_map.add_argument(
+        "--labels",
+        nargs="?",
+        const="tab",
+        default=None,
+        metavar="FILE",
+        help="colour by label: FILE has one label per line; --labels alone reads LABEL<TAB>TEXT lines",
+    )
+    p_map.add_argument(
+        "--method",
+        choices=("auto", "umap", "pca"),
+        default="auto",
+        help="projection (default: auto, UMAP when installed, else PCA)",
+    )
     p_map.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)")
-    p_tr = kinds.add_parser("training", parents=[common], help="loss and evaluation metric per step",
-                            description="Draw the training loss and evaluation metrics from the trainer's log.")
+    p_tr = kinds.add_parser(
+        "training",
+        parents=[common],
+        help="loss and evaluation metric per step",
+        description="Draw the training loss and evaluation metrics from the trainer's log.",
+    )
     p_tr.add_argument("log", metavar="LOG", help="train_log.jsonl, or the training output folder holding it")
-    p_tr.add_argument("--metric", action="append", default=None,
-                      help="evaluation key to draw (repeatable; default: the spearman_cosine ones, else all)")
-    p_rec = kinds.add_parser("recall", parents=[common], help="recall against bytes per vector (quantized search)",
-                             description="Draw recall against memory per vector from a JSON list of "
-                                         "{precision, bytes_per_vector, recall[, dim, rescored]}.")
-    p_rec.add_argument("figures", metavar="FIGURES.json", help="the figures, a JSON list (or {\"rows\": [...]})")
+    p_tr.add_argument(
+        "--metric",
+        action="append",
+        default=None,
+        help="evaluation key to draw (repeatable; default: the spearman_cosine ones, else all)",
+    )
+    p_rec = kinds.add_parser(
+        "recall",
+        parents=[common],
+        help="recall against bytes per vector (quantized search)",
+        description="Draw recall against memory per vector from a JSON list of "
+        "{precision, bytes_per_vector, recall[, dim, rescored]}.",
+    )
+    p_rec.add_argument("figures", metavar="FIGURES.json", help='the figures, a JSON list (or {"rows": [...]})')
     for kind in (p_sim, p_map, p_tr, p_rec):
         kind.add_argument("-o", "--out", required=True, metavar="FILE", help="where to write the picture")
         kind.add_argument("--title", default=None, help="title above the picture")
         kind.set_defaults(func=cmd_plot)
 
     doc = sub.add_parser(
-        "doctor", parents=[common], help="show versions, backends, caches and threads (for bug reports)",
+        "doctor",
+        parents=[common],
+        help="show versions, backends, caches and threads (for bug reports)",
         description="Print what this installation has: Python, sentvec and dependency versions, optional "
-                    "extras (and how to install the missing ones), backends that can run, the model caches "
-                    "with their sizes, and thread settings.",
+        "extras (and how to install the missing ones), backends that can run, the model caches "
+        "with their sizes, and thread settings.",
     )
     doc.add_argument("--json", action="store_true", help="print one JSON object")
     doc.set_defaults(func=cmd_doctor)

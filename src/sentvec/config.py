@@ -140,8 +140,14 @@ class EncoderConfig:
             key = names.get(attr, attr)
             return ValueError(f"{source} has {key}={self.raw.get(key, getattr(self, attr))!r}; it must be {need}")
 
-        for attr in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size",
-                     "max_position_embeddings"):
+        for attr in (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+        ):
             if not _is_int(getattr(self, attr)) or getattr(self, attr) < 1:
                 raise bad(attr, "a positive integer")
         for attr in ("type_vocab_size", "relative_attention_num_buckets", "pad_token_id"):
@@ -155,8 +161,10 @@ class EncoderConfig:
             raise bad("max_position_embeddings", f"more than pad_token_id + 1 = {self.pad_token_id + 1}")
         if self.hidden_act not in get_args(Activation):
             raise bad("hidden_act", f"one of {list(get_args(Activation))}")
-        if not isinstance(self.layer_norm_eps, int | float) or isinstance(self.layer_norm_eps, bool) or not (
-            0 < self.layer_norm_eps < 1
+        if (
+            not isinstance(self.layer_norm_eps, int | float)
+            or isinstance(self.layer_norm_eps, bool)
+            or not (0 < self.layer_norm_eps < 1)
         ):
             raise bad("layer_norm_eps", "a number between 0 and 1")
         for attr in ("hidden_dropout", "attention_dropout"):
@@ -188,10 +196,23 @@ def _is_int(value: Any) -> bool:
 
 
 # Our field -> the config.json key, where the Hugging Face name differs (for error messages).
-_BERT_KEYS = {"num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
-              "hidden_dropout": "hidden_dropout_prob", "attention_dropout": "attention_probs_dropout_prob"}
+_BERT_KEYS = {
+    "num_layers": "num_hidden_layers",
+    "num_heads": "num_attention_heads",
+    "hidden_dropout": "hidden_dropout_prob",
+    "attention_dropout": "attention_probs_dropout_prob",
+}
 _KEY_NAMES: dict[str, dict[str, str]] = {
-    "bert": _BERT_KEYS, "roberta": _BERT_KEYS, "xlm-roberta": _BERT_KEYS, "mpnet": _BERT_KEYS,
-    "distilbert": {"hidden_size": "dim", "num_layers": "n_layers", "num_heads": "n_heads",
-                   "intermediate_size": "hidden_dim", "hidden_act": "activation", "hidden_dropout": "dropout"},
+    "bert": _BERT_KEYS,
+    "roberta": _BERT_KEYS,
+    "xlm-roberta": _BERT_KEYS,
+    "mpnet": _BERT_KEYS,
+    "distilbert": {
+        "hidden_size": "dim",
+        "num_layers": "n_layers",
+        "num_heads": "n_heads",
+        "intermediate_size": "hidden_dim",
+        "hidden_act": "activation",
+        "hidden_dropout": "dropout",
+    },
 }

@@ -146,8 +146,10 @@ def plan_shards(source: Source, shard_rows: int) -> list[dict[str, Any]]:
         file = source.parquet_file()
         source._check_columns(file.schema_arrow.names)
         total = file.metadata.num_rows
-        return [{"shard": n, "position": first, "rows": min(shard_rows, total - first)}
-                for n, first in enumerate(range(0, total, shard_rows))]
+        return [
+            {"shard": n, "position": first, "rows": min(shard_rows, total - first)}
+            for n, first in enumerate(range(0, total, shard_rows))
+        ]
     header: list[str] | None = None
     start: dict[str, Any] = {"offset": 0, "line": 0, "position": 0}
     if source.format == "csv":
@@ -182,16 +184,20 @@ def read_shard(source: Source, spec: dict[str, Any]) -> list[tuple[Any, str]]:
                 groups.append(g)
             seen += size
         data = file.read_row_groups(groups, columns=wanted).slice(skip, spec["rows"]).to_pydict()
-        return [source._record({k: v[i] for k, v in data.items()}, first + i, f"row {first + i}")
-                for i in range(spec["rows"])]
+        return [
+            source._record({k: v[i] for k, v in data.items()}, first + i, f"row {first + i}")
+            for i in range(spec["rows"])
+        ]
     records = []
     for doc_id, text, _ in _records(source, spec):
         records.append((doc_id, text))
         if len(records) == spec["rows"]:
             break
     if len(records) != spec["rows"]:
-        raise InvalidIndexError(f"{source.name} changed during the build: shard {spec['shard']} has "
-                                f"{len(records)} of {spec['rows']} documents; build again with --overwrite")
+        raise InvalidIndexError(
+            f"{source.name} changed during the build: shard {spec['shard']} has "
+            f"{len(records)} of {spec['rows']} documents; build again with --overwrite"
+        )
     return records
 
 
@@ -217,20 +223,30 @@ def write_shard(path: Path, records: list[tuple[Any, str]], vectors: np.ndarray,
         id_column, encoding = pa.array([json.dumps(i, ensure_ascii=False) for i in ids], pa.string()), "json"
     width = vectors.shape[1] if vectors.ndim == 2 else 0
     flat = pa.array(np.ascontiguousarray(vectors).reshape(-1))
-    table = pa.table({"id": id_column, "text": pa.array([t for _, t in records], pa.string()),
-                      "vector": pa.FixedSizeListArray.from_arrays(flat, width)})
+    table = pa.table(
+        {
+            "id": id_column,
+            "text": pa.array([t for _, t in records], pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, width),
+        }
+    )
     table = table.replace_schema_metadata({"sentvec.id_encoding": encoding, "sentvec.tokens": str(tokens)})
     with atomic_file(path) as fh:
         pq.write_table(table, fh, compression="zstd" if vectors.dtype == np.float32 else "none")
-    return {"rows": len(records), "tokens": tokens,
-            "shard": {"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}}
+    return {
+        "rows": len(records),
+        "tokens": tokens,
+        "shard": {"file": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)},
+    }
 
 
 def _pq() -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise ImportError("index shards are Parquet files: pip install -e '.[parquet]' in the sentvec checkout (pyarrow)") from None
+        raise ImportError(
+            "index shards are Parquet files: pip install -e '.[parquet]' in the sentvec checkout (pyarrow)"
+        ) from None
     return pq
 
 
@@ -261,9 +277,19 @@ def read_shard_documents(path: Path) -> list[tuple[Any, str]]:
 class ShardEmbedder:
     """One Ray actor: loads the model once, then embeds and writes the shards Ray Data hands it."""
 
-    def __init__(self, model: str, folder: str, corpus: dict[str, Any], settings: dict[str, Any],
-                 ranges: list[list[float]] | None, batch_size: int, device: str | None, cache_folder: str | None,
-                 threads: int, crash_once: tuple[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        folder: str,
+        corpus: dict[str, Any],
+        settings: dict[str, Any],
+        ranges: list[list[float]] | None,
+        batch_size: int,
+        device: str | None,
+        cache_folder: str | None,
+        threads: int,
+        crash_once: tuple[int, str] | None = None,
+    ) -> None:
         import torch
 
         if threads > 0:  # Ray reserves num_cpus for the actor; torch would otherwise use every core of the node
@@ -271,12 +297,20 @@ class ShardEmbedder:
         self.model = _load_model(model, device, cache_folder, settings["model"].get("backend", "torch"))
         found = model_fingerprint(self.model)
         if found != settings["model"]["fingerprint"]:
-            raise InvalidIndexError(f"the model {model!r} on this worker has fingerprint {found}, the driver's has "
-                                    f"{settings['model']['fingerprint']}: install the same model on every node")
+            raise InvalidIndexError(
+                f"the model {model!r} on this worker has fingerprint {found}, the driver's has "
+                f"{settings['model']['fingerprint']}: install the same model on every node"
+            )
         self.folder = Path(folder)
         fs = corpus.get("filesystem")
-        self.source = Source(PurePosixPath(corpus["path"]) if fs else Path(corpus["path"]), corpus["format"],
-                             corpus["text_field"], corpus["id_field"], fs, corpus.get("uri"))
+        self.source = Source(
+            PurePosixPath(corpus["path"]) if fs else Path(corpus["path"]),
+            corpus["format"],
+            corpus["text_field"],
+            corpus["id_field"],
+            fs,
+            corpus.get("uri"),
+        )
         self.settings, self.batch_size = settings, batch_size
         self.ranges = None if ranges is None else np.asarray(ranges, dtype=np.float32)
         self.crash_once = crash_once
@@ -294,8 +328,17 @@ class ShardEmbedder:
         tokenizer.encode = counting_encode
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {"shard": [], "rows": [], "tokens": [], "seconds": [], "worker": [], "skipped": [],
-                                     "peak_rss_mb": [], "began": [], "ended": []}
+        out: dict[str, list[Any]] = {
+            "shard": [],
+            "rows": [],
+            "tokens": [],
+            "seconds": [],
+            "worker": [],
+            "skipped": [],
+            "peak_rss_mb": [],
+            "began": [],
+            "ended": [],
+        }
         for raw in batch["spec"]:
             spec = json.loads(raw)
             began, started = time.time(), time.perf_counter()
@@ -309,10 +352,17 @@ class ShardEmbedder:
                 with atomic_file(done, "w") as fh:
                     fh.write(json.dumps(entry) + "\n")
             rows = json.loads(done.read_text(encoding="utf-8"))
-            for key, value in (("shard", spec["shard"]), ("rows", rows["rows"]), ("tokens", rows["tokens"]),
-                               ("seconds", time.perf_counter() - started), ("worker", self.worker),
-                               ("skipped", skipped), ("peak_rss_mb", _peak_rss_mb()), ("began", began),
-                               ("ended", time.time())):
+            for key, value in (
+                ("shard", spec["shard"]),
+                ("rows", rows["rows"]),
+                ("tokens", rows["tokens"]),
+                ("seconds", time.perf_counter() - started),
+                ("worker", self.worker),
+                ("skipped", skipped),
+                ("peak_rss_mb", _peak_rss_mb()),
+                ("began", began),
+                ("ended", time.time()),
+            ):
                 out[key].append(value)
         return out
 
@@ -320,15 +370,21 @@ class ShardEmbedder:
         m = self.settings
         records = read_shard(self.source, spec)
         before = self.tokens
-        vectors = self.model.encode([text for _, text in records], prompt_name=m["model"]["prompt_name"],
-                                    batch_size=self.batch_size, normalize_embeddings=m["normalize"],
-                                    truncate_dim=m["model"]["truncate_dim"], convert_to_numpy=True,
-                                    show_progress_bar=False)
+        vectors = self.model.encode(
+            [text for _, text in records],
+            prompt_name=m["model"]["prompt_name"],
+            batch_size=self.batch_size,
+            normalize_embeddings=m["normalize"],
+            truncate_dim=m["model"]["truncate_dim"],
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         vectors = np.asarray(vectors, dtype=np.float32)
         if m["precision"] != "float32":
             vectors = quantize_embeddings(vectors, m["precision"], ranges=self.ranges)
-        entry = write_shard(self.folder / "chunks" / (shard_name(spec["shard"]) + SHARD_SUFFIX), records, vectors,
-                            self.tokens - before)
+        entry = write_shard(
+            self.folder / "chunks" / (shard_name(spec["shard"]) + SHARD_SUFFIX), records, vectors, self.tokens - before
+        )
         _release_memory()
         return entry
 
@@ -368,8 +424,9 @@ def _connect(ray: Any, address: str | None, num_cpus: int | None) -> None:
     # A local cluster runs this very sentvec: put its source folder on the workers' path.
     package_root = str(Path(sentvec.__file__).resolve().parents[1])
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": path}})
+    ray.init(
+        num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}}
+    )
 
 
 def build_index(
@@ -437,48 +494,105 @@ def build_index(
     if shard_rows < 1 or batch_size < 1:
         raise ValueError(f"shard_rows={shard_rows} and batch_size={batch_size} must be at least 1")
     if cpus_per_actor <= 0 or gpus_per_actor < 0 or (num_actors is not None and num_actors < 1):
-        raise ValueError(f"cpus_per_actor={cpus_per_actor} must be > 0, gpus_per_actor={gpus_per_actor} >= 0 "
-                         f"and num_actors={num_actors} at least 1")
+        raise ValueError(
+            f"cpus_per_actor={cpus_per_actor} must be > 0, gpus_per_actor={gpus_per_actor} >= 0 "
+            f"and num_actors={num_actors} at least 1"
+        )
     if ann is not None and ann != "faiss":
         raise ValueError(f"ann={ann!r} is not supported; choose 'faiss' (or None for exact search only)")
     if backend != "torch" and gpus_per_actor:
-        raise ValueError(f"backend={backend!r} runs onnxruntime on the CPU; with gpus_per_actor={gpus_per_actor} "
-                         "use backend='torch' (or gpus_per_actor=0)")
+        raise ValueError(
+            f"backend={backend!r} runs onnxruntime on the CPU; with gpus_per_actor={gpus_per_actor} "
+            "use backend='torch' (or gpus_per_actor=0)"
+        )
     if scheme(path) is not None:
-        raise ValueError(f"the index folder {str(path)!r} must be a local path (on a multi-node cluster, a shared "
-                         "mount every node sees at that path): its files are renamed into place and memory-mapped "
-                         "at search time, which object stores cannot do; the corpus itself may be a URI")
+        raise ValueError(
+            f"the index folder {str(path)!r} must be a local path (on a multi-node cluster, a shared "
+            "mount every node sees at that path): its files are renamed into place and memory-mapped "
+            "at search time, which object stores cannot do; the corpus itself may be a URI"
+        )
     folder = Path(path).expanduser().resolve()
     # before the model is loaded or a cluster started: an empty, binary or malformed corpus fails in a moment
-    source = check_build_inputs(corpus, folder, format=format, text_field=text_field, id_field=id_field,
-                                overwrite=overwrite, filesystem=filesystem)
+    source = check_build_inputs(
+        corpus,
+        folder,
+        format=format,
+        text_field=text_field,
+        id_field=id_field,
+        overwrite=overwrite,
+        filesystem=filesystem,
+    )
     if isinstance(model, str):
         model_name, loaded = model, _load_model(model, device, cache_folder, backend)
     else:
         model_name, loaded = model.model_name_or_path, model
         if not model_name:
             raise ValueError("the workers load the model by name: pass its name or folder, or a model loaded from one")
-    settings = _build_settings(loaded, model_name, source, precision=precision, normalize=normalize,
-                               truncate_dim=truncate_dim, prompt_name=prompt_name, chunk_size=shard_rows)
+    settings = _build_settings(
+        loaded,
+        model_name,
+        source,
+        precision=precision,
+        normalize=normalize,
+        truncate_dim=truncate_dim,
+        prompt_name=prompt_name,
+        chunk_size=shard_rows,
+    )
     settings["builder"] = "ray"
     model_name = settings["model"]["name"]  # a folder resolved to its absolute path: the actors load it by that name
     existed = folder.exists()
     manifest = _start_or_resume(folder, settings, overwrite)
     try:
-        return _build(ray, folder, manifest, loaded, model_name, source, settings, address, num_cpus, shard_rows,
-                      batch_size, device, cache_folder, num_actors, cpus_per_actor, gpus_per_actor, ann,
-                      show_progress_bar, stop_after_shards, _crash_once)
+        return _build(
+            ray,
+            folder,
+            manifest,
+            loaded,
+            model_name,
+            source,
+            settings,
+            address,
+            num_cpus,
+            shard_rows,
+            batch_size,
+            device,
+            cache_folder,
+            num_actors,
+            cpus_per_actor,
+            gpus_per_actor,
+            ann,
+            show_progress_bar,
+            stop_after_shards,
+            _crash_once,
+        )
     except BaseException:
         done = sum(1 for _ in (folder / "chunks").glob("*" + DONE_SUFFIX)) if (folder / "chunks").is_dir() else 0
         _after_failed_build(folder, done, existed, "shards")
         raise
 
 
-def _build(ray: Any, folder: Path, manifest: dict[str, Any], loaded: SentenceTransformer, model_name: str,
-           source: Source, settings: dict[str, Any], address: str | None, num_cpus: int | None, shard_rows: int,
-           batch_size: int, device: str | None, cache_folder: str | None, num_actors: int | None,
-           cpus_per_actor: float, gpus_per_actor: float, ann: str | None, show_progress_bar: bool,
-           stop_after_shards: int | None, crash_once: tuple[int, str] | None) -> Index:
+def _build(
+    ray: Any,
+    folder: Path,
+    manifest: dict[str, Any],
+    loaded: SentenceTransformer,
+    model_name: str,
+    source: Source,
+    settings: dict[str, Any],
+    address: str | None,
+    num_cpus: int | None,
+    shard_rows: int,
+    batch_size: int,
+    device: str | None,
+    cache_folder: str | None,
+    num_actors: int | None,
+    cpus_per_actor: float,
+    gpus_per_actor: float,
+    ann: str | None,
+    show_progress_bar: bool,
+    stop_after_shards: int | None,
+    crash_once: tuple[int, str] | None,
+) -> Index:
     """The build proper, after the checks and the manifest: plan, calibrate, embed, list the shards."""
     started = time.perf_counter()
     plan = plan_shards(source, shard_rows)
@@ -489,8 +603,25 @@ def _build(ray: Any, folder: Path, manifest: dict[str, Any], loaded: SentenceTra
         pending = pending[:stop_after_shards]
     logger.info("%d shards planned, %d already embedded, %d to embed", len(plan), len(done_before), len(pending))
 
-    results = _run(ray, address, num_cpus, pending, model_name, folder, source, settings, ranges, batch_size,
-                   device, cache_folder, num_actors, cpus_per_actor, gpus_per_actor, show_progress_bar, crash_once)
+    results = _run(
+        ray,
+        address,
+        num_cpus,
+        pending,
+        model_name,
+        folder,
+        source,
+        settings,
+        ranges,
+        batch_size,
+        device,
+        cache_folder,
+        num_actors,
+        cpus_per_actor,
+        gpus_per_actor,
+        show_progress_bar,
+        crash_once,
+    )
     summary = _summary(results, time.perf_counter() - started, len(done_before))
     for line in summary_lines(summary):
         logger.info(line)
@@ -519,8 +650,9 @@ def _done_file(folder: Path, number: int) -> Path:
     return folder / "chunks" / (shard_name(number) + DONE_SUFFIX)
 
 
-def _calibrate(folder: Path, model: SentenceTransformer, source: Source, plan: list[dict[str, Any]],
-               settings: dict[str, Any]) -> list[list[float]] | None:
+def _calibrate(
+    folder: Path, model: SentenceTransformer, source: Source, plan: list[dict[str, Any]], settings: dict[str, Any]
+) -> list[list[float]] | None:
     """int8/uint8: per-dimension ranges from the corpus's first documents, saved once for the whole index."""
     if settings["precision"] not in ("int8", "uint8") or not plan:
         return None
@@ -532,19 +664,41 @@ def _calibrate(folder: Path, model: SentenceTransformer, source: Source, plan: l
             if len(texts) >= CALIBRATION_ROWS:
                 break
         m = settings["model"]
-        vectors = np.asarray(model.encode(texts[:CALIBRATION_ROWS], prompt_name=m["prompt_name"],
-                                          normalize_embeddings=settings["normalize"], truncate_dim=m["truncate_dim"],
-                                          convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
+        vectors = np.asarray(
+            model.encode(
+                texts[:CALIBRATION_ROWS],
+                prompt_name=m["prompt_name"],
+                normalize_embeddings=settings["normalize"],
+                truncate_dim=m["truncate_dim"],
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ),
+            dtype=np.float32,
+        )
         with atomic_file(file) as fh:
             np.save(fh, np.vstack([vectors.min(axis=0), vectors.max(axis=0)]))
     return np.load(file).tolist()
 
 
-def _run(ray: Any, address: str | None, num_cpus: int | None, pending: list[dict[str, Any]], model_name: str,
-         folder: Path, source: Source,
-         settings: dict[str, Any], ranges: list[list[float]] | None, batch_size: int, device: str | None,
-         cache_folder: str | None, num_actors: int | None, cpus_per_actor: float, gpus_per_actor: float,
-         show_progress_bar: bool, crash_once: tuple[int, str] | None) -> list[dict[str, Any]]:
+def _run(
+    ray: Any,
+    address: str | None,
+    num_cpus: int | None,
+    pending: list[dict[str, Any]],
+    model_name: str,
+    folder: Path,
+    source: Source,
+    settings: dict[str, Any],
+    ranges: list[list[float]] | None,
+    batch_size: int,
+    device: str | None,
+    cache_folder: str | None,
+    num_actors: int | None,
+    cpus_per_actor: float,
+    gpus_per_actor: float,
+    show_progress_bar: bool,
+    crash_once: tuple[int, str] | None,
+) -> list[dict[str, Any]]:
     """Embed the pending shards on an actor pool; one result row per shard, as they finish."""
     if not pending:  # nothing left to embed: no cluster needed
         return []
@@ -562,22 +716,43 @@ def _run(ray: Any, address: str | None, num_cpus: int | None, pending: list[dict
     context.enable_progress_bars = False  # our own bar shows documents, rows/s and ETA
     # a remote corpus travels as its pyarrow file system (pickled by Ray, as Ray Data's readers do) and path
     local = source.filesystem is None
-    corpus = {"path": str(Path(source.path).resolve() if local else source.path), "format": source.format,
-              "text_field": source.text_field, "id_field": source.id_field, "filesystem": source.filesystem,
-              "uri": source.uri}
+    corpus = {
+        "path": str(Path(source.path).resolve() if local else source.path),
+        "format": source.format,
+        "text_field": source.text_field,
+        "id_field": source.id_field,
+        "filesystem": source.filesystem,
+        "uri": source.uri,
+    }
     dataset = ray.data.from_items([{"spec": json.dumps(spec)} for spec in pending], override_num_blocks=len(pending))
     embedded = dataset.map_batches(
-        ShardEmbedder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=num_actors), num_cpus=cpus_per_actor,
+        ShardEmbedder,
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=num_actors),
+        num_cpus=cpus_per_actor,
         num_gpus=gpus_per_actor or None,
-        fn_constructor_kwargs={"model": model_name, "folder": str(folder), "corpus": corpus, "settings": settings,
-                               "ranges": ranges, "batch_size": batch_size, "device": device,
-                               "cache_folder": cache_folder, "threads": max(1, int(cpus_per_actor)),
-                               "crash_once": crash_once},
+        fn_constructor_kwargs={
+            "model": model_name,
+            "folder": str(folder),
+            "corpus": corpus,
+            "settings": settings,
+            "ranges": ranges,
+            "batch_size": batch_size,
+            "device": device,
+            "cache_folder": cache_folder,
+            "threads": max(1, int(cpus_per_actor)),
+            "crash_once": crash_once,
+        },
     )
     results = []
     total = sum(spec["rows"] for spec in pending)
-    with tqdm(total=total, unit="doc", desc=f"Embedding on {num_actors} actors", dynamic_ncols=True,
-              disable=not show_progress_bar) as bar:
+    with tqdm(
+        total=total,
+        unit="doc",
+        desc=f"Embedding on {num_actors} actors",
+        dynamic_ncols=True,
+        disable=not show_progress_bar,
+    ) as bar:
         for row in embedded.iter_rows():
             results.append(dict(row))
             bar.update(int(row["rows"]))
@@ -589,8 +764,9 @@ def _summary(results: list[dict[str, Any]], seconds: float, skipped_before: int)
     workers: dict[str, dict[str, float]] = {}
     embedded = [r for r in results if not r["skipped"]]
     for r in embedded:
-        w = workers.setdefault(str(r["worker"]), {"shards": 0, "rows": 0, "tokens": 0, "seconds": 0.0,
-                                                  "peak_rss_mb": 0.0})
+        w = workers.setdefault(
+            str(r["worker"]), {"shards": 0, "rows": 0, "tokens": 0, "seconds": 0.0, "peak_rss_mb": 0.0}
+        )
         w["peak_rss_mb"] = max(w["peak_rss_mb"], float(r["peak_rss_mb"]))
         w["shards"] += 1
         w["rows"] += int(r["rows"])
@@ -603,19 +779,30 @@ def _summary(results: list[dict[str, Any]], seconds: float, skipped_before: int)
     # from the start of the first shard to the end of the last (workers' wall clocks): the time spent embedding,
     # without planning, cluster start and model loading
     window = max(float(r["ended"]) for r in embedded) - min(float(r["began"]) for r in embedded) if embedded else 0.0
-    return {"rows": rows, "tokens": sum(int(r["tokens"]) for r in embedded), "seconds": round(seconds, 3),
-            "rows_per_s": round(rows / seconds, 1) if seconds else 0.0, "embedding_seconds": round(window, 3),
-            "embedding_rows_per_s": round(rows / window, 1) if window else 0.0, "shards_embedded": len(embedded),
-            "shards_skipped": skipped_before + len(results) - len(embedded), "workers": workers}
+    return {
+        "rows": rows,
+        "tokens": sum(int(r["tokens"]) for r in embedded),
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(rows / seconds, 1) if seconds else 0.0,
+        "embedding_seconds": round(window, 3),
+        "embedding_rows_per_s": round(rows / window, 1) if window else 0.0,
+        "shards_embedded": len(embedded),
+        "shards_skipped": skipped_before + len(results) - len(embedded),
+        "workers": workers,
+    }
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """A run's summary (``index.manifest["build"]``) as lines to show."""
-    lines = [f"embedded {summary['rows']} documents ({summary['tokens']} tokens) in {summary['seconds']:.1f} s: "
-             f"{summary['rows_per_s']:.0f} documents/s ({summary['embedding_rows_per_s']:.0f}/s while embedding); "
-             f"{summary['shards_embedded']} shards embedded, "
-             f"{summary['shards_skipped']} already there"]
+    lines = [
+        f"embedded {summary['rows']} documents ({summary['tokens']} tokens) in {summary['seconds']:.1f} s: "
+        f"{summary['rows_per_s']:.0f} documents/s ({summary['embedding_rows_per_s']:.0f}/s while embedding); "
+        f"{summary['shards_embedded']} shards embedded, "
+        f"{summary['shards_skipped']} already there"
+    ]
     for name, w in sorted(summary["workers"].items()):
-        lines.append(f"  worker {name}: {w['shards']} shards, {w['rows']} documents, {w['rows_per_s']:.0f} documents/s, "
-                     f"peak memory {w['peak_rss_mb']:.0f} MiB")
+        lines.append(
+            f"  worker {name}: {w['shards']} shards, {w['rows']} documents, {w['rows_per_s']:.0f} documents/s, "
+            f"peak memory {w['peak_rss_mb']:.0f} MiB"
+        )
     return lines

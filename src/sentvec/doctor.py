@@ -21,8 +21,13 @@ from typing import Any
 __all__ = ["CORE", "EXTRAS", "environment_report", "format_report"]
 
 #: Core dependencies: (distribution, module).
-CORE = (("torch", "torch"), ("tokenizers", "tokenizers"), ("safetensors", "safetensors"),
-        ("numpy", "numpy"), ("tqdm", "tqdm"))
+CORE = (
+    ("torch", "torch"),
+    ("tokenizers", "tokenizers"),
+    ("safetensors", "safetensors"),
+    ("numpy", "numpy"),
+    ("tqdm", "tqdm"),
+)
 
 #: Optional extras of pyproject.toml and what each brings: extra -> ((distribution, module), ...).
 #: tests/test_doctor.py checks this against pyproject.toml.
@@ -89,8 +94,11 @@ def _caches() -> dict[str, dict[str, Any]]:
     caches = {"sentvec": _cache(sentvec_home, "SENTVEC_HOME" if os.environ.get("SENTVEC_HOME") else "default")}
     if caches["sentvec"]["exists"]:
         caches["sentvec"]["models"] = sorted(
-            p.name for p in sentvec_home.iterdir() if (p / "modules.json").is_file() or (p / "config.json").is_file())
-    hub_setting = next((v for v in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME") if os.environ.get(v)), "default")
+            p.name for p in sentvec_home.iterdir() if (p / "modules.json").is_file() or (p / "config.json").is_file()
+        )
+    hub_setting = next(
+        (v for v in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME") if os.environ.get(v)), "default"
+    )
     caches["huggingface"] = _cache(hf_cache_folder(), hub_setting)
     return caches
 
@@ -149,8 +157,12 @@ def environment_report() -> dict[str, Any]:
 
     extras = {extra: {dist: _version(dist, module) for dist, module in packages} for extra, packages in EXTRAS.items()}
     return {
-        "python": {"version": platform.python_version(), "implementation": platform.python_implementation(),
-                   "executable": sys.executable, "platform": platform.platform()},
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+            "platform": platform.platform(),
+        },
         "sentvec": {"version": sentvec.__version__, "location": str(Path(sentvec.__file__).resolve().parent)},
         "core": {dist: _version(dist, module) for dist, module in CORE},
         "extras": extras,
@@ -210,11 +222,19 @@ def format_report(report: dict[str, Any]) -> str:
             detail += f"; models: {', '.join(cache['models'])}"
         rows.append((label, f"{where}: {detail}"))
     offline = report["offline"]
-    rows.append(("downloads", "off (" + ", ".join(f"{k}={v}" for k, v in offline.items()) + ")" if offline
-                 else "allowed (SENTVEC_OFFLINE=1 turns model and data downloads off)"))
+    rows.append(
+        (
+            "downloads",
+            "off (" + ", ".join(f"{k}={v}" for k, v in offline.items()) + ")"
+            if offline
+            else "allowed (SENTVEC_OFFLINE=1 turns model and data downloads off)",
+        )
+    )
     rows.append("threads")
     threads = report["threads"]
-    cpus = f"{threads['cpus']}" + (f" ({threads['usable_cpus']} usable by this process)" if "usable_cpus" in threads else "")
+    cpus = f"{threads['cpus']}" + (
+        f" ({threads['usable_cpus']} usable by this process)" if "usable_cpus" in threads else ""
+    )
     rows.append(("cpus", cpus))
     if "torch_intra_op" in threads:
         rows.append(("torch threads", f"{threads['torch_intra_op']} intra-op, {threads['torch_inter_op']} inter-op"))

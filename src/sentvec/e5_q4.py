@@ -170,8 +170,10 @@ class _Cursor:
 
     def take(self, size: int) -> memoryview:
         if size < 0 or self.pos + size > len(self.buffer):
-            raise ValueError(f"{self.path} is truncated: needs {size} bytes at offset {self.pos}, "
-                             f"has {len(self.buffer)} in all; fetch the file again")
+            raise ValueError(
+                f"{self.path} is truncated: needs {size} bytes at offset {self.pos}, "
+                f"has {len(self.buffer)} in all; fetch the file again"
+            )
         view = self.buffer[self.pos : self.pos + size]
         self.pos += size
         return view
@@ -219,9 +221,21 @@ def read_q4_file(path: str | Path) -> Q4File:
         directory[name] = (dtype, count, offset, nbytes)
 
     model = Q4File(
-        hidden_size=hidden, num_layers=layers, num_heads=heads, intermediate_size=ffn, vocab_size=vocab,
-        max_position_embeddings=max_pos, type_vocab_size=type_vocab, layer_norm_eps=float(eps),
-        bos_id=bos, eos_id=eos, pad_id=pad, unk_id=unk, pieces=pieces, scores=scores, tensors={},
+        hidden_size=hidden,
+        num_layers=layers,
+        num_heads=heads,
+        intermediate_size=ffn,
+        vocab_size=vocab,
+        max_position_embeddings=max_pos,
+        type_vocab_size=type_vocab,
+        layer_norm_eps=float(eps),
+        bos_id=bos,
+        eos_id=eos,
+        pad_id=pad,
+        unk_id=unk,
+        pieces=pieces,
+        scores=scores,
+        tensors={},
     )
     shapes = model.shapes()
     for name in directory.keys() - shapes.keys():
@@ -237,11 +251,14 @@ def read_q4_file(path: str | Path) -> Q4File:
         elif dtype == _Q4 and len(shape) == 2:
             expected = count // BLOCK * _BLOCK_BYTES
         else:
-            raise ValueError(f"tensor {name!r} in {path} has dtype code {dtype}; expected 0 (fp32) or, "
-                             "for a matrix, 1 (4-bit)")
+            raise ValueError(
+                f"tensor {name!r} in {path} has dtype code {dtype}; expected 0 (fp32) or, for a matrix, 1 (4-bit)"
+            )
         if nbytes != expected or offset + nbytes > len(buffer):
-            raise ValueError(f"tensor {name!r} in {path} claims {nbytes} bytes at offset {offset}; it needs "
-                             f"{expected} and the file has {len(buffer)}: the file is damaged")
+            raise ValueError(
+                f"tensor {name!r} in {path} claims {nbytes} bytes at offset {offset}; it needs "
+                f"{expected} and the file has {len(buffer)}: the file is damaged"
+            )
         data = buffer[offset : offset + nbytes]
         if dtype == _FP32:
             model.tensors[name] = np.frombuffer(data, dtype="<f4").reshape(shape).copy()
@@ -259,8 +276,10 @@ def _check_tokenizer(model: Q4File, tokenizer_file: Path) -> None:
     pieces = [piece for piece, _ in vocab]
     scores = np.array([score for _, score in vocab], dtype=np.float32)
     if pieces != model.pieces or not np.array_equal(scores, model.scores):
-        raise ValueError(f"{tokenizer_file} ({len(pieces)} pieces) does not match the vocabulary inside the "
-                         f"weights file ({len(model.pieces)} pieces); the two files come from different models")
+        raise ValueError(
+            f"{tokenizer_file} ({len(pieces)} pieces) does not match the vocabulary inside the "
+            f"weights file ({len(model.pieces)} pieces); the two files come from different models"
+        )
 
 
 def build_model_folder(raw: str | Path, dest: str | Path, *, max_seq_length: int = 512) -> None:
@@ -282,59 +301,79 @@ def build_model_folder(raw: str | Path, dest: str | Path, *, max_seq_length: int
     _check_tokenizer(model, raw / TOKENIZER_FILE)
     dest.mkdir(parents=True, exist_ok=True)
     save_file(model.checkpoint(), str(dest / "model.safetensors"), metadata={"format": "pt"})
-    write_json(dest / "config.json", {
-        "architectures": ["BertModel"],
-        "model_type": "bert",
-        "vocab_size": model.vocab_size,
-        "hidden_size": model.hidden_size,
-        "num_hidden_layers": model.num_layers,
-        "num_attention_heads": model.num_heads,
-        "intermediate_size": model.intermediate_size,
-        "hidden_act": "gelu",
-        "max_position_embeddings": model.max_position_embeddings,
-        "type_vocab_size": model.type_vocab_size,
-        "layer_norm_eps": float(np.format_float_positional(np.float32(model.layer_norm_eps), unique=True)),
-        "pad_token_id": model.pad_id,
-        "bos_token_id": model.bos_id,
-        "eos_token_id": model.eos_id,
-        "position_embedding_type": "absolute",
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
-        "initializer_range": 0.02,
-        "tokenizer_class": "XLMRobertaTokenizer",
-    })
+    write_json(
+        dest / "config.json",
+        {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            "vocab_size": model.vocab_size,
+            "hidden_size": model.hidden_size,
+            "num_hidden_layers": model.num_layers,
+            "num_attention_heads": model.num_heads,
+            "intermediate_size": model.intermediate_size,
+            "hidden_act": "gelu",
+            "max_position_embeddings": model.max_position_embeddings,
+            "type_vocab_size": model.type_vocab_size,
+            "layer_norm_eps": float(np.format_float_positional(np.float32(model.layer_norm_eps), unique=True)),
+            "pad_token_id": model.pad_id,
+            "bos_token_id": model.bos_id,
+            "eos_token_id": model.eos_id,
+            "position_embedding_type": "absolute",
+            "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1,
+            "initializer_range": 0.02,
+            "tokenizer_class": "XLMRobertaTokenizer",
+        },
+    )
     shutil.copyfile(raw / TOKENIZER_FILE, dest / "tokenizer.json")
-    write_json(dest / "tokenizer_config.json", {
-        # Read tokenizer.json as it is; the SentencePiece model file of the slow tokenizer is not shipped.
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>",
-        "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
-        "model_max_length": max_seq_length,
-    })
+    write_json(
+        dest / "tokenizer_config.json",
+        {
+            # Read tokenizer.json as it is; the SentencePiece model file of the slow tokenizer is not shipped.
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "cls_token": "<s>",
+            "sep_token": "</s>",
+            "unk_token": "<unk>",
+            "pad_token": "<pad>",
+            "mask_token": "<mask>",
+            "model_max_length": max_seq_length,
+        },
+    )
     write_json(dest / "sentence_bert_config.json", {"max_seq_length": max_seq_length, "do_lower_case": False})
     (dest / "1_Pooling").mkdir(exist_ok=True)
-    write_json(dest / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": model.hidden_size,
-        "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-    })
+    write_json(
+        dest / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": model.hidden_size,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+        },
+    )
     (dest / "2_Normalize").mkdir(exist_ok=True)
-    write_json(dest / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
+    write_json(
+        dest / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
     # E5 wants a prefix on every input: "query: " for queries and for symmetric tasks (STS,
     # classification, clustering), "passage: " for the documents of a search. "query" is the
     # default so that plain encode() does the symmetric thing. "document" repeats "passage": encode_document()
     # takes "document" first, and every model has one (empty unless the folder names it), as in the reference.
-    write_json(dest / "config_sentence_transformers.json", {
-        "prompts": {"query": "query: ", "passage": "passage: ", "document": "passage: "},
-        "default_prompt_name": "query",
-        "similarity_fn_name": "cosine",
-    })
+    write_json(
+        dest / "config_sentence_transformers.json",
+        {
+            "prompts": {"query": "query: ", "passage": "passage: ", "document": "passage: "},
+            "default_prompt_name": "query",
+            "similarity_fn_name": "cosine",
+        },
+    )
     if (raw / "NOTICE").is_file():
         shutil.copyfile(raw / "NOTICE", dest / "NOTICE")
     (dest / "README.md").write_text(

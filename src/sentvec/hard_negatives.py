@@ -38,9 +38,13 @@ def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
         rows = list(dataset)
         for i, row in enumerate(rows):
             if not isinstance(row, (list, tuple)) or len(row) != 2 or not all(isinstance(t, str) for t in row):
-                raise ValueError(f"dataset row {i} is {row!r}; pass (anchor, positive) string pairs or a datasets.Dataset")
+                raise ValueError(
+                    f"dataset row {i} is {row!r}; pass (anchor, positive) string pairs or a datasets.Dataset"
+                )
         return {"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows]}, False
-    raise TypeError(f"dataset is a {type(dataset).__name__}; pass a datasets.Dataset, a dict of columns or a list of pairs")
+    raise TypeError(
+        f"dataset is a {type(dataset).__name__}; pass a datasets.Dataset, a dict of columns or a list of pairs"
+    )
 
 
 def mine_hard_negatives(
@@ -106,8 +110,10 @@ def mine_hard_negatives(
         A ``datasets.Dataset`` when ``dataset`` was one, otherwise a list of row dicts with the same columns.
     """
     if cross_encoder is not None and getattr(cross_encoder, "num_labels", 1) != 1:
-        raise ValueError(f"cross_encoder has num_labels={cross_encoder.num_labels}; rescoring needs a one-label "
-                         "(relevance) CrossEncoder")
+        raise ValueError(
+            f"cross_encoder has num_labels={cross_encoder.num_labels}; rescoring needs a one-label "
+            "(relevance) CrossEncoder"
+        )
     columns, was_dataset = _columns(dataset)
     names = list(columns)
     if not names or len(columns[names[0]]) == 0:
@@ -125,14 +131,18 @@ def mine_hard_negatives(
         output_format = "triplet" if as_triplets else "n-tuple"
         logger.warning("as_triplets is deprecated; use output_format (now %r)", output_format)
     if output_format == "n-tuple-scores":
-        logger.warning('output_format="n-tuple-scores" is deprecated; use output_format="n-tuple" with '
-                       "output_scores=True (which it now means)")
+        logger.warning(
+            'output_format="n-tuple-scores" is deprecated; use output_format="n-tuple" with '
+            "output_scores=True (which it now means)"
+        )
         output_format, output_scores = "n-tuple", True
     if include_positives and output_format != "n-tuple":
         logger.warning('include_positives=True sets output_format to "n-tuple" to keep the ranking order')
         output_format = "n-tuple"
     if output_format not in OUTPUT_FORMATS:
-        raise ValueError(f"Invalid output_format: {output_format}. Must be one of {', '.join(map(repr, OUTPUT_FORMATS))}.")
+        raise ValueError(
+            f"Invalid output_format: {output_format}. Must be one of {', '.join(map(repr, OUTPUT_FORMATS))}."
+        )
     if margin is not None:
         absolute_margin = margin
         logger.warning("margin is deprecated; use absolute_margin and/or relative_margin (absolute_margin=%s)", margin)
@@ -166,15 +176,19 @@ def mine_hard_negatives(
     capped = ""
     if faiss_gpu and range_max + max_positives > _FAISS_GPU_MAX_K:
         range_max = _FAISS_GPU_MAX_K - max_positives
-        capped = (f" (range_max was capped to {range_max} because FAISS on GPU returns at most {_FAISS_GPU_MAX_K} "
-                  f"neighbours per query, {max_positives} of them kept for the positives)")
-        logger.warning("range_max capped to %d: FAISS on GPU returns at most %d neighbours per query",
-                       range_max, _FAISS_GPU_MAX_K)
+        capped = (
+            f" (range_max was capped to {range_max} because FAISS on GPU returns at most {_FAISS_GPU_MAX_K} "
+            f"neighbours per query, {max_positives} of them kept for the positives)"
+        )
+        logger.warning(
+            "range_max capped to %d: FAISS on GPU returns at most %d neighbours per query", range_max, _FAISS_GPU_MAX_K
+        )
     if range_min < 0:
         raise ValueError(f"range_min must be non-negative, got range_min={range_min}.")
     if range_min >= range_max:
-        raise ValueError(f"range_min must be smaller than range_max, got range_min={range_min} and "
-                         f"range_max={range_max}.{capped}")
+        raise ValueError(
+            f"range_min must be smaller than range_max, got range_min={range_min} and range_max={range_max}.{capped}"
+        )
     if num_negatives > range_max - range_min:
         raise ValueError(
             f"Cannot mine {num_negatives} negatives per query: only {range_max - range_min} candidates remain after "
@@ -183,8 +197,13 @@ def mine_hard_negatives(
         )
 
     query_emb, corpus_emb = _embeddings(
-        model, queries, texts, batch_size=batch_size, cache_folder=cache_folder,
-        query_prompt=(query_prompt, query_prompt_name), corpus_prompt=(corpus_prompt, corpus_prompt_name),
+        model,
+        queries,
+        texts,
+        batch_size=batch_size,
+        cache_folder=cache_folder,
+        query_prompt=(query_prompt, query_prompt_name),
+        corpus_prompt=(corpus_prompt, corpus_prompt_name),
         use_multi_process=use_multi_process,
     )
     width = range_max + max_positives
@@ -194,12 +213,15 @@ def mine_hard_negatives(
     flat_pos = [i for ids in positive_ids for i in ids]
     pos_query = [q for q, ids in enumerate(positive_ids) for _ in ids]
     if cross_encoder is not None:
-        scores, positive_scores = _rescore(cross_encoder, queries, texts, indices, pos_query, flat_pos,
-                                           batch_size=batch_size, verbose=verbose)
+        scores, positive_scores = _rescore(
+            cross_encoder, queries, texts, indices, pos_query, flat_pos, batch_size=batch_size, verbose=verbose
+        )
     else:
-        positive_scores = model.similarity_pairwise(
-            torch.as_tensor(query_emb[pos_query]), torch.as_tensor(corpus_emb[flat_pos])
-        ).float().cpu()
+        positive_scores = (
+            model.similarity_pairwise(torch.as_tensor(query_emb[pos_query]), torch.as_tensor(corpus_emb[flat_pos]))
+            .float()
+            .cpu()
+        )
 
     scores[indices == -1] = _NEG_INF  # FAISS / short-corpus padding is never a negative, whatever it scored
     if not include_positives:
@@ -232,12 +254,28 @@ def mine_hard_negatives(
         raise ValueError(f"sampling_strategy={sampling_strategy!r}; choose 'top' or 'random'")
 
     rows = _rows(
-        output_format, output_scores, anchor_column_name, positive_column_name, queries, texts,
-        positive_ids, positive_scores, neg_ids, neg_scores,
+        output_format,
+        output_scores,
+        anchor_column_name,
+        positive_column_name,
+        queries,
+        texts,
+        positive_ids,
+        positive_scores,
+        neg_ids,
+        neg_scores,
     )
     if verbose:
-        _report(neg_scores, num_negatives, len(next(iter(rows.values()))), range_min=range_min, max_score=max_score,
-                min_score=min_score, absolute_margin=absolute_margin, relative_margin=relative_margin)
+        _report(
+            neg_scores,
+            num_negatives,
+            len(next(iter(rows.values()))),
+            range_min=range_min,
+            max_score=max_score,
+            min_score=min_score,
+            absolute_margin=absolute_margin,
+            relative_margin=relative_margin,
+        )
     if was_dataset:
         from datasets import Dataset
 
@@ -250,22 +288,33 @@ def _report(neg_scores: torch.Tensor, num_negatives: int, n_rows: int, *, range_
     """What was mined, printed for ``verbose=True``: counts, and which parameters to loosen when some
     anchors got fewer than ``num_negatives`` negatives."""
     found = (neg_scores != _NEG_INF).sum(1)
-    lines = [f"Mined {int(found.sum())} negatives for {len(found)} anchors ({n_rows} rows); per anchor: "
-             f"min {int(found.min())}, mean {float(found.float().mean()):.2f}, max {int(found.max())}."]
+    lines = [
+        f"Mined {int(found.sum())} negatives for {len(found)} anchors ({n_rows} rows); per anchor: "
+        f"min {int(found.min())}, mean {float(found.float().mean()):.2f}, max {int(found.max())}."
+    ]
     short = int((found < num_negatives).sum())
     if short:
         names = ["range_max"] + (["range_min"] if range_min else []) + [k for k, v in filters.items() if v is not None]
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         noun = "parameter" if len(names) == 1 else "parameters"
-        lines.append(f"Could not find enough negatives for {short} anchor(s): fewer than num_negatives={num_negatives}. "
-                     f"Consider adjusting the {listed} {noun} if you'd like to find more valid negatives.")
+        lines.append(
+            f"Could not find enough negatives for {short} anchor(s): fewer than num_negatives={num_negatives}. "
+            f"Consider adjusting the {listed} {noun} if you'd like to find more valid negatives."
+        )
     # stdout, not logging: verbose=True asks for this report (as in the reference, whose users read it there)
     print("\n".join(lines))  # noqa: T201
 
 
 def _rescore(
-    cross_encoder: Any, queries: list[str], texts: list[str], indices: torch.Tensor, pos_query: list[int],
-    flat_pos: list[int], *, batch_size: int, verbose: bool,
+    cross_encoder: Any,
+    queries: list[str],
+    texts: list[str],
+    indices: torch.Tensor,
+    pos_query: list[int],
+    flat_pos: list[int],
+    *,
+    batch_size: int,
+    verbose: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-encoder scores of every retrieved candidate (padding slots get -inf) and of every positive."""
     rows, cols = (indices != -1).nonzero(as_tuple=True)
@@ -290,8 +339,14 @@ def _faiss_gpus() -> int:
 
 
 def _embeddings(
-    model: SentenceTransformer, queries: list[str], texts: list[str], *, batch_size: int, cache_folder: str | None,
-    query_prompt: tuple[str | None, str | None], corpus_prompt: tuple[str | None, str | None],
+    model: SentenceTransformer,
+    queries: list[str],
+    texts: list[str],
+    *,
+    batch_size: int,
+    cache_folder: str | None,
+    query_prompt: tuple[str | None, str | None],
+    corpus_prompt: tuple[str | None, str | None],
     use_multi_process: list[str] | bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalized query and corpus embeddings, read from / written to ``cache_folder`` when given."""
@@ -306,8 +361,16 @@ def _embeddings(
                 return np.load(path)
         encode = model.encode_query if kind == "query" else model.encode_document
         extra = {"pool": pool} if pool is not None else {}
-        vectors = encode(items, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                         show_progress_bar=False, prompt=prompt[0], prompt_name=prompt[1], **extra)
+        vectors = encode(
+            items,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            prompt=prompt[0],
+            prompt_name=prompt[1],
+            **extra,
+        )
         vectors = np.asarray(vectors, dtype=np.float32)
         if path is not None:
             tmp = f"{path}.{os.getpid()}.tmp.npy"
@@ -326,7 +389,12 @@ def _embeddings(
 
 
 def _top_candidates(
-    model: SentenceTransformer, queries: np.ndarray, corpus: np.ndarray, width: int, batch: int, use_faiss: bool,
+    model: SentenceTransformer,
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    width: int,
+    batch: int,
+    use_faiss: bool,
     faiss_gpu: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``width`` best-scoring corpus rows per query; short rows are padded with index -1 and score -inf."""
@@ -339,14 +407,18 @@ def _top_candidates(
         if faiss_gpu:
             index = faiss.index_cpu_to_all_gpus(index)
         index.add(np.ascontiguousarray(corpus, dtype=np.float32))
-        parts = [index.search(np.ascontiguousarray(queries[i : i + batch]), width) for i in range(0, len(queries), batch)]
+        parts = [
+            index.search(np.ascontiguousarray(queries[i : i + batch]), width) for i in range(0, len(queries), batch)
+        ]
         scores = torch.from_numpy(np.concatenate([p[0] for p in parts])).float()
         return scores, torch.from_numpy(np.concatenate([p[1] for p in parts])).long()
     k = min(width, len(corpus))
     corpus_t = torch.as_tensor(corpus)
     score_parts, id_parts = [], []
     for start in range(0, len(queries), batch):
-        values, ids = torch.topk(model.similarity(torch.as_tensor(queries[start : start + batch]), corpus_t), k=k, dim=1)
+        values, ids = torch.topk(
+            model.similarity(torch.as_tensor(queries[start : start + batch]), corpus_t), k=k, dim=1
+        )
         score_parts.append(values.float().cpu())
         id_parts.append(ids.cpu())
     scores, indices = torch.cat(score_parts), torch.cat(id_parts)
@@ -357,8 +429,16 @@ def _top_candidates(
 
 
 def _rows(
-    output_format: str, output_scores: bool, anchor_col: str, positive_col: str, queries: list[str], texts: list[str],
-    positive_ids: list[list[int]], positive_scores: torch.Tensor, neg_ids: torch.Tensor, neg_scores: torch.Tensor,
+    output_format: str,
+    output_scores: bool,
+    anchor_col: str,
+    positive_col: str,
+    queries: list[str],
+    texts: list[str],
+    positive_ids: list[list[int]],
+    positive_scores: torch.Tensor,
+    neg_ids: torch.Tensor,
+    neg_scores: torch.Tensor,
 ) -> dict[str, list[Any]]:
     """The output columns, one row per (anchor, positive) pair or per (anchor, positive, negative) triplet."""
     found = neg_scores != _NEG_INF

@@ -19,19 +19,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentvec import __version__
+from sentvec._version import __version__
 from sentvec.model_card import ModelCardData, generate_model_card, revision_of
 from sentvec.modules import MODULE_TYPES, Dense, Pooling, Router, StaticEmbedding, Transformer, load_module, type_name
 from sentvec.modules.use import UniversalSentenceEncoder
 from sentvec.paths import disk_full_error, inside, move_into, read_json, staging_folder, write_json
 from sentvec.quantization import PRECISIONS, quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
+from sentvec.types import BACKENDS
 
 logger = logging.getLogger(__name__)
 
 OutputValue = Literal["sentence_embedding", "token_embeddings"] | None
 Backend = Literal["torch", "onnx", "int8"]
-BACKENDS: tuple[str, ...] = ("torch", "onnx", "int8")
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 _TOKENIZE_CHUNK = 16_384  # texts tokenized at once: bounds the memory the token lists take
@@ -90,9 +90,13 @@ class SentenceTransformer(nn.Sequential):
     ) -> None:
         if use_auth_token is not None:
             if token is not None:
-                raise ValueError("Both `token` and `use_auth_token` were given; pass only `token` "
-                                 "(`use_auth_token` is its deprecated name)")
-            warnings.warn("The `use_auth_token` argument is deprecated; use `token` instead", FutureWarning, stacklevel=2)
+                raise ValueError(
+                    "Both `token` and `use_auth_token` were given; pass only `token` "
+                    "(`use_auth_token` is its deprecated name)"
+                )
+            warnings.warn(
+                "The `use_auth_token` argument is deprecated; use `token` instead", FutureWarning, stacklevel=2
+            )
             token = use_auth_token
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r} is not available in sentvec; choose from {list(BACKENDS)}")
@@ -104,14 +108,19 @@ class SentenceTransformer(nn.Sequential):
         settings: dict[str, Any] = {}
         self.trust_remote_code = trust_remote_code
         if modules is not None and model_name_or_path is not None:
-            logger.warning("Both model_name_or_path and modules were given: the `modules` argument is ignored and "
-                           "the model is loaded from %s", model_name_or_path)
+            logger.warning(
+                "Both model_name_or_path and modules were given: the `modules` argument is ignored and "
+                "the model is loaded from %s",
+                model_name_or_path,
+            )
             modules = None
         if modules is not None:
             modules = list(modules)
             if not modules:
-                raise ValueError("An empty modules list was passed; give at least one module "
-                                 "(e.g. [Transformer(...), Pooling(...)]) or a model name")
+                raise ValueError(
+                    "An empty modules list was passed; give at least one module "
+                    "(e.g. [Transformer(...), Pooling(...)]) or a model name"
+                )
         folder = None
         if modules is None and model_name_or_path is not None:
             from sentvec.store import resolve_model_folder
@@ -123,8 +132,9 @@ class SentenceTransformer(nn.Sequential):
                 token=token,
                 local_files_only=local_files_only,
             )
-            modules, settings = _load_folder(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
-                                             known=_module_classes)
+            modules, settings = _load_folder(
+                folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, known=_module_classes
+            )
         super().__init__(*(modules or []))
         self.model_card_data = model_card_data or ModelCardData()
         self.model_card_data.register_model(self)
@@ -180,13 +190,22 @@ class SentenceTransformer(nn.Sequential):
 
         first = self[0] if len(self) else None
         if not isinstance(first, Transformer):
-            raise ValueError(f"backend={self.backend!r} runs a Transformer encoder; this model starts with "
-                             f"{type(first).__name__}: use backend='torch'")
-        weights = {name: tensor.detach().cpu().float().numpy()
-                   for name, tensor in to_checkpoint_names(first.config.family, first.encoder.state_dict()).items()}
-        session = EncoderSession(first.config, weights, precision="int8" if self.backend == "int8" else "float32",
-                                 tokenizer=first.tokenizer, cache_folder=self._cache_folder,
-                                 threads=torch.get_num_threads())
+            raise ValueError(
+                f"backend={self.backend!r} runs a Transformer encoder; this model starts with "
+                f"{type(first).__name__}: use backend='torch'"
+            )
+        weights = {
+            name: tensor.detach().cpu().float().numpy()
+            for name, tensor in to_checkpoint_names(first.config.family, first.encoder.state_dict()).items()
+        }
+        session = EncoderSession(
+            first.config,
+            weights,
+            precision="int8" if self.backend == "int8" else "float32",
+            tokenizer=first.tokenizer,
+            cache_folder=self._cache_folder,
+            threads=torch.get_num_threads(),
+        )
         return _OnnxEncoderPipeline(session, list(self)[1:])
 
     # ------------------------------------------------------------------ properties
@@ -236,8 +255,11 @@ class SentenceTransformer(nn.Sequential):
             if saved in self.SUPPORTED_SIMILARITY_FN_NAMES:
                 self.similarity_fn_name = saved
             else:
-                logger.warning("the model's config names similarity_fn_name=%r, which a single-vector model cannot "
-                               "use; keeping the default", saved)
+                logger.warning(
+                    "the model's config names similarity_fn_name=%r, which a single-vector model cannot "
+                    "use; keeping the default",
+                    saved,
+                )
 
     def is_singular_input(self, inputs: Any) -> bool:
         """Whether ``inputs`` is one input (a string, or one conversation of role/content dicts) rather than a batch."""
@@ -249,8 +271,11 @@ class SentenceTransformer(nn.Sequential):
             return True  # numbers (or bytes): one non-text input such as a waveform
         if isinstance(inputs, dict):
             return True
-        if isinstance(inputs, list) and inputs and all(isinstance(m, dict) and {"role", "content"} <= set(m)
-                                                       for m in inputs):
+        if (
+            isinstance(inputs, list)
+            and inputs
+            and all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in inputs)
+        ):
             return True  # one conversation
         return False
 
@@ -288,8 +313,9 @@ class SentenceTransformer(nn.Sequential):
         return first.dtype if first is not None else None
 
     @classmethod
-    def _load_with_module_classes(cls, model_name_or_path: str, module_classes: dict[str, type],
-                                  **kwargs: Any) -> SentenceTransformer:
+    def _load_with_module_classes(
+        cls, model_name_or_path: str, module_classes: dict[str, type], **kwargs: Any
+    ) -> SentenceTransformer:
         """Load a model whose folder names module types outside sentvec, given those classes (already
         imported by the caller) by the names the folder uses; no ``trust_remote_code`` needed for them."""
         return cls(model_name_or_path, _module_classes=module_classes, **kwargs)
@@ -362,10 +388,16 @@ class SentenceTransformer(nn.Sequential):
     def forward(self, input: dict[str, Any], **kwargs: Any) -> dict[str, Any]:  # noqa: A002 - nn.Sequential's name
         """Run the modules in order; each gets the keyword arguments it names in ``forward_kwargs``."""
         for module in self:
-            accepted = module.accepted_forward_kwargs() if isinstance(module, Router) else \
-                getattr(module, "forward_kwargs", None)
-            input = module(input, **{k: v for k, v in kwargs.items() if k in accepted}) if accepted and kwargs \
+            accepted = (
+                module.accepted_forward_kwargs()
+                if isinstance(module, Router)
+                else getattr(module, "forward_kwargs", None)
+            )
+            input = (
+                module(input, **{k: v for k, v in kwargs.items() if k in accepted})
+                if accepted and kwargs
                 else module(input)
+            )
         return input
 
     def get_model_kwargs(self) -> list[str]:
@@ -424,14 +456,30 @@ class SentenceTransformer(nn.Sequential):
         if processing:
             max_length = (processing.get("text") or {}).get("max_length") if isinstance(processing, dict) else None
             if not isinstance(max_length, int):
-                raise ValueError("processing_kwargs supports {'text': {'max_length': N}} (a per-call max_seq_length); "
-                                 f"got {processing!r}")
+                raise ValueError(
+                    "processing_kwargs supports {'text': {'max_length': N}} (a per-call max_seq_length); "
+                    f"got {processing!r}"
+                )
             previous = self.max_seq_length
             self.max_seq_length = min(max_length, previous) if previous else max_length
             try:
-                return self.encode(inputs, prompt_name, prompt, batch_size, show_progress_bar, output_value, precision,
-                                   convert_to_numpy, convert_to_tensor, device, normalize_embeddings, truncate_dim,
-                                   pool, chunk_size, **kwargs)
+                return self.encode(
+                    inputs,
+                    prompt_name,
+                    prompt,
+                    batch_size,
+                    show_progress_bar,
+                    output_value,
+                    precision,
+                    convert_to_numpy,
+                    convert_to_tensor,
+                    device,
+                    normalize_embeddings,
+                    truncate_dim,
+                    pool,
+                    chunk_size,
+                    **kwargs,
+                )
             finally:
                 self.max_seq_length = previous
         if "sentences" in kwargs:
@@ -449,8 +497,11 @@ class SentenceTransformer(nn.Sequential):
             raise ValueError(
                 "SentenceTransformer.encode() has been called with additional keyword arguments that this model "
                 f"does not use: {sorted(kwargs)}. As per SentenceTransformer.get_model_kwargs(), "
-                + (f"the valid additional keyword arguments are: {sorted(accepted)}." if accepted
-                   else "this model does not accept any additional keyword arguments.")
+                + (
+                    f"the valid additional keyword arguments are: {sorted(accepted)}."
+                    if accepted
+                    else "this model does not accept any additional keyword arguments."
+                )
             )
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
@@ -465,19 +516,40 @@ class SentenceTransformer(nn.Sequential):
         if output_value != "sentence_embedding":
             convert_to_numpy = convert_to_tensor = False
         single = isinstance(inputs, str)
-        texts = _check_texts([inputs] if single else inputs, allow_dicts=isinstance(self[0], Router) if len(self) else False)
+        texts = _check_texts(
+            [inputs] if single else inputs, allow_dicts=isinstance(self[0], Router) if len(self) else False
+        )
         prompt = self._resolve_prompt(prompt, prompt_name)
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
         if pool is not None or isinstance(device, list):
             if output_value != "sentence_embedding":
-                raise ValueError("multi-process encoding gives sentence embeddings only; use output_value='sentence_embedding'")
-            matrix = self._encode_with_pool(texts, pool, device, chunk_size, show_progress_bar, prompt, batch_size,
-                                            normalize_embeddings, truncate_dim)
+                raise ValueError(
+                    "multi-process encoding gives sentence embeddings only; use output_value='sentence_embedding'"
+                )
+            matrix = self._encode_with_pool(
+                texts,
+                pool,
+                device,
+                chunk_size,
+                show_progress_bar,
+                prompt,
+                batch_size,
+                normalize_embeddings,
+                truncate_dim,
+            )
         else:
             if device is not None:
                 self.to(device)
-            embeddings = self._embed(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim,
-                                     normalize_embeddings, forward_kwargs)
+            embeddings = self._embed(
+                texts,
+                prompt,
+                batch_size,
+                show_progress_bar,
+                output_value,
+                truncate_dim,
+                normalize_embeddings,
+                forward_kwargs,
+            )
             if output_value != "sentence_embedding":
                 return embeddings[0] if single else embeddings
             matrix = torch.stack(embeddings) if embeddings else self._empty(truncate_dim)
@@ -487,14 +559,27 @@ class SentenceTransformer(nn.Sequential):
             result = quantize_embeddings(matrix, precision=precision)
             result = torch.from_numpy(result) if not convert_to_numpy else result
         elif convert_to_numpy:
-            result = matrix.float().cpu().numpy() if matrix.dtype in (torch.float16, torch.bfloat16) else matrix.cpu().numpy()
+            result = (
+                matrix.float().cpu().numpy()
+                if matrix.dtype in (torch.float16, torch.bfloat16)
+                else matrix.cpu().numpy()
+            )
         if not convert_to_numpy and not convert_to_tensor:
             result = list(result)
         return result[0] if single else result
 
-    def _encode_with_pool(self, texts: list[str], pool: Any, device: Any, chunk_size: int | None,
-                          show_progress_bar: bool, prompt: str | None, batch_size: int, normalize: bool,
-                          truncate_dim: int | None) -> Tensor:
+    def _encode_with_pool(
+        self,
+        texts: list[str],
+        pool: Any,
+        device: Any,
+        chunk_size: int | None,
+        show_progress_bar: bool,
+        prompt: str | None,
+        batch_size: int,
+        normalize: bool,
+        truncate_dim: int | None,
+    ) -> Tensor:
         """:meth:`encode` over worker processes: ``pool`` from :meth:`start_multi_process_pool`, or a pool
         started (and stopped) here for a list of devices."""
         from sentvec import multiprocess
@@ -505,8 +590,12 @@ class SentenceTransformer(nn.Sequential):
         if own_pool:
             pool = self.start_multi_process_pool(device)
         try:
-            options = {"prompt": prompt, "batch_size": batch_size, "normalize_embeddings": normalize,
-                       "truncate_dim": truncate_dim}
+            options = {
+                "prompt": prompt,
+                "batch_size": batch_size,
+                "normalize_embeddings": normalize,
+                "truncate_dim": truncate_dim,
+            }
             return torch.from_numpy(multiprocess.encode_with_pool(texts, pool, chunk_size, show_progress_bar, options))
         finally:
             if own_pool:
@@ -526,25 +615,54 @@ class SentenceTransformer(nn.Sequential):
 
         multiprocess.stop_multi_process_pool(pool)
 
-    def encode_multi_process(self, sentences: list[str], pool: dict[str, Any], prompt_name: str | None = None,
-                             prompt: str | None = None, batch_size: int = 32, chunk_size: int | None = None,
-                             show_progress_bar: bool | None = None,
-                             precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
-                             normalize_embeddings: bool = False, truncate_dim: int | None = None) -> np.ndarray:
+    def encode_multi_process(
+        self,
+        sentences: list[str],
+        pool: dict[str, Any],
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        chunk_size: int | None = None,
+        show_progress_bar: bool | None = None,
+        precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+    ) -> np.ndarray:
         """The sentence-transformers < 5 name of ``encode(sentences, pool=pool, ...)``."""
-        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, batch_size=batch_size,
-                           show_progress_bar=show_progress_bar, precision=precision, convert_to_numpy=True,
-                           normalize_embeddings=normalize_embeddings, truncate_dim=truncate_dim, pool=pool,
-                           chunk_size=chunk_size)
+        return self.encode(
+            sentences,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            precision=precision,
+            convert_to_numpy=True,
+            normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim,
+            pool=pool,
+            chunk_size=chunk_size,
+        )
 
-    def encode_query(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
-                     prompt: str | None = None, **kwargs: Any) -> Any:
+    def encode_query(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """:meth:`encode` for search queries: uses the model's ``query`` prompt when it has one, and its
         ``query`` route when it has a :class:`~sentvec.modules.Router`."""
         return self._encode_role("query", _QUERY_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
 
-    def _encode_role(self, task: str, prompt_names: tuple[str, ...], inputs: Any, prompt_name: str | None,
-                     prompt: str | None, kwargs: dict[str, Any]) -> Any:
+    def _encode_role(
+        self,
+        task: str,
+        prompt_names: tuple[str, ...],
+        inputs: Any,
+        prompt_name: str | None,
+        prompt: str | None,
+        kwargs: dict[str, Any],
+    ) -> Any:
         if inputs is None and "sentences" in kwargs:
             inputs = kwargs.pop("sentences")
         if prompt is None and prompt_name is None:
@@ -552,8 +670,13 @@ class SentenceTransformer(nn.Sequential):
         kwargs.setdefault("task", task)
         return self.encode(inputs=inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
-    def encode_document(self, inputs: str | Iterable[str] | None = None, prompt_name: str | None = None,
-                        prompt: str | None = None, **kwargs: Any) -> Any:
+    def encode_document(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """:meth:`encode` for documents to search: uses the model's ``document`` (or ``passage``,
         ``corpus``) prompt when it has one, and its ``document`` route when it has a Router."""
         return self._encode_role("document", _DOCUMENT_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
@@ -581,8 +704,16 @@ class SentenceTransformer(nn.Sequential):
         if not len(self):
             raise ValueError("this model has no modules to encode with")
         if forward_kwargs or not isinstance(self[0], Transformer | UniversalSentenceEncoder | StaticEmbedding):
-            return self._embed_generic(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim,
-                                       normalize, forward_kwargs or {})
+            return self._embed_generic(
+                texts,
+                prompt,
+                batch_size,
+                show_progress_bar,
+                output_value,
+                truncate_dim,
+                normalize,
+                forward_kwargs or {},
+            )
         if isinstance(self[0], StaticEmbedding):
             return self._embed_static(texts, prompt, output_value, truncate_dim, normalize)
         prompt_length = None
@@ -633,7 +764,9 @@ class SentenceTransformer(nn.Sequential):
             logger.warning(
                 "%d of %d inputs were longer than max_seq_length=%d tokens and were truncated "
                 "(encode(..., output_value=None) marks each with 'truncated'; this warning is shown once per model)",
-                truncated, len(texts), self.max_seq_length,
+                truncated,
+                len(texts),
+                self.max_seq_length,
             )
         if counted and unknown >= _UNKNOWN_SHARE * counted and not self._warned_unknown:
             self._warned_unknown = True
@@ -641,13 +774,22 @@ class SentenceTransformer(nn.Sequential):
                 "%.0f%% of the tokens of these texts are unknown to the vocabulary of %s, so their embeddings and "
                 "scores are unreliable: the model does not cover the texts' language. For Chinese and other "
                 "languages use a multilingual model such as use-multilingual-v3 (this warning is shown once per model)",
-                100 * unknown / counted, self.model_name_or_path or "this model",
+                100 * unknown / counted,
+                self.model_name_or_path or "this model",
             )
         return results
 
-    def _embed_generic(self, texts: list[Any], prompt: str | None, batch_size: int, show_progress_bar: bool,
-                       output_value: OutputValue, truncate_dim: int | None, normalize: bool,
-                       forward_kwargs: dict[str, Any]) -> list[Any]:
+    def _embed_generic(
+        self,
+        texts: list[Any],
+        prompt: str | None,
+        batch_size: int,
+        show_progress_bar: bool,
+        output_value: OutputValue,
+        truncate_dim: int | None,
+        normalize: bool,
+        forward_kwargs: dict[str, Any],
+    ) -> list[Any]:
         """Any pipeline: the first step's ``preprocess`` per batch (longest texts first), then every step."""
         from tqdm.auto import tqdm
 
@@ -665,8 +807,9 @@ class SentenceTransformer(nn.Sequential):
                 results[i] = row
         return results
 
-    def _embed_static(self, texts: list[str], prompt: str | None, output_value: OutputValue,
-                      truncate_dim: int | None, normalize: bool) -> list[Any]:
+    def _embed_static(
+        self, texts: list[str], prompt: str | None, output_value: OutputValue, truncate_dim: int | None, normalize: bool
+    ) -> list[Any]:
         """A static model's pipeline: one bag of token ids per chunk of texts (no padding, no length limit)."""
         if output_value == "token_embeddings":
             raise ValueError("a static model has no token embeddings; use output_value='sentence_embedding'")
@@ -696,8 +839,10 @@ class SentenceTransformer(nn.Sequential):
         if "sentence_embedding" in out and (truncate_dim is not None or normalize):
             vectors = out["sentence_embedding"]
             vectors = vectors[:, :truncate_dim] if truncate_dim is not None else vectors
-            out = {**out, "sentence_embedding": torch.nn.functional.normalize(vectors, p=2, dim=1) if normalize
-                   else vectors}
+            out = {
+                **out,
+                "sentence_embedding": torch.nn.functional.normalize(vectors, p=2, dim=1) if normalize else vectors,
+            }
         return [  # output_value None: every feature, per text
             {k: v[row] if isinstance(v, Tensor) and v.dim() and v.shape[0] == count else v for k, v in out.items()}
             for row in range(count)
@@ -712,15 +857,18 @@ class SentenceTransformer(nn.Sequential):
     def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         if prompt is not None:
             if prompt_name is not None:
-                logger.warning("Provide either a `prompt`, a `prompt_name`, or neither, but not both. "
-                               "Ignoring the `prompt_name` in favor of `prompt`.")
+                logger.warning(
+                    "Provide either a `prompt`, a `prompt_name`, or neither, but not both. "
+                    "Ignoring the `prompt_name` in favor of `prompt`."
+                )
             return prompt
         name = prompt_name or self.default_prompt_name
         if name is None:
             return None
         if name not in self.prompts:
-            raise ValueError(f"Prompt name '{name}' not found in the configured prompts dictionary with keys "
-                             f"{list(self.prompts)}.")
+            raise ValueError(
+                f"Prompt name '{name}' not found in the configured prompts dictionary with keys {list(self.prompts)}."
+            )
         return self.prompts[name] or None
 
     def _prompt_length(self, prompt: str) -> int | None:
@@ -779,8 +927,14 @@ class SentenceTransformer(nn.Sequential):
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, path: str | os.PathLike[str], model_name: str | None = None, create_model_card: bool = True,
-             safe_serialization: bool = True, **kwargs: Any) -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        model_name: str | None = None,
+        create_model_card: bool = True,
+        safe_serialization: bool = True,
+        **kwargs: Any,
+    ) -> None:
         """Write the model as a sentence-transformers folder (loadable by sentence-transformers 6.x).
 
         The folder is built beside ``path`` and moved into place at the end, so a crash never leaves
@@ -789,8 +943,9 @@ class SentenceTransformer(nn.Sequential):
         if path is None:
             return
         if not safe_serialization:
-            logger.warning("safe_serialization=False: sentvec writes safetensors only (no pickle files); "
-                           "saving model.safetensors")
+            logger.warning(
+                "safe_serialization=False: sentvec writes safetensors only (no pickle files); saving model.safetensors"
+            )
             safe_serialization = True
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -798,8 +953,9 @@ class SentenceTransformer(nn.Sequential):
         try:
             entries = []
             for idx, (name, module) in enumerate(self._modules.items()):
-                in_root = idx == 0 and (isinstance(module, Transformer | StaticEmbedding | Router)
-                                        or getattr(module, "save_in_root", False))
+                in_root = idx == 0 and (
+                    isinstance(module, Transformer | StaticEmbedding | Router) or getattr(module, "save_in_root", False)
+                )
                 sub = "" if in_root else f"{idx}_{type(module).__name__}"
                 (staging / sub).mkdir(exist_ok=True)
                 try:
@@ -808,13 +964,16 @@ class SentenceTransformer(nn.Sequential):
                     module.save(staging / sub)
                 entries.append({"idx": idx, "name": name, "path": sub, "type": type_name(module)})
             write_json(staging / "modules.json", entries)
-            write_json(staging / "config_sentence_transformers.json", {
-                "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
-                "prompts": self.prompts,
-                "default_prompt_name": self.default_prompt_name,
-                "similarity_fn_name": self.similarity_fn_name,
-                "model_type": "SentenceTransformer",
-            })
+            write_json(
+                staging / "config_sentence_transformers.json",
+                {
+                    "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
+                    "prompts": self.prompts,
+                    "default_prompt_name": self.default_prompt_name,
+                    "similarity_fn_name": self.similarity_fn_name,
+                    "model_type": "SentenceTransformer",
+                },
+            )
             if create_model_card:
                 (staging / "README.md").write_text(self._card_text(model_name), encoding="utf-8")
             move_into(staging, target)
@@ -834,8 +993,9 @@ class SentenceTransformer(nn.Sequential):
         from sentvec.model_card import PLACEHOLDER_MODEL_ID
 
         if self._model_card_text:
-            return self._model_card_text.replace(PLACEHOLDER_MODEL_ID, model_name) if model_name \
-                else self._model_card_text
+            return (
+                self._model_card_text.replace(PLACEHOLDER_MODEL_ID, model_name) if model_name else self._model_card_text
+            )
         return generate_model_card(self, model_id=model_name)
 
     # ------------------------------------------------------------------ training
@@ -871,11 +1031,15 @@ def _check_texts(inputs: Any, allow_dicts: bool = False) -> list[str]:
     if unsupported and not allow_dicts:
         if len(set(modalities)) > 1:
             parts = sorted({part for m in modalities if m for part in m.split("+")} - {"text"})
-            raise ValueError(f"This batch mixes multiple modalities ({', '.join(sorted({m for m in modalities if m}))}), "
-                             f"but this SentenceTransformer model does not support {'+'.join(parts)}. "
-                             "Supported modalities: text")
-        raise ValueError(f"Modality '{unsupported[0]}' is not supported by this SentenceTransformer model. "
-                         "Supported modalities: text")
+            raise ValueError(
+                f"This batch mixes multiple modalities ({', '.join(sorted({m for m in modalities if m}))}), "
+                f"but this SentenceTransformer model does not support {'+'.join(parts)}. "
+                "Supported modalities: text"
+            )
+        raise ValueError(
+            f"Modality '{unsupported[0]}' is not supported by this SentenceTransformer model. "
+            "Supported modalities: text"
+        )
     for i, text in enumerate(texts):
         if not isinstance(text, str) and not (allow_dicts and isinstance(text, dict)):
             what = "None" if text is None else f"a {type(text).__name__}"
@@ -893,9 +1057,15 @@ class _OnnxEncoderPipeline:
 
     def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
         ids = features["input_ids"]
-        batch = {"input_ids": ids.cpu().numpy(), "attention_mask": features["attention_mask"].cpu().numpy(),
-                 "token_type_ids": (features.get("token_type_ids") if features.get("token_type_ids") is not None
-                                    else torch.zeros_like(ids)).cpu().numpy()}
+        batch = {
+            "input_ids": ids.cpu().numpy(),
+            "attention_mask": features["attention_mask"].cpu().numpy(),
+            "token_type_ids": (
+                features.get("token_type_ids") if features.get("token_type_ids") is not None else torch.zeros_like(ids)
+            )
+            .cpu()
+            .numpy(),
+        }
         features = {**features, "token_embeddings": torch.from_numpy(self.session(batch))}
         with torch.inference_mode():
             for module in self.modules:
@@ -926,27 +1096,36 @@ def _modality_problem(found: list[str], supported: list[str]) -> str | None:
     listed = ", ".join(supported)
     if "message" in found and "message" not in supported:
         if len(found) > 1:
-            return ("This batch has chat-style inputs and mixes with other modalities; this model does not support "
-                    f"chat-style 'message' inputs. Supported modalities: {listed}")
+            return (
+                "This batch has chat-style inputs and mixes with other modalities; this model does not support "
+                f"chat-style 'message' inputs. Supported modalities: {listed}"
+            )
         return f"This model does not support chat-style 'message' inputs. Supported modalities: {listed}"
     if len(found) > 1:
         missing = sorted({part for kind in found for part in kind.split("+")} - set(supported))
         if missing:
-            return (f"This batch mixes multiple modalities ({', '.join(found)}), but this model does not support "
-                    f"{', '.join(missing)}. Supported modalities: {listed}")
-        return (f"This batch mixes multiple modalities ({', '.join(found)}), which the model cannot encode "
-                "together. Encode each modality separately.")
+            return (
+                f"This batch mixes multiple modalities ({', '.join(found)}), but this model does not support "
+                f"{', '.join(missing)}. Supported modalities: {listed}"
+            )
+        return (
+            f"This batch mixes multiple modalities ({', '.join(found)}), which the model cannot encode "
+            "together. Encode each modality separately."
+        )
     if found and found[0] not in supported:
         parts = found[0].split("+")
         if len(parts) > 1 and all(part in supported for part in parts):
-            return (f"This model supports {' and '.join(parts)} individually but cannot combine them in a single "
-                    "input. Encode each modality separately.")
+            return (
+                f"This model supports {' and '.join(parts)} individually but cannot combine them in a single "
+                "input. Encode each modality separately."
+            )
         return f"Modality '{found[0]}' is not supported by this model. Supported modalities: {listed}"
     return None
 
 
-def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False,
-                 known: dict[str, type] | None = None) -> tuple[list[nn.Module], dict[str, Any]]:
+def _load_folder(
+    folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False, known: dict[str, type] | None = None
+) -> tuple[list[nn.Module], dict[str, Any]]:
     """Read a model folder: the modules ``modules.json`` lists (or Transformer + mean pooling for a bare
     Hugging Face encoder folder) and the settings of ``config_sentence_transformers.json``."""
     settings = read_json(folder / "config_sentence_transformers.json", required=False, expect=dict)
@@ -957,8 +1136,11 @@ def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = 
         )
     settings["prompts"] = prompts
     if not (folder / "modules.json").is_file():
-        logger.warning("No modules.json found for %s; initializing a new SentenceTransformer model from its encoder "
-                       "with mean pooling", folder)
+        logger.warning(
+            "No modules.json found for %s; initializing a new SentenceTransformer model from its encoder "
+            "with mean pooling",
+            folder,
+        )
         transformer = Transformer.load(folder, allow_pickle=allow_pickle)
         return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
     entries = _module_entries(folder / "modules.json")
@@ -972,8 +1154,9 @@ def _load_folder(folder: Path, *, allow_pickle: bool, trust_remote_code: bool = 
                 "trust_remote_code=True to import it"
             )
         sub = inside(folder, entry.get("path", ""))
-        modules.append(load_module(name, sub, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
-                                   known=known))
+        modules.append(
+            load_module(name, sub, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle, known=known)
+        )
         _check_input_size(modules, sub)
     return modules, settings
 
@@ -1008,4 +1191,3 @@ def _check_input_size(modules: list[nn.Module], folder: Path) -> None:
             f"{folder / 'config.json'} has {key}={wanted}, but the module before it gives vectors of size {given}; "
             "the model folder's modules do not fit together (re-download or re-save the model)"
         )
-

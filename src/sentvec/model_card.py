@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentvec import __version__
+from sentvec._version import __version__
 
 if TYPE_CHECKING:
     from sentvec.model import SentenceTransformer
@@ -64,9 +64,14 @@ class ModelCardData:
     train_datasets: list[dict[str, str]] = field(default_factory=list)
     eval_datasets: list[dict[str, str]] = field(default_factory=list)
     task_name: str | None = None
-    tags: list[str] | None = field(default_factory=lambda: [
-        "sentence-transformers", "sentence-similarity", "feature-extraction", "dense",
-    ])
+    tags: list[str] | None = field(
+        default_factory=lambda: [
+            "sentence-transformers",
+            "sentence-similarity",
+            "feature-extraction",
+            "dense",
+        ]
+    )
     local_files_only: bool = False
     generate_widget_examples: bool = True
     base_model: str | None = None
@@ -104,7 +109,13 @@ class ModelCardData:
 
     def set_losses(self, losses: Any) -> None:
         """Record the training losses (objects or names) for the card's training section."""
-        items = losses if isinstance(losses, list | tuple) else list(losses.values()) if isinstance(losses, dict) else [losses]
+        items = (
+            losses
+            if isinstance(losses, list | tuple)
+            else list(losses.values())
+            if isinstance(losses, dict)
+            else [losses]
+        )
         self.loss_names = [item if isinstance(item, str) else type(item).__name__ for item in items]
 
     def set_evaluation_metrics(self, evaluator: Any, metrics: dict[str, Any], epoch: int = 0, step: int = 0) -> None:
@@ -112,11 +123,20 @@ class ModelCardData:
         name = getattr(evaluator, "name", "") or ""
         description = getattr(evaluator, "description", type(evaluator).__name__)
         prefix = f"{name}_" if name else ""
-        values = {key[len(prefix):] if prefix and key.startswith(prefix) else key: value
-                  for key, value in metrics.items() if isinstance(value, int | float)}
+        values = {
+            key[len(prefix) :] if prefix and key.startswith(prefix) else key: value
+            for key, value in metrics.items()
+            if isinstance(value, int | float)
+        }
         self.eval_results = [r for r in self.eval_results if r["name"] != name or r["description"] != description]
-        self.eval_results.append({"name": name, "description": description, "metrics": values,
-                                  "primary_metric": getattr(evaluator, "primary_metric", None)})
+        self.eval_results.append(
+            {
+                "name": name,
+                "description": description,
+                "metrics": values,
+                "primary_metric": getattr(evaluator, "primary_metric", None),
+            }
+        )
 
     def set_widget_examples(self, examples: list[str]) -> None:
         if self.generate_widget_examples:
@@ -143,15 +163,22 @@ class ModelCardData:
             header["widget"] = self.widget
         if self.eval_results:
             header["metrics"] = sorted({k for r in self.eval_results for k in r["metrics"]})
-            header["model-index"] = [{
-                "name": self.model_name or "SentenceTransformer",
-                "results": [{
-                    "task": {"type": "sentence-similarity", "name": r["description"]},
-                    "dataset": {"name": r["name"] or "unknown", "type": r["name"] or "unknown"},
-                    "metrics": [{"type": k, "value": v, "name": k.replace("_", " ").title()}
-                                for k, v in r["metrics"].items()],
-                } for r in self.eval_results],
-            }]
+            header["model-index"] = [
+                {
+                    "name": self.model_name or "SentenceTransformer",
+                    "results": [
+                        {
+                            "task": {"type": "sentence-similarity", "name": r["description"]},
+                            "dataset": {"name": r["name"] or "unknown", "type": r["name"] or "unknown"},
+                            "metrics": [
+                                {"type": k, "value": v, "name": k.replace("_", " ").title()}
+                                for k, v in r["metrics"].items()
+                            ],
+                        }
+                        for r in self.eval_results
+                    ],
+                }
+            ]
         return header
 
     def to_yaml(self) -> str:
@@ -168,8 +195,9 @@ def generate_model_card(model: SentenceTransformer, model_id: str | None = None)
     """The README.md for ``model``: YAML header, description, usage, evaluation, training, versions."""
     data: ModelCardData = model.model_card_data
     model_id = model_id or data.model_id or PLACEHOLDER_MODEL_ID
-    title = data.model_name or (f"SentenceTransformer based on {data.base_model}" if data.base_model
-                                else "SentenceTransformer")
+    title = data.model_name or (
+        f"SentenceTransformer based on {data.base_model}" if data.base_model else "SentenceTransformer"
+    )
     dimension = model.get_embedding_dimension()
     rows = [("Model Type", "Sentence Transformer")]
     if data.base_model:
@@ -178,12 +206,18 @@ def generate_model_card(model: SentenceTransformer, model_id: str | None = None)
             base += f" <!-- at revision {data.base_model_revision} -->"
         rows.append(("Base model", base))
     max_length = getattr(model, "max_seq_length", None)
-    rows += [("Maximum Sequence Length", f"{max_length} tokens" if max_length else "unbounded"),
-             ("Output Dimensionality", f"{dimension} dimensions"),
-             ("Similarity Function", _similarity_title(model.similarity_fn_name))]
+    rows += [
+        ("Maximum Sequence Length", f"{max_length} tokens" if max_length else "unbounded"),
+        ("Output Dimensionality", f"{dimension} dimensions"),
+        ("Similarity Function", _similarity_title(model.similarity_fn_name)),
+    ]
     if data.train_datasets:
-        rows.append(("Training Dataset" + ("s" if len(data.train_datasets) > 1 else ""),
-                     ", ".join(d.get("name") or d.get("id", "") for d in data.train_datasets)))
+        rows.append(
+            (
+                "Training Dataset" + ("s" if len(data.train_datasets) > 1 else ""),
+                ", ".join(d.get("name") or d.get("id", "") for d in data.train_datasets),
+            )
+        )
     if data.language:
         rows.append(("Language" + ("s" if len(data.language) > 1 else ""), ", ".join(data.language)))
     if data.license:
@@ -201,7 +235,7 @@ def generate_model_card(model: SentenceTransformer, model_id: str | None = None)
         "## Usage\n\n### Direct Usage (Sentence Transformers)\n\nFirst install the library:\n\n"
         "```bash\npip install -U sentence-transformers\n```\n\nThen load this model and run inference.\n"
         f"```python\nfrom sentence_transformers import SentenceTransformer\n\n"
-        f"# Download from the Hub\nmodel = SentenceTransformer(\"{model_id}\")\n"
+        f'# Download from the Hub\nmodel = SentenceTransformer("{model_id}")\n'
         "# Run inference\nsentences = [\n    'The weather is lovely today.',\n    \"It's so sunny outside!\",\n"
         "    'He drove to the stadium.',\n]\nembeddings = model.encode(sentences)\nprint(embeddings.shape)\n"
         f"# [3, {dimension}]\n\n# Get the similarity scores for the embeddings\n"
@@ -210,7 +244,9 @@ def generate_model_card(model: SentenceTransformer, model_id: str | None = None)
     if data.eval_results:
         lines = ["## Evaluation\n\n### Metrics\n"]
         for result in data.eval_results:
-            lines.append(f"#### {result['description']}" + (f"\n\n* Dataset: `{result['name']}`" if result["name"] else ""))
+            lines.append(
+                f"#### {result['description']}" + (f"\n\n* Dataset: `{result['name']}`" if result["name"] else "")
+            )
             lines.append("\n| Metric | Value |\n|:-------|:------|")
             for key, value in result["metrics"].items():
                 shown = f"**{value:.4f}**" if key == result.get("primary_metric") else f"{value:.4f}"
@@ -222,16 +258,25 @@ def generate_model_card(model: SentenceTransformer, model_id: str | None = None)
         for dataset in data.train_datasets:
             lines.append(f"#### {dataset.get('name') or dataset.get('id', 'Unnamed Dataset')}\n")
         if data.loss_names:
-            lines.append("* Loss" + ("es" if len(data.loss_names) > 1 else "") + ": "
-                         + ", ".join(f"`{name}`" for name in data.loss_names) + "\n")
+            lines.append(
+                "* Loss"
+                + ("es" if len(data.loss_names) > 1 else "")
+                + ": "
+                + ", ".join(f"`{name}`" for name in data.loss_names)
+                + "\n"
+            )
         parts.append("\n".join(lines))
     parts.append(_versions())
     return "\n".join(parts)
 
 
 def _similarity_title(name: str) -> str:
-    return {"cosine": "Cosine Similarity", "dot": "Dot Product", "euclidean": "Euclidean Distance",
-            "manhattan": "Manhattan Distance"}.get(name, name)
+    return {
+        "cosine": "Cosine Similarity",
+        "dot": "Dot Product",
+        "euclidean": "Euclidean Distance",
+        "manhattan": "Manhattan Distance",
+    }.get(name, name)
 
 
 def _versions() -> str:
@@ -280,8 +325,11 @@ def _scalar(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value)
     text = str(value)
-    return text if re.fullmatch(r"[A-Za-z0-9_./-][A-Za-z0-9_ ./-]*", text) and text not in ("null", "true", "false") \
+    return (
+        text
+        if re.fullmatch(r"[A-Za-z0-9_./-][A-Za-z0-9_ ./-]*", text) and text not in ("null", "true", "false")
         else json.dumps(text)
+    )
 
 
 def revision_of(folder: Path, revision: str | None) -> str | None:
@@ -292,5 +340,10 @@ def revision_of(folder: Path, revision: str | None) -> str | None:
     return name if _SHA.match(name) and folder.parent.name == "snapshots" else None
 
 
-__all__ = ["ModelCardData", "SentenceTransformerModelCardData", "generate_model_card", "get_dataset_info",
-           "get_model_info"]
+__all__ = [
+    "ModelCardData",
+    "SentenceTransformerModelCardData",
+    "generate_model_card",
+    "get_dataset_info",
+    "get_model_info",
+]

@@ -77,8 +77,9 @@ def stop_multi_process_pool(pool: Pool) -> None:
     pool["output"].close()
 
 
-def encode_with_pool(texts: list[str], pool: Pool, chunk_size: int | None, show_progress_bar: bool,
-                     options: dict[str, Any]) -> np.ndarray:
+def encode_with_pool(
+    texts: list[str], pool: Pool, chunk_size: int | None, show_progress_bar: bool, options: dict[str, Any]
+) -> np.ndarray:
     """Send ``texts`` to the pool's workers in chunks and gather the float32 embeddings in input order.
     ``options`` are keyword arguments for each worker's ``encode``."""
     if chunk_size is not None and chunk_size <= 0:

@@ -150,13 +150,19 @@ def _check_writable(target: Path) -> None:
     """Fail before the (slow) export when ``target`` cannot be written, naming the fix."""
     folder = target.parent
     if target.is_dir():
-        raise IsADirectoryError(f"cannot write the ONNX file {target}: it is a folder; give a file name such as model.onnx")
+        raise IsADirectoryError(
+            f"cannot write the ONNX file {target}: it is a folder; give a file name such as model.onnx"
+        )
     if not folder.exists():
-        raise FileNotFoundError(f"cannot write the ONNX file {target}: the folder {folder} does not exist; create it first")
+        raise FileNotFoundError(
+            f"cannot write the ONNX file {target}: the folder {folder} does not exist; create it first"
+        )
     if not folder.is_dir():
         raise NotADirectoryError(f"cannot write the ONNX file {target}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot write the ONNX file {target}: the folder {folder} is not writable; choose another path")
+        raise PermissionError(
+            f"cannot write the ONNX file {target}: the folder {folder} is not writable; choose another path"
+        )
 
 
 def _temp_name(target: Path) -> str:
@@ -178,8 +184,12 @@ def _example_inputs(graph: _Graph) -> tuple[Tensor, ...]:
     mask = torch.ones(2, length, dtype=torch.long)
     mask[1, length // 2 :] = 0
     ids[1, length // 2 :] = config.pad_token_id
-    values = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids),
-              "prompt_length": torch.tensor(1, dtype=torch.long)}
+    values = {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "token_type_ids": torch.zeros_like(ids),
+        "prompt_length": torch.tensor(1, dtype=torch.long),
+    }
     return tuple(values[name] for name in graph.input_names)
 
 
@@ -196,10 +206,19 @@ def _export_torchscript(graph: _Graph, example: tuple[Tensor, ...], path: str, o
         warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message="Iterating over a tensor", category=torch.jit.TracerWarning)
         # CLS and last-token pooling index with argmax / count - 1, never negative.
-        warnings.filterwarnings("ignore", message="Exporting aten::index operator of advanced indexing", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="Exporting aten::index operator of advanced indexing", category=UserWarning
+        )
         torch.onnx.export(
-            graph, example, path, dynamo=False, opset_version=opset, input_names=graph.input_names,
-            output_names=list(OUTPUT_NAMES), dynamic_axes=_dynamic_axes(graph), do_constant_folding=True,
+            graph,
+            example,
+            path,
+            dynamo=False,
+            opset_version=opset,
+            input_names=graph.input_names,
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=_dynamic_axes(graph),
+            do_constant_folding=True,
         )
 
 
@@ -217,8 +236,15 @@ def _export_dynamo(graph: _Graph, example: tuple[Tensor, ...], path: str, opset:
         warnings.filterwarnings("ignore", message=".*axis name", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*LeafSpec", category=FutureWarning)
         program = torch.onnx.export(
-            graph, example, dynamo=True, opset_version=opset, input_names=graph.input_names,
-            output_names=list(OUTPUT_NAMES), dynamic_shapes=(shapes,), optimize=True, verbose=False,
+            graph,
+            example,
+            dynamo=True,
+            opset_version=opset,
+            input_names=graph.input_names,
+            output_names=list(OUTPUT_NAMES),
+            dynamic_shapes=(shapes,),
+            optimize=True,
+            verbose=False,
         )
     program.save(path)
 
@@ -250,14 +276,18 @@ class OnnxPipeline:
         self.input_names = [node.name for node in self.session.get_inputs()]
         outputs = [node.name for node in self.session.get_outputs()]
         if not set(OUTPUT_NAMES) <= set(outputs):
-            raise ValueError(f"{self.path} has outputs {outputs}, not {list(OUTPUT_NAMES)}; export it with sentvec.onnx.export_onnx")
+            raise ValueError(
+                f"{self.path} has outputs {outputs}, not {list(OUTPUT_NAMES)}; export it with sentvec.onnx.export_onnx"
+            )
 
     def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
         """Features in (``input_ids``, ``attention_mask``, ``token_type_ids``, ``prompt_length``; other
         entries are passed through), the same dict plus ``token_embeddings`` and ``sentence_embedding``
         (CPU float32 tensors) out."""
         if "input_ids" not in features or "attention_mask" not in features:
-            raise ValueError(f"features have {sorted(features)}; OnnxPipeline needs input_ids and attention_mask (the tokenizer's output)")
+            raise ValueError(
+                f"features have {sorted(features)}; OnnxPipeline needs input_ids and attention_mask (the tokenizer's output)"
+            )
         feeds: dict[str, np.ndarray] = {}
         for name in self.input_names:
             if name == "prompt_length":
@@ -267,7 +297,11 @@ class OnnxPipeline:
             else:
                 feeds[name] = _as_int64(features[name])
         sentence, tokens = self.session.run(list(OUTPUT_NAMES), feeds)
-        return {**features, "sentence_embedding": torch.from_numpy(sentence), "token_embeddings": torch.from_numpy(tokens)}
+        return {
+            **features,
+            "sentence_embedding": torch.from_numpy(sentence),
+            "token_embeddings": torch.from_numpy(tokens),
+        }
 
     def __repr__(self) -> str:
         return f"OnnxPipeline({str(self.path)!r}, inputs={self.input_names})"
@@ -279,8 +313,9 @@ def _as_int64(value: Any) -> np.ndarray:
     return np.ascontiguousarray(value, dtype=np.int64)
 
 
-def quantize_onnx(path_in: str | os.PathLike[str], path_out: str | os.PathLike[str],
-                  keep_float: Iterable[str] = ()) -> Path:
+def quantize_onnx(
+    path_in: str | os.PathLike[str], path_out: str | os.PathLike[str], keep_float: Iterable[str] = ()
+) -> Path:
     """Write a copy of an exported graph with int8 weights (per output channel) for the linear layers,
     except those whose node names contain one of ``keep_float`` (e.g. ``"/encoder/layers.0/feed_forward/down/"``); activations
     are quantized on the fly (uint8, one scale per tensor). Written under a temporary name and renamed,
@@ -296,8 +331,11 @@ def quantize_onnx(path_in: str | os.PathLike[str], path_out: str | os.PathLike[s
     _check_writable(target)
     import onnx
 
-    float_nodes = [node.name for node in onnx.load(str(source), load_external_data=False).graph.node
-                   if node.op_type in ("Gemm", "MatMul") and any(part in node.name for part in keep_float)]
+    float_nodes = [
+        node.name
+        for node in onnx.load(str(source), load_external_data=False).graph.node
+        if node.op_type in ("Gemm", "MatMul") and any(part in node.name for part in keep_float)
+    ]
     # The quantizer first rewrites each Gemm as MatMul + Add and names the MatMul "<gemm>_MatMul".
     float_nodes += [f"{name}_MatMul" for name in float_nodes]
     temp_name = _temp_name(target)
@@ -307,8 +345,14 @@ def quantize_onnx(path_in: str | os.PathLike[str], path_out: str | os.PathLike[s
         with quiet_quantizer():
             # "MatMul" covers the Gemm of every linear layer too; the attention products, which have no
             # constant weight, stay float.
-            quantize_dynamic(source, temp_name, weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"], nodes_to_exclude=float_nodes)
+            quantize_dynamic(
+                source,
+                temp_name,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+                nodes_to_exclude=float_nodes,
+            )
         os.replace(temp_name, target)
     finally:
         if os.path.exists(temp_name):

@@ -58,8 +58,13 @@ def _hf_blobs(root: Path) -> Path | None:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-                       (stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISSOCK, "socket")):
+    for test, name in (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISFIFO, "named pipe (FIFO)"),
+        (stat.S_ISSOCK, "socket"),
+    ):
         if test(mode):
             return name
     return "special file"
@@ -77,7 +82,9 @@ def check_regular_file(path: Path, *, limit: int | None = None) -> int:
     """
     info = os.stat(path)  # follows symlinks: a link into the HF cache's blobs/ is a regular file
     if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{path} is a {_kind(info.st_mode)}, not a regular file; a model folder holds plain files only")
+        raise ValueError(
+            f"{path} is a {_kind(info.st_mode)}, not a regular file; a model folder holds plain files only"
+        )
     if limit is not None and info.st_size > limit:
         raise ValueError(
             f"{path} is {info.st_size:,} bytes, more than the {limit:,} such a file may have; it is not a real "
@@ -93,7 +100,9 @@ def read_limited(path: Path, limit: int) -> bytes:
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{path} is a {_kind(info.st_mode)}, not a regular file; a model folder holds plain files only")
+            raise ValueError(
+                f"{path} is a {_kind(info.st_mode)}, not a regular file; a model folder holds plain files only"
+            )
         # The size check before reading spares the memory; the bounded read covers a file still growing.
         data = b"" if info.st_size > limit else fh.read(limit + 1)
     if info.st_size > limit or len(data) > limit:
@@ -116,9 +125,13 @@ def read_json(path: Path, *, required: bool = True, expect: type | None = None) 
     except FileNotFoundError:
         if not required:
             return {} if expect in (None, dict) else expect()
-        raise FileNotFoundError(f"{path} is missing; the model folder is incomplete (re-download or re-save it)") from None
+        raise FileNotFoundError(
+            f"{path} is missing; the model folder is incomplete (re-download or re-save it)"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); the file is corrupt (re-download or re-save the model)") from None
+        raise ValueError(
+            f"{path} is not valid JSON ({err}); the file is corrupt (re-download or re-save the model)"
+        ) from None
     if expect is not None and not isinstance(data, expect):
         what = {dict: "an object", list: "a list"}.get(expect, expect.__name__)
         raise ValueError(f"{path} must hold {what} at the top, not {type(data).__name__}; the file is corrupt")
@@ -210,9 +223,10 @@ def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     try:
         # A full disk shows up in write(), flush(), fsync() or close(), and as numpy's "N requested and
         # M written"; each becomes one DiskFullError that names the file and the disk.
-        with report_full_disk(path), os.fdopen(
-            fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})
-        ) as fh:
+        with (
+            report_full_disk(path),
+            os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})) as fh,
+        ):
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -48,12 +48,25 @@ __all__ = [
 IMAGE_FORMATS = (".png", ".svg")
 # Family names of CJK fonts commonly installed (Noto/Source Han, WenQuanYi, the Windows and macOS ones),
 # looked for when a family's name does not say "CJK".
-_CJK_FAMILIES = ("Noto Sans CJK", "Noto Serif CJK", "Source Han Sans", "Source Han Serif", "WenQuanYi",
-                 "Droid Sans Fallback", "AR PL", "SimHei", "Microsoft YaHei", "PingFang", "Hiragino Sans GB")
+_CJK_FAMILIES = (
+    "Noto Sans CJK",
+    "Noto Serif CJK",
+    "Source Han Sans",
+    "Source Han Serif",
+    "WenQuanYi",
+    "Droid Sans Fallback",
+    "AR PL",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang",
+    "Hiragino Sans GB",
+)
 # File-name pieces of the same fonts, for fonts installed after matplotlib built its font cache.
 _CJK_FILES = ("cjk", "sourcehan", "wqy", "droidsansfallback", "uming", "ukai", "simhei", "msyh", "pingfang")
-NO_CJK_FONT = ("no CJK font is installed, so Chinese, Japanese and Korean characters will show as empty boxes; "
-               "install one (Debian/Ubuntu: apt-get install fonts-noto-cjk; or any Noto Sans CJK / Source Han Sans font)")
+NO_CJK_FONT = (
+    "no CJK font is installed, so Chinese, Japanese and Korean characters will show as empty boxes; "
+    "install one (Debian/Ubuntu: apt-get install fonts-noto-cjk; or any Noto Sans CJK / Source Han Sans font)"
+)
 
 
 # --------------------------------------------------------------------------- shared plumbing
@@ -65,7 +78,9 @@ def _matplotlib() -> tuple[Any, Any]:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError("sentvec.plot needs matplotlib, which is not installed: pip install -e '.[plot]' in the sentvec checkout") from None
+        raise ImportError(
+            "sentvec.plot needs matplotlib, which is not installed: pip install -e '.[plot]' in the sentvec checkout"
+        ) from None
     return Figure, FigureCanvasAgg
 
 
@@ -141,15 +156,17 @@ def find_cjk_font() -> str | None:
         for name in names:
             if "CJK" in name and "Mono" not in name:
                 # Noto's SC/TC/JP/KR cuts all cover the common Han characters; prefer simplified Chinese
-                return next((n for n in names if n.startswith(name.split(" CJK")[0]) and n.endswith("CJK SC")),
-                            name)
+                return next((n for n in names if n.startswith(name.split(" CJK")[0]) and n.endswith("CJK SC")), name)
         return next((n for n in names if n.startswith(_CJK_FAMILIES)), None)
 
     found = pick()
     if found is not None:
         return found
-    files = sorted(f for f in font_manager.findSystemFonts()
-                   if any(k in Path(f).name.lower() for k in _CJK_FILES) and "mono" not in Path(f).name.lower())
+    files = sorted(
+        f
+        for f in font_manager.findSystemFonts()
+        if any(k in Path(f).name.lower() for k in _CJK_FILES) and "mono" not in Path(f).name.lower()
+    )
     # regular weights first, sans before serif
     files.sort(key=lambda f: ("bold" in f.lower() or "light" in f.lower() or "thin" in f.lower(), "serif" in f.lower()))
     for file in files[:1]:
@@ -243,8 +260,9 @@ def similarity_heatmap(
             for j in range(n):
                 # dark text on the bright end of the colour map, light text on the dark end
                 shade = "black" if norm(scores[i, j]) > 0.6 else "white"
-                axes.text(j, i, f"{scores[i, j]:.2f}", ha="center", va="center", color=shade,
-                          fontsize=max(6, 11 - n // 3))
+                axes.text(
+                    j, i, f"{scores[i, j]:.2f}", ha="center", va="center", color=shade, fontsize=max(6, 11 - n // 3)
+                )
     if title:
         axes.set_title(title)
     return _finish(figure, path)
@@ -256,8 +274,9 @@ def similarity_heatmap(
 def project_2d(embeddings: Any, method: str = "auto", *, seed: int = 0) -> tuple[np.ndarray, str]:
     """Two coordinates per embedding and the method used: UMAP (cosine) when umap-learn is installed and
     ``method`` is "auto" or "umap", else PCA (principal components, computed in numpy)."""
-    x = np.asarray(embeddings.detach().cpu().float().numpy() if hasattr(embeddings, "detach") else embeddings,
-                   dtype=np.float64)
+    x = np.asarray(
+        embeddings.detach().cpu().float().numpy() if hasattr(embeddings, "detach") else embeddings, dtype=np.float64
+    )
     if x.ndim != 2 or len(x) < 2:
         raise ValueError(f"a corpus map needs at least 2 embeddings as a (n, dim) matrix; got shape {x.shape}")
     if method not in ("auto", "umap", "pca"):
@@ -267,11 +286,14 @@ def project_2d(embeddings: Any, method: str = "auto", *, seed: int = 0) -> tuple
             import umap
         except ImportError:
             if method == "umap":
-                raise ImportError("method='umap' needs umap-learn: pip install umap-learn (or use method='pca')") from None
+                raise ImportError(
+                    "method='umap' needs umap-learn: pip install umap-learn (or use method='pca')"
+                ) from None
         else:
             if len(x) > 3:  # UMAP's spectral start needs a few more points than components
-                reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed,
-                                    n_neighbors=max(2, min(15, len(x) - 1)))
+                reducer = umap.UMAP(
+                    n_components=2, metric="cosine", random_state=seed, n_neighbors=max(2, min(15, len(x) - 1))
+                )
                 return np.asarray(reducer.fit_transform(x), dtype=np.float64), "umap"
             if method == "umap":
                 raise ValueError(f"UMAP needs at least 4 points; got {len(x)} (use method='pca')")
@@ -345,8 +367,9 @@ def corpus_map(
     axes = figure.add_subplot()
     size = 14 if n <= 2000 else 4
     for k, (label, rows) in enumerate(groups.items()):
-        axes.scatter(coords[rows, 0], coords[rows, 1], s=size, alpha=0.7, linewidths=0, color=f"C{k % 10}",
-                     label=label or None)
+        axes.scatter(
+            coords[rows, 0], coords[rows, 1], s=size, alpha=0.7, linewidths=0, color=f"C{k % 10}", label=label or None
+        )
     if labels is not None:
         axes.legend(loc="best", markerscale=2, prop={"family": font["fontfamily"]} if font else None)
     axes.set_xlabel(f"{used.upper()} 1")
@@ -365,11 +388,24 @@ def corpus_map(
     page = go.Figure()
     for label, rows in groups.items():
         hover = [_short(texts[i], hover_width) for i in rows] if texts is not None else [f"#{i}" for i in rows]
-        page.add_trace(go.Scattergl(x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=label or "texts",
-                                    text=hover, hovertemplate="%{text}<extra>" + (label or "") + "</extra>",
-                                    marker={"size": 6, "opacity": 0.75}))
-    page.update_layout(title=title or f"{n} texts, {used.upper()}", xaxis_title=f"{used.upper()} 1",
-                       yaxis_title=f"{used.upper()} 2", template="plotly_white", showlegend=labels is not None)
+        page.add_trace(
+            go.Scattergl(
+                x=coords[rows, 0],
+                y=coords[rows, 1],
+                mode="markers",
+                name=label or "texts",
+                text=hover,
+                hovertemplate="%{text}<extra>" + (label or "") + "</extra>",
+                marker={"size": 6, "opacity": 0.75},
+            )
+        )
+    page.update_layout(
+        title=title or f"{n} texts, {used.upper()}",
+        xaxis_title=f"{used.upper()} 1",
+        yaxis_title=f"{used.upper()} 2",
+        template="plotly_white",
+        showlegend=labels is not None,
+    )
     with atomic_file(Path(path), "w") as handle:
         handle.write(page.to_html(include_plotlyjs=True, full_html=True))
     return figure
@@ -378,9 +414,15 @@ def corpus_map(
 # --------------------------------------------------------------------------- STS scatter
 
 
-def sts_scatter(gold: Any, predicted: Any, path: str | os.PathLike[str] | None = None, *,
-                title: str | None = None, xlabel: str = "gold score",
-                ylabel: str = "predicted cosine similarity") -> Any:
+def sts_scatter(
+    gold: Any,
+    predicted: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    title: str | None = None,
+    xlabel: str = "gold score",
+    ylabel: str = "predicted cosine similarity",
+) -> Any:
     """Predicted similarity against the gold score of each pair, with a least-squares line; returns the Figure.
 
     The same picture ``sentvec eval --plot`` writes (:func:`sentvec.evaluation.plot_similarity`).
@@ -401,8 +443,9 @@ def read_training_log(log: str | os.PathLike[str] | Iterable[Mapping[str, Any]])
         if path.is_dir():
             path = path / "train_log.jsonl"
         if not path.is_file():
-            raise FileNotFoundError(f"training log {str(path)!r} does not exist; give the trainer's output "
-                                    "folder or its train_log.jsonl")
+            raise FileNotFoundError(
+                f"training log {str(path)!r} does not exist; give the trainer's output folder or its train_log.jsonl"
+            )
         records = []
         with open(path, encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
@@ -411,8 +454,9 @@ def read_training_log(log: str | os.PathLike[str] | Iterable[Mapping[str, Any]])
                 try:
                     record = json.loads(line)
                 except ValueError as err:
-                    raise ValueError(f"{path}, line {number} is not JSON ({err}); a training log holds one "
-                                     "JSON object per line") from None
+                    raise ValueError(
+                        f"{path}, line {number} is not JSON ({err}); a training log holds one JSON object per line"
+                    ) from None
                 if not isinstance(record, dict):
                     raise ValueError(f"{path}, line {number} is not a JSON object")
                 records.append(record)
@@ -457,15 +501,24 @@ def training_curves(
         spearman = [k for k in keys if k.endswith("spearman_cosine")]
         keys = spearman or [k for k in keys if not k.endswith(("_runtime", "_per_second"))]
     if not loss and not keys:
-        raise ValueError("the training log has no loss and no evaluation records to draw; train with "
-                         "logging_steps > 0 (loss) or an evaluator (metrics)")
+        raise ValueError(
+            "the training log has no loss and no evaluation records to draw; train with "
+            "logging_steps > 0 (loss) or an evaluator (metrics)"
+        )
     panels = int(bool(loss)) + int(bool(keys))
     figure = _new_figure(figsize or (7.0, 3.0 * panels + 0.6), dpi)
     grid = figure.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     if loss:
         steps, values = zip(*loss)
-        grid[0].plot(steps, values, color="C0", linewidth=1.5, marker="o" if len(steps) <= 30 else None,
-                     markersize=3, label="training loss")
+        grid[0].plot(
+            steps,
+            values,
+            color="C0",
+            linewidth=1.5,
+            marker="o" if len(steps) <= 30 else None,
+            markersize=3,
+            label="training loss",
+        )
         grid[0].set_ylabel("loss")
         grid[0].grid(alpha=0.3)
     if keys:
@@ -473,8 +526,15 @@ def training_curves(
         for k, key in enumerate(keys):
             points = [(r["step"], r[key]) for r in evals if _number(r.get(key))]
             steps, values = zip(*points)
-            axes.plot(steps, values, color=f"C{(k + 1) % 10}", marker="o", markersize=4, linewidth=1.5,
-                      label=key.removeprefix("eval_"))
+            axes.plot(
+                steps,
+                values,
+                color=f"C{(k + 1) % 10}",
+                marker="o",
+                markersize=4,
+                linewidth=1.5,
+                label=key.removeprefix("eval_"),
+            )
         axes.set_ylabel("evaluation")
         axes.legend(loc="best", fontsize=8)
         axes.grid(alpha=0.3)
@@ -504,8 +564,10 @@ def _recall_rows(figures: Any) -> list[dict[str, Any]]:
     for i, row in enumerate(figures):
         missing = [k for k in ("precision", "bytes_per_vector", "recall") if k not in row]
         if missing:
-            raise ValueError(f"recall figure {i} ({dict(row)}) has no {missing[0]!r}; each needs precision, "
-                             "bytes_per_vector and recall (dim and rescored are optional)")
+            raise ValueError(
+                f"recall figure {i} ({dict(row)}) has no {missing[0]!r}; each needs precision, "
+                "bytes_per_vector and recall (dim and rescored are optional)"
+            )
         rows.append(dict(row))
     if not rows:
         raise ValueError("no recall figures to draw")
@@ -543,11 +605,19 @@ def recall_memory(
         axes.plot(xs, [r["recall"] for r in group], marker="o", color=f"C{k}", linewidth=1.5, label=name)
         rescored = [(r["bytes_per_vector"], r["rescored"]) for r in group if _number(r.get("rescored"))]
         if rescored:
-            axes.plot(*zip(*rescored), marker="s", linestyle="--", color=f"C{k}", linewidth=1.2,
-                      label=f"{name}, rescored")
+            axes.plot(
+                *zip(*rescored), marker="s", linestyle="--", color=f"C{k}", linewidth=1.2, label=f"{name}, rescored"
+            )
         for r in group:
-            axes.annotate(str(r["precision"]), (r["bytes_per_vector"], r["recall"]), textcoords="offset points",
-                          xytext=(0, -12), ha="center", fontsize=7, color=f"C{k}")
+            axes.annotate(
+                str(r["precision"]),
+                (r["bytes_per_vector"], r["recall"]),
+                textcoords="offset points",
+                xytext=(0, -12),
+                ha="center",
+                fontsize=7,
+                color=f"C{k}",
+            )
     from matplotlib.ticker import ScalarFormatter
 
     axes.set_xscale("log", base=2)

@@ -12,10 +12,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-logger = logging.getLogger(__name__)
+from sentvec.types import PRECISIONS, Precision  # noqa: F401 - re-exported, the names users know from here
 
-Precision = Literal["float32", "int8", "uint8", "binary", "ubinary"]
-PRECISIONS: tuple[Precision, ...] = ("float32", "int8", "uint8", "binary", "ubinary")
+logger = logging.getLogger(__name__)
 
 
 def quantize_embeddings(
@@ -66,8 +65,9 @@ def quantize_embeddings(
     return packed if precision == "ubinary" else (packed.astype(np.int16) - 128).astype(np.int8)
 
 
-def _quantize_matrices(matrices: list[np.ndarray], precision: Precision, ranges: np.ndarray | None,
-                       calibration: np.ndarray | None) -> list[np.ndarray]:
+def _quantize_matrices(
+    matrices: list[np.ndarray], precision: Precision, ranges: np.ndarray | None, calibration: np.ndarray | None
+) -> list[np.ndarray]:
     """Multi-vector embeddings: all rows quantized as one (N, D) array, then split back per matrix."""
     rows = np.concatenate(matrices, axis=0)
     if len(rows) == 0:  # nothing to calibrate on, and nothing to quantize
@@ -97,6 +97,7 @@ def _ranges(embeddings: np.ndarray, precision: str, calibration: np.ndarray | No
 
 
 # --------------------------------------------------------------------------- quantized search
+
 
 # bytes one vector of dimension D takes at each precision
 def bytes_per_vector(dim: int, precision: Precision) -> int:
@@ -172,7 +173,9 @@ class QuantizedSearcher:
         self.precision, self.top_k, self.ranges = precision, top_k, ranges
         self.rescore = rescore and precision != "float32"
         self.pool = top_k * max(1, rescore_multiplier) if self.rescore else top_k
-        self.queries = quantize_embeddings(self.floats, precision, ranges=ranges) if precision != "float32" else self.floats
+        self.queries = (
+            quantize_embeddings(self.floats, precision, ranges=ranges) if precision != "float32" else self.floats
+        )
         q = len(self.floats)
         self.scores = np.full((q, 0), -np.inf, dtype=np.float32)
         self.ids = np.zeros((q, 0), dtype=np.int64)
@@ -183,8 +186,10 @@ class QuantizedSearcher:
         if len(chunk) == 0:
             return
         if chunk.shape[1] != self.queries.shape[1]:
-            raise ValueError(f"corpus rows have {chunk.shape[1]} columns but {self.precision} queries have "
-                             f"{self.queries.shape[1]}; the queries come from another model or truncate_dim")
+            raise ValueError(
+                f"corpus rows have {chunk.shape[1]} columns but {self.precision} queries have "
+                f"{self.queries.shape[1]}; the queries come from another model or truncate_dim"
+            )
         scores = _first_pass(self.queries, chunk, self.precision)
         k = min(self.pool, scores.shape[1])
         best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
@@ -209,8 +214,7 @@ class QuantizedSearcher:
             scores = np.einsum("qd,qkd->qk", self.floats, candidates)
         order = np.argsort(-scores, axis=1, kind="stable")[:, : self.top_k]
         return [
-            [{"corpus_id": int(ids[q, j]), "score": float(scores[q, j])} for j in order[q]]
-            for q in range(len(ids))
+            [{"corpus_id": int(ids[q, j]), "score": float(scores[q, j])} for j in order[q]] for q in range(len(ids))
         ]
 
 
@@ -249,8 +253,14 @@ def quantized_search(
 
 
 def _prepare_queries(
-    queries: np.ndarray, precision: str, rescore: bool, multiplier: int, top_k: int,
-    ranges: np.ndarray | None, calibration: np.ndarray | None, library: str,
+    queries: np.ndarray,
+    precision: str,
+    rescore: bool,
+    multiplier: int,
+    top_k: int,
+    ranges: np.ndarray | None,
+    calibration: np.ndarray | None,
+    library: str,
 ) -> tuple[np.ndarray, np.ndarray | None, int, np.ndarray | None]:
     """Quantize float queries to the corpus precision; keep the float ones for rescoring when that applies.
 
@@ -265,16 +275,24 @@ def _prepare_queries(
     if rescore and precision != "float32":
         floats, k = queries.astype(np.float32), top_k * multiplier
     elif rescore:
-        logger.warning("rescore=True has no effect on a float32 corpus; quantize the corpus and pass corpus_precision "
-                       "to %s, or pass rescore=False", library)
+        logger.warning(
+            "rescore=True has no effect on a float32 corpus; quantize the corpus and pass corpus_precision "
+            "to %s, or pass rescore=False",
+            library,
+        )
     if precision in ("int8", "uint8") and ranges is None:
         ranges = _ranges(queries if calibration is None else calibration, precision, None)
     return quantize_embeddings(queries, precision, ranges=ranges), floats, k, ranges
 
 
 def _rescored(
-    floats: np.ndarray, candidates: np.ndarray, valid: np.ndarray, ids: np.ndarray, precision: str,
-    ranges: np.ndarray | None, top_k: int,
+    floats: np.ndarray,
+    candidates: np.ndarray,
+    valid: np.ndarray,
+    ids: np.ndarray,
+    precision: str,
+    ranges: np.ndarray | None,
+    top_k: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Re-rank (Q, K) candidates by float query . candidate; the binary kinds as 0/1 bits (as the reference does)."""
     if precision in ("binary", "ubinary"):
@@ -291,8 +309,10 @@ def _rescored(
 
 
 def _hits(scores: np.ndarray, ids: np.ndarray, valid: np.ndarray) -> list[list[dict[str, int | float]]]:
-    return [[{"corpus_id": int(i), "score": float(s)} for s, i, ok in zip(rs, ri, rv) if ok]
-            for rs, ri, rv in zip(scores, ids, valid)]
+    return [
+        [{"corpus_id": int(i), "score": float(s)} for s, i, ok in zip(rs, ri, rv) if ok]
+        for rs, ri, rv in zip(scores, ids, valid)
+    ]
 
 
 def semantic_search_faiss(
@@ -322,11 +342,15 @@ def semantic_search_faiss(
     try:
         import faiss
     except ImportError:
-        raise ImportError("semantic_search_faiss needs FAISS: pip install -e '.[ann]' in the sentvec checkout (faiss-cpu)") from None
+        raise ImportError(
+            "semantic_search_faiss needs FAISS: pip install -e '.[ann]' in the sentvec checkout (faiss-cpu)"
+        ) from None
     if (corpus_embeddings is None) == (corpus_index is None):
         raise ValueError("pass either corpus_embeddings or corpus_index, not both and not neither")
     if corpus_precision not in ("float32", "uint8", "ubinary"):
-        raise ValueError(f'corpus_precision {corpus_precision!r} is not supported by FAISS; use "float32", "uint8" or "ubinary"')
+        raise ValueError(
+            f'corpus_precision {corpus_precision!r} is not supported by FAISS; use "float32", "uint8" or "ubinary"'
+        )
     if corpus_index is None:
         assert corpus_embeddings is not None
         if corpus_precision == "ubinary":
@@ -337,8 +361,14 @@ def semantic_search_faiss(
             corpus_index = faiss.IndexFlatIP(dim) if exact else faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
         corpus_index.add(corpus_embeddings)
     queries, floats, k, ranges = _prepare_queries(
-        np.asarray(query_embeddings), corpus_precision, rescore, rescore_multiplier, top_k, ranges,
-        calibration_embeddings, "semantic_search_faiss",
+        np.asarray(query_embeddings),
+        corpus_precision,
+        rescore,
+        rescore_multiplier,
+        top_k,
+        ranges,
+        calibration_embeddings,
+        "semantic_search_faiss",
     )
     start = time.time()
     scores, ids = corpus_index.search(queries, k)
@@ -347,7 +377,7 @@ def semantic_search_faiss(
         width = corpus_index.d // 8 if corpus_precision == "ubinary" else corpus_index.d
         dtype = np.uint8 if corpus_precision == "ubinary" else np.float32
         candidates = np.zeros((*ids.shape, width), dtype=dtype)
-        for (q, j) in zip(*np.nonzero(valid)):
+        for q, j in zip(*np.nonzero(valid)):
             candidates[q, j] = corpus_index.reconstruct(int(ids[q, j]))
         if corpus_precision == "uint8":
             candidates = candidates.astype(np.uint8)
@@ -382,8 +412,10 @@ def semantic_search_usearch(
     if (corpus_embeddings is None) == (corpus_index is None):
         raise ValueError("pass either corpus_embeddings or corpus_index, not both and not neither")
     if corpus_precision not in ("float32", "int8", "ubinary", "binary"):
-        raise ValueError(f'corpus_precision {corpus_precision!r} is not supported by usearch; use "float32", "int8", '
-                         '"ubinary" or "binary"')
+        raise ValueError(
+            f'corpus_precision {corpus_precision!r} is not supported by usearch; use "float32", "int8", '
+            '"ubinary" or "binary"'
+        )
     binary = corpus_precision in ("binary", "ubinary")
     if corpus_index is None:
         assert corpus_embeddings is not None
@@ -392,12 +424,21 @@ def semantic_search_usearch(
             if corpus_precision == "binary":  # usearch reads raw bits: undo the int8 offset
                 corpus_embeddings = corpus_embeddings.view(np.uint8) ^ 0x80
         else:
-            corpus_index = Index(ndim=corpus_embeddings.shape[1], metric="cos" if corpus_precision == "float32" else "ip",
-                                 dtype="f32" if corpus_precision == "float32" else "i8")
+            corpus_index = Index(
+                ndim=corpus_embeddings.shape[1],
+                metric="cos" if corpus_precision == "float32" else "ip",
+                dtype="f32" if corpus_precision == "float32" else "i8",
+            )
         corpus_index.add(np.arange(len(corpus_embeddings)), corpus_embeddings)
     queries, floats, k, ranges = _prepare_queries(
-        np.asarray(query_embeddings), corpus_precision, rescore, rescore_multiplier, top_k, ranges,
-        calibration_embeddings, "semantic_search_usearch",
+        np.asarray(query_embeddings),
+        corpus_precision,
+        rescore,
+        rescore_multiplier,
+        top_k,
+        ranges,
+        calibration_embeddings,
+        "semantic_search_usearch",
     )
     start = time.time()
     if corpus_precision == "binary":

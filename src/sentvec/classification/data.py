@@ -44,8 +44,9 @@ def read_labelled(
     if suffix in (".jsonl", ".ndjson", ".json"):
         records = _json_records(path)
     elif suffix in (".csv", ".tsv", ".tab", ".txt") or delimiter is not None:
-        records = _table_records(path, delimiter or ("," if suffix == ".csv" else "\t"), header,
-                                 (text_column, label_column))
+        records = _table_records(
+            path, delimiter or ("," if suffix == ".csv" else "\t"), header, (text_column, label_column)
+        )
     else:
         raise ValueError(f"cannot tell the format of {path.name}: use .csv, .tsv, .jsonl or .json (or pass delimiter=)")
     texts: list[str] = []
@@ -58,8 +59,10 @@ def read_labelled(
         if multi_label and isinstance(label, str):
             label = [part.strip() for part in label.split(label_separator) if part.strip()]
         elif multi_label and not isinstance(label, list):
-            raise ValueError(f"{path}:{line}: multi-label cell {label!r} is neither a list nor a "
-                             f"{label_separator!r}-separated string")
+            raise ValueError(
+                f"{path}:{line}: multi-label cell {label!r} is neither a list nor a "
+                f"{label_separator!r}-separated string"
+            )
         texts.append(text)
         labels.append(label)
     if not texts:

@@ -98,8 +98,10 @@ class LogisticHead:
         except KeyError as err:
             raise ValueError(f"the saved logistic head has no tensor {err}; the classifier folder is corrupt") from None
         if head.coef.ndim != 2 or head.intercept.shape != (head.coef.shape[0],):
-            raise ValueError(f"the saved logistic head has shapes {tuple(head.coef.shape)} and "
-                             f"{tuple(head.intercept.shape)}; the classifier folder is corrupt")
+            raise ValueError(
+                f"the saved logistic head has shapes {tuple(head.coef.shape)} and "
+                f"{tuple(head.intercept.shape)}; the classifier folder is corrupt"
+            )
         return head
 
 
@@ -119,22 +121,46 @@ class TorchHead:
 
     name = "torch"
 
-    def __init__(self, multi_label: bool = False, *, hidden_size: int = 0, epochs: int = 100, batch_size: int = 32,
-                 learning_rate: float = 1e-2, weight_decay: float = 0.01, dropout: float = 0.1, seed: int = 0) -> None:
-        for key, value, least in (("hidden_size", hidden_size, 0), ("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+    def __init__(
+        self,
+        multi_label: bool = False,
+        *,
+        hidden_size: int = 0,
+        epochs: int = 100,
+        batch_size: int = 32,
+        learning_rate: float = 1e-2,
+        weight_decay: float = 0.01,
+        dropout: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        for key, value, least in (
+            ("hidden_size", hidden_size, 0),
+            ("epochs", epochs, 1),
+            ("batch_size", batch_size, 1),
+        ):
             if not isinstance(value, int) or value < least:
-                raise ValueError(f"get_classifier(head='torch', {key}={value!r}): it must be an int of at least {least}")
+                raise ValueError(
+                    f"get_classifier(head='torch', {key}={value!r}): it must be an int of at least {least}"
+                )
         self.multi_label = multi_label
-        self.options = {"hidden_size": hidden_size, "epochs": epochs, "batch_size": batch_size,
-                        "learning_rate": learning_rate, "weight_decay": weight_decay, "dropout": dropout, "seed": seed}
+        self.options = {
+            "hidden_size": hidden_size,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "weight_decay": weight_decay,
+            "dropout": dropout,
+            "seed": seed,
+        }
         self.network: nn.Module | None = None
 
     def _build(self, dim: int, outputs: int) -> nn.Module:
         hidden = self.options["hidden_size"]
         if not hidden:
             return nn.Linear(dim, outputs)
-        return nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(self.options["dropout"]),
-                             nn.Linear(hidden, outputs))
+        return nn.Sequential(
+            nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(self.options["dropout"]), nn.Linear(hidden, outputs)
+        )
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
         inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
@@ -149,8 +175,9 @@ class TorchHead:
         with torch.random.fork_rng(devices=[]):  # a repeatable fit that leaves the caller's RNG alone
             torch.manual_seed(self.options["seed"])
             network = self._build(inputs.shape[1], outputs)
-            optimizer = torch.optim.AdamW(network.parameters(), lr=self.options["learning_rate"],
-                                          weight_decay=self.options["weight_decay"])
+            optimizer = torch.optim.AdamW(
+                network.parameters(), lr=self.options["learning_rate"], weight_decay=self.options["weight_decay"]
+            )
             network.train()
             size = self.options["batch_size"]
             for _ in range(self.options["epochs"]):
@@ -203,12 +230,15 @@ def make_head(head: str, multi_label: bool, kwargs: dict[str, Any]) -> LogisticH
         try:
             return TorchHead(multi_label, **kwargs)
         except TypeError as err:
-            raise TypeError(f"get_classifier(head='torch', ...): {err}; it takes {list(TorchHead(False).options)}") from None
+            raise TypeError(
+                f"get_classifier(head='torch', ...): {err}; it takes {list(TorchHead(False).options)}"
+            ) from None
     raise ValueError(f"head={head!r} is unknown; choose from {list(HEADS)}")
 
 
-def load_head(head: str, config: dict[str, Any], tensors: dict[str, torch.Tensor], multi_label: bool
-              ) -> LogisticHead | TorchHead:
+def load_head(
+    head: str, config: dict[str, Any], tensors: dict[str, torch.Tensor], multi_label: bool
+) -> LogisticHead | TorchHead:
     """Rebuild a saved head from its config and tensors."""
     kinds = {"logistic": LogisticHead, "torch": TorchHead}
     if head not in kinds:

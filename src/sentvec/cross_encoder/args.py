@@ -40,15 +40,23 @@ def cross_encoder_init_args_decorator(init: F) -> F:
                 continue
             value = kwargs.pop(old)
             if new in kwargs:
-                logger.warning("The `%s` argument was renamed and is now deprecated; `%s` is given too and is "
-                               "used, `%s` is ignored.", old, new, old)
+                logger.warning(
+                    "The `%s` argument was renamed and is now deprecated; `%s` is given too and is "
+                    "used, `%s` is ignored.",
+                    old,
+                    new,
+                    old,
+                )
                 continue
             logger.warning("The `%s` argument was renamed and is now deprecated, please use `%s` instead.", old, new)
             kwargs[new] = value
         if "classifier_dropout" in kwargs:
             dropout = kwargs.pop("classifier_dropout")
-            logger.warning("The `classifier_dropout` argument is deprecated. Please use "
-                           "`config_kwargs={'classifier_dropout': %r}` instead.", dropout)
+            logger.warning(
+                "The `classifier_dropout` argument is deprecated. Please use "
+                "`config_kwargs={'classifier_dropout': %r}` instead.",
+                dropout,
+            )
             kwargs["config_kwargs"] = {**(kwargs.get("config_kwargs") or {}), "classifier_dropout": dropout}
         return init(self, *args, **kwargs)
 
@@ -69,16 +77,22 @@ def cross_encoder_predict_rank_args_decorator(method: F) -> F:
         if "activation_fct" in kwargs:
             value = kwargs.pop("activation_fct")
             if "activation_fn" in kwargs:
-                logger.warning("The `activation_fct` argument was renamed and is now deprecated; `activation_fn` "
-                               "is given too and is used, `activation_fct` is ignored.")
+                logger.warning(
+                    "The `activation_fct` argument was renamed and is now deprecated; `activation_fn` "
+                    "is given too and is used, `activation_fct` is ignored."
+                )
             else:
-                logger.warning("The `activation_fct` argument was renamed and is now deprecated, please use "
-                               "`activation_fn` instead.")
+                logger.warning(
+                    "The `activation_fct` argument was renamed and is now deprecated, please use "
+                    "`activation_fn` instead."
+                )
                 kwargs["activation_fn"] = value
         if "num_workers" in kwargs:
             kwargs.pop("num_workers")
-            logger.warning("The `num_workers` argument is deprecated and has no effect: inputs are tokenized in "
-                           "the calling process.")
+            logger.warning(
+                "The `num_workers` argument is deprecated and has no effect: inputs are tokenized in "
+                "the calling process."
+            )
         return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

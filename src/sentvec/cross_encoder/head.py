@@ -30,8 +30,12 @@ HEAD_MAPS: dict[str, dict[str, str]] = {
 }
 # the prefix under which each family's sequence-classification model keeps its encoder
 ENCODER_PREFIX = {"bert": "bert.", "roberta": "roberta.", "xlm-roberta": "roberta.", "mpnet": "mpnet."}
-ARCHITECTURE = {"bert": "BertForSequenceClassification", "roberta": "RobertaForSequenceClassification",
-                "xlm-roberta": "XLMRobertaForSequenceClassification", "mpnet": "MPNetForSequenceClassification"}
+ARCHITECTURE = {
+    "bert": "BertForSequenceClassification",
+    "roberta": "RobertaForSequenceClassification",
+    "xlm-roberta": "XLMRobertaForSequenceClassification",
+    "mpnet": "MPNetForSequenceClassification",
+}
 
 
 def head_style(config: EncoderConfig) -> str:

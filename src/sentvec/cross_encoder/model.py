@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentvec import __version__
+from sentvec._version import __version__
 from sentvec.config import EncoderConfig
 from sentvec.cross_encoder.args import cross_encoder_init_args_decorator, cross_encoder_predict_rank_args_decorator
 from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, ClassificationHead, head_style
@@ -34,6 +34,7 @@ from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
+
 def _activation_name(fn: Any) -> str:
     kind = type(fn)
     return f"{kind.__module__}.{kind.__qualname__}"
@@ -44,8 +45,11 @@ def load_activation(path: str, *, trust_remote_code: bool = False) -> nn.Module 
     built with no arguments. Only ``torch.*`` classes are imported unless ``trust_remote_code``: a
     model folder must not make us import (and so run) code it names. None for an untrusted path."""
     if not path.startswith("torch.") and not trust_remote_code:
-        logger.warning("Activation function path '%s' is not trusted, using default activation function instead. "
-                       "Pass trust_remote_code=True to load it.", path)
+        logger.warning(
+            "Activation function path '%s' is not trusted, using default activation function instead. "
+            "Pass trust_remote_code=True to load it.",
+            path,
+        )
         return None
     module_name, _, class_name = path.rpartition(".")
     if not module_name:
@@ -143,19 +147,31 @@ class CrossEncoder(nn.Module):
             if modules is not None:
                 logger.warning("modules is ignored: the model is loaded from %s", model_name_or_path)
             raw, settings, fresh_head = self._load_folder(
-                model_name_or_path, num_labels=num_labels, max_length=max_length, cache_folder=cache_folder,
-                revision=revision, local_files_only=local_files_only, token=token, processor_kwargs=processor_kwargs,
-                config_kwargs=config_kwargs, allow_pickle=allow_pickle)
+                model_name_or_path,
+                num_labels=num_labels,
+                max_length=max_length,
+                cache_folder=cache_folder,
+                revision=revision,
+                local_files_only=local_files_only,
+                token=token,
+                processor_kwargs=processor_kwargs,
+                config_kwargs=config_kwargs,
+                allow_pickle=allow_pickle,
+            )
         if isinstance(activation_fn, str):
             activation_fn = load_activation(activation_fn, trust_remote_code=True)  # the caller named it
         self.activation_fn = activation_fn if activation_fn is not None else self._default_activation(raw, settings)
         # a SentenceTransformer folder's prompts are for embedding, not for scoring pairs: keep only a CrossEncoder's
         own = settings.get("model_type") == "CrossEncoder" or "activation_fn" in settings
-        self.prompts: dict[str, str] = dict(prompts if prompts is not None else (settings.get("prompts") if own else None) or {})
+        self.prompts: dict[str, str] = dict(
+            prompts if prompts is not None else (settings.get("prompts") if own else None) or {}
+        )
         self.default_prompt_name = default_prompt_name or (settings.get("default_prompt_name") if own else None)
         if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
-            raise ValueError(f"default_prompt_name={self.default_prompt_name!r} is not one of the prompts "
-                             f"{sorted(self.prompts)}; add it to prompts or leave default_prompt_name out")
+            raise ValueError(
+                f"default_prompt_name={self.default_prompt_name!r} is not one of the prompts "
+                f"{sorted(self.prompts)}; add it to prompts or leave default_prompt_name out"
+            )
         self.model_card_data = model_card_data or CrossEncoderModelCardData()
         self.model_card_data.register_model(self)
         if fresh_head and self.model_card_data.base_model is None and self.model_name_or_path is not None:
@@ -170,17 +186,31 @@ class CrossEncoder(nn.Module):
         self.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.eval()
 
-    def _load_folder(self, model_name_or_path: str | os.PathLike[str], *, num_labels: int | None,
-                     max_length: int | None, cache_folder: str | None, revision: str | None, local_files_only: bool,
-                     token: bool | str | None, processor_kwargs: dict[str, Any] | None,
-                     config_kwargs: dict[str, Any] | None,
-                     allow_pickle: bool) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    def _load_folder(
+        self,
+        model_name_or_path: str | os.PathLike[str],
+        *,
+        num_labels: int | None,
+        max_length: int | None,
+        cache_folder: str | None,
+        revision: str | None,
+        local_files_only: bool,
+        token: bool | str | None,
+        processor_kwargs: dict[str, Any] | None,
+        config_kwargs: dict[str, Any] | None,
+        allow_pickle: bool,
+    ) -> tuple[dict[str, Any], dict[str, Any], bool]:
         """Encoder, head and tokenizer from a model folder; returns its config.json (with
         ``config_kwargs``), its config_sentence_transformers.json and whether the head is new."""
         from sentvec.store import resolve_model_folder
 
-        folder = resolve_model_folder(str(model_name_or_path), cache_folder=cache_folder, revision=revision,
-                                      token=token, local_files_only=local_files_only)
+        folder = resolve_model_folder(
+            str(model_name_or_path),
+            cache_folder=cache_folder,
+            revision=revision,
+            token=token,
+            local_files_only=local_files_only,
+        )
         logger.info("Loading CrossEncoder model from %s", model_name_or_path)
         raw = {**read_json(folder / "config.json"), **(config_kwargs or {})}
         config = EncoderConfig.from_dict(raw)
@@ -188,11 +218,14 @@ class CrossEncoder(nn.Module):
         processor_kwargs = dict(processor_kwargs or {})
         max_length = max_length or processor_kwargs.pop("model_max_length", None)
         if processor_kwargs:
-            logger.warning("processor_kwargs %s are not used by sentvec's tokenizer; only model_max_length is",
-                           sorted(processor_kwargs))
+            logger.warning(
+                "processor_kwargs %s are not used by sentvec's tokenizer; only model_max_length is",
+                sorted(processor_kwargs),
+            )
         length, lower = encoder_settings(folder, config.max_positions)
-        self.tokenizer = Tokenizer.from_folder(folder, max_length=min(max_length or length, config.max_positions),
-                                               lowercase=lower)
+        self.tokenizer = Tokenizer.from_folder(
+            folder, max_length=min(max_length or length, config.max_positions), lowercase=lower
+        )
         checkpoint = weights.read_checkpoint(folder, allow_pickle=allow_pickle)
         head_state = {ours: checkpoint.pop(name) for name, ours in HEAD_MAPS[self.style].items() if name in checkpoint}
         if self.style == "bert":  # a bare BERT checkpoint keeps its pooler without the prefix
@@ -211,13 +244,19 @@ class CrossEncoder(nn.Module):
         weights.load_into(encoder, config, checkpoint)
         self.encoder = encoder
         dropout = raw.get("classifier_dropout")
-        self.head = ClassificationHead(config.hidden_size, num_labels,
-                                       config.hidden_dropout if dropout is None else dropout,
-                                       dropout_first=self.style == "roberta")
+        self.head = ClassificationHead(
+            config.hidden_size,
+            num_labels,
+            config.hidden_dropout if dropout is None else dropout,
+            dropout_first=self.style == "roberta",
+        )
         fresh_head = len(head_state) < 4
         if fresh_head:
-            logger.warning("%s has no complete classification head; %s is newly initialised and needs training",
-                           folder, "the classifier" if head_state else "the head")
+            logger.warning(
+                "%s has no complete classification head; %s is newly initialised and needs training",
+                folder,
+                "the classifier" if head_state else "the head",
+            )
             self.head.reset(raw.get("initializer_range", 0.02))
         if head_state:
             self.head.load_state_dict(head_state, strict=False)
@@ -236,8 +275,11 @@ class CrossEncoder(nn.Module):
     def _default_activation(self, raw: dict[str, Any], settings: dict[str, Any]) -> Callable[[Tensor], Tensor]:
         """The folder's activation (v4+ ``config_sentence_transformers.json`` or ``config.json``, v3's
         ``sbert_ce_default_activation_function``), else sigmoid for one label and identity for more."""
-        name = (settings.get("activation_fn") or (raw.get("sentence_transformers") or {}).get("activation_fn")
-                or raw.get("sbert_ce_default_activation_function"))
+        name = (
+            settings.get("activation_fn")
+            or (raw.get("sentence_transformers") or {}).get("activation_fn")
+            or raw.get("sbert_ce_default_activation_function")
+        )
         if name is not None:
             loaded = load_activation(name, trust_remote_code=self.trust_remote_code)
             if loaded is not None:
@@ -247,8 +289,12 @@ class CrossEncoder(nn.Module):
     @property
     def default_activation_function(self) -> Callable[[Tensor], Tensor]:
         """Deprecated name of :attr:`activation_fn`."""
-        warnings.warn("The `default_activation_function` property was renamed and is now deprecated. "
-                      "Please use `activation_fn` instead.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "The `default_activation_function` property was renamed and is now deprecated. "
+            "Please use `activation_fn` instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.activation_fn
 
     # ------------------------------------------------------------------ properties
@@ -325,8 +371,9 @@ class CrossEncoder(nn.Module):
         features.pop("truncated", None)
         return features
 
-    def preprocess(self, inputs: Sequence[Sequence[str]], prompt: str | None = None,
-                   prompt_name: str | None = None) -> dict[str, Tensor]:
+    def preprocess(
+        self, inputs: Sequence[Sequence[str]], prompt: str | None = None, prompt_name: str | None = None
+    ) -> dict[str, Tensor]:
         """The model's input for a batch of pairs: token ids padded to the longest, with the prompt
         (``prompt``, or the one named ``prompt_name``, default the model's default) before each first text."""
         prefix = self._prompt(prompt_name, prompt)
@@ -387,11 +434,14 @@ class CrossEncoder(nn.Module):
         text_kwargs = dict((processing_kwargs or {}).get("text") or {})
         call_length = text_kwargs.pop("max_length", None)
         if text_kwargs.pop("truncation", True) is False:
-            raise ValueError("processing_kwargs['text']['truncation']=False: sentvec always truncates pairs to the "
-                             "model's max_length (longer ones do not fit its position embeddings)")
+            raise ValueError(
+                "processing_kwargs['text']['truncation']=False: sentvec always truncates pairs to the "
+                "model's max_length (longer ones do not fit its position embeddings)"
+            )
         if text_kwargs:
-            raise ValueError(f"processing_kwargs['text'] keys {sorted(text_kwargs)} are not supported; "
-                             "max_length and truncation are")
+            raise ValueError(
+                f"processing_kwargs['text'] keys {sorted(text_kwargs)} are not supported; max_length and truncation are"
+            )
         scores = self._scores(pairs, batch_size, show_progress_bar, activation_fn, bool(apply_softmax), call_length)
         if convert_to_tensor:
             result: Any = scores
@@ -403,8 +453,10 @@ class CrossEncoder(nn.Module):
 
     def _need_tokenizer(self) -> None:
         if self.tokenizer is None:
-            raise ValueError("this CrossEncoder was built from modules without a Transformer, so nothing turns text "
-                             "pairs into its input; load a sequence-classification model folder to score pairs")
+            raise ValueError(
+                "this CrossEncoder was built from modules without a Transformer, so nothing turns text "
+                "pairs into its input; load a sequence-classification model folder to score pairs"
+            )
 
     def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
         if prompt is not None:
@@ -417,9 +469,15 @@ class CrossEncoder(nn.Module):
         return self.prompts[name]
 
     @torch.inference_mode()
-    def _scores(self, pairs: list[tuple[str, str]], batch_size: int, show_progress_bar: bool,
-                activation_fn: Callable[[Tensor], Tensor] | None, apply_softmax: bool,
-                max_length: int | None = None) -> Tensor:
+    def _scores(
+        self,
+        pairs: list[tuple[str, str]],
+        batch_size: int,
+        show_progress_bar: bool,
+        activation_fn: Callable[[Tensor], Tensor] | None,
+        apply_softmax: bool,
+        max_length: int | None = None,
+    ) -> Tensor:
         self.eval()
         self._need_tokenizer()
         if max_length is None:
@@ -475,15 +533,23 @@ class CrossEncoder(nn.Module):
         at most ``top_k`` of them; scores are Python floats (JSON-ready). Other keyword arguments
         (``prompt_name``, ``prompt``, ``processing_kwargs``) go to :meth:`predict`."""
         if self.num_labels != 1:
-            raise ValueError("CrossEncoder.rank() only works for models with num_labels=1. "
-                             "Consider using CrossEncoder.predict() with input pairs instead.")
+            raise ValueError(
+                "CrossEncoder.rank() only works for models with num_labels=1. "
+                "Consider using CrossEncoder.predict() with input pairs instead."
+            )
         for name in ("convert_to_numpy", "convert_to_tensor"):
             if name in kwargs:
                 kwargs.pop(name)
                 logger.warning("CrossEncoder.rank() ignores `%s`: its scores are always Python floats", name)
-        scores = self.predict([(query, doc) for doc in documents], batch_size=batch_size,
-                              show_progress_bar=show_progress_bar, activation_fn=activation_fn,
-                              apply_softmax=apply_softmax, convert_to_tensor=True, **kwargs)
+        scores = self.predict(
+            [(query, doc) for doc in documents],
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            activation_fn=activation_fn,
+            apply_softmax=apply_softmax,
+            convert_to_tensor=True,
+            **kwargs,
+        )
         results: list[dict[str, Any]] = []
         for i, score in enumerate(scores.tolist()):
             results.append({"corpus_id": i, "score": score, **({"text": documents[i]} if return_documents else {})})
@@ -492,18 +558,25 @@ class CrossEncoder(nn.Module):
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, path: str | os.PathLike[str], *, safe_serialization: bool | None = True,
-             create_model_card: bool = True, **kwargs: Any) -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        safe_serialization: bool | None = True,
+        create_model_card: bool = True,
+        **kwargs: Any,
+    ) -> None:
         """Write a Hugging Face sequence-classification folder that sentence-transformers' CrossEncoder
         (and ``transformers``) load. Built beside ``path`` and moved into place at the end."""
         from safetensors.torch import save_file
 
-
         if safe_serialization is False:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         if self.encoder_config is None:
-            raise NotImplementedError("saving a CrossEncoder built from modules is not supported; save its modules "
-                                      "with their own save() methods")
+            raise NotImplementedError(
+                "saving a CrossEncoder built from modules is not supported; save its modules "
+                "with their own save() methods"
+            )
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_folder(target)
@@ -513,21 +586,39 @@ class CrossEncoder(nn.Module):
             state = {prefix + k: v for k, v in weights.to_checkpoint_names(family, self.encoder.state_dict()).items()}
             reverse = {ours: name for name, ours in HEAD_MAPS[self.style].items()}
             state.update({reverse[k]: v for k, v in self.head.state_dict().items()})
-            save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(staging / "model.safetensors"),
-                      metadata={"format": "pt"})
+            save_file(
+                {k: v.detach().contiguous().cpu() for k, v in state.items()},
+                str(staging / "model.safetensors"),
+                metadata={"format": "pt"},
+            )
             labels = {str(i): f"LABEL_{i}" for i in range(self.num_labels)}
-            raw = {**self.raw_config, "architectures": [ARCHITECTURE[family]], "num_labels": self.num_labels,
-                   "id2label": labels, "label2id": {v: int(k) for k, v in labels.items()},
-                   "sentence_transformers": {"activation_fn": _activation_name(self.activation_fn), "version": __version__}}
+            raw = {
+                **self.raw_config,
+                "architectures": [ARCHITECTURE[family]],
+                "num_labels": self.num_labels,
+                "id2label": labels,
+                "label2id": {v: int(k) for k, v in labels.items()},
+                "sentence_transformers": {
+                    "activation_fn": _activation_name(self.activation_fn),
+                    "version": __version__,
+                },
+            }
             write_json(staging / "config.json", raw)
             self.tokenizer.save(staging)
-            write_json(staging / "sentence_bert_config.json", {"max_seq_length": self.max_length,
-                                                               "do_lower_case": self.tokenizer.lowercase})
-            write_json(staging / "config_sentence_transformers.json", {
-                "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
-                "activation_fn": _activation_name(self.activation_fn), "model_type": "CrossEncoder",
-                "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
-            })
+            write_json(
+                staging / "sentence_bert_config.json",
+                {"max_seq_length": self.max_length, "do_lower_case": self.tokenizer.lowercase},
+            )
+            write_json(
+                staging / "config_sentence_transformers.json",
+                {
+                    "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
+                    "activation_fn": _activation_name(self.activation_fn),
+                    "model_type": "CrossEncoder",
+                    "prompts": self.prompts,
+                    "default_prompt_name": self.default_prompt_name,
+                },
+            )
             if create_model_card:
                 (staging / "README.md").write_text(self.model_card_data.render(self), encoding="utf-8")
             move_into(staging, target)
@@ -556,7 +647,9 @@ class CrossEncoder(nn.Module):
         try:
             from huggingface_hub import HfApi
         except ImportError as err:
-            raise ImportError("push_to_hub needs huggingface_hub: pip install huggingface_hub (or sentvec[hub])") from err
+            raise ImportError(
+                "push_to_hub needs huggingface_hub: pip install huggingface_hub (or sentvec[hub])"
+            ) from err
         api = HfApi(token=token)
         url = api.create_repo(repo_id=repo_id, private=private, repo_type=None, exist_ok=True)
         repo_id = getattr(url, "repo_id", None) or repo_id
@@ -575,15 +668,26 @@ class CrossEncoder(nn.Module):
             )
         with tempfile.TemporaryDirectory() as folder:
             self.save(Path(folder) / "model", safe_serialization=safe_serialization)
-            info = api.upload_folder(repo_id=repo_id, folder_path=str(Path(folder) / "model"),
-                                     commit_message=commit_message or "Add new CrossEncoder model",
-                                     commit_description=description, revision=revision, create_pr=create_pr)
+            info = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(Path(folder) / "model"),
+                commit_message=commit_message or "Add new CrossEncoder model",
+                commit_description=description,
+                revision=revision,
+                create_pr=create_pr,
+            )
         return info.pr_url if create_pr else info.commit_url
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, train_dataloader: Any, evaluator: Any = None, epochs: int = 1, loss_fct: nn.Module | None = None,
-            **kwargs: Any) -> None:
+    def fit(
+        self,
+        train_dataloader: Any,
+        evaluator: Any = None,
+        epochs: int = 1,
+        loss_fct: nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Train with the pre-v4 CrossEncoder API: a DataLoader of ``InputExample(texts=[a, b], label=y)``.
         ``loss_fct`` defaults to binary cross-entropy for one label, cross-entropy for more; other
         arguments as :func:`sentvec.training.fit`."""
@@ -612,10 +716,14 @@ def _device_from_map(device_map: Any, device: str | None) -> str | None:
         device_map = device_map[""]
     if isinstance(device_map, (str, int, torch.device)) and device_map != "auto":
         if device is not None and str(device) != str(device_map):
-            logger.warning("device=%r is ignored: model_kwargs['device_map'] places the model on %s", device, device_map)
+            logger.warning(
+                "device=%r is ignored: model_kwargs['device_map'] places the model on %s", device, device_map
+            )
         return str(device_map) if not isinstance(device_map, int) else f"cuda:{device_map}"
-    raise ValueError(f"model_kwargs['device_map']={device_map!r}: sentvec places the whole model on one device; "
-                     "give one device (e.g. 'cuda:1' or {'': 'cpu'}) or use device=")
+    raise ValueError(
+        f"model_kwargs['device_map']={device_map!r}: sentvec places the whole model on one device; "
+        "give one device (e.g. 'cuda:1' or {'': 'cpu'}) or use device="
+    )
 
 
 def _check_pairs(pairs: Iterable[Any]) -> list[tuple[str, str]]:

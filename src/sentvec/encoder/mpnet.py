@@ -19,9 +19,9 @@ def relative_position_bucket(relative_position: Tensor, num_buckets: int = 32, m
     buckets = (n < 0).long() * half  # keys after the query use the upper half
     n = n.abs()
     max_exact = half // 2
-    log_scaled = max_exact + (
-        torch.log(n.float() / max_exact) / math.log(max_distance / max_exact) * (half - max_exact)
-    ).long()
+    log_scaled = (
+        max_exact + (torch.log(n.float() / max_exact) / math.log(max_distance / max_exact) * (half - max_exact)).long()
+    )
     log_scaled = torch.clamp(log_scaled, max=half - 1)
     return buckets + torch.where(n < max_exact, n, log_scaled)
 

@@ -252,7 +252,8 @@ def check_sizes(
         expected["embeddings.token_type.weight"] = ((config.type_vocab_size, hidden), "type_vocab_size")
     if config.relative_attention_num_buckets:
         expected["relative_bias.bias.weight"] = (
-            (config.relative_attention_num_buckets, config.num_heads), "relative_attention_num_buckets"
+            (config.relative_attention_num_buckets, config.num_heads),
+            "relative_attention_num_buckets",
         )
     for name, (shape, fields) in expected.items():
         if name in ours and tuple(ours[name]) != shape:
@@ -278,8 +279,10 @@ def checkpoint_files(folder: Path, *, allow_pickle: bool = False) -> list[Path]:
         return [single]
     if index.exists():
         weight_map = read_json(index, expect=dict).get("weight_map")
-        if not isinstance(weight_map, dict) or not weight_map or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()
+        if (
+            not isinstance(weight_map, dict)
+            or not weight_map
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items())
         ):
             raise ValueError(
                 f"{index} must hold a weight_map object from tensor names to shard files; "
@@ -301,7 +304,9 @@ def checkpoint_files(folder: Path, *, allow_pickle: bool = False) -> list[Path]:
     raise FileNotFoundError(f"{folder} has no model.safetensors; the encoder's weights are missing")
 
 
-def read_checkpoint(folder: Path, *, allow_pickle: bool = False, config: EncoderConfig | None = None) -> dict[str, Tensor]:
+def read_checkpoint(
+    folder: Path, *, allow_pickle: bool = False, config: EncoderConfig | None = None
+) -> dict[str, Tensor]:
     """Read the encoder's weights from ``folder``: ``model.safetensors`` (or its sharded index).
 
     ``pytorch_model.bin`` is read only when ``allow_pickle`` is True, and then with
@@ -328,7 +333,9 @@ def load_weights_file(path: Path) -> dict[str, Tensor]:
     try:
         return load_file(str(path))
     except Exception as err:  # safetensors raises its own error types for truncated or corrupt files
-        raise ValueError(f"{path} could not be read as safetensors ({err}); the file is corrupt or incomplete") from None
+        raise ValueError(
+            f"{path} could not be read as safetensors ({err}); the file is corrupt or incomplete"
+        ) from None
 
 
 def load_pickle(path: Path) -> dict[str, Tensor]:
@@ -358,8 +365,25 @@ def load_pickle(path: Path) -> dict[str, Tensor]:
 
 
 # Bytes per element of each safetensors dtype.
-_DTYPE_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "I16": 2, "U16": 2, "F16": 2,
-                "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8, "C64": 8}
+_DTYPE_SIZES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "F8_E8M0": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+    "C64": 8,
+}
 _MAX_HEADER_BYTES = 100 << 20  # the safetensors library's own limit
 
 
@@ -398,8 +422,11 @@ def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         shape = info.get("shape") if isinstance(info, dict) else None
         offsets = info.get("data_offsets") if isinstance(info, dict) else None
         if (
-            not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape)
-            or not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)
+            not isinstance(shape, list)
+            or not all(type(n) is int and n >= 0 for n in shape)
+            or not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(type(n) is int for n in offsets)
         ):
             raise corrupt(f"tensor {name!r} has no valid shape and data_offsets")
         begin, end = offsets
@@ -407,6 +434,8 @@ def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
             raise corrupt(f"tensor {name!r} lies outside the file's {data_size:,} data bytes")
         itemsize = _DTYPE_SIZES.get(info.get("dtype"))
         if itemsize is not None and math.prod(shape) * itemsize != end - begin:
-            raise corrupt(f"tensor {name!r} of shape {tuple(shape)} needs {math.prod(shape) * itemsize:,} bytes, has {end - begin:,}")
+            raise corrupt(
+                f"tensor {name!r} of shape {tuple(shape)} needs {math.prod(shape) * itemsize:,} bytes, has {end - begin:,}"
+            )
         shapes[name] = tuple(shape)
     return shapes

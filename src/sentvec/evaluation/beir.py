@@ -62,7 +62,9 @@ class BeirData:
 
 def _read_jsonl(path: Path, kind: str) -> list[dict[str, Any]]:
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv")
+        raise FileNotFoundError(
+            f"{path} is missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv"
+        )
     records = []
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
@@ -73,7 +75,7 @@ def _read_jsonl(path: Path, kind: str) -> list[dict[str, Any]]:
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}:{number} is not valid JSON ({err.msg})") from None
             if not isinstance(record, dict) or "_id" not in record:
-                raise ValueError(f"{path}:{number}: each {kind} line needs an \"_id\" field")
+                raise ValueError(f'{path}:{number}: each {kind} line needs an "_id" field')
             records.append(record)
     return records
 
@@ -83,8 +85,10 @@ def _unique_ids(records: list[dict[str, Any]], path: Path) -> list[str]:
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         duplicates = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
-        raise ValueError(f"{path} has {len(duplicates)} duplicate ids (first: {duplicates[0]!r}); every _id must be "
-                         "unique, or scores would mix up the documents that share one")
+        raise ValueError(
+            f"{path} has {len(duplicates)} duplicate ids (first: {duplicates[0]!r}); every _id must be "
+            "unique, or scores would mix up the documents that share one"
+        )
     return ids
 
 
@@ -108,8 +112,9 @@ def load_beir(folder: str | os.PathLike[str], split: str = "test") -> BeirData:
     corpus_ids = _unique_ids(documents, root / "corpus.jsonl")
     corpus = [f"{d.get('title') or ''} {d.get('text') or ''}".strip() for d in documents]
     query_records = _read_jsonl(root / "queries.jsonl", "query")
-    query_text = dict(zip(_unique_ids(query_records, root / "queries.jsonl"),
-                          (str(q.get("text") or "") for q in query_records)))
+    query_text = dict(
+        zip(_unique_ids(query_records, root / "queries.jsonl"), (str(q.get("text") or "") for q in query_records))
+    )
 
     qrels: dict[str, dict[str, int]] = {}
     with open(qrels_file, encoding="utf-8", newline="") as fh:
@@ -125,22 +130,38 @@ def load_beir(folder: str | os.PathLike[str], split: str = "test") -> BeirData:
 
     unknown_queries = [q for q in qrels if q not in query_text]
     if unknown_queries:
-        logger.warning("%s: %d judged queries are not in queries.jsonl (first: %r); they are skipped",
-                       qrels_file, len(unknown_queries), unknown_queries[0])
+        logger.warning(
+            "%s: %d judged queries are not in queries.jsonl (first: %r); they are skipped",
+            qrels_file,
+            len(unknown_queries),
+            unknown_queries[0],
+        )
     known = set(corpus_ids)
     unknown_docs = [(q, d) for q, judged in qrels.items() for d, s in judged.items() if s > 0 and d not in known]
     if unknown_docs:
-        logger.warning("%s: %d relevance judgments name documents that are not in corpus.jsonl (first: query %r, "
-                       "document %r); they count as relevant but can never be retrieved, so scores are lower than "
-                       "on the complete corpus", qrels_file, len(unknown_docs), *unknown_docs[0])
+        logger.warning(
+            "%s: %d relevance judgments name documents that are not in corpus.jsonl (first: query %r, "
+            "document %r); they count as relevant but can never be retrieved, so scores are lower than "
+            "on the complete corpus",
+            qrels_file,
+            len(unknown_docs),
+            *unknown_docs[0],
+        )
     relevant = {q: {d for d, s in judged.items() if s > 0} for q, judged in qrels.items() if q in query_text}
     query_ids = [q for q in query_text if relevant.get(q)]
     if not query_ids:
-        raise ValueError(f"{qrels_file} judges no query of {root / 'queries.jsonl'} relevant to any document; "
-                         "nothing to evaluate")
-    return BeirData(name=f"{root.name}-{split}", corpus_ids=corpus_ids, corpus=corpus, query_ids=query_ids,
-                    queries=[query_text[q] for q in query_ids], relevant={q: relevant[q] for q in query_ids},
-                    qrels={q: qrels[q] for q in query_ids})
+        raise ValueError(
+            f"{qrels_file} judges no query of {root / 'queries.jsonl'} relevant to any document; nothing to evaluate"
+        )
+    return BeirData(
+        name=f"{root.name}-{split}",
+        corpus_ids=corpus_ids,
+        corpus=corpus,
+        query_ids=query_ids,
+        queries=[query_text[q] for q in query_ids],
+        relevant={q: relevant[q] for q in query_ids},
+        qrels={q: qrels[q] for q in query_ids},
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -154,8 +175,9 @@ def _is_number(text: str) -> bool:
 # --------------------------------------------------------------------------- retrieval
 
 
-def dense_hits(model: Any, queries: list[str], corpus: list[str], k: int, *, batch_size: int = 32,
-               show_progress_bar: bool = False) -> list[list[tuple[int, float]]]:
+def dense_hits(
+    model: Any, queries: list[str], corpus: list[str], k: int, *, batch_size: int = 32, show_progress_bar: bool = False
+) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, cosine)`` over ``corpus`` by exact search, ties by increasing row."""
     _warn_truncated(model, queries, "queries")
     options = dict(batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True)
@@ -168,13 +190,15 @@ def dense_hits(model: Any, queries: list[str], corpus: list[str], k: int, *, bat
     return found
 
 
-def sparse_hits(model: Any, queries: list[str], corpus: list[str], k: int, *, batch_size: int = 32,
-                show_progress_bar: bool = False) -> list[list[tuple[int, float]]]:
+def sparse_hits(
+    model: Any, queries: list[str], corpus: list[str], k: int, *, batch_size: int = 32, show_progress_bar: bool = False
+) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, dot product)`` of a SparseEncoder's sparse vectors, ties by increasing row."""
     from sentvec.sparse_encoder.inverted import InvertedIndex
 
-    docs = model.encode_document(corpus, batch_size=batch_size, show_progress_bar=show_progress_bar,
-                                 convert_to_sparse_tensor=True)
+    docs = model.encode_document(
+        corpus, batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_sparse_tensor=True
+    )
     inverted = InvertedIndex.from_sparse(docs)
     q = model.encode_query(queries, batch_size=batch_size, show_progress_bar=False, convert_to_sparse_tensor=True)
     return inverted.search(q, k)
@@ -199,8 +223,14 @@ def _warn_truncated(model: Any, texts: list[str], what: str) -> None:
     except (KeyError, TypeError):
         return
     if truncated:
-        logger.warning("%d of %d %s are longer than the model's limit of %d tokens; the model sees only their "
-                       "start (BM25 sees them whole)", truncated, len(texts), what, limit)
+        logger.warning(
+            "%d of %d %s are longer than the model's limit of %d tokens; the model sees only their "
+            "start (BM25 sees them whole)",
+            truncated,
+            len(texts),
+            what,
+            limit,
+        )
 
 
 def retrieve(
@@ -237,18 +267,31 @@ def retrieve(
             hits = [h[:k] for h in keyword]
         else:
             dense = dense_hits(model, data.queries, data.corpus, depth, **options)  # type: ignore[arg-type]
-            hits = [fuse(d, b, k, fusion=fusion, alpha=alpha, rrf_k=rrf_k)  # type: ignore[misc, arg-type]
-                    for d, b in zip(dense, keyword)]
+            hits = [
+                fuse(d, b, k, fusion=fusion, alpha=alpha, rrf_k=rrf_k)  # type: ignore[misc, arg-type]
+                for d, b in zip(dense, keyword)
+            ]
     return [[data.corpus_ids[int(row)] for row, _ in query_hits] for query_hits in hits]
 
 
 def beir_metrics(rankings: list[list[str]], data: BeirData) -> dict[str, float]:
     """nDCG@10, MRR@10, Recall@100 and MAP@100 of the rankings (one per judged query, in ``data`` order)."""
     relevant: list[set[Hashable]] = [set(data.relevant[q]) for q in data.query_ids]
-    values = retrieval_metrics(rankings, relevant, accuracy_at_k=(), precision_recall_at_k=(RECALL_AT,),
-                               mrr_at_k=(MRR_AT,), ndcg_at_k=(NDCG_AT,), map_at_k=(MAP_AT,))
-    return {f"ndcg@{NDCG_AT}": values["ndcg@k"][NDCG_AT], f"mrr@{MRR_AT}": values["mrr@k"][MRR_AT],
-            f"recall@{RECALL_AT}": values["recall@k"][RECALL_AT], f"map@{MAP_AT}": values["map@k"][MAP_AT]}
+    values = retrieval_metrics(
+        rankings,
+        relevant,
+        accuracy_at_k=(),
+        precision_recall_at_k=(RECALL_AT,),
+        mrr_at_k=(MRR_AT,),
+        ndcg_at_k=(NDCG_AT,),
+        map_at_k=(MAP_AT,),
+    )
+    return {
+        f"ndcg@{NDCG_AT}": values["ndcg@k"][NDCG_AT],
+        f"mrr@{MRR_AT}": values["mrr@k"][MRR_AT],
+        f"recall@{RECALL_AT}": values["recall@k"][RECALL_AT],
+        f"map@{MAP_AT}": values["map@k"][MAP_AT],
+    }
 
 
 def evaluate_beir(

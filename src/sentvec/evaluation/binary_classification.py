@@ -67,7 +67,9 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         self.similarity_fn_names: list[str] = list(similarity_fn_names or [])
         unknown = [fn for fn in self.similarity_fn_names if fn not in SIMILARITY_NAMES]
         if unknown:
-            raise ValueError(f"similarity_fn_names has unexpected names {unknown}; choose from {list(SIMILARITY_NAMES)}")
+            raise ValueError(
+                f"similarity_fn_names has unexpected names {unknown}; choose from {list(SIMILARITY_NAMES)}"
+            )
         self.sentences1 = list(sentences1)
         self.sentences2 = list(sentences2)
         self.labels = list(labels)
@@ -87,8 +89,9 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         return best_accuracy_threshold(np.asarray(scores), np.asarray(labels), high_score_more_similar)
 
     @staticmethod
-    def find_best_f1_and_threshold(scores: Any, labels: Any,
-                                   high_score_more_similar: bool) -> tuple[float, float, float, float]:
+    def find_best_f1_and_threshold(
+        scores: Any, labels: Any, high_score_more_similar: bool
+    ) -> tuple[float, float, float, float]:
         """``(f1, precision, recall, threshold)`` at the threshold with the best F1 (``>=`` when
         ``high_score_more_similar``, else ``<=``)."""
         return best_f1_threshold(np.asarray(scores), np.asarray(labels), high_score_more_similar)
@@ -96,19 +99,25 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
     def _append_csv_headers(self, similarity_fn_names: list[str]) -> None:
         self.csv_headers += [f"{fn}_{metric}" for fn in similarity_fn_names for metric in _METRICS]
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
         logger.info("Binary Accuracy Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps))
         if not self.similarity_fn_names:
             self.similarity_fn_names = [model.similarity_fn_name]
             self._append_csv_headers(self.similarity_fn_names)
         scores = self.compute_metrics(model)
-        self._write_csv_row(output_path, [epoch, steps] + [
-            scores[fn][metric] for fn in self.similarity_fn_names for metric in _METRICS
-        ])
+        self._write_csv_row(
+            output_path, [epoch, steps] + [scores[fn][metric] for fn in self.similarity_fn_names for metric in _METRICS]
+        )
         metrics = {f"{fn}_{metric}": value for fn, values in scores.items() for metric, value in values.items()}
         if len(self.similarity_fn_names) > 1:
-            metrics.update({f"max_{metric}": max(values[metric] for values in scores.values())
-                            for metric in next(iter(scores.values()))})
+            metrics.update(
+                {
+                    f"max_{metric}": max(values[metric] for values in scores.values())
+                    for metric in next(iter(scores.values()))
+                }
+            )
             self.primary_metric = "max_ap"
         else:
             self.primary_metric = f"{self.similarity_fn_names[0]}_ap"
@@ -120,8 +129,14 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         """``{fn: {metric: value}}`` for each similarity function."""
         # each distinct sentence is embedded once, in first-seen order
         unique = list(dict.fromkeys(self.sentences1 + self.sentences2))
-        vectors = embed(model, unique, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar,
-                        convert_to_numpy=True, truncate_dim=self.truncate_dim)
+        vectors = embed(
+            model,
+            unique,
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_numpy=True,
+            truncate_dim=self.truncate_dim,
+        )
         row = {sentence: i for i, sentence in enumerate(unique)}
         embeddings1 = vectors[[row[s] for s in self.sentences1]]
         embeddings2 = vectors[[row[s] for s in self.sentences2]]
@@ -129,7 +144,9 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         results = {}
         for fn in self.similarity_fn_names:
             is_distance = fn in ("euclidean", "manhattan")
-            similarity = SimilarityFunction.to_similarity_pairwise_fn(fn)(embeddings1, embeddings2).detach().cpu().numpy()
+            similarity = (
+                SimilarityFunction.to_similarity_pairwise_fn(fn)(embeddings1, embeddings2).detach().cpu().numpy()
+            )
             scores = -similarity if is_distance else similarity  # the pairwise functions negate distances
             accuracy, accuracy_threshold = best_accuracy_threshold(scores, labels, not is_distance)
             f1, precision, recall, f1_threshold = best_f1_threshold(scores, labels, not is_distance)
@@ -144,9 +161,19 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
                 "ap": average_precision(labels, similarity),
                 "mcc": matthews_corrcoef(labels, predicted),
             }
-            logger.info("%s: accuracy %.2f (threshold %.4f), F1 %.2f (threshold %.4f), precision %.2f, recall %.2f, "
-                        "AP %.2f, MCC %.2f", fn, accuracy * 100, accuracy_threshold, f1 * 100, f1_threshold,
-                        precision * 100, recall * 100, results[fn]["ap"] * 100, results[fn]["mcc"] * 100)
+            logger.info(
+                "%s: accuracy %.2f (threshold %.4f), F1 %.2f (threshold %.4f), precision %.2f, recall %.2f, "
+                "AP %.2f, MCC %.2f",
+                fn,
+                accuracy * 100,
+                accuracy_threshold,
+                f1 * 100,
+                f1_threshold,
+                precision * 100,
+                recall * 100,
+                results[fn]["ap"] * 100,
+                results[fn]["mcc"] * 100,
+            )
         return results
 
     def get_config_dict(self) -> dict[str, Any]:

@@ -88,17 +88,25 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         self.precision = precision
         self.truncate_dim = truncate_dim
         self.predictions: dict[str, np.ndarray] = {}
-        self.csv_file = f"similarity_evaluation{'_' + name if name else ''}{'_' + precision if precision else ''}_results.csv"
+        self.csv_file = (
+            f"similarity_evaluation{'_' + name if name else ''}{'_' + precision if precision else ''}_results.csv"
+        )
         self.csv_headers = ["epoch", "steps"]
         self._append_csv_headers(self.similarity_fn_names)
 
     def _append_csv_headers(self, similarity_fn_names: list[str]) -> None:
         self.csv_headers += [f"{fn}_{metric}" for fn in similarity_fn_names for metric in ("pearson", "spearman")]
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
         truncated = f" (truncated to {self.truncate_dim})" if self.truncate_dim is not None else ""
-        logger.info("EmbeddingSimilarityEvaluator: evaluating on the %s dataset%s%s:",
-                    self.name, self._when(epoch, steps), truncated)
+        logger.info(
+            "EmbeddingSimilarityEvaluator: evaluating on the %s dataset%s%s:",
+            self.name,
+            self._when(epoch, steps),
+            truncated,
+        )
         embeddings1, embeddings2 = self.embed_pairs(model)
         if not self.similarity_fn_names:
             self.similarity_fn_names = [model.similarity_fn_name]
@@ -112,9 +120,11 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
             metrics[f"pearson_{fn}"], metrics[f"spearman_{fn}"] = pearson, spearman
             logger.info("%s similarity:\tPearson: %.4f\tSpearman: %.4f", fn.capitalize(), pearson, spearman)
 
-        self._write_csv_row(output_path, [epoch, steps] + [
-            metrics[f"{metric}_{fn}"] for fn in self.similarity_fn_names for metric in ("pearson", "spearman")
-        ])
+        self._write_csv_row(
+            output_path,
+            [epoch, steps]
+            + [metrics[f"{metric}_{fn}"] for fn in self.similarity_fn_names for metric in ("pearson", "spearman")],
+        )
         if len(self.similarity_fn_names) > 1:
             metrics["pearson_max"] = max(metrics[f"pearson_{fn}"] for fn in self.similarity_fn_names)
             metrics["spearman_max"] = max(metrics[f"spearman_{fn}"] for fn in self.similarity_fn_names)
@@ -131,9 +141,14 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
     def embed_pairs(self, model: Any) -> tuple[np.ndarray, np.ndarray]:
         """The float embeddings of both sides; quantized (then unpacked to 0/1 floats for the binary
         kinds) when ``precision`` asks for it."""
-        options = dict(batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, convert_to_numpy=True,
-                       precision=self.precision or "float32", normalize_embeddings=bool(self.precision),
-                       truncate_dim=self.truncate_dim)
+        options = dict(
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_numpy=True,
+            precision=self.precision or "float32",
+            normalize_embeddings=bool(self.precision),
+            truncate_dim=self.truncate_dim,
+        )
         if self.precision in ("int8", "uint8"):
             # one calibration for both sides, so a sentence gets the same codes wherever it appears
             both = embed(model, self.sentences1 + self.sentences2, **options)

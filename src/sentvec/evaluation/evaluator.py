@@ -30,7 +30,9 @@ class SentenceEvaluator:
         self.greater_is_better = True
         self.primary_metric: str | None = None
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
         """Evaluate ``model``.
 
         Args:
@@ -54,7 +56,9 @@ class SentenceEvaluator:
             self.primary_metric = f"{name}_{self.primary_metric}"
         return {f"{name}_{key}": value for key, value in values.items()}
 
-    def store_metrics_in_model_card_data(self, model: Any, metrics: dict[str, Any], epoch: int = 0, step: int = 0) -> None:
+    def store_metrics_in_model_card_data(
+        self, model: Any, metrics: dict[str, Any], epoch: int = 0, step: int = 0
+    ) -> None:
         """Hand the metrics to the model's card data when it keeps any (sentence-transformers models do)."""
         card = getattr(model, "model_card_data", None)
         if card is not None and hasattr(card, "set_evaluation_metrics"):

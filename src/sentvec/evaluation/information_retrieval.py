@@ -116,8 +116,12 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
             self.csv_headers += [f"{fn}-NDCG@{k}" for k in self.ndcg_at_k]
             self.csv_headers += [f"{fn}-MAP@{k}" for k in self.map_at_k]
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        logger.info("Information Retrieval Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps))
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        logger.info(
+            "Information Retrieval Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps)
+        )
         if self._score_functions_from_model:
             # resolved per call, so a reused evaluator follows each model's own similarity
             self.score_functions = {model.similarity_fn_name: model.similarity}
@@ -160,26 +164,41 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         """For each score function, each query's top corpus ids (as many as the largest cut-off)."""
         score_functions = self.score_functions or {model.similarity_fn_name: model.similarity}
         max_k = max(self.mrr_at_k + self.ndcg_at_k + self.accuracy_at_k + self.precision_recall_at_k + self.map_at_k)
-        options = dict(batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, convert_to_tensor=True,
-                       truncate_dim=self.truncate_dim)
-        query_embeddings = embed(model, self.queries, "query", prompt_name=self.query_prompt_name,
-                                 prompt=self.query_prompt, **options)
+        options = dict(
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_tensor=True,
+            truncate_dim=self.truncate_dim,
+        )
+        query_embeddings = embed(
+            model, self.queries, "query", prompt_name=self.query_prompt_name, prompt=self.query_prompt, **options
+        )
         id_rank = _id_ranks(self.corpus_ids)
         # per function and query: the best (score, id rank, corpus id) so far
         hits: dict[str, list[list[tuple[float, int, Hashable]]]] = {
             fn: [[] for _ in self.queries] for fn in score_functions
         }
-        for start in trange(0, len(self.corpus), self.corpus_chunk_size, desc="Corpus Chunks",
-                            disable=not self.show_progress_bar):
+        for start in trange(
+            0, len(self.corpus), self.corpus_chunk_size, desc="Corpus Chunks", disable=not self.show_progress_bar
+        ):
             stop = min(start + self.corpus_chunk_size, len(self.corpus))
-            chunk_embeddings = embed(model, self.corpus[start:stop], "document", prompt_name=self.corpus_prompt_name,
-                                     prompt=self.corpus_prompt, **options)
+            chunk_embeddings = embed(
+                model,
+                self.corpus[start:stop],
+                "document",
+                prompt_name=self.corpus_prompt_name,
+                prompt=self.corpus_prompt,
+                **options,
+            )
             for fn, score_function in score_functions.items():
                 chunk_scores = score_function(query_embeddings, chunk_embeddings).detach().float().cpu()
                 top = _top_k(chunk_scores, min(max_k, stop - start), id_rank[start:stop])
                 for query, (indices, values) in enumerate(top):
                     best = hits[fn][query]
-                    best += [(value, int(id_rank[start + i]), self.corpus_ids[start + i]) for i, value in zip(indices, values)]
+                    best += [
+                        (value, int(id_rank[start + i]), self.corpus_ids[start + i])
+                        for i, value in zip(indices, values)
+                    ]
                     best.sort(key=lambda hit: (-hit[0], hit[1]))
                     del best[max_k:]
         return {fn: [[cid for _, _, cid in query_hits] for query_hits in by_query] for fn, by_query in hits.items()}
@@ -187,9 +206,15 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
     def compute_metrics(self, ranked_ids: list[list[Hashable]]) -> dict[str, dict[int, float]]:
         """The metrics of one score function, from each query's ranked corpus ids (in ``queries_ids`` order)."""
         relevant = [self.relevant_docs[qid] for qid in self.queries_ids]
-        return retrieval_metrics(ranked_ids, relevant, accuracy_at_k=self.accuracy_at_k,
-                                 precision_recall_at_k=self.precision_recall_at_k, mrr_at_k=self.mrr_at_k,
-                                 ndcg_at_k=self.ndcg_at_k, map_at_k=self.map_at_k)
+        return retrieval_metrics(
+            ranked_ids,
+            relevant,
+            accuracy_at_k=self.accuracy_at_k,
+            precision_recall_at_k=self.precision_recall_at_k,
+            mrr_at_k=self.mrr_at_k,
+            ndcg_at_k=self.ndcg_at_k,
+            map_at_k=self.map_at_k,
+        )
 
     def get_config_dict(self) -> dict[str, Any]:
         keys = ("truncate_dim", "query_prompt", "query_prompt_name", "corpus_prompt", "corpus_prompt_name")
@@ -219,8 +244,10 @@ def retrieval_metrics(
     "mrr@k": ..., "map@k": ...}``.
     """
     if len(ranked_ids) != len(relevant) or not relevant:
-        raise ValueError(f"need one ranking per query and at least one query; got {len(ranked_ids)} rankings "
-                         f"and {len(relevant)} relevant sets")
+        raise ValueError(
+            f"need one ranking per query and at least one query; got {len(ranked_ids)} rankings "
+            f"and {len(relevant)} relevant sets"
+        )
     is_hit = [np.array([cid in rel for cid in ranked], dtype=bool) for ranked, rel in zip(ranked_ids, relevant)]
     counts = [len(rel) for rel in relevant]
 
@@ -235,8 +262,9 @@ def retrieval_metrics(
         "accuracy@k": {k: mean([float(hit[:k].any()) for hit in is_hit]) for k in accuracy_at_k},
         "precision@k": {k: mean([hit[:k].sum() / k for hit in is_hit]) for k in precision_recall_at_k},
         "recall@k": {k: mean([hit[:k].sum() / n for hit, n in zip(is_hit, counts)]) for k in precision_recall_at_k},
-        "ndcg@k": {k: mean([dcg_at_k(hit, k) / dcg_at_k(np.ones(n), k) for hit, n in zip(is_hit, counts)])
-                   for k in ndcg_at_k},
+        "ndcg@k": {
+            k: mean([dcg_at_k(hit, k) / dcg_at_k(np.ones(n), k) for hit, n in zip(is_hit, counts)]) for k in ndcg_at_k
+        },
         "mrr@k": {k: mean([reciprocal_rank(hit, k) for hit in is_hit]) for k in mrr_at_k},
         "map@k": {k: mean([average_precision_at(hit, n, k) for hit, n in zip(is_hit, counts)]) for k in map_at_k},
     }

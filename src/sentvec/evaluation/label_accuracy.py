@@ -29,8 +29,9 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
     def __init__(self, dataloader: Any, name: str = "", softmax_model: Any = None, write_csv: bool = True) -> None:
         super().__init__()
         if softmax_model is None:
-            raise ValueError("LabelAccuracyEvaluator needs softmax_model: the SoftmaxLoss whose classifier predicts "
-                             "the labels")
+            raise ValueError(
+                "LabelAccuracyEvaluator needs softmax_model: the SoftmaxLoss whose classifier predicts the labels"
+            )
         self.dataloader = dataloader
         self.name = name
         self.softmax_model = softmax_model
@@ -39,7 +40,9 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
         self.csv_headers = ["epoch", "steps", "accuracy"]
         self.primary_metric = "accuracy"
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
         logger.info("Label accuracy of the model on the %s dataset%s:", self.name, self._when(epoch, steps))
         model.eval()
         self.dataloader.collate_fn = model.smart_batching_collate
@@ -47,8 +50,9 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
         with torch.no_grad():
             for features, labels in self.dataloader:
                 device = self.softmax_model.classifier.weight.device
-                features = [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in f.items()}
-                            for f in features]
+                features = [
+                    {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in f.items()} for f in features
+                ]
                 _, logits = self.softmax_model(features, labels=None)
                 correct += int((logits.argmax(dim=1).cpu() == labels.view(-1).cpu()).sum())
                 total += len(labels)

@@ -62,7 +62,9 @@ def average_precision(labels: ArrayLike, scores: ArrayLike, num_positives: int |
     return float((precision * new_hits).sum() / total)
 
 
-def best_accuracy_threshold(scores: ArrayLike, labels: ArrayLike, greater_is_better: bool = True) -> tuple[float, float]:
+def best_accuracy_threshold(
+    scores: ArrayLike, labels: ArrayLike, greater_is_better: bool = True
+) -> tuple[float, float]:
     """The best accuracy of ``score >= threshold`` (or ``<=`` for distances) as a classifier of the
     0/1 ``labels``, and that threshold: midway between the two scores it separates.
 

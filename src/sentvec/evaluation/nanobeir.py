@@ -79,8 +79,9 @@ class NanoBEIREvaluator(SentenceEvaluator):
             raise ValueError("dataset_names cannot be empty. Use None to evaluate on all datasets.")
         invalid = [name for name in dataset_names if name.lower() not in DATASETS]
         if invalid:
-            raise ValueError(f"Dataset(s) {invalid} are not valid NanoBEIR datasets. "
-                             f"Valid dataset names are: {list(DATASETS)}")
+            raise ValueError(
+                f"Dataset(s) {invalid} are not valid NanoBEIR datasets. Valid dataset names are: {list(DATASETS)}"
+            )
         self.dataset_names = list(dataset_names)
         self.dataset_id = dataset_id
         self.aggregate_fn = aggregate_fn
@@ -89,11 +90,20 @@ class NanoBEIREvaluator(SentenceEvaluator):
         self.write_csv = write_csv
         self.query_prompts = self._per_dataset(query_prompts, "query_prompts")
         self.corpus_prompts = self._per_dataset(corpus_prompts, "corpus_prompts")
-        self.ir_options = dict(mrr_at_k=mrr_at_k, ndcg_at_k=ndcg_at_k, accuracy_at_k=accuracy_at_k,
-                               precision_recall_at_k=precision_recall_at_k, map_at_k=map_at_k,
-                               show_progress_bar=show_progress_bar, batch_size=batch_size, write_csv=write_csv,
-                               truncate_dim=truncate_dim, score_functions=score_functions,
-                               main_score_function=main_score_function, write_predictions=write_predictions)
+        self.ir_options = dict(
+            mrr_at_k=mrr_at_k,
+            ndcg_at_k=ndcg_at_k,
+            accuracy_at_k=accuracy_at_k,
+            precision_recall_at_k=precision_recall_at_k,
+            map_at_k=map_at_k,
+            show_progress_bar=show_progress_bar,
+            batch_size=batch_size,
+            write_csv=write_csv,
+            truncate_dim=truncate_dim,
+            score_functions=score_functions,
+            main_score_function=main_score_function,
+            write_predictions=write_predictions,
+        )
         self.main_score_function = main_score_function
         self.csv_file = f"NanoBEIR_evaluation_{aggregate_key}_results.csv"
         self.csv_headers = ["epoch", "steps"]
@@ -112,8 +122,10 @@ class NanoBEIREvaluator(SentenceEvaluator):
         try:
             from datasets import load_dataset
         except ImportError as err:
-            raise ImportError("NanoBEIREvaluator reads its data with the datasets library: pip install datasets "
-                              "(or sentvec[datasets])") from err
+            raise ImportError(
+                "NanoBEIREvaluator reads its data with the datasets library: pip install datasets "
+                "(or sentvec[datasets])"
+            ) from err
         split = DATASETS[name.lower()]
         corpus = load_dataset(self.dataset_id, "corpus", split=split)
         queries = load_dataset(self.dataset_id, "queries", split=split)
@@ -124,10 +136,16 @@ class NanoBEIREvaluator(SentenceEvaluator):
         return InformationRetrievalEvaluator(
             queries=dict(zip(map(str, queries["_id"]), queries["text"])),
             corpus=dict(zip(map(str, corpus["_id"]), corpus["text"])),
-            relevant_docs=relevant, name=split, query_prompt=self.query_prompts[name],
-            corpus_prompt=self.corpus_prompts[name], **self.ir_options)
+            relevant_docs=relevant,
+            name=split,
+            query_prompt=self.query_prompts[name],
+            corpus_prompt=self.corpus_prompts[name],
+            **self.ir_options,
+        )
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
         logger.info("NanoBEIR evaluation of the model on %s%s:", self.dataset_names, self._when(epoch, steps))
         if self.evaluators is None:
             self.evaluators = [self._load(name) for name in self.dataset_names]

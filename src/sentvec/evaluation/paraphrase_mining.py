@@ -83,20 +83,39 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         self.csv_headers = ["epoch", "steps", "precision", "recall", "f1", "threshold", "average_precision"]
         self.primary_metric = "average_precision"
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        logger.info("Paraphrase Mining Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps))
-        embeddings = model.encode(self.sentences, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar,
-                                  convert_to_tensor=True, truncate_dim=self.truncate_dim)
-        candidates = paraphrase_mining_embeddings(embeddings, query_chunk_size=self.query_chunk_size,
-                                                  corpus_chunk_size=self.corpus_chunk_size, max_pairs=self.max_pairs,
-                                                  top_k=self.top_k)
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        logger.info(
+            "Paraphrase Mining Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps)
+        )
+        embeddings = model.encode(
+            self.sentences,
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_tensor=True,
+            truncate_dim=self.truncate_dim,
+        )
+        candidates = paraphrase_mining_embeddings(
+            embeddings,
+            query_chunk_size=self.query_chunk_size,
+            corpus_chunk_size=self.corpus_chunk_size,
+            max_pairs=self.max_pairs,
+            top_k=self.top_k,
+        )
         logger.info("Number of candidate pairs: %d", len(candidates))
         scores = np.array([score for score, _, _ in candidates], dtype=np.float64)
         labels = np.array([frozenset((self.ids[i], self.ids[j])) in self.duplicates for _, i, j in candidates])
         ap = average_precision(labels, scores, num_positives=self.total_num_duplicates)
         f1, precision, recall, threshold = best_f1_threshold(scores, labels, num_positives=self.total_num_duplicates)
-        logger.info("Average precision %.2f, F1 %.2f (precision %.2f, recall %.2f) at threshold %.4f",
-                    ap * 100, f1 * 100, precision * 100, recall * 100, threshold)
+        logger.info(
+            "Average precision %.2f, F1 %.2f (precision %.2f, recall %.2f) at threshold %.4f",
+            ap * 100,
+            f1 * 100,
+            precision * 100,
+            recall * 100,
+            threshold,
+        )
         self._write_csv_row(output_path, [epoch, steps, precision, recall, f1, threshold, ap])
         metrics = {"average_precision": ap, "f1": f1, "precision": precision, "recall": recall, "threshold": threshold}
         metrics = self.prefix_name_to_metrics(metrics, self.name)
@@ -104,8 +123,11 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         return metrics
 
     def get_config_dict(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"add_transitive_closure": self.add_transitive_closure, "max_pairs": self.max_pairs,
-                                  "top_k": self.top_k}
+        config: dict[str, Any] = {
+            "add_transitive_closure": self.add_transitive_closure,
+            "max_pairs": self.max_pairs,
+            "top_k": self.top_k,
+        }
         if self.truncate_dim is not None:
             config["truncate_dim"] = self.truncate_dim
         return config

@@ -30,7 +30,9 @@ def similarity_figure(
     gold = np.asarray(gold, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     if gold.shape != predicted.shape or gold.ndim != 1:
-        raise ValueError(f"gold and predicted must be two lists of the same length; got shapes {gold.shape} and {predicted.shape}")
+        raise ValueError(
+            f"gold and predicted must be two lists of the same length; got shapes {gold.shape} and {predicted.shape}"
+        )
     figure = Figure(figsize=(6, 5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

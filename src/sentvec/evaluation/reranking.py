@@ -82,11 +82,22 @@ class RerankingEvaluator(SentenceEvaluator):
         self.csv_headers = ["epoch", "steps", "MAP", f"MRR@{at_k}", f"NDCG@{at_k}"]
         self.primary_metric = f"ndcg@{at_k}"
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        logger.info("RerankingEvaluator: evaluating the model on the %s dataset%s:", self.name, self._when(epoch, steps))
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        logger.info(
+            "RerankingEvaluator: evaluating the model on the %s dataset%s:", self.name, self._when(epoch, steps)
+        )
         scores = self.compute_metrics(model)
-        logger.info("Queries: %d\tMAP: %.2f\tMRR@%d: %.2f\tNDCG@%d: %.2f", len(self.samples), scores["map"] * 100,
-                    self.at_k, scores["mrr"] * 100, self.at_k, scores["ndcg"] * 100)
+        logger.info(
+            "Queries: %d\tMAP: %.2f\tMRR@%d: %.2f\tNDCG@%d: %.2f",
+            len(self.samples),
+            scores["map"] * 100,
+            self.at_k,
+            scores["mrr"] * 100,
+            self.at_k,
+            scores["ndcg"] * 100,
+        )
         self._write_csv_row(output_path, [epoch, steps, scores["map"], scores["mrr"], scores["ndcg"]])
         metrics = {"map": scores["map"], f"mrr@{self.at_k}": scores["mrr"], f"ndcg@{self.at_k}": scores["ndcg"]}
         metrics = self.prefix_name_to_metrics(metrics, self.name)
@@ -99,16 +110,24 @@ class RerankingEvaluator(SentenceEvaluator):
             raise ValueError("no sample has both a positive and a negative document; nothing to evaluate")
         options = dict(batch_size=self.batch_size, convert_to_tensor=True, truncate_dim=self.truncate_dim)
         if self.use_batched_encoding:
-            queries = embed(model, [s["query"] for s in self.samples], "query",
-                            show_progress_bar=self.show_progress_bar, **options)
-            documents = embed(model, [d for s in self.samples for d in s["positive"] + s["negative"]], "document",
-                              show_progress_bar=self.show_progress_bar, **options)
+            queries = embed(
+                model, [s["query"] for s in self.samples], "query", show_progress_bar=self.show_progress_bar, **options
+            )
+            documents = embed(
+                model,
+                [d for s in self.samples for d in s["positive"] + s["negative"]],
+                "document",
+                show_progress_bar=self.show_progress_bar,
+                **options,
+            )
             starts = np.cumsum([0] + [len(s["positive"]) + len(s["negative"]) for s in self.samples])
             pairs = [(queries[i], documents[starts[i] : starts[i + 1]]) for i in range(len(self.samples))]
         else:
             pairs = (
-                (embed(model, [s["query"]], "query", show_progress_bar=False, **options)[0],
-                 embed(model, s["positive"] + s["negative"], "document", show_progress_bar=False, **options))
+                (
+                    embed(model, [s["query"]], "query", show_progress_bar=False, **options)[0],
+                    embed(model, s["positive"] + s["negative"], "document", show_progress_bar=False, **options),
+                )
                 for s in tqdm(self.samples, desc="Samples", disable=not self.show_progress_bar)
             )
         ap, rr, ndcg = [], [], []

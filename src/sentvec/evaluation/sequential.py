@@ -25,14 +25,17 @@ class SequentialEvaluator(SentenceEvaluator):
     contributes ``evaluator_<index>``.
     """
 
-    def __init__(self, evaluators: Iterable[SentenceEvaluator],
-                 main_score_function: Callable[[list[float]], float] = _last) -> None:
+    def __init__(
+        self, evaluators: Iterable[SentenceEvaluator], main_score_function: Callable[[list[float]], float] = _last
+    ) -> None:
         super().__init__()
         self.evaluators = list(evaluators)
         self.main_score_function = main_score_function
         self.primary_metric = "sequential_score"
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
         results: dict[str, float] = {}
         primaries: list[float] = []
         for index, evaluator in enumerate(self.evaluators):

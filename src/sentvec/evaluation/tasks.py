@@ -47,7 +47,9 @@ def _read_parquet_pairs(path: Path) -> Pairs:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise ImportError(f"reading {path} needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout") from None
+        raise ImportError(
+            f"reading {path} needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout"
+        ) from None
 
     table = pq.read_table(path)
     missing = {"sentence1", "sentence2", "score"} - set(table.column_names)
@@ -56,7 +58,11 @@ def _read_parquet_pairs(path: Path) -> Pairs:
     scores = [float(x) for x in table.column("score").to_pylist()]
     if not scores or not all(0.0 <= x <= 1.0 for x in scores):
         raise ValueError(f"{path}: expected STS Benchmark scores between 0 and 1 (the hub dataset's scale)")
-    return [str(x) for x in table.column("sentence1").to_pylist()], [str(x) for x in table.column("sentence2").to_pylist()], scores
+    return (
+        [str(x) for x in table.column("sentence1").to_pylist()],
+        [str(x) for x in table.column("sentence2").to_pylist()],
+        scores,
+    )
 
 
 def _read_stsb_folder(folder: Path, split: str) -> Pairs | None:
@@ -94,11 +100,14 @@ def _fetch_stsb(cache: Path) -> None:
         for split in STS_SPLITS:
             pairs = _read_stsb_folder(Path(tmp), split)
             if pairs is None:
-                raise FileNotFoundError(f"the hub dataset {STSB_HUB_DATASET} has no data/{_HUB_SPLITS[split]}-*.parquet")
+                raise FileNotFoundError(
+                    f"the hub dataset {STSB_HUB_DATASET} has no data/{_HUB_SPLITS[split]}-*.parquet"
+                )
             with atomic_file(cache / f"{split}.jsonl", "w") as handle:
                 for first, second, score in zip(*pairs):
-                    handle.write(json.dumps({"sentence1": first, "sentence2": second, "score": score},
-                                            ensure_ascii=False) + "\n")
+                    handle.write(
+                        json.dumps({"sentence1": first, "sentence2": second, "score": score}, ensure_ascii=False) + "\n"
+                    )
 
 
 def load_sts_benchmark(
@@ -208,8 +217,14 @@ def task_evaluator(
     else:
         raise ValueError(f"unknown task {str(task)!r}; choose from {list(TASKS)}, or give a .csv/.tsv/.jsonl file")
     return EmbeddingSimilarityEvaluator(
-        sentences1, sentences2, scores, batch_size=batch_size, main_similarity="cosine",
-        similarity_fn_names=list(SIMILARITY_NAMES), name=name, show_progress_bar=show_progress_bar,  # type: ignore[arg-type]
+        sentences1,
+        sentences2,
+        scores,
+        batch_size=batch_size,
+        main_similarity="cosine",
+        similarity_fn_names=list(SIMILARITY_NAMES),
+        name=name,
+        show_progress_bar=show_progress_bar,  # type: ignore[arg-type]
     )
 
 
@@ -234,8 +249,12 @@ def run_task(
         from sentvec.evaluation.plot import plot_similarity
 
         spearman = metrics[f"{evaluator.name}_spearman_cosine"]
-        plot_similarity(evaluator.scores, evaluator.predictions["cosine"], plot,
-                        title=f"{evaluator.name}: Spearman {spearman:.4f} ({len(evaluator.scores)} pairs)")
+        plot_similarity(
+            evaluator.scores,
+            evaluator.predictions["cosine"],
+            plot,
+            title=f"{evaluator.name}: Spearman {spearman:.4f} ({len(evaluator.scores)} pairs)",
+        )
     return metrics
 
 
@@ -258,8 +277,10 @@ def format_table(metrics: dict[str, float], primary_metric: str | None = None, d
             grid.setdefault(match.group(3), {})[match.group(2)] = value(key)
         width = max(len("function"), *(len(fn) for fn in grid))
         lines = [f"{'function':<{width}}  {'pearson':>{cell}}   {'spearman':>{cell}}"]
-        lines += [f"{fn:<{width}}  {row.get('pearson', '-' * cell + ' ')}  {row.get('spearman', '-' * cell + ' ')}".rstrip()
-                  for fn, row in grid.items()]
+        lines += [
+            f"{fn:<{width}}  {row.get('pearson', '-' * cell + ' ')}  {row.get('spearman', '-' * cell + ' ')}".rstrip()
+            for fn, row in grid.items()
+        ]
         if len(prefixes) == 1 and None not in prefixes:
             lines.insert(0, str(next(iter(prefixes))))
         return "\n".join(lines)

@@ -62,11 +62,20 @@ class TranslationEvaluator(SentenceEvaluator):
         self.csv_headers = ["epoch", "steps", "src2trg", "trg2src"]
         self.primary_metric = "mean_accuracy"
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        logger.info("Evaluating translation matching accuracy of the model on the %s dataset%s:",
-                    self.name, self._when(epoch, steps))
-        options = dict(batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, convert_to_tensor=True,
-                       truncate_dim=self.truncate_dim)
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        logger.info(
+            "Evaluating translation matching accuracy of the model on the %s dataset%s:",
+            self.name,
+            self._when(epoch, steps),
+        )
+        options = dict(
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_tensor=True,
+            truncate_dim=self.truncate_dim,
+        )
         source = model.encode(self.source_sentences, **options)
         target = model.encode(self.target_sentences, **options)
         similarity = cos_sim(source, target).detach().float().cpu().numpy()  # (source, target)
@@ -97,8 +106,15 @@ class TranslationEvaluator(SentenceEvaluator):
         logger.warning(
             "Incorrect: source %d is most similar to target %d instead of target %d\nSource: %s\n"
             "Predicted target: %s (score %.4f)\nTrue target: %s (score %.4f)\n%s",
-            i, top[0], i, self.source_sentences[i], self.target_sentences[top[0]], row[top[0]],
-            self.target_sentences[i], row[i], candidates,
+            i,
+            top[0],
+            i,
+            self.source_sentences[i],
+            self.target_sentences[top[0]],
+            row[top[0]],
+            self.target_sentences[i],
+            row[i],
+            candidates,
         )
 
     def get_config_dict(self) -> dict[str, Any]:

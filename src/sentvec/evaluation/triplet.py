@@ -72,13 +72,17 @@ class TripletEvaluator(SentenceEvaluator):
             self.similarity_fn_names = [self.main_similarity_function.value]
         unknown = [fn for fn in self.similarity_fn_names if fn not in SIMILARITY_NAMES]
         if unknown:
-            raise ValueError(f"similarity_fn_names has unexpected names {unknown}; choose from {list(SIMILARITY_NAMES)}")
+            raise ValueError(
+                f"similarity_fn_names has unexpected names {unknown}; choose from {list(SIMILARITY_NAMES)}"
+            )
         if margin is None:
             margin = 0
         if isinstance(margin, dict):
             unknown = sorted(set(margin) - set(SIMILARITY_NAMES))
             if unknown:
-                raise ValueError(f"margin has unexpected keys {unknown}; the keys must be among {list(SIMILARITY_NAMES)}")
+                raise ValueError(
+                    f"margin has unexpected keys {unknown}; the keys must be among {list(SIMILARITY_NAMES)}"
+                )
             self.margin = {fn: float(margin.get(fn, 0)) for fn in SIMILARITY_NAMES}
         elif isinstance(margin, (int, float)):
             self.margin = {fn: float(margin) for fn in SIMILARITY_NAMES}
@@ -92,10 +96,16 @@ class TripletEvaluator(SentenceEvaluator):
         self.csv_file = f"triplet_evaluation{'_' + name if name else ''}_results.csv"
         self.csv_headers = ["epoch", "steps"] + [f"accuracy_{fn}" for fn in self.similarity_fn_names]
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
         logger.info("TripletEvaluator: evaluating the model on the %s dataset%s:", self.name, self._when(epoch, steps))
-        options = dict(batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, convert_to_numpy=True,
-                       truncate_dim=self.truncate_dim)
+        options = dict(
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_numpy=True,
+            truncate_dim=self.truncate_dim,
+        )
         anchors = embed(model, self.anchors, "query", **options)
         positives = embed(model, self.positives, "document", **options)
         negatives = embed(model, self.negatives, "document", **options)

@@ -98,8 +98,14 @@ class BM25:
 
     def settings(self) -> dict[str, Any]:
         """What decides the scores: stored with the index and checked when it is loaded."""
-        return {"library": "bm25s", "language": self.language, "k1": self.k1, "b": self.b, "method": "lucene",
-                "count": self.count}
+        return {
+            "library": "bm25s",
+            "language": self.language,
+            "k1": self.k1,
+            "b": self.b,
+            "method": "lucene",
+            "count": self.count,
+        }
 
     def fit(self, texts: Sequence[str], show_progress_bar: bool = False) -> BM25:
         """Index ``texts`` (replacing what was indexed before). Returns ``self``."""
@@ -155,15 +161,19 @@ class BM25:
         path = Path(folder)
         settings_file = path / SETTINGS_FILE
         if not settings_file.is_file():
-            raise FileNotFoundError(f"{path} holds no BM25 index ({SETTINGS_FILE} is missing); build it again "
-                                    "(`sentvec index build ... --bm25 --overwrite`)")
+            raise FileNotFoundError(
+                f"{path} holds no BM25 index ({SETTINGS_FILE} is missing); build it again "
+                "(`sentvec index build ... --bm25 --overwrite`)"
+            )
         settings = json.loads(settings_file.read_text(encoding="utf-8"))
         bm25 = cls(settings["language"], settings["k1"], settings["b"])
         bm25._bm25 = _bm25s().BM25.load(path, mmap=mmap, show_progress=False)
         bm25.count = int(settings["count"])
         if int(bm25._bm25.scores["num_docs"]) != bm25.count:
-            raise ValueError(f"the BM25 index in {path} is corrupt: it scores {bm25._bm25.scores['num_docs']} "
-                             f"documents, its settings say {bm25.count}; rebuild it")
+            raise ValueError(
+                f"the BM25 index in {path} is corrupt: it scores {bm25._bm25.scores['num_docs']} "
+                f"documents, its settings say {bm25.count}; rebuild it"
+            )
         return bm25
 
 
@@ -196,8 +206,11 @@ def build_index_bm25(index: Any, language: Language = "en", show_progress_bar: b
     del texts
     folder = index.path / INDEX_FOLDER
     bm25.save(folder)
-    index.manifest["bm25"] = {**bm25.settings(), "folder": INDEX_FOLDER,
-                              "bytes": sum(f.stat().st_size for f in folder.iterdir())}
+    index.manifest["bm25"] = {
+        **bm25.settings(),
+        "folder": INDEX_FOLDER,
+        "bytes": sum(f.stat().st_size for f in folder.iterdir()),
+    }
     _write_manifest(index.path, index.manifest)
     return bm25
 
@@ -208,15 +221,20 @@ def load_index_bm25(index: Any) -> BM25:
 
     entry = index.manifest.get("bm25")
     if not entry:
-        raise InvalidIndexError(f"index {index.path} has no BM25 index; build it with "
-                                "`sentvec index build CORPUS --out INDEX --bm25` (resumes a complete index) or "
-                                "Index.build(..., bm25='en'), or search with mode='dense'")
+        raise InvalidIndexError(
+            f"index {index.path} has no BM25 index; build it with "
+            "`sentvec index build CORPUS --out INDEX --bm25` (resumes a complete index) or "
+            "Index.build(..., bm25='en'), or search with mode='dense'"
+        )
     try:
         bm25 = BM25.load(index.path / entry["folder"])
     except (OSError, ValueError, KeyError) as err:
-        raise InvalidIndexError(f"index {index.path} is corrupt: its BM25 index cannot be read ({err}); "
-                                "rebuild it with --overwrite") from None
+        raise InvalidIndexError(
+            f"index {index.path} is corrupt: its BM25 index cannot be read ({err}); rebuild it with --overwrite"
+        ) from None
     if bm25.count != index.count:
-        raise InvalidIndexError(f"the BM25 index of {index.path} covers {bm25.count} of {index.count} documents; "
-                                "rebuild it with --overwrite")
+        raise InvalidIndexError(
+            f"the BM25 index of {index.path} covers {bm25.count} of {index.count} documents; "
+            "rebuild it with --overwrite"
+        )
     return bm25

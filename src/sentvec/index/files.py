@@ -48,8 +48,10 @@ def resolve(location: str | os.PathLike[str], filesystem: Any = None, what: str 
     if filesystem is not None:
         fs_module = _pyarrow_fs()
         if not isinstance(filesystem, fs_module.FileSystem):
-            raise ValueError(f"filesystem= must be a pyarrow.fs.FileSystem, got {type(filesystem).__name__}; wrap an "
-                             "fsspec one as pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(fs))")
+            raise ValueError(
+                f"filesystem= must be a pyarrow.fs.FileSystem, got {type(filesystem).__name__}; wrap an "
+                "fsspec one as pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(fs))"
+            )
         if scheme(name):  # as Ray Data's readers do: the URI names a path inside the given file system
             name = name.split("://", 1)[1]
         if isinstance(filesystem, fs_module.LocalFileSystem):
@@ -66,8 +68,10 @@ def resolve(location: str | os.PathLike[str], filesystem: Any = None, what: str 
             raise ValueError(f"{what} {name!r}: pyarrow cannot read {found}:// here ({_first_line(err)})") from None
         filesystem, path = _fsspec(name, found, what)
     except OSError as err:
-        raise OSError(f"{what} {name!r}: cannot reach its {found}:// file system ({_first_line(err)}); check the "
-                      "credentials and the network, or pass filesystem= a configured pyarrow.fs.FileSystem") from None
+        raise OSError(
+            f"{what} {name!r}: cannot reach its {found}:// file system ({_first_line(err)}); check the "
+            "credentials and the network, or pass filesystem= a configured pyarrow.fs.FileSystem"
+        ) from None
     if isinstance(filesystem, fs_module.LocalFileSystem):
         return Location(path)
     return Location(path, filesystem, name)
@@ -87,9 +91,11 @@ def _fsspec(uri: str, found: str, what: str) -> tuple[Any, str]:
     except ImportError:
         fsspec = None
     if fsspec is None or found not in fsspec.available_protocols():
-        raise ValueError(f"{what} {uri!r}: the scheme {found}:// is not supported; use a local path, file://, s3://, "
-                         "gs://, abfs:// or hdfs:// (read by pyarrow), a scheme fsspec knows (pip install fsspec), "
-                         "or pass filesystem= a pyarrow.fs.FileSystem") from None
+        raise ValueError(
+            f"{what} {uri!r}: the scheme {found}:// is not supported; use a local path, file://, s3://, "
+            "gs://, abfs:// or hdfs:// (read by pyarrow), a scheme fsspec knows (pip install fsspec), "
+            "or pass filesystem= a pyarrow.fs.FileSystem"
+        ) from None
     fs_module = _pyarrow_fs()
     try:
         spec = fsspec.filesystem(found)
@@ -102,7 +108,9 @@ def _pyarrow_fs() -> Any:
     try:
         import pyarrow.fs
     except ImportError:
-        raise ImportError("reading a corpus from a URI or a filesystem needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout") from None
+        raise ImportError(
+            "reading a corpus from a URI or a filesystem needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout"
+        ) from None
     return pyarrow.fs
 
 

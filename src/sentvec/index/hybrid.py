@@ -44,8 +44,9 @@ def check_fusion(fusion: str, alpha: float, rrf_k: float) -> None:
         raise ValueError(f"rrf_k={rrf_k}; it must be at least 0")
 
 
-def fuse(dense: Hits, other: Hits, k: int, *, fusion: Fusion = FUSION, alpha: float = ALPHA,
-         rrf_k: float = RRF_K) -> list[tuple[Hashable, float]]:
+def fuse(
+    dense: Hits, other: Hits, k: int, *, fusion: Fusion = FUSION, alpha: float = ALPHA, rrf_k: float = RRF_K
+) -> list[tuple[Hashable, float]]:
     """One query's fused ``k`` best ``(document, fused score)``, by decreasing score then by first appearance.
 
     Args:
@@ -75,9 +76,20 @@ def _min_max(scores: list[float]) -> list[float]:
     return [(s - low) / (high - low) for s in scores]
 
 
-def search_index(index: Any, query: str | list[str], k: int, *, mode: str, model: Any = None, exact: bool = True,
-                 fusion: Fusion = FUSION, alpha: float = ALPHA, rrf_k: float = RRF_K,
-                 candidates: int = CANDIDATES, **dense_options: Any) -> Any:
+def search_index(
+    index: Any,
+    query: str | list[str],
+    k: int,
+    *,
+    mode: str,
+    model: Any = None,
+    exact: bool = True,
+    fusion: Fusion = FUSION,
+    alpha: float = ALPHA,
+    rrf_k: float = RRF_K,
+    candidates: int = CANDIDATES,
+    **dense_options: Any,
+) -> Any:
     """:meth:`Index.search` for ``mode="bm25"`` and ``"hybrid"`` (same arguments and result shape)."""
     if k < 1:
         raise ValueError(f"k={k}; it must be at least 1")
@@ -98,7 +110,13 @@ def search_index(index: Any, query: str | list[str], k: int, *, mode: str, model
         dense = index.search(texts, depth, mode="dense", model=model, exact=exact, **dense_options)
         found = []
         for dense_hits, keyword_hits in zip(dense, keyword):
-            fused = fuse([(h["corpus_id"], h["score"]) for h in dense_hits], keyword_hits, k,
-                         fusion=fusion, alpha=alpha, rrf_k=rrf_k)
+            fused = fuse(
+                [(h["corpus_id"], h["score"]) for h in dense_hits],
+                keyword_hits,
+                k,
+                fusion=fusion,
+                alpha=alpha,
+                rrf_k=rrf_k,
+            )
             found.append([index._hit(int(row), score) for row, score in fused])
     return found[0] if isinstance(query, str) else found

@@ -72,7 +72,9 @@ NORM_TOLERANCE = 1e-2
 # A temporary file (from sentvec.paths.atomic_file) untouched this long belongs to no running writer.
 STALE_SECONDS = 15 * 60
 # Names of the temporary files index writers make: ".NAME.RANDOM.tmp" for the files an index holds.
-_TEMPORARY = re.compile(r"^\.(manifest\.json|ranges\.npy|ann\.faiss|\d{6,}\.(npy|jsonl|parquet|json))\.[a-z0-9_]+\.tmp$")
+_TEMPORARY = re.compile(
+    r"^\.(manifest\.json|ranges\.npy|ann\.faiss|\d{6,}\.(npy|jsonl|parquet|json))\.[a-z0-9_]+\.tmp$"
+)
 
 
 def hnsw_ef_search(k: int) -> int:
@@ -159,8 +161,13 @@ _KEY_SAMPLES = 8
 def _tokenizer_settings(tokenizer: Any) -> tuple[Any, ...]:
     """A tokenizer's settings without its vocabulary (reading that whole takes milliseconds)."""
     rust = getattr(tokenizer, "_tokenizer", tokenizer)
-    parts: list[Any] = [id(tokenizer), id(rust), type(tokenizer).__name__, getattr(tokenizer, "lowercase", None),
-                        getattr(tokenizer, "pad_token", None)]
+    parts: list[Any] = [
+        id(tokenizer),
+        id(rust),
+        type(tokenizer).__name__,
+        getattr(tokenizer, "lowercase", None),
+        getattr(tokenizer, "pad_token", None),
+    ]
     for attribute in ("truncation", "padding", "normalizer", "pre_tokenizer", "post_processor", "decoder"):
         with contextlib.suppress(Exception):  # not every tokenizer has every part
             parts.append(repr(getattr(rust, attribute)))
@@ -184,9 +191,17 @@ def _load_model(name: str, device: str | None, cache_folder: str | None, backend
     return SentenceTransformer(name, device=device, cache_folder=cache_folder, backend=backend)  # type: ignore[arg-type]
 
 
-def _build_settings(model: SentenceTransformer, model_name: str, source: Source, *, precision: Precision,
-                    normalize: bool, truncate_dim: int | None, prompt_name: str | None,
-                    chunk_size: int) -> dict[str, Any]:
+def _build_settings(
+    model: SentenceTransformer,
+    model_name: str,
+    source: Source,
+    *,
+    precision: Precision,
+    normalize: bool,
+    truncate_dim: int | None,
+    prompt_name: str | None,
+    chunk_size: int,
+) -> dict[str, Any]:
     """The manifest's settings of a build: what a resumed build must match and a query must be embedded with.
 
     One function for the single-process and the Ray build, so that both write the same manifest.
@@ -199,10 +214,16 @@ def _build_settings(model: SentenceTransformer, model_name: str, source: Source,
     return {
         "format": FORMAT,
         "version": VERSION,
-        "model": {"name": model_name, "fingerprint": model_fingerprint(model), "dimension": dimension,
-                  "similarity_fn_name": model.similarity_fn_name, "truncate_dim": truncate_dim,
-                  "prompt_name": prompt_name, "max_seq_length": getattr(model, "max_seq_length", None),
-                  "backend": getattr(model, "backend", "torch")},
+        "model": {
+            "name": model_name,
+            "fingerprint": model_fingerprint(model),
+            "dimension": dimension,
+            "similarity_fn_name": model.similarity_fn_name,
+            "truncate_dim": truncate_dim,
+            "prompt_name": prompt_name,
+            "max_seq_length": getattr(model, "max_seq_length", None),
+            "backend": getattr(model, "backend", "torch"),
+        },
         "precision": precision,
         "normalize": normalize,
         "chunk_size": chunk_size,
@@ -210,9 +231,16 @@ def _build_settings(model: SentenceTransformer, model_name: str, source: Source,
     }
 
 
-def check_build_inputs(corpus: str | os.PathLike[str], path: str | os.PathLike[str], *, format: str | None = None,
-                       text_field: str = "text", id_field: str | None = "id", overwrite: bool = False,
-                       filesystem: Any = None) -> Source:
+def check_build_inputs(
+    corpus: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    text_field: str = "text",
+    id_field: str | None = "id",
+    overwrite: bool = False,
+    filesystem: Any = None,
+) -> Source:
     """What a build can check before it loads a model: the corpus (readable, not empty, a good first record)
     and the index path (its folder exists; no complete index there unless ``overwrite``).
 
@@ -225,8 +253,9 @@ def check_build_inputs(corpus: str | os.PathLike[str], path: str | os.PathLike[s
         raise FileNotFoundError(f"the folder {str(folder.parent)!r} for index {str(path)!r} does not exist")
     source.check()
     if not overwrite and (folder / MANIFEST).is_file() and _read_manifest(folder)["complete"]:
-        raise FileExistsError(f"index {folder} already exists and is complete; pass --overwrite "
-                              "(overwrite=True) to rebuild it")
+        raise FileExistsError(
+            f"index {folder} already exists and is complete; pass --overwrite (overwrite=True) to rebuild it"
+        )
     return source
 
 
@@ -282,8 +311,10 @@ class Index:
 
     def __repr__(self) -> str:
         m = self.manifest
-        return (f"Index({str(self.path)!r}, count={self.count}, model={m['model']['name']!r}, dim={self.dimension}, "
-                f"precision={self.precision!r}, complete={self.complete}, ann={bool(m.get('ann'))})")
+        return (
+            f"Index({str(self.path)!r}, count={self.count}, model={m['model']['name']!r}, dim={self.dimension}, "
+            f"precision={self.precision!r}, complete={self.complete}, ann={bool(m.get('ann'))})"
+        )
 
     # ------------------------------------------------------------------ open
 
@@ -309,13 +340,19 @@ class Index:
             for kind in ("shard",) if "shard" in chunk else ("vectors", "documents"):
                 file = folder / "chunks" / chunk[kind]["file"]
                 if not file.is_file():
-                    raise InvalidIndexError(f"index {folder} is corrupt: {file.name} is missing; rebuild it with --overwrite")
+                    raise InvalidIndexError(
+                        f"index {folder} is corrupt: {file.name} is missing; rebuild it with --overwrite"
+                    )
                 if file.stat().st_size != chunk[kind]["bytes"]:
-                    raise InvalidIndexError(f"index {folder} is corrupt: {file.name} has {file.stat().st_size} bytes, "
-                                      f"the manifest says {chunk[kind]['bytes']}; rebuild it with --overwrite")
+                    raise InvalidIndexError(
+                        f"index {folder} is corrupt: {file.name} has {file.stat().st_size} bytes, "
+                        f"the manifest says {chunk[kind]['bytes']}; rebuild it with --overwrite"
+                    )
                 if verify and _sha256(file) != chunk[kind]["sha256"]:
-                    raise InvalidIndexError(f"index {folder} is corrupt: {file.name} does not match its checksum; "
-                                      "rebuild it with --overwrite")
+                    raise InvalidIndexError(
+                        f"index {folder} is corrupt: {file.name} does not match its checksum; "
+                        "rebuild it with --overwrite"
+                    )
         if manifest["precision"] in ("int8", "uint8") and manifest["count"] and not (folder / "ranges.npy").is_file():
             raise InvalidIndexError(f"index {folder} is corrupt: ranges.npy is missing; rebuild it with --overwrite")
         _sweep_temporaries(folder)
@@ -408,20 +445,41 @@ class Index:
         if chunk_size < 1 or batch_size < 1:
             raise ValueError(f"chunk_size={chunk_size} and batch_size={batch_size} must be at least 1")
         if ann is not None and ann not in ANN_BACKENDS:
-            raise ValueError(f"ann={ann!r} is not supported; choose from {', '.join(ANN_BACKENDS)} (or None for exact only)")
+            raise ValueError(
+                f"ann={ann!r} is not supported; choose from {', '.join(ANN_BACKENDS)} (or None for exact only)"
+            )
         # a complete index may stay when only its missing BM25 is asked for (below)
-        source = check_build_inputs(corpus, path, format=format, text_field=text_field, id_field=id_field,
-                                    overwrite=overwrite or bool(bm25), filesystem=filesystem)
+        source = check_build_inputs(
+            corpus,
+            path,
+            format=format,
+            text_field=text_field,
+            id_field=id_field,
+            overwrite=overwrite or bool(bm25),
+            filesystem=filesystem,
+        )
         folder = Path(path).expanduser()
         if isinstance(model, str):
             model_name = model
             model = _load_model(model, device, cache_folder, backend)
         else:
             model_name = model.model_name_or_path or "<in-memory model>"
-        settings = _build_settings(model, model_name, source, precision=precision, normalize=normalize,
-                                   truncate_dim=truncate_dim, prompt_name=prompt_name, chunk_size=chunk_size)
-        if search_mode not in (None, "dense", "bm25", "hybrid", "sparse") or (search_mode in ("bm25", "hybrid") and not bm25):
-            raise ValueError(f"search_mode={search_mode!r}; choose dense, or bm25/hybrid together with bm25='en' or 'zh'")
+        settings = _build_settings(
+            model,
+            model_name,
+            source,
+            precision=precision,
+            normalize=normalize,
+            truncate_dim=truncate_dim,
+            prompt_name=prompt_name,
+            chunk_size=chunk_size,
+        )
+        if search_mode not in (None, "dense", "bm25", "hybrid", "sparse") or (
+            search_mode in ("bm25", "hybrid") and not bm25
+        ):
+            raise ValueError(
+                f"search_mode={search_mode!r}; choose dense, or bm25/hybrid together with bm25='en' or 'zh'"
+            )
         if (bm25 or sparse) and not overwrite and (folder / MANIFEST).is_file():  # a complete index gets what it lacks
             existing = cls.open(folder)
             if existing.complete and all(existing.manifest.get(key) == value for key, value in settings.items()):
@@ -485,9 +543,15 @@ class Index:
             hnsw.add(np.ascontiguousarray(self._floats(chunk)))
         with atomic_file(self.path / ANN_FILE) as fh:
             fh.write(faiss.serialize_index(hnsw).tobytes())
-        self.manifest["ann"] = {"backend": backend, "file": ANN_FILE, "kind": "hnsw-flat", "m": m,
-                                "ef_construction": ef_construction, "count": self.count,
-                                "bytes": (self.path / ANN_FILE).stat().st_size}
+        self.manifest["ann"] = {
+            "backend": backend,
+            "file": ANN_FILE,
+            "kind": "hnsw-flat",
+            "m": m,
+            "ef_construction": ef_construction,
+            "count": self.count,
+            "bytes": (self.path / ANN_FILE).stat().st_size,
+        }
         _write_manifest(self.path, self.manifest)
         self._ann = None
 
@@ -557,13 +621,24 @@ class Index:
                 raise ValueError(f"k={k}; it must be at least 1")
             rerank_top = 4 * k if rerank_top is None else rerank_top
             if rerank_top < k:
-                raise ValueError(f"rerank_top={rerank_top} is smaller than k={k}; rerank at least the k hits "
-                                 "you ask for")
+                raise ValueError(
+                    f"rerank_top={rerank_top} is smaller than k={k}; rerank at least the k hits you ask for"
+                )
             if getattr(reranker, "num_labels", 1) != 1:
-                raise ValueError(f"the reranker has {reranker.num_labels} labels; reranking needs a cross-encoder "
-                                 "with one output (a relevance score)")
-            found = self.search(query, rerank_top, model=model, exact=exact, rescore_multiplier=rescore_multiplier,
-                                ef_search=ef_search, mode=mode, **fusion)
+                raise ValueError(
+                    f"the reranker has {reranker.num_labels} labels; reranking needs a cross-encoder "
+                    "with one output (a relevance score)"
+                )
+            found = self.search(
+                query,
+                rerank_top,
+                model=model,
+                exact=exact,
+                rescore_multiplier=rescore_multiplier,
+                ef_search=ef_search,
+                mode=mode,
+                **fusion,
+            )
             queries = [query] if isinstance(query, str) else list(query)
             per_query = [found] if isinstance(query, str) else found
             reranked = [_rerank(reranker, text, hits, k, rerank_batch_size) for text, hits in zip(queries, per_query)]
@@ -572,8 +647,17 @@ class Index:
         if mode != "dense":
             from sentvec.index.hybrid import search_index
 
-            return search_index(self, query, k, mode=mode, model=model, exact=exact, **fusion,
-                                rescore_multiplier=rescore_multiplier, ef_search=ef_search)
+            return search_index(
+                self,
+                query,
+                k,
+                mode=mode,
+                model=model,
+                exact=exact,
+                **fusion,
+                rescore_multiplier=rescore_multiplier,
+                ef_search=ef_search,
+            )
         if fusion:
             raise TypeError(f"search() got {', '.join(fusion)}: fusion settings need mode='hybrid'")
         if model is not None:
@@ -582,10 +666,22 @@ class Index:
             model = self.model()
         settings = self.manifest["model"]
         texts = [query] if isinstance(query, str) else list(query)
-        vectors = model.encode(texts, prompt_name=_query_prompt(model, settings), normalize_embeddings=self.manifest["normalize"],
-                               truncate_dim=settings["truncate_dim"], convert_to_numpy=True, show_progress_bar=False)
-        hits = self.search_embeddings(vectors, k, exact=exact, rescore_multiplier=rescore_multiplier,
-                                      ef_search=ef_search, fingerprint=settings["fingerprint"])
+        vectors = model.encode(
+            texts,
+            prompt_name=_query_prompt(model, settings),
+            normalize_embeddings=self.manifest["normalize"],
+            truncate_dim=settings["truncate_dim"],
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        hits = self.search_embeddings(
+            vectors,
+            k,
+            exact=exact,
+            rescore_multiplier=rescore_multiplier,
+            ef_search=ef_search,
+            fingerprint=settings["fingerprint"],
+        )
         return hits[0] if isinstance(query, str) else hits
 
     def search_embeddings(
@@ -607,18 +703,23 @@ class Index:
         if k < 1:
             raise ValueError(f"k={k}; it must be at least 1")
         if fingerprint is not None and fingerprint != self.manifest["model"]["fingerprint"]:
-            raise InvalidIndexError(f"query embeddings come from a model with fingerprint {fingerprint}, but index "
-                              f"{self.path} was built with {self.manifest['model']['name']!r} "
-                              f"(fingerprint {self.manifest['model']['fingerprint']}); use that model")
+            raise InvalidIndexError(
+                f"query embeddings come from a model with fingerprint {fingerprint}, but index "
+                f"{self.path} was built with {self.manifest['model']['name']!r} "
+                f"(fingerprint {self.manifest['model']['fingerprint']}); use that model"
+            )
         queries = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         if queries.shape[1] != self.dimension:
-            raise InvalidIndexError(f"query embeddings have dimension {queries.shape[1]}, index {self.path} holds "
-                              f"{self.dimension}: they come from another model (or truncate_dim)")
+            raise InvalidIndexError(
+                f"query embeddings have dimension {queries.shape[1]}, index {self.path} holds "
+                f"{self.dimension}: they come from another model (or truncate_dim)"
+            )
         if self.count == 0:
             return [[] for _ in queries]
         if exact:
-            searcher = QuantizedSearcher(queries, self.precision, k, self._load_ranges(),
-                                         rescore_multiplier=rescore_multiplier)
+            searcher = QuantizedSearcher(
+                queries, self.precision, k, self._load_ranges(), rescore_multiplier=rescore_multiplier
+            )
             for start, chunk in self._chunks():
                 searcher.add(chunk, start)
             raw = searcher.results()
@@ -629,16 +730,22 @@ class Index:
     def _ann_search(self, queries: np.ndarray, k: int, ef_search: int | None) -> list[list[dict[str, Any]]]:
         ann = self.manifest.get("ann")
         if not ann:
-            raise InvalidIndexError(f"index {self.path} has no approximate index; build it with "
-                              "`Index.open(path).build_ann()` or `sentvec index build ... --ann faiss`, or search exactly")
+            raise InvalidIndexError(
+                f"index {self.path} has no approximate index; build it with "
+                "`Index.open(path).build_ann()` or `sentvec index build ... --ann faiss`, or search exactly"
+            )
         if ann["count"] != self.count:
-            raise InvalidIndexError(f"the approximate index of {self.path} covers {ann['count']} of {self.count} documents; "
-                              "rebuild it with build_ann()")
+            raise InvalidIndexError(
+                f"the approximate index of {self.path} covers {ann['count']} of {self.count} documents; "
+                "rebuild it with build_ann()"
+            )
         if self._ann is None:
             faiss = _faiss()
             file = self.path / ANN_FILE
             if not file.is_file() or file.stat().st_size != ann["bytes"]:
-                raise InvalidIndexError(f"index {self.path} is corrupt: {ANN_FILE} is missing or truncated; rebuild it with build_ann()")
+                raise InvalidIndexError(
+                    f"index {self.path} is corrupt: {ANN_FILE} is missing or truncated; rebuild it with build_ann()"
+                )
             if ann.get("data_file"):  # inverted lists on disk (sentvec.index.ivf), memory-mapped
                 from sentvec.index.ivf import load_ivf
 
@@ -651,8 +758,10 @@ class Index:
         else:
             self._ann.hnsw.efSearch = ef_search or hnsw_ef_search(k)
         scores, ids = self._ann.search(np.ascontiguousarray(queries), k)
-        return [[{"corpus_id": int(i), "score": float(s)} for s, i in zip(row_s, row_i) if i >= 0]
-                for row_s, row_i in zip(scores, ids)]
+        return [
+            [{"corpus_id": int(i), "score": float(s)} for s, i in zip(row_s, row_i) if i >= 0]
+            for row_s, row_i in zip(scores, ids)
+        ]
 
     # ------------------------------------------------------------------ reading stored data
 
@@ -679,13 +788,16 @@ class Index:
         try:
             vectors = _read_shard_vectors(file) if "shard" in chunk else np.load(file, mmap_mode="r")
         except (ValueError, OSError) as err:
-            raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} cannot be read ({err}); "
-                                    "rebuild it with --overwrite") from None
+            raise InvalidIndexError(
+                f"index {self.path} is corrupt: {file.name} cannot be read ({err}); rebuild it with --overwrite"
+            ) from None
         width = vectors.shape[1] if vectors.ndim == 2 else -1
         expected = self.dimension if self.precision in ("float32", "int8", "uint8") else (self.dimension + 7) // 8
         if len(vectors) != chunk["rows"] or width != expected:
-            raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} holds {len(vectors)} rows of width "
-                                    f"{width}, the manifest says {chunk['rows']} of {expected}; rebuild it with --overwrite")
+            raise InvalidIndexError(
+                f"index {self.path} is corrupt: {file.name} holds {len(vectors)} rows of width "
+                f"{width}, the manifest says {chunk['rows']} of {expected}; rebuild it with --overwrite"
+            )
         return file, vectors
 
     def _check_vectors(self, number: int, file: Path, vectors: np.ndarray, rows: np.ndarray | None) -> None:
@@ -702,10 +814,15 @@ class Index:
         if bad.any():
             first = int(np.argmax(bad))
             row = first if rows is None else int(rows[first])
-            what = ("a value that is not finite (or too large)" if not np.isfinite(squared[first])
-                    else f"a vector of length {np.sqrt(squared[first]):.4g} in a normalized index")
-            raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} row {row} holds {what}: the file "
-                                    "was damaged after it was written; rebuild the index with --overwrite")
+            what = (
+                "a value that is not finite (or too large)"
+                if not np.isfinite(squared[first])
+                else f"a vector of length {np.sqrt(squared[first]):.4g} in a normalized index"
+            )
+            raise InvalidIndexError(
+                f"index {self.path} is corrupt: {file.name} row {row} holds {what}: the file "
+                "was damaged after it was written; rebuild the index with --overwrite"
+            )
         if rows is None:
             self._checked.add(number)
 
@@ -725,8 +842,10 @@ class Index:
                 file = self.path / "chunks" / chunk["documents"]["file"]
                 documents = _read_documents(self.path, file)
             if len(documents) != chunk["rows"]:
-                raise InvalidIndexError(f"index {self.path} is corrupt: {file.name} holds {len(documents)} documents, "
-                                  f"the manifest says {chunk['rows']}; rebuild it with --overwrite")
+                raise InvalidIndexError(
+                    f"index {self.path} is corrupt: {file.name} holds {len(documents)} documents, "
+                    f"the manifest says {chunk['rows']}; rebuild it with --overwrite"
+                )
             self._texts_cache = (number, documents)
         doc_id, text = self._texts_cache[1][corpus_id - int(self._starts[number])]
         return {"id": doc_id, "score": float(score), "text": text, "corpus_id": int(corpus_id)}
@@ -741,15 +860,20 @@ def _read_documents(folder: Path, file: Path) -> list[Any]:
                 try:
                     document = json.loads(line)
                 except json.JSONDecodeError as err:
-                    raise InvalidIndexError(f"index {folder} is corrupt: {file.name} line {number} is not valid JSON "
-                                            f"({err.msg}); rebuild the index with --overwrite") from None
+                    raise InvalidIndexError(
+                        f"index {folder} is corrupt: {file.name} line {number} is not valid JSON "
+                        f"({err.msg}); rebuild the index with --overwrite"
+                    ) from None
                 if not (isinstance(document, list) and len(document) == 2 and isinstance(document[1], str)):
-                    raise InvalidIndexError(f"index {folder} is corrupt: {file.name} line {number} is not an [id, text] "
-                                            "pair; rebuild the index with --overwrite")
+                    raise InvalidIndexError(
+                        f"index {folder} is corrupt: {file.name} line {number} is not an [id, text] "
+                        "pair; rebuild the index with --overwrite"
+                    )
                 documents.append(document)
     except UnicodeDecodeError:
-        raise InvalidIndexError(f"index {folder} is corrupt: {file.name} is not UTF-8 text; rebuild the index with "
-                                "--overwrite") from None
+        raise InvalidIndexError(
+            f"index {folder} is corrupt: {file.name} is not UTF-8 text; rebuild the index with --overwrite"
+        ) from None
     return documents
 
 
@@ -757,8 +881,7 @@ def _rerank(reranker: Any, query: str, hits: list[dict[str, Any]], k: int, batch
     """The ``k`` best of ``hits`` by the cross-encoder's score of (query, hit text), each with ``rerank_score``."""
     if not hits:
         return []
-    ranked = reranker.rank(query, [h["text"] for h in hits], top_k=k, batch_size=batch_size,
-                           show_progress_bar=False)
+    ranked = reranker.rank(query, [h["text"] for h in hits], top_k=k, batch_size=batch_size, show_progress_bar=False)
     return [{**hits[r["corpus_id"]], "rerank_score": float(r["score"])} for r in ranked]
 
 
@@ -785,21 +908,29 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     if not folder.exists():
         raise FileNotFoundError(f"index {str(folder)!r} does not exist; build it with `sentvec index build`")
     if not file.is_file():
-        raise InvalidIndexError(f"{folder} is not a sentvec index (no {MANIFEST}); build one with `sentvec index build`")
+        raise InvalidIndexError(
+            f"{folder} is not a sentvec index (no {MANIFEST}); build one with `sentvec index build`"
+        )
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InvalidIndexError(f"index {folder} is corrupt: {MANIFEST} is not valid JSON ({err}); rebuild it with --overwrite") from None
+        raise InvalidIndexError(
+            f"index {folder} is corrupt: {MANIFEST} is not valid JSON ({err}); rebuild it with --overwrite"
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InvalidIndexError(f"{file} is not a sentvec index manifest; rebuild the index with --overwrite")
     if manifest.get("version") != VERSION:
-        raise InvalidIndexError(f"index {folder} has format version {manifest.get('version')}; this sentvec reads "
-                          f"version {VERSION}: rebuild it with --overwrite")
+        raise InvalidIndexError(
+            f"index {folder} has format version {manifest.get('version')}; this sentvec reads "
+            f"version {VERSION}: rebuild it with --overwrite"
+        )
     required = ("model", "precision", "normalize", "chunk_size", "source", "chunks", "count", "complete")
     missing = [key for key in required if key not in manifest]
     if missing or sum(c["rows"] for c in manifest["chunks"]) != manifest["count"]:
-        raise InvalidIndexError(f"index {folder} is corrupt: {MANIFEST} lacks {missing or 'a consistent count'}; "
-                          "rebuild it with --overwrite")
+        raise InvalidIndexError(
+            f"index {folder} is corrupt: {MANIFEST} lacks {missing or 'a consistent count'}; "
+            "rebuild it with --overwrite"
+        )
     return manifest
 
 
@@ -808,8 +939,9 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
         fh.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
 
-def _start_or_resume(folder: Path, settings: dict[str, Any], overwrite: bool,
-                     source: Source | None = None) -> dict[str, Any]:
+def _start_or_resume(
+    folder: Path, settings: dict[str, Any], overwrite: bool, source: Source | None = None
+) -> dict[str, Any]:
     """The manifest to build on: a fresh one, or the interrupted build's own when its settings match.
 
     With ``source`` (single-process builds), a corpus file that changed since is accepted when the documents
@@ -826,24 +958,37 @@ def _start_or_resume(folder: Path, settings: dict[str, Any], overwrite: bool,
         else:
             manifest = _read_manifest(folder)
             if manifest["complete"]:
-                raise FileExistsError(f"index {folder} already exists and is complete; pass --overwrite "
-                                      "(overwrite=True) to rebuild it")
+                raise FileExistsError(
+                    f"index {folder} already exists and is complete; pass --overwrite (overwrite=True) to rebuild it"
+                )
             differences = [key for key in settings if manifest.get(key) != settings[key]]
             if differences == ["source"] and source is not None and _same_stored_prefix(folder, manifest, source):
-                logger.info("the corpus %s changed after the %d documents stored in %s; resuming after them",
-                            source.name, manifest["count"], folder)
+                logger.info(
+                    "the corpus %s changed after the %d documents stored in %s; resuming after them",
+                    source.name,
+                    manifest["count"],
+                    folder,
+                )
                 manifest["source"] = settings["source"]
                 _write_manifest(folder, manifest)
                 differences = []
             if differences:
-                raise InvalidIndexError(f"index {folder} holds an unfinished build with other settings ({', '.join(differences)} "
-                                  "differ, e.g. the corpus file changed); pass --overwrite (overwrite=True) to start again")
+                raise InvalidIndexError(
+                    f"index {folder} holds an unfinished build with other settings ({', '.join(differences)} "
+                    "differ, e.g. the corpus file changed); pass --overwrite (overwrite=True) to start again"
+                )
             logger.info("resuming the build of %s after %d documents", folder, manifest["count"])
             return manifest
     folder.mkdir(exist_ok=True)
     (folder / "chunks").mkdir(exist_ok=True)
-    manifest = {**settings, "chunks": [], "count": 0, "complete": False, "ann": None,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    manifest = {
+        **settings,
+        "chunks": [],
+        "count": 0,
+        "complete": False,
+        "ann": None,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     _write_manifest(folder, manifest)
     return manifest
 
@@ -864,12 +1009,19 @@ def _sweep_temporaries(folder: Path, stale_seconds: float = STALE_SECONDS) -> No
         except OSError:
             return False
 
-    candidates = [p for where in (folder, folder / "chunks") if where.is_dir() for p in where.iterdir()
-                  if _TEMPORARY.match(p.name) and p.is_file() and not p.is_symlink()]
+    candidates = [
+        p
+        for where in (folder, folder / "chunks")
+        if where.is_dir()
+        for p in where.iterdir()
+        if _TEMPORARY.match(p.name) and p.is_file() and not p.is_symlink()
+    ]
     manifest_ann = None
     with contextlib.suppress(OSError, ValueError):
         manifest_ann = (json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("ann") or {}).get("data_file")
-    candidates += [p for p in folder.glob("ann.*.ivfdata") if p.name != manifest_ann and p.is_file() and not p.is_symlink()]
+    candidates += [
+        p for p in folder.glob("ann.*.ivfdata") if p.name != manifest_ann and p.is_file() and not p.is_symlink()
+    ]
     for path in candidates:
         if stale(path):
             with contextlib.suppress(OSError):
@@ -883,8 +1035,12 @@ def _sweep_temporaries(folder: Path, stale_seconds: float = STALE_SECONDS) -> No
         if not parts.exists():
             removed, freed = removed + 1, freed + size
     if removed:
-        logger.info("removed %d temporary file(s) of %.1f MiB that an interrupted build left in %s", removed,
-                    freed / (1 << 20), folder)
+        logger.info(
+            "removed %d temporary file(s) of %.1f MiB that an interrupted build left in %s",
+            removed,
+            freed / (1 << 20),
+            folder,
+        )
 
 
 def _same_stored_prefix(folder: Path, manifest: dict[str, Any], source: Source) -> bool:
@@ -915,12 +1071,21 @@ def _after_failed_build(folder: Path, stored: int, existed: bool, unit: str = "d
     nothing, so that no empty, unfinished index is left to block the next build. Says which on the log."""
     if stored:
         if unit == "documents":
-            logger.warning("%s keeps the %d documents stored before the build stopped (unfinished, searchable): "
-                           "run the same build again to resume after them (also once the corpus is fixed past "
-                           "them), or pass --overwrite (overwrite=True) to start again", folder, stored)
+            logger.warning(
+                "%s keeps the %d documents stored before the build stopped (unfinished, searchable): "
+                "run the same build again to resume after them (also once the corpus is fixed past "
+                "them), or pass --overwrite (overwrite=True) to start again",
+                folder,
+                stored,
+            )
         else:
-            logger.warning("%s keeps the %d %s finished before the build stopped: run the same build again to "
-                           "resume after them, or pass --overwrite (overwrite=True) to start again", folder, stored, unit)
+            logger.warning(
+                "%s keeps the %d %s finished before the build stopped: run the same build again to "
+                "resume after them, or pass --overwrite (overwrite=True) to start again",
+                folder,
+                stored,
+                unit,
+            )
         return
     with contextlib.suppress(OSError):
         (folder / MANIFEST).unlink(missing_ok=True)
@@ -934,14 +1099,22 @@ def _after_failed_build(folder: Path, stored: int, existed: bool, unit: str = "d
             chunks.rmdir()
         if not existed:
             folder.rmdir()
-    logger.warning("the build stopped before any document was stored: removed the unfinished index %s%s",
-                   folder, "" if existed else " (the folder too)")
+    logger.warning(
+        "the build stopped before any document was stored: removed the unfinished index %s%s",
+        folder,
+        "" if existed else " (the folder too)",
+    )
 
 
 def _clear(folder: Path) -> None:
     """Remove an old index's files (only the names an index uses), keeping the folder."""
     (folder / MANIFEST).unlink()  # first: a crash from here on leaves no index that looks valid
-    for file in [folder / "ranges.npy", folder / ANN_FILE, *folder.glob("ann.*.ivfdata"), *(folder / "chunks").glob("*")]:
+    for file in [
+        folder / "ranges.npy",
+        folder / ANN_FILE,
+        *folder.glob("ann.*.ivfdata"),
+        *(folder / "chunks").glob("*"),
+    ]:
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             file.unlink()
     shutil.rmtree(folder / "bm25", ignore_errors=True)
@@ -951,9 +1124,16 @@ def _clear(folder: Path) -> None:
 class _Builder:
     """Streams the source into chunks after the ones the manifest already lists."""
 
-    def __init__(self, folder: Path, manifest: dict[str, Any], model: SentenceTransformer, source: Source,
-                 batch_size: int) -> None:
-        self.folder, self.manifest, self.model, self.source, self.batch_size = folder, manifest, model, source, batch_size
+    def __init__(
+        self, folder: Path, manifest: dict[str, Any], model: SentenceTransformer, source: Source, batch_size: int
+    ) -> None:
+        self.folder, self.manifest, self.model, self.source, self.batch_size = (
+            folder,
+            manifest,
+            model,
+            source,
+            batch_size,
+        )
         self.ranges: np.ndarray | None = np.load(folder / "ranges.npy") if (folder / "ranges.npy").is_file() else None
 
     def run(self, show_progress_bar: bool, stop_after_chunks: int | None) -> None:
@@ -962,8 +1142,17 @@ class _Builder:
         done = self.manifest["count"]
         total = self.source.count() if show_progress_bar else None
         written = 0
-        with _without_onednn(), tqdm(total=total, initial=done, unit="doc", desc="Embedding",
-                                     disable=not show_progress_bar, dynamic_ncols=True) as bar:
+        with (
+            _without_onednn(),
+            tqdm(
+                total=total,
+                initial=done,
+                unit="doc",
+                desc="Embedding",
+                disable=not show_progress_bar,
+                dynamic_ncols=True,
+            ) as bar,
+        ):
             for batch in _batched(self.source.records(skip=done), self.manifest["chunk_size"]):
                 if stop_after_chunks is not None and written >= stop_after_chunks:
                     return
@@ -983,11 +1172,20 @@ class _Builder:
         # for tensors of another, so one encode() over a whole chunk grows the heap a little more with
         # every batch (and chunk), while a piece's allocations stay small enough to be returned whole.
         for start in range(0, len(texts), ENCODE_PIECE):
-            pieces.append(np.asarray(self.model.encode(
-                texts[start : start + ENCODE_PIECE], prompt_name=m["model"]["prompt_name"],
-                batch_size=self.batch_size, normalize_embeddings=m["normalize"],
-                truncate_dim=m["model"]["truncate_dim"], convert_to_numpy=True, show_progress_bar=False,
-            ), dtype=np.float32))
+            pieces.append(
+                np.asarray(
+                    self.model.encode(
+                        texts[start : start + ENCODE_PIECE],
+                        prompt_name=m["model"]["prompt_name"],
+                        batch_size=self.batch_size,
+                        normalize_embeddings=m["normalize"],
+                        truncate_dim=m["model"]["truncate_dim"],
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    ),
+                    dtype=np.float32,
+                )
+            )
             _release_memory()
         vectors = np.concatenate(pieces)
         del pieces, texts
@@ -996,13 +1194,20 @@ class _Builder:
             self.ranges = np.vstack([vectors.min(axis=0), vectors.max(axis=0)])
             with atomic_file(self.folder / "ranges.npy") as fh:
                 np.save(fh, self.ranges)
-        stored = vectors if m["precision"] == "float32" else quantize_embeddings(vectors, m["precision"], ranges=self.ranges)
+        stored = (
+            vectors if m["precision"] == "float32" else quantize_embeddings(vectors, m["precision"], ranges=self.ranges)
+        )
         name = _chunk_name(len(m["chunks"]))
         entry: dict[str, Any] = {"rows": len(batch)}
         for kind, suffix, write in (
             ("vectors", ".npy", lambda fh: np.save(fh, stored)),
-            ("documents", ".jsonl", lambda fh: fh.write("".join(
-                json.dumps([doc_id, text], ensure_ascii=False) + "\n" for doc_id, text in batch).encode())),
+            (
+                "documents",
+                ".jsonl",
+                lambda fh: fh.write(
+                    "".join(json.dumps([doc_id, text], ensure_ascii=False) + "\n" for doc_id, text in batch).encode()
+                ),
+            ),
         ):
             file = self.folder / "chunks" / (name + suffix)
             with atomic_file(file) as fh:
@@ -1081,6 +1286,7 @@ def _faiss() -> Any:
     try:
         import faiss
     except ImportError:
-        raise ImportError("the approximate index needs FAISS: pip install -e '.[ann]' in the sentvec checkout (faiss-cpu)") from None
+        raise ImportError(
+            "the approximate index needs FAISS: pip install -e '.[ann]' in the sentvec checkout (faiss-cpu)"
+        ) from None
     return faiss
-

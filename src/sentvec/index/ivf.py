@@ -64,8 +64,14 @@ def default_nprobe(nlist: int) -> int:
     return nlist if nlist <= 16 else max(16, min(int(math.ceil(nlist / 8)), 256))
 
 
-def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None, seed: int = 0,
-              sample_size: int | None = None, part_rows: int = IVF_PART_ROWS) -> None:
+def build_ivf(
+    index: Index,
+    nlist: int | None = None,
+    nprobe: int | None = None,
+    seed: int = 0,
+    sample_size: int | None = None,
+    part_rows: int = IVF_PART_ROWS,
+) -> None:
     """Train an IVF index on a sample of ``index``'s vectors, fill it chunk by chunk and merge it on disk.
 
     Args:
@@ -132,17 +138,27 @@ def build_ivf(index: Index, nlist: int | None = None, nprobe: int | None = None,
     os.replace(data_tmp, data)
     with atomic_file(index.path / ANN_FILE) as fh:
         fh.write(header)
-    index.manifest["ann"] = {"backend": "faiss", "file": ANN_FILE, "kind": "ivf-flat-ondisk", "nlist": nlist,
-                             "nprobe": nprobe, "trained_on": int(sample_size), "count": count,
-                             "bytes": len(header), "data_file": data.name, "data_bytes": data.stat().st_size}
+    index.manifest["ann"] = {
+        "backend": "faiss",
+        "file": ANN_FILE,
+        "kind": "ivf-flat-ondisk",
+        "nlist": nlist,
+        "nprobe": nprobe,
+        "trained_on": int(sample_size),
+        "count": count,
+        "bytes": len(header),
+        "data_file": data.name,
+        "data_bytes": data.stat().st_size,
+    }
     _write_manifest(index.path, index.manifest)
     index._ann = None
     shutil.rmtree(parts, ignore_errors=True)
     for old in index.path.glob(IVF_DATA_GLOB):  # the previous build's data file, or one a crash left
         if old.name != data.name:
             old.unlink()
-    logger.info("IVF index of %s: %d lists, trained on %d vectors, %d probed per query", index.path, nlist,
-                sample_size, nprobe)
+    logger.info(
+        "IVF index of %s: %d lists, trained on %d vectors, %d probed per query", index.path, nlist, sample_size, nprobe
+    )
 
 
 def load_ivf(folder: Path, ann: dict[str, Any]) -> Any:
@@ -150,8 +166,9 @@ def load_ivf(folder: Path, ann: dict[str, Any]) -> Any:
     faiss = _faiss()
     data = folder / ann["data_file"]
     if not data.is_file() or data.stat().st_size != ann["data_bytes"]:
-        raise InvalidIndexError(f"index {folder} is corrupt: {ann['data_file']} is missing or truncated; "
-                                "rebuild the approximate index")
+        raise InvalidIndexError(
+            f"index {folder} is corrupt: {ann['data_file']} is missing or truncated; rebuild the approximate index"
+        )
     with _c_stdout_to_stderr():  # FAISS says on stdout that it looked for the data file beside the header
         return faiss.read_index(str(folder / ann["file"]), faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY)
 
@@ -164,7 +181,7 @@ def _sample(index: Index, size: int, seed: int) -> np.ndarray:
     for start, chunk in index._chunks():
         local = picked[(picked >= start) & (picked < start + len(chunk))] - start
         if len(local):
-            sample[filled:filled + len(local)] = index._floats(np.asarray(chunk)[local])
+            sample[filled : filled + len(local)] = index._floats(np.asarray(chunk)[local])
             filled += len(local)
     return sample
 

@@ -31,7 +31,12 @@ from sentvec.index.files import Location, open_binary, resolve
 SourceFormat = Literal["text", "jsonl", "csv", "parquet"]
 FORMATS: tuple[SourceFormat, ...] = ("text", "jsonl", "csv", "parquet")
 _EXTENSIONS: dict[str, SourceFormat] = {
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
 }
 # Bytes read to tell a binary file from text: text never holds a NUL byte.
 _SNIFF_BYTES = 1 << 16
@@ -50,8 +55,15 @@ class Source:
     uri: str | None = None  # how the user named a remote file (messages, the index's manifest)
 
     @classmethod
-    def of(cls, path: str | os.PathLike[str], format: str | None = None, text_field: str = "text",
-           id_field: str | None = "id", *, filesystem: Any = None) -> Source:
+    def of(
+        cls,
+        path: str | os.PathLike[str],
+        format: str | None = None,
+        text_field: str = "text",
+        id_field: str | None = "id",
+        *,
+        filesystem: Any = None,
+    ) -> Source:
         """Check the file and pick its format (from the extension unless ``format`` is given).
 
         ``path`` is a local path, a URI (``s3://bucket/corpus.jsonl``, ``gs://``, ``abfs://``, ``hdfs://``,
@@ -89,8 +101,14 @@ class Source:
         else:
             info = self.filesystem.get_file_info(str(self.path))
             size, mtime = info.size, info.mtime_ns
-        return {"path": self.name, "format": self.format, "text_field": self.text_field,
-                "id_field": self.id_field, "bytes": size, "mtime_ns": mtime}
+        return {
+            "path": self.name,
+            "format": self.format,
+            "text_field": self.text_field,
+            "id_field": self.id_field,
+            "bytes": size,
+            "mtime_ns": mtime,
+        }
 
     def open_binary(self) -> Any:
         """The file opened for reading bytes (seekable, with ``readline``), wherever it is."""
@@ -135,13 +153,21 @@ class Source:
                 head = fh.read(_SNIFF_BYTES)
             nul = head.find(b"\x00")
             if nul >= 0:
-                raise ValueError(f"corpus {self.name} looks like a binary file, not text (a NUL byte at offset {nul}); "
-                                 "pass a UTF-8 text, JSON lines, CSV or Parquet file (UTF-16 text: convert it to UTF-8)")
+                raise ValueError(
+                    f"corpus {self.name} looks like a binary file, not text (a NUL byte at offset {nul}); "
+                    "pass a UTF-8 text, JSON lines, CSV or Parquet file (UTF-16 text: convert it to UTF-8)"
+                )
         if next(self.records(), None) is None:
-            what = {"text": "no non-empty line", "jsonl": "no JSON line", "csv": "no row after the header",
-                    "parquet": "no row"}[self.format]
-            raise ValueError(f"corpus {self.name} holds no documents ({what}); add documents to it, or pass the "
-                             "right file (or --format)")
+            what = {
+                "text": "no non-empty line",
+                "jsonl": "no JSON line",
+                "csv": "no row after the header",
+                "parquet": "no row",
+            }[self.format]
+            raise ValueError(
+                f"corpus {self.name} holds no documents ({what}); add documents to it, or pass the "
+                "right file (or --format)"
+            )
 
     def records(self, skip: int = 0) -> Iterator[tuple[Any, str]]:
         """``(id, text)`` for each document, after the first ``skip`` documents (to resume a build)."""
@@ -192,25 +218,33 @@ class Source:
 
     def _check_columns(self, columns: list[str]) -> None:
         if self.text_field not in columns:
-            raise ValueError(f"{self.name} has no column {self.text_field!r} (its columns: {', '.join(columns)}); "
-                             "name the text column with --text-field")
+            raise ValueError(
+                f"{self.name} has no column {self.text_field!r} (its columns: {', '.join(columns)}); "
+                "name the text column with --text-field"
+            )
 
     def _json_record(self, line: str, number: int, position: int) -> tuple[Any, str]:
         """``(id, text)`` of a non-blank JSON line ``number``, the ``position``-th record of the file."""
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{self.name} line {number} is not valid JSON ({err.msg}); fix or remove that line") from None
+            raise ValueError(
+                f"{self.name} line {number} is not valid JSON ({err.msg}); fix or remove that line"
+            ) from None
         if not isinstance(record, dict):
-            raise ValueError(f"{self.name} line {number} is a JSON {type(record).__name__}; each line must be an object")
+            raise ValueError(
+                f"{self.name} line {number} is a JSON {type(record).__name__}; each line must be an object"
+            )
         return self._record(record, position, f"line {number}")
 
     def _record(self, record: dict[str, Any], position: int, where: str) -> tuple[Any, str]:
         text = record.get(self.text_field)
         if not isinstance(text, str):
             shown = "missing" if text is None else f"a {type(text).__name__}"
-            raise ValueError(f"{self.name} {where}: field {self.text_field!r} is {shown}; each record needs a text "
-                             "(name the field with --text-field)")
+            raise ValueError(
+                f"{self.name} {where}: field {self.text_field!r} is {shown}; each record needs a text "
+                "(name the field with --text-field)"
+            )
         doc_id = record.get(self.id_field) if self.id_field else None
         return (position if doc_id is None or doc_id == "" else doc_id), text
 
@@ -231,5 +265,7 @@ def _parquet_file(path: Any) -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise ImportError("reading Parquet needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout") from None
+        raise ImportError(
+            "reading Parquet needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout"
+        ) from None
     return pq.ParquetFile(path)

@@ -39,9 +39,14 @@ def build_index_sparse(index: Any, model: Any, batch_size: int = 32, show_progre
     inverted.save(tmp)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-    index.manifest["sparse"] = {"model": name, "fingerprint": model_fingerprint(encoder), "count": index.count,
-                                "folder": INDEX_FOLDER, "active_dims": encoder.sparsity(vectors)["active_dims"],
-                                "bytes": sum(f.stat().st_size for f in folder.iterdir())}
+    index.manifest["sparse"] = {
+        "model": name,
+        "fingerprint": model_fingerprint(encoder),
+        "count": index.count,
+        "folder": INDEX_FOLDER,
+        "active_dims": encoder.sparsity(vectors)["active_dims"],
+        "bytes": sum(f.stat().st_size for f in folder.iterdir()),
+    }
     _write_manifest(index.path, index.manifest)
     index._sparse = (inverted, encoder)
 
@@ -53,22 +58,29 @@ def search_sparse(index: Any, texts: list[str], k: int, model: Any = None) -> li
 
     entry = index.manifest.get("sparse")
     if not entry:
-        raise InvalidIndexError(f"index {index.path} has no sparse vectors; build it with "
-                                "`sentvec index build CORPUS --out INDEX --sparse MODEL` or Index.build(..., sparse=MODEL)")
+        raise InvalidIndexError(
+            f"index {index.path} has no sparse vectors; build it with "
+            "`sentvec index build CORPUS --out INDEX --sparse MODEL` or Index.build(..., sparse=MODEL)"
+        )
     if getattr(index, "_sparse", None) is None:
         try:
             inverted = InvertedIndex.load(index.path / entry["folder"])
         except (OSError, ValueError) as err:
-            raise InvalidIndexError(f"index {index.path} is corrupt: its sparse vectors cannot be read ({err}); "
-                                    "rebuild it with --overwrite") from None
+            raise InvalidIndexError(
+                f"index {index.path} is corrupt: its sparse vectors cannot be read ({err}); rebuild it with --overwrite"
+            ) from None
         if inverted.count != index.count:
-            raise InvalidIndexError(f"the sparse vectors of {index.path} cover {inverted.count} of {index.count} "
-                                    "documents; rebuild it with --overwrite")
+            raise InvalidIndexError(
+                f"the sparse vectors of {index.path} cover {inverted.count} of {index.count} "
+                "documents; rebuild it with --overwrite"
+            )
         index._sparse = (inverted, None)
     inverted, encoder = index._sparse
     encoder = model or encoder or _load_encoder(entry["model"])
     if model_fingerprint(encoder) != entry["fingerprint"]:
-        raise InvalidIndexError(f"the sparse vectors of {index.path} come from {entry['model']!r} (fingerprint "
-                                f"{entry['fingerprint']}); query with that model")
+        raise InvalidIndexError(
+            f"the sparse vectors of {index.path} come from {entry['model']!r} (fingerprint "
+            f"{entry['fingerprint']}); query with that model"
+        )
     index._sparse = (inverted, encoder)
     return inverted.search(encoder.encode_query(texts), k)

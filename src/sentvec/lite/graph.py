@@ -29,22 +29,34 @@ INPUTS = ("input_ids", "position_ids", "token_type_ids", "score_bias")
 # One table for the three naming schemes (BERT/RoBERTa/XLM-R, MPNet, DistilBERT).
 _LAYER_NAMES = {
     "bert": {
-        "q": "encoder.layer.{i}.attention.self.query", "k": "encoder.layer.{i}.attention.self.key",
-        "v": "encoder.layer.{i}.attention.self.value", "o": "encoder.layer.{i}.attention.output.dense",
-        "ln1": "encoder.layer.{i}.attention.output.LayerNorm", "up": "encoder.layer.{i}.intermediate.dense",
-        "down": "encoder.layer.{i}.output.dense", "ln2": "encoder.layer.{i}.output.LayerNorm",
+        "q": "encoder.layer.{i}.attention.self.query",
+        "k": "encoder.layer.{i}.attention.self.key",
+        "v": "encoder.layer.{i}.attention.self.value",
+        "o": "encoder.layer.{i}.attention.output.dense",
+        "ln1": "encoder.layer.{i}.attention.output.LayerNorm",
+        "up": "encoder.layer.{i}.intermediate.dense",
+        "down": "encoder.layer.{i}.output.dense",
+        "ln2": "encoder.layer.{i}.output.LayerNorm",
     },
     "mpnet": {
-        "q": "encoder.layer.{i}.attention.attn.q", "k": "encoder.layer.{i}.attention.attn.k",
-        "v": "encoder.layer.{i}.attention.attn.v", "o": "encoder.layer.{i}.attention.attn.o",
-        "ln1": "encoder.layer.{i}.attention.LayerNorm", "up": "encoder.layer.{i}.intermediate.dense",
-        "down": "encoder.layer.{i}.output.dense", "ln2": "encoder.layer.{i}.output.LayerNorm",
+        "q": "encoder.layer.{i}.attention.attn.q",
+        "k": "encoder.layer.{i}.attention.attn.k",
+        "v": "encoder.layer.{i}.attention.attn.v",
+        "o": "encoder.layer.{i}.attention.attn.o",
+        "ln1": "encoder.layer.{i}.attention.LayerNorm",
+        "up": "encoder.layer.{i}.intermediate.dense",
+        "down": "encoder.layer.{i}.output.dense",
+        "ln2": "encoder.layer.{i}.output.LayerNorm",
     },
     "distilbert": {
-        "q": "transformer.layer.{i}.attention.q_lin", "k": "transformer.layer.{i}.attention.k_lin",
-        "v": "transformer.layer.{i}.attention.v_lin", "o": "transformer.layer.{i}.attention.out_lin",
-        "ln1": "transformer.layer.{i}.sa_layer_norm", "up": "transformer.layer.{i}.ffn.lin1",
-        "down": "transformer.layer.{i}.ffn.lin2", "ln2": "transformer.layer.{i}.output_layer_norm",
+        "q": "transformer.layer.{i}.attention.q_lin",
+        "k": "transformer.layer.{i}.attention.k_lin",
+        "v": "transformer.layer.{i}.attention.v_lin",
+        "o": "transformer.layer.{i}.attention.out_lin",
+        "ln1": "transformer.layer.{i}.sa_layer_norm",
+        "up": "transformer.layer.{i}.ffn.lin1",
+        "down": "transformer.layer.{i}.ffn.lin2",
+        "ln2": "transformer.layer.{i}.output_layer_norm",
     },
 }
 _MODEL_PREFIX = re.compile(r"^(bert|roberta|mpnet|distilbert|model)\.")
@@ -101,12 +113,20 @@ class _Builder:
             if key not in self._scaled:
                 self._scaled[key] = self.op("Mul", x, self.constant((1.0 / scale).astype(np.float32), "unsmooth"))
             x = self._scaled[key]
-        matmul = self.op("MatMul", x, self.weight(f"{prefix}.weight", transpose=True, scale=scale), hint=f"{prefix}.matmul")
+        matmul = self.op(
+            "MatMul", x, self.weight(f"{prefix}.weight", transpose=True, scale=scale), hint=f"{prefix}.matmul"
+        )
         return self.op("Add", matmul, self.weight(f"{prefix}.bias"))
 
     def layer_norm(self, x: str, prefix: str, eps: float) -> str:
-        return self.op("LayerNormalization", x, self.weight(f"{prefix}.weight"), self.weight(f"{prefix}.bias"),
-                       axis=-1, epsilon=float(eps))
+        return self.op(
+            "LayerNormalization",
+            x,
+            self.weight(f"{prefix}.weight"),
+            self.weight(f"{prefix}.bias"),
+            axis=-1,
+            epsilon=float(eps),
+        )
 
     def _name(self, hint: str) -> str:
         self._count += 1
@@ -131,8 +151,13 @@ def _activation(b: _Builder, x: str, name: str) -> str:
     raise ValueError(f"activation {name!r} has no ONNX form here")
 
 
-def encoder_graph(config: EncoderConfig, weights: dict[str, np.ndarray], *,
-                  smooth: dict[str, np.ndarray] | None = None, probe: bool = False) -> bytes:
+def encoder_graph(
+    config: EncoderConfig,
+    weights: dict[str, np.ndarray],
+    *,
+    smooth: dict[str, np.ndarray] | None = None,
+    probe: bool = False,
+) -> bytes:
     """The encoder of ``config`` with the checkpoint's ``weights`` (Hugging Face names, numpy arrays), as
     the bytes of an ONNX file.
 
@@ -148,11 +173,16 @@ def encoder_graph(config: EncoderConfig, weights: dict[str, np.ndarray], *,
     """
     weights = strip_prefix(weights)
     b = _Builder(weights, smooth)
-    names = _LAYER_NAMES["mpnet" if config.family == "mpnet" else "distilbert" if config.family == "distilbert" else "bert"]
+    names = _LAYER_NAMES[
+        "mpnet" if config.family == "mpnet" else "distilbert" if config.family == "distilbert" else "bert"
+    ]
     heads, head_dim, hidden = config.num_heads, config.head_dim, config.hidden_size
 
-    x = b.op("Add", b.op("Gather", b.weight("embeddings.word_embeddings.weight"), "input_ids"),
-             b.op("Gather", b.weight("embeddings.position_embeddings.weight"), "position_ids"))
+    x = b.op(
+        "Add",
+        b.op("Gather", b.weight("embeddings.word_embeddings.weight"), "input_ids"),
+        b.op("Gather", b.weight("embeddings.position_embeddings.weight"), "position_ids"),
+    )
     if config.type_vocab_size:
         x = b.op("Add", x, b.op("Gather", b.weight("embeddings.token_type_embeddings.weight"), "token_type_ids"))
     x = b.layer_norm(x, "embeddings.LayerNorm", config.layer_norm_eps)  # (B, T, C)
@@ -185,11 +215,14 @@ def encoder_graph(config: EncoderConfig, weights: dict[str, np.ndarray], *,
         for prefix, tensor in b.inputs.items():
             b.nodes.append(proto.node("Identity", [tensor], [prefix]))
         outputs += [proto.value_info(prefix, proto.FLOAT, ["batch", "tokens", "channels"]) for prefix in b.inputs]
-    return proto.model(b.nodes, b.initializers, inputs, outputs, name="sentvec_encoder", opset=OPSET, producer="sentvec")
+    return proto.model(
+        b.nodes, b.initializers, inputs, outputs, name="sentvec_encoder", opset=OPSET, producer="sentvec"
+    )
 
 
-def graph_feeds(config: EncoderConfig, batch: dict[str, np.ndarray], relative_table: np.ndarray | None,
-                input_names: set[str]) -> dict[str, np.ndarray]:
+def graph_feeds(
+    config: EncoderConfig, batch: dict[str, np.ndarray], relative_table: np.ndarray | None, input_names: set[str]
+) -> dict[str, np.ndarray]:
     """The graph's inputs for a collated batch (``Tokenizer.collate_numpy``): ids, position ids, token
     types and the score bias (padding mask, plus MPNet's relative position bias from ``relative_table``,
     its (buckets, heads) weights)."""
@@ -226,7 +259,9 @@ def relative_position_bucket(distance: np.ndarray, num_buckets: int = 32, max_di
     max_exact = half // 2
     with np.errstate(divide="ignore"):
         log_scaled = max_exact + (
-            np.log(np.maximum(n, 1).astype(np.float32) / max_exact) / math.log(max_distance / max_exact) * (half - max_exact)
+            np.log(np.maximum(n, 1).astype(np.float32) / max_exact)
+            / math.log(max_distance / max_exact)
+            * (half - max_exact)
         ).astype(np.int64)
     log_scaled = np.minimum(log_scaled, half - 1)
     return buckets + np.where(n < max_exact, n, log_scaled)

@@ -111,7 +111,9 @@ class SentenceTransformer:
         backend: str = "onnx",
     ) -> None:
         if device not in (None, "cpu"):
-            raise ValueError(f"device={device!r}: the torch-free runtime runs on the CPU; install torch for other devices")
+            raise ValueError(
+                f"device={device!r}: the torch-free runtime runs on the CPU; install torch for other devices"
+            )
         if backend not in ("onnx", "int8", "torch"):  # "torch", the full library's default, means the default here
             raise ValueError(f"backend={backend!r} is unknown; the torch-free runtime runs onnx (float32) or int8")
         self.backend = "int8" if backend == "int8" else "onnx"
@@ -124,7 +126,9 @@ class SentenceTransformer:
         self.prompts: dict[str, str] = {**settings.get("prompts", {}), **(prompts or {})}
         self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
         if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
-            raise ValueError(f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}")
+            raise ValueError(
+                f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}"
+            )
         self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
         if self.similarity_fn_name not in _SIMILARITIES:
             raise ValueError(f"similarity_fn_name={self.similarity_fn_name!r} is unknown; choose from {_SIMILARITIES}")
@@ -139,8 +143,10 @@ class SentenceTransformer:
         entries = read_json(modules_json) if modules_json.is_file() else [{"type": "sentvec.Transformer", "path": ""}]
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise ValueError(f"{modules_json} must hold a list of module objects")
-        kinds = [(_module_kind(str(e.get("type", "")), modules_json), inside(folder, str(e.get("path", ""))))
-                 for e in sorted(entries, key=lambda e: e.get("idx", 0))]
+        kinds = [
+            (_module_kind(str(e.get("type", "")), modules_json), inside(folder, str(e.get("path", ""))))
+            for e in sorted(entries, key=lambda e: e.get("idx", 0))
+        ]
         if not kinds or kinds[0][0] != "Transformer":
             raise ValueError(f"{modules_json}: the torch-free runtime needs a Transformer as the first module")
         for kind, sub in kinds:
@@ -157,12 +163,19 @@ class SentenceTransformer:
                 config = read_json(sub / "config.json")
                 activation = config.get("activation_function", "torch.nn.modules.activation.Tanh")
                 if activation not in _DENSE_ACTIVATIONS:
-                    raise ValueError(f"{sub / 'config.json'} names activation {activation!r}; allowed: {list(_DENSE_ACTIVATIONS)}")
+                    raise ValueError(
+                        f"{sub / 'config.json'} names activation {activation!r}; allowed: {list(_DENSE_ACTIVATIONS)}"
+                    )
                 state = _read_safetensors(sub / "model.safetensors")
                 if "linear.weight" not in state:
                     raise ValueError(f"{sub / 'model.safetensors'} lacks linear.weight")
-                self._dense.append((state["linear.weight"].astype(np.float32).T, state.get("linear.bias"),
-                                    _DENSE_ACTIVATIONS[activation]))
+                self._dense.append(
+                    (
+                        state["linear.weight"].astype(np.float32).T,
+                        state.get("linear.bias"),
+                        _DENSE_ACTIVATIONS[activation],
+                    )
+                )
             else:
                 self._normalize = True
 
@@ -170,9 +183,14 @@ class SentenceTransformer:
         self.config = EncoderConfig.from_dict(read_json(folder / "config.json"))
         max_length, lowercase = encoder_settings(folder, self.config.max_positions)
         self.tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=lowercase)
-        self._encoder = EncoderSession(self.config, _encoder_weights(folder),
-                                       precision="int8" if self.backend == "int8" else "float32",
-                                       tokenizer=self.tokenizer, cache_folder=self._cache_folder, threads=threads)
+        self._encoder = EncoderSession(
+            self.config,
+            _encoder_weights(folder),
+            precision="int8" if self.backend == "int8" else "float32",
+            tokenizer=self.tokenizer,
+            cache_folder=self._cache_folder,
+            threads=threads,
+        )
         self._embedding_dim = self.config.hidden_size
 
     @property

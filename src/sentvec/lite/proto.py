@@ -88,8 +88,16 @@ def value_info(name: str, elem_type: int, dims: Iterable[int | str]) -> Chunks:
     return _bytes(1, name) + _message(2, _message(1, _int(1, elem_type) + _message(2, shape)))
 
 
-def model(nodes: list[Chunks], initializers: list[Chunks], inputs: list[Chunks], outputs: list[Chunks], *,
-          name: str, opset: int, producer: str) -> bytes:
+def model(
+    nodes: list[Chunks],
+    initializers: list[Chunks],
+    inputs: list[Chunks],
+    outputs: list[Chunks],
+    *,
+    name: str,
+    opset: int,
+    producer: str,
+) -> bytes:
     """ModelProto: ir_version (1), producer_name (2), graph (7: node 1, name 2, initializer 5, input 11,
     output 12), opset_import (8: domain 1, version 2). Returns the file's bytes."""
     graph: Chunks = []
@@ -97,5 +105,7 @@ def model(nodes: list[Chunks], initializers: list[Chunks], inputs: list[Chunks],
         for message in messages:
             graph += _message(field, message)
     graph += _bytes(2, name)
-    chunks = _int(1, IR_VERSION) + _bytes(2, producer) + _message(7, graph) + _message(8, _bytes(1, "") + _int(2, opset))
+    chunks = (
+        _int(1, IR_VERSION) + _bytes(2, producer) + _message(7, graph) + _message(8, _bytes(1, "") + _int(2, opset))
+    )
     return b"".join(chunks)

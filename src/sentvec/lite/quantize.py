@@ -37,8 +37,9 @@ DAMAGE_BUDGET = 0.003  # 1 - mean cosine to the fp32 graph on the calibration te
 SMOOTHED_GROUPS = (("q", "k", "v"), ("o",), ("up",))
 
 
-def input_ranges(config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer: object,
-                 texts: tuple[str, ...] = CALIBRATION_TEXTS) -> dict[str, np.ndarray]:
+def input_ranges(
+    config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer: object, texts: tuple[str, ...] = CALIBRATION_TEXTS
+) -> dict[str, np.ndarray]:
     """Largest absolute value of each input channel of every linear layer, over the real (not padding)
     tokens of ``texts``, keyed by the layer's checkpoint prefix."""
     import onnxruntime as ort
@@ -57,11 +58,14 @@ def input_ranges(config: EncoderConfig, weights: dict[str, np.ndarray], tokenize
     return ranges
 
 
-def smoothing_factors(config: EncoderConfig, weights: dict[str, np.ndarray], ranges: dict[str, np.ndarray],
-                      alpha: float = ALPHA) -> dict[str, np.ndarray]:
+def smoothing_factors(
+    config: EncoderConfig, weights: dict[str, np.ndarray], ranges: dict[str, np.ndarray], alpha: float = ALPHA
+) -> dict[str, np.ndarray]:
     """Per-input-channel factors for the layers of :data:`SMOOTHED_GROUPS` (one set per group)."""
     weights = strip_prefix(weights)
-    names = _LAYER_NAMES["mpnet" if config.family == "mpnet" else "distilbert" if config.family == "distilbert" else "bert"]
+    names = _LAYER_NAMES[
+        "mpnet" if config.family == "mpnet" else "distilbert" if config.family == "distilbert" else "bert"
+    ]
     factors: dict[str, np.ndarray] = {}
     for layer in range(config.num_layers):
         for group in SMOOTHED_GROUPS:
@@ -73,8 +77,15 @@ def smoothing_factors(config: EncoderConfig, weights: dict[str, np.ndarray], ran
     return factors
 
 
-def int8_graph(config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer: object, *,
-               alpha: float = ALPHA, texts: tuple[str, ...] = CALIBRATION_TEXTS, budget: float = DAMAGE_BUDGET) -> bytes:
+def int8_graph(
+    config: EncoderConfig,
+    weights: dict[str, np.ndarray],
+    tokenizer: object,
+    *,
+    alpha: float = ALPHA,
+    texts: tuple[str, ...] = CALIBRATION_TEXTS,
+    budget: float = DAMAGE_BUDGET,
+) -> bytes:
     """The encoder graph with its linear layers in int8 (weights per output channel, inputs per tensor,
     dynamic), smoothed first (see the module docstring). Returns the ONNX file's bytes.
 
@@ -94,7 +105,9 @@ def int8_graph(config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer:
     import onnxruntime as ort
 
     factors = smoothing_factors(config, weights, input_ranges(config, weights, tokenizer, texts), alpha)
-    names = _LAYER_NAMES["mpnet" if config.family == "mpnet" else "distilbert" if config.family == "distilbert" else "bert"]
+    names = _LAYER_NAMES[
+        "mpnet" if config.family == "mpnet" else "distilbert" if config.family == "distilbert" else "bert"
+    ]
     batch = tokenizer.collate_numpy(tokenizer.encode(list(texts)))  # type: ignore[attr-defined]
     table = relative_position_table(weights)
 
@@ -114,16 +127,24 @@ def int8_graph(config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer:
             # no constant weight and stay float anyway.
             excluded = [n for n in matmuls if n.rsplit(".matmul_", 1)[0] in keep_float]
             with quiet_quantizer():
-                quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True,
-                                 op_types_to_quantize=["MatMul"], nodes_to_exclude=excluded)
+                quantize_dynamic(
+                    source,
+                    target,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    op_types_to_quantize=["MatMul"],
+                    nodes_to_exclude=excluded,
+                )
             session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
             actual = _mean_pooled(session.run(["token_embeddings"], feeds_of(session))[0], batch["attention_mask"])
             damage = 1.0 - float(np.mean(np.sum(expected * actual, axis=1)))
             logger.info("int8 encoder with %d layer(s) in float32: calibration damage %.4f", len(keep_float), damage)
             if damage <= budget:
                 return target.read_bytes()
-    raise ValueError(f"int8 quantization of this encoder loses too much (1 - mean cosine {damage:.4f} on "
-                     f"calibration texts, budget {budget}); use backend='onnx' (float32)")
+    raise ValueError(
+        f"int8 quantization of this encoder loses too much (1 - mean cosine {damage:.4f} on "
+        f"calibration texts, budget {budget}); use backend='onnx' (float32)"
+    )
 
 
 def _float_candidates(num_layers: int, names: dict[str, str]) -> list[tuple[str, ...]]:

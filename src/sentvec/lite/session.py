@@ -39,9 +39,16 @@ class EncoderSession:
         threads: onnxruntime's intra-op threads (default: its own choice).
     """
 
-    def __init__(self, config: EncoderConfig, weights: dict[str, np.ndarray], *, precision: Precision = "float32",
-                 tokenizer: Any = None, cache_folder: str | os.PathLike[str] | None = None,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        config: EncoderConfig,
+        weights: dict[str, np.ndarray],
+        *,
+        precision: Precision = "float32",
+        tokenizer: Any = None,
+        cache_folder: str | os.PathLike[str] | None = None,
+        threads: int | None = None,
+    ) -> None:
         import onnxruntime as ort
 
         if precision == "float32":
@@ -70,8 +77,9 @@ class EncoderSession:
         return self.session.run(["token_embeddings"], feeds)[0]
 
 
-def _cached_int8_graph(config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer: Any,
-                       cache_folder: str | os.PathLike[str] | None) -> Path:
+def _cached_int8_graph(
+    config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer: Any, cache_folder: str | os.PathLike[str] | None
+) -> Path:
     from sentvec.calibration import CALIBRATION_TEXTS
     from sentvec.lite.quantize import ALPHA, int8_graph
     from sentvec.paths import atomic_file
@@ -84,7 +92,11 @@ def _cached_int8_graph(config: EncoderConfig, weights: dict[str, np.ndarray], to
         array = np.ascontiguousarray(weights[name])
         digest.update(f"{name} {array.dtype} {array.shape}".encode())
         digest.update(memoryview(array).cast("B"))
-    path = (Path(cache_folder) if cache_folder else default_cache_folder()) / "onnx" / f"{digest.hexdigest()[:32]}.int8.onnx"
+    path = (
+        (Path(cache_folder) if cache_folder else default_cache_folder())
+        / "onnx"
+        / f"{digest.hexdigest()[:32]}.int8.onnx"
+    )
     if not path.is_file():
         logger.info("calibrating and quantizing the encoder to int8 (once per model): %s", path)
         graph = int8_graph(config, weights, tokenizer)

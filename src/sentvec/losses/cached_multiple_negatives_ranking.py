@@ -27,7 +27,9 @@ class _RandomState:
 
     def __init__(self) -> None:
         self.cpu = torch.get_rng_state()
-        self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        self.cuda = (
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        )
 
     def __enter__(self) -> None:
         self._saved = _RandomState()
@@ -96,15 +98,26 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None = None) -> Tensor:
         """The loss on whole-batch embeddings (summed over Matryoshka truncations when wrapped)."""
         if self.matryoshka is None:
-            return ranking_loss(embeddings, self.scale, self.similarity_fct, self.directions, self.partition_mode,
-                                self.gather_across_devices)
+            return ranking_loss(
+                embeddings,
+                self.scale,
+                self.similarity_fct,
+                self.directions,
+                self.partition_mode,
+                self.gather_across_devices,
+            )
         from sentvec.losses.matryoshka import shrink
 
         total = embeddings[0].new_zeros(())
         for dim, weight in self.matryoshka:
-            total = total + weight * ranking_loss([shrink(e, dim) for e in embeddings], self.scale,
-                                                  self.similarity_fct, self.directions, self.partition_mode,
-                                                  self.gather_across_devices)
+            total = total + weight * ranking_loss(
+                [shrink(e, dim) for e in embeddings],
+                self.scale,
+                self.similarity_fct,
+                self.directions,
+                self.partition_mode,
+                self.gather_across_devices,
+            )
         return total
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
@@ -157,9 +170,14 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
         return tqdm(spans, desc="Embed mini-batches")
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale, "similarity_fct": function_name(self.similarity_fct),
-                "mini_batch_size": self.mini_batch_size, "gather_across_devices": self.gather_across_devices,
-                "directions": self.directions, "partition_mode": self.partition_mode}
+        return {
+            "scale": self.scale,
+            "similarity_fct": function_name(self.similarity_fct),
+            "mini_batch_size": self.mini_batch_size,
+            "gather_across_devices": self.gather_across_devices,
+            "directions": self.directions,
+            "partition_mode": self.partition_mode,
+        }
 
     @property
     def temperature(self) -> float:

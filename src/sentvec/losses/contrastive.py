@@ -55,8 +55,13 @@ class ContrastiveLoss(nn.Module):
         size_average: mean over the batch (True) or sum.
     """
 
-    def __init__(self, model: Any, distance_metric: Any = SiameseDistanceMetric.COSINE_DISTANCE,
-                 margin: float = 0.5, size_average: bool = True) -> None:
+    def __init__(
+        self,
+        model: Any,
+        distance_metric: Any = SiameseDistanceMetric.COSINE_DISTANCE,
+        margin: float = 0.5,
+        size_average: bool = True,
+    ) -> None:
         super().__init__()
         self.model = model
         self.distance_metric = distance_metric
@@ -72,12 +77,18 @@ class ContrastiveLoss(nn.Module):
         if not self._checked_labels:
             self._checked_labels = True
             if ((labels != 0) & (labels != 1)).any():
-                warnings.warn("ContrastiveLoss expects labels 0 or 1; other values weight the two terms as given",
-                              UserWarning, stacklevel=3)
+                warnings.warn(
+                    "ContrastiveLoss expects labels 0 or 1; other values weight the two terms as given",
+                    UserWarning,
+                    stacklevel=3,
+                )
         distances = self.distance_metric(embeddings[0], embeddings[1])
         losses = 0.5 * (labels * distances.pow(2) + (1 - labels) * F.relu(self.margin - distances).pow(2))
         return losses.mean() if self.size_average else losses.sum()
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"distance_metric": metric_name(self.distance_metric, SiameseDistanceMetric), "margin": self.margin,
-                "size_average": self.size_average}
+        return {
+            "distance_metric": metric_name(self.distance_metric, SiameseDistanceMetric),
+            "margin": self.margin,
+            "size_average": self.size_average,
+        }

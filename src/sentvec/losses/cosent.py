@@ -31,13 +31,14 @@ def cosent_loss(scores: Tensor, labels: Tensor, scale: float) -> Tensor:
 
 class CoSENTLoss(nn.Module):
     """Args:
-        model: the SentenceTransformer to train.
-        scale: the scores' multiplier (inverse temperature).
-        similarity_fct: pairwise similarity, (B, D) x (B, D) -> (B,); ``pairwise_cos_sim`` by default.
+    model: the SentenceTransformer to train.
+    scale: the scores' multiplier (inverse temperature).
+    similarity_fct: pairwise similarity, (B, D) x (B, D) -> (B,); ``pairwise_cos_sim`` by default.
     """
 
-    def __init__(self, model: Any, scale: float = 20.0,
-                 similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_cos_sim) -> None:
+    def __init__(
+        self, model: Any, scale: float = 20.0, similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_cos_sim
+    ) -> None:
         super().__init__()
         self.model = model
         self.scale = scale

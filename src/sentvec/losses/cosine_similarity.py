@@ -25,12 +25,15 @@ class CosineSimilarityLoss(nn.Module):
         cos_score_transformation: applied to the cosines first; ``nn.Identity()`` by default.
     """
 
-    def __init__(self, model: Any, loss_fct: nn.Module | None = None,
-                 cos_score_transformation: nn.Module | None = None) -> None:
+    def __init__(
+        self, model: Any, loss_fct: nn.Module | None = None, cos_score_transformation: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.model = model
         self.loss_fct = loss_fct if loss_fct is not None else nn.MSELoss()
-        self.cos_score_transformation = cos_score_transformation if cos_score_transformation is not None else nn.Identity()
+        self.cos_score_transformation = (
+            cos_score_transformation if cos_score_transformation is not None else nn.Identity()
+        )
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
@@ -41,5 +44,7 @@ class CosineSimilarityLoss(nn.Module):
         return self.loss_fct(cosines, labels.float())
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"loss_fct": type(self.loss_fct).__name__,
-                "cos_score_transformation": type(self.cos_score_transformation).__name__}
+        return {
+            "loss_fct": type(self.loss_fct).__name__,
+            "cos_score_transformation": type(self.cos_score_transformation).__name__,
+        }

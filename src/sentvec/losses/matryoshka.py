@@ -30,22 +30,30 @@ def shrink(embeddings: Tensor, dim: int) -> Tensor:
 
 class MatryoshkaLoss(nn.Module):
     """Args:
-        model: the SentenceTransformer to train.
-        loss: the loss to apply at every dimension; it must have ``compute_loss_from_embeddings``.
-        matryoshka_dims: the truncations, e.g. ``[768, 512, 256, 128, 64]``.
-        matryoshka_weights: one weight per dimension (default all 1).
-        n_dims_per_step: use this many randomly chosen dimensions per step (-1: all).
+    model: the SentenceTransformer to train.
+    loss: the loss to apply at every dimension; it must have ``compute_loss_from_embeddings``.
+    matryoshka_dims: the truncations, e.g. ``[768, 512, 256, 128, 64]``.
+    matryoshka_weights: one weight per dimension (default all 1).
+    n_dims_per_step: use this many randomly chosen dimensions per step (-1: all).
     """
 
-    def __init__(self, model: Any, loss: nn.Module, matryoshka_dims: Sequence[int],
-                 matryoshka_weights: Sequence[float] | None = None, n_dims_per_step: int = -1) -> None:
+    def __init__(
+        self,
+        model: Any,
+        loss: nn.Module,
+        matryoshka_dims: Sequence[int],
+        matryoshka_weights: Sequence[float] | None = None,
+        n_dims_per_step: int = -1,
+    ) -> None:
         super().__init__()
         if matryoshka_weights is None:
             matryoshka_weights = [1] * len(matryoshka_dims)
         if len(matryoshka_weights) != len(matryoshka_dims):
             raise ValueError(f"{len(matryoshka_dims)} matryoshka_dims but {len(matryoshka_weights)} matryoshka_weights")
         if not hasattr(loss, "compute_loss_from_embeddings"):
-            raise ValueError(f"MatryoshkaLoss cannot wrap {type(loss).__name__}: it has no compute_loss_from_embeddings")
+            raise ValueError(
+                f"MatryoshkaLoss cannot wrap {type(loss).__name__}: it has no compute_loss_from_embeddings"
+            )
         self.model = model
         self.loss = loss
         # sorted largest first, as the reference does, with the weights kept alongside
@@ -77,10 +85,15 @@ class MatryoshkaLoss(nn.Module):
             # distillation targets (teacher embeddings) are truncated along with the student's
             if labels is not None and labels.dim() in (2, 3) and labels.shape[-1] == full:
                 dim_labels = labels[..., :dim]
-            total = total + weight * self.loss.compute_loss_from_embeddings([shrink(e, dim) for e in embeddings],
-                                                                            dim_labels)
+            total = total + weight * self.loss.compute_loss_from_embeddings(
+                [shrink(e, dim) for e in embeddings], dim_labels
+            )
         return total
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"loss": type(self.loss).__name__, "matryoshka_dims": list(self.matryoshka_dims),
-                "matryoshka_weights": list(self.matryoshka_weights), "n_dims_per_step": self.n_dims_per_step}
+        return {
+            "loss": type(self.loss).__name__,
+            "matryoshka_dims": list(self.matryoshka_dims),
+            "matryoshka_weights": list(self.matryoshka_weights),
+            "n_dims_per_step": self.n_dims_per_step,
+        }

@@ -20,9 +20,9 @@ from sentvec.losses.base import embed_columns
 
 class MSELoss(nn.Module):
     """Args:
-        model: the student SentenceTransformer.
-        projection_dim: when the teacher's size differs, learn a linear map from the student's
-            embedding to this size (trained with the loss, not saved with the model).
+    model: the student SentenceTransformer.
+    projection_dim: when the teacher's size differs, learn a linear map from the student's
+        embedding to this size (trained with the loss, not saved with the model).
     """
 
     def __init__(self, model: Any, projection_dim: int | None = None) -> None:
@@ -36,7 +36,9 @@ class MSELoss(nn.Module):
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
         if labels is None:
-            raise ValueError("MSELoss needs the teacher's embeddings as labels; encode the texts with the teacher first")
+            raise ValueError(
+                "MSELoss needs the teacher's embeddings as labels; encode the texts with the teacher first"
+            )
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:

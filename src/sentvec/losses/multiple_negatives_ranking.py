@@ -38,7 +38,9 @@ def ranking_loss(
     all blocks, ``per_direction`` averages the log-partition of each block.
     """
     if len(embeddings) < 2:
-        raise ValueError(f"a ranking loss needs (anchor, positive[, negatives...]) columns, got {len(embeddings)} column(s)")
+        raise ValueError(
+            f"a ranking loss needs (anchor, positive[, negatives...]) columns, got {len(embeddings)} column(s)"
+        )
     queries, docs = embeddings[0], list(embeddings[1:])
     batch_size = queries.shape[0]
     offset = 0
@@ -123,22 +125,34 @@ class MultipleNegativesRankingLoss(nn.Module):
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None = None) -> Tensor:
         """The loss from precomputed embeddings (labels are unused: the column order is the label)."""
-        return ranking_loss(embeddings, self.scale, self.similarity_fct, self.directions, self.partition_mode,
-                            self.gather_across_devices)
+        return ranking_loss(
+            embeddings,
+            self.scale,
+            self.similarity_fct,
+            self.directions,
+            self.partition_mode,
+            self.gather_across_devices,
+        )
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale, "similarity_fct": function_name(self.similarity_fct),
-                "gather_across_devices": self.gather_across_devices, "directions": self.directions,
-                "partition_mode": self.partition_mode, "hardness_mode": self.hardness_mode,
-                "hardness_strength": self.hardness_strength}
+        return {
+            "scale": self.scale,
+            "similarity_fct": function_name(self.similarity_fct),
+            "gather_across_devices": self.gather_across_devices,
+            "directions": self.directions,
+            "partition_mode": self.partition_mode,
+            "hardness_mode": self.hardness_mode,
+            "hardness_strength": self.hardness_strength,
+        }
 
     @property
     def temperature(self) -> float:
         return 1.0 / self.scale
 
 
-def check_ranking_settings(directions: Iterable[str], partition_mode: str, hardness_mode: str | None,
-                           hardness_strength: float) -> None:
+def check_ranking_settings(
+    directions: Iterable[str], partition_mode: str, hardness_mode: str | None, hardness_strength: float
+) -> None:
     """Errors for settings the ranking losses do not have."""
     directions = tuple(directions)
     if "query_to_doc" not in directions:

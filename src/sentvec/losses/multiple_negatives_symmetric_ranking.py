@@ -28,10 +28,18 @@ class MultipleNegativesSymmetricRankingLoss(MultipleNegativesRankingLoss):
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         gather_across_devices: bool = False,
     ) -> None:
-        super().__init__(model, scale=scale, similarity_fct=similarity_fct,
-                         gather_across_devices=gather_across_devices,
-                         directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")
+        super().__init__(
+            model,
+            scale=scale,
+            similarity_fct=similarity_fct,
+            gather_across_devices=gather_across_devices,
+            directions=("query_to_doc", "doc_to_query"),
+            partition_mode="per_direction",
+        )
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale, "similarity_fct": function_name(self.similarity_fct),
-                "gather_across_devices": self.gather_across_devices}
+        return {
+            "scale": self.scale,
+            "similarity_fct": function_name(self.similarity_fct),
+            "gather_across_devices": self.gather_across_devices,
+        }

@@ -21,16 +21,18 @@ from sentvec.losses.contrastive import SiameseDistanceMetric, metric_name
 class OnlineContrastiveLoss(nn.Module):
     """(sentence1, sentence2, label) data with labels 1 and 0. Args: model, distance_metric, margin."""
 
-    def __init__(self, model: Any, distance_metric: Any = SiameseDistanceMetric.COSINE_DISTANCE,
-                 margin: float = 0.5) -> None:
+    def __init__(
+        self, model: Any, distance_metric: Any = SiameseDistanceMetric.COSINE_DISTANCE, margin: float = 0.5
+    ) -> None:
         super().__init__()
         self.model = model
         self.distance_metric = distance_metric
         self.margin = margin
         self._checked_labels = False
 
-    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor,
-                size_average: bool = False) -> Tensor:
+    def forward(
+        self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor, size_average: bool = False
+    ) -> Tensor:
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
@@ -38,8 +40,11 @@ class OnlineContrastiveLoss(nn.Module):
         if not self._checked_labels:
             self._checked_labels = True
             if ((labels != 0) & (labels != 1)).any():
-                warnings.warn("OnlineContrastiveLoss expects labels 0 or 1; pairs with other labels are ignored",
-                              UserWarning, stacklevel=3)
+                warnings.warn(
+                    "OnlineContrastiveLoss expects labels 0 or 1; pairs with other labels are ignored",
+                    UserWarning,
+                    stacklevel=3,
+                )
         distances = self.distance_metric(embeddings[0], embeddings[1])
         negatives, positives = distances[labels == 0], distances[labels == 1]
         hard_negatives = negatives[negatives < (positives.max() if len(positives) else negatives.mean())]

@@ -27,9 +27,16 @@ class SoftmaxLoss(nn.Module):
         loss_fct: ``nn.CrossEntropyLoss()`` by default.
     """
 
-    def __init__(self, model: Any, embedding_dimension: int, num_labels: int, concatenation_sent_rep: bool = True,
-                 concatenation_sent_difference: bool = True, concatenation_sent_multiplication: bool = False,
-                 loss_fct: Callable[[Tensor, Tensor], Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        embedding_dimension: int,
+        num_labels: int,
+        concatenation_sent_rep: bool = True,
+        concatenation_sent_difference: bool = True,
+        concatenation_sent_multiplication: bool = False,
+        loss_fct: Callable[[Tensor, Tensor], Tensor] | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.num_labels = num_labels
@@ -67,6 +74,9 @@ class SoftmaxLoss(nn.Module):
         return self.classifier(torch.cat(parts, dim=1).to(self.classifier.weight.dtype))
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"num_labels": self.num_labels, "concatenation_sent_rep": self.concatenation_sent_rep,
-                "concatenation_sent_difference": self.concatenation_sent_difference,
-                "concatenation_sent_multiplication": self.concatenation_sent_multiplication}
+        return {
+            "num_labels": self.num_labels,
+            "concatenation_sent_rep": self.concatenation_sent_rep,
+            "concatenation_sent_difference": self.concatenation_sent_difference,
+            "concatenation_sent_multiplication": self.concatenation_sent_multiplication,
+        }

@@ -39,8 +39,9 @@ class TripletDistanceMetric:
 class TripletLoss(nn.Module):
     """(anchor, positive, negative) data. Args: model, distance_metric (Euclidean), triplet_margin (5)."""
 
-    def __init__(self, model: Any, distance_metric: Any = TripletDistanceMetric.EUCLIDEAN,
-                 triplet_margin: float = 5) -> None:
+    def __init__(
+        self, model: Any, distance_metric: Any = TripletDistanceMetric.EUCLIDEAN, triplet_margin: float = 5
+    ) -> None:
         super().__init__()
         self.model = model
         self.distance_metric = distance_metric
@@ -57,5 +58,7 @@ class TripletLoss(nn.Module):
         return F.relu(gaps + self.triplet_margin).mean()
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"distance_metric": metric_name(self.distance_metric, TripletDistanceMetric),
-                "triplet_margin": self.triplet_margin}
+        return {
+            "distance_metric": metric_name(self.distance_metric, TripletDistanceMetric),
+            "triplet_margin": self.triplet_margin,
+        }

@@ -98,8 +98,14 @@ def module_class(name: str, *, trust_remote_code: bool = False, known: dict[str,
     return cls
 
 
-def load_module(name: str, folder: Path, *, trust_remote_code: bool = False, allow_pickle: bool = False,
-                known: dict[str, type] | None = None) -> nn.Module:
+def load_module(
+    name: str,
+    folder: Path,
+    *,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    known: dict[str, type] | None = None,
+) -> nn.Module:
     """Load the step of type ``name`` saved in ``folder``."""
     cls = module_class(name, trust_remote_code=trust_remote_code, known=known)
     if cls in (Transformer, Dense):
@@ -115,6 +121,26 @@ def load_module(name: str, folder: Path, *, trust_remote_code: bool = False, all
         options = {k: v for k, v in options.items() if k in parameters}
     return cls.load(str(folder), **options)
 
-__all__ = ["CNN", "LSTM", "Dense", "Dropout", "InputModule", "LayerNorm", "MODULE_TYPES", "Module", "Normalize",
-           "Pooling", "Router", "StaticEmbedding", "TYPE_NAMES", "Transformer", "UniversalSentenceEncoder",
-           "WeightedLayerPooling", "WordEmbeddings", "load_module", "module_class", "type_name"]
+
+__all__ = [
+    "CNN",
+    "LSTM",
+    "Dense",
+    "Dropout",
+    "InputModule",
+    "LayerNorm",
+    "MODULE_TYPES",
+    "Module",
+    "Normalize",
+    "Pooling",
+    "Router",
+    "StaticEmbedding",
+    "TYPE_NAMES",
+    "Transformer",
+    "UniversalSentenceEncoder",
+    "WeightedLayerPooling",
+    "WordEmbeddings",
+    "load_module",
+    "module_class",
+    "type_name",
+]

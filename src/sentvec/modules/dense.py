@@ -23,8 +23,15 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "torch.nn.modules.activation.SiLU": nn.SiLU,
 }
 _NAME_OF = {cls: name for name, cls in ACTIVATIONS.items()}
-_CONFIG_KEYS = ("in_features", "out_features", "bias", "activation_function", "module_input_name",
-                "module_output_name", "use_residual")
+_CONFIG_KEYS = (
+    "in_features",
+    "out_features",
+    "bias",
+    "activation_function",
+    "module_input_name",
+    "module_output_name",
+    "use_residual",
+)
 logger = logging.getLogger(__name__)
 
 
@@ -36,8 +43,13 @@ class Dense(nn.Module):
     """
 
     def __init__(
-        self, in_features: int, out_features: int, bias: bool = True, activation_function: nn.Module | None = None,
-        module_input_name: str = "sentence_embedding", module_output_name: str | None = None,
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation_function: nn.Module | None = None,
+        module_input_name: str = "sentence_embedding",
+        module_output_name: str | None = None,
         use_residual: bool = False,
     ) -> None:
         super().__init__()
@@ -50,7 +62,9 @@ class Dense(nn.Module):
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.activation_function = activation_function if activation_function is not None else nn.Tanh()
         if type(self.activation_function) not in _NAME_OF:
-            raise ValueError(f"Dense activation {type(self.activation_function).__name__} is not one of {list(ACTIVATIONS)}")
+            raise ValueError(
+                f"Dense activation {type(self.activation_function).__name__} is not one of {list(ACTIVATIONS)}"
+            )
 
     def get_sentence_embedding_dimension(self) -> int:
         return self.out_features
@@ -62,8 +76,10 @@ class Dense(nn.Module):
         outputs = self.activation_function(self.linear(inputs.to(self.linear.weight.dtype)))
         if self.use_residual:
             if outputs.shape != inputs.shape:
-                raise ValueError(f"use_residual adds the input to the output, which needs in_features "
-                                 f"({self.in_features}) equal to out_features ({self.out_features})")
+                raise ValueError(
+                    f"use_residual adds the input to the output, which needs in_features "
+                    f"({self.in_features}) equal to out_features ({self.out_features})"
+                )
             outputs = outputs + inputs
         features[self.module_output_name] = outputs
         return features
@@ -119,7 +135,9 @@ class Dense(nn.Module):
             weights_file = folder / "pytorch_model.bin"
             shapes = {k: tuple(v.shape) for k, v in load_weights_file(weights_file).items()}
         elif (folder / "pytorch_model.bin").exists():
-            raise ValueError(f"{folder} has only pytorch_model.bin, a pickle file; pass allow_pickle=True if you trust it")
+            raise ValueError(
+                f"{folder} has only pytorch_model.bin, a pickle file; pass allow_pickle=True if you trust it"
+            )
         else:
             raise FileNotFoundError(f"{folder} has no model.safetensors; the Dense layer's weights are missing")
         if set(shapes) != set(expected):
@@ -132,10 +150,15 @@ class Dense(nn.Module):
                     f"{tuple(shapes[name])}"
                 )
         with torch.device("meta"):  # shapes only: the weights file supplies every value
-            module = cls(config["in_features"], config["out_features"], bias, ACTIVATIONS[activation_name](),
-                         module_input_name=config.get("module_input_name", "sentence_embedding"),
-                         module_output_name=config.get("module_output_name"),
-                         use_residual=bool(config.get("use_residual", False)))
+            module = cls(
+                config["in_features"],
+                config["out_features"],
+                bias,
+                ACTIVATIONS[activation_name](),
+                module_input_name=config.get("module_input_name", "sentence_embedding"),
+                module_output_name=config.get("module_output_name"),
+                use_residual=bool(config.get("use_residual", False)),
+            )
         module.load_state_dict(load_weights_file(weights_file), assign=True)
         return module
 

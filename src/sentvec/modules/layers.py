@@ -23,8 +23,13 @@ class CNN(Module):
     config_keys = ["in_word_embedding_dimension", "out_channels", "kernel_sizes", "stride_sizes"]
     config_file_name = "cnn_config.json"
 
-    def __init__(self, in_word_embedding_dimension: int, out_channels: int = 256,
-                 kernel_sizes: list[int] | tuple[int, ...] = (1, 3, 5), stride_sizes: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        in_word_embedding_dimension: int,
+        out_channels: int = 256,
+        kernel_sizes: list[int] | tuple[int, ...] = (1, 3, 5),
+        stride_sizes: list[int] | None = None,
+    ) -> None:
         super().__init__()
         self.in_word_embedding_dimension = in_word_embedding_dimension
         self.out_channels = out_channels
@@ -52,8 +57,14 @@ class LSTM(Module):
     config_keys = ["word_embedding_dimension", "hidden_dim", "num_layers", "dropout", "bidirectional"]
     config_file_name = "lstm_config.json"
 
-    def __init__(self, word_embedding_dimension: int, hidden_dim: int, num_layers: int = 1, dropout: float = 0,
-                 bidirectional: bool = True) -> None:
+    def __init__(
+        self,
+        word_embedding_dimension: int,
+        hidden_dim: int,
+        num_layers: int = 1,
+        dropout: float = 0,
+        bidirectional: bool = True,
+    ) -> None:
         super().__init__()
         self.word_embedding_dimension = word_embedding_dimension
         self.hidden_dim = hidden_dim
@@ -61,8 +72,14 @@ class LSTM(Module):
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.embeddings_dimension = hidden_dim * (2 if bidirectional else 1)
-        self.encoder = nn.LSTM(word_embedding_dimension, hidden_dim, num_layers=num_layers, dropout=dropout,
-                               bidirectional=bidirectional, batch_first=True)
+        self.encoder = nn.LSTM(
+            word_embedding_dimension,
+            hidden_dim,
+            num_layers=num_layers,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            batch_first=True,
+        )
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         tokens = features["token_embeddings"]
@@ -118,8 +135,13 @@ class WeightedLayerPooling(Module):
 
     config_keys = ["word_embedding_dimension", "layer_start", "num_hidden_layers"]
 
-    def __init__(self, word_embedding_dimension: int, num_hidden_layers: int = 12, layer_start: int = 4,
-                 layer_weights: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        word_embedding_dimension: int,
+        num_hidden_layers: int = 12,
+        layer_start: int = 4,
+        layer_weights: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.word_embedding_dimension = word_embedding_dimension
         self.num_hidden_layers = num_hidden_layers
@@ -130,8 +152,10 @@ class WeightedLayerPooling(Module):
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         layers = features.get("all_layer_embeddings")
         if layers is None:
-            raise ValueError("WeightedLayerPooling needs every layer's output ('all_layer_embeddings'); "
-                             "sentvec's Transformer gives the last layer only")
+            raise ValueError(
+                "WeightedLayerPooling needs every layer's output ('all_layer_embeddings'); "
+                "sentvec's Transformer gives the last layer only"
+            )
         stacked = torch.stack(list(layers))[self.layer_start :]  # (L, B, T, C)
         weights = self.layer_weights.view(-1, 1, 1, 1).to(stacked.dtype)
         features["token_embeddings"] = (weights * stacked).sum(dim=0) / self.layer_weights.sum()

@@ -51,8 +51,13 @@ class Module(nn.Module):
         write_json(Path(output_path) / (filename or self.config_file_name), self.get_config_dict())
 
     @classmethod
-    def load_config(cls, model_name_or_path: str | os.PathLike[str], subfolder: str = "",
-                    config_filename: str | None = None, **hub_kwargs: Any) -> dict[str, Any]:
+    def load_config(
+        cls,
+        model_name_or_path: str | os.PathLike[str],
+        subfolder: str = "",
+        config_filename: str | None = None,
+        **hub_kwargs: Any,
+    ) -> dict[str, Any]:
         """The saved settings in a local folder (``subfolder`` inside it); {} when there are none.
 
         Keys the class does not list in ``config_keys`` are dropped with a warning (a newer writer's extras).
@@ -65,8 +70,9 @@ class Module(nn.Module):
             config = {k: v for k, v in config.items() if k not in unknown}
         return config
 
-    def save(self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True,
-             **kwargs: Any) -> None:
+    def save(
+        self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True, **kwargs: Any
+    ) -> None:
         """Write ``config.json`` and, when the step has weights, ``model.safetensors``."""
         Path(output_path).mkdir(parents=True, exist_ok=True)
         self.save_config(output_path)
@@ -91,8 +97,13 @@ class Module(nn.Module):
         save_file(state, str(Path(output_path) / "model.safetensors"), metadata={"format": "pt"})
 
     @classmethod
-    def load_torch_weights(cls, model_name_or_path: str | os.PathLike[str], subfolder: str = "",
-                           model: nn.Module | None = None, **kwargs: Any) -> nn.Module | dict[str, torch.Tensor]:
+    def load_torch_weights(
+        cls,
+        model_name_or_path: str | os.PathLike[str],
+        subfolder: str = "",
+        model: nn.Module | None = None,
+        **kwargs: Any,
+    ) -> nn.Module | dict[str, torch.Tensor]:
         """Read ``model.safetensors`` of a folder into ``model`` (or return the tensors when no model is given)."""
         from safetensors.torch import load_file
 
@@ -100,8 +111,10 @@ class Module(nn.Module):
         if (folder / "model.safetensors").is_file():
             state = load_file(str(folder / "model.safetensors"))
         elif (folder / "pytorch_model.bin").is_file():
-            raise ValueError(f"{folder} has only pytorch_model.bin, a pickle file; sentvec loads safetensors "
-                             "(convert it with safetensors.torch.save_file)")
+            raise ValueError(
+                f"{folder} has only pytorch_model.bin, a pickle file; sentvec loads safetensors "
+                "(convert it with safetensors.torch.save_file)"
+            )
         else:
             raise FileNotFoundError(f"{folder} has no model.safetensors")
         if model is None:
@@ -129,13 +142,17 @@ class InputModule(Module):
         A subclass written for older versions may implement ``tokenize`` only: it is used, with a warning.
         """
         if type(self).tokenize is not InputModule.tokenize:
-            logger.warning("%s overrides `tokenize` instead of `preprocess`; rename it to `preprocess` "
-                           "(called with a prompt already prepended)", type(self).__name__)
+            logger.warning(
+                "%s overrides `tokenize` instead of `preprocess`; rename it to `preprocess` "
+                "(called with a prompt already prepended)",
+                type(self).__name__,
+            )
             if prompt:
                 inputs = self._prepend_prompt(inputs, prompt)
             return self.tokenize(inputs, **kwargs)
-        raise NotImplementedError(f"{type(self).__name__} must implement the `preprocess` method "
-                                  "(inputs, prompt=None) -> features dict")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement the `preprocess` method (inputs, prompt=None) -> features dict"
+        )
 
     def tokenize(self, texts: list[Any], **kwargs: Any) -> dict[str, Any]:
         """Deprecated name of :meth:`preprocess`."""

@@ -39,8 +39,11 @@ class Pooling(nn.Module):
             unknown = sorted(set(legacy_flags) - set(LEGACY_POOLING_FLAGS))
             if unknown:
                 raise TypeError(f"Pooling got unknown arguments {unknown}")
-            warnings.warn("The pooling_mode_* arguments are deprecated; pass pooling_mode='mean' (or a tuple of "
-                          "modes) instead", FutureWarning, stacklevel=2)
+            warnings.warn(
+                "The pooling_mode_* arguments are deprecated; pass pooling_mode='mean' (or a tuple of modes) instead",
+                FutureWarning,
+                stacklevel=2,
+            )
             flagged = tuple(mode for flag, mode in LEGACY_POOLING_FLAGS.items() if legacy_flags.get(flag))
             pooling_mode = pooling_mode or (flagged if len(flagged) > 1 else flagged[0] if flagged else None)
         pooling_mode = pooling_mode or "mean"
@@ -74,8 +77,12 @@ class Pooling(nn.Module):
         prompt_length = features.get("prompt_length")
         if not self.include_prompt and prompt_length is not None:
             mask = _without_prompt(mask, prompt_length)  # a new mask: the caller's stays as it was
-        pooled = [features["cls_token_embeddings"] if mode == "cls" and "cls_token_embeddings" in features
-                  else self._pool(mode, tokens, mask) for mode in self.modes]
+        pooled = [
+            features["cls_token_embeddings"]
+            if mode == "cls" and "cls_token_embeddings" in features
+            else self._pool(mode, tokens, mask)
+            for mode in self.modes
+        ]
         features["sentence_embedding"] = torch.cat(pooled, dim=-1)
         return features
 
@@ -133,7 +140,6 @@ class Pooling(nn.Module):
 
     def extra_repr(self) -> str:
         return f"embedding_dimension={self.embedding_dimension}, pooling_mode={self.pooling_mode!r}, include_prompt={self.include_prompt}"
-
 
 
 def _unflatten(flat: Tensor, cu_seq_lens: Tensor) -> tuple[Tensor, Tensor]:

@@ -41,14 +41,21 @@ class Router(InputModule):
     config_file_name = CONFIG_FILE
     forward_kwargs = {"task", "modality"}
 
-    def __init__(self, sub_modules: dict[str, Iterable[nn.Module]] | None, default_route: str | None = None,
-                 allow_empty_key: bool = True, route_mappings: dict[RouteKey, str] | None = None) -> None:
+    def __init__(
+        self,
+        sub_modules: dict[str, Iterable[nn.Module]] | None,
+        default_route: str | None = None,
+        allow_empty_key: bool = True,
+        route_mappings: dict[RouteKey, str] | None = None,
+    ) -> None:
         super().__init__()
         if not sub_modules:
             raise ValueError("Router sub_modules cannot be empty; give at least one route, e.g. {'query': [module]}")
         self.sub_modules = nn.ModuleDict(
-            {name: modules if isinstance(modules, nn.Sequential) else nn.Sequential(*modules)
-             for name, modules in sub_modules.items()}
+            {
+                name: modules if isinstance(modules, nn.Sequential) else nn.Sequential(*modules)
+                for name, modules in sub_modules.items()
+            }
         )
         if default_route is not None and default_route not in self.sub_modules:
             raise ValueError(f"Default route '{default_route}' not found in route keys: {list(self.sub_modules)}")
@@ -57,28 +64,42 @@ class Router(InputModule):
         self.default_route = default_route
         self.allow_empty_key = allow_empty_key
         # Multimodal keys are sorted tuples, so ("text", "image") and ("image", "text") are one key.
-        self.route_mappings: dict[RouteKey, str] = {(task, _normal(modality)): route
-                                                    for (task, modality), route in (route_mappings or {}).items()}
+        self.route_mappings: dict[RouteKey, str] = {
+            (task, _normal(modality)): route for (task, modality), route in (route_mappings or {}).items()
+        }
         for key, route in self.route_mappings.items():
             if route not in self.sub_modules:
-                raise ValueError(f"route_mappings contains mapping to '{route}' which is not in sub_modules "
-                                 f"({list(self.sub_modules)}); key {key}")
+                raise ValueError(
+                    f"route_mappings contains mapping to '{route}' which is not in sub_modules "
+                    f"({list(self.sub_modules)}); key {key}"
+                )
 
     @classmethod
-    def for_query_document(cls, query_modules: list[nn.Module], document_modules: list[nn.Module],
-                           default_route: str | None = "document", allow_empty_key: bool = True,
-                           route_mappings: dict[RouteKey, str] | None = None) -> Router:
+    def for_query_document(
+        cls,
+        query_modules: list[nn.Module],
+        document_modules: list[nn.Module],
+        default_route: str | None = "document",
+        allow_empty_key: bool = True,
+        route_mappings: dict[RouteKey, str] | None = None,
+    ) -> Router:
         """A Router with a ``query`` and a ``document`` route (documents by default)."""
-        return cls({"query": query_modules, "document": document_modules}, default_route=default_route,
-                   allow_empty_key=allow_empty_key, route_mappings=route_mappings)
+        return cls(
+            {"query": query_modules, "document": document_modules},
+            default_route=default_route,
+            allow_empty_key=allow_empty_key,
+            route_mappings=route_mappings,
+        )
 
     # ------------------------------------------------------------------ routing
 
     def _get_routes_string(self) -> str:
         """The routes for error messages: each route name, and each mapping as ``task=..., modality=...``."""
         names = [f"task='{name}'" for name in self.sub_modules]
-        names += [f"(task={task!r}, modality={modality!r}) -> {route!r}"
-                  for (task, modality), route in self.route_mappings.items()]
+        names += [
+            f"(task={task!r}, modality={modality!r}) -> {route!r}"
+            for (task, modality), route in self.route_mappings.items()
+        ]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     def _resolve_route_name(self, task: str | None = None, modality: Any = None) -> str | None:
@@ -102,16 +123,26 @@ class Router(InputModule):
         if task is not None:
             raise ValueError(f"No route found for task type '{task}'. Available routes: {self._get_routes_string()}")
         if self.training and self.default_route is None:
-            raise ValueError("You must provide a `router_mapping` argument on the training arguments, or set a "
-                             "default route in the `Router`, so each data set column maps to a route")
+            raise ValueError(
+                "You must provide a `router_mapping` argument on the training arguments, or set a "
+                "default route in the `Router`, so each data set column maps to a route"
+            )
         if self.default_route is not None:
             return self.default_route
-        raise ValueError(f"Could not determine route for task=None, modality={modality!r}. Available routes: "
-                         f"{self._get_routes_string()}. Consider specifying the `task` parameter in `model.encode`, "
-                         "or setting a default route in the `Router`.")
+        raise ValueError(
+            f"Could not determine route for task=None, modality={modality!r}. Available routes: "
+            f"{self._get_routes_string()}. Consider specifying the `task` parameter in `model.encode`, "
+            "or setting a default route in the `Router`."
+        )
 
-    def preprocess(self, inputs: list[Any], prompt: str | None = None, task: str | None = None,
-                   modality: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    def preprocess(
+        self,
+        inputs: list[Any],
+        prompt: str | None = None,
+        task: str | None = None,
+        modality: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Features of the route's first module, with ``task`` (and ``modality`` when given) added.
 
         Inputs may be one-key dicts ``{"query": text}`` (the old Asym form): the key is the task.
@@ -120,8 +151,10 @@ class Router(InputModule):
         if inputs and isinstance(inputs[0], dict):
             tasks = {next(iter(item)) for item in inputs}
             if len(tasks) > 1:
-                raise ValueError("You cannot pass a list of dictionaries with different task types "
-                                 f"({sorted(tasks)}) in one batch; encode each task separately")
+                raise ValueError(
+                    "You cannot pass a list of dictionaries with different task types "
+                    f"({sorted(tasks)}) in one batch; encode each task separately"
+                )
             task = task or tasks.pop()
             inputs = [next(iter(item.values())) for item in inputs]
         route = self._resolve_route(task, modality or "text")
@@ -141,8 +174,9 @@ class Router(InputModule):
     def tokenize(self, texts: list[Any], **kwargs: Any) -> dict[str, Any]:
         return self.preprocess(texts, **kwargs)
 
-    def forward(self, features: dict[str, Any], task: str | None = None, modality: str | None = None,
-                **kwargs: Any) -> dict[str, Any]:
+    def forward(
+        self, features: dict[str, Any], task: str | None = None, modality: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         task = task if task is not None else features.get("task")
         modality = modality if modality is not None else features.get("modality", "text")
         route = self._resolve_route(task, modality)
@@ -206,20 +240,25 @@ class Router(InputModule):
         dims = [_route_dimension(route) for route in self.sub_modules.values()]
         known = [d for d in dims if d is not None]
         if len(set(known)) > 1:
-            logger.warning("Different embedding dimensions across the Router's routes: %s",
-                           dict(zip(self.sub_modules, dims)))
+            logger.warning(
+                "Different embedding dimensions across the Router's routes: %s", dict(zip(self.sub_modules, dims))
+            )
         return dims[0] if dims else None
 
     get_sentence_embedding_dimension = get_embedding_dimension
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"default_route": self.default_route, "allow_empty_key": self.allow_empty_key,
-                "route_mappings": self.route_mappings}
+        return {
+            "default_route": self.default_route,
+            "allow_empty_key": self.allow_empty_key,
+            "route_mappings": self.route_mappings,
+        }
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True,
-             **kwargs: Any) -> None:
+    def save(
+        self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True, **kwargs: Any
+    ) -> None:
         """Each route's modules in ``{route}_{i}_{Class}/`` and ``router_config.json`` naming them."""
         from sentvec.modules import type_name
 
@@ -239,8 +278,13 @@ class Router(InputModule):
         write_json(folder / CONFIG_FILE, {"types": types, "structure": structure, "parameters": config})
 
     @classmethod
-    def load(cls, model_name_or_path: str | os.PathLike[str], subfolder: str = "", trust_remote_code: bool = False,
-             **kwargs: Any) -> Router:
+    def load(
+        cls,
+        model_name_or_path: str | os.PathLike[str],
+        subfolder: str = "",
+        trust_remote_code: bool = False,
+        **kwargs: Any,
+    ) -> Router:
         from sentvec.modules import load_module
         from sentvec.modules.module import _local_folder
 
@@ -253,8 +297,9 @@ class Router(InputModule):
             routes[route] = []
             for name in names:
                 if name not in loaded:
-                    loaded[name] = load_module(config["types"][name], folder / name if name else folder,
-                                               trust_remote_code=trust_remote_code)
+                    loaded[name] = load_module(
+                        config["types"][name], folder / name if name else folder, trust_remote_code=trust_remote_code
+                    )
                 routes[route].append(loaded[name])
         parameters = dict(config.get("parameters", {}))
         mappings = parameters.pop("route_mappings", None) or {}

@@ -41,8 +41,10 @@ class StaticEmbedding(nn.Module):
         if not isinstance(tokenizer, Tokenizer):
             raise ValueError("StaticEmbedding needs a fast tokenizer: a tokenizers.Tokenizer (Tokenizer.from_file)")
         if embedding_weights is not None:
-            weights = torch.as_tensor(np.asarray(embedding_weights) if not isinstance(embedding_weights, torch.Tensor)
-                                      else embedding_weights, dtype=torch.float32)
+            weights = torch.as_tensor(
+                np.asarray(embedding_weights) if not isinstance(embedding_weights, torch.Tensor) else embedding_weights,
+                dtype=torch.float32,
+            )
             self.embedding = nn.EmbeddingBag.from_pretrained(weights, freeze=False, mode="mean")
         elif embedding_dim is not None:
             self.embedding = nn.EmbeddingBag(tokenizer.get_vocab_size(), embedding_dim, mode="mean")
@@ -81,8 +83,11 @@ class StaticEmbedding(nn.Module):
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
         offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(lengths) else np.zeros(0, dtype=np.int64)
-        return {"input_ids": torch.from_numpy(ids), "offsets": torch.from_numpy(offsets),
-                "truncated": torch.zeros(len(texts), dtype=torch.bool)}
+        return {
+            "input_ids": torch.from_numpy(ids),
+            "offsets": torch.from_numpy(offsets),
+            "truncated": torch.zeros(len(texts), dtype=torch.bool),
+        }
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         features["sentence_embedding"] = self.embedding(features["input_ids"], features["offsets"])
@@ -93,8 +98,11 @@ class StaticEmbedding(nn.Module):
         from safetensors.torch import save_file
 
         folder = Path(folder)
-        save_file({"embedding.weight": self.embedding.weight.detach().contiguous().cpu()}, str(folder / WEIGHTS_FILE),
-                  metadata={"format": "pt"})
+        save_file(
+            {"embedding.weight": self.embedding.weight.detach().contiguous().cpu()},
+            str(folder / WEIGHTS_FILE),
+            metadata={"format": "pt"},
+        )
         self.tokenizer.save(str(folder / TOKENIZER_FILE))
 
     @classmethod

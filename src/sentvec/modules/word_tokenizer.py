@@ -55,8 +55,10 @@ class WhitespaceTokenizer:
         return ids
 
     def save(self, output_path: str | os.PathLike[str]) -> None:
-        write_json(Path(output_path) / CONFIG_FILE, {"vocab": self.vocab, "stop_words": sorted(self.stop_words),
-                                                      "do_lower_case": self.do_lower_case})
+        write_json(
+            Path(output_path) / CONFIG_FILE,
+            {"vocab": self.vocab, "stop_words": sorted(self.stop_words), "do_lower_case": self.do_lower_case},
+        )
 
     @classmethod
     def load(cls, input_path: str | os.PathLike[str]) -> WhitespaceTokenizer:

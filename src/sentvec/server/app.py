@@ -41,7 +41,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sentvec import __version__
+from sentvec._version import __version__
 from sentvec.server.batching import Batcher, BatchFailed, QueueFull, ShuttingDown
 from sentvec.server.errors import APIError, envelope, unprocessable
 from sentvec.server.metrics import CONTENT_TYPE, Metrics
@@ -113,8 +113,12 @@ class EmbeddingService:
         self._held = 0  # requests admitted and not yet answered (see admitted())
         self._held_lock = threading.Lock()
         self.metrics = Metrics(lambda: self._held)
-        self.batcher = Batcher(model, max_batch_tokens=settings.max_batch_tokens, max_queue=settings.max_queue,
-                               on_batch=self.metrics.on_batch)
+        self.batcher = Batcher(
+            model,
+            max_batch_tokens=settings.max_batch_tokens,
+            max_queue=settings.max_queue,
+            on_batch=self.metrics.on_batch,
+        )
         self.tokenizer = model.tokenizer
         # A copy without truncation, to count the tokens of over-long inputs and for /tokenize. It is
         # never changed after this, so request threads can share it.
@@ -135,13 +139,17 @@ class EmbeddingService:
         prompts = getattr(self.model, "prompts", {}) or {}
         if prompt_name is not None and prompt_name not in prompts:
             have = ", ".join(sorted(prompts)) or "none"
-            raise unprocessable(f"prompt_name={prompt_name!r} is not one of this model's prompts ({have})",
-                                "prompt_name", "unknown_prompt")
+            raise unprocessable(
+                f"prompt_name={prompt_name!r} is not one of this model's prompts ({have})",
+                "prompt_name",
+                "unknown_prompt",
+            )
         name = prompt_name or getattr(self.model, "default_prompt_name", None)
         return (prompts.get(name) or None) if name else None
 
-    def prepare(self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool,
-                prompt_name: str | None = None) -> tuple[list[list[int]], int | None]:
+    def prepare(
+        self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool, prompt_name: str | None = None
+    ) -> tuple[list[list[int]], int | None]:
         """Token-id sequences for the batcher, and the prompt length pooling may need.
 
         Texts go through the model's own tokenizer (truncating at ``max_seq_length`` when ``truncate``);
@@ -155,8 +163,11 @@ class EmbeddingService:
             for i, seq in enumerate(inputs.ids):
                 bad = next((t for t in seq if not 0 <= t < self.vocab_size), None)
                 if bad is not None:
-                    raise unprocessable(f"{name(i)} holds token id {bad}, outside this model's vocabulary "
-                                        f"(0 to {self.vocab_size - 1})", name(i), "invalid_token_id")
+                    raise unprocessable(
+                        f"{name(i)} holds token id {bad}, outside this model's vocabulary (0 to {self.vocab_size - 1})",
+                        name(i),
+                        "invalid_token_id",
+                    )
                 if len(seq) > limit and not truncate:
                     raise self._too_long(name(i), len(seq), sum(len(s) > limit for s in inputs.ids))
                 sequences.append(seq[:limit])
@@ -189,13 +200,17 @@ class EmbeddingService:
         others = f" ({how_many} inputs are over the limit)" if how_many > 1 else ""
         return unprocessable(
             f"{item} has {'more than ' if at_least else ''}{count} tokens; this model takes at most {self.max_seq_length} "
-            f"(max_seq_length){others}. Shorten it, send \"truncate\": true (TEI routes), or start the server "
-            "with --auto-truncate", item, "too_many_tokens")
+            f'(max_seq_length){others}. Shorten it, send "truncate": true (TEI routes), or start the server '
+            "with --auto-truncate",
+            item,
+            "too_many_tokens",
+        )
 
     # ------------------------------------------------------------------ embedding
 
-    async def embed(self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool,
-                    prompt_name: str | None = None) -> tuple[np.ndarray, int]:
+    async def embed(
+        self, inputs: Inputs, param: str | Callable[[int], str], truncate: bool, prompt_name: str | None = None
+    ) -> tuple[np.ndarray, int]:
         """(len(inputs), dim) float32 vectors as the model gives them, and the number of tokens embedded.
 
         Call it within :meth:`admitted`."""
@@ -240,13 +255,21 @@ class EmbeddingService:
         return self._held
 
     def _refuse(self, why: str) -> APIError:
-        return APIError(429, f"the server is at capacity: {why}; retry after {self.settings.retry_after} s",
-                        code="queue_full", headers={"Retry-After": str(self.settings.retry_after)})
+        return APIError(
+            429,
+            f"the server is at capacity: {why}; retry after {self.settings.retry_after} s",
+            code="queue_full",
+            headers={"Retry-After": str(self.settings.retry_after)},
+        )
 
     def check_dimensions(self, dimensions: int | None) -> None:
         if dimensions is not None and dimensions > self.dimension:
-            raise unprocessable(f"dimensions={dimensions}, but this model's embeddings have {self.dimension}; "
-                                f"ask for 1 to {self.dimension}", "dimensions", "invalid_dimensions")
+            raise unprocessable(
+                f"dimensions={dimensions}, but this model's embeddings have {self.dimension}; "
+                f"ask for 1 to {self.dimension}",
+                "dimensions",
+                "invalid_dimensions",
+            )
 
 
 def _normalize(vectors: np.ndarray) -> np.ndarray:
@@ -262,8 +285,12 @@ def _check_key(request: Request) -> None:
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
         what = "no API key was sent" if not header else "the API key is not valid"
-        raise APIError(401, f"{what}; send the server's key as 'Authorization: Bearer KEY'",
-                       code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+        raise APIError(
+            401,
+            f"{what}; send the server's key as 'Authorization: Bearer KEY'",
+            code="invalid_api_key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 async def _read_json(request: Request, schema: Any = None) -> Any:
@@ -289,9 +316,13 @@ async def _read_json(request: Request, schema: Any = None) -> Any:
     try:
         await asyncio.wait_for(read(), settings.request_timeout)
     except asyncio.TimeoutError:
-        raise APIError(408, f"the request body did not arrive within {settings.request_timeout:g} s "
-                            f"({len(body)} bytes came); send it at once (--request-timeout)",
-                       code="request_timeout", headers={"Connection": "close"}) from None
+        raise APIError(
+            408,
+            f"the request body did not arrive within {settings.request_timeout:g} s "
+            f"({len(body)} bytes came); send it at once (--request-timeout)",
+            code="request_timeout",
+            headers={"Connection": "close"},
+        ) from None
     if not body:
         raise APIError(400, "the request body is empty; send a JSON object", code="invalid_json")
 
@@ -304,8 +335,12 @@ async def _read_json(request: Request, schema: Any = None) -> Any:
 
 def _too_large(size: int | None, limit: int) -> APIError:
     said = f"is {size} bytes" if size is not None else "is larger than that"
-    return APIError(413, f"the request body {said}; this server takes at most {limit} bytes "
-                         "(--max-body-bytes): send fewer or shorter inputs per request", code="body_too_large")
+    return APIError(
+        413,
+        f"the request body {said}; this server takes at most {limit} bytes "
+        "(--max-body-bytes): send fewer or shorter inputs per request",
+        code="body_too_large",
+    )
 
 
 async def _json(build: Callable[[], Any]) -> Response:
@@ -359,8 +394,9 @@ class _RequestMetrics:
             self.metrics.latency.labels(route).observe(time.perf_counter() - began)
 
 
-def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: Any = None, index: Any = None,
-               **options: Any) -> FastAPI:
+def create_app(
+    model: Any, settings: ServerSettings | None = None, *, reranker: Any = None, index: Any = None, **options: Any
+) -> FastAPI:
     """A FastAPI app serving ``model`` (a loaded :class:`~sentvec.SentenceTransformer`).
 
     Args:
@@ -383,8 +419,12 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
     if reranker is not None:
         from sentvec.server.rerank import RerankService
 
-        rerank_service = RerankService(reranker, max_client_batch_size=settings.max_client_batch_size,
-                                       max_queue=settings.max_queue, refuse=service._refuse)
+        rerank_service = RerankService(
+            reranker,
+            max_client_batch_size=settings.max_client_batch_size,
+            max_queue=settings.max_queue,
+            refuse=service._refuse,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -450,8 +490,10 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
     @app.get("/v1/models", dependencies=auth)
     async def models() -> dict[str, Any]:
         """The one served model, in OpenAI's list shape."""
-        return {"object": "list", "data": [{"id": service.name, "object": "model", "created": 0,
-                                            "owned_by": "sentvec"}]}
+        return {
+            "object": "list",
+            "data": [{"id": service.name, "object": "model", "created": 0, "owned_by": "sentvec"}],
+        }
 
     # ------------------------------------------------------------------ text-embeddings-inference
 
@@ -477,14 +519,23 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
         params = req.parameters
         sentences = req.inputs.sentences
         if not sentences:
-            raise APIError(400, "inputs.sentences is an empty list; send at least one sentence to compare",
-                           param="inputs.sentences", code="empty_input")
+            raise APIError(
+                400,
+                "inputs.sentences is an empty list; send at least one sentence to compare",
+                param="inputs.sentences",
+                code="empty_input",
+            )
         if len(sentences) > settings.max_client_batch_size:
-            raise unprocessable(f"inputs.sentences has {len(sentences)} items; this server takes at most "
-                                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
-                                "inputs.sentences", "too_many_inputs")
-        for param, text in [("inputs.source_sentence", req.inputs.source_sentence),
-                            *((f"inputs.sentences[{i}]", t) for i, t in enumerate(sentences))]:
+            raise unprocessable(
+                f"inputs.sentences has {len(sentences)} items; this server takes at most "
+                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
+                "inputs.sentences",
+                "too_many_inputs",
+            )
+        for param, text in [
+            ("inputs.source_sentence", req.inputs.source_sentence),
+            *((f"inputs.sentences[{i}]", t) for i, t in enumerate(sentences)),
+        ]:
             if not text:
                 raise APIError(400, f"{param} is an empty string; send some text", param=param, code="empty_input")
         truncate = settings.auto_truncate if params is None or params.truncate is None else params.truncate
@@ -492,7 +543,9 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
             vectors, _ = await service.embed(
                 Inputs(texts=[req.inputs.source_sentence, *sentences]),
                 lambda i: "inputs.source_sentence" if i == 0 else f"inputs.sentences[{i - 1}]",
-                truncate, params.prompt_name if params else None)
+                truncate,
+                params.prompt_name if params else None,
+            )
         import torch
 
         scores = model.similarity(torch.from_numpy(vectors[:1]), torch.from_numpy(vectors[1:]))[0]
@@ -507,9 +560,12 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
         if not texts:
             raise APIError(400, "inputs is an empty list; send at least one text", param="inputs", code="empty_input")
         if len(texts) > settings.max_client_batch_size:
-            raise unprocessable(f"inputs has {len(texts)} items; this server takes at most "
-                                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
-                                "inputs", "too_many_inputs")
+            raise unprocessable(
+                f"inputs has {len(texts)} items; this server takes at most "
+                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
+                "inputs",
+                "too_many_inputs",
+            )
         prompt = service.prompt(req.prompt_name) if req.prompt_name else None
         rust = service._untruncated
         lower = service.tokenizer.lowercase
@@ -517,23 +573,35 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
 
         def run() -> list[list[dict[str, Any]]]:
             full = [(prompt or "") + t for t in texts]
-            encodings = rust.encode_batch([t.lower() if lower else t for t in full],
-                                          add_special_tokens=req.add_special_tokens)
+            encodings = rust.encode_batch(
+                [t.lower() if lower else t for t in full], add_special_tokens=req.add_special_tokens
+            )
             # counted before any Python object is made per token: a megabyte of text is a million of them
             total = sum(len(e) for e in encodings)
             if total > budget:
-                raise APIError(413, f"inputs make {total} tokens; /tokenize answers at most {budget} per request "
-                                    "(--max-batch-tokens): send shorter or fewer texts", param="inputs",
-                               code="too_many_tokens")
+                raise APIError(
+                    413,
+                    f"inputs make {total} tokens; /tokenize answers at most {budget} per request "
+                    "(--max-batch-tokens): send shorter or fewer texts",
+                    param="inputs",
+                    code="too_many_tokens",
+                )
             out = []
             for text, enc in zip(full, encodings):
                 tokens = []
-                for token_id, token, special, (start, stop) in zip(enc.ids, enc.tokens, enc.special_tokens_mask,
-                                                                   enc.offsets):
+                for token_id, token, special, (start, stop) in zip(
+                    enc.ids, enc.tokens, enc.special_tokens_mask, enc.offsets
+                ):
                     special = bool(special)
-                    tokens.append({"id": token_id, "text": token if special else text[start:stop],
-                                   "special": special, "start": None if special else start,
-                                   "stop": None if special else stop})
+                    tokens.append(
+                        {
+                            "id": token_id,
+                            "text": token if special else text[start:stop],
+                            "special": special,
+                            "start": None if special else start,
+                            "stop": None if special else stop,
+                        }
+                    )
                 out.append(tokens)
             return out
 
@@ -544,10 +612,14 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
     async def rerank(request: Request) -> JSONResponse:
         """TEI rerank: ``query`` scored against each of ``texts`` by the cross-encoder, best first."""
         if rerank_service is None:
-            raise APIError(501, "/rerank needs a cross-encoder and this server was started without one: start it "
-                                "with `sentvec serve MODEL --reranker CROSS_ENCODER_MODEL` (or "
-                                "create_app(model, reranker=CrossEncoder(...))); /similarity scores texts with "
-                                "the embedding model", code="not_implemented")
+            raise APIError(
+                501,
+                "/rerank needs a cross-encoder and this server was started without one: start it "
+                "with `sentvec serve MODEL --reranker CROSS_ENCODER_MODEL` (or "
+                "create_app(model, reranker=CrossEncoder(...))); /similarity scores texts with "
+                "the embedding model",
+                code="not_implemented",
+            )
         from sentvec.server.rerank import RerankRequest
 
         req: RerankRequest = await _read_json(request, RerankRequest)
@@ -560,9 +632,12 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
         "text", "corpus_id"}]}``, best first. ``mode`` is ``dense``, ``bm25``, ``hybrid`` (these two need an
         index built with ``--bm25``) or ``sparse`` (``--sparse``); default: the index's own (``--hybrid``), else dense."""
         if index is None:
-            raise APIError(501, "/search needs an index and this server was started without one: start it with "
-                                "`sentvec serve MODEL --index INDEX` (an index built by `sentvec index build`)",
-                           code="not_implemented")
+            raise APIError(
+                501,
+                "/search needs an index and this server was started without one: start it with "
+                "`sentvec serve MODEL --index INDEX` (an index built by `sentvec index build`)",
+                code="not_implemented",
+            )
         body = await _read_json(request)
         query, k = (body.get("query"), body.get("k", 10)) if isinstance(body, dict) else (None, None)
         if not isinstance(query, str):
@@ -576,8 +651,12 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
             raise unprocessable(f"mode must be dense, bm25, hybrid or sparse, got {mode!r}", "mode", "invalid_value")
         needs = {"bm25": "bm25", "hybrid": "bm25", "sparse": "sparse"}.get(mode or "")
         if needs and not index.manifest.get(needs):
-            raise unprocessable(f"mode {mode!r} needs an index with {needs} data, and this one has none: build it "
-                                f"with `sentvec index build ... --{needs}`", "mode", "invalid_value")
+            raise unprocessable(
+                f"mode {mode!r} needs an index with {needs} data, and this one has none: build it "
+                f"with `sentvec index build ... --{needs}`",
+                "mode",
+                "invalid_value",
+            )
 
         mode = mode or index.manifest.get("search_mode") or "dense"
         with service.admitted():
@@ -591,15 +670,17 @@ def create_app(model: Any, settings: ServerSettings | None = None, *, reranker: 
             from sentvec.index.index import _query_prompt
 
             recorded = index.manifest["model"]
-            vectors, _ = await service.embed(Inputs(texts=[query]), lambda i: "query", True,
-                                             _query_prompt(model, recorded))
+            vectors, _ = await service.embed(
+                Inputs(texts=[query]), lambda i: "query", True, _query_prompt(model, recorded)
+            )
             dim = recorded["truncate_dim"] or getattr(model, "truncate_dim", None)
             vectors = vectors[:, :dim] if dim else vectors
             if index.manifest["normalize"]:
                 vectors = _normalize(vectors)
             async with index_turn:
-                hits = await run_in_threadpool(lambda: index.search_embeddings(
-                    vectors, k, fingerprint=recorded["fingerprint"])[0])
+                hits = await run_in_threadpool(
+                    lambda: index.search_embeddings(vectors, k, fingerprint=recorded["fingerprint"])[0]
+                )
         return JSONResponse({"hits": hits})
 
     @app.get("/info", dependencies=auth)

@@ -74,8 +74,14 @@ class Batcher:
         on_batch: called on the worker thread after every model call, with its :class:`BatchStats`.
     """
 
-    def __init__(self, model: Any, *, max_batch_tokens: int = 16_384, max_queue: int = 512,
-                 on_batch: Callable[[BatchStats], None] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        max_batch_tokens: int = 16_384,
+        max_queue: int = 512,
+        on_batch: Callable[[BatchStats], None] | None = None,
+    ) -> None:
         if max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens={max_batch_tokens}; it must be at least 1")
         if max_queue < 1:
@@ -235,8 +241,9 @@ class Batcher:
         finally:
             if self.on_batch is not None:
                 tokens = sum(len(s) for s in sequences)
-                self.on_batch(BatchStats(len(sequences), tokens, width * len(sequences),
-                                         time.perf_counter() - began, failed))
+                self.on_batch(
+                    BatchStats(len(sequences), tokens, width * len(sequences), time.perf_counter() - began, failed)
+                )
 
     def _release(self, job: Job) -> bool:
         """Stop holding a request that will not run; False, so it drops out of a filter."""
@@ -248,8 +255,9 @@ class Batcher:
         self._release(job)
         if job.error is not None:
             where = f"input {job.failed_index}" if job.failed_index is not None else "this request"
-            job.future.set_exception(BatchFailed(f"the model failed on {where}: {type(job.error).__name__}: "
-                                                 f"{job.error}"))
+            job.future.set_exception(
+                BatchFailed(f"the model failed on {where}: {type(job.error).__name__}: {job.error}")
+            )
         elif any(v is None for v in job.vectors):
             job.future.set_exception(BatchFailed("the batch worker returned no vector for some inputs"))
         else:

@@ -36,8 +36,15 @@ class APIError(Exception):
         headers: extra response headers (``Retry-After``, ``WWW-Authenticate``).
     """
 
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -52,9 +59,14 @@ class APIError(Exception):
 
 def envelope(status: int, message: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     """``{"error": {...}}`` for a status and message."""
-    return {"error": {"message": message, "type": _TYPES.get(status, "invalid_request_error" if status < 500
-                                                              else "server_error"),
-                      "param": param, "code": code}}
+    return {
+        "error": {
+            "message": message,
+            "type": _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error"),
+            "param": param,
+            "code": code,
+        }
+    }
 
 
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:

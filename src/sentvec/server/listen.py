@@ -49,15 +49,21 @@ def config(app: Any, **uvicorn_options: Any) -> Any:
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     settings = app.state.service.settings
-    protocol = type("TimedHTTPProtocol", (_HeaderTimeout, AutoHTTPProtocol),
-                    {"header_timeout": settings.request_timeout})
-    options = {"timeout_keep_alive": settings.timeout_keep_alive, "limit_concurrency": settings.max_connections,
-               "lifespan": "on", **uvicorn_options}
+    protocol = type(
+        "TimedHTTPProtocol", (_HeaderTimeout, AutoHTTPProtocol), {"header_timeout": settings.request_timeout}
+    )
+    options = {
+        "timeout_keep_alive": settings.timeout_keep_alive,
+        "limit_concurrency": settings.max_connections,
+        "lifespan": "on",
+        **uvicorn_options,
+    }
     return uvicorn.Config(app, http=protocol, **options)
 
 
-def serve(app: Any, host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info",
-          sock: socket.socket | None = None) -> None:
+def serve(
+    app: Any, host: str = "127.0.0.1", port: int = 8080, *, log_level: str = "info", sock: socket.socket | None = None
+) -> None:
     """Serve an app from :func:`~sentvec.server.create_app` until interrupted, with its settings' limits.
 
     Args:

@@ -22,23 +22,32 @@ class Metrics:
     def __init__(self, queue_size: Callable[[], float]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("sentvec_requests", "HTTP requests answered, by route and status",
-                                ["route", "status"], registry=r)
-        self.latency = Histogram("sentvec_request_duration_seconds", "Time from request to response, by route",
-                                 ["route"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.requests = Counter(
+            "sentvec_requests", "HTTP requests answered, by route and status", ["route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "sentvec_request_duration_seconds",
+            "Time from request to response, by route",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.inputs = Counter("sentvec_embedded_inputs", "Inputs embedded", registry=r)
-        self.tokens = Counter("sentvec_embedded_tokens", "Tokens embedded (after truncation, no padding)",
-                              registry=r)
+        self.tokens = Counter("sentvec_embedded_tokens", "Tokens embedded (after truncation, no padding)", registry=r)
         self.batches = Counter("sentvec_batches", "Model calls made by the batch worker", registry=r)
         self.batch_failures = Counter("sentvec_batch_failures", "Model calls that raised", registry=r)
-        self.batch_inputs = Histogram("sentvec_batch_inputs", "Inputs per model call", buckets=_SIZE_BUCKETS,
-                                      registry=r)
-        self.batch_tokens = Histogram("sentvec_batch_tokens", "Tokens per model call, padding included",
-                                      buckets=_TOKEN_BUCKETS, registry=r)
-        self.batch_seconds = Histogram("sentvec_batch_duration_seconds", "Time of one model call",
-                                       buckets=_LATENCY_BUCKETS, registry=r)
-        self.queue = Gauge("sentvec_queue_requests", "Requests held (waiting or running) against --max-queue",
-                           registry=r)
+        self.batch_inputs = Histogram(
+            "sentvec_batch_inputs", "Inputs per model call", buckets=_SIZE_BUCKETS, registry=r
+        )
+        self.batch_tokens = Histogram(
+            "sentvec_batch_tokens", "Tokens per model call, padding included", buckets=_TOKEN_BUCKETS, registry=r
+        )
+        self.batch_seconds = Histogram(
+            "sentvec_batch_duration_seconds", "Time of one model call", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.queue = Gauge(
+            "sentvec_queue_requests", "Requests held (waiting or running) against --max-queue", registry=r
+        )
         self.queue.set_function(queue_size)
 
     def on_batch(self, stats: BatchStats) -> None:

@@ -43,13 +43,16 @@ class RerankService:
         name: the reranker's name, for /info.
     """
 
-    def __init__(self, reranker: Any, *, max_client_batch_size: int, max_queue: int,
-                 refuse: Any, name: str | None = None) -> None:
+    def __init__(
+        self, reranker: Any, *, max_client_batch_size: int, max_queue: int, refuse: Any, name: str | None = None
+    ) -> None:
         from tokenizers import Tokenizer as RustTokenizer
 
         if getattr(reranker, "num_labels", 1) != 1:
-            raise ValueError(f"the reranker has {reranker.num_labels} labels; /rerank needs a cross-encoder with "
-                             "one output (a relevance score), such as a cross-encoder/ms-marco-* model")
+            raise ValueError(
+                f"the reranker has {reranker.num_labels} labels; /rerank needs a cross-encoder with "
+                "one output (a relevance score), such as a cross-encoder/ms-marco-* model"
+            )
         self.reranker = reranker
         self.name = name or getattr(reranker, "model_name_or_path", None) or "reranker"
         self.max_client_batch_size = max_client_batch_size
@@ -68,18 +71,24 @@ class RerankService:
     def check(self, req: RerankRequest) -> None:
         """400 for an empty query or text, 422 for too many texts."""
         if not req.query:
-            raise bad_request("query is an empty string; send the text to rank the texts against", "query",
-                              "empty_input")
+            raise bad_request(
+                "query is an empty string; send the text to rank the texts against", "query", "empty_input"
+            )
         if not req.texts:
             raise bad_request("texts is an empty list; send at least one text to rank", "texts", "empty_input")
         if len(req.texts) > self.max_client_batch_size:
-            raise unprocessable(f"texts has {len(req.texts)} items; this server takes at most "
-                                f"{self.max_client_batch_size} per request (--max-client-batch-size): split it "
-                                "into several requests", "texts", "too_many_inputs")
+            raise unprocessable(
+                f"texts has {len(req.texts)} items; this server takes at most "
+                f"{self.max_client_batch_size} per request (--max-client-batch-size): split it "
+                "into several requests",
+                "texts",
+                "too_many_inputs",
+            )
         for i, text in enumerate(req.texts):
             if not text:
-                raise bad_request(f"texts[{i}] is an empty string; send some text or leave it out", f"texts[{i}]",
-                                  "empty_input")
+                raise bad_request(
+                    f"texts[{i}] is an empty string; send some text or leave it out", f"texts[{i}]", "empty_input"
+                )
 
     def _pairs(self, query: str, texts: list[str], truncate: bool) -> list[tuple[str, str]]:
         """The (query, text) pairs to score: very long texts cut to a prefix that still fills max_length
@@ -106,15 +115,20 @@ class RerankService:
         item = f"texts[{over[0]}]"
         raise unprocessable(
             f"query + {item} make {at_least}{count} tokens; the reranker takes at most {limit} "
-            f"(max_length){others}. Shorten them, send \"truncate\": true, or start the server with --auto-truncate",
-            item, "too_many_tokens")
+            f'(max_length){others}. Shorten them, send "truncate": true, or start the server with --auto-truncate',
+            item,
+            "too_many_tokens",
+        )
 
     def _score(self, req: RerankRequest, truncate: bool) -> list[float]:
         pairs = self._pairs(req.query, req.texts, truncate)
         with self._lock:
-            scores = self.reranker.predict(pairs,
-                                           activation_fn=nn.Identity() if req.raw_scores else None,
-                                           show_progress_bar=False, convert_to_numpy=True)
+            scores = self.reranker.predict(
+                pairs,
+                activation_fn=nn.Identity() if req.raw_scores else None,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+            )
         return [float(s) for s in scores]
 
     async def rerank(self, req: RerankRequest, truncate: bool) -> list[dict[str, Any]]:
@@ -130,11 +144,11 @@ class RerankService:
         except APIError:
             raise
         except Exception as err:  # a model failure fails this request only
-            raise APIError(500, f"the reranker failed on this request: {type(err).__name__}: {err}",
-                           code="model_error") from None
+            raise APIError(
+                500, f"the reranker failed on this request: {type(err).__name__}: {err}", code="model_error"
+            ) from None
         finally:
             with self._held_lock:
                 self._held -= 1
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
-        return [{"index": i, "score": scores[i], **({"text": req.texts[i]} if req.return_text else {})}
-                for i in order]
+        return [{"index": i, "score": scores[i], **({"text": req.texts[i]} if req.return_text else {})} for i in order]

@@ -110,7 +110,10 @@ def parse_inputs(value: Any, param: str, max_items: int) -> Inputs:
     if not isinstance(value, list):
         raise unprocessable(
             f"{param} must be a string, a list of strings, a list of token ids or a list of token-id lists; "
-            f"got a JSON {_json_type(value)}", param, "invalid_type")
+            f"got a JSON {_json_type(value)}",
+            param,
+            "invalid_type",
+        )
     if not value:
         raise bad_request(f"{param} is an empty list; send at least one input", param, "empty_input")
     if all(_is_int(v) for v in value):
@@ -118,34 +121,51 @@ def parse_inputs(value: Any, param: str, max_items: int) -> Inputs:
     if len(value) > max_items:
         raise unprocessable(
             f"{param} has {len(value)} items; this server takes at most {max_items} per request "
-            "(--max-client-batch-size): split it into several requests", param, "too_many_inputs")
+            "(--max-client-batch-size): split it into several requests",
+            param,
+            "too_many_inputs",
+        )
     first = value[0]
     if isinstance(first, str):
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                raise unprocessable(f"{param}[{i}] is a JSON {_json_type(item)}, but {param}[0] is a string; "
-                                    "send all strings or all token-id lists", f"{param}[{i}]", "invalid_type")
+                raise unprocessable(
+                    f"{param}[{i}] is a JSON {_json_type(item)}, but {param}[0] is a string; "
+                    "send all strings or all token-id lists",
+                    f"{param}[{i}]",
+                    "invalid_type",
+                )
             if not item:
-                raise bad_request(f"{param}[{i}] is an empty string; send some text or leave it out",
-                                  f"{param}[{i}]", "empty_input")
+                raise bad_request(
+                    f"{param}[{i}] is an empty string; send some text or leave it out", f"{param}[{i}]", "empty_input"
+                )
         return Inputs(texts=list(value))
     if isinstance(first, list):
         for i, item in enumerate(value):
             if not isinstance(item, list):
-                raise unprocessable(f"{param}[{i}] is a JSON {_json_type(item)}, but {param}[0] is a list of "
-                                    "token ids; send all strings or all token-id lists", f"{param}[{i}]",
-                                    "invalid_type")
+                raise unprocessable(
+                    f"{param}[{i}] is a JSON {_json_type(item)}, but {param}[0] is a list of "
+                    "token ids; send all strings or all token-id lists",
+                    f"{param}[{i}]",
+                    "invalid_type",
+                )
             if not item:
                 raise bad_request(f"{param}[{i}] is an empty list of token ids", f"{param}[{i}]", "empty_input")
             for j, token in enumerate(item):
                 if not _is_int(token):
-                    raise unprocessable(f"{param}[{i}][{j}] is a JSON {_json_type(token)}; token ids are integers",
-                                        f"{param}[{i}][{j}]", "invalid_type")
+                    raise unprocessable(
+                        f"{param}[{i}][{j}] is a JSON {_json_type(token)}; token ids are integers",
+                        f"{param}[{i}][{j}]",
+                        "invalid_type",
+                    )
         return Inputs(ids=[list(item) for item in value])
     where = next((i for i, v in enumerate(value) if not _is_int(v)), 0)
     raise unprocessable(
         f"{param}[{where}] is a JSON {_json_type(value[where])}; {param} must be a string, a list of strings, "
-        "a list of token ids or a list of token-id lists", f"{param}[{where}]", "invalid_type")
+        "a list of token ids or a list of token-id lists",
+        f"{param}[{where}]",
+        "invalid_type",
+    )
 
 
 def decode_json(body: bytes) -> Any:
@@ -158,22 +178,30 @@ def decode_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise bad_request(f"the request body is not UTF-8 ({err}); send JSON encoded as UTF-8", code="invalid_json") \
-            from None
+        raise bad_request(
+            f"the request body is not UTF-8 ({err}); send JSON encoded as UTF-8", code="invalid_json"
+        ) from None
     try:
         data = json.loads(text)
     except RecursionError:
-        raise bad_request("the request body nests JSON arrays or objects too deeply (hundreds of levels); no route "
-                          "takes more than a few", code="invalid_json") from None
+        raise bad_request(
+            "the request body nests JSON arrays or objects too deeply (hundreds of levels); no route "
+            "takes more than a few",
+            code="invalid_json",
+        ) from None
     except ValueError as err:
         raise bad_request(f"the request body is not valid JSON: {err}", code="invalid_json") from None
     # Only a \\uD800-\\uDFFF escape can make a surrogate (the raw text is valid UTF-8): look closer only then.
     if _SURROGATE_ESCAPE.search(text):
         where = _lone_surrogate(data)
         if where is not None:
-            raise bad_request(f"{where} holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair), "
-                              "which is not text; send valid Unicode (a pair such as \\ud83d\\ude00, or the "
-                              "character itself)", where, "invalid_text")
+            raise bad_request(
+                f"{where} holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair), "
+                "which is not text; send valid Unicode (a pair such as \\ud83d\\ude00, or the "
+                "character itself)",
+                where,
+                "invalid_text",
+            )
     return data
 
 
@@ -256,6 +284,14 @@ def _param(loc: tuple[Any, ...]) -> str:
 
 
 __all__ = [
-    "APIError", "EmbedRequest", "EmbeddingsRequest", "Inputs", "SimilarityRequest", "TokenizeRequest",
-    "cut_text", "decode_json", "parse_inputs", "validate",
+    "APIError",
+    "EmbedRequest",
+    "EmbeddingsRequest",
+    "Inputs",
+    "SimilarityRequest",
+    "TokenizeRequest",
+    "cut_text",
+    "decode_json",
+    "parse_inputs",
+    "validate",
 ]

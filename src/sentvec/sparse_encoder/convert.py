@@ -29,12 +29,23 @@ def splade_folder_from_masked_lm(raw: Path, model: Path, *, max_seq_length: int 
     vocab_size = read_json(raw / "config.json")["vocab_size"]
     write_json(model / "sentence_bert_config.json", {"max_seq_length": max_seq_length, "do_lower_case": False})
     (model / "1_SpladePooling").mkdir()
-    write_json(model / "1_SpladePooling" / "config.json",
-               {"pooling_strategy": "max", "activation_function": "relu", "embedding_dimension": vocab_size})
-    write_json(model / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.sparse_encoder.models.MLMTransformer"},
-        {"idx": 1, "name": "1", "path": "1_SpladePooling",
-         "type": "sentence_transformers.sparse_encoder.models.SpladePooling"},
-    ])
-    write_json(model / "config_sentence_transformers.json",
-               {"model_type": "SparseEncoder", "similarity_fn_name": "dot", "prompts": {}, "default_prompt_name": None})
+    write_json(
+        model / "1_SpladePooling" / "config.json",
+        {"pooling_strategy": "max", "activation_function": "relu", "embedding_dimension": vocab_size},
+    )
+    write_json(
+        model / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.sparse_encoder.models.MLMTransformer"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_SpladePooling",
+                "type": "sentence_transformers.sparse_encoder.models.SpladePooling",
+            },
+        ],
+    )
+    write_json(
+        model / "config_sentence_transformers.json",
+        {"model_type": "SparseEncoder", "similarity_fn_name": "dot", "prompts": {}, "default_prompt_name": None},
+    )

@@ -46,8 +46,10 @@ class InvertedIndex:
         """Dot product of one 1-D query vector (sparse or dense) with every document: shape ``(count,)``."""
         vector = (query if query.is_sparse else query.to_sparse()).coalesce()
         if vector.shape[0] != self.vocabulary_size:
-            raise ValueError(f"the query vector has {vector.shape[0]} dimensions, the index {self.vocabulary_size}: "
-                             "encode queries with the model that encoded the documents")
+            raise ValueError(
+                f"the query vector has {vector.shape[0]} dimensions, the index {self.vocabulary_size}: "
+                "encode queries with the model that encoded the documents"
+            )
         scores = np.zeros(self.count, dtype=np.float32)
         for term, weight in zip(vector.indices()[0].tolist(), vector.values().float().tolist()):
             start, stop = self.term_starts[term], self.term_starts[term + 1]
@@ -81,4 +83,3 @@ class InvertedIndex:
         if arrays[0][-1] != len(arrays[1]) or len(arrays[1]) != len(arrays[2]):
             raise ValueError(f"the inverted index in {path} is corrupt: its posting lists do not add up; rebuild it")
         return cls(*arrays, count=count)
-

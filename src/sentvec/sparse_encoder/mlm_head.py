@@ -44,8 +44,12 @@ HEAD_MAPS: dict[str, dict[str, str]] = {
 HEAD_MAPS["xlm-roberta"] = HEAD_MAPS["roberta"]
 # where each family's task model keeps the bare encoder (BertForMaskedLM.bert, ...)
 ENCODER_PREFIX = {"bert": "bert.", "distilbert": "distilbert.", "roberta": "roberta.", "xlm-roberta": "roberta."}
-ARCHITECTURE = {"bert": "BertForMaskedLM", "distilbert": "DistilBertForMaskedLM", "roberta": "RobertaForMaskedLM",
-                "xlm-roberta": "XLMRobertaForMaskedLM"}
+ARCHITECTURE = {
+    "bert": "BertForMaskedLM",
+    "distilbert": "DistilBertForMaskedLM",
+    "roberta": "RobertaForMaskedLM",
+    "xlm-roberta": "XLMRobertaForMaskedLM",
+}
 # old TensorFlow-era checkpoints name LayerNorm parameters gamma and beta
 _OLD_NAMES = ((".gamma", ".weight"), (".beta", ".bias"))
 
@@ -64,8 +68,7 @@ class MaskedLMHead(nn.Module):
     def __init__(self, config: EncoderConfig, word_embeddings: nn.Embedding | None = None) -> None:
         super().__init__()
         if config.family not in HEAD_MAPS:
-            raise ValueError(f"sentvec has no masked-LM head for {config.family} encoders; "
-                             f"it has {sorted(HEAD_MAPS)}")
+            raise ValueError(f"sentvec has no masked-LM head for {config.family} encoders; it has {sorted(HEAD_MAPS)}")
         act = "gelu" if config.family in ("roberta", "xlm-roberta") else config.hidden_act
         if act not in _ACTIVATIONS:
             raise ValueError(f"config.json asks for head activation {act!r}; sentvec has {list(_ACTIVATIONS)}")
@@ -93,11 +96,15 @@ class MaskedLMHead(nn.Module):
             if target == "decoder.weight" and self.tied:
                 continue  # the word embeddings, already loaded with the encoder
             if source not in state:
-                raise ValueError(f"checkpoint lacks {source!r}, part of the {self.family} masked-LM head; is this a "
-                                 f"{ARCHITECTURE[self.family]} checkpoint?")
+                raise ValueError(
+                    f"checkpoint lacks {source!r}, part of the {self.family} masked-LM head; is this a "
+                    f"{ARCHITECTURE[self.family]} checkpoint?"
+                )
             if tuple(state[source].shape) != tuple(ours[target].shape):
-                raise ValueError(f"checkpoint tensor {source!r} has shape {tuple(state[source].shape)}, the head "
-                                 f"needs {tuple(ours[target].shape)}")
+                raise ValueError(
+                    f"checkpoint tensor {source!r} has shape {tuple(state[source].shape)}, the head "
+                    f"needs {tuple(ours[target].shape)}"
+                )
             module, _, attr = target.rpartition(".")
             param = getattr(self.get_submodule(module), attr) if module else getattr(self, attr)
             param.data = state[source].to(param.dtype).clone()

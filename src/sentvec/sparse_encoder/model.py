@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sentvec import __version__
+from sentvec._version import __version__
 from sentvec.model import SentenceTransformer
 from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
 from sentvec.sparse_encoder.modules import MODULE_TYPES, TYPE_NAMES, MLMTransformer, SpladePooling
@@ -65,13 +65,23 @@ class SparseEncoder(SentenceTransformer):
         if modules is None and model_name_or_path is not None:
             from sentvec.store import resolve_model_folder
 
-            folder = resolve_model_folder(str(model_name_or_path), cache_folder=cache_folder, revision=revision,
-                                          token=token, local_files_only=local_files_only)
+            folder = resolve_model_folder(
+                str(model_name_or_path),
+                cache_folder=cache_folder,
+                revision=revision,
+                token=token,
+                local_files_only=local_files_only,
+            )
             modules, settings = _load_folder(folder, allow_pickle=allow_pickle)
-        super().__init__(modules=modules, device=device, prompts={**settings.get("prompts", {}), **(prompts or {})},
-                         default_prompt_name=default_prompt_name or settings.get("default_prompt_name"),
-                         cache_folder=cache_folder, similarity_fn_name=similarity_fn_name
-                         or settings.get("similarity_fn_name") or "dot", **kwargs)
+        super().__init__(
+            modules=modules,
+            device=device,
+            prompts={**settings.get("prompts", {}), **(prompts or {})},
+            default_prompt_name=default_prompt_name or settings.get("default_prompt_name"),
+            cache_folder=cache_folder,
+            similarity_fn_name=similarity_fn_name or settings.get("similarity_fn_name") or "dot",
+            **kwargs,
+        )
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         if max_active_dims is not None and max_active_dims < 1:
             raise ValueError(f"max_active_dims={max_active_dims}; it must be at least 1 (or None for all)")
@@ -121,9 +131,17 @@ class SparseEncoder(SentenceTransformer):
             raise ValueError(f"max_active_dims={active}; it must be at least 1 (or None for all)")
         self._active_dims = active
         try:
-            rows = super().encode(inputs, prompt_name=prompt_name, prompt=prompt, batch_size=batch_size,
-                                  show_progress_bar=show_progress_bar, convert_to_numpy=False, convert_to_tensor=False,
-                                  device=device, **kwargs)
+            rows = super().encode(
+                inputs,
+                prompt_name=prompt_name,
+                prompt=prompt,
+                batch_size=batch_size,
+                show_progress_bar=show_progress_bar,
+                convert_to_numpy=False,
+                convert_to_tensor=False,
+                device=device,
+                **kwargs,
+            )
         finally:
             self._active_dims = None
         single = isinstance(inputs, str)
@@ -136,8 +154,14 @@ class SparseEncoder(SentenceTransformer):
             return rows[0]
         return _stack(rows, self.get_embedding_dimension() or 0, sparse=convert_to_sparse_tensor)
 
-    def _outputs(self, out: dict[str, Any], count: int, output_value: Any, truncate_dim: int | None,  # type: ignore[override]
-                 normalize: bool) -> list[Any]:
+    def _outputs(
+        self,
+        out: dict[str, Any],
+        count: int,
+        output_value: Any,
+        truncate_dim: int | None,  # type: ignore[override]
+        normalize: bool,
+    ) -> list[Any]:
         """Each text's vector, pruned to ``max_active_dims`` and made sparse per batch (a dense (N, vocab)
         matrix of a whole corpus would not fit in memory)."""
         vectors = out["sentence_embedding"].float()
@@ -149,12 +173,18 @@ class SparseEncoder(SentenceTransformer):
         return [row.cpu().to_sparse() for row in vectors]
 
     def _empty(self, truncate_dim: int | None) -> Tensor:
-        return torch.sparse_coo_tensor(torch.empty((2, 0), dtype=torch.long), torch.empty(0),
-                                       (0, self.get_embedding_dimension() or 0), check_invariants=False)
+        return torch.sparse_coo_tensor(
+            torch.empty((2, 0), dtype=torch.long),
+            torch.empty(0),
+            (0, self.get_embedding_dimension() or 0),
+            check_invariants=False,
+        )
 
     # ------------------------------------------------------------------ reading vectors
 
-    def decode(self, embeddings: Tensor, top_k: int | None = None) -> list[tuple[str, float]] | list[list[tuple[str, float]]]:
+    def decode(
+        self, embeddings: Tensor, top_k: int | None = None
+    ) -> list[tuple[str, float]] | list[list[tuple[str, float]]]:
         """The tokens and weights of sparse vector(s), largest weight first: a list of ``(token, weight)`` for a
         1-D vector, one such list per row for a 2-D one. ``top_k`` keeps the largest few."""
         dense = embeddings.to_dense() if embeddings.is_sparse else embeddings
@@ -194,8 +224,14 @@ class SparseEncoder(SentenceTransformer):
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, path: str | os.PathLike[str], model_name: str | None = None, create_model_card: bool = True,
-             safe_serialization: bool = True, **kwargs: Any) -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        model_name: str | None = None,
+        create_model_card: bool = True,
+        safe_serialization: bool = True,
+        **kwargs: Any,
+    ) -> None:
         """Write a sentence-transformers SparseEncoder folder (MLMTransformer at the root, 1_SpladePooling/)."""
         if not safe_serialization:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
@@ -212,17 +248,24 @@ class SparseEncoder(SentenceTransformer):
                 module.save(staging / sub)
                 entries.append({"idx": idx, "name": str(idx), "path": sub, "type": TYPE_NAMES[type(module)]})
             write_json(staging / "modules.json", entries)
-            write_json(staging / "config_sentence_transformers.json", {
-                "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
-                "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
-                "similarity_fn_name": self.similarity_fn_name, "model_type": "SparseEncoder",
-                "max_active_dims": self.max_active_dims,
-            })
+            write_json(
+                staging / "config_sentence_transformers.json",
+                {
+                    "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
+                    "prompts": self.prompts,
+                    "default_prompt_name": self.default_prompt_name,
+                    "similarity_fn_name": self.similarity_fn_name,
+                    "model_type": "SparseEncoder",
+                    "max_active_dims": self.max_active_dims,
+                },
+            )
             if create_model_card:
                 (staging / "README.md").write_text(
                     f"# {model_name or target.name}\n\nA sparse (SPLADE) encoder saved by sentvec {__version__}; "
                     "it loads in `sentvec.sparse_encoder.SparseEncoder` and sentence-transformers' "
-                    "`SparseEncoder`.\n", encoding="utf-8")
+                    "`SparseEncoder`.\n",
+                    encoding="utf-8",
+                )
             move_into(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -246,10 +289,12 @@ def _stack(rows: list[Tensor], width: int, *, sparse: bool) -> Tensor:
         indices.append(torch.stack([torch.full_like(row.indices()[0], number), row.indices()[0]]))
         values.append(row.values())
     if not rows:
-        return torch.sparse_coo_tensor(torch.empty((2, 0), dtype=torch.long), torch.empty(0), (0, width),
-                                       check_invariants=False)
-    return torch.sparse_coo_tensor(torch.cat(indices, dim=1), torch.cat(values), (len(rows), width),
-                                   check_invariants=False).coalesce()
+        return torch.sparse_coo_tensor(
+            torch.empty((2, 0), dtype=torch.long), torch.empty(0), (0, width), check_invariants=False
+        )
+    return torch.sparse_coo_tensor(
+        torch.cat(indices, dim=1), torch.cat(values), (len(rows), width), check_invariants=False
+    ).coalesce()
 
 
 def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], dict[str, Any]]:
@@ -267,14 +312,18 @@ def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], 
         if entry.get("type") in _FILL_MASK_TRANSFORMERS and _task(sub) == "fill-mask":
             kind = MLMTransformer  # sentence-transformers 6 saves a masked-LM Transformer under its plain name
         if kind is None:
-            raise ValueError(f"{folder / 'modules.json'} names module type {entry.get('type')!r}, which sentvec's "
-                             f"SparseEncoder does not implement; supported: {sorted(MODULE_TYPES)}")
+            raise ValueError(
+                f"{folder / 'modules.json'} names module type {entry.get('type')!r}, which sentvec's "
+                f"SparseEncoder does not implement; supported: {sorted(MODULE_TYPES)}"
+            )
         modules.append(kind.load(sub, allow_pickle=allow_pickle) if kind is MLMTransformer else kind.load(sub))
     return modules, settings
 
 
-_FILL_MASK_TRANSFORMERS = ("sentence_transformers.base.modules.transformer.Transformer",
-                           "sentence_transformers.models.Transformer")
+_FILL_MASK_TRANSFORMERS = (
+    "sentence_transformers.base.modules.transformer.Transformer",
+    "sentence_transformers.models.Transformer",
+)
 
 
 def _task(folder: Path) -> str | None:

@@ -38,8 +38,9 @@ class MLMTransformer(Transformer):
             encoder = TransformerEncoder(config)
         state = {modern_name(k): v for k, v in weights.read_checkpoint(folder, allow_pickle=allow_pickle).items()}
         unused = weights.load_into(encoder, config, state)  # drops the head's tensors: loaded below
-        module = cls.from_parts(encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case,
-                                unused_tensors=unused)
+        module = cls.from_parts(
+            encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case, unused_tensors=unused
+        )
         tied = bool(config.raw.get("tie_word_embeddings", True))
         module.head = MaskedLMHead(config, encoder.embeddings.word if tied else None)
         module.head.load_checkpoint(state)
@@ -69,11 +70,16 @@ class MLMTransformer(Transformer):
         state = {ENCODER_PREFIX[family] + k: v for k, v in state.items()}
         state.update({ENCODER_PREFIX[family] + k: v for k, v in self.unused_tensors.items()})
         state.update(self.head.checkpoint_state())
-        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(folder / "model.safetensors"),
-                  metadata={"format": "pt"})
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in state.items()},
+            str(folder / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
         self.tokenizer.save(folder)
-        write_json(folder / "sentence_bert_config.json",
-                   {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case})
+        write_json(
+            folder / "sentence_bert_config.json",
+            {"max_seq_length": self.max_seq_length, "do_lower_case": self.do_lower_case},
+        )
 
 
 PoolingStrategy = Literal["max", "sum"]
@@ -89,8 +95,12 @@ class SpladePooling(nn.Module):
     POOLING = ("max", "sum")
     ACTIVATIONS = ("relu", "log1p_relu")
 
-    def __init__(self, pooling_strategy: PoolingStrategy = "max", activation_function: Activation = "relu",
-                 embedding_dimension: int | None = None) -> None:
+    def __init__(
+        self,
+        pooling_strategy: PoolingStrategy = "max",
+        activation_function: Activation = "relu",
+        embedding_dimension: int | None = None,
+    ) -> None:
         super().__init__()
         if pooling_strategy not in self.POOLING:
             raise ValueError(f"pooling_strategy={pooling_strategy!r}; choose from {', '.join(self.POOLING)}")
@@ -114,9 +124,14 @@ class SpladePooling(nn.Module):
         return self.embedding_dimension
 
     def save(self, folder: Path) -> None:
-        write_json(folder / "config.json", {"pooling_strategy": self.pooling_strategy,
-                                            "activation_function": self.activation_function,
-                                            "embedding_dimension": self.embedding_dimension})
+        write_json(
+            folder / "config.json",
+            {
+                "pooling_strategy": self.pooling_strategy,
+                "activation_function": self.activation_function,
+                "embedding_dimension": self.embedding_dimension,
+            },
+        )
 
     @classmethod
     def load(cls, folder: Path) -> SpladePooling:

@@ -94,17 +94,21 @@ def distill(
     model = teacher if isinstance(teacher, SentenceTransformer) else SentenceTransformer(str(teacher), device=device)
     first = model[0] if len(model) else None
     if isinstance(first, Transformer):
-        tokenizer, table, keep = _transformer_table(first, vocabulary, token_remove_pattern, batch_size,
-                                                    show_progress_bar)
+        tokenizer, table, keep = _transformer_table(
+            first, vocabulary, token_remove_pattern, batch_size, show_progress_bar
+        )
     elif isinstance(first, UniversalSentenceEncoder):
         if vocabulary is not None:
-            raise ValueError("vocabulary= adds words to WordPiece/BPE tokenizers; a SentencePiece teacher "
-                             "(use-multilingual-v3) keeps its own pieces: pass vocabulary=None")
-        tokenizer, table, keep = _sentencepiece_table(model, first, token_remove_pattern, batch_size,
-                                                      show_progress_bar)
+            raise ValueError(
+                "vocabulary= adds words to WordPiece/BPE tokenizers; a SentencePiece teacher "
+                "(use-multilingual-v3) keeps its own pieces: pass vocabulary=None"
+            )
+        tokenizer, table, keep = _sentencepiece_table(model, first, token_remove_pattern, batch_size, show_progress_bar)
     else:
-        raise ValueError("the teacher's first module must be a Transformer or a UniversalSentenceEncoder "
-                         "(a static model cannot be distilled from it)")
+        raise ValueError(
+            "the teacher's first module must be a Transformer or a UniversalSentenceEncoder "
+            "(a static model cannot be distilled from it)"
+        )
     size = len(table)
     logger.info("token vectors: %d of %d tokens from the teacher", len(keep), size)
     skipped = np.setdiff1d(np.arange(size, dtype=np.int64), keep)
@@ -118,14 +122,30 @@ def distill(
         basis, mean = _pca(table[keep], dims)
         table = ((table - mean) @ basis) * weights[:, None]
     else:
-        targets = model.encode(corpus, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
-                               show_progress_bar=show_progress_bar)
+        targets = model.encode(
+            corpus,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=show_progress_bar,
+        )
         logger.info("fit: the teacher embedded %d corpus texts", len(corpus))
         table = (table - table[keep].mean(axis=0)) * weights[:, None]
         table[skipped] = 0.0
         ids, offsets = _bags(tokenizer, corpus)
-        table = _fit(table, ids, offsets, targets, keep, epochs=epochs, learning_rate=learning_rate,
-                     batch_size=batch_size, device=str(model.device), seed=seed, show_progress_bar=show_progress_bar)
+        table = _fit(
+            table,
+            ids,
+            offsets,
+            targets,
+            keep,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            device=str(model.device),
+            seed=seed,
+            show_progress_bar=show_progress_bar,
+        )
         sentences = _bag_means(table, ids, offsets)
         basis, mean = _pca(sentences, dims)
         table = (table - mean) @ basis
@@ -136,8 +156,13 @@ def distill(
 # --------------------------------------------------------------------------- the token table, per teacher kind
 
 
-def _transformer_table(transformer: Any, vocabulary: Iterable[str] | None, token_remove_pattern: str | None,
-                       batch_size: int, progress: bool) -> tuple[Tokenizer, np.ndarray, np.ndarray]:
+def _transformer_table(
+    transformer: Any,
+    vocabulary: Iterable[str] | None,
+    token_remove_pattern: str | None,
+    batch_size: int,
+    progress: bool,
+) -> tuple[Tokenizer, np.ndarray, np.ndarray]:
     """(student tokenizer, one row per token id, ids that keep a row) for a Transformer teacher: each
     token (or added word) is encoded alone with its special tokens and the outputs mean-pooled."""
     import torch
@@ -157,8 +182,9 @@ def _transformer_table(transformer: Any, vocabulary: Iterable[str] | None, token
     return tokenizer, table, keep
 
 
-def _sentencepiece_table(model: Any, encoder: Any, token_remove_pattern: str | None, batch_size: int,
-                         progress: bool) -> tuple[Tokenizer, np.ndarray, np.ndarray]:
+def _sentencepiece_table(
+    model: Any, encoder: Any, token_remove_pattern: str | None, batch_size: int, progress: bool
+) -> tuple[Tokenizer, np.ndarray, np.ndarray]:
     """The same for a SentencePiece teacher (the Universal Sentence Encoder): the student tokenizer is the
     teacher's SentencePiece model converted to a ``tokenizers`` Unigram one (same ids), and a piece's row
     is the teacher's sentence embedding of the piece alone (``<s> piece </s>``)."""
@@ -171,8 +197,14 @@ def _sentencepiece_table(model: Any, encoder: Any, token_remove_pattern: str | N
     pieces = read_sentencepiece_model(spm_file).pieces
     regex = _remove_regex(token_remove_pattern)
     # control, unknown, user-defined placeholder and unused pieces keep a zero row
-    keep = np.array([i for i, (piece, _, kind) in enumerate(pieces)
-                     if kind == NORMAL and (regex is None or not regex.fullmatch(piece))], dtype=np.int64)
+    keep = np.array(
+        [
+            i
+            for i, (piece, _, kind) in enumerate(pieces)
+            if kind == NORMAL and (regex is None or not regex.fullmatch(piece))
+        ],
+        dtype=np.int64,
+    )
     if not len(keep):
         raise ValueError(f"token_remove_pattern {token_remove_pattern!r} removes every token; loosen it")
     bos, eos = 1, 2  # the ids the encoder's own tokenizer puts around every text
@@ -263,8 +295,9 @@ def _skipped_ids(tokenizer: Tokenizer, pattern: str | None, also: Iterable[int] 
     return skip
 
 
-def _token_sequences(source: Tokenizer, tokenizer: Tokenizer, ids: np.ndarray,
-                     added: dict[int, list[int]]) -> list[list[int]]:
+def _token_sequences(
+    source: Tokenizer, tokenizer: Tokenizer, ids: np.ndarray, added: dict[int, list[int]]
+) -> list[list[int]]:
     """The teacher's input for each token: its special prefix, the token, its special suffix."""
     probe = source.encode("a", add_special_tokens=True)
     first = probe.special_tokens_mask.index(0)
@@ -305,8 +338,11 @@ def _teacher_token_vectors(transformer: Any, sequences: list[list[int]], batch_s
         for r, seq in enumerate(batch):
             ids[r, : len(seq)] = torch.tensor(seq)
             mask[r, : len(seq)] = 1
-        features = {"input_ids": ids.to(device), "attention_mask": mask.to(device),
-                    "token_type_ids": torch.zeros_like(ids).to(device)}
+        features = {
+            "input_ids": ids.to(device),
+            "attention_mask": mask.to(device),
+            "token_type_ids": torch.zeros_like(ids).to(device),
+        }
         tokens = transformer(features)["token_embeddings"].float()
         weights = features["attention_mask"].unsqueeze(-1).float()
         out[rows] = ((tokens * weights).sum(1) / weights.sum(1)).cpu().numpy()
@@ -342,9 +378,20 @@ def _bag_means(table: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> np.nd
     return out
 
 
-def _fit(table: np.ndarray, ids: np.ndarray, offsets: np.ndarray, targets: np.ndarray, keep: np.ndarray, *,
-         epochs: int, learning_rate: float, batch_size: int, device: str, seed: int,
-         show_progress_bar: bool) -> np.ndarray:
+def _fit(
+    table: np.ndarray,
+    ids: np.ndarray,
+    offsets: np.ndarray,
+    targets: np.ndarray,
+    keep: np.ndarray,
+    *,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    device: str,
+    seed: int,
+    show_progress_bar: bool,
+) -> np.ndarray:
     """Train the rows so that each text's mean row has the teacher's direction (1 - cosine loss).
 
     A tenth of the texts is held out; the rows of the epoch with the lowest held-out loss are kept.
@@ -360,8 +407,9 @@ def _fit(table: np.ndarray, ids: np.ndarray, offsets: np.ndarray, targets: np.nd
     lengths = np.diff(offsets)
     torch.manual_seed(seed)
     # Sparse gradients: a step touches only the rows of its texts' tokens, not the whole table.
-    embedding = torch.nn.EmbeddingBag.from_pretrained(torch.from_numpy(table.copy()), freeze=False,
-                                                      mode="mean", sparse=True).to(device)
+    embedding = torch.nn.EmbeddingBag.from_pretrained(
+        torch.from_numpy(table.copy()), freeze=False, mode="mean", sparse=True
+    ).to(device)
     optimizer = torch.optim.SparseAdam(list(embedding.parameters()), lr=learning_rate * _scale(table[keep]))
     target = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)).to(device)
 
@@ -378,22 +426,43 @@ def _fit(table: np.ndarray, ids: np.ndarray, offsets: np.ndarray, targets: np.nd
 
     def held_loss() -> float:
         with torch.no_grad():
-            return float(sum(loss_of(held[i : i + 4096]).item() * len(held[i : i + 4096])
-                             for i in range(0, len(held), 4096)) / len(held))
+            return float(
+                sum(loss_of(held[i : i + 4096]).item() * len(held[i : i + 4096]) for i in range(0, len(held), 4096))
+                / len(held)
+            )
 
     # The steps are small sparse updates: extra threads mostly wait on each other (on a busy machine,
     # two threads ran an epoch five times slower than one).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(embedding, optimizer, loss_of, held_loss, train, generator, epochs=epochs,
-                      batch_size=batch_size, show_progress_bar=show_progress_bar)
+        return _train(
+            embedding,
+            optimizer,
+            loss_of,
+            held_loss,
+            train,
+            generator,
+            epochs=epochs,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+        )
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(embedding: Any, optimizer: Any, loss_of: Any, held_loss: Any, train: np.ndarray,
-           generator: np.random.Generator, *, epochs: int, batch_size: int, show_progress_bar: bool) -> np.ndarray:
+def _train(
+    embedding: Any,
+    optimizer: Any,
+    loss_of: Any,
+    held_loss: Any,
+    train: np.ndarray,
+    generator: np.random.Generator,
+    *,
+    epochs: int,
+    batch_size: int,
+    show_progress_bar: bool,
+) -> np.ndarray:
     """The epochs of :func:`_fit`; returns the rows of the epoch with the lowest held-out loss."""
     best_loss, best = held_loss(), embedding.weight.detach().clone()
     logger.info("fit: held-out loss %.4f before training", best_loss)

@@ -73,7 +73,9 @@ def read_static_weights(folder: Path) -> np.ndarray:
         if "weights" in tensors:
             table = table.astype(np.float32) * tensors["weights"].astype(np.float32)[:, None]
     else:
-        raise ValueError(f"{path} holds {sorted(tensors)}; a static model needs 'embedding.weight' (or model2vec's 'embeddings')")
+        raise ValueError(
+            f"{path} holds {sorted(tensors)}; a static model needs 'embedding.weight' (or model2vec's 'embeddings')"
+        )
     if table.ndim != 2:
         raise ValueError(f"{path}: the token table must be 2-D (vocab, dim), got shape {table.shape}")
     return np.ascontiguousarray(table, dtype=np.float32)
@@ -153,7 +155,10 @@ class StaticModel:
         layout = static_folder_layout(folder)
         if layout is None and (folder / "modules.json").is_file():
             raise ValueError(f"{folder} is not a static model: its first module is not a StaticEmbedding")
-        module_folder, normalize = layout or (folder, bool(read_json(folder / "config.json", required=False).get("normalize", False)))
+        module_folder, normalize = layout or (
+            folder,
+            bool(read_json(folder / "config.json", required=False).get("normalize", False)),
+        )
         return cls(read_static_weights(module_folder), read_static_tokenizer(module_folder), normalize=normalize)
 
     def tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -235,10 +240,15 @@ class StaticModel:
                 (staging / "1_Normalize").mkdir()
                 modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": NORMALIZE_TYPES[0]})
             write_json(staging / "modules.json", modules)
-            write_json(staging / "config_sentence_transformers.json", {
-                "prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine",
-                "model_type": "SentenceTransformer",
-            })
+            write_json(
+                staging / "config_sentence_transformers.json",
+                {
+                    "prompts": {},
+                    "default_prompt_name": None,
+                    "similarity_fn_name": "cosine",
+                    "model_type": "SentenceTransformer",
+                },
+            )
             move_into(staging, target)
         except Exception as err:
             full = disk_full_error(err, target, "saving the model to")
@@ -265,5 +275,3 @@ def _check_texts(inputs: Any) -> list[str]:
             what = "None" if text is None else f"a {type(text).__name__}"
             raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
     return texts
-
-

@@ -129,8 +129,10 @@ def sentencepiece_to_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     """
     spm = read_sentencepiece_model(path)
     if spm.model_type != 1:
-        raise ValueError(f"{path} is a SentencePiece model of type {spm.model_type}; only unigram models (type 1) "
-                         "convert to a tokenizers Unigram tokenizer")
+        raise ValueError(
+            f"{path} is a SentencePiece model of type {spm.model_type}; only unigram models (type 1) "
+            "convert to a tokenizers Unigram tokenizer"
+        )
     if not spm.escape_whitespaces:
         raise ValueError(f"{path} does not escape whitespace; such SentencePiece models are not supported")
     vocab = [(piece, score) for piece, score, _ in spm.pieces]
@@ -142,8 +144,11 @@ def sentencepiece_to_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     if steps:
         tokenizer.normalizer = normalizers.Sequence(steps)
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
-        replacement=SPACE, prepend_scheme="always" if spm.add_dummy_prefix else "never", split=True)
-    tokenizer.decoder = decoders.Metaspace(replacement=SPACE, prepend_scheme="always" if spm.add_dummy_prefix else "never")
+        replacement=SPACE, prepend_scheme="always" if spm.add_dummy_prefix else "never", split=True
+    )
+    tokenizer.decoder = decoders.Metaspace(
+        replacement=SPACE, prepend_scheme="always" if spm.add_dummy_prefix else "never"
+    )
     return tokenizer
 
 

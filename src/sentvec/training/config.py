@@ -1,32 +1,32 @@
 """``sentvec train CONFIG``: a training run described by a small TOML file.
 
-    [model]
-    name = "all-MiniLM-L6-v2"      # a model name or folder
-    max_seq_length = 64            # optional
-    # type = "cross-encoder"       # train a CrossEncoder instead (losses: BinaryCrossEntropyLoss, MSELoss, ...)
+[model]
+name = "all-MiniLM-L6-v2"      # a model name or folder
+max_seq_length = 64            # optional
+# type = "cross-encoder"       # train a CrossEncoder instead (losses: BinaryCrossEntropyLoss, MSELoss, ...)
 
-    [data]
-    train = "stsb:train"           # the STS Benchmark split, or a .jsonl/.json/.csv/.tsv file (relative to this file)
-    # limit = 1000                 # use only the first rows
+[data]
+train = "stsb:train"           # the STS Benchmark split, or a .jsonl/.json/.csv/.tsv file (relative to this file)
+# limit = 1000                 # use only the first rows
 
-    [loss]
-    name = "CoSENTLoss"            # a class of sentvec.losses (or sentvec.cross_encoder.losses)
-    # scale = 20.0                 # other keys are the loss's keyword arguments
+[loss]
+name = "CoSENTLoss"            # a class of sentvec.losses (or sentvec.cross_encoder.losses)
+# scale = 20.0                 # other keys are the loss's keyword arguments
 
-    [schedule]                     # SentenceTransformerTrainingArguments fields
-    num_train_epochs = 1
-    per_device_train_batch_size = 32
-    learning_rate = 2e-5
-    warmup_ratio = 0.1
-    lr_scheduler_type = "linear"   # or "cosine", "constant_with_warmup"
+[schedule]                     # SentenceTransformerTrainingArguments fields
+num_train_epochs = 1
+per_device_train_batch_size = 32
+learning_rate = 2e-5
+warmup_ratio = 0.1
+lr_scheduler_type = "linear"   # or "cosine", "constant_with_warmup"
 
-    [eval]                         # optional: STS-style evaluation during training
-    task = "stsb"                  # or a scored-pairs file
-    split = "dev"
+[eval]                         # optional: STS-style evaluation during training
+task = "stsb"                  # or a scored-pairs file
+split = "dev"
 
-    [output]
-    dir = "output/minilm-stsb"     # checkpoints, train_log.jsonl, and the final model in final/
-    save_steps = 500
+[output]
+dir = "output/minilm-stsb"     # checkpoints, train_log.jsonl, and the final model in final/
+save_steps = 500
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _train_data(section: dict[str, Any], base: Path) -> Any:
 
     source = section.get("train")
     if not isinstance(source, str):
-        raise ValueError("[data] needs train = \"stsb:train\" or the path of a .jsonl/.json/.csv/.tsv file")
+        raise ValueError('[data] needs train = "stsb:train" or the path of a .jsonl/.json/.csv/.tsv file')
     if source.startswith("stsb:"):
         from sentvec.readers import read_sts_benchmark
 
@@ -114,15 +114,16 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     if kind not in ("sentence-transformer", "cross-encoder"):
         raise ValueError(f"[model] type = {kind!r}; choose 'sentence-transformer' or 'cross-encoder'")
     if "name" not in model_section:
-        raise ValueError("[model] needs name = \"MODEL\" (a model name or folder)")
+        raise ValueError('[model] needs name = "MODEL" (a model name or folder)')
     output = dict(config.get("output", {}))
     out_dir = output.pop("dir", None)
     fields = {f.name for f in dataclasses.fields(SentenceTransformerTrainingArguments)}
     schedule = {**config.get("schedule", {}), **output}
     unknown = sorted(set(schedule) - fields)
     if unknown:
-        raise ValueError(f"[schedule]/[output] keys {unknown} are not training arguments; see "
-                         "SentenceTransformerTrainingArguments")
+        raise ValueError(
+            f"[schedule]/[output] keys {unknown} are not training arguments; see SentenceTransformerTrainingArguments"
+        )
     data = _train_data(config["data"], base)  # read before the model loads, so a bad file fails fast
     evaluator = None
     if "eval" in config:
@@ -135,8 +136,11 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     if kind == "cross-encoder":
         from sentvec.cross_encoder import CrossEncoder
 
-        model: Any = CrossEncoder(model_section["name"], max_length=model_section.get("max_seq_length"),
-                                  num_labels=model_section.get("num_labels"))
+        model: Any = CrossEncoder(
+            model_section["name"],
+            max_length=model_section.get("max_seq_length"),
+            num_labels=model_section.get("num_labels"),
+        )
     else:
         from sentvec.model import SentenceTransformer
 
@@ -145,8 +149,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             model.max_seq_length = int(model_section["max_seq_length"])
     loss = _loss(config["loss"], model, kind == "cross-encoder")
     args = SentenceTransformerTrainingArguments(output_dir=str(base / out_dir) if out_dir else None, **schedule)
-    trainer = SentenceTransformerTrainer(model, args, train_dataset=data, loss=loss,
-                                         evaluator=evaluator if kind != "cross-encoder" else None)
+    trainer = SentenceTransformerTrainer(
+        model, args, train_dataset=data, loss=loss, evaluator=evaluator if kind != "cross-encoder" else None
+    )
     result = trainer.train()
     summary = {**result, "rows": len(next(iter(data.values())))}
     if evaluator is not None and kind != "cross-encoder":

@@ -86,8 +86,10 @@ def to_columns(data: Any) -> Columns:
         if has_label:
             columns["label"] = [row[-1] for row in rows]
         return _check(columns, "the rows")
-    raise TypeError(f"cannot read training data of type {type(data).__name__}; pass a dict of columns, "
-                    "a list of InputExample/dicts/tuples, a datasets.Dataset or a .csv/.jsonl path")
+    raise TypeError(
+        f"cannot read training data of type {type(data).__name__}; pass a dict of columns, "
+        "a list of InputExample/dicts/tuples, a datasets.Dataset or a .csv/.jsonl path"
+    )
 
 
 def split_columns(columns: Columns) -> tuple[list[str], str | None]:

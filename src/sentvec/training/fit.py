@@ -78,8 +78,15 @@ def fit(
     )
     if steps_per_epoch:
         args.max_steps = steps_per_epoch * epochs
-    loop = TrainingLoop(model, objectives, args, evaluator=evaluator, optimizer_class=optimizer_class,
-                        optimizer_params={**(optimizer_params or {"lr": 2e-5})}, callback=callback)
+    loop = TrainingLoop(
+        model,
+        objectives,
+        args,
+        evaluator=evaluator,
+        optimizer_class=optimizer_class,
+        optimizer_params={**(optimizer_params or {"lr": 2e-5})},
+        callback=callback,
+    )
     if output_path is not None and save_best_model and evaluator is not None:
         best = _BestSaver(model, output_path)
         user_callback = callback

@@ -86,8 +86,12 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
@@ -101,9 +105,16 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 class TrainingLoop:
     """Runs the training of ``model`` on ``objectives`` as ``args`` say; see the module docstring."""
 
-    def __init__(self, model: Any, objectives: list[Objective], args: SentenceTransformerTrainingArguments,
-                 evaluator: Any = None, optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
-                 optimizer_params: dict[str, Any] | None = None, callback: Any = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        objectives: list[Objective],
+        args: SentenceTransformerTrainingArguments,
+        evaluator: Any = None,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
+        optimizer_params: dict[str, Any] | None = None,
+        callback: Any = None,
+    ) -> None:
         if not objectives:
             raise ValueError("nothing to train: give at least one (data, loss) objective")
         self.model = model
@@ -120,12 +131,20 @@ class TrainingLoop:
             make = getattr(model, "make_collator", None)
             self.collators.append(make(texts, label) if make else Collator(model.tokenize, texts, label))
         self.samplers = [
-            DistributedSampler(range(len(o.columns[next(iter(o.columns))])), num_replicas=self.world, rank=self.rank,
-                               shuffle=True, seed=args.seed, drop_last=args.dataloader_drop_last)
+            DistributedSampler(
+                range(len(o.columns[next(iter(o.columns))])),
+                num_replicas=self.world,
+                rank=self.rank,
+                shuffle=True,
+                seed=args.seed,
+                drop_last=args.dataloader_drop_last,
+            )
             for o in objectives
         ]
-        batches = [math.ceil(len(s) / o.batch_size) if not args.dataloader_drop_last else len(s) // o.batch_size
-                   for s, o in zip(self.samplers, objectives)]
+        batches = [
+            math.ceil(len(s) / o.batch_size) if not args.dataloader_drop_last else len(s) // o.batch_size
+            for s, o in zip(self.samplers, objectives)
+        ]
         self.batches_per_epoch = min(batches)  # one step uses one batch of every objective
         if self.batches_per_epoch == 0:
             raise ValueError("the training data is smaller than one batch; lower the batch size or keep the last batch")
@@ -191,8 +210,12 @@ class TrainingLoop:
                 for sampler, objective in zip(self.samplers, self.objectives):
                     sampler.set_epoch(self.epoch)
                     indices = list(sampler)
-                    orders.append([indices[b * objective.batch_size:(b + 1) * objective.batch_size]
-                                   for b in range(self.batches_per_epoch)])
+                    orders.append(
+                        [
+                            indices[b * objective.batch_size : (b + 1) * objective.batch_size]
+                            for b in range(self.batches_per_epoch)
+                        ]
+                    )
                 while self.batch_in_epoch < self.batches_per_epoch and self.step < self.total_steps:
                     b = self.batch_in_epoch
                     for objective, collator, order in zip(self.objectives, self.collators, orders):
@@ -214,15 +237,25 @@ class TrainingLoop:
                     if self.args.logging_steps and self.step % self.args.logging_steps == 0:
                         self._log({"loss": running / max(1, counted), "learning_rate": self.scheduler.get_last_lr()[0]})
                         running, counted = 0.0, 0
-                    if self.args.eval_strategy == "steps" and self.args.eval_steps and self.step % self.args.eval_steps == 0:
+                    if (
+                        self.args.eval_strategy == "steps"
+                        and self.args.eval_steps
+                        and self.step % self.args.eval_steps == 0
+                    ):
                         self._evaluate()
-                    if self.args.save_strategy == "steps" and self.args.save_steps and self.step % self.args.save_steps == 0:
+                    if (
+                        self.args.save_strategy == "steps"
+                        and self.args.save_steps
+                        and self.step % self.args.save_steps == 0
+                    ):
                         self._checkpoint()
                 if self.batch_in_epoch >= self.batches_per_epoch:
                     self.epoch += 1
                     self.batch_in_epoch = 0
-                    if self.args.eval_strategy == "epoch" or (self.args.eval_strategy == "steps" and (
-                            not self.args.eval_steps or self.args.extra.get("evaluate_each_epoch"))):
+                    if self.args.eval_strategy == "epoch" or (
+                        self.args.eval_strategy == "steps"
+                        and (not self.args.eval_steps or self.args.extra.get("evaluate_each_epoch"))
+                    ):
                         self._evaluate()
                     if self.args.save_strategy == "epoch":
                         self._checkpoint()
@@ -231,8 +264,12 @@ class TrainingLoop:
                 progress.close()
             self._unwrap(wrapped)
             self.model.eval()
-        summary = {"train_loss": running / counted if counted else None, "global_step": self.step,
-                   "epoch": self._epoch_float(), "train_runtime": time.perf_counter() - started}
+        summary = {
+            "train_loss": running / counted if counted else None,
+            "global_step": self.step,
+            "epoch": self._epoch_float(),
+            "train_runtime": time.perf_counter() - started,
+        }
         if self.evaluator is not None and self.args.eval_strategy != "no" and self._last_eval_step != self.step:
             self._evaluate()
         if self.args.load_best_model_at_end and self.best_checkpoint:
@@ -304,8 +341,9 @@ class TrainingLoop:
             greater = self.args.greater_is_better
             if greater is None:
                 greater = getattr(self.evaluator, "greater_is_better", True)
-            if score is not None and (self.best_metric is None or (score > self.best_metric if greater
-                                                                   else score < self.best_metric)):
+            if score is not None and (
+                self.best_metric is None or (score > self.best_metric if greater else score < self.best_metric)
+            ):
                 self.best_metric = float(score)
                 self._save_best()
             if self.callback is not None and score is not None:
@@ -344,11 +382,16 @@ class TrainingLoop:
         self.model.save(str(folder), create_model_card=False)
         self.model.train()
         state = {
-            "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng": _rng_state(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": _rng_state(),
             "losses": [_own_state(o.loss, self.model) for o in self.objectives],
-            "best_metric": self.best_metric, "best_checkpoint": self.best_checkpoint,
+            "best_metric": self.best_metric,
+            "best_checkpoint": self.best_checkpoint,
             "history": self.history,
         }
         temporary = folder / f".{STATE_FILE}.tmp"
@@ -382,7 +425,9 @@ class TrainingLoop:
         else:
             folder = Path(str(where))
         if not (folder / STATE_FILE).is_file():
-            raise FileNotFoundError(f"{folder} has no {STATE_FILE}; pass a checkpoint-<step> folder written by the trainer")
+            raise FileNotFoundError(
+                f"{folder} has no {STATE_FILE}; pass a checkpoint-<step> folder written by the trainer"
+            )
         state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
         self._load_weights(folder)
         self.optimizer.load_state_dict(state["optimizer"])
@@ -395,7 +440,9 @@ class TrainingLoop:
         self.best_metric, self.best_checkpoint = state["best_metric"], state["best_checkpoint"]
         self.history = state["history"]
         _set_rng_state(state["rng"])
-        logger.info("resumed from %s at step %d (epoch %d, batch %d)", folder, self.step, self.epoch, self.batch_in_epoch)
+        logger.info(
+            "resumed from %s at step %d (epoch %d, batch %d)", folder, self.step, self.epoch, self.batch_in_epoch
+        )
 
     def _load_weights(self, folder: Path) -> None:
         """Copy the weights saved in ``folder`` into the model being trained (same modules)."""

@@ -40,8 +40,9 @@ def lr_factor(kind: str, step: int, warmup_steps: int, total_steps: int, cycles:
     return max(0.0, 0.5 * (1.0 + math.cos(math.pi * ((cycles * progress) % 1.0))))
 
 
-def get_scheduler(optimizer: torch.optim.Optimizer, scheduler: str, warmup_steps: int,
-                  t_total: int) -> torch.optim.lr_scheduler.LambdaLR:
+def get_scheduler(
+    optimizer: torch.optim.Optimizer, scheduler: str, warmup_steps: int, t_total: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR for ``scheduler`` (``WarmupLinear``, ``WarmupCosine``, ``linear``, ``cosine``, ...)."""
     kind = _NAMES.get(scheduler.lower().replace("-", "_"))
     if kind is None:

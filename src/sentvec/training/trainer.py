@@ -1,12 +1,12 @@
 """``SentenceTransformerTrainer``: train a model on a data set with a loss, as sentence-transformers' does.
 
-    from sentvec import SentenceTransformer, losses
-    from sentvec.training import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from sentvec import SentenceTransformer, losses
+from sentvec.training import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
-    model = SentenceTransformer("all-MiniLM-L6-v2")
-    train = {"sentence1": [...], "sentence2": [...], "score": [...]}     # or a .jsonl/.csv path, a datasets.Dataset
-    args = SentenceTransformerTrainingArguments(output_dir="out", num_train_epochs=1, warmup_ratio=0.1)
-    SentenceTransformerTrainer(model, args, train_dataset=train, loss=losses.CoSENTLoss(model)).train()
+model = SentenceTransformer("all-MiniLM-L6-v2")
+train = {"sentence1": [...], "sentence2": [...], "score": [...]}     # or a .jsonl/.csv path, a datasets.Dataset
+args = SentenceTransformerTrainingArguments(output_dir="out", num_train_epochs=1, warmup_ratio=0.1)
+SentenceTransformerTrainer(model, args, train_dataset=train, loss=losses.CoSENTLoss(model)).train()
 """
 
 from __future__ import annotations
@@ -38,13 +38,22 @@ class SentenceTransformerTrainer:
             the best checkpoint.
     """
 
-    def __init__(self, model: Any, args: SentenceTransformerTrainingArguments | None = None,
-                 train_dataset: Any = None, eval_dataset: Any = None, loss: nn.Module | dict[str, nn.Module] | None = None,
-                 evaluator: Any = None, callbacks: list[Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Any,
+        args: SentenceTransformerTrainingArguments | None = None,
+        train_dataset: Any = None,
+        eval_dataset: Any = None,
+        loss: nn.Module | dict[str, nn.Module] | None = None,
+        evaluator: Any = None,
+        callbacks: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if train_dataset is None:
             raise ValueError("SentenceTransformerTrainer needs a train_dataset")
-        ignored = sorted(k for k, v in {**kwargs, "eval_dataset": eval_dataset, "callbacks": callbacks}.items()
-                         if v is not None)
+        ignored = sorted(
+            k for k, v in {**kwargs, "eval_dataset": eval_dataset, "callbacks": callbacks}.items() if v is not None
+        )
         if ignored:
             logger.warning("SentenceTransformerTrainer ignores %s in sentvec; evaluation uses `evaluator`", ignored)
         if args is None:
@@ -59,13 +68,17 @@ class SentenceTransformerTrainer:
         self.evaluator = evaluator
         if evaluator is not None and args.eval_strategy == "no":
             logger.info("an evaluator was given with eval_strategy='no'; it runs at the end of training only")
-        datasets = train_dataset if isinstance(train_dataset, dict) and isinstance(loss, dict) else {"train": train_dataset}
+        datasets = (
+            train_dataset if isinstance(train_dataset, dict) and isinstance(loss, dict) else {"train": train_dataset}
+        )
         losses = loss if isinstance(loss, dict) else {name: loss for name in datasets}
         missing = set(datasets) - set(losses)
         if missing:
             raise ValueError(f"no loss for the data set(s) {sorted(missing)}; give loss as a dict with the same names")
-        self.objectives = [Objective(to_columns(data), losses[name], args.per_device_train_batch_size)
-                           for name, data in datasets.items()]
+        self.objectives = [
+            Objective(to_columns(data), losses[name], args.per_device_train_batch_size)
+            for name, data in datasets.items()
+        ]
         self.loop: TrainingLoop | None = None
         self.state: dict[str, Any] = {}
 
@@ -76,8 +89,12 @@ class SentenceTransformerTrainer:
         result = self.loop.train(resume_from_checkpoint)
         if self.evaluator is not None and self.args.eval_strategy == "no":
             self.evaluate()
-        self.state = {"log_history": self.loop.history, "best_metric": self.loop.best_metric,
-                      "best_model_checkpoint": self.loop.best_checkpoint, "global_step": self.loop.step}
+        self.state = {
+            "log_history": self.loop.history,
+            "best_metric": self.loop.best_metric,
+            "best_model_checkpoint": self.loop.best_checkpoint,
+            "global_step": self.loop.step,
+        }
         return result
 
     def evaluate(self) -> dict[str, float]:

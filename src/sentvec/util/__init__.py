@@ -350,8 +350,9 @@ def import_from_string(dotted_path: str) -> Any:
         raise ImportError(f"module {module_path!r} has no attribute {name!r}") from None
 
 
-def import_module_class(class_ref: str, model_name_or_path: str | None = None, trust_remote_code: bool | None = False,
-                        **hub_kwargs: Any) -> type:
+def import_module_class(
+    class_ref: str, model_name_or_path: str | None = None, trust_remote_code: bool | None = False, **hub_kwargs: Any
+) -> type:
     """The class a model's config names, behind a trust gate.
 
     Names of sentvec's own (or sentence-transformers') steps resolve to sentvec classes. Any other
@@ -366,8 +367,10 @@ def import_module_class(class_ref: str, model_name_or_path: str | None = None, t
     if class_ref.startswith(("sentence_transformers.", "sentvec.")):
         return import_from_string("sentvec." + class_ref.split(".", 1)[1])
     if model_name_or_path is not None and not trust_remote_code:
-        raise ValueError(f"{model_name_or_path} names the class {class_ref!r}; importing it runs code outside "
-                         "sentvec, so pass trust_remote_code=True if you trust it")
+        raise ValueError(
+            f"{model_name_or_path} names the class {class_ref!r}; importing it runs code outside "
+            "sentvec, so pass trust_remote_code=True if you trust it"
+        )
     return import_from_string(class_ref)
 
 

@@ -30,8 +30,15 @@ class CrossEncoderClassificationEvaluator(SentenceEvaluator):
             called with an ``output_path``.
     """
 
-    def __init__(self, sentence_pairs: list[list[str]], labels: list[int], name: str = "", batch_size: int = 32,
-                 show_progress_bar: bool | None = None, write_csv: bool = True) -> None:
+    def __init__(
+        self,
+        sentence_pairs: list[list[str]],
+        labels: list[int],
+        name: str = "",
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        write_csv: bool = True,
+    ) -> None:
         super().__init__()
         if len(sentence_pairs) != len(labels):
             raise ValueError(f"{len(sentence_pairs)} sentence_pairs but {len(labels)} labels; give one label per pair")
@@ -50,11 +57,22 @@ class CrossEncoderClassificationEvaluator(SentenceEvaluator):
         """From ``InputExample(texts=[a, b], label=y)`` items."""
         return cls([example.texts for example in examples], [example.label for example in examples], **kwargs)
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        logger.info("CrossEncoderClassificationEvaluator: evaluating the model on the %s dataset%s:", self.name,
-                    self._when(epoch, steps))
-        predicted = np.asarray(model.predict(self.sentence_pairs, batch_size=self.batch_size,
-                                             show_progress_bar=self.show_progress_bar, convert_to_numpy=True))
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        logger.info(
+            "CrossEncoderClassificationEvaluator: evaluating the model on the %s dataset%s:",
+            self.name,
+            self._when(epoch, steps),
+        )
+        predicted = np.asarray(
+            model.predict(
+                self.sentence_pairs,
+                batch_size=self.batch_size,
+                show_progress_bar=self.show_progress_bar,
+                convert_to_numpy=True,
+            )
+        )
         predicted = predicted.reshape(len(self.labels), -1)
         labels = np.asarray(self.labels)
         if predicted.shape[1] == 1:
@@ -75,9 +93,15 @@ class CrossEncoderClassificationEvaluator(SentenceEvaluator):
     def _binary(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         accuracy, accuracy_threshold = best_accuracy_threshold(scores, labels)
         f1, precision, recall, f1_threshold = best_f1_threshold(scores, labels)
-        return {"accuracy": accuracy, "accuracy_threshold": accuracy_threshold, "f1": f1,
-                "f1_threshold": f1_threshold, "precision": precision, "recall": recall,
-                "average_precision": average_precision(labels, scores)}
+        return {
+            "accuracy": accuracy,
+            "accuracy_threshold": accuracy_threshold,
+            "f1": f1,
+            "f1_threshold": f1_threshold,
+            "precision": precision,
+            "recall": recall,
+            "average_precision": average_precision(labels, scores),
+        }
 
     @staticmethod
     def _multiclass(predicted: np.ndarray, labels: np.ndarray, num_labels: int) -> dict[str, float]:

@@ -29,8 +29,15 @@ class CrossEncoderCorrelationEvaluator(SentenceEvaluator):
     Returns (when called) ``{name}_pearson`` and ``{name}_spearman`` (primary).
     """
 
-    def __init__(self, sentence_pairs: list[list[str]], scores: list[float], name: str = "", batch_size: int = 32,
-                 show_progress_bar: bool | None = None, write_csv: bool = True) -> None:
+    def __init__(
+        self,
+        sentence_pairs: list[list[str]],
+        scores: list[float],
+        name: str = "",
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        write_csv: bool = True,
+    ) -> None:
         super().__init__()
         if len(sentence_pairs) != len(scores):
             raise ValueError(f"{len(sentence_pairs)} sentence_pairs but {len(scores)} scores; give one score per pair")
@@ -49,11 +56,22 @@ class CrossEncoderCorrelationEvaluator(SentenceEvaluator):
         """From ``InputExample(texts=[a, b], label=score)`` items."""
         return cls([example.texts for example in examples], [example.label for example in examples], **kwargs)
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        logger.info("CrossEncoderCorrelationEvaluator: evaluating the model on the %s dataset%s:", self.name,
-                    self._when(epoch, steps))
-        predicted = np.asarray(model.predict(self.sentence_pairs, batch_size=self.batch_size,
-                                             show_progress_bar=self.show_progress_bar, convert_to_numpy=True))
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        logger.info(
+            "CrossEncoderCorrelationEvaluator: evaluating the model on the %s dataset%s:",
+            self.name,
+            self._when(epoch, steps),
+        )
+        predicted = np.asarray(
+            model.predict(
+                self.sentence_pairs,
+                batch_size=self.batch_size,
+                show_progress_bar=self.show_progress_bar,
+                convert_to_numpy=True,
+            )
+        )
         pearson, spearman = correlations(self.scores, predicted.reshape(len(self.scores), -1)[:, -1])
         logger.info("Correlation:\tPearson: %.4f\tSpearman: %.4f", pearson, spearman)
         self._write_csv_row(output_path, [epoch, steps, pearson, spearman])

@@ -21,17 +21,29 @@ logger = logging.getLogger(__name__)
 
 
 def _warn(old: str, new: str) -> None:
-    warnings.warn(f"{old} is deprecated; use {new} instead, which accepts approximately the same inputs.",
-                  DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"{old} is deprecated; use {new} instead, which accepts approximately the same inputs.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 class _DeprecatedClassification(CrossEncoderClassificationEvaluator):
-    def __init__(self, sentence_pairs: list[list[str]], labels: list[int], name: str = "", threshold: float | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        sentence_pairs: list[list[str]],
+        labels: list[int],
+        name: str = "",
+        threshold: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         _warn(type(self).__name__, "CrossEncoderClassificationEvaluator")
         if threshold is not None:  # the old fixed threshold: the new evaluator finds the best one itself
-            logger.warning("%s(threshold=%s) is not used: the accuracy threshold is now the best one on the data",
-                           type(self).__name__, threshold)
+            logger.warning(
+                "%s(threshold=%s) is not used: the accuracy threshold is now the best one on the data",
+                type(self).__name__,
+                threshold,
+            )
         super().__init__(sentence_pairs, labels, name=name, **kwargs)
 
 

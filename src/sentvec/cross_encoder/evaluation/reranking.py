@@ -70,15 +70,27 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
             self.csv_headers += ["base_MAP", f"base_MRR@{at_k}", f"base_NDCG@{at_k}"]
         self.primary_metric = f"ndcg@{at_k}"
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        logger.info("CrossEncoderRerankingEvaluator: evaluating the model on the %s dataset%s:", self.name,
-                    self._when(epoch, steps))
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        logger.info(
+            "CrossEncoderRerankingEvaluator: evaluating the model on the %s dataset%s:",
+            self.name,
+            self._when(epoch, steps),
+        )
         reranked, base = self.compute_metrics(model)
         metrics = {"map": reranked[0], f"mrr@{self.at_k}": reranked[1], f"ndcg@{self.at_k}": reranked[2]}
         if base is not None:
             metrics.update({"base_map": base[0], f"base_mrr@{self.at_k}": base[1], f"base_ndcg@{self.at_k}": base[2]})
-        logger.info("Queries: %d\tMAP: %.2f\tMRR@%d: %.2f\tNDCG@%d: %.2f", len(self.samples), reranked[0] * 100,
-                    self.at_k, reranked[1] * 100, self.at_k, reranked[2] * 100)
+        logger.info(
+            "Queries: %d\tMAP: %.2f\tMRR@%d: %.2f\tNDCG@%d: %.2f",
+            len(self.samples),
+            reranked[0] * 100,
+            self.at_k,
+            reranked[1] * 100,
+            self.at_k,
+            reranked[2] * 100,
+        )
         self._write_csv_row(output_path, [epoch, steps, *reranked, *(base or ())])
         metrics = self.prefix_name_to_metrics(metrics, self.name)
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
@@ -88,8 +100,12 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         """Mean (MAP, MRR@k, NDCG@k) of the reranked order, and of the given order for ``documents`` samples."""
         candidates = [self._candidates(sample) for sample in self.samples]
         pairs = [(sample["query"], doc) for sample, docs in zip(self.samples, candidates) for doc in docs]
-        scores = np.asarray(model.predict(pairs, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar,
-                                          convert_to_numpy=True), dtype=np.float64).reshape(len(pairs), -1)[:, -1]
+        scores = np.asarray(
+            model.predict(
+                pairs, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, convert_to_numpy=True
+            ),
+            dtype=np.float64,
+        ).reshape(len(pairs), -1)[:, -1]
         reranked, base = [], []
         start = 0
         for sample, docs in zip(self.samples, candidates):
@@ -128,13 +144,17 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
 def _checked(i: int, sample: dict[str, Any]) -> dict[str, Any]:
     """The sample with list-valued ``positive``/``negative``/``documents``; a clear error when malformed."""
     if "query" not in sample:
-        raise ValueError(f"sample {i} has no 'query'; each sample needs a 'query', its 'positive' documents and "
-                         "either 'negative' or 'documents'")
+        raise ValueError(
+            f"sample {i} has no 'query'; each sample needs a 'query', its 'positive' documents and "
+            "either 'negative' or 'documents'"
+        )
     if "positive" not in sample:
         raise ValueError(f"sample {i} has no 'positive'; give the relevant document(s) of its query")
     if ("negative" in sample) == ("documents" in sample):
-        raise ValueError(f"sample {i} must have exactly one of 'negative' (documents known to be irrelevant) or "
-                         "'documents' (candidates to rerank, e.g. a retriever's hits)")
+        raise ValueError(
+            f"sample {i} must have exactly one of 'negative' (documents known to be irrelevant) or "
+            "'documents' (candidates to rerank, e.g. a retriever's hits)"
+        )
     out = dict(sample)
     for key in ("positive", "negative", "documents"):
         if key in out:
