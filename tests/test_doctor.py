@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sentvec._version import __version__, cli, doctor
+from sentvec import cli, doctor
+from sentvec._version import __version__
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -275,3 +276,12 @@ def _move_into(staging: Path, target: Path) -> None:
         if destination.is_dir() and not destination.is_symlink():
             shutil.rmtree(destination)
         os.replace(entry, destination)
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes, read in 1 MiB blocks (the one file fingerprint sentvec writes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
