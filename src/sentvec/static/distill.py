@@ -122,12 +122,14 @@ def distill(
         basis, mean = _pca(table[keep], dims)
         table = ((table - mean) @ basis) * weights[:, None]
     else:
-        targets = model.encode(
-            corpus,
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=show_progress_bar,
+        targets = np.asarray(
+            model.encode(
+                corpus,
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=show_progress_bar,
+            )
         )
         logger.info("fit: the teacher embedded %d corpus texts", len(corpus))
         table = (table - table[keep].mean(axis=0)) * weights[:, None]
@@ -264,7 +266,12 @@ def _add_words(tokenizer: Tokenizer, source: Tokenizer, words: Iterable[str]) ->
     if not new:
         return {}
     tokenizer.add_tokens([AddedToken(w, single_word=True, normalized=True) for w in new])
-    return {tokenizer.token_to_id(w): source.encode(w, add_special_tokens=True).ids for w in new}
+    pieces: dict[int, list[int]] = {}
+    for word in new:
+        word_id = tokenizer.token_to_id(word)
+        assert word_id is not None  # every word was just added
+        pieces[word_id] = source.encode(word, add_special_tokens=True).ids
+    return pieces
 
 
 def _remove_regex(pattern: str | None) -> re.Pattern[str] | None:
@@ -285,8 +292,9 @@ def _skipped_ids(tokenizer: Tokenizer, pattern: str | None, also: Iterable[int] 
     probe = tokenizer.encode("a", add_special_tokens=True)
     skip |= {i for i, special in zip(probe.ids, probe.special_tokens_mask) if special}
     unknown = getattr(tokenizer.model, "unk_token", None)
-    if isinstance(unknown, str) and tokenizer.token_to_id(unknown) is not None:
-        skip.add(tokenizer.token_to_id(unknown))
+    unknown_id = tokenizer.token_to_id(unknown) if isinstance(unknown, str) else None
+    if unknown_id is not None:
+        skip.add(unknown_id)
     skip |= set(also)
     if regex is not None:
         skip |= {i for token, i in tokenizer.get_vocab(with_added_tokens=False).items() if regex.fullmatch(token)}
