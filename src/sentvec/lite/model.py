@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from sentvec.checkpoint import read_checkpoint_files, read_safetensors_numpy
 from sentvec.config import EncoderConfig
+from sentvec.inputs import check_texts
 from sentvec.layout import encoder_settings, pooling_modes
 from sentvec.lite.session import EncoderSession
 from sentvec.paths import inside, read_json
@@ -59,25 +61,13 @@ def _module_kind(type_name: str, modules_json: Path) -> str:
     return kind
 
 
-def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; the torch-free runtime reads safetensors weights only")
-    try:
-        return load_file(str(path))
-    except Exception as err:  # safetensors raises its own error types for corrupt or bf16 files
-        raise ValueError(f"{path} could not be read as float32/float16 safetensors ({err})") from None
-
-
 def _encoder_weights(folder: Path) -> dict[str, np.ndarray]:
-    index = folder / "model.safetensors.index.json"
-    if not (folder / "model.safetensors").is_file() and index.is_file():
-        weights: dict[str, np.ndarray] = {}
-        for shard in sorted(set(read_json(index)["weight_map"].values())):
-            weights.update(_read_safetensors(inside(folder, shard)))
-        return weights
-    return _read_safetensors(folder / "model.safetensors")
+    """The encoder's checkpoint tensors as numpy arrays, read as the full library reads them."""
+    if not (folder / "model.safetensors").is_file() and not (folder / "model.safetensors.index.json").is_file():
+        raise FileNotFoundError(
+            f"{folder / 'model.safetensors'} is missing; the torch-free runtime reads safetensors weights only"
+        )
+    return read_checkpoint_files(folder, read_safetensors_numpy)
 
 
 class SentenceTransformer:
@@ -166,7 +156,7 @@ class SentenceTransformer:
                     raise ValueError(
                         f"{sub / 'config.json'} names activation {activation!r}; allowed: {list(_DENSE_ACTIVATIONS)}"
                     )
-                state = _read_safetensors(sub / "model.safetensors")
+                state = read_safetensors_numpy(sub / "model.safetensors")
                 if "linear.weight" not in state:
                     raise ValueError(f"{sub / 'model.safetensors'} lacks linear.weight")
                 self._dense.append(
@@ -231,11 +221,7 @@ class SentenceTransformer:
         Same meaning as :meth:`sentvec.model.SentenceTransformer.encode` for the arguments it has.
         """
         single = isinstance(inputs, str)
-        texts = [inputs] if single else list(inputs)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                what = "None" if text is None else f"a {type(text).__name__}"
-                raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
+        texts = check_texts([inputs] if single else inputs)
         if prompt is None:
             name = prompt_name or self.default_prompt_name
             if name is not None and name not in self.prompts:
