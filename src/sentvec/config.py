@@ -57,6 +57,7 @@ class EncoderConfig:
 
     @property
     def head_dim(self) -> int:
+        """Width of one attention head."""
         return self.hidden_size // self.num_heads
 
     @property

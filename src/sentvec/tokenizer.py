@@ -51,7 +51,7 @@ class Tokenizer:
         self.unk_id: int | None = tokenizer.token_to_id(unk_token) if isinstance(unk_token, str) else None
         special = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
         # Tokenizers built in code may not register the tokens their post-processor adds; the usual names do.
-        special |= {tokenizer.token_to_id(t) for t in (pad_token, *_SPECIAL_NAMES)} - {None}
+        special |= {i for t in (pad_token, *_SPECIAL_NAMES) if (i := tokenizer.token_to_id(t)) is not None}
         self._special_ids = np.array(sorted(special - {self.unk_id}), dtype=np.int64)
         self.lowercase = lowercase
         self._files: dict[str, bytes] = {}  # file name -> contents, kept so save() works after the folder is gone
@@ -59,6 +59,7 @@ class Tokenizer:
 
     @property
     def max_length(self) -> int:
+        """Token sequences are truncated to this many tokens, special tokens included."""
         return self._max_length
 
     @max_length.setter
@@ -164,6 +165,7 @@ class Tokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """Size of the base vocabulary (added tokens not counted)."""
         return self._tokenizer.get_vocab_size()
 
     def save(self, folder: Path) -> None:

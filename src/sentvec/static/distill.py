@@ -33,12 +33,13 @@ import numpy as np
 from tokenizers import AddedToken, Tokenizer, normalizers
 
 from sentvec.static.model import StaticModel
+from sentvec.types import TextEncoder
 
 logger = logging.getLogger(__name__)
 
 
 def distill(
-    teacher: str | os.PathLike[str] | Any,
+    teacher: str | os.PathLike[str] | TextEncoder,
     *,
     vocabulary: Iterable[str] | None = None,
     corpus: Sequence[str] | None = None,
