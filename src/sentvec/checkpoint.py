@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 import numpy as np
+from safetensors.numpy import load_file
 
 from sentvec.config import EncoderConfig, Family
 from sentvec.paths import check_regular_file, inside, read_json
@@ -323,8 +324,6 @@ def read_safetensors_numpy(path: Path) -> dict[str, np.ndarray]:
         FileNotFoundError: no such file.
         ValueError: a corrupt header, or tensors numpy cannot hold (bfloat16).
     """
-    from safetensors.numpy import load_file
-
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; the torch-free runtime reads safetensors weights only")
     safetensors_shapes(path)  # a plain file with a sane header, before the library reads it

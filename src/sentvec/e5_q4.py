@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import save_file
 
 from sentvec.paths import write_json
 from sentvec.store.catalog import register_converter
@@ -292,8 +293,6 @@ def build_model_folder(raw: str | Path, dest: str | Path, *, max_seq_length: int
         dest: the model folder to create.
         max_seq_length: the longest input in tokens (the model's position table holds 512).
     """
-    from safetensors.numpy import save_file  # a core dependency; imported here to keep module import light
-
     raw, dest = Path(raw), Path(dest)
     for name in (WEIGHTS_FILE, TOKENIZER_FILE):
         if not (raw / name).is_file():

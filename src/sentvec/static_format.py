@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 from tokenizers import Tokenizer
 
 from sentvec.paths import MAX_TOKENIZER_BYTES, check_regular_file, inside, read_json, read_limited
@@ -56,8 +57,6 @@ def read_static_weights(folder: Path) -> np.ndarray:
         FileNotFoundError: the file is missing.
         ValueError: it holds no token table, or one that is not 2-D.
     """
-    from safetensors.numpy import load_file
-
     path = folder / WEIGHTS_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; a static model folder needs its token table in {WEIGHTS_FILE}")
@@ -102,8 +101,6 @@ def write_static_module(folder: Path, table: np.ndarray, tokenizer: Tokenizer) -
         table: the (vocab, dim) token table, stored as ``embedding.weight`` in its own dtype.
         tokenizer: the tokenizer whose ids index ``table``.
     """
-    from safetensors.numpy import save_file
-
     save_file({"embedding.weight": np.ascontiguousarray(table)}, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
     tokenizer.save(str(folder / TOKENIZER_FILE))
 

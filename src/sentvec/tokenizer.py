@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tokenizers import Encoding
 from tokenizers import Tokenizer as _RustTokenizer
+from tokenizers.implementations import BertWordPieceTokenizer
 
 from sentvec.paths import MAX_TOKENIZER_BYTES, check_regular_file, read_json, read_limited
 
@@ -185,7 +186,6 @@ def _wordpiece_from_vocab(vocab: Path, settings: dict[str, Any], special: dict[s
     ``do_lower_case`` (True), ``tokenize_chinese_chars`` (True: a space around every CJK character,
     so each becomes its own token), ``strip_accents`` (None: strip when lowercasing).
     """
-    from tokenizers.implementations import BertWordPieceTokenizer
 
     def token(name: str, default: str) -> str:
         return _token_text(settings.get(name)) or _token_text(special.get(name)) or default

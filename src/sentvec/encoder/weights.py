@@ -8,10 +8,12 @@ reading tensors, fusing q/k/v, and loading into the encoder with every key and s
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch import Tensor
 
 from sentvec.checkpoint import (
@@ -133,8 +135,6 @@ def load_weights_file(path: Path) -> dict[str, Tensor]:
     """Every tensor of one weights file: safetensors, or a ``.bin`` pickle read with ``weights_only=True``."""
     if path.suffix == ".bin":
         return load_pickle(path)
-    from safetensors.torch import load_file
-
     safetensors_shapes(path)  # a plain file with a sane header, before the library reads it
     try:
         return load_file(str(path))
@@ -150,8 +150,6 @@ def load_pickle(path: Path) -> dict[str, Tensor]:
     A pickle that needs anything but tensors and plain containers is refused: loading it would mean
     running code the file names, which sentvec never does.
     """
-    import pickle
-
     check_regular_file(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

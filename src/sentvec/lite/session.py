@@ -17,8 +17,11 @@ from typing import Literal
 
 import numpy as np
 
+from sentvec.calibration import CALIBRATION_TEXTS
 from sentvec.config import EncoderConfig
 from sentvec.lite.graph import encoder_graph, graph_feeds, relative_position_table
+from sentvec.paths import atomic_file
+from sentvec.store import default_cache_folder
 from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -84,10 +87,7 @@ def _cached_int8_graph(
     tokenizer: Tokenizer,
     cache_folder: str | os.PathLike[str] | None,
 ) -> Path:
-    from sentvec.calibration import CALIBRATION_TEXTS
-    from sentvec.lite.quantize import ALPHA, int8_graph
-    from sentvec.paths import atomic_file
-    from sentvec.store import default_cache_folder
+    from sentvec.lite.quantize import ALPHA, int8_graph  # int8 needs the onnx package, an extra
 
     digest = hashlib.sha256(f"int8 {INT8_VERSION} alpha {ALPHA} {sorted(config.raw.items())!r}".encode())
     digest.update(repr(CALIBRATION_TEXTS).encode())

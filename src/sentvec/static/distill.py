@@ -33,6 +33,7 @@ import numpy as np
 from tokenizers import AddedToken, Tokenizer, normalizers
 
 from sentvec.static.model import StaticModel
+from sentvec.static.spm import NORMAL, read_sentencepiece_model, sentencepiece_to_tokenizer
 from sentvec.types import TextEncoder
 
 logger = logging.getLogger(__name__)
@@ -192,8 +193,6 @@ def _sentencepiece_table(
     teacher's SentencePiece model converted to a ``tokenizers`` Unigram one (same ids), and a piece's row
     is the teacher's sentence embedding of the piece alone (``<s> piece </s>``)."""
     import torch
-
-    from sentvec.static.spm import NORMAL, read_sentencepiece_model, sentencepiece_to_tokenizer
 
     spm_file = encoder.tokenizer.model_file
     tokenizer = sentencepiece_to_tokenizer(spm_file)
