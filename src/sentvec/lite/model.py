@@ -31,6 +31,7 @@ from sentvec.lite.session import EncoderSession
 from sentvec.paths import inside, read_json
 from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
+from sentvec.types import BACKENDS, SIMILARITY_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ _DENSE_ACTIVATIONS = {
     "torch.nn.modules.activation.SiLU": lambda x: x / (1 + np.exp(-x)),
     "torch.nn.modules.activation.GELU": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
 }
-_SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
 
 
 def _module_kind(type_name: str, modules_json: Path) -> str:
@@ -104,7 +104,7 @@ class SentenceTransformer:
             raise ValueError(
                 f"device={device!r}: the torch-free runtime runs on the CPU; install torch for other devices"
             )
-        if backend not in ("onnx", "int8", "torch"):  # "torch", the full library's default, means the default here
+        if backend not in BACKENDS:  # "torch", the full library's default, means the default here
             raise ValueError(f"backend={backend!r} is unknown; the torch-free runtime runs onnx (float32) or int8")
         self.backend = "int8" if backend == "int8" else "onnx"
         self._cache_folder = cache_folder
@@ -120,8 +120,10 @@ class SentenceTransformer:
                 f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}"
             )
         self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
-        if self.similarity_fn_name not in _SIMILARITIES:
-            raise ValueError(f"similarity_fn_name={self.similarity_fn_name!r} is unknown; choose from {_SIMILARITIES}")
+        if self.similarity_fn_name not in SIMILARITY_NAMES:
+            raise ValueError(
+                f"similarity_fn_name={self.similarity_fn_name!r} is unknown; choose from {SIMILARITY_NAMES}"
+            )
         self._pooling: tuple[str, ...] = ("mean",)
         self._include_prompt = True
         self._dense: list[tuple[np.ndarray, np.ndarray | None, Any]] = []
