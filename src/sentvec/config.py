@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from sentvec.paths import read_json
+
 Family = Literal["bert", "roberta", "xlm-roberta", "mpnet", "distilbert"]
 Activation = Literal["gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish"]
 PositionStyle = Literal["absolute", "padding_offset"]
@@ -57,6 +59,7 @@ class EncoderConfig:
 
     @property
     def head_dim(self) -> int:
+        """Width of one attention head."""
         return self.hidden_size // self.num_heads
 
     @property
@@ -175,8 +178,6 @@ class EncoderConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> EncoderConfig:
         """Read ``config.json`` at ``path`` (a regular file of a sane size; see :func:`sentvec.paths.read_json`)."""
-        from sentvec.paths import read_json
-
         path = Path(path)
         try:
             raw = read_json(path)

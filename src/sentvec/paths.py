@@ -134,7 +134,8 @@ def read_json(path: Path, *, required: bool = True, expect: type | None = None) 
             f"{path} is not valid JSON ({err}); the file is corrupt (re-download or re-save the model)"
         ) from None
     if expect is not None and not isinstance(data, expect):
-        what = {dict: "an object", list: "a list"}.get(expect, expect.__name__)
+        names: dict[type, str] = {dict: "an object", list: "a list"}
+        what = names.get(expect, expect.__name__)
         raise ValueError(f"{path} must hold {what} at the top, not {type(data).__name__}; the file is corrupt")
     return data
 
@@ -226,7 +227,7 @@ def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         # M written"; each becomes one DiskFullError that names the file and the disk.
         with (
             report_full_disk(path),
-            os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})) as fh,
+            os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode else "\n") as fh,
         ):
             yield fh
             fh.flush()

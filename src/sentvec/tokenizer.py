@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tokenizers import Encoding
 from tokenizers import Tokenizer as _RustTokenizer
+from tokenizers.implementations import BertWordPieceTokenizer
 
 from sentvec.paths import MAX_TOKENIZER_BYTES, check_regular_file, read_json, read_limited
 
@@ -51,7 +52,7 @@ class Tokenizer:
         self.unk_id: int | None = tokenizer.token_to_id(unk_token) if isinstance(unk_token, str) else None
         special = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
         # Tokenizers built in code may not register the tokens their post-processor adds; the usual names do.
-        special |= {tokenizer.token_to_id(t) for t in (pad_token, *_SPECIAL_NAMES)} - {None}
+        special |= {i for t in (pad_token, *_SPECIAL_NAMES) if (i := tokenizer.token_to_id(t)) is not None}
         self._special_ids = np.array(sorted(special - {self.unk_id}), dtype=np.int64)
         self.lowercase = lowercase
         self._files: dict[str, bytes] = {}  # file name -> contents, kept so save() works after the folder is gone
@@ -59,6 +60,7 @@ class Tokenizer:
 
     @property
     def max_length(self) -> int:
+        """Token sequences are truncated to this many tokens, special tokens included."""
         return self._max_length
 
     @max_length.setter
@@ -164,6 +166,7 @@ class Tokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """Size of the base vocabulary (added tokens not counted)."""
         return self._tokenizer.get_vocab_size()
 
     def save(self, folder: Path) -> None:
@@ -183,7 +186,6 @@ def _wordpiece_from_vocab(vocab: Path, settings: dict[str, Any], special: dict[s
     ``do_lower_case`` (True), ``tokenize_chinese_chars`` (True: a space around every CJK character,
     so each becomes its own token), ``strip_accents`` (None: strip when lowercasing).
     """
-    from tokenizers.implementations import BertWordPieceTokenizer
 
     def token(name: str, default: str) -> str:
         return _token_text(settings.get(name)) or _token_text(special.get(name)) or default

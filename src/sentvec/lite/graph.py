@@ -15,56 +15,35 @@ optimizer fuses LayerNorm, GELU and the matrix products. The file is written by 
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
+from sentvec.checkpoint import bare_name, layer_names
 from sentvec.config import EncoderConfig
 from sentvec.lite import proto
+from sentvec.positions import relative_position_bucket
+
+__all__ = [
+    "INPUTS",
+    "OPSET",
+    "encoder_graph",
+    "graph_feeds",
+    "relative_position_bucket",
+    "relative_position_table",
+    "strip_prefix",
+]
 
 OPSET = 17  # LayerNormalization is a standard op from 17 on
 INPUTS = ("input_ids", "position_ids", "token_type_ids", "score_bias")
 
-# Checkpoint tensor name (after the task-model prefix is removed) -> the role it plays in a layer.
-# One table for the three naming schemes (BERT/RoBERTa/XLM-R, MPNet, DistilBERT).
-_LAYER_NAMES = {
-    "bert": {
-        "q": "encoder.layer.{i}.attention.self.query",
-        "k": "encoder.layer.{i}.attention.self.key",
-        "v": "encoder.layer.{i}.attention.self.value",
-        "o": "encoder.layer.{i}.attention.output.dense",
-        "ln1": "encoder.layer.{i}.attention.output.LayerNorm",
-        "up": "encoder.layer.{i}.intermediate.dense",
-        "down": "encoder.layer.{i}.output.dense",
-        "ln2": "encoder.layer.{i}.output.LayerNorm",
-    },
-    "mpnet": {
-        "q": "encoder.layer.{i}.attention.attn.q",
-        "k": "encoder.layer.{i}.attention.attn.k",
-        "v": "encoder.layer.{i}.attention.attn.v",
-        "o": "encoder.layer.{i}.attention.attn.o",
-        "ln1": "encoder.layer.{i}.attention.LayerNorm",
-        "up": "encoder.layer.{i}.intermediate.dense",
-        "down": "encoder.layer.{i}.output.dense",
-        "ln2": "encoder.layer.{i}.output.LayerNorm",
-    },
-    "distilbert": {
-        "q": "transformer.layer.{i}.attention.q_lin",
-        "k": "transformer.layer.{i}.attention.k_lin",
-        "v": "transformer.layer.{i}.attention.v_lin",
-        "o": "transformer.layer.{i}.attention.out_lin",
-        "ln1": "transformer.layer.{i}.sa_layer_norm",
-        "up": "transformer.layer.{i}.ffn.lin1",
-        "down": "transformer.layer.{i}.ffn.lin2",
-        "ln2": "transformer.layer.{i}.output_layer_norm",
-    },
-}
-_MODEL_PREFIX = re.compile(r"^(bert|roberta|mpnet|distilbert|model)\.")
+# Each family's layer tensors by role (q, k, v, o, ln1, up, down, ln2), read off the one name map in
+# sentvec.checkpoint. One table for the three naming schemes (BERT/RoBERTa/XLM-R, MPNet, DistilBERT).
+_LAYER_NAMES = {family: layer_names(family) for family in ("bert", "mpnet", "distilbert")}
 
 
 def strip_prefix(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Drop the ``bert.``/``roberta.``/... prefix a task model (e.g. BertForMaskedLM) puts on the encoder."""
-    return {_MODEL_PREFIX.sub("", name): array for name, array in weights.items()}
+    return {bare_name(name): array for name, array in weights.items()}
 
 
 class _Builder:
@@ -248,20 +227,3 @@ def relative_position_table(weights: dict[str, np.ndarray]) -> np.ndarray | None
     the other families."""
     table = next((v for k, v in weights.items() if k.endswith("relative_attention_bias.weight")), None)
     return None if table is None else np.asarray(table, np.float32)
-
-
-def relative_position_bucket(distance: np.ndarray, num_buckets: int = 32, max_distance: int = 128) -> np.ndarray:
-    """MPNet's T5-style buckets of signed distances (key - query), as in sentvec.encoder.mpnet."""
-    half = num_buckets // 2
-    n = -distance
-    buckets = (n < 0).astype(np.int64) * half
-    n = np.abs(n)
-    max_exact = half // 2
-    with np.errstate(divide="ignore"):
-        log_scaled = max_exact + (
-            np.log(np.maximum(n, 1).astype(np.float32) / max_exact)
-            / math.log(max_distance / max_exact)
-            * (half - max_exact)
-        ).astype(np.int64)
-    log_scaled = np.minimum(log_scaled, half - 1)
-    return buckets + np.where(n < max_exact, n, log_scaled)

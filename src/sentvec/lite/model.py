@@ -23,12 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from sentvec.checkpoint import read_checkpoint_files, read_safetensors_numpy
 from sentvec.config import EncoderConfig
+from sentvec.inputs import check_texts
 from sentvec.layout import encoder_settings, pooling_modes
 from sentvec.lite.session import EncoderSession
 from sentvec.paths import inside, read_json
 from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
+from sentvec.types import BACKENDS, SIMILARITY_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,6 @@ _DENSE_ACTIVATIONS = {
     "torch.nn.modules.activation.SiLU": lambda x: x / (1 + np.exp(-x)),
     "torch.nn.modules.activation.GELU": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
 }
-_SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
 
 
 def _module_kind(type_name: str, modules_json: Path) -> str:
@@ -59,25 +61,13 @@ def _module_kind(type_name: str, modules_json: Path) -> str:
     return kind
 
 
-def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; the torch-free runtime reads safetensors weights only")
-    try:
-        return load_file(str(path))
-    except Exception as err:  # safetensors raises its own error types for corrupt or bf16 files
-        raise ValueError(f"{path} could not be read as float32/float16 safetensors ({err})") from None
-
-
 def _encoder_weights(folder: Path) -> dict[str, np.ndarray]:
-    index = folder / "model.safetensors.index.json"
-    if not (folder / "model.safetensors").is_file() and index.is_file():
-        weights: dict[str, np.ndarray] = {}
-        for shard in sorted(set(read_json(index)["weight_map"].values())):
-            weights.update(_read_safetensors(inside(folder, shard)))
-        return weights
-    return _read_safetensors(folder / "model.safetensors")
+    """The encoder's checkpoint tensors as numpy arrays, read as the full library reads them."""
+    if not (folder / "model.safetensors").is_file() and not (folder / "model.safetensors.index.json").is_file():
+        raise FileNotFoundError(
+            f"{folder / 'model.safetensors'} is missing; the torch-free runtime reads safetensors weights only"
+        )
+    return read_checkpoint_files(folder, read_safetensors_numpy)
 
 
 class SentenceTransformer:
@@ -114,7 +104,7 @@ class SentenceTransformer:
             raise ValueError(
                 f"device={device!r}: the torch-free runtime runs on the CPU; install torch for other devices"
             )
-        if backend not in ("onnx", "int8", "torch"):  # "torch", the full library's default, means the default here
+        if backend not in BACKENDS:  # "torch", the full library's default, means the default here
             raise ValueError(f"backend={backend!r} is unknown; the torch-free runtime runs onnx (float32) or int8")
         self.backend = "int8" if backend == "int8" else "onnx"
         self._cache_folder = cache_folder
@@ -130,8 +120,10 @@ class SentenceTransformer:
                 f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}"
             )
         self.similarity_fn_name = similarity_fn_name or settings.get("similarity_fn_name") or "cosine"
-        if self.similarity_fn_name not in _SIMILARITIES:
-            raise ValueError(f"similarity_fn_name={self.similarity_fn_name!r} is unknown; choose from {_SIMILARITIES}")
+        if self.similarity_fn_name not in SIMILARITY_NAMES:
+            raise ValueError(
+                f"similarity_fn_name={self.similarity_fn_name!r} is unknown; choose from {SIMILARITY_NAMES}"
+            )
         self._pooling: tuple[str, ...] = ("mean",)
         self._include_prompt = True
         self._dense: list[tuple[np.ndarray, np.ndarray | None, Any]] = []
@@ -166,7 +158,7 @@ class SentenceTransformer:
                     raise ValueError(
                         f"{sub / 'config.json'} names activation {activation!r}; allowed: {list(_DENSE_ACTIVATIONS)}"
                     )
-                state = _read_safetensors(sub / "model.safetensors")
+                state = read_safetensors_numpy(sub / "model.safetensors")
                 if "linear.weight" not in state:
                     raise ValueError(f"{sub / 'model.safetensors'} lacks linear.weight")
                 self._dense.append(
@@ -231,11 +223,7 @@ class SentenceTransformer:
         Same meaning as :meth:`sentvec.model.SentenceTransformer.encode` for the arguments it has.
         """
         single = isinstance(inputs, str)
-        texts = [inputs] if single else list(inputs)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                what = "None" if text is None else f"a {type(text).__name__}"
-                raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
+        texts = check_texts([inputs] if single else inputs)
         if prompt is None:
             name = prompt_name or self.default_prompt_name
             if name is not None and name not in self.prompts:

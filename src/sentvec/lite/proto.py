@@ -62,7 +62,7 @@ def tensor(name: str, array: np.ndarray) -> Chunks:
         raise TypeError(f"tensor {name!r} has dtype {array.dtype}; the graph writer takes float32 and int64")
     data = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
     dims = [c for d in array.shape for c in _int(1, d)]
-    return [*dims, *_int(2, _DTYPES[array.dtype]), *_bytes(8, name), *_bytes(9, memoryview(data).cast("B"))]
+    return [*dims, *_int(2, _DTYPES[array.dtype]), *_bytes(8, name), *_bytes(9, data.data.cast("B"))]
 
 
 def node(op_type: str, inputs: Iterable[str], outputs: Iterable[str], **attributes: float | int | list[int]) -> Chunks:

@@ -13,12 +13,16 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
+from sentvec.calibration import CALIBRATION_TEXTS
 from sentvec.config import EncoderConfig
 from sentvec.lite.graph import encoder_graph, graph_feeds, relative_position_table
+from sentvec.paths import atomic_file
+from sentvec.store import default_cache_folder
+from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class EncoderSession:
         weights: dict[str, np.ndarray],
         *,
         precision: Precision = "float32",
-        tokenizer: Any = None,
+        tokenizer: Tokenizer | None = None,
         cache_folder: str | os.PathLike[str] | None = None,
         threads: int | None = None,
     ) -> None:
@@ -78,12 +82,12 @@ class EncoderSession:
 
 
 def _cached_int8_graph(
-    config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer: Any, cache_folder: str | os.PathLike[str] | None
+    config: EncoderConfig,
+    weights: dict[str, np.ndarray],
+    tokenizer: Tokenizer,
+    cache_folder: str | os.PathLike[str] | None,
 ) -> Path:
-    from sentvec.calibration import CALIBRATION_TEXTS
-    from sentvec.lite.quantize import ALPHA, int8_graph
-    from sentvec.paths import atomic_file
-    from sentvec.store import default_cache_folder
+    from sentvec.lite.quantize import ALPHA, int8_graph  # int8 needs the onnx package, an extra
 
     digest = hashlib.sha256(f"int8 {INT8_VERSION} alpha {ALPHA} {sorted(config.raw.items())!r}".encode())
     digest.update(repr(CALIBRATION_TEXTS).encode())
@@ -91,7 +95,7 @@ def _cached_int8_graph(
     for name in sorted(weights):
         array = np.ascontiguousarray(weights[name])
         digest.update(f"{name} {array.dtype} {array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
+        digest.update(array.data.cast("B"))
     path = (
         (Path(cache_folder) if cache_folder else default_cache_folder())
         / "onnx"

@@ -1,9 +1,9 @@
 """StaticEmbedding: the first pipeline step of a static model. Texts -> token ids -> mean of token rows.
 
 The same module as sentence-transformers' ``StaticEmbedding`` (an ``nn.EmbeddingBag`` in mean mode
-over the tokenizer's ids, special tokens not added), with the same folder files: ``tokenizer.json``
-and ``model.safetensors`` holding ``embedding.weight``. :class:`sentvec.static.StaticModel` encodes
-the same folders in numpy without torch.
+over the tokenizer's ids, special tokens not added), with the same folder files: ``tokenizer.json`` and
+``model.safetensors`` holding ``embedding.weight``, read and written by :mod:`sentvec.static_format`.
+:class:`sentvec.static.StaticModel` encodes the same folders in numpy without torch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-from sentvec.static.model import TOKENIZER_FILE, WEIGHTS_FILE, read_static_tokenizer, read_static_weights
+from sentvec.static_format import read_static_tokenizer, read_static_weights, write_static_module
 
 
 class StaticEmbedding(nn.Module):
@@ -60,6 +60,7 @@ class StaticEmbedding(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
+        """Length of each token row, and so of the sentence embedding."""
         return self.embedding.embedding_dim
 
     @property
@@ -68,6 +69,7 @@ class StaticEmbedding(nn.Module):
         return math.inf
 
     def get_sentence_embedding_dimension(self) -> int:
+        """Length of the sentence embedding (the sentence-transformers name)."""
         return self.embedding_dim
 
     get_embedding_dimension = get_sentence_embedding_dimension
@@ -90,20 +92,16 @@ class StaticEmbedding(nn.Module):
         }
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Add ``sentence_embedding``: the mean row of each text's ids (``input_ids`` split at ``offsets``)."""
         features["sentence_embedding"] = self.embedding(features["input_ids"], features["offsets"])
         return features
 
     def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
         """Write ``model.safetensors`` (``embedding.weight``) and ``tokenizer.json``."""
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        save_file(
-            {"embedding.weight": self.embedding.weight.detach().contiguous().cpu()},
-            str(folder / WEIGHTS_FILE),
-            metadata={"format": "pt"},
-        )
-        self.tokenizer.save(str(folder / TOKENIZER_FILE))
+        weight = self.embedding.weight.detach().cpu()
+        if weight.dtype == torch.bfloat16:  # numpy has no bfloat16, and the readers are numpy
+            weight = weight.float()
+        write_static_module(Path(folder), weight.numpy(), self.tokenizer)
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> StaticEmbedding:
@@ -112,4 +110,5 @@ class StaticEmbedding(nn.Module):
         return cls(read_static_tokenizer(folder), read_static_weights(folder))
 
     def extra_repr(self) -> str:
+        """Vocabulary size and width, for ``repr(model)``."""
         return f"vocab={self.embedding.num_embeddings}, dim={self.embedding_dim}"

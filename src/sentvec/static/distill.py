@@ -33,12 +33,14 @@ import numpy as np
 from tokenizers import AddedToken, Tokenizer, normalizers
 
 from sentvec.static.model import StaticModel
+from sentvec.static.spm import NORMAL, read_sentencepiece_model, sentencepiece_to_tokenizer
+from sentvec.types import TextEncoder
 
 logger = logging.getLogger(__name__)
 
 
 def distill(
-    teacher: str | os.PathLike[str] | Any,
+    teacher: str | os.PathLike[str] | TextEncoder,
     *,
     vocabulary: Iterable[str] | None = None,
     corpus: Sequence[str] | None = None,
@@ -122,12 +124,14 @@ def distill(
         basis, mean = _pca(table[keep], dims)
         table = ((table - mean) @ basis) * weights[:, None]
     else:
-        targets = model.encode(
-            corpus,
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=show_progress_bar,
+        targets = np.asarray(
+            model.encode(
+                corpus,
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=show_progress_bar,
+            )
         )
         logger.info("fit: the teacher embedded %d corpus texts", len(corpus))
         table = (table - table[keep].mean(axis=0)) * weights[:, None]
@@ -189,8 +193,6 @@ def _sentencepiece_table(
     teacher's SentencePiece model converted to a ``tokenizers`` Unigram one (same ids), and a piece's row
     is the teacher's sentence embedding of the piece alone (``<s> piece </s>``)."""
     import torch
-
-    from sentvec.static.spm import NORMAL, read_sentencepiece_model, sentencepiece_to_tokenizer
 
     spm_file = encoder.tokenizer.model_file
     tokenizer = sentencepiece_to_tokenizer(spm_file)
@@ -264,7 +266,12 @@ def _add_words(tokenizer: Tokenizer, source: Tokenizer, words: Iterable[str]) ->
     if not new:
         return {}
     tokenizer.add_tokens([AddedToken(w, single_word=True, normalized=True) for w in new])
-    return {tokenizer.token_to_id(w): source.encode(w, add_special_tokens=True).ids for w in new}
+    pieces: dict[int, list[int]] = {}
+    for word in new:
+        word_id = tokenizer.token_to_id(word)
+        assert word_id is not None  # every word was just added
+        pieces[word_id] = source.encode(word, add_special_tokens=True).ids
+    return pieces
 
 
 def _remove_regex(pattern: str | None) -> re.Pattern[str] | None:
@@ -285,8 +292,9 @@ def _skipped_ids(tokenizer: Tokenizer, pattern: str | None, also: Iterable[int] 
     probe = tokenizer.encode("a", add_special_tokens=True)
     skip |= {i for i, special in zip(probe.ids, probe.special_tokens_mask) if special}
     unknown = getattr(tokenizer.model, "unk_token", None)
-    if isinstance(unknown, str) and tokenizer.token_to_id(unknown) is not None:
-        skip.add(tokenizer.token_to_id(unknown))
+    unknown_id = tokenizer.token_to_id(unknown) if isinstance(unknown, str) else None
+    if unknown_id is not None:
+        skip.add(unknown_id)
     skip |= set(also)
     if regex is not None:
         skip |= {i for token, i in tokenizer.get_vocab(with_added_tokens=False).items() if regex.fullmatch(token)}

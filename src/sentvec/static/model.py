@@ -13,103 +13,39 @@ import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
 
-from sentvec.paths import (
-    MAX_TOKENIZER_BYTES,
-    check_regular_file,
-    disk_full_error,
-    inside,
-    move_into,
-    read_json,
-    read_limited,
-    staging_folder,
-    write_json,
+from sentvec.inputs import check_texts
+from sentvec.paths import disk_full_error, move_into, read_json, staging_folder, write_json
+from sentvec.static_format import (
+    NORMALIZE_TYPES,
+    STATIC_TYPE_NAME,
+    STATIC_TYPES,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    read_static_tokenizer,
+    read_static_weights,
+    static_folder_layout,
+    write_static_module,
 )
+
+__all__ = [  # the format's names stay importable from here, where the CLI and older code look for them
+    "NORMALIZE_TYPES",
+    "STATIC_TYPES",
+    "STATIC_TYPE_NAME",
+    "TOKENIZER_FILE",
+    "WEIGHTS_FILE",
+    "StaticModel",
+    "read_static_tokenizer",
+    "read_static_weights",
+    "static_folder_layout",
+]
 
 logger = logging.getLogger(__name__)
 
-# The modules.json names of a static embedding module (sentence-transformers 3-5 and 6), and of the
-# steps that may follow it. A closed list, as in sentvec.modules.
-STATIC_TYPES = (
-    "sentence_transformers.models.StaticEmbedding",
-    "sentence_transformers.models.StaticEmbedding.StaticEmbedding",
-    "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding",
-)
-NORMALIZE_TYPES = (
-    "sentence_transformers.models.Normalize",
-    "sentence_transformers.models.Normalize.Normalize",
-    "sentence_transformers.base.modules.normalize.Normalize",
-)
-# What we write: the name every sentence-transformers version with StaticEmbedding (3.0+) resolves.
-STATIC_TYPE_NAME = STATIC_TYPES[0]
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_FILE = "tokenizer.json"
 _CHUNK = 16_384  # texts tokenized at once: bounds the memory of the id lists
-
-
-def read_static_weights(folder: Path) -> np.ndarray:
-    """The (vocab, dim) float32 table of a static module folder's ``model.safetensors``.
-
-    Reads sentence-transformers' ``embedding.weight`` and model2vec's ``embeddings`` (folding in its
-    optional ``mapping`` and per-token ``weights``, so row i is what token i contributes to a mean).
-    """
-    from safetensors.numpy import load_file
-
-    path = folder / WEIGHTS_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; a static model folder needs its token table in {WEIGHTS_FILE}")
-    check_regular_file(path)  # a FIFO or device here would hang the reader
-    tensors = load_file(str(path))
-    if "embedding.weight" in tensors:
-        table = tensors["embedding.weight"]
-    elif "embeddings" in tensors:
-        table = tensors["embeddings"]
-        if "mapping" in tensors:
-            table = table[tensors["mapping"].astype(np.int64)]
-        if "weights" in tensors:
-            table = table.astype(np.float32) * tensors["weights"].astype(np.float32)[:, None]
-    else:
-        raise ValueError(
-            f"{path} holds {sorted(tensors)}; a static model needs 'embedding.weight' (or model2vec's 'embeddings')"
-        )
-    if table.ndim != 2:
-        raise ValueError(f"{path}: the token table must be 2-D (vocab, dim), got shape {table.shape}")
-    return np.ascontiguousarray(table, dtype=np.float32)
-
-
-def read_static_tokenizer(folder: Path) -> Tokenizer:
-    """The folder's ``tokenizer.json``, set up as sentence-transformers' StaticEmbedding uses it (no padding)."""
-    path = folder / TOKENIZER_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; a static model folder needs the tokenizer its rows belong to")
-    tokenizer = Tokenizer.from_str(read_limited(path, MAX_TOKENIZER_BYTES).decode("utf-8"))
-    tokenizer.no_padding()
-    return tokenizer
-
-
-def static_folder_layout(folder: Path) -> tuple[Path, bool] | None:
-    """Where a model folder's static module lives and whether a Normalize follows it, or None when the
-    folder is not a static model (its first module is not a StaticEmbedding)."""
-    entries = read_json(folder / "modules.json", required=False) if (folder / "modules.json").is_file() else None
-    if not isinstance(entries, list) or not entries:
-        return None
-    entries = sorted(entries, key=lambda e: e.get("idx", 0))
-    if entries[0].get("type") not in STATIC_TYPES:
-        return None
-    normalize = False
-    for entry in entries[1:]:
-        if entry.get("type") in NORMALIZE_TYPES:
-            normalize = True
-        else:
-            raise ValueError(
-                f"{folder / 'modules.json'} puts {entry.get('type')!r} after the static embedding; StaticModel "
-                "runs only Normalize there (load the folder with sentvec.SentenceTransformer instead)"
-            )
-    return inside(folder, entries[0].get("path", "")), normalize
 
 
 class StaticModel:
@@ -187,7 +123,7 @@ class StaticModel:
             (N, dim) array; a 1-D vector for a single string. A text with no tokens (e.g. ``""``) gives zeros.
         """
         single = isinstance(inputs, str)
-        texts = _check_texts([inputs] if single else inputs)
+        texts = check_texts([inputs] if single else inputs)
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         if show_progress_bar is None:
@@ -227,14 +163,11 @@ class StaticModel:
         if the model normalizes); its ``model.safetensors`` holds ``embedding.weight``. The folder is
         built beside ``path`` and moved into place, so a crash never leaves half a model.
         """
-        from safetensors.numpy import save_file
-
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_folder(target)
         try:
-            save_file({"embedding.weight": self.embeddings}, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
-            self.tokenizer.save(str(staging / TOKENIZER_FILE))
+            write_static_module(staging, self.embeddings, self.tokenizer)
             modules = [{"idx": 0, "name": "0", "path": "", "type": STATIC_TYPE_NAME}]
             if self.normalize:
                 (staging / "1_Normalize").mkdir()
@@ -260,18 +193,3 @@ class StaticModel:
 
     def __repr__(self) -> str:
         return f"StaticModel(vocab={len(self.embeddings)}, dim={self.dim}, normalize={self.normalize})"
-
-
-def _check_texts(inputs: Any) -> list[str]:
-    """The inputs as a list of strings, or an error that names the first bad one."""
-    if inputs is None:
-        raise ValueError("encode() got None; pass a string or a list of strings")
-    try:
-        texts = list(inputs)
-    except TypeError:
-        raise TypeError(f"encode() takes a string or an iterable of strings, got {type(inputs).__name__}") from None
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            what = "None" if text is None else f"a {type(text).__name__}"
-            raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
-    return texts

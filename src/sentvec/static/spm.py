@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
@@ -41,7 +43,7 @@ class SentencePieceModel:
     escape_whitespaces: bool = True
 
 
-def _fields(buffer: bytes):
+def _fields(buffer: bytes) -> Iterator[tuple[int, int, Any]]:  # the value: an int (varint) or bytes
     """(field number, wire type, value) of each field of one protobuf message."""
     position, end = 0, len(buffer)
 
@@ -137,7 +139,9 @@ def sentencepiece_to_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
         raise ValueError(f"{path} does not escape whitespace; such SentencePiece models are not supported")
     vocab = [(piece, score) for piece, score, _ in spm.pieces]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=spm.unk_id, byte_fallback=spm.byte_fallback))
-    steps = [normalizers.Precompiled(spm.precompiled_charsmap)] if spm.precompiled_charsmap else []
+    steps: list[normalizers.Normalizer] = (
+        [normalizers.Precompiled(spm.precompiled_charsmap)] if spm.precompiled_charsmap else []
+    )
     if spm.remove_extra_whitespaces:
         # SentencePiece drops leading and trailing spaces and keeps one of each inner run
         steps += [normalizers.Strip(left=True, right=True), normalizers.Replace(Regex(" {2,}"), " ")]
