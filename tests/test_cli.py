@@ -18,6 +18,7 @@ import pytest
 
 import sentvec
 from sentvec import cli
+from sentvec.cli import encode as cli_encode
 from sentvec.store import resolve_model_folder
 
 SENTENCES = [
@@ -181,7 +182,7 @@ def test_jsonl_failure_midway_leaves_no_file(
 ) -> None:
     src = _write_lines(tmp_path / "in.txt", SENTENCES)
     out = tmp_path / "out.jsonl"
-    real_line = cli._jsonl_line
+    real_line = cli_encode._jsonl_line
     calls = []
 
     def line_then_fail(text: str, vector: object) -> str:
@@ -190,7 +191,7 @@ def test_jsonl_failure_midway_leaves_no_file(
             raise ValueError("simulated failure on the third record")
         return real_line(text, vector)
 
-    monkeypatch.setattr(cli, "_jsonl_line", line_then_fail)
+    monkeypatch.setattr(cli_encode, "_jsonl_line", line_then_fail)
     assert cli.main(["encode", "-i", str(src), "-o", str(out), "--no-progress"]) == 1
     assert "simulated failure" in capsys.readouterr().err
     assert len(calls) == 3
