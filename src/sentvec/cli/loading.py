@@ -34,6 +34,10 @@ def load_model(name: str, *, device: str | None, cache_folder: str | None, backe
         cache_folder: the sentvec model cache (None: the default).
         backend: one of sentvec.types.BACKENDS.
 
+    Returns:
+        ``sentvec.SentenceTransformer``: the torch model, or the torch-free runtime's class of that name
+        (typed Any: the commands use both).
+
     Raises:
         UsageError: torch cannot use ``device``.
     """

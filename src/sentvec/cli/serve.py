@@ -7,10 +7,16 @@ import errno
 import importlib.util
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from sentvec.cli.common import UsageError, note
 from sentvec.cli.loading import load_cross_encoder, model_from_args
 from sentvec.cli.options import add_cache_folder, add_model_positional, positive_int
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from sentvec.server import ServerSettings
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -105,11 +111,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"sentvec serve needs {', '.join(missing)}: pip install -e '.[server]' in the sentvec checkout"
         )
     sock = _bind_port(args.host, args.port)  # before anything slow (torch, the model): a busy port fails at once
-    from sentvec.server import ServerSettings, create_app
     from sentvec.server.listen import serve
 
+    try:
+        app, settings = _app(args)
+    except BaseException:  # a bad index, model or reranker: the port is given back at once
+        sock.close()
+        raise
+    note(
+        args,
+        f"serving {args.model}{f' and reranker {args.reranker}' if args.reranker is not None else ''} "
+        f"on http://{args.host}:{args.port}"
+        f"{' (API key required)' if settings.api_key else ''}",
+    )
+    serve(app, sock=sock, log_level="warning" if args.quiet else "info")
+    return 0
+
+
+def _app(args: argparse.Namespace) -> tuple[FastAPI, ServerSettings]:
+    """The server's app and settings: the index is opened (and checked) first, then the model and reranker."""
+    from sentvec.server import ServerSettings, create_app
+
     index = None
-    if args.index is not None:  # opened (and checked) before the model is loaded: a bad path fails fast
+    if args.index is not None:  # before the model is loaded: a bad path fails fast
         from sentvec.index import Index
 
         try:
@@ -133,18 +157,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
     )
     try:
-        app = create_app(model, settings, reranker=reranker, index=index)
+        return create_app(model, settings, reranker=reranker, index=index), settings
     except ValueError as error:  # an index built with another model
-        sock.close()
         raise UsageError(str(error)) from None
-    note(
-        args,
-        f"serving {args.model}{f' and reranker {args.reranker}' if reranker else ''} "
-        f"on http://{args.host}:{args.port}"
-        f"{' (API key required)' if settings.api_key else ''}",
-    )
-    serve(app, sock=sock, log_level="warning" if args.quiet else "info")
-    return 0
 
 
 def _bind_port(host: str, port: int) -> socket.socket:
