@@ -80,11 +80,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
         have = ", ".join(sorted(prompts)) if prompts else "none"
         raise UsageError(f"model {args.model!r} has no prompt named {args.prompt_name!r} (its prompts: {have})")
     prompt = prompts.get(prompt_name) if prompt_name else None
-    # This command reports truncation in its own words (below). The library says it once per model, in a
-    # record that sentvec.cli.common.library_logging drops once the library tags it with
-    # InputsTruncatedWarning; until it does, mark it as said for this model.
-    if hasattr(model, "_warned_truncation"):
-        model._warned_truncation = True
 
     embeddings = model.encode(
         texts,
