@@ -18,6 +18,7 @@ import pytest
 
 import sentvec
 from sentvec import cli
+from sentvec.cli import encode as cli_encode
 from sentvec.store import resolve_model_folder
 
 SENTENCES = [
@@ -181,7 +182,7 @@ def test_jsonl_failure_midway_leaves_no_file(
 ) -> None:
     src = _write_lines(tmp_path / "in.txt", SENTENCES)
     out = tmp_path / "out.jsonl"
-    real_line = cli._jsonl_line
+    real_line = cli_encode._jsonl_line
     calls = []
 
     def line_then_fail(text: str, vector: object) -> str:
@@ -190,7 +191,7 @@ def test_jsonl_failure_midway_leaves_no_file(
             raise ValueError("simulated failure on the third record")
         return real_line(text, vector)
 
-    monkeypatch.setattr(cli, "_jsonl_line", line_then_fail)
+    monkeypatch.setattr(cli_encode, "_jsonl_line", line_then_fail)
     assert cli.main(["encode", "-i", str(src), "-o", str(out), "--no-progress"]) == 1
     assert "simulated failure" in capsys.readouterr().err
     assert len(calls) == 3
@@ -354,3 +355,83 @@ def test_python_dash_m_help() -> None:
     assert "usage: sentvec" in proc.stdout
     for command in ("encode", "similarity", "pull", "info"):
         assert command in proc.stdout
+
+
+def test_every_help_imports_no_torch() -> None:
+    """`sentvec --help` and each subcommand's --help answer without importing torch (or the model code)."""
+    script = (
+        "import argparse, contextlib, io, sys\n"
+        "from sentvec.cli import build_parser, main\n"
+        "def paths(parser, prefix):\n"
+        "    yield prefix\n"
+        "    for action in parser._actions:\n"
+        "        if isinstance(action, argparse._SubParsersAction):\n"
+        "            for name, child in action.choices.items():\n"
+        "                yield from paths(child, [*prefix, name])\n"
+        "count = 0\n"
+        "for argv in paths(build_parser(), []):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main([*argv, '--help']) == 0, argv\n"
+        "    count += 1\n"
+        "loaded = sorted(m for m in ('torch', 'sentvec.model', 'sentvec.folder_info') if m in sys.modules)\n"
+        "print(count, loaded)\n"
+    )
+    src = Path(sentvec.__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    count, loaded = proc.stdout.split(" ", 1)
+    assert int(count) >= 20  # the top parser, every command, every action of index, classify and plot
+    assert loaded.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["encode", "-i", "{tmp}/texts.txt", "--backend", "onnx"],
+        ["similarity", "a", "b", "--backend", "onnx"],
+        ["eval", "{model}", "--task", "{tmp}/pairs.tsv", "--backend", "onnx"],
+        ["classify", "train", "{tmp}/labelled.csv", "--out", "{tmp}/clf", "--backend", "onnx"],
+        ["index", "build", "{tmp}/texts.txt", "--out", "{tmp}/index", "--backend", "onnx"],
+        ["serve", "{model}", "--port", "0"],
+    ],
+    ids=lambda argv: " ".join(a for a in argv[:2] if not a.startswith("{")),
+)
+def test_every_command_hands_the_model_options_to_the_loader(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One loader for all: each command passes the model, --device, --cache-folder and --backend on."""
+    if argv[0] == "serve":
+        pytest.importorskip("fastapi")
+    if argv[0] == "eval":
+        pytest.importorskip("scipy")
+    (tmp_path / "texts.txt").write_text("one text\nanother text\n", encoding="utf-8")
+    (tmp_path / "pairs.tsv").write_text("sentence1\tsentence2\tscore\na\tb\t1\nc\td\t2\n", encoding="utf-8")
+    (tmp_path / "labelled.csv").write_text("text,label\ngood,pos\nbad,neg\n", encoding="utf-8")
+    calls: list[tuple[str, dict]] = []
+
+    def load(name: str, **options: object) -> object:
+        calls.append((name, options))
+        raise cli.UsageError("loaded")
+
+    monkeypatch.setattr(cli, "_load_model", load)
+    filled = [a.format(tmp=tmp_path, model="my-model") for a in argv]
+    if "-m" not in filled and "my-model" not in filled:
+        filled += ["-m", "my-model"]
+    assert cli.main([*filled, "--device", "cpu", "--cache-folder", str(tmp_path / "cache")]) == 2
+    assert "sentvec: error: loaded" in capsys.readouterr().err
+    backend = "torch" if argv[0] == "serve" else "onnx"  # serve has no --backend
+    assert calls == [("my-model", {"device": "cpu", "cache_folder": str(tmp_path / "cache"), "backend": backend})]
+
+
+def test_library_warnings_are_shown_except_what_the_command_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    """Log records tagged InputsTruncatedWarning are dropped (encode reports the count); others are shown."""
+    import logging
+
+    from sentvec.cli.common import InputsTruncatedWarning, library_logging
+
+    logger = logging.getLogger("sentvec.model")
+    with library_logging(quiet=False):
+        logger.warning("2 of 3 inputs were truncated", extra={"category": InputsTruncatedWarning})
+        logger.warning("most tokens are unknown to the vocabulary")
+    assert capsys.readouterr().err == "sentvec: WARNING: most tokens are unknown to the vocabulary\n"

@@ -61,7 +61,7 @@ def test_doctor_text_names_missing_extras_and_how_to_install_them(caches: Path, 
     server = next(ln for ln in lines if ln.split()[0] == "server")
     assert "fastapi missing" in server and server.endswith("-> pip install -e '.[server]'")
     sentvec_cache = next(ln for ln in lines if ln.strip().startswith("sentvec cache"))
-    assert "3.5 KB in 3 files; models: org--model" in sentvec_cache
+    assert "3.4 KiB in 3 files; models: org--model" in sentvec_cache
     assert "empty, not created yet" in next(ln for ln in lines if ln.strip().startswith("HF hub cache"))
     assert "SENTVEC_OFFLINE=1" in next(ln for ln in lines if ln.strip().startswith("downloads"))
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CORE", "EXTRAS", "environment_report", "format_report"]
+__all__ = ["CORE", "EXTRAS", "environment_report", "format_report", "format_size"]
 
 #: Core dependencies: (distribution, module).
 CORE = (
@@ -173,12 +173,16 @@ def environment_report() -> dict[str, Any]:
     }
 
 
-def _size(num_bytes: int) -> str:
+def format_size(num_bytes: int) -> str:
+    """A byte count for people, in binary units: ``512 B``, ``3.4 KiB``, ``86.6 MiB``, ``1.2 GiB``.
+
+    The one size format of sentvec's messages (``sentvec doctor``'s caches, ``sentvec info``'s weights).
+    """
     size = float(num_bytes)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
+        size /= 1024
     raise AssertionError("unreachable")
 
 
@@ -217,7 +221,7 @@ def format_report(report: dict[str, Any]) -> str:
         if not cache["exists"]:
             rows.append((label, f"{where}: empty, not created yet"))
             continue
-        detail = f"{_size(cache['bytes'])} in {cache['files']:,} files"
+        detail = f"{format_size(cache['bytes'])} in {cache['files']:,} files"
         if cache.get("models"):
             detail += f"; models: {', '.join(cache['models'])}"
         rows.append((label, f"{where}: {detail}"))
