@@ -9,7 +9,7 @@ searched as ``title + " " + text``, as BEIR does.
 {'scifact-train-hybrid_ndcg@10': 0.71..., 'scifact-train-hybrid_mrr@10': ..., ...}
 
 The metrics are the :class:`~sentvec.evaluation.InformationRetrievalEvaluator`'s (binary relevance; see
-:func:`~sentvec.evaluation.information_retrieval.retrieval_metrics`): nDCG@10, MRR@10, Recall@100 and MAP@100
+:func:`~sentvec.evaluation.metrics.retrieval_metrics`): nDCG@10, MRR@10, Recall@100 and MAP@100
 (average precision over the first 100, divided by ``min(100, relevant)``). Graded judgments (Cranfield's
 1-4) count as relevant when above 0. Queries without a relevant judgment are skipped. Judgments naming a
 document missing from the corpus are kept (they count as relevant and can never be found, as in trec_eval)
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.information_retrieval import retrieval_metrics
+from sentvec.evaluation.metrics import retrieval_metrics
 from sentvec.index.hybrid import ALPHA, CANDIDATES, FUSION, MODES, RRF_K, check_fusion, fuse
 
 logger = logging.getLogger(__name__)

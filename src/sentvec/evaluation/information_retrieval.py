@@ -12,7 +12,7 @@ from torch import Tensor
 from tqdm import trange
 
 from sentvec.evaluation.evaluator import SentenceEvaluator, embed
-from sentvec.evaluation.metrics import dcg_at_k, reciprocal_rank
+from sentvec.evaluation.metrics import retrieval_metrics
 from sentvec.similarity import SimilarityFunction
 
 logger = logging.getLogger(__name__)
@@ -219,55 +219,6 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
     def get_config_dict(self) -> dict[str, Any]:
         keys = ("truncate_dim", "query_prompt", "query_prompt_name", "corpus_prompt", "corpus_prompt_name")
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
-
-
-def retrieval_metrics(
-    ranked_ids: Sequence[Sequence[Hashable]],
-    relevant: Sequence[set[Hashable]],
-    accuracy_at_k: Sequence[int] = (1, 3, 5, 10),
-    precision_recall_at_k: Sequence[int] = (1, 3, 5, 10),
-    mrr_at_k: Sequence[int] = (10,),
-    ndcg_at_k: Sequence[int] = (10,),
-    map_at_k: Sequence[int] = (100,),
-) -> dict[str, dict[int, float]]:
-    """Retrieval metrics averaged over queries, from each query's ranked ids and its relevant ids.
-
-    - accuracy@k: share of queries with a relevant id in the first k.
-    - precision@k: relevant ids in the first k, divided by k; recall@k: divided by the relevant count.
-    - mrr@k: 1 / rank of the first relevant id in the first k (0 if none).
-    - ndcg@k: DCG of the first k (gain 1 per relevant id) over the DCG of a ranking that puts
-      all relevant ids first.
-    - map@k: sum of precision at each relevant id's rank within the first k, divided by
-      ``min(k, number relevant)``.
-
-    Returns ``{"accuracy@k": {k: value}, "precision@k": ..., "recall@k": ..., "ndcg@k": ...,
-    "mrr@k": ..., "map@k": ...}``.
-    """
-    if len(ranked_ids) != len(relevant) or not relevant:
-        raise ValueError(
-            f"need one ranking per query and at least one query; got {len(ranked_ids)} rankings "
-            f"and {len(relevant)} relevant sets"
-        )
-    is_hit = [np.array([cid in rel for cid in ranked], dtype=bool) for ranked, rel in zip(ranked_ids, relevant)]
-    counts = [len(rel) for rel in relevant]
-
-    def mean(values: list[float]) -> float:
-        return float(np.mean(values))
-
-    def average_precision_at(hit: np.ndarray, count: int, k: int) -> float:
-        ranks = np.flatnonzero(hit[:k]) + 1
-        return float((np.arange(1, len(ranks) + 1) / ranks).sum() / min(k, count))
-
-    return {
-        "accuracy@k": {k: mean([float(hit[:k].any()) for hit in is_hit]) for k in accuracy_at_k},
-        "precision@k": {k: mean([hit[:k].sum() / k for hit in is_hit]) for k in precision_recall_at_k},
-        "recall@k": {k: mean([hit[:k].sum() / n for hit, n in zip(is_hit, counts)]) for k in precision_recall_at_k},
-        "ndcg@k": {
-            k: mean([dcg_at_k(hit, k) / dcg_at_k(np.ones(n), k) for hit, n in zip(is_hit, counts)]) for k in ndcg_at_k
-        },
-        "mrr@k": {k: mean([reciprocal_rank(hit, k) for hit in is_hit]) for k in mrr_at_k},
-        "map@k": {k: mean([average_precision_at(hit, n, k) for hit, n in zip(is_hit, counts)]) for k in map_at_k},
-    }
 
 
 def _id_ranks(ids: list[Hashable]) -> np.ndarray:

@@ -11,7 +11,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from sentvec.evaluation.evaluator import SentenceEvaluator, embed
-from sentvec.evaluation.metrics import average_precision, ndcg_at_k, reciprocal_rank
+from sentvec.evaluation.metrics import scored_ranking_metrics
 from sentvec.similarity import cos_sim
 
 logger = logging.getLogger(__name__)
@@ -135,10 +135,10 @@ class RerankingEvaluator(SentenceEvaluator):
             scores = self.similarity_fct(query, docs)
             scores = (scores[0] if scores.dim() > 1 else scores).detach().float().cpu().numpy()
             relevant = np.array([1] * len(sample["positive"]) + [0] * len(sample["negative"]))
-            order = np.argsort(-scores, kind="stable")
-            rr.append(reciprocal_rank(relevant[order], self.at_k))
-            ndcg.append(ndcg_at_k(relevant, scores, self.at_k))
-            ap.append(average_precision(relevant, scores))
+            sample_ap, sample_rr, sample_ndcg = scored_ranking_metrics(relevant, scores, self.at_k)
+            ap.append(sample_ap)
+            rr.append(sample_rr)
+            ndcg.append(sample_ndcg)
         return {"map": float(np.mean(ap)), "mrr": float(np.mean(rr)), "ndcg": float(np.mean(ndcg))}
 
     def get_config_dict(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from sentvec.evaluation.evaluator import SentenceEvaluator
-from sentvec.evaluation.metrics import dcg_at_k, reciprocal_rank
+from sentvec.evaluation.metrics import ranked_list_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +113,11 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
             own = scores[start : start + len(docs)]
             start += len(docs)
             order = np.argsort(-own, kind="stable")
-            reranked.append(self._metrics([docs[i] in positives for i in order], len(positives)))
+            reranked.append(ranked_list_metrics([docs[i] in positives for i in order], len(positives), self.at_k))
             if "documents" in sample:
-                base.append(self._metrics([doc in positives for doc in sample["documents"]], len(positives)))
+                base.append(
+                    ranked_list_metrics([doc in positives for doc in sample["documents"]], len(positives), self.at_k)
+                )
         mean = tuple(float(v) for v in np.mean(reranked, axis=0))
         return mean, (tuple(float(v) for v in np.mean(base, axis=0)) if base else None)  # type: ignore[return-value]
 
@@ -126,16 +128,6 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         if self.always_rerank_positives:
             documents += [p for p in sample["positive"] if p not in documents]
         return documents
-
-    def _metrics(self, relevant_in_order: list[bool], num_positives: int) -> tuple[float, float, float]:
-        """AP, MRR@k and NDCG@k of a ranked list; positives missing from it count as not found."""
-        hits = np.asarray(relevant_in_order, dtype=bool)
-        if num_positives == 0:
-            return 0.0, 0.0, 0.0
-        precision_at_hits = np.cumsum(hits)[hits] / (np.flatnonzero(hits) + 1)
-        ap = float(precision_at_hits.sum() / num_positives)
-        ideal = dcg_at_k(np.ones(min(num_positives, self.at_k)), self.at_k)
-        return ap, reciprocal_rank(hits, self.at_k), dcg_at_k(hits.astype(float), self.at_k) / ideal
 
     def get_config_dict(self) -> dict[str, Any]:
         return {"at_k": self.at_k, "always_rerank_positives": self.always_rerank_positives}
