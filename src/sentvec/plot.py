@@ -26,11 +26,15 @@ import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentvec.paths import atomic_file
+from sentvec.types import TextEncoder
+
+if TYPE_CHECKING:  # for the annotation only: sentvec.evaluation imports this module
+    from sentvec.evaluation.evaluator import SimilarityEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +199,7 @@ def similarity_heatmap(
     texts: Sequence[str],
     scores: Any = None,
     *,
-    model: Any = None,
+    model: SimilarityEncoder | None = None,
     path: str | os.PathLike[str] | None = None,
     labels: Sequence[str] | None = None,
     title: str | None = None,
@@ -313,7 +317,7 @@ def corpus_map(
     texts: Sequence[str] | None = None,
     *,
     embeddings: Any = None,
-    model: Any = None,
+    model: TextEncoder | None = None,
     labels: Sequence[Any] | None = None,
     path: str | os.PathLike[str] | None = None,
     method: str = "auto",

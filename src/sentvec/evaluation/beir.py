@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from sentvec.evaluation.evaluator import RetrievalEncoder
 from sentvec.evaluation.metrics import retrieval_metrics
 from sentvec.index.hybrid import ALPHA, CANDIDATES, FUSION, MODES, RRF_K, check_fusion, fuse
 
@@ -176,7 +177,13 @@ def _is_number(text: str) -> bool:
 
 
 def dense_hits(
-    model: Any, queries: list[str], corpus: list[str], k: int, *, batch_size: int = 32, show_progress_bar: bool = False
+    model: RetrievalEncoder,
+    queries: list[str],
+    corpus: list[str],
+    k: int,
+    *,
+    batch_size: int = 32,
+    show_progress_bar: bool = False,
 ) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, cosine)`` over ``corpus`` by exact search, ties by increasing row."""
     _warn_truncated(model, queries, "queries")
@@ -191,7 +198,13 @@ def dense_hits(
 
 
 def sparse_hits(
-    model: Any, queries: list[str], corpus: list[str], k: int, *, batch_size: int = 32, show_progress_bar: bool = False
+    model: RetrievalEncoder,
+    queries: list[str],
+    corpus: list[str],
+    k: int,
+    *,
+    batch_size: int = 32,
+    show_progress_bar: bool = False,
 ) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, dot product)`` of a SparseEncoder's sparse vectors, ties by increasing row."""
     from sentvec.sparse_encoder.inverted import InvertedIndex
@@ -213,7 +226,7 @@ def _best(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]
 
 
-def _warn_truncated(model: Any, texts: list[str], what: str) -> None:
+def _warn_truncated(model: object, texts: list[str], what: str) -> None:
     limit = getattr(model, "max_seq_length", None)
     tokenize = getattr(model, "tokenize", None)
     if not limit or tokenize is None:
@@ -236,7 +249,7 @@ def _warn_truncated(model: Any, texts: list[str], what: str) -> None:
 def retrieve(
     data: BeirData,
     mode: str = "dense",
-    model: Any = None,
+    model: RetrievalEncoder | None = None,
     *,
     k: int = RECALL_AT,
     fusion: str = FUSION,
@@ -295,7 +308,7 @@ def beir_metrics(rankings: list[list[str]], data: BeirData) -> dict[str, float]:
 
 
 def evaluate_beir(
-    model: Any,
+    model: RetrievalEncoder | None,
     folder: str | os.PathLike[str] | BeirData,
     split: str = "test",
     mode: str = "dense",

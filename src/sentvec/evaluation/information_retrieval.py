@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
 from tqdm import trange
 
-from sentvec.evaluation.evaluator import SentenceEvaluator, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
 from sentvec.evaluation.metrics import retrieval_metrics
 from sentvec.similarity import SimilarityFunction
 
 logger = logging.getLogger(__name__)
 
 
-class InformationRetrievalEvaluator(SentenceEvaluator):
+class InformationRetrievalEvaluator(SentenceEvaluator[SimilarityEncoder]):
     """Retrieve the top documents of a corpus for each query and measure accuracy@k, precision@k,
     recall@k, MRR@k, NDCG@k and MAP@k (binary relevance).
 
@@ -117,8 +117,14 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
             self.csv_headers += [f"{fn}-MAP@{k}" for k in self.map_at_k]
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: SimilarityEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "Information Retrieval Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps)
         )
@@ -160,7 +166,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
-    def rank(self, model: Any) -> dict[str, list[list[Hashable]]]:
+    def rank(self, model: SimilarityEncoder) -> dict[str, list[list[Hashable]]]:
         """For each score function, each query's top corpus ids (as many as the largest cut-off)."""
         score_functions = self.score_functions or {model.similarity_fn_name: model.similarity}
         max_k = max(self.mrr_at_k + self.ndcg_at_k + self.accuracy_at_k + self.precision_recall_at_k + self.map_at_k)
@@ -217,6 +223,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         )
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         keys = ("truncate_dim", "query_prompt", "query_prompt_name", "corpus_prompt", "corpus_prompt_name")
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
 
@@ -224,7 +231,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
 def _id_ranks(ids: list[Hashable]) -> np.ndarray:
     """Position of each id in increasing id order: the tie-break between equal scores."""
     try:
-        order = sorted(range(len(ids)), key=ids.__getitem__)
+        order = sorted(range(len(ids)), key=cast(Callable[[int], Any], ids.__getitem__))
     except TypeError:
         raise TypeError("corpus ids must be comparable with each other (all strings or all numbers)") from None
     ranks = np.empty(len(ids), dtype=np.int64)

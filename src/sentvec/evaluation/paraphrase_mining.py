@@ -10,12 +10,13 @@ import numpy as np
 
 from sentvec.evaluation.evaluator import SentenceEvaluator
 from sentvec.evaluation.metrics import average_precision, best_f1_threshold
+from sentvec.types import TextEncoder
 from sentvec.util import paraphrase_mining_embeddings
 
 logger = logging.getLogger(__name__)
 
 
-class ParaphraseMiningEvaluator(SentenceEvaluator):
+class ParaphraseMiningEvaluator(SentenceEvaluator[TextEncoder]):
     """Mine the most similar sentence pairs of a collection (each sentence's ``top_k`` nearest
     neighbours, at most ``max_pairs`` pairs overall, by cosine similarity) and score that ranked
     list against the gold duplicate pairs.
@@ -82,8 +83,14 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         self.primary_metric = "average_precision"
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: TextEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "Paraphrase Mining Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps)
         )
@@ -103,7 +110,9 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         )
         logger.info("Number of candidate pairs: %d", len(candidates))
         scores = np.array([score for score, _, _ in candidates], dtype=np.float64)
-        labels = np.array([frozenset((self.ids[i], self.ids[j])) in self.duplicates for _, i, j in candidates])
+        labels = np.array(
+            [frozenset((self.ids[int(i)], self.ids[int(j)])) in self.duplicates for _, i, j in candidates]
+        )
         ap = average_precision(labels, scores, num_positives=self.total_num_duplicates)
         f1, precision, recall, threshold = best_f1_threshold(scores, labels, num_positives=self.total_num_duplicates)
         logger.info(
@@ -121,6 +130,7 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         return metrics
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         config: dict[str, Any] = {
             "add_transitive_closure": self.add_transitive_closure,
             "max_pairs": self.max_pairs,

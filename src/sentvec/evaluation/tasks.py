@@ -16,8 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sentvec.evaluation.embedding_similarity import SIMILARITY_NAMES, EmbeddingSimilarityEvaluator
+from sentvec.evaluation.embedding_similarity import EmbeddingSimilarityEvaluator
+from sentvec.evaluation.evaluator import SimilarityEncoder
 from sentvec.readers import STS_SPLITS, Pairs, data_folder, read_pairs, read_sts_benchmark
+from sentvec.types import SIMILARITY_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -224,12 +226,12 @@ def task_evaluator(
         main_similarity="cosine",
         similarity_fn_names=list(SIMILARITY_NAMES),
         name=name,
-        show_progress_bar=show_progress_bar,  # type: ignore[arg-type]
+        show_progress_bar=show_progress_bar,
     )
 
 
 def run_task(
-    model: Any,
+    model: SimilarityEncoder,
     task: str | os.PathLike[str] = "stsb",
     split: str = "test",
     *,

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.evaluator import SentenceEvaluator
+from sentvec.evaluation.evaluator import PairScorer, SentenceEvaluator
 from sentvec.evaluation.metrics import ranked_list_metrics
 
 logger = logging.getLogger(__name__)
 
 
-class CrossEncoderRerankingEvaluator(SentenceEvaluator):
+class CrossEncoderRerankingEvaluator(SentenceEvaluator[PairScorer]):
     """For each query, rerank its candidate documents with the cross-encoder and measure MAP, MRR@k
     and NDCG@k of the new order.
 
@@ -71,8 +71,14 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         self.primary_metric = f"ndcg@{at_k}"
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: PairScorer, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "CrossEncoderRerankingEvaluator: evaluating the model on the %s dataset%s:",
             self.name,
@@ -96,7 +102,9 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
-    def compute_metrics(self, model: Any) -> tuple[tuple[float, float, float], tuple[float, float, float] | None]:
+    def compute_metrics(
+        self, model: PairScorer
+    ) -> tuple[tuple[float, float, float], tuple[float, float, float] | None]:
         """Mean (MAP, MRR@k, NDCG@k) of the reranked order, and of the given order for ``documents`` samples."""
         candidates = [self._candidates(sample) for sample in self.samples]
         pairs = [(sample["query"], doc) for sample, docs in zip(self.samples, candidates) for doc in docs]
@@ -130,6 +138,7 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         return documents
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         return {"at_k": self.at_k, "always_rerank_positives": self.always_rerank_positives}
 
 
