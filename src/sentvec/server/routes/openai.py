@@ -15,16 +15,17 @@ from sentvec.server.schemas import EmbeddingsRequest, parse_inputs
 
 def add_openai_routes(app: FastAPI, served: Served) -> None:
     """Register ``POST /v1/embeddings`` and ``GET /v1/models`` (both need the API key, when set)."""
+    settings, service = served.settings, served.service
 
     @app.post("/v1/embeddings", dependencies=served.auth)
     async def embeddings(request: Request) -> Response:
         """OpenAI embeddings: vectors as ``model.encode`` gives them; with ``dimensions``, truncated to that
         many and re-normalised to unit length, as OpenAI does."""
         req: EmbeddingsRequest = await read_json(request, EmbeddingsRequest)
-        inputs = await run_in_threadpool(parse_inputs, req.input, "input", served.settings.max_client_batch_size)
-        served.service.check_dimensions(req.dimensions)
-        with served.service.admitted():
-            vectors, tokens = await served.service.embed(inputs, "input", served.settings.auto_truncate)
+        inputs = await run_in_threadpool(parse_inputs, req.input, "input", settings.max_client_batch_size)
+        service.check_dimensions(req.dimensions)
+        with service.admitted():
+            vectors, tokens = await service.embed(inputs, "input", settings.auto_truncate)
         if req.dimensions is not None:
             vectors = normalize(vectors[:, : req.dimensions])
 
@@ -36,7 +37,7 @@ def add_openai_routes(app: FastAPI, served: Served) -> None:
             return {
                 "object": "list",
                 "data": [{"object": "embedding", "embedding": row, "index": i} for i, row in enumerate(rows)],
-                "model": served.service.name,
+                "model": service.name,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
 
@@ -47,5 +48,5 @@ def add_openai_routes(app: FastAPI, served: Served) -> None:
         """The one served model, in OpenAI's list shape."""
         return {
             "object": "list",
-            "data": [{"id": served.service.name, "object": "model", "created": 0, "owned_by": "sentvec"}],
+            "data": [{"id": service.name, "object": "model", "created": 0, "owned_by": "sentvec"}],
         }

@@ -14,6 +14,7 @@ OPEN_ROUTES = ("/health", "/ready", "/metrics")
 
 def add_probe_routes(app: FastAPI, served: Served) -> None:
     """Register ``GET /health`` (liveness), ``/ready`` (the batch worker runs) and ``/metrics``."""
+    service = served.service
 
     @app.get("/health")
     async def health() -> Response:
@@ -23,11 +24,11 @@ def add_probe_routes(app: FastAPI, served: Served) -> None:
     @app.get("/ready")
     async def ready() -> Response:
         """Readiness: the model is loaded and the batch worker runs (503 otherwise)."""
-        if not served.service.batcher.alive:
+        if not service.batcher.alive:
             return JSONResponse(envelope(503, "the batch worker is not running"), status_code=503)
         return Response(status_code=200)
 
     @app.get("/metrics")
     async def metrics() -> Response:
         """Prometheus text format."""
-        return Response(served.service.metrics.render(), media_type=CONTENT_TYPE)
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)

@@ -12,6 +12,7 @@ from sentvec.server.rerank import RerankRequest
 
 def add_rerank_route(app: FastAPI, served: Served) -> None:
     """Register ``POST /rerank`` (needs the API key, when set)."""
+    settings = served.settings
 
     @app.post("/rerank", dependencies=served.auth)
     async def rerank(request: Request) -> JSONResponse:
@@ -27,5 +28,5 @@ def add_rerank_route(app: FastAPI, served: Served) -> None:
                 code="not_implemented",
             )
         req: RerankRequest = await read_json(request, RerankRequest)
-        truncate = served.settings.auto_truncate if req.truncate is None else req.truncate
+        truncate = settings.auto_truncate if req.truncate is None else req.truncate
         return JSONResponse(await reranker.rerank(req, truncate))

@@ -13,6 +13,7 @@ from sentvec.server.schemas import Inputs
 
 def add_search_route(app: FastAPI, served: Served) -> None:
     """Register ``POST /search`` (needs the API key, when set)."""
+    service = served.service
     model, index = served.model, served.index
 
     @app.post("/search", dependencies=served.auth)
@@ -48,7 +49,7 @@ def add_search_route(app: FastAPI, served: Served) -> None:
             )
 
         mode = mode or index.manifest.get("search_mode") or "dense"
-        with served.service.admitted():
+        with service.admitted():
             if mode != "dense":
                 # Keyword and fused searches run whole in a worker thread, in turn with other index work.
                 async with served.index_turn:
@@ -59,7 +60,7 @@ def add_search_route(app: FastAPI, served: Served) -> None:
             from sentvec.index.index import _query_prompt
 
             recorded = index.manifest["model"]
-            vectors, _ = await served.service.embed(
+            vectors, _ = await service.embed(
                 Inputs(texts=[query]), lambda i: "query", True, _query_prompt(model, recorded)
             )
             dim = recorded["truncate_dim"] or getattr(model, "truncate_dim", None)

@@ -17,17 +17,18 @@ from sentvec.server.schemas import EmbedRequest, Inputs, SimilarityRequest, Toke
 
 def add_tei_routes(app: FastAPI, served: Served) -> None:
     """Register ``POST /embed``, ``/similarity`` and ``/tokenize`` (the API key applies, when set)."""
+    settings, service = served.settings, served.service
     model = served.model
 
     @app.post("/embed", dependencies=served.auth)
     async def embed(request: Request) -> Response:
         """TEI embed: a list of vectors, unit length unless ``normalize`` is false."""
         req: EmbedRequest = await read_json(request, EmbedRequest)
-        inputs = await run_in_threadpool(parse_inputs, req.inputs, "inputs", served.settings.max_client_batch_size)
-        served.service.check_dimensions(req.dimensions)
-        truncate = served.settings.auto_truncate if req.truncate is None else req.truncate
-        with served.service.admitted():
-            vectors, _ = await served.service.embed(inputs, "inputs", truncate, req.prompt_name)
+        inputs = await run_in_threadpool(parse_inputs, req.inputs, "inputs", settings.max_client_batch_size)
+        service.check_dimensions(req.dimensions)
+        truncate = settings.auto_truncate if req.truncate is None else req.truncate
+        with service.admitted():
+            vectors, _ = await service.embed(inputs, "inputs", truncate, req.prompt_name)
         if req.dimensions is not None:
             vectors = vectors[:, : req.dimensions]
         if req.normalize:
@@ -47,10 +48,10 @@ def add_tei_routes(app: FastAPI, served: Served) -> None:
                 param="inputs.sentences",
                 code="empty_input",
             )
-        if len(sentences) > served.settings.max_client_batch_size:
+        if len(sentences) > settings.max_client_batch_size:
             raise unprocessable(
                 f"inputs.sentences has {len(sentences)} items; this server takes at most "
-                f"{served.settings.max_client_batch_size} per request (--max-client-batch-size)",
+                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
                 "inputs.sentences",
                 "too_many_inputs",
             )
@@ -60,9 +61,9 @@ def add_tei_routes(app: FastAPI, served: Served) -> None:
         ]:
             if not text:
                 raise APIError(400, f"{param} is an empty string; send some text", param=param, code="empty_input")
-        truncate = served.settings.auto_truncate if params is None or params.truncate is None else params.truncate
-        with served.service.admitted():
-            vectors, _ = await served.service.embed(
+        truncate = settings.auto_truncate if params is None or params.truncate is None else params.truncate
+        with service.admitted():
+            vectors, _ = await service.embed(
                 Inputs(texts=[req.inputs.source_sentence, *sentences]),
                 lambda i: "inputs.source_sentence" if i == 0 else f"inputs.sentences[{i - 1}]",
                 truncate,
@@ -79,17 +80,17 @@ def add_tei_routes(app: FastAPI, served: Served) -> None:
         texts = [req.inputs] if isinstance(req.inputs, str) else req.inputs
         if not texts:
             raise APIError(400, "inputs is an empty list; send at least one text", param="inputs", code="empty_input")
-        if len(texts) > served.settings.max_client_batch_size:
+        if len(texts) > settings.max_client_batch_size:
             raise unprocessable(
                 f"inputs has {len(texts)} items; this server takes at most "
-                f"{served.settings.max_client_batch_size} per request (--max-client-batch-size)",
+                f"{settings.max_client_batch_size} per request (--max-client-batch-size)",
                 "inputs",
                 "too_many_inputs",
             )
-        prompt = served.service.prompt(req.prompt_name) if req.prompt_name else None
-        rust = served.service._untruncated
-        lower = served.service.tokenizer.lowercase
-        budget = served.settings.max_batch_tokens
+        prompt = service.prompt(req.prompt_name) if req.prompt_name else None
+        rust = service._untruncated
+        lower = service.tokenizer.lowercase
+        budget = settings.max_batch_tokens
 
         def run() -> list[list[dict[str, Any]]]:
             full = [(prompt or "") + t for t in texts]
@@ -125,12 +126,13 @@ def add_tei_routes(app: FastAPI, served: Served) -> None:
                 out.append(tokens)
             return out
 
-        with served.service.admitted():
+        with service.admitted():
             return await json_response(run)
 
 
 def add_info_route(app: FastAPI, served: Served) -> None:
     """Register ``GET /info``: what is served and with which limits (TEI's shape, plus reranker and index)."""
+    settings, service = served.settings, served.service
     model, index = served.model, served.index
 
     @app.get("/info", dependencies=served.auth)
@@ -139,19 +141,19 @@ def add_info_route(app: FastAPI, served: Served) -> None:
         pooling = next((getattr(m, "pooling_mode", None) for m in model if hasattr(m, "pooling_mode")), None)
         dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
         return {
-            "model_id": served.service.name,
+            "model_id": service.name,
             "model_sha": None,
             "model_dtype": dtype,
             "model_type": {"embedding": {"pooling": pooling if isinstance(pooling, str) else list(pooling or [])}},
-            "max_concurrent_requests": served.settings.max_queue,
-            "max_input_length": served.service.max_seq_length,
-            "max_batch_tokens": served.settings.max_batch_tokens,
+            "max_concurrent_requests": settings.max_queue,
+            "max_input_length": service.max_seq_length,
+            "max_batch_tokens": settings.max_batch_tokens,
             "max_batch_requests": None,
-            "max_client_batch_size": served.settings.max_client_batch_size,
-            "auto_truncate": served.settings.auto_truncate,
+            "max_client_batch_size": settings.max_client_batch_size,
+            "auto_truncate": settings.auto_truncate,
             "tokenization_workers": None,
             "version": __version__,
-            "embedding_dimension": served.service.dimension,
+            "embedding_dimension": service.dimension,
             "similarity_fn_name": model.similarity_fn_name,
             "device": str(model.device),
             "reranker_model_id": served.reranker.name if served.reranker is not None else None,
