@@ -32,7 +32,9 @@ import numpy as np
 
 from sentvec.evaluation.evaluator import RetrievalEncoder
 from sentvec.evaluation.metrics import retrieval_metrics
+from sentvec.index.bm25 import BM25
 from sentvec.index.hybrid import ALPHA, CANDIDATES, FUSION, MODES, RRF_K, check_fusion, fuse
+from sentvec.sparse_encoder.inverted import InvertedIndex
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +209,6 @@ def sparse_hits(
     show_progress_bar: bool = False,
 ) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, dot product)`` of a SparseEncoder's sparse vectors, ties by increasing row."""
-    from sentvec.sparse_encoder.inverted import InvertedIndex
-
     docs = model.encode_document(
         corpus, batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_sparse_tensor=True
     )
@@ -273,8 +273,6 @@ def retrieve(
     elif mode == "dense":
         hits = dense_hits(model, data.queries, data.corpus, k, **options)  # type: ignore[arg-type]
     else:
-        from sentvec.index.bm25 import BM25
-
         keyword = BM25(bm25_language).fit(data.corpus).search(data.queries, depth)  # type: ignore[arg-type]
         if mode == "bm25":
             hits = [h[:k] for h in keyword]

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from sentvec.index.index import _query_prompt
 from sentvec.server.errors import APIError, unprocessable
 from sentvec.server.plumbing import Served, normalize, read_json
 from sentvec.server.schemas import Inputs
@@ -57,8 +58,6 @@ def add_search_route(app: FastAPI, served: Served) -> None:
                 return JSONResponse({"hits": hits})
             # The query is embedded by the batch worker, in turn with embedding requests, as
             # Index.search would embed it: the index's query prompt, truncation, dimensions, normalisation.
-            from sentvec.index.index import _query_prompt
-
             recorded = index.manifest["model"]
             vectors, _ = await service.embed(
                 Inputs(texts=[query]), lambda i: "query", True, _query_prompt(model, recorded)
