@@ -8,7 +8,7 @@ from math import log2, sqrt
 import numpy as np
 import pytest
 
-from sentvec.evaluation.information_retrieval import retrieval_metrics
+from sentvec.evaluation import information_retrieval
 from sentvec.evaluation.metrics import (
     average_precision,
     best_accuracy_threshold,
@@ -17,7 +17,10 @@ from sentvec.evaluation.metrics import (
     dcg_at_k,
     matthews_corrcoef,
     ndcg_at_k,
+    ranked_list_metrics,
     reciprocal_rank,
+    retrieval_metrics,
+    scored_ranking_metrics,
 )
 
 # scores of 4 pairs, ranked high to low: 0.8 (pos), 0.4 (neg), 0.35 (pos), 0.1 (neg)
@@ -109,6 +112,30 @@ def test_retrieval_metrics_on_three_queries_by_hand() -> None:
     assert m["ndcg@k"] == pytest.approx({3: (g / 1 + g / (1 + g) + 1 / (1 + g)) / 3})
     # AP@5: q1 (1/2) / 1; q2 (1/2 + 2/5) / 2; q3 (1 + 2/5) / 2
     assert m["map@k"] == pytest.approx({5: (0.5 + 0.45 + 0.7) / 3})
+
+
+def test_retrieval_metrics_keeps_its_old_import_path() -> None:
+    assert information_retrieval.retrieval_metrics is retrieval_metrics
+
+
+def test_ranked_list_metrics_by_hand() -> None:
+    # hits at ranks 2 and 4, one relevant item missing from the list: AP (1/2 + 2/4) / 3
+    g2, g3 = 1 / log2(3), 1 / log2(4)
+    ap, rr, ndcg = ranked_list_metrics([False, True, False, True], 3, k=3)
+    assert (ap, rr) == pytest.approx(((1 / 2 + 2 / 4) / 3, 1 / 2))
+    assert ndcg == pytest.approx(g2 / (1 + g2 + g3))
+    assert ranked_list_metrics([True, False], 0, k=3) == (0.0, 0.0, 0.0)
+    # the same list through retrieval_metrics (AP@4 divides by min(4, 3) as well)
+    m = retrieval_metrics([["a", "b", "c", "d"]], [{"b", "d", "x"}], mrr_at_k=[3], ndcg_at_k=[3], map_at_k=[4])
+    assert (m["map@k"][4], m["mrr@k"][3], m["ndcg@k"][3]) == pytest.approx((ap, rr, ndcg))
+
+
+def test_scored_ranking_metrics_groups_ties_for_ap_and_ndcg_only() -> None:
+    # scores 0.9 (neg), 0.9 (pos), 0.5 (pos): the tie shares rank 1-2 for AP and NDCG, MRR keeps list order
+    ap, rr, ndcg = scored_ranking_metrics([0, 1, 1], [0.9, 0.9, 0.5], k=10)
+    assert ap == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 3)
+    assert rr == pytest.approx(1 / 2)
+    assert ndcg == pytest.approx(ndcg_at_k([0, 1, 1], [0.9, 0.9, 0.5], 10))
 
 
 def test_metrics_agree_with_scipy_and_sklearn_on_random_data() -> None:

@@ -138,7 +138,7 @@ def _table_records(path: Path, delimiter: str, header: bool, columns: tuple[Colu
     """(line, row) for each non-empty row; rows are dicts when the file has a header, else lists."""
     if not header and not all(isinstance(c, int) for c in columns):
         raise ValueError(f"{path.name}: with header=False, name the columns by 0-based position, got {list(columns)}")
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
         names: list[str] | None = None

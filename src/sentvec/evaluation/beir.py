@@ -9,7 +9,7 @@ searched as ``title + " " + text``, as BEIR does.
 {'scifact-train-hybrid_ndcg@10': 0.71..., 'scifact-train-hybrid_mrr@10': ..., ...}
 
 The metrics are the :class:`~sentvec.evaluation.InformationRetrievalEvaluator`'s (binary relevance; see
-:func:`~sentvec.evaluation.information_retrieval.retrieval_metrics`): nDCG@10, MRR@10, Recall@100 and MAP@100
+:func:`~sentvec.evaluation.metrics.retrieval_metrics`): nDCG@10, MRR@10, Recall@100 and MAP@100
 (average precision over the first 100, divided by ``min(100, relevant)``). Graded judgments (Cranfield's
 1-4) count as relevant when above 0. Queries without a relevant judgment are skipped. Judgments naming a
 document missing from the corpus are kept (they count as relevant and can never be found, as in trec_eval)
@@ -30,8 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.information_retrieval import retrieval_metrics
+from sentvec.evaluation.evaluator import RetrievalEncoder
+from sentvec.evaluation.metrics import retrieval_metrics
+from sentvec.index.bm25 import BM25
 from sentvec.index.hybrid import ALPHA, CANDIDATES, FUSION, MODES, RRF_K, check_fusion, fuse
+from sentvec.sparse_encoder.inverted import InvertedIndex
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +179,13 @@ def _is_number(text: str) -> bool:
 
 
 def dense_hits(
-    model: Any, queries: list[str], corpus: list[str], k: int, *, batch_size: int = 32, show_progress_bar: bool = False
+    model: RetrievalEncoder,
+    queries: list[str],
+    corpus: list[str],
+    k: int,
+    *,
+    batch_size: int = 32,
+    show_progress_bar: bool = False,
 ) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, cosine)`` over ``corpus`` by exact search, ties by increasing row."""
     _warn_truncated(model, queries, "queries")
@@ -191,11 +200,15 @@ def dense_hits(
 
 
 def sparse_hits(
-    model: Any, queries: list[str], corpus: list[str], k: int, *, batch_size: int = 32, show_progress_bar: bool = False
+    model: RetrievalEncoder,
+    queries: list[str],
+    corpus: list[str],
+    k: int,
+    *,
+    batch_size: int = 32,
+    show_progress_bar: bool = False,
 ) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, dot product)`` of a SparseEncoder's sparse vectors, ties by increasing row."""
-    from sentvec.sparse_encoder.inverted import InvertedIndex
-
     docs = model.encode_document(
         corpus, batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_sparse_tensor=True
     )
@@ -213,7 +226,7 @@ def _best(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]
 
 
-def _warn_truncated(model: Any, texts: list[str], what: str) -> None:
+def _warn_truncated(model: object, texts: list[str], what: str) -> None:
     limit = getattr(model, "max_seq_length", None)
     tokenize = getattr(model, "tokenize", None)
     if not limit or tokenize is None:
@@ -236,7 +249,7 @@ def _warn_truncated(model: Any, texts: list[str], what: str) -> None:
 def retrieve(
     data: BeirData,
     mode: str = "dense",
-    model: Any = None,
+    model: RetrievalEncoder | None = None,
     *,
     k: int = RECALL_AT,
     fusion: str = FUSION,
@@ -260,8 +273,6 @@ def retrieve(
     elif mode == "dense":
         hits = dense_hits(model, data.queries, data.corpus, k, **options)  # type: ignore[arg-type]
     else:
-        from sentvec.index.bm25 import BM25
-
         keyword = BM25(bm25_language).fit(data.corpus).search(data.queries, depth)  # type: ignore[arg-type]
         if mode == "bm25":
             hits = [h[:k] for h in keyword]
@@ -295,7 +306,7 @@ def beir_metrics(rankings: list[list[str]], data: BeirData) -> dict[str, float]:
 
 
 def evaluate_beir(
-    model: Any,
+    model: RetrievalEncoder | None,
     folder: str | os.PathLike[str] | BeirData,
     split: str = "test",
     mode: str = "dense",

@@ -7,17 +7,17 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.embedding_similarity import SIMILARITY_NAMES, SimilarityName
-from sentvec.evaluation.evaluator import SentenceEvaluator, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
 from sentvec.evaluation.metrics import average_precision, best_accuracy_threshold, best_f1_threshold, matthews_corrcoef
 from sentvec.similarity import SimilarityFunction
+from sentvec.types import SIMILARITY_NAMES, SimilarityName
 
 logger = logging.getLogger(__name__)
 
 _METRICS = ("accuracy", "accuracy_threshold", "f1", "precision", "recall", "f1_threshold", "ap", "mcc")
 
 
-class BinaryClassificationEvaluator(SentenceEvaluator):
+class BinaryClassificationEvaluator(SentenceEvaluator[SimilarityEncoder]):
     """Classify sentence pairs as similar (1) or not (0) by thresholding their embedding similarity,
     with the thresholds that maximise accuracy and F1 on these pairs.
 
@@ -100,8 +100,14 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         self.csv_headers += [f"{fn}_{metric}" for fn in similarity_fn_names for metric in _METRICS]
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: SimilarityEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info("Binary Accuracy Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps))
         if not self.similarity_fn_names:
             self.similarity_fn_names = [model.similarity_fn_name]
@@ -125,7 +131,7 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
-    def compute_metrics(self, model: Any) -> dict[str, dict[str, float]]:
+    def compute_metrics(self, model: SimilarityEncoder) -> dict[str, dict[str, float]]:
         """``{fn: {metric: value}}`` for each similarity function."""
         # each distinct sentence is embedded once, in first-seen order
         unique = list(dict.fromkeys(self.sentences1 + self.sentences2))
@@ -177,4 +183,5 @@ class BinaryClassificationEvaluator(SentenceEvaluator):
         return results
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         return {"truncate_dim": self.truncate_dim} if self.truncate_dim is not None else {}

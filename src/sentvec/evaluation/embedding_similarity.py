@@ -7,17 +7,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sentvec.evaluation.evaluator import SentenceEvaluator, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
 from sentvec.evaluation.metrics import correlations
 from sentvec.similarity import SimilarityFunction
+from sentvec.types import SIMILARITY_NAMES, SimilarityName
 
 logger = logging.getLogger(__name__)
 
-SimilarityName = Literal["cosine", "dot", "euclidean", "manhattan"]
-SIMILARITY_NAMES: tuple[str, ...] = ("cosine", "dot", "euclidean", "manhattan")
 
-
-class EmbeddingSimilarityEvaluator(SentenceEvaluator):
+class EmbeddingSimilarityEvaluator(SentenceEvaluator[SimilarityEncoder]):
     """Pearson and Spearman correlation between the gold scores of sentence pairs and the similarity
     of their embeddings, for each similarity function asked for.
 
@@ -98,8 +96,14 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         self.csv_headers += [f"{fn}_{metric}" for fn in similarity_fn_names for metric in ("pearson", "spearman")]
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: SimilarityEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         truncated = f" (truncated to {self.truncate_dim})" if self.truncate_dim is not None else ""
         logger.info(
             "EmbeddingSimilarityEvaluator: evaluating on the %s dataset%s%s:",
@@ -138,10 +142,10 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
-    def embed_pairs(self, model: Any) -> tuple[np.ndarray, np.ndarray]:
+    def embed_pairs(self, model: SimilarityEncoder) -> tuple[np.ndarray, np.ndarray]:
         """The float embeddings of both sides; quantized (then unpacked to 0/1 floats for the binary
         kinds) when ``precision`` asks for it."""
-        options = dict(
+        options: dict[str, Any] = dict(
             batch_size=self.batch_size,
             show_progress_bar=self.show_progress_bar,
             convert_to_numpy=True,
@@ -165,7 +169,9 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator):
 
     @property
     def description(self) -> str:
+        """The evaluator's name in words (``Semantic Similarity``), for model cards."""
         return "Semantic Similarity"
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         return {key: getattr(self, key) for key in ("truncate_dim", "precision") if getattr(self, key) is not None}

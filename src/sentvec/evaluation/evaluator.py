@@ -1,4 +1,5 @@
-"""The evaluator base class: a callable that scores a model and returns ``dict[str, float]``."""
+"""The evaluator base class: a callable that scores a model and returns ``dict[str, float]``; and the
+Protocols saying what each kind of evaluator needs of the model it scores."""
 
 from __future__ import annotations
 
@@ -6,10 +7,58 @@ import csv
 import os
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
+
+from torch import Tensor
+
+from sentvec.types import TextEncoder
 
 
-class SentenceEvaluator:
+class SimilarityEncoder(TextEncoder, Protocol):
+    """A :class:`~sentvec.types.TextEncoder` that also scores embeddings with its own similarity function
+    (``SentenceTransformer`` fits)."""
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """The name of the similarity function: ``cosine``, ``dot``, ``euclidean`` or ``manhattan``."""
+        ...
+
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> Tensor:
+        """Scores of every row of ``embeddings1`` with every row of ``embeddings2``."""
+        ...
+
+
+class RetrievalEncoder(TextEncoder, Protocol):
+    """A :class:`~sentvec.types.TextEncoder` with separate query and document encoders (their prompts)."""
+
+    def encode_query(self, sentences: Any, **kwargs: Any) -> Any:
+        """Embed queries (the model's query prompt applies)."""
+        ...
+
+    def encode_document(self, sentences: Any, **kwargs: Any) -> Any:
+        """Embed documents (the model's document prompt applies)."""
+        ...
+
+
+class PairScorer(Protocol):
+    """What the cross-encoder evaluators need of a model: a score (or label scores) per text pair
+    (``CrossEncoder`` fits)."""
+
+    def predict(self, sentences: Any, **kwargs: Any) -> Any:
+        """One score (or one row of label scores) per ``(text, text)`` pair."""
+        ...
+
+    def rank(self, query: str, documents: Sequence[str], **kwargs: Any) -> list[dict[str, Any]]:
+        """``documents`` ranked by their score against ``query``, best first."""
+        ...
+
+
+# The kind of model an evaluator scores. Contravariant: an evaluator of any TextEncoder also
+# evaluates a SimilarityEncoder, so evaluators of both kinds combine in a SequentialEvaluator.
+ModelT = TypeVar("ModelT", contravariant=True)
+
+
+class SentenceEvaluator(Generic[ModelT]):
     """Base class of the evaluators, under sentence-transformers' name and contract.
 
     An evaluator is called with a model and returns its metrics as ``{"<name>_<metric>": value}``.
@@ -31,12 +80,13 @@ class SentenceEvaluator:
         self.primary_metric: str | None = None
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: ModelT, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
         """Evaluate ``model``.
 
         Args:
-            model: a SentenceTransformer (sentvec's, or sentence-transformers' own).
+            model: the model to score: a SentenceTransformer (sentvec's, or sentence-transformers' own)
+                for the embedding evaluators, a CrossEncoder for the cross-encoder ones.
             output_path: a folder to append this evaluation's CSV row to; None writes nothing.
             epoch, steps: where in training the evaluation happens, written to the CSV row
                 (-1: after training, or at the end of the epoch).
@@ -57,7 +107,7 @@ class SentenceEvaluator:
         return {f"{name}_{key}": value for key, value in values.items()}
 
     def store_metrics_in_model_card_data(
-        self, model: Any, metrics: dict[str, Any], epoch: int = 0, step: int = 0
+        self, model: object, metrics: dict[str, Any], epoch: int = 0, step: int = 0
     ) -> None:
         """Hand the metrics to the model's card data when it keeps any (sentence-transformers models do)."""
         card = getattr(model, "model_card_data", None)
@@ -99,7 +149,7 @@ class SentenceEvaluator:
 BaseEvaluator = SentenceEvaluator  # the sentence-transformers >= 5 name
 
 
-def embed(model: Any, texts: Sequence[Any], role: str | None = None, **kwargs: Any) -> Any:
+def embed(model: TextEncoder, texts: Sequence[Any], role: str | None = None, **kwargs: Any) -> Any:
     """``model.encode(texts, **kwargs)``, or ``encode_query``/``encode_document`` for ``role="query"``
     or ``"document"`` (so a model's query and document prompts apply), where the model has them."""
     encode = model.encode if role is None else getattr(model, f"encode_{role}", model.encode)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
 from tqdm import trange
 
-from sentvec.evaluation.evaluator import SentenceEvaluator, embed
-from sentvec.evaluation.metrics import dcg_at_k, reciprocal_rank
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
+from sentvec.evaluation.metrics import retrieval_metrics
 from sentvec.similarity import SimilarityFunction
 
 logger = logging.getLogger(__name__)
 
 
-class InformationRetrievalEvaluator(SentenceEvaluator):
+class InformationRetrievalEvaluator(SentenceEvaluator[SimilarityEncoder]):
     """Retrieve the top documents of a corpus for each query and measure accuracy@k, precision@k,
     recall@k, MRR@k, NDCG@k and MAP@k (binary relevance).
 
@@ -117,8 +117,14 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
             self.csv_headers += [f"{fn}-MAP@{k}" for k in self.map_at_k]
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: SimilarityEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "Information Retrieval Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps)
         )
@@ -160,7 +166,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
-    def rank(self, model: Any) -> dict[str, list[list[Hashable]]]:
+    def rank(self, model: SimilarityEncoder) -> dict[str, list[list[Hashable]]]:
         """For each score function, each query's top corpus ids (as many as the largest cut-off)."""
         score_functions = self.score_functions or {model.similarity_fn_name: model.similarity}
         max_k = max(self.mrr_at_k + self.ndcg_at_k + self.accuracy_at_k + self.precision_recall_at_k + self.map_at_k)
@@ -217,63 +223,15 @@ class InformationRetrievalEvaluator(SentenceEvaluator):
         )
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         keys = ("truncate_dim", "query_prompt", "query_prompt_name", "corpus_prompt", "corpus_prompt_name")
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
-
-
-def retrieval_metrics(
-    ranked_ids: Sequence[Sequence[Hashable]],
-    relevant: Sequence[set[Hashable]],
-    accuracy_at_k: Sequence[int] = (1, 3, 5, 10),
-    precision_recall_at_k: Sequence[int] = (1, 3, 5, 10),
-    mrr_at_k: Sequence[int] = (10,),
-    ndcg_at_k: Sequence[int] = (10,),
-    map_at_k: Sequence[int] = (100,),
-) -> dict[str, dict[int, float]]:
-    """Retrieval metrics averaged over queries, from each query's ranked ids and its relevant ids.
-
-    - accuracy@k: share of queries with a relevant id in the first k.
-    - precision@k: relevant ids in the first k, divided by k; recall@k: divided by the relevant count.
-    - mrr@k: 1 / rank of the first relevant id in the first k (0 if none).
-    - ndcg@k: DCG of the first k (gain 1 per relevant id) over the DCG of a ranking that puts
-      all relevant ids first.
-    - map@k: sum of precision at each relevant id's rank within the first k, divided by
-      ``min(k, number relevant)``.
-
-    Returns ``{"accuracy@k": {k: value}, "precision@k": ..., "recall@k": ..., "ndcg@k": ...,
-    "mrr@k": ..., "map@k": ...}``.
-    """
-    if len(ranked_ids) != len(relevant) or not relevant:
-        raise ValueError(
-            f"need one ranking per query and at least one query; got {len(ranked_ids)} rankings "
-            f"and {len(relevant)} relevant sets"
-        )
-    is_hit = [np.array([cid in rel for cid in ranked], dtype=bool) for ranked, rel in zip(ranked_ids, relevant)]
-    counts = [len(rel) for rel in relevant]
-
-    def mean(values: list[float]) -> float:
-        return float(np.mean(values))
-
-    def average_precision_at(hit: np.ndarray, count: int, k: int) -> float:
-        ranks = np.flatnonzero(hit[:k]) + 1
-        return float((np.arange(1, len(ranks) + 1) / ranks).sum() / min(k, count))
-
-    return {
-        "accuracy@k": {k: mean([float(hit[:k].any()) for hit in is_hit]) for k in accuracy_at_k},
-        "precision@k": {k: mean([hit[:k].sum() / k for hit in is_hit]) for k in precision_recall_at_k},
-        "recall@k": {k: mean([hit[:k].sum() / n for hit, n in zip(is_hit, counts)]) for k in precision_recall_at_k},
-        "ndcg@k": {
-            k: mean([dcg_at_k(hit, k) / dcg_at_k(np.ones(n), k) for hit, n in zip(is_hit, counts)]) for k in ndcg_at_k
-        },
-        "mrr@k": {k: mean([reciprocal_rank(hit, k) for hit in is_hit]) for k in mrr_at_k},
-        "map@k": {k: mean([average_precision_at(hit, n, k) for hit, n in zip(is_hit, counts)]) for k in map_at_k},
-    }
 
 
 def _id_ranks(ids: list[Hashable]) -> np.ndarray:
     """Position of each id in increasing id order: the tie-break between equal scores."""
     try:
-        order = sorted(range(len(ids)), key=ids.__getitem__)
+        order = sorted(range(len(ids)), key=cast(Callable[[int], Any], ids.__getitem__))
     except TypeError:
         raise TypeError("corpus ids must be comparable with each other (all strings or all numbers)") from None
     ranks = np.empty(len(ids), dtype=np.int64)

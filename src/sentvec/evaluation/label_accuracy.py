@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from sentvec.evaluation.evaluator import SentenceEvaluator
+from sentvec.losses.softmax import SoftmaxLoss
 
 logger = logging.getLogger(__name__)
 
 
-class LabelAccuracyEvaluator(SentenceEvaluator):
+class CollatingModel(Protocol):
+    """What :class:`LabelAccuracyEvaluator` needs of the model: eval mode and its batch collation."""
+
+    def eval(self) -> Any:
+        """Switch to evaluation mode (no dropout)."""
+        ...
+
+    def smart_batching_collate(self, batch: list[Any]) -> Any:
+        """Tokenize a list of examples into ``(features per column, labels)``."""
+        ...
+
+
+class LabelAccuracyEvaluator(SentenceEvaluator[CollatingModel]):
     """Accuracy of ``softmax_model`` (a :class:`~sentvec.losses.SoftmaxLoss`, whose classifier reads the
     two texts' embeddings) on labelled pairs.
 
@@ -26,7 +39,9 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
     Returns (when called) ``{name}_accuracy`` (primary).
     """
 
-    def __init__(self, dataloader: Any, name: str = "", softmax_model: Any = None, write_csv: bool = True) -> None:
+    def __init__(
+        self, dataloader: Any, name: str = "", softmax_model: SoftmaxLoss | None = None, write_csv: bool = True
+    ) -> None:
         super().__init__()
         if softmax_model is None:
             raise ValueError(
@@ -41,8 +56,14 @@ class LabelAccuracyEvaluator(SentenceEvaluator):
         self.primary_metric = "accuracy"
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: CollatingModel, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info("Label accuracy of the model on the %s dataset%s:", self.name, self._when(epoch, steps))
         model.eval()
         self.dataloader.collate_fn = model.smart_batching_collate

@@ -4,10 +4,19 @@ Each function takes plain arrays and returns Python floats, so it can be checked
 rules are those of the libraries the published numbers come from: :func:`average_precision` and
 :func:`ndcg_at_k` treat equal scores as one group (as scikit-learn does), and the best-threshold
 searches only place a threshold between two different scores.
+
+Two families of ranking metrics, because the reference evaluators score two different things:
+
+- from scores (:func:`average_precision`, :func:`ndcg_at_k`, :func:`scored_ranking_metrics`): ties grouped, every candidate scored
+  (the bi-encoder :class:`~sentvec.evaluation.RerankingEvaluator`, binary classification, mining);
+- from a ranked list of hits (:func:`reciprocal_rank`, :func:`ranked_average_precision`,
+  :func:`ranked_ndcg`, :func:`ranked_list_metrics`, :func:`retrieval_metrics`): the order is given and
+  relevant items may be missing from it (information retrieval, BEIR, cross-encoder reranking).
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -169,3 +178,87 @@ def reciprocal_rank(relevant_in_rank_order: ArrayLike, k: int) -> float:
     """1 / rank of the first relevant item within the first ``k``; 0 when none is."""
     hits = np.flatnonzero(np.asarray(relevant_in_rank_order, dtype=bool)[:k])
     return 1.0 / (hits[0] + 1) if len(hits) else 0.0
+
+
+def scored_ranking_metrics(relevance: ArrayLike, scores: ArrayLike, k: int) -> tuple[float, float, float]:
+    """(AP, MRR@k, NDCG@k) of ranking candidates by decreasing score, against their 0/1 relevance.
+
+    AP and NDCG group equal scores (:func:`average_precision`, :func:`ndcg_at_k`); MRR breaks ties by
+    the candidates' given order.
+    """
+    relevance = np.asarray(relevance)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    return (
+        average_precision(relevance, scores),
+        reciprocal_rank(relevance[order], k),
+        ndcg_at_k(relevance, scores, k),
+    )
+
+
+def ranked_average_precision(hits: ArrayLike, num_relevant: int, k: int | None = None) -> float:
+    """Average precision of a ranked list of hits (True where the item is relevant).
+
+    The sum of precision at each hit's rank within the first ``k`` (the whole list when None), divided
+    by ``min(k, num_relevant)`` (by ``num_relevant`` when ``k`` is None), so relevant items missing
+    from the list count as not found.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    ranks = np.flatnonzero(hits if k is None else hits[:k]) + 1
+    denominator = num_relevant if k is None else min(k, num_relevant)
+    return float((np.arange(1, len(ranks) + 1) / ranks).sum() / denominator)
+
+
+def ranked_ndcg(hits: ArrayLike, num_relevant: int, k: int) -> float:
+    """NDCG@k of a ranked list of hits (gain 1 per relevant item) against putting all
+    ``num_relevant`` relevant items first."""
+    return dcg_at_k(np.asarray(hits, dtype=float), k) / dcg_at_k(np.ones(num_relevant), k)
+
+
+def ranked_list_metrics(hits: ArrayLike, num_relevant: int, k: int) -> tuple[float, float, float]:
+    """(AP over the whole list, MRR@k, NDCG@k) of one ranked list of hits; all 0 when nothing is relevant."""
+    if num_relevant == 0:
+        return 0.0, 0.0, 0.0
+    return ranked_average_precision(hits, num_relevant), reciprocal_rank(hits, k), ranked_ndcg(hits, num_relevant, k)
+
+
+def retrieval_metrics(
+    ranked_ids: Sequence[Sequence[Hashable]],
+    relevant: Sequence[set[Hashable]],
+    accuracy_at_k: Sequence[int] = (1, 3, 5, 10),
+    precision_recall_at_k: Sequence[int] = (1, 3, 5, 10),
+    mrr_at_k: Sequence[int] = (10,),
+    ndcg_at_k: Sequence[int] = (10,),
+    map_at_k: Sequence[int] = (100,),
+) -> dict[str, dict[int, float]]:
+    """Retrieval metrics averaged over queries, from each query's ranked ids and its relevant ids.
+
+    - accuracy@k: share of queries with a relevant id in the first k.
+    - precision@k: relevant ids in the first k, divided by k; recall@k: divided by the relevant count.
+    - mrr@k: 1 / rank of the first relevant id in the first k (0 if none).
+    - ndcg@k: DCG of the first k (gain 1 per relevant id) over the DCG of a ranking that puts
+      all relevant ids first.
+    - map@k: sum of precision at each relevant id's rank within the first k, divided by
+      ``min(k, number relevant)``.
+
+    Returns ``{"accuracy@k": {k: value}, "precision@k": ..., "recall@k": ..., "ndcg@k": ...,
+    "mrr@k": ..., "map@k": ...}``.
+    """
+    if len(ranked_ids) != len(relevant) or not relevant:
+        raise ValueError(
+            f"need one ranking per query and at least one query; got {len(ranked_ids)} rankings "
+            f"and {len(relevant)} relevant sets"
+        )
+    is_hit = [np.array([cid in rel for cid in ranked], dtype=bool) for ranked, rel in zip(ranked_ids, relevant)]
+    counts = [len(rel) for rel in relevant]
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values))
+
+    return {
+        "accuracy@k": {k: mean([float(hit[:k].any()) for hit in is_hit]) for k in accuracy_at_k},
+        "precision@k": {k: mean([hit[:k].sum() / k for hit in is_hit]) for k in precision_recall_at_k},
+        "recall@k": {k: mean([hit[:k].sum() / n for hit, n in zip(is_hit, counts)]) for k in precision_recall_at_k},
+        "ndcg@k": {k: mean([ranked_ndcg(hit, n, k) for hit, n in zip(is_hit, counts)]) for k in ndcg_at_k},
+        "mrr@k": {k: mean([reciprocal_rank(hit, k) for hit in is_hit]) for k in mrr_at_k},
+        "map@k": {k: mean([ranked_average_precision(hit, n, k) for hit, n in zip(is_hit, counts)]) for k in map_at_k},
+    }

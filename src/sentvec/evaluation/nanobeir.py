@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
-from sentvec.evaluation.evaluator import SentenceEvaluator
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder
 from sentvec.evaluation.information_retrieval import InformationRetrievalEvaluator
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ DATASETS: dict[str, str] = {
 }
 
 
-class NanoBEIREvaluator(SentenceEvaluator):
+class NanoBEIREvaluator(SentenceEvaluator[SimilarityEncoder]):
     """Run an :class:`InformationRetrievalEvaluator` on each chosen NanoBEIR data set and report every
     data set's metrics plus their aggregate (default: the mean) under ``NanoBEIR_<aggregate_key>``.
 
@@ -90,7 +90,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
         self.write_csv = write_csv
         self.query_prompts = self._per_dataset(query_prompts, "query_prompts")
         self.corpus_prompts = self._per_dataset(corpus_prompts, "corpus_prompts")
-        self.ir_options = dict(
+        self.ir_options: dict[str, Any] = dict(
             mrr_at_k=mrr_at_k,
             ndcg_at_k=ndcg_at_k,
             accuracy_at_k=accuracy_at_k,
@@ -130,7 +130,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
         corpus = load_dataset(self.dataset_id, "corpus", split=split)
         queries = load_dataset(self.dataset_id, "queries", split=split)
         qrels = load_dataset(self.dataset_id, "qrels", split=split)
-        relevant: dict[str, set[str]] = {}
+        relevant: dict[Hashable, set[Hashable]] = {}
         for query_id, corpus_id in zip(qrels["query-id"], qrels["corpus-id"]):
             relevant.setdefault(str(query_id), set()).add(str(corpus_id))
         return InformationRetrievalEvaluator(
@@ -144,8 +144,14 @@ class NanoBEIREvaluator(SentenceEvaluator):
         )
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: SimilarityEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info("NanoBEIR evaluation of the model on %s%s:", self.dataset_names, self._when(epoch, steps))
         if self.evaluators is None:
             self.evaluators = [self._load(name) for name in self.dataset_names]
@@ -157,7 +163,7 @@ class NanoBEIREvaluator(SentenceEvaluator):
             per_dataset.append({key[len(evaluator.name) + 1 :]: value for key, value in metrics.items()})
         shared = [key for key in per_dataset[0] if all(key in m for m in per_dataset)]
         aggregated = {key: float(self.aggregate_fn([m[key] for m in per_dataset])) for key in shared}
-        main = self.main_score_function or self.evaluators[0].primary_metric.split("_")[-2]
+        main = self.main_score_function or cast(str, self.evaluators[0].primary_metric).split("_")[-2]
         self.primary_metric = f"{main}_ndcg@{max(self.ir_options['ndcg_at_k'])}"
         if len(self.csv_headers) == 2:
             self.csv_headers += list(aggregated)

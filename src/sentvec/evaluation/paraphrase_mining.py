@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from sentvec.evaluation.evaluator import SentenceEvaluator
 from sentvec.evaluation.metrics import average_precision, best_f1_threshold
-from sentvec.similarity import cos_sim
+from sentvec.types import TextEncoder
+from sentvec.util import paraphrase_mining_embeddings
 
 logger = logging.getLogger(__name__)
 
 
-class ParaphraseMiningEvaluator(SentenceEvaluator):
+class ParaphraseMiningEvaluator(SentenceEvaluator[TextEncoder]):
     """Mine the most similar sentence pairs of a collection (each sentence's ``top_k`` nearest
     neighbours, at most ``max_pairs`` pairs overall, by cosine similarity) and score that ranked
     list against the gold duplicate pairs.
@@ -84,8 +83,14 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         self.primary_metric = "average_precision"
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: TextEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "Paraphrase Mining Evaluation of the model on the %s dataset%s:", self.name, self._when(epoch, steps)
         )
@@ -105,7 +110,9 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         )
         logger.info("Number of candidate pairs: %d", len(candidates))
         scores = np.array([score for score, _, _ in candidates], dtype=np.float64)
-        labels = np.array([frozenset((self.ids[i], self.ids[j])) in self.duplicates for _, i, j in candidates])
+        labels = np.array(
+            [frozenset((self.ids[int(i)], self.ids[int(j)])) in self.duplicates for _, i, j in candidates]
+        )
         ap = average_precision(labels, scores, num_positives=self.total_num_duplicates)
         f1, precision, recall, threshold = best_f1_threshold(scores, labels, num_positives=self.total_num_duplicates)
         logger.info(
@@ -123,6 +130,7 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         return metrics
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         config: dict[str, Any] = {
             "add_transitive_closure": self.add_transitive_closure,
             "max_pairs": self.max_pairs,
@@ -131,63 +139,6 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
         if self.truncate_dim is not None:
             config["truncate_dim"] = self.truncate_dim
         return config
-
-
-def paraphrase_mining_embeddings(
-    embeddings: Tensor,
-    query_chunk_size: int = 5000,
-    corpus_chunk_size: int = 100000,
-    max_pairs: int = 500000,
-    top_k: int = 100,
-    score_function: Callable[[Tensor, Tensor], Tensor] = cos_sim,
-) -> list[tuple[float, int, int]]:
-    """The most similar pairs among ``embeddings``: each row's ``top_k`` nearest other rows, at most
-    ``max_pairs`` pairs in all, as ``(score, i, j)`` with ``i < j``, most similar first.
-
-    ``score_function`` must be symmetric: a pair found from both ends is kept once, with the score
-    seen first (from the smaller query index).
-    """
-    n = len(embeddings)
-    if n < 2:
-        return []
-    k = min(top_k, n - 1)
-    kept_scores = np.empty(0, dtype=np.float64)
-    kept_keys = np.empty(0, dtype=np.int64)  # i * n + j
-    for q_start in range(0, n, query_chunk_size):
-        queries = embeddings[q_start : q_start + query_chunk_size]
-        rows = torch.arange(q_start, q_start + len(queries))
-        best_scores: Tensor | None = None
-        best_ids: Tensor | None = None
-        for c_start in range(0, n, corpus_chunk_size):
-            scores = score_function(queries, embeddings[c_start : c_start + corpus_chunk_size]).detach().float().cpu()
-            columns = torch.arange(c_start, c_start + scores.shape[1])
-            own = rows[(rows >= c_start) & (rows < c_start + scores.shape[1])]
-            scores[own - q_start, own - c_start] = -torch.inf  # a sentence is not its own paraphrase
-            if best_scores is not None and best_ids is not None:
-                scores = torch.cat([best_scores, scores], dim=1)
-                columns = torch.cat([best_ids, columns.expand(len(queries), -1)], dim=1)
-            else:
-                columns = columns.expand(len(queries), -1)
-            top_scores, top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-            best_scores, best_ids = top_scores, torch.gather(columns, 1, top)
-        assert best_scores is not None and best_ids is not None
-        i = rows[:, None].expand_as(best_ids).flatten().numpy()
-        j = best_ids.flatten().numpy()
-        found = best_scores.flatten().numpy().astype(np.float64)
-        real = np.isfinite(found)
-        i, j, found = i[real], j[real], found[real]
-        keys = np.minimum(i, j) * n + np.maximum(i, j)
-        kept_scores = np.concatenate([kept_scores, found])
-        kept_keys = np.concatenate([kept_keys, keys])
-        _, first = np.unique(kept_keys, return_index=True)  # first occurrence: the smaller query index
-        first.sort()
-        kept_scores, kept_keys = kept_scores[first], kept_keys[first]
-        if len(kept_scores) > max_pairs:
-            best = np.argsort(-kept_scores, kind="stable")[:max_pairs]
-            best.sort()
-            kept_scores, kept_keys = kept_scores[best], kept_keys[best]
-    order = np.argsort(-kept_scores, kind="stable")
-    return [(float(kept_scores[o]), int(kept_keys[o] // n), int(kept_keys[o] % n)) for o in order]
 
 
 def _transitive_closure(pairs: set[frozenset[Hashable]]) -> set[frozenset[Hashable]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -11,13 +11,14 @@ from torch import Tensor
 from tqdm import tqdm
 
 from sentvec.evaluation.evaluator import SentenceEvaluator, embed
-from sentvec.evaluation.metrics import average_precision, ndcg_at_k, reciprocal_rank
+from sentvec.evaluation.metrics import scored_ranking_metrics
 from sentvec.similarity import cos_sim
+from sentvec.types import TextEncoder
 
 logger = logging.getLogger(__name__)
 
 
-class RerankingEvaluator(SentenceEvaluator):
+class RerankingEvaluator(SentenceEvaluator[TextEncoder]):
     """For each query, score its positive and negative documents by embedding similarity, sort them,
     and measure MAP, MRR@k and NDCG@k of that order.
 
@@ -83,8 +84,14 @@ class RerankingEvaluator(SentenceEvaluator):
         self.primary_metric = f"ndcg@{at_k}"
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: TextEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "RerankingEvaluator: evaluating the model on the %s dataset%s:", self.name, self._when(epoch, steps)
         )
@@ -104,7 +111,7 @@ class RerankingEvaluator(SentenceEvaluator):
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
-    def compute_metrics(self, model: Any) -> dict[str, float]:
+    def compute_metrics(self, model: TextEncoder) -> dict[str, float]:
         """Mean ``map``, ``mrr`` and ``ndcg`` over the samples."""
         if not self.samples:
             raise ValueError("no sample has both a positive and a negative document; nothing to evaluate")
@@ -121,7 +128,9 @@ class RerankingEvaluator(SentenceEvaluator):
                 **options,
             )
             starts = np.cumsum([0] + [len(s["positive"]) + len(s["negative"]) for s in self.samples])
-            pairs = [(queries[i], documents[starts[i] : starts[i + 1]]) for i in range(len(self.samples))]
+            pairs: Iterable[tuple[Any, Any]] = [
+                (queries[i], documents[starts[i] : starts[i + 1]]) for i in range(len(self.samples))
+            ]
         else:
             pairs = (
                 (
@@ -132,16 +141,17 @@ class RerankingEvaluator(SentenceEvaluator):
             )
         ap, rr, ndcg = [], [], []
         for sample, (query, docs) in zip(self.samples, pairs):
-            scores = self.similarity_fct(query, docs)
-            scores = (scores[0] if scores.dim() > 1 else scores).detach().float().cpu().numpy()
+            row = self.similarity_fct(query, docs)
+            scores = (row[0] if row.dim() > 1 else row).detach().float().cpu().numpy()
             relevant = np.array([1] * len(sample["positive"]) + [0] * len(sample["negative"]))
-            order = np.argsort(-scores, kind="stable")
-            rr.append(reciprocal_rank(relevant[order], self.at_k))
-            ndcg.append(ndcg_at_k(relevant, scores, self.at_k))
-            ap.append(average_precision(relevant, scores))
+            sample_ap, sample_rr, sample_ndcg = scored_ranking_metrics(relevant, scores, self.at_k)
+            ap.append(sample_ap)
+            rr.append(sample_rr)
+            ndcg.append(sample_ndcg)
         return {"map": float(np.mean(ap)), "mrr": float(np.mean(rr)), "ndcg": float(np.mean(ndcg))}
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         config: dict[str, Any] = {"at_k": self.at_k}
         if self.truncate_dim is not None:
             config["truncate_dim"] = self.truncate_dim

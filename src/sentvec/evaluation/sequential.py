@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sentvec.evaluation.evaluator import SentenceEvaluator
+from sentvec.evaluation.evaluator import ModelT, SentenceEvaluator
 
 
 def _last(scores: list[float]) -> float:
     return scores[-1]
 
 
-class SequentialEvaluator(SentenceEvaluator):
+class SequentialEvaluator(SentenceEvaluator[ModelT]):
     """Call each evaluator in turn and merge their metrics.
 
     Args:
@@ -26,7 +26,9 @@ class SequentialEvaluator(SentenceEvaluator):
     """
 
     def __init__(
-        self, evaluators: Iterable[SentenceEvaluator], main_score_function: Callable[[list[float]], float] = _last
+        self,
+        evaluators: Iterable[SentenceEvaluator[ModelT]],
+        main_score_function: Callable[[list[float]], float] = _last,
     ) -> None:
         super().__init__()
         self.evaluators = list(evaluators)
@@ -34,8 +36,14 @@ class SequentialEvaluator(SentenceEvaluator):
         self.primary_metric = "sequential_score"
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: ModelT, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         results: dict[str, float] = {}
         primaries: list[float] = []
         for index, evaluator in enumerate(self.evaluators):

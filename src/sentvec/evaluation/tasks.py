@@ -16,8 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sentvec.evaluation.embedding_similarity import SIMILARITY_NAMES, EmbeddingSimilarityEvaluator
+from sentvec.evaluation.embedding_similarity import EmbeddingSimilarityEvaluator
+from sentvec.evaluation.evaluator import SimilarityEncoder
+from sentvec.evaluation.plot import plot_similarity
+from sentvec.paths import atomic_file
 from sentvec.readers import STS_SPLITS, Pairs, data_folder, read_pairs, read_sts_benchmark
+from sentvec.store import _offline_reason, default_cache_folder
+from sentvec.types import SIMILARITY_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +41,6 @@ _NO_STSB_HINT = (
 
 
 def _stsb_cache(cache_folder: str | os.PathLike[str] | None) -> Path:
-    from sentvec.store import default_cache_folder
-
     base = Path(cache_folder).expanduser() if cache_folder is not None else default_cache_folder()
     return base / "datasets" / STSB_HUB_DATASET.replace("/", "--")
 
@@ -90,8 +93,6 @@ def _fetch_stsb(cache: Path) -> None:
     """
     import pyarrow.parquet  # noqa: F401  (fail before the download when it is missing)
     from huggingface_hub import snapshot_download
-
-    from sentvec.paths import atomic_file
 
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache) as tmp:
@@ -163,8 +164,6 @@ def load_sts_benchmark(
         return read_pairs(cache / f"{split}.jsonl")
     tried.append(f"not in the sentvec cache ({cache})")
 
-    from sentvec.store import _offline_reason
-
     offline = _offline_reason(False)
     if offline is not None:
         tried.append(f"no download: {offline}")
@@ -224,12 +223,12 @@ def task_evaluator(
         main_similarity="cosine",
         similarity_fn_names=list(SIMILARITY_NAMES),
         name=name,
-        show_progress_bar=show_progress_bar,  # type: ignore[arg-type]
+        show_progress_bar=show_progress_bar,
     )
 
 
 def run_task(
-    model: Any,
+    model: SimilarityEncoder,
     task: str | os.PathLike[str] = "stsb",
     split: str = "test",
     *,
@@ -246,8 +245,6 @@ def run_task(
     evaluator = task_evaluator(task, split, **options)
     metrics = evaluator(model)
     if plot is not None:
-        from sentvec.evaluation.plot import plot_similarity
-
         spearman = metrics[f"{evaluator.name}_spearman_cosine"]
         plot_similarity(
             evaluator.scores,

@@ -9,11 +9,12 @@ import numpy as np
 
 from sentvec.evaluation.evaluator import SentenceEvaluator
 from sentvec.similarity import cos_sim
+from sentvec.types import TextEncoder
 
 logger = logging.getLogger(__name__)
 
 
-class TranslationEvaluator(SentenceEvaluator):
+class TranslationEvaluator(SentenceEvaluator[TextEncoder]):
     """Given parallel sentences (``target_sentences[i]`` translates ``source_sentences[i]``), find
     each source sentence's most cosine-similar target sentence and the other way round, and count
     the matches. A match to an identical copy of the right sentence counts as correct.
@@ -63,8 +64,14 @@ class TranslationEvaluator(SentenceEvaluator):
         self.primary_metric = "mean_accuracy"
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: TextEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "Evaluating translation matching accuracy of the model on the %s dataset%s:",
             self.name,
@@ -118,4 +125,5 @@ class TranslationEvaluator(SentenceEvaluator):
         )
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         return {"truncate_dim": self.truncate_dim} if self.truncate_dim is not None else {}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sentvec.evaluation.embedding_similarity import SIMILARITY_NAMES, SimilarityName
-from sentvec.evaluation.evaluator import SentenceEvaluator, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
 from sentvec.similarity import SimilarityFunction
+from sentvec.types import SIMILARITY_NAMES, SimilarityName
 
 logger = logging.getLogger(__name__)
 
 
-class TripletEvaluator(SentenceEvaluator):
+class TripletEvaluator(SentenceEvaluator[SimilarityEncoder]):
     """The share of (anchor, positive, negative) triplets with
     ``similarity(anchor, positive) > similarity(anchor, negative) + margin``.
 
@@ -97,8 +97,14 @@ class TripletEvaluator(SentenceEvaluator):
         self.csv_headers = ["epoch", "steps"] + [f"accuracy_{fn}" for fn in self.similarity_fn_names]
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: SimilarityEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info("TripletEvaluator: evaluating the model on the %s dataset%s:", self.name, self._when(epoch, steps))
         options = dict(
             batch_size=self.batch_size,
@@ -116,7 +122,7 @@ class TripletEvaluator(SentenceEvaluator):
         metrics: dict[str, float] = {}
         for fn in self.similarity_fn_names:
             pairwise = SimilarityFunction.to_similarity_pairwise_fn(fn)
-            wins = pairwise(anchors, positives) > pairwise(anchors, negatives) + self.margin[fn]
+            wins = pairwise(anchors, positives) > pairwise(anchors, negatives) + self.margin[cast(SimilarityName, fn)]
             metrics[f"{fn}_accuracy"] = int(wins.sum()) / len(self.anchors) if len(self.anchors) else 0.0
             logger.info("Accuracy %s similarity:\t%.2f%%", fn.capitalize(), metrics[f"{fn}_accuracy"] * 100)
         self._write_csv_row(output_path, [epoch, steps, *metrics.values()])
@@ -134,6 +140,7 @@ class TripletEvaluator(SentenceEvaluator):
         return metrics
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         config: dict[str, Any] = {}
         if any(self.margin.values()):
             config["margin"] = self.margin

@@ -8,12 +8,11 @@ the cosine's does. Reference: Li and Li, 2023, "AnglE-optimized Text Embeddings"
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sentvec.losses.base import TrainableEncoder
 from sentvec.losses.cosent import CoSENTLoss
 
 
@@ -32,5 +31,5 @@ def pairwise_angle_sim(x: Tensor, y: Tensor) -> Tensor:
 class AnglELoss(CoSENTLoss):
     """(sentence1, sentence2, score) data, like :class:`CoSENTLoss`. Args: model, scale."""
 
-    def __init__(self, model: Any, scale: float = 20.0) -> None:
+    def __init__(self, model: TrainableEncoder, scale: float = 20.0) -> None:
         super().__init__(model, scale=scale, similarity_fct=pairwise_angle_sim)

@@ -12,12 +12,12 @@ Reference: ``sentence_transformers.losses.CachedMultipleNegativesRankingLoss``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
 
-from sentvec.losses.base import function_name
+from sentvec.losses.base import TrainableEncoder, function_name, shrink
 from sentvec.losses.multiple_negatives_ranking import Direction, check_ranking_settings, ranking_loss
 from sentvec.similarity import cos_sim
 
@@ -65,7 +65,7 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
 
     def __init__(
         self,
-        model: Any,
+        model: TrainableEncoder,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         mini_batch_size: int = 32,
@@ -106,8 +106,6 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
                 self.partition_mode,
                 self.gather_across_devices,
             )
-        from sentvec.losses.matryoshka import shrink
-
         total = embeddings[0].new_zeros(())
         for dim, weight in self.matryoshka:
             total = total + weight * ranking_loss(
@@ -121,6 +119,7 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
         return total
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
+        """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
         columns = list(sentence_features)
         ranges = [self._ranges(features) for features in columns]
         grad = torch.is_grad_enabled()
@@ -153,7 +152,7 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
                 for (begin, end), state, kept in zip(spans, column_states, column_cache):
                     with state, torch.enable_grad():
                         rep = self.model(_slice(features, begin, end))["sentence_embedding"]
-                    rep.backward(kept * grad_output)
+                    rep.backward(cast(Tensor, kept) * grad_output)  # never None: checked above
 
         result.register_hook(replay)
         return result
@@ -170,6 +169,7 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
         return tqdm(spans, desc="Embed mini-batches")
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {
             "scale": self.scale,
             "similarity_fct": function_name(self.similarity_fct),
@@ -181,4 +181,5 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
 
     @property
     def temperature(self) -> float:
+        """The softmax temperature, ``1 / scale``."""
         return 1.0 / self.scale

@@ -8,41 +8,29 @@ Hadsell, Chopra and LeCun, 2006, "Dimensionality Reduction by Learning an Invari
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentvec.losses.base import check_label_count, embed_columns
-
-
-def _cosine_distance(x: Tensor, y: Tensor) -> Tensor:
-    return 1 - F.cosine_similarity(x, y)
-
-
-def _euclidean(x: Tensor, y: Tensor) -> Tensor:
-    return F.pairwise_distance(x, y, p=2)
-
-
-def _manhattan(x: Tensor, y: Tensor) -> Tensor:
-    return F.pairwise_distance(x, y, p=1)
+from sentvec.losses.base import (
+    TrainableEncoder,
+    check_label_count,
+    cosine_distance,
+    embed_columns,
+    euclidean_distance,
+    manhattan_distance,
+    metric_name,
+)
 
 
 class SiameseDistanceMetric:
     """Distances for the contrastive losses: functions of two (B, D) batches -> (B,)."""
 
-    EUCLIDEAN = staticmethod(_euclidean)
-    MANHATTAN = staticmethod(_manhattan)
-    COSINE_DISTANCE = staticmethod(_cosine_distance)
-
-
-def metric_name(metric: Any, namespace: type) -> str:
-    """``SiameseDistanceMetric.COSINE_DISTANCE``-style name for configs."""
-    for name, value in vars(namespace).items():
-        if isinstance(value, staticmethod) and value.__func__ is metric:
-            return f"{namespace.__name__}.{name}"
-    return getattr(metric, "__name__", str(metric))
+    EUCLIDEAN = staticmethod(euclidean_distance)
+    MANHATTAN = staticmethod(manhattan_distance)
+    COSINE_DISTANCE = staticmethod(cosine_distance)
 
 
 class ContrastiveLoss(nn.Module):
@@ -57,8 +45,8 @@ class ContrastiveLoss(nn.Module):
 
     def __init__(
         self,
-        model: Any,
-        distance_metric: Any = SiameseDistanceMetric.COSINE_DISTANCE,
+        model: TrainableEncoder,
+        distance_metric: Callable[[Tensor, Tensor], Tensor] = SiameseDistanceMetric.COSINE_DISTANCE,
         margin: float = 0.5,
         size_average: bool = True,
     ) -> None:
@@ -70,9 +58,11 @@ class ContrastiveLoss(nn.Module):
         self._checked_labels = False
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
+        """The loss from the columns' embeddings, one (B, D) tensor per column; a scalar."""
         labels = check_label_count(self, embeddings, labels).float()
         if not self._checked_labels:
             self._checked_labels = True
@@ -87,6 +77,7 @@ class ContrastiveLoss(nn.Module):
         return losses.mean() if self.size_average else losses.sum()
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {
             "distance_metric": metric_name(self.distance_metric, SiameseDistanceMetric),
             "margin": self.margin,

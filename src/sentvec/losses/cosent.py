@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sentvec.losses.base import check_label_count, embed_columns, function_name
+from sentvec.losses.base import TrainableEncoder, check_label_count, embed_columns, function_name
 from sentvec.similarity import pairwise_cos_sim
 
 
@@ -37,7 +37,10 @@ class CoSENTLoss(nn.Module):
     """
 
     def __init__(
-        self, model: Any, scale: float = 20.0, similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_cos_sim
+        self,
+        model: TrainableEncoder,
+        scale: float = 20.0,
+        similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_cos_sim,
     ) -> None:
         super().__init__()
         self.model = model
@@ -45,11 +48,14 @@ class CoSENTLoss(nn.Module):
         self.similarity_fct = similarity_fct
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
+        """The loss from the columns' embeddings, one (B, D) tensor per column; a scalar."""
         labels = check_label_count(self, embeddings, labels)
         return cosent_loss(self.similarity_fct(embeddings[0], embeddings[1]), labels, self.scale)
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {"scale": self.scale, "similarity_fct": function_name(self.similarity_fct)}

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sentvec.losses.base import check_label_count, embed_columns
+from sentvec.losses.base import TrainableEncoder, check_label_count, embed_columns
 
 
 class CosineSimilarityLoss(nn.Module):
@@ -26,7 +26,10 @@ class CosineSimilarityLoss(nn.Module):
     """
 
     def __init__(
-        self, model: Any, loss_fct: nn.Module | None = None, cos_score_transformation: nn.Module | None = None
+        self,
+        model: TrainableEncoder,
+        loss_fct: nn.Module | None = None,
+        cos_score_transformation: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -36,14 +39,17 @@ class CosineSimilarityLoss(nn.Module):
         )
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
+        """The loss from the columns' embeddings, one (B, D) tensor per column; a scalar."""
         labels = check_label_count(self, embeddings, labels)
         cosines = self.cos_score_transformation(torch.cosine_similarity(embeddings[0], embeddings[1]))
         return self.loss_fct(cosines, labels.float())
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {
             "loss_fct": type(self.loss_fct).__name__,
             "cos_score_transformation": type(self.cos_score_transformation).__name__,

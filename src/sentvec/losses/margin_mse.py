@@ -14,23 +14,27 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sentvec.losses.base import embed_columns, function_name
+from sentvec.losses.base import TrainableEncoder, embed_columns, function_name
 from sentvec.similarity import pairwise_dot_score
 
 
 class MarginMSELoss(nn.Module):
     """(query, positive, negative[, negative...]) data. Args: model, similarity_fct (pairwise dot)."""
 
-    def __init__(self, model: Any, similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_dot_score) -> None:
+    def __init__(
+        self, model: TrainableEncoder, similarity_fct: Callable[[Tensor, Tensor], Tensor] = pairwise_dot_score
+    ) -> None:
         super().__init__()
         self.model = model
         self.similarity_fct = similarity_fct
         self.loss_fct = nn.MSELoss()
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
+        """The loss from the columns' embeddings, one (B, D) tensor per column; a scalar."""
         query, positive, negatives = embeddings[0], embeddings[1], embeddings[2:]
         if not negatives:
             raise ValueError("MarginMSELoss needs (query, positive, negative...) columns")
@@ -50,4 +54,5 @@ class MarginMSELoss(nn.Module):
         return self.loss_fct(margins, labels.to(margins.dtype))
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {"similarity_fct": function_name(self.similarity_fct)}

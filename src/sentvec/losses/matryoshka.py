@@ -11,21 +11,13 @@ Representation Learning"; ``sentence_transformers.losses.MatryoshkaLoss``.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentvec.losses.base import embed_columns
+from sentvec.losses.base import TrainableEncoder, embed_columns, shrink
 from sentvec.losses.cached_multiple_negatives_ranking import CachedMultipleNegativesRankingLoss
-
-
-def shrink(embeddings: Tensor, dim: int) -> Tensor:
-    """The first ``dim`` dimensions, scaled back to unit length."""
-    if dim > embeddings.shape[-1]:
-        raise ValueError(f"matryoshka dimension {dim} exceeds the model's embedding dimension {embeddings.shape[-1]}")
-    return F.normalize(embeddings[..., :dim], p=2, dim=-1)
 
 
 class MatryoshkaLoss(nn.Module):
@@ -39,7 +31,7 @@ class MatryoshkaLoss(nn.Module):
 
     def __init__(
         self,
-        model: Any,
+        model: TrainableEncoder,
         loss: nn.Module,
         matryoshka_dims: Sequence[int],
         matryoshka_weights: Sequence[float] | None = None,
@@ -69,6 +61,7 @@ class MatryoshkaLoss(nn.Module):
         return [(self.matryoshka_dims[i], self.matryoshka_weights[i]) for i in indices]
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
+        """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
         if isinstance(self.loss, CachedMultipleNegativesRankingLoss):
             self.loss.matryoshka = self._chosen()
             try:
@@ -78,19 +71,20 @@ class MatryoshkaLoss(nn.Module):
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None) -> Tensor:
+        """The loss from the columns' embeddings, one (B, D) tensor per column; a scalar."""
         full = embeddings[0].shape[-1]
+        inner = cast(Callable[[list[Tensor], Tensor | None], Tensor], self.loss.compute_loss_from_embeddings)
         total: Any = 0.0
         for dim, weight in self._chosen():
             dim_labels = labels
             # distillation targets (teacher embeddings) are truncated along with the student's
             if labels is not None and labels.dim() in (2, 3) and labels.shape[-1] == full:
                 dim_labels = labels[..., :dim]
-            total = total + weight * self.loss.compute_loss_from_embeddings(
-                [shrink(e, dim) for e in embeddings], dim_labels
-            )
+            total = total + weight * inner([shrink(e, dim) for e in embeddings], dim_labels)
         return total
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {
             "loss": type(self.loss).__name__,
             "matryoshka_dims": list(self.matryoshka_dims),

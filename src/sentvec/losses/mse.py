@@ -9,13 +9,23 @@ Knowledge Distillation"; ``sentence_transformers.losses.MSELoss``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentvec.losses.base import embed_columns
+from sentvec.losses.base import TrainableEncoder, embed_columns
+
+
+class StudentEncoder(TrainableEncoder, Protocol):
+    """A :class:`TrainableEncoder` that also says its embedding size and device (for the projection)."""
+
+    device: torch.device
+
+    def get_embedding_dimension(self) -> int:
+        """The length of one sentence embedding."""
+        ...
 
 
 class MSELoss(nn.Module):
@@ -25,7 +35,7 @@ class MSELoss(nn.Module):
         embedding to this size (trained with the loss, not saved with the model).
     """
 
-    def __init__(self, model: Any, projection_dim: int | None = None) -> None:
+    def __init__(self, model: StudentEncoder, projection_dim: int | None = None) -> None:
         super().__init__()
         self.model = model
         self.projection_dim = projection_dim
@@ -35,6 +45,7 @@ class MSELoss(nn.Module):
             self.projection.to(model.device)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
         if labels is None:
             raise ValueError(
                 "MSELoss needs the teacher's embeddings as labels; encode the texts with the teacher first"
@@ -42,6 +53,7 @@ class MSELoss(nn.Module):
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor) -> Tensor:
+        """The loss from the columns' embeddings, one (B, D) tensor per column; a scalar."""
         labels = labels.detach()
         if labels.dim() == 2:
             targets = [labels] * len(embeddings)
@@ -59,4 +71,5 @@ class MSELoss(nn.Module):
         return torch.stack(losses).mean()
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {"projection_dim": self.projection_dim}

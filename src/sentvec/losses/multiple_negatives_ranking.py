@@ -11,12 +11,12 @@ Language Response Suggestion for Smart Reply"; ``sentence_transformers.losses.Mu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
 
-from sentvec.losses.base import embed_columns, function_name
+from sentvec.losses.base import TrainableEncoder, embed_columns, function_name
 from sentvec.similarity import cos_sim
 
 Direction = Literal["query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc"]
@@ -66,7 +66,7 @@ def ranking_loss(
     if partition_mode == "joint":
         log_z = torch.logsumexp(torch.cat(list(blocks.values()), dim=1), dim=1)
     else:
-        log_z = sum(torch.logsumexp(b, dim=1) for b in blocks.values()) / len(blocks)
+        log_z = cast(Tensor, sum(torch.logsumexp(b, dim=1) for b in blocks.values())) / len(blocks)
     return -(positive - log_z).mean()
 
 
@@ -100,7 +100,7 @@ class MultipleNegativesRankingLoss(nn.Module):
 
     def __init__(
         self,
-        model: Any,
+        model: TrainableEncoder,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         gather_across_devices: bool = False,
@@ -121,6 +121,7 @@ class MultipleNegativesRankingLoss(nn.Module):
         self.hardness_strength = hardness_strength
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
+        """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
         return self.compute_loss_from_embeddings(embed_columns(self.model, sentence_features), labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None = None) -> Tensor:
@@ -135,6 +136,7 @@ class MultipleNegativesRankingLoss(nn.Module):
         )
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {
             "scale": self.scale,
             "similarity_fct": function_name(self.similarity_fct),
@@ -147,6 +149,7 @@ class MultipleNegativesRankingLoss(nn.Module):
 
     @property
     def temperature(self) -> float:
+        """The softmax temperature, ``1 / scale``."""
         return 1.0 / self.scale
 
 

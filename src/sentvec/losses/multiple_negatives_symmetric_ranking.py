@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-from sentvec.losses.base import function_name
+from sentvec.losses.base import TrainableEncoder, function_name
 from sentvec.losses.multiple_negatives_ranking import MultipleNegativesRankingLoss
 from sentvec.similarity import cos_sim
 
@@ -23,7 +23,7 @@ class MultipleNegativesSymmetricRankingLoss(MultipleNegativesRankingLoss):
 
     def __init__(
         self,
-        model: Any,
+        model: TrainableEncoder,
         scale: float = 20.0,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         gather_across_devices: bool = False,
@@ -38,6 +38,7 @@ class MultipleNegativesSymmetricRankingLoss(MultipleNegativesRankingLoss):
         )
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {
             "scale": self.scale,
             "similarity_fct": function_name(self.similarity_fct),

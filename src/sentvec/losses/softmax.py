@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sentvec.losses.base import embed_columns
+from sentvec.losses.base import TrainableEncoder, embed_columns
 
 
 class SoftmaxLoss(nn.Module):
@@ -29,7 +29,7 @@ class SoftmaxLoss(nn.Module):
 
     def __init__(
         self,
-        model: Any,
+        model: TrainableEncoder,
         embedding_dimension: int,
         num_labels: int,
         concatenation_sent_rep: bool = True,
@@ -53,6 +53,8 @@ class SoftmaxLoss(nn.Module):
             self.classifier.to(device)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Any:
+        """The cross-entropy of the classifier on one batch of two columns; without ``labels``, the
+        columns' embeddings and the logits instead (for evaluation)."""
         reps = embed_columns(self.model, sentence_features)
         logits = self.logits(reps)
         if labels is None:
@@ -74,6 +76,7 @@ class SoftmaxLoss(nn.Module):
         return self.classifier(torch.cat(parts, dim=1).to(self.classifier.weight.dtype))
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The loss's settings, as written to the model card."""
         return {
             "num_labels": self.num_labels,
             "concatenation_sent_rep": self.concatenation_sent_rep,

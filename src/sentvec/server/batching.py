@@ -19,10 +19,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+
+from sentvec.model import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class Batcher:
 
     def __init__(
         self,
-        model: Any,
+        model: SentenceTransformer,
         *,
         max_batch_tokens: int = 16_384,
         max_queue: int = 512,
@@ -126,6 +128,7 @@ class Batcher:
 
     @property
     def full(self) -> bool:
+        """Whether max_queue requests are already held."""
         return self._held >= self.max_queue
 
     def submit(self, sequences: list[list[int]], prompt_length: int | None = None) -> Future:
@@ -261,7 +264,9 @@ class Batcher:
         elif any(v is None for v in job.vectors):
             job.future.set_exception(BatchFailed("the batch worker returned no vector for some inputs"))
         else:
-            job.future.set_result(np.stack(job.vectors) if job.vectors else np.empty((0, 0), np.float32))
+            job.future.set_result(
+                np.stack(cast(list[np.ndarray], job.vectors)) if job.vectors else np.empty((0, 0), np.float32)
+            )
 
     def _fail_waiting(self) -> None:
         while True:

@@ -61,4 +61,5 @@ class Metrics:
         self.batch_seconds.observe(stats.seconds)
 
     def render(self) -> bytes:
+        """The metrics in Prometheus text format."""
         return generate_latest(self.registry)

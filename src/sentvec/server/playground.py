@@ -19,7 +19,7 @@ FILES = {"index.html": "text/html; charset=utf-8", "playground.js": "text/javasc
 
 def static_file(name: str) -> bytes:
     """The bytes of one of the playground's files."""
-    return resources.files("sentvec.server").joinpath("static", name).read_bytes()
+    return resources.files("sentvec.server").joinpath("static").joinpath(name).read_bytes()
 
 
 def add_playground(app: FastAPI) -> None:

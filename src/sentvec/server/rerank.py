@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
 from fastapi.concurrency import run_in_threadpool
 from pydantic import StrictBool, StrictStr
 from torch import nn
 
+from sentvec.cross_encoder.model import CrossEncoder
 from sentvec.server.errors import APIError, bad_request, unprocessable
 from sentvec.server.schemas import _Request, cut_text
+from sentvec.tokenizer import Tokenizer
 
 
 class RerankRequest(_Request):
@@ -44,7 +47,13 @@ class RerankService:
     """
 
     def __init__(
-        self, reranker: Any, *, max_client_batch_size: int, max_queue: int, refuse: Any, name: str | None = None
+        self,
+        reranker: CrossEncoder,
+        *,
+        max_client_batch_size: int,
+        max_queue: int,
+        refuse: Callable[[str], APIError],
+        name: str | None = None,
     ) -> None:
         from tokenizers import Tokenizer as RustTokenizer
 
@@ -54,6 +63,7 @@ class RerankService:
                 "one output (a relevance score), such as a cross-encoder/ms-marco-* model"
             )
         self.reranker = reranker
+        self._tokenizer = cast(Tokenizer, reranker.tokenizer)  # a loaded cross-encoder always has one
         self.name = name or getattr(reranker, "model_name_or_path", None) or "reranker"
         self.max_client_batch_size = max_client_batch_size
         self.max_queue = max_queue
@@ -64,7 +74,7 @@ class RerankService:
         self._held = 0
         self._held_lock = threading.Lock()
         # without truncation: to count the tokens of an over-long pair for the 422 message
-        self._untruncated = RustTokenizer.from_str(reranker.tokenizer._tokenizer.to_str())
+        self._untruncated = RustTokenizer.from_str(self._tokenizer._tokenizer.to_str())
         self._untruncated.no_truncation()
         self._untruncated.no_padding()
 
@@ -94,8 +104,8 @@ class RerankService:
         """The (query, text) pairs to score: very long texts cut to a prefix that still fills max_length
         (tokenizing all of a megabyte only to keep its start takes seconds); 422 for a pair longer than
         max_length unless ``truncate``."""
-        tokenizer = self.reranker.tokenizer
-        limit = self.reranker.max_length
+        tokenizer = self._tokenizer
+        limit = cast(int, self.reranker.max_length)  # a loaded cross-encoder always has both
         pairs = [(cut_text(query, limit), cut_text(t, limit)) for t in texts]
         encodings = tokenizer.encode_pairs(pairs)
         for i, ((q, t), encoding) in enumerate(zip(pairs, encodings)):

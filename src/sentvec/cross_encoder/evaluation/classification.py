@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.evaluator import SentenceEvaluator
+from sentvec.evaluation.evaluator import PairScorer, SentenceEvaluator
 from sentvec.evaluation.metrics import average_precision, best_accuracy_threshold, best_f1_threshold
 
 logger = logging.getLogger(__name__)
 
 
-class CrossEncoderClassificationEvaluator(SentenceEvaluator):
+class CrossEncoderClassificationEvaluator(SentenceEvaluator[PairScorer]):
     """Classify each pair with the cross-encoder and compare with the gold labels.
 
     A one-label model is a binary classifier: the evaluator finds the score thresholds with the best
@@ -58,8 +58,14 @@ class CrossEncoderClassificationEvaluator(SentenceEvaluator):
         return cls([example.texts for example in examples], [example.label for example in examples], **kwargs)
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: PairScorer, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "CrossEncoderClassificationEvaluator: evaluating the model on the %s dataset%s:",
             self.name,

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.evaluator import SentenceEvaluator
+from sentvec.evaluation.evaluator import PairScorer, SentenceEvaluator
 from sentvec.evaluation.metrics import correlations
 
 logger = logging.getLogger(__name__)
 
 
-class CrossEncoderCorrelationEvaluator(SentenceEvaluator):
+class CrossEncoderCorrelationEvaluator(SentenceEvaluator[PairScorer]):
     """Score each pair with the cross-encoder and report the Pearson and Spearman correlation with
     the gold scores.
 
@@ -57,8 +57,14 @@ class CrossEncoderCorrelationEvaluator(SentenceEvaluator):
         return cls([example.texts for example in examples], [example.label for example in examples], **kwargs)
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: PairScorer, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "CrossEncoderCorrelationEvaluator: evaluating the model on the %s dataset%s:",
             self.name,

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.evaluator import SentenceEvaluator
-from sentvec.evaluation.metrics import dcg_at_k, reciprocal_rank
+from sentvec.evaluation.evaluator import PairScorer, SentenceEvaluator
+from sentvec.evaluation.metrics import ranked_list_metrics
 
 logger = logging.getLogger(__name__)
 
 
-class CrossEncoderRerankingEvaluator(SentenceEvaluator):
+class CrossEncoderRerankingEvaluator(SentenceEvaluator[PairScorer]):
     """For each query, rerank its candidate documents with the cross-encoder and measure MAP, MRR@k
     and NDCG@k of the new order.
 
@@ -71,8 +71,14 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         self.primary_metric = f"ndcg@{at_k}"
 
     def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        self, model: PairScorer, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
+        """Score ``model`` and return the metrics named in the class docstring, prefixed with ``name``.
+
+        Args:
+            model: the model to score.
+            output_path: a folder to append this evaluation's CSV row to; None writes nothing.
+            epoch, steps: where in training the evaluation happens (-1: after training or the epoch)."""
         logger.info(
             "CrossEncoderRerankingEvaluator: evaluating the model on the %s dataset%s:",
             self.name,
@@ -96,7 +102,9 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
-    def compute_metrics(self, model: Any) -> tuple[tuple[float, float, float], tuple[float, float, float] | None]:
+    def compute_metrics(
+        self, model: PairScorer
+    ) -> tuple[tuple[float, float, float], tuple[float, float, float] | None]:
         """Mean (MAP, MRR@k, NDCG@k) of the reranked order, and of the given order for ``documents`` samples."""
         candidates = [self._candidates(sample) for sample in self.samples]
         pairs = [(sample["query"], doc) for sample, docs in zip(self.samples, candidates) for doc in docs]
@@ -113,9 +121,11 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
             own = scores[start : start + len(docs)]
             start += len(docs)
             order = np.argsort(-own, kind="stable")
-            reranked.append(self._metrics([docs[i] in positives for i in order], len(positives)))
+            reranked.append(ranked_list_metrics([docs[i] in positives for i in order], len(positives), self.at_k))
             if "documents" in sample:
-                base.append(self._metrics([doc in positives for doc in sample["documents"]], len(positives)))
+                base.append(
+                    ranked_list_metrics([doc in positives for doc in sample["documents"]], len(positives), self.at_k)
+                )
         mean = tuple(float(v) for v in np.mean(reranked, axis=0))
         return mean, (tuple(float(v) for v in np.mean(base, axis=0)) if base else None)  # type: ignore[return-value]
 
@@ -127,17 +137,8 @@ class CrossEncoderRerankingEvaluator(SentenceEvaluator):
             documents += [p for p in sample["positive"] if p not in documents]
         return documents
 
-    def _metrics(self, relevant_in_order: list[bool], num_positives: int) -> tuple[float, float, float]:
-        """AP, MRR@k and NDCG@k of a ranked list; positives missing from it count as not found."""
-        hits = np.asarray(relevant_in_order, dtype=bool)
-        if num_positives == 0:
-            return 0.0, 0.0, 0.0
-        precision_at_hits = np.cumsum(hits)[hits] / (np.flatnonzero(hits) + 1)
-        ap = float(precision_at_hits.sum() / num_positives)
-        ideal = dcg_at_k(np.ones(min(num_positives, self.at_k)), self.at_k)
-        return ap, reciprocal_rank(hits, self.at_k), dcg_at_k(hits.astype(float), self.at_k) / ideal
-
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings worth recording next to the metrics (e.g. in a model card)."""
         return {"at_k": self.at_k, "always_rerank_positives": self.always_rerank_positives}
 
 
