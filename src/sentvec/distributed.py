@@ -252,13 +252,13 @@ class ShardEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        vectors = np.asarray(vectors, dtype=np.float32)
+        stored = np.asarray(vectors, dtype=np.float32)
         if m["precision"] != "float32":
-            vectors = quantize_embeddings(vectors, m["precision"], ranges=self.ranges)
+            stored = np.asarray(quantize_embeddings(stored, m["precision"], ranges=self.ranges))
         entry = write_shard(
             self.folder / CHUNKS_FOLDER / (shard_name(spec["shard"]) + SHARD_SUFFIX),
             records,
-            vectors,
+            stored,
             self.tokens - before,
         )
         release_memory()
@@ -365,9 +365,10 @@ def build_index(
     if isinstance(model, str):
         model_name, loaded = model, load_model(model, options.device, options.cache_folder, options.backend)
     else:
-        model_name, loaded = model.model_name_or_path, model
-        if not model_name:
+        loaded = model
+        if not model.model_name_or_path:
             raise ValueError("the workers load the model by name: pass its name or folder, or a model loaded from one")
+        model_name = model.model_name_or_path
     manifest_settings = build_settings(
         loaded,
         model_name,

@@ -72,6 +72,7 @@ class Tokenizer:
             self._stopwords = frozenset(_bm25s().stopwords.STOPWORDS_EN)
 
     def __call__(self, text: str) -> list[str]:
+        """The BM25 terms of ``text``, in order: stemmed words first, then CJK characters and bigrams."""
         tokens: list[str] = []
         words: list[str] = []
         for piece in _TOKEN.findall(text.lower()):

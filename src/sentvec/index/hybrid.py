@@ -21,14 +21,14 @@ no score scale at all, so it is the safer choice for a retriever pair never meas
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from sentvec.index.bm25 import BM25
 
 Fusion = Literal["rrf", "convex"]
 FUSIONS: tuple[str, ...] = ("rrf", "convex")
 MODES: tuple[str, ...] = ("dense", "bm25", "sparse", "hybrid")
-FUSION = "convex"
+FUSION: Fusion = "convex"
 ALPHA = 0.5
 RRF_K = 60
 CANDIDATES = 100
@@ -142,5 +142,5 @@ def search_index(
                 alpha=alpha,
                 rrf_k=rrf_k,
             )
-            found.append([index.document(int(row), score) for row, score in fused])
+            found.append([index.document(int(cast(int, row)), score) for row, score in fused])
     return found[0] if isinstance(query, str) else found

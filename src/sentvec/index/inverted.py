@@ -96,4 +96,4 @@ class InvertedIndex:
         count = int(np.load(path / "count.npy")[0])
         if arrays[0][-1] != len(arrays[1]) or len(arrays[1]) != len(arrays[2]):
             raise ValueError(f"the inverted index in {path} is corrupt: its posting lists do not add up; rebuild it")
-        return cls(*arrays, count=count)
+        return cls(arrays[0], arrays[1], arrays[2], count=count)

@@ -69,7 +69,7 @@ def model_fingerprint(model: SentenceTransformer) -> str:
         return str(cached[1])
     value = _full_fingerprint(model)
     with contextlib.suppress(AttributeError):
-        model._sentvec_fingerprint = (key, value)  # type: ignore[attr-defined]
+        object.__setattr__(model, "_sentvec_fingerprint", (key, value))  # past nn.Module's typed __setattr__
     return value
 
 

@@ -275,7 +275,7 @@ class Index(StoredIndex):
                 **fusion,
             )
             queries = [query] if isinstance(query, str) else list(query)
-            per_query = [found] if isinstance(query, str) else found
+            per_query: list[Any] = [found] if isinstance(query, str) else list(found)
             reranked = [_rerank(reranker, text, hits, k, rerank_batch_size) for text, hits in zip(queries, per_query)]
             return reranked[0] if isinstance(query, str) else reranked
         mode = mode or self.manifest.get("search_mode") or "dense"
@@ -308,7 +308,7 @@ class Index(StoredIndex):
             show_progress_bar=False,
         )
         hits = self.search_embeddings(
-            vectors,
+            np.asarray(vectors, dtype=np.float32),
             k,
             exact=exact,
             rescore_multiplier=rescore_multiplier,
@@ -358,7 +358,7 @@ class Index(StoredIndex):
             raw = searcher.results()
         else:
             raw = self._ann_search(queries, k, ef_search)
-        return [[self.document(h["corpus_id"], h["score"]) for h in hits] for hits in raw]
+        return [[self.document(int(h["corpus_id"]), h["score"]) for h in hits] for hits in raw]
 
     def _ann_search(self, queries: np.ndarray, k: int, ef_search: int | None) -> list[list[dict[str, Any]]]:
         """Search the approximate index (HNSW, or the on-disk IVF), loaded once per manifest entry."""

@@ -87,7 +87,7 @@ class Source:
         chosen = format or _EXTENSIONS.get(file.suffix.lower(), "text")
         if chosen not in FORMATS:
             raise ValueError(f"corpus format {format!r} is not supported; choose from {', '.join(FORMATS)}")
-        return cls(file, chosen, text_field, id_field, where.filesystem, where.uri)  # type: ignore[arg-type]
+        return cls(file, chosen, text_field, id_field, where.filesystem, where.uri)
 
     @property
     def name(self) -> str:
@@ -200,7 +200,7 @@ class Source:
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
         with self.open_text() as fh:
             reader = csv.DictReader(_lines(fh, self.name), delimiter=delimiter)
-            columns = reader.fieldnames or []
+            columns = list(reader.fieldnames or [])
             self._check_columns(columns)
             for position, row in enumerate(reader):
                 yield self._record(row, position, f"row {position + 2}")
@@ -379,7 +379,8 @@ def read_shard(source: Source, spec: dict[str, Any]) -> list[tuple[Any, str]]:
         columns = file.schema_arrow.names
         wanted = [source.text_field] + ([source.id_field] if source.id_field in columns else [])
         first, last = spec["position"], spec["position"] + spec["rows"]
-        groups, seen, skip = [], 0, 0
+        groups: list[int] = []
+        seen, skip = 0, 0
         for g in range(file.metadata.num_row_groups):
             size = file.metadata.row_group(g).num_rows
             if seen + size > first and seen < last:
