@@ -477,3 +477,20 @@ def test_cli_search_rerank(tiny, tiny_reranker, tmp_path, capsys) -> None:
     assert "smaller than -k" in capsys.readouterr().err
     assert cli.main(["search", str(out), "the cat", "--rerank", str(tmp_path / "no-such-model")]) == 1
     capsys.readouterr()
+
+
+def test_build_options_object_and_keywords_are_one_thing(tiny, corpus_file, tmp_path) -> None:
+    from sentvec.index import BuildOptions
+
+    options = BuildOptions(chunk_size=100, precision="int8", show_progress_bar=False)
+    index = Index.build(corpus_file, tiny, tmp_path / "a", options, chunk_size=120)  # a keyword wins
+    assert index.precision == "int8" and index.manifest["chunk_size"] == 120
+    assert (
+        Index.build(corpus=corpus_file, model=tiny, path=tmp_path / "b", options=options).manifest["chunk_size"] == 100
+    )
+    with pytest.raises(TypeError, match="unexpected keyword argument 'stop_after_chunks'"):
+        Index.build(corpus_file, tiny, tmp_path / "c", stop_after_chunks=1)
+    with pytest.raises(TypeError, match="options must be a BuildOptions"):
+        Index.build(corpus_file, tiny, tmp_path / "c", "jsonl")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="search_mode='bm25'"):
+        Index.build(corpus_file, tiny, tmp_path / "c", search_mode="bm25")

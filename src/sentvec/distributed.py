@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from sentvec.index.builder import build_settings, check_build_inputs, load_model, release_memory
+from sentvec.index.builder import check_build_inputs, load_model, model_and_settings, release_memory
 from sentvec.index.files import scheme
 from sentvec.index.folder import after_failed_build, start_or_resume
 from sentvec.index.ivf import build_ivf
@@ -307,7 +307,6 @@ def build_index(
     model: str | SentenceTransformer,
     path: str | os.PathLike[str],
     options: BuildOptions | None = None,
-    /,
     *,
     cluster: ClusterOptions | None = None,
     **settings: Any,
@@ -362,23 +361,9 @@ def build_index(
         overwrite=options.overwrite,
         filesystem=options.filesystem,
     )
-    if isinstance(model, str):
-        model_name, loaded = model, load_model(model, options.device, options.cache_folder, options.backend)
-    else:
-        loaded = model
-        if not model.model_name_or_path:
-            raise ValueError("the workers load the model by name: pass its name or folder, or a model loaded from one")
-        model_name = model.model_name_or_path
-    manifest_settings = build_settings(
-        loaded,
-        model_name,
-        source,
-        precision=options.precision,
-        normalize=options.normalize,
-        truncate_dim=options.truncate_dim,
-        prompt_name=options.prompt_name,
-        chunk_size=options.chunk_size,
-    )
+    if not isinstance(model, str) and not model.model_name_or_path:
+        raise ValueError("the workers load the model by name: pass its name or folder, or a model loaded from one")
+    loaded, manifest_settings = model_and_settings(model, source, options)
     manifest_settings["builder"] = "ray"
     # a folder resolved to its absolute path: the actors load it by that name
     job = _Job(folder, source, manifest_settings, manifest_settings["model"]["name"], options, cluster)

@@ -2,7 +2,8 @@
 
 New code imports from the modules that own them: :mod:`sentvec.index.search` (:class:`Index`),
 :mod:`sentvec.index.manifest`, :mod:`sentvec.index.builder`, :mod:`sentvec.index.folder`,
-:mod:`sentvec.index.storage`, :mod:`sentvec.index.ann`. Nothing in sentvec imports this module.
+:mod:`sentvec.index.storage`, :mod:`sentvec.index.ann`. Nothing in the index package imports it (which would
+make an import circle); sentvec.cli (``check_build_inputs``) and sentvec.server (``_query_prompt``) still do.
 """
 
 from __future__ import annotations

@@ -75,8 +75,10 @@ class BuildOptions:
         """``options`` (default: the defaults) with the settings given as keywords in place of its own.
 
         Raises:
-            TypeError: a keyword that is no build setting.
+            TypeError: ``options`` of another type, or a keyword that is no build setting.
         """
+        if options is not None and not isinstance(options, BuildOptions):
+            raise TypeError(f"options must be a BuildOptions, not {type(options).__name__}; pass settings by keyword")
         names = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(keywords) - names)
         if unknown:

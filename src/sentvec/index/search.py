@@ -78,7 +78,6 @@ class Index(StoredIndex):
         model: str | SentenceTransformer,
         path: str | os.PathLike[str],
         options: BuildOptions | None = None,
-        /,
         **settings: Any,
     ) -> Index:
         """Embed a corpus file into an index folder at ``path``, or resume an interrupted build there.
