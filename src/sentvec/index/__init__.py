@@ -7,14 +7,15 @@
 The command line has the same: ``sentvec index build CORPUS --model M --out INDEX`` and
 ``sentvec search INDEX "query"``.
 
-The package, from the bottom up (each module imports only those above it in this list):
+The package, from the bottom up (a module imports only modules listed before it, never one after):
 
-* ``files``, ``sources``: where a corpus is and how it reads as ``(id, text)`` records, whole or by shards;
-* ``manifest``: the folder's layout, ``manifest.json`` and the model fingerprint; ``options``: the build settings;
-* ``shards``: a cluster build's Parquet shard files; ``storage``: reading and checking stored vectors and texts;
-* ``folder``: starting, resuming and cleaning up a build; ``builder``: embedding a corpus chunk by chunk;
-* ``ann``, ``ivf``: approximate search (HNSW, on-disk IVF); ``scores``, ``bm25``, ``inverted``, ``sparse``,
-  ``hybrid``: keyword, sparse and fused retrieval;
+* ``files``, ``manifest``, ``scores``, ``options``: where a corpus file is; the folder's layout, ``manifest.json``
+  and the model fingerprint; ranking helpers; the build settings (:class:`BuildOptions`);
+* ``sources``: a corpus as ``(id, text)`` records, whole or by shards; ``shards``: a cluster build's Parquet files;
+* ``storage``: reading and checking the stored vectors and texts; ``folder``: starting, resuming and cleaning
+  up a build; ``builder``: embedding a corpus chunk by chunk;
+* ``ann``, ``ivf``: approximate search (HNSW, on-disk IVF); ``bm25``, ``inverted``, ``sparse``, ``hybrid``:
+  keyword, sparse and fused retrieval;
 * ``search``: :class:`Index`, which opens, builds and searches an index folder.
 
 :mod:`sentvec.distributed` builds the same index on a Ray cluster with these modules' public functions.

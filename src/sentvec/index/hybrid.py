@@ -24,6 +24,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any, Literal, Protocol, cast
 
 from sentvec.index.bm25 import BM25
+from sentvec.model import SentenceTransformer
 
 Fusion = Literal["rrf", "convex"]
 FUSIONS: tuple[str, ...] = ("rrf", "convex")
@@ -104,7 +105,7 @@ def search_index(
     k: int,
     *,
     mode: str,
-    model: Any = None,
+    model: SentenceTransformer | None = None,
     exact: bool = True,
     fusion: Fusion = FUSION,
     alpha: float = ALPHA,

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.index import ann as ann_search
-from sentvec.index.ann import HNSW_EF_CONSTRUCTION, HNSW_M
+from sentvec.index.ann import HNSW_EF_CONSTRUCTION, HNSW_M, build_hnsw, check_ann, load_hnsw, search_ann
 from sentvec.index.bm25 import BM25, build_index_bm25, load_index_bm25
 from sentvec.index.builder import check_build_inputs, embed_corpus, load_model, model_and_settings
 from sentvec.index.folder import sweep_temporaries
@@ -183,7 +182,7 @@ class Index(StoredIndex):
         if not self.complete:
             raise InvalidIndexError(f"index {self.path} is not complete; finish the build before adding an ANN index")
         chunks = (self.as_float32(chunk) for _, chunk in self.vector_chunks())
-        entry = ann_search.build_hnsw(self.path, self.dimension, chunks, self.count, m, ef_construction)
+        entry = build_hnsw(self.path, self.dimension, chunks, self.count, m, ef_construction)
         self.manifest["ann"] = {**entry, "backend": backend}
         write_manifest(self.path, self.manifest)
         self._ann = None
@@ -361,11 +360,11 @@ class Index(StoredIndex):
 
     def _ann_search(self, queries: np.ndarray, k: int, ef_search: int | None) -> list[list[dict[str, Any]]]:
         """Search the approximate index (HNSW, or the on-disk IVF), loaded once per manifest entry."""
-        entry = ann_search.check_ann(self.path, self.manifest.get("ann"), self.count)
+        entry = check_ann(self.path, self.manifest.get("ann"), self.count)
         if self._ann is None or self._ann[0] is not entry:  # a rebuilt ANN index is a new entry
-            loaded = load_ivf(self.path, entry) if entry.get("data_file") else ann_search.load_hnsw(self.path)
+            loaded = load_ivf(self.path, entry) if entry.get("data_file") else load_hnsw(self.path)
             self._ann = (entry, loaded)
-        return ann_search.search_ann(self._ann[1], entry, queries, k, ef_search)
+        return search_ann(self._ann[1], entry, queries, k, ef_search)
 
 
 def _rerank(reranker: Any, query: str, hits: list[dict[str, Any]], k: int, batch_size: int) -> list[dict[str, Any]]:
