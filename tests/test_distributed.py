@@ -3,8 +3,10 @@ whose worker dies mid-job."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,18 @@ from sentvec.distributed import (  # noqa: E402
     read_shard_documents,
 )
 from sentvec.index import Index, Source  # noqa: E402
+
+
+@contextlib.contextmanager
+def embedding_nothing() -> Iterator[None]:
+    """Ray builds in the block plan and calibrate but embed no shard (an unfinished index, no cluster)."""
+    import sentvec.distributed as distributed
+
+    distributed._stop_after_shards = 0
+    try:
+        yield
+    finally:
+        distributed._stop_after_shards = None
 
 
 def _texts(n: int, seed: int = 0) -> list[str]:
@@ -105,9 +119,8 @@ def test_shard_index_equals_single_process_build(tmp_path: Path, precision: str)
     corpus = _write_corpus(tmp_path / "corpus.jsonl", "jsonl", 40)
     out = tmp_path / "dist.index"
     # the driver plans and calibrates, embeds nothing (stop_after_shards=0): an unfinished index
-    first = build_index(
-        corpus, model, out, shard_rows=8, precision=precision, stop_after_shards=0, show_progress_bar=False
-    )
+    with embedding_nothing():
+        first = build_index(corpus, model, out, shard_rows=8, precision=precision, show_progress_bar=False)
     assert not first.complete and first.count == 0
     _embed_in_process(tmp_path / "tiny", model, corpus, out)
     # every shard is there: the second run embeds nothing (starts no cluster) and completes the index
@@ -135,7 +148,8 @@ def test_ivf_index_trained_on_a_sample_finds_the_documents(tmp_path: Path) -> No
     model = str(tiny_sentence_model_folder(tmp_path / "tiny"))
     corpus = _write_corpus(tmp_path / "corpus.txt", "text", 300)
     out = tmp_path / "dist.index"
-    build_index(corpus, model, out, shard_rows=64, stop_after_shards=0, show_progress_bar=False)
+    with embedding_nothing():
+        build_index(corpus, model, out, shard_rows=64, show_progress_bar=False)
     _embed_in_process(tmp_path / "tiny", model, corpus, out)
     index = build_index(corpus, model, out, shard_rows=64, show_progress_bar=False)
     build_ivf(index, nlist=4, nprobe=4)
@@ -166,7 +180,8 @@ def test_cli_ray_build_finishes_and_search_reads_the_shards(tmp_path: Path, caps
     model = str(tiny_sentence_model_folder(tmp_path / "tiny"))
     corpus = _write_corpus(tmp_path / "corpus.jsonl", "jsonl", 30)
     out = tmp_path / "cli.index"
-    build_index(corpus, model, out, shard_rows=10, stop_after_shards=0, show_progress_bar=False)
+    with embedding_nothing():
+        build_index(corpus, model, out, shard_rows=10, show_progress_bar=False)
     _embed_in_process(tmp_path / "tiny", model, corpus, out)
     # every shard is done, so --ray needs no cluster: the command checks, lists the shards and reports
     assert (
@@ -204,9 +219,10 @@ def test_build_index_rejects_bad_arguments(tmp_path: Path) -> None:
         build_index(corpus, model, tmp_path / "o", precision="int4")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="cpus_per_actor"):
         build_index(corpus, model, tmp_path / "o", cpus_per_actor=0)
-    build_index(corpus, model, tmp_path / "o", shard_rows=2, stop_after_shards=0, show_progress_bar=False)
-    with pytest.raises(ValueError, match="other settings.*chunk_size"):
-        build_index(corpus, model, tmp_path / "o", shard_rows=3, stop_after_shards=0, show_progress_bar=False)
+    with embedding_nothing():
+        build_index(corpus, model, tmp_path / "o", shard_rows=2, show_progress_bar=False)
+    with embedding_nothing(), pytest.raises(ValueError, match="other settings.*chunk_size"):
+        build_index(corpus, model, tmp_path / "o", shard_rows=3, show_progress_bar=False)
 
 
 @pytest.mark.slow
@@ -223,17 +239,13 @@ def test_ray_build_survives_a_dying_worker_and_resumes(tmp_path: Path) -> None:
     marker = tmp_path / "crashed"
     try:
         # run 1: the actor that gets shard 2 dies (os._exit) the first time; 4 of the 6 shards are asked for
-        partial = build_index(
-            corpus,
-            model,
-            out,
-            shard_rows=100,
-            num_cpus=2,
-            num_actors=2,
-            stop_after_shards=4,
-            show_progress_bar=False,
-            _crash_once=(2, str(marker)),
-        )
+        import sentvec.distributed as distributed
+
+        distributed._stop_after_shards, distributed._crash_once = 4, (2, str(marker))
+        try:
+            partial = build_index(corpus, model, out, shard_rows=100, num_cpus=2, num_actors=2, show_progress_bar=False)
+        finally:
+            distributed._stop_after_shards, distributed._crash_once = None, None
         assert marker.exists(), "the worker was meant to die on shard 2"
         assert not partial.complete and partial.count == 400
         assert partial.manifest["build"]["shards_embedded"] == 4

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,17 @@ import torch
 
 from conftest import WORDS, tiny_sentence_model_folder
 from sentvec import SentenceTransformer, util
-from sentvec.index import Index, InvalidIndexError, model_fingerprint
+from sentvec.index import Index, InvalidIndexError, builder, model_fingerprint
+
+
+@contextlib.contextmanager
+def interrupted_after(chunks: int) -> Iterator[None]:
+    """Builds in the block stop (as if interrupted) after writing ``chunks`` new chunks."""
+    builder._stop_after_chunks = chunks
+    try:
+        yield
+    finally:
+        builder._stop_after_chunks = None
 
 
 def _sentences(n: int, seed: int = 0) -> list[str]:
@@ -101,7 +113,8 @@ def test_jsonl_csv_and_parquet_sources(tiny, tmp_path) -> None:
 
 def test_interrupted_build_resumes_without_re_embedding(tiny, corpus_file, tmp_path) -> None:
     path = tmp_path / "idx"
-    partial = Index.build(corpus_file, tiny, path, chunk_size=50, stop_after_chunks=2, show_progress_bar=False)
+    with interrupted_after(2):
+        partial = Index.build(corpus_file, tiny, path, chunk_size=50, show_progress_bar=False)
     assert not partial.complete and partial.count == 100
     assert len(partial.search("the cat", k=3, model=tiny)) == 3  # a partial index is usable
     first = (path / "chunks" / "000000.npy").stat()
@@ -160,7 +173,8 @@ def test_crash_mid_write_leaves_a_valid_index(tiny, corpus_file, tmp_path, monke
 
 def test_resume_refuses_other_settings(tiny, corpus_file, tmp_path) -> None:
     path = tmp_path / "idx"
-    Index.build(corpus_file, tiny, path, chunk_size=50, stop_after_chunks=1, show_progress_bar=False)
+    with interrupted_after(1):
+        Index.build(corpus_file, tiny, path, chunk_size=50, show_progress_bar=False)
     with pytest.raises(InvalidIndexError, match="precision"):
         Index.build(corpus_file, tiny, path, chunk_size=50, precision="int8", show_progress_bar=False)
     lines = corpus_file.read_text().splitlines()
@@ -242,11 +256,10 @@ def test_fingerprint_covers_the_tokenizer(tiny, corpus_file, tmp_path) -> None:
         Index.open(tmp_path / "idx")
 
 
-def test_build_embeds_in_pieces_without_onednn(tiny, corpus_file, tmp_path, monkeypatch) -> None:
-    """Memory stays flat in corpus size: bounded encode() calls, and no oneDNN kernel cache filling up."""
-    import sentvec.index.index as index_module
-
-    monkeypatch.setattr(index_module, "ENCODE_PIECE", 40)
+def test_build_embeds_in_pieces_and_leaves_torch_settings_alone(tiny, corpus_file, tmp_path, monkeypatch) -> None:
+    """Memory stays flat in corpus size: bounded encode() calls; no process-wide switch is flipped meanwhile
+    (the encoder bounds oneDNN's kernel cache itself, see test_packed_rows_are_bucketed)."""
+    monkeypatch.setattr(builder, "ENCODE_PIECE", 40)
     calls: list[tuple[int, bool]] = []
     original = tiny.encode
 
@@ -262,7 +275,7 @@ def test_build_embeds_in_pieces_without_onednn(tiny, corpus_file, tmp_path, monk
     try:
         Index.build(corpus_file, tiny, tmp_path / "idx", chunk_size=100, show_progress_bar=False)
         assert [n for n, _ in calls] == [40, 40, 20, 40, 40, 20, 30]
-        assert not any(enabled for _, enabled in calls) and torch.backends.mkldnn.enabled == before
+        assert all(enabled == before for _, enabled in calls) and torch.backends.mkldnn.enabled == before
         tiny.encode = failing_encode
         with pytest.raises(RuntimeError, match="out of memory"):
             Index.build(corpus_file, tiny, tmp_path / "other", show_progress_bar=False)
@@ -386,9 +399,7 @@ def test_cli_index_build_search_and_info(tiny, tmp_path, capsys) -> None:
 
 
 def test_empty_corpus_is_refused_before_the_model_loads(tmp_path, monkeypatch) -> None:
-    import sentvec.index.index as index_module
-
-    monkeypatch.setattr(index_module, "_load_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
+    monkeypatch.setattr(builder, "load_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
     for name, content in (
         ("empty.txt", "\n\n"),
         ("blank.jsonl", "\n  \n"),
@@ -466,3 +477,20 @@ def test_cli_search_rerank(tiny, tiny_reranker, tmp_path, capsys) -> None:
     assert "smaller than -k" in capsys.readouterr().err
     assert cli.main(["search", str(out), "the cat", "--rerank", str(tmp_path / "no-such-model")]) == 1
     capsys.readouterr()
+
+
+def test_build_options_object_and_keywords_are_one_thing(tiny, corpus_file, tmp_path) -> None:
+    from sentvec.index import BuildOptions
+
+    options = BuildOptions(chunk_size=100, precision="int8", show_progress_bar=False)
+    index = Index.build(corpus_file, tiny, tmp_path / "a", options, chunk_size=120)  # a keyword wins
+    assert index.precision == "int8" and index.manifest["chunk_size"] == 120
+    assert (
+        Index.build(corpus=corpus_file, model=tiny, path=tmp_path / "b", options=options).manifest["chunk_size"] == 100
+    )
+    with pytest.raises(TypeError, match="unexpected keyword argument 'stop_after_chunks'"):
+        Index.build(corpus_file, tiny, tmp_path / "c", stop_after_chunks=1)
+    with pytest.raises(TypeError, match="options must be a BuildOptions"):
+        Index.build(corpus_file, tiny, tmp_path / "c", "jsonl")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="search_mode='bm25'"):
+        Index.build(corpus_file, tiny, tmp_path / "c", search_mode="bm25")

@@ -17,6 +17,7 @@ import torch
 from conftest import WORDS, tiny_sentence_model_folder
 from sentvec import SentenceTransformer, cli
 from sentvec.index import Index, InvalidIndexError, model_fingerprint
+from test_index import interrupted_after
 
 
 def _sentences(n: int, seed: int = 0) -> list[str]:
@@ -37,13 +38,13 @@ def tiny(tiny_path) -> SentenceTransformer:
 @pytest.fixture
 def no_model_load(monkeypatch):
     """Fail the test if any model is loaded (by the CLI or by the index)."""
-    import sentvec.index.index as index_module
+    from sentvec.index import builder
 
     def refuse(*args, **kwargs):
         pytest.fail("the model was loaded before the corpus was checked")
 
     monkeypatch.setattr(cli, "_load_model", refuse)
-    monkeypatch.setattr(index_module, "_load_model", refuse)
+    monkeypatch.setattr(builder, "load_model", refuse)
 
 
 def _jsonl(path: Path, texts: list[str]) -> Path:
@@ -166,7 +167,8 @@ def test_interrupted_first_chunk_leaves_no_blocking_folder(tiny, tmp_path) -> No
 def test_stale_temporaries_are_swept_on_open_and_build(tiny, tmp_path) -> None:
     corpus = _jsonl(tmp_path / "c.jsonl", _sentences(40, seed=3))
     out = tmp_path / "idx"
-    Index.build(corpus, tiny, out, chunk_size=10, stop_after_chunks=2, show_progress_bar=False)
+    with interrupted_after(2):
+        Index.build(corpus, tiny, out, chunk_size=10, show_progress_bar=False)
     old = time.time() - 3600
     ours = [
         out / ".manifest.json.k3j_x9a1.tmp",
@@ -224,7 +226,7 @@ def test_a_flipped_byte_in_a_vector_is_refused_on_open(tiny, tmp_path) -> None:
 
 
 def test_big_index_samples_on_open_and_search_checks_each_chunk(tiny, tmp_path, monkeypatch) -> None:
-    import sentvec.index.index as index_module
+    from sentvec.index import storage
 
     corpus = _jsonl(tmp_path / "c.jsonl", _sentences(300, seed=5))
     out = tmp_path / "idx"
@@ -232,8 +234,8 @@ def test_big_index_samples_on_open_and_search_checks_each_chunk(tiny, tmp_path, 
     file = out / "chunks" / "000002.npy"
     header = file.stat().st_size - 100 * 32 * 4
     _flip(file, header + (50 * 32) * 4 + 3, 0x7F)  # row 50: not one of the sampled rows
-    monkeypatch.setattr(index_module, "OPEN_CHECK_BYTES", 1000)
-    monkeypatch.setattr(index_module, "OPEN_SAMPLE_ROWS", 4)  # rows 0, 33, 66, 99 of each chunk
+    monkeypatch.setattr(storage, "OPEN_CHECK_BYTES", 1000)
+    monkeypatch.setattr(storage, "OPEN_SAMPLE_ROWS", 4)  # rows 0, 33, 66, 99 of each chunk
     index = Index.open(out)
     with pytest.raises(InvalidIndexError, match="000002.npy row 50 holds a value that is not finite"):
         index.search("the cat", k=3, model=tiny)
@@ -493,8 +495,10 @@ def test_ray_build_checks_the_corpus_before_loading_the_model_and_cleans_up(
     pytest.importorskip("ray.data")
     pytest.importorskip("pyarrow")
     import sentvec.distributed as distributed
+    from sentvec.index import builder
 
-    monkeypatch.setattr(distributed, "_load_model", lambda *a, **k: pytest.fail("loaded the model for nothing"))
+    monkeypatch.setattr(distributed, "load_model", lambda *a, **k: pytest.fail("loaded the model for nothing"))
+    monkeypatch.setattr(builder, "load_model", lambda *a, **k: pytest.fail("loaded the model for nothing"))
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
     with pytest.raises(ValueError, match="empty.txt holds no documents"):

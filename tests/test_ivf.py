@@ -18,8 +18,10 @@ pytest.importorskip("pyarrow")
 
 from sentvec.distributed import write_shard  # noqa: E402
 from sentvec.index import Index  # noqa: E402
-from sentvec.index.index import FORMAT, VERSION, _release_memory, _start_or_resume, _write_manifest  # noqa: E402
+from sentvec.index.builder import release_memory  # noqa: E402
+from sentvec.index.folder import start_or_resume  # noqa: E402
 from sentvec.index.ivf import PARTS_FOLDER, build_ivf, default_nprobe  # noqa: E402
+from sentvec.index.manifest import FORMAT, VERSION, write_manifest  # noqa: E402
 
 
 def _clustered(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
@@ -53,7 +55,7 @@ def _vector_index(folder: Path, vectors: np.ndarray, shard_rows: int) -> Index:
         "source": {},
         "builder": "ray",
     }
-    manifest = _start_or_resume(folder, settings, overwrite=False)
+    manifest = start_or_resume(folder, settings, overwrite=False)
     for number, start in enumerate(range(0, len(vectors), shard_rows)):
         part = vectors[start : start + shard_rows]
         entry = write_shard(
@@ -64,7 +66,7 @@ def _vector_index(folder: Path, vectors: np.ndarray, shard_rows: int) -> Index:
         )
         manifest["chunks"].append({"rows": entry["rows"], "shard": entry["shard"]})
     manifest["count"], manifest["complete"] = len(vectors), True
-    _write_manifest(folder, manifest)
+    write_manifest(folder, manifest)
     return Index.open(folder)
 
 
@@ -136,7 +138,7 @@ def _peak_growth_mib(work: callable) -> float:  # type: ignore[valid-type]
     Anonymous memory is the heap: memory-mapped files (the index's shards, the IVF data file) are not in it.
     """
     gc.collect()
-    _release_memory()  # freed heap pages from earlier work go back first: the start is what is really in use
+    release_memory()  # freed heap pages from earlier work go back first: the start is what is really in use
     base, peak, running = _anon_rss_kib(), 0, True
 
     def sample() -> None:

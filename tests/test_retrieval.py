@@ -17,6 +17,7 @@ from sentvec.evaluation.beir import BeirData, beir_metrics, evaluate_beir, load_
 from sentvec.index import Index, InvalidIndexError
 from sentvec.index.bm25 import BM25, Tokenizer, top_k
 from sentvec.index.hybrid import fuse
+from test_index import interrupted_after
 
 pytest.importorskip("bm25s")
 
@@ -290,9 +291,8 @@ def test_index_without_bm25_and_adding_it_later(tiny, corpus_jsonl, tmp_path: Pa
     assert reopened.search("烤鸭", k=1, mode="bm25")[0]["id"] == "doc-50"
     assert reopened.search("烤鸭", k=1, model=tiny)[0]["id"] == "doc-50"  # default mode is now hybrid
     # an interrupted build resumes the vectors, then adds BM25 at the end
-    partial = Index.build(
-        path, tiny, tmp_path / "part", chunk_size=16, bm25="en", stop_after_chunks=2, show_progress_bar=False
-    )
+    with interrupted_after(2):
+        partial = Index.build(path, tiny, tmp_path / "part", chunk_size=16, bm25="en", show_progress_bar=False)
     assert not partial.complete and "bm25" not in partial.manifest
     done = Index.build(path, tiny, tmp_path / "part", chunk_size=16, bm25="en", show_progress_bar=False)
     assert done.complete and done.manifest["bm25"]["count"] == 52

@@ -33,30 +33,53 @@ def position_ids_for(input_ids: Tensor, config: EncoderConfig) -> Tensor:
     return torch.cumsum(not_pad, dim=1) * not_pad + config.pad_token_id
 
 
+def packed_rows(tokens: int) -> int:
+    """The row count a packed batch of ``tokens`` real tokens is padded to: eight sizes per power of two.
+
+    oneDNN (torch's CPU kernels for GELU and others) compiles and caches a kernel per tensor shape, up to
+    1024 of them; packed batches of every possible token count would fill that cache during a long index
+    build and grow the process's memory with it. Rounding up to one of eight sizes per octave (at most
+    12.5% padding, 8 rows at least) keeps the shapes a build meets to about a hundred.
+    """
+    step = max(8, 1 << max(0, tokens.bit_length() - 4))
+    return -(-tokens // step) * step
+
+
 class PackedBatch:
     """Where the real tokens of a padded (B, T) batch sit, so that every position-wise layer can run on
     the (N, C) real tokens alone and padding costs nothing outside attention.
 
     Working on packed tokens also makes the result of a text independent of what else is in its
-    batch: the linear layers see the same rows whatever the padding.
+    batch: the linear layers see the same rows whatever the padding. The packed rows are padded up to
+    :func:`packed_rows` with copies of the first real token; :meth:`unpack` drops them, and attention
+    runs on the unpacked (B, T) tokens, so they never reach a result.
     """
 
     def __init__(self, attention_mask: Tensor, *, pack: bool = True) -> None:
         self.batch, self.length = attention_mask.shape
+        self.index: Tensor | None = None  # (N',): the row each packed row is read from; None: all, in order
+        self.tokens = self.batch * self.length  # N: the real tokens among the packed rows
         # pack=False keeps padding rows (masked out by attention and pooling): graph exporters such as
         # ONNX need shapes that do not depend on the data.
-        padded = pack and bool((attention_mask == 0).any())
-        self.index = attention_mask.flatten().nonzero().squeeze(1) if padded else None  # (N,)
+        if not pack:
+            return
+        real = attention_mask.flatten().nonzero().squeeze(1)  # (N,)
+        self.tokens = len(real)
+        rows = packed_rows(self.tokens) if self.tokens else 0
+        if rows == self.batch * self.length and self.tokens == rows:
+            return
+        self.index = torch.cat([real, real[:1].expand(rows - self.tokens)]) if rows > self.tokens else real
 
     def pack(self, x: Tensor) -> Tensor:
-        """(B, T, ...) -> (N, ...): the real tokens, in order."""
+        """(B, T, ...) -> (N', ...): the real tokens, in order, then the bucket's filler rows."""
         flat = x.reshape(self.batch * self.length, *x.shape[2:])
         return flat if self.index is None else flat.index_select(0, self.index)
 
     def unpack(self, x: Tensor) -> Tensor:
-        """(N, F) -> (B, T, F), zeros at padding."""
+        """(N', F) -> (B, T, F), zeros at padding; the filler rows are dropped."""
         if self.index is not None:
-            x = x.new_zeros(self.batch * self.length, x.shape[-1]).index_copy(0, self.index, x)
+            real = self.index[: self.tokens]
+            x = x.new_zeros(self.batch * self.length, x.shape[-1]).index_copy(0, real, x[: self.tokens])
         return x.view(self.batch, self.length, x.shape[-1])
 
 

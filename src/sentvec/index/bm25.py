@@ -29,6 +29,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from sentvec.index.manifest import InvalidIndexError, write_manifest
+from sentvec.index.scores import top_k
+from sentvec.index.storage import StoredIndex
+
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 # Lucene's BM25 (as Elasticsearch, whose runs BEIR published) with its defaults; bm25s's own k1 is 1.5.
@@ -68,6 +72,7 @@ class Tokenizer:
             self._stopwords = frozenset(_bm25s().stopwords.STOPWORDS_EN)
 
     def __call__(self, text: str) -> list[str]:
+        """The BM25 terms of ``text``, in order: stemmed words first, then CJK characters and bigrams."""
         tokens: list[str] = []
         words: list[str] = []
         for piece in _TOKEN.findall(text.lower()):
@@ -177,31 +182,19 @@ class BM25:
         return bm25
 
 
-def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The ``k`` best positive entries of ``scores`` as ``(row, score)``, by decreasing score then increasing row."""
-    candidates = np.flatnonzero(scores > 0)
-    if len(candidates) > k:
-        kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
-        candidates = candidates[scores[candidates] >= kth]  # ties at the k-th score all stay, then the row decides
-    order = np.lexsort((candidates, -scores[candidates]))[:k]
-    return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]
-
-
 # --------------------------------------------------------------------------- inside an index folder
 
 #: The BM25 index's folder inside an index folder.
 INDEX_FOLDER = "bm25"
 
 
-def build_index_bm25(index: Any, language: Language = "en", show_progress_bar: bool = False) -> BM25:
+def build_index_bm25(index: StoredIndex, language: Language = "en", show_progress_bar: bool = False) -> BM25:
     """Build the BM25 index over every document stored in a complete :class:`~sentvec.index.Index`, save it in
     the index folder and record it in the manifest (written last, so a crash leaves the index as it was)."""
-    from sentvec.index.index import InvalidIndexError, _write_manifest
-
     if not index.complete:
         raise InvalidIndexError(f"index {index.path} is not complete; finish the build before adding BM25")
-    # _hit reads one chunk's documents at a time and keeps it, so going through the rows in order reads each once
-    texts = [index._hit(row, 0.0)["text"] for row in range(index.count)]
+    # document() reads one chunk's documents at a time and keeps it, so going through the rows in order reads each once
+    texts = [index.document(row)["text"] for row in range(index.count)]
     bm25 = BM25(language).fit(texts, show_progress_bar=show_progress_bar)
     del texts
     folder = index.path / INDEX_FOLDER
@@ -211,14 +204,12 @@ def build_index_bm25(index: Any, language: Language = "en", show_progress_bar: b
         "folder": INDEX_FOLDER,
         "bytes": sum(f.stat().st_size for f in folder.iterdir()),
     }
-    _write_manifest(index.path, index.manifest)
+    write_manifest(index.path, index.manifest)
     return bm25
 
 
-def load_index_bm25(index: Any) -> BM25:
+def load_index_bm25(index: StoredIndex) -> BM25:
     """The BM25 index of an index folder, checked against the manifest."""
-    from sentvec.index.index import InvalidIndexError
-
     entry = index.manifest.get("bm25")
     if not entry:
         raise InvalidIndexError(

@@ -21,17 +21,40 @@ no score scale at all, so it is the safer choice for a retriever pair never meas
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
+
+from sentvec.index.bm25 import BM25
+from sentvec.model import SentenceTransformer
 
 Fusion = Literal["rrf", "convex"]
 FUSIONS: tuple[str, ...] = ("rrf", "convex")
 MODES: tuple[str, ...] = ("dense", "bm25", "sparse", "hybrid")
-FUSION = "convex"
+FUSION: Fusion = "convex"
 ALPHA = 0.5
 RRF_K = 60
 CANDIDATES = 100
 
 Hits = Sequence[tuple[Hashable, float]]  # one query's (document, score) by decreasing score
+
+
+class SearchableIndex(Protocol):
+    """What hybrid search needs of an index (:class:`sentvec.index.Index` has it)."""
+
+    def search(self, query: Any, k: int = 10, **options: Any) -> Any:
+        """Dense search, as :meth:`sentvec.index.Index.search` with ``mode="dense"``."""
+        ...
+
+    def bm25(self) -> BM25:
+        """The index's BM25 keyword index."""
+        ...
+
+    def document(self, corpus_id: int, score: float = 0.0) -> dict[str, Any]:
+        """Row ``corpus_id`` as a hit."""
+        ...
+
+    def sparse_hits(self, texts: list[str], k: int) -> list[list[tuple[int, float]]]:
+        """Each text's ``k`` best ``(row, score)`` through the index's sparse vectors."""
+        ...
 
 
 def check_fusion(fusion: str, alpha: float, rrf_k: float) -> None:
@@ -77,12 +100,12 @@ def _min_max(scores: list[float]) -> list[float]:
 
 
 def search_index(
-    index: Any,
+    index: SearchableIndex,
     query: str | list[str],
     k: int,
     *,
     mode: str,
-    model: Any = None,
+    model: SentenceTransformer | None = None,
     exact: bool = True,
     fusion: Fusion = FUSION,
     alpha: float = ALPHA,
@@ -90,7 +113,11 @@ def search_index(
     candidates: int = CANDIDATES,
     **dense_options: Any,
 ) -> Any:
-    """:meth:`Index.search` for ``mode="bm25"`` and ``"hybrid"`` (same arguments and result shape)."""
+    """:meth:`Index.search` for ``mode="bm25"``, ``"sparse"`` and ``"hybrid"`` (same arguments and result shape).
+
+    Raises:
+        ValueError: ``k`` below 1, another mode, or a bad fusion setting.
+    """
     if k < 1:
         raise ValueError(f"k={k}; it must be at least 1")
     if mode not in ("bm25", "hybrid", "sparse"):
@@ -98,14 +125,12 @@ def search_index(
     check_fusion(fusion, alpha, rrf_k)
     texts = [query] if isinstance(query, str) else list(query)
     if mode == "sparse":
-        from sentvec.index.sparse import search_sparse
-
-        found = [[index._hit(row, score) for row, score in hits] for hits in search_sparse(index, texts, k)]
+        found = [[index.document(row, score) for row, score in hits] for hits in index.sparse_hits(texts, k)]
         return found[0] if isinstance(query, str) else found
     depth = k if mode == "bm25" else max(k, candidates)
-    keyword = index._bm25_index().search(texts, depth)
+    keyword = index.bm25().search(texts, depth)
     if mode == "bm25":
-        found = [[index._hit(row, score) for row, score in hits] for hits in keyword]
+        found = [[index.document(row, score) for row, score in hits] for hits in keyword]
     else:
         dense = index.search(texts, depth, mode="dense", model=model, exact=exact, **dense_options)
         found = []
@@ -118,5 +143,5 @@ def search_index(
                 alpha=alpha,
                 rrf_k=rrf_k,
             )
-            found.append([index._hit(int(row), score) for row, score in fused])
+            found.append([index.document(int(cast(int, row)), score) for row, score in fused])
     return found[0] if isinstance(query, str) else found

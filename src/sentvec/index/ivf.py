@@ -26,20 +26,17 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sentvec.index.index import ANN_FILE, InvalidIndexError, _faiss, _write_manifest
+from sentvec.index.ann import faiss_module
+from sentvec.index.manifest import ANN_FILE, IVF_DATA_GLOB, PARTS_FOLDER, InvalidIndexError, write_manifest
+from sentvec.index.storage import StoredIndex
 from sentvec.paths import atomic_file
-
-if TYPE_CHECKING:
-    from sentvec.index.index import Index
 
 logger = logging.getLogger(__name__)
 
-IVF_DATA_GLOB = "ann.*.ivfdata"
-PARTS_FOLDER = "ann.parts"
 # About 4 * sqrt(N) lists, each trained with at least this many sample vectors (FAISS warns below 39).
 IVF_TRAIN_PER_LIST = 39
 IVF_MAX_SAMPLE = 200_000
@@ -65,7 +62,7 @@ def default_nprobe(nlist: int) -> int:
 
 
 def build_ivf(
-    index: Index,
+    index: StoredIndex,
     nlist: int | None = None,
     nprobe: int | None = None,
     seed: int = 0,
@@ -82,11 +79,12 @@ def build_ivf(
         sample_size: vectors to train k-means on (default: 39 per list, at least 10,000, at most 200,000).
         part_rows: vectors filled into one part before it is written out (whole chunks; memory while filling).
 
-    Needs ``faiss`` (the ``sentvec[ann]`` extra).
+    Needs ``faiss`` (the ``sentvec[ann]`` extra). An open :class:`~sentvec.index.Index` of the folder loads the
+    new approximate index on its next search.
     """
     if not index.complete:
         raise InvalidIndexError(f"index {index.path} is not complete; finish the build before adding an ANN index")
-    faiss = _faiss()
+    faiss = faiss_module()
     from faiss.contrib.ondisk import merge_ondisk
 
     count = index.count
@@ -112,10 +110,10 @@ def build_ivf(
     del ivf
     files: list[str] = []
     part = None
-    for start, chunk in index._chunks():
+    for start, chunk in index.vector_chunks():
         if part is None:
             part = faiss.read_index(str(trained))
-        vectors = np.ascontiguousarray(index._floats(chunk), dtype=np.float32)
+        vectors = np.ascontiguousarray(index.as_float32(chunk), dtype=np.float32)
         part.add_with_ids(vectors, np.arange(start, start + len(vectors), dtype=np.int64))
         del vectors
         if part.ntotal >= part_rows or start + len(chunk) == count:
@@ -150,8 +148,7 @@ def build_ivf(
         "data_file": data.name,
         "data_bytes": data.stat().st_size,
     }
-    _write_manifest(index.path, index.manifest)
-    index._ann = None
+    write_manifest(index.path, index.manifest)
     shutil.rmtree(parts, ignore_errors=True)
     for old in index.path.glob(IVF_DATA_GLOB):  # the previous build's data file, or one a crash left
         if old.name != data.name:
@@ -163,7 +160,7 @@ def build_ivf(
 
 def load_ivf(folder: Path, ann: dict[str, Any]) -> Any:
     """Open an on-disk IVF index for search: the header in memory, the inverted lists memory-mapped."""
-    faiss = _faiss()
+    faiss = faiss_module()
     data = folder / ann["data_file"]
     if not data.is_file() or data.stat().st_size != ann["data_bytes"]:
         raise InvalidIndexError(
@@ -173,15 +170,15 @@ def load_ivf(folder: Path, ann: dict[str, Any]) -> Any:
         return faiss.read_index(str(folder / ann["file"]), faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY)
 
 
-def _sample(index: Index, size: int, seed: int) -> np.ndarray:
+def _sample(index: StoredIndex, size: int, seed: int) -> np.ndarray:
     """``size`` vectors drawn at random from the whole index, read one chunk at a time."""
     picked = np.sort(np.random.default_rng(seed).choice(index.count, size=size, replace=False))
     sample = np.empty((size, index.dimension), dtype=np.float32)
     filled = 0
-    for start, chunk in index._chunks():
+    for start, chunk in index.vector_chunks():
         local = picked[(picked >= start) & (picked < start + len(chunk))] - start
         if len(local):
-            sample[filled : filled + len(local)] = index._floats(np.asarray(chunk)[local])
+            sample[filled : filled + len(local)] = index.as_float32(np.asarray(chunk)[local])
             filled += len(local)
     return sample
 
@@ -211,6 +208,7 @@ def _c_stdout_to_stderr() -> Iterator[None]:
 
 
 def _c_flush() -> None:
+    """Flush C's stdio buffers, so that what C code printed goes where stdout pointed while it ran."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 

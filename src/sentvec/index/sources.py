@@ -24,9 +24,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from sentvec.index.files import Location, open_binary, resolve
+from sentvec.index.manifest import InvalidIndexError
 
 SourceFormat = Literal["text", "jsonl", "csv", "parquet"]
 FORMATS: tuple[SourceFormat, ...] = ("text", "jsonl", "csv", "parquet")
@@ -86,7 +87,7 @@ class Source:
         chosen = format or _EXTENSIONS.get(file.suffix.lower(), "text")
         if chosen not in FORMATS:
             raise ValueError(f"corpus format {format!r} is not supported; choose from {', '.join(FORMATS)}")
-        return cls(file, chosen, text_field, id_field, where.filesystem, where.uri)  # type: ignore[arg-type]
+        return cls(file, chosen, text_field, id_field, where.filesystem, where.uri)
 
     @property
     def name(self) -> str:
@@ -199,7 +200,7 @@ class Source:
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
         with self.open_text() as fh:
             reader = csv.DictReader(_lines(fh, self.name), delimiter=delimiter)
-            columns = reader.fieldnames or []
+            columns = list(reader.fieldnames or [])
             self._check_columns(columns)
             for position, row in enumerate(reader):
                 yield self._record(row, position, f"row {position + 2}")
@@ -269,3 +270,137 @@ def _parquet_file(path: Any) -> Any:
             "reading Parquet needs pyarrow: pip install -e '.[parquet]' in the sentvec checkout"
         ) from None
     return pq.ParquetFile(path)
+
+
+# --------------------------------------------------------------------------- shards: a corpus read in parts
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class _Lines:
+    """A binary file's lines from ``offset``, decoded as UTF-8; ``offset`` follows the lines handed out."""
+
+    def __init__(self, fh: IO[bytes], offset: int, path: str) -> None:
+        fh.seek(offset)
+        self.fh, self.offset, self.path, self.first = fh, offset, path, offset == 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        raw = self.fh.readline()
+        if not raw:
+            raise StopIteration
+        start = self.offset
+        self.offset += len(raw)
+        if self.first:  # the text readers open files as utf-8-sig: a BOM is not part of the first document
+            self.first = False
+            raw = raw.removeprefix(_BOM)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{self.path} is not UTF-8 text (bad byte at offset {start + err.start})") from None
+
+
+def _records(source: Source, start: dict[str, Any]) -> Iterator[tuple[Any, str, dict[str, Any]]]:
+    """``(id, text, where the next record starts)`` from the position ``start``, with :class:`Source`'s semantics."""
+    line, position = start["line"], start["position"]
+    with source.open_binary() as fh:
+        lines = _Lines(fh, start["offset"], source.name)
+        if source.format == "csv":
+            delimiter = "\t" if source.path.suffix.lower() == ".tsv" else ","
+            csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+            reader = csv.DictReader(lines, fieldnames=start["header"], delimiter=delimiter)
+            for row in reader:
+                doc_id, text = source._record(row, position, f"row {position + 2}")
+                position += 1
+                yield doc_id, text, {"offset": lines.offset, "line": 0, "position": position}
+            return
+        for raw in lines:
+            line += 1
+            if source.format == "text":
+                text = raw.rstrip("\n").rstrip("\r")
+                if text:
+                    yield line, text, {"offset": lines.offset, "line": line, "position": position}
+                continue
+            if not raw.strip():
+                continue
+            doc_id, text = source._json_record(raw, line, position)
+            position += 1
+            yield doc_id, text, {"offset": lines.offset, "line": line, "position": position}
+
+
+def _csv_header(source: Source) -> tuple[list[str], int]:
+    """The CSV header's column names and the byte offset of the first data row."""
+    delimiter = "\t" if source.path.suffix.lower() == ".tsv" else ","
+    with source.open_binary() as fh:
+        lines = _Lines(fh, 0, source.name)
+        header = next(csv.reader(lines, delimiter=delimiter), [])
+        source._check_columns(header)
+        return header, lines.offset
+
+
+def plan_shards(source: Source, shard_rows: int) -> list[dict[str, Any]]:
+    """Split a corpus into shards of ``shard_rows`` documents: where each starts and how many rows it holds.
+
+    Text, JSON lines and CSV are read once, sequentially, on the driver (records are parsed to count them
+    the way the workers will); Parquet is planned from its metadata alone.
+    """
+    if source.format == "parquet":
+        file = source.parquet_file()
+        source._check_columns(file.schema_arrow.names)
+        total = file.metadata.num_rows
+        return [
+            {"shard": n, "position": first, "rows": min(shard_rows, total - first)}
+            for n, first in enumerate(range(0, total, shard_rows))
+        ]
+    header: list[str] | None = None
+    start: dict[str, Any] = {"offset": 0, "line": 0, "position": 0}
+    if source.format == "csv":
+        header, start["offset"] = _csv_header(source)
+    plan: list[dict[str, Any]] = []
+    rows = 0
+    for _, _, after in _records(source, {**start, "header": header}):
+        rows += 1
+        if rows == shard_rows:
+            plan.append({"shard": len(plan), **start, "rows": rows})
+            start, rows = after, 0
+    if rows:
+        plan.append({"shard": len(plan), **start, "rows": rows})
+    for spec in plan:
+        spec["header"] = header
+    return plan
+
+
+def read_shard(source: Source, spec: dict[str, Any]) -> list[tuple[Any, str]]:
+    """The ``(id, text)`` records of one planned shard."""
+    if source.format == "parquet":
+        file = source.parquet_file()
+        columns = file.schema_arrow.names
+        wanted = [source.text_field] + ([source.id_field] if source.id_field in columns else [])
+        first, last = spec["position"], spec["position"] + spec["rows"]
+        groups: list[int] = []
+        seen, skip = 0, 0
+        for g in range(file.metadata.num_row_groups):
+            size = file.metadata.row_group(g).num_rows
+            if seen + size > first and seen < last:
+                if not groups:
+                    skip = first - seen
+                groups.append(g)
+            seen += size
+        data = file.read_row_groups(groups, columns=wanted).slice(skip, spec["rows"]).to_pydict()
+        return [
+            source._record({k: v[i] for k, v in data.items()}, first + i, f"row {first + i}")
+            for i in range(spec["rows"])
+        ]
+    records = []
+    for doc_id, text, _ in _records(source, spec):
+        records.append((doc_id, text))
+        if len(records) == spec["rows"]:
+            break
+    if len(records) != spec["rows"]:
+        raise InvalidIndexError(
+            f"{source.name} changed during the build: shard {spec['shard']} has "
+            f"{len(records)} of {spec['rows']} documents; build again with --overwrite"
+        )
+    return records

@@ -6,31 +6,35 @@ and fingerprint the manifest records, so that queries are encoded by the same mo
 
 from __future__ import annotations
 
-from typing import Any
+import shutil
+
+from sentvec.index.inverted import InvertedIndex
+from sentvec.index.manifest import InvalidIndexError, model_fingerprint, write_manifest
+from sentvec.index.storage import StoredIndex
+from sentvec.sparse_encoder.model import SparseEncoder
 
 #: The inverted index's folder inside an index folder.
 INDEX_FOLDER = "sparse"
 
 
-def _load_encoder(name: str, device: str | None = None) -> Any:
-    from sentvec.sparse_encoder import SparseEncoder
-
+def _load_encoder(name: str, device: str | None = None) -> SparseEncoder:
     return SparseEncoder(name, device=device)
 
 
-def build_index_sparse(index: Any, model: Any, batch_size: int = 32, show_progress_bar: bool = False) -> None:
+def build_index_sparse(
+    index: StoredIndex, model: str | SparseEncoder, batch_size: int = 32, show_progress_bar: bool = False
+) -> None:
     """Encode every document of a complete index with ``model`` (a SparseEncoder or its name), save the
-    inverted index in the index folder and record it in the manifest (written last)."""
-    import shutil
+    inverted index in the index folder and record it in the manifest (written last).
 
-    from sentvec.index.index import InvalidIndexError, _write_manifest, model_fingerprint
-    from sentvec.sparse_encoder import InvertedIndex
-
+    Raises:
+        InvalidIndexError: the index is not complete.
+    """
     if not index.complete:
         raise InvalidIndexError(f"index {index.path} is not complete; finish the build before adding sparse vectors")
     name = model if isinstance(model, str) else (model.model_name_or_path or "<in-memory model>")
     encoder = _load_encoder(model) if isinstance(model, str) else model
-    texts = [index._hit(row, 0.0)["text"] for row in range(index.count)]
+    texts = [index.document(row)["text"] for row in range(index.count)]
     vectors = encoder.encode_document(texts, batch_size=batch_size, show_progress_bar=show_progress_bar)
     inverted = InvertedIndex.from_sparse(vectors)
     folder = index.path / INDEX_FOLDER
@@ -47,22 +51,28 @@ def build_index_sparse(index: Any, model: Any, batch_size: int = 32, show_progre
         "active_dims": encoder.sparsity(vectors)["active_dims"],
         "bytes": sum(f.stat().st_size for f in folder.iterdir()),
     }
-    _write_manifest(index.path, index.manifest)
+    write_manifest(index.path, index.manifest)
     index._sparse = (inverted, encoder)
 
 
-def search_sparse(index: Any, texts: list[str], k: int, model: Any = None) -> list[list[tuple[int, float]]]:
-    """Each text's ``k`` best ``(row, dot product)`` through the index's inverted index."""
-    from sentvec.index.index import InvalidIndexError, model_fingerprint
-    from sentvec.sparse_encoder import InvertedIndex
+def search_sparse(
+    index: StoredIndex, texts: list[str], k: int, model: SparseEncoder | None = None
+) -> list[list[tuple[int, float]]]:
+    """Each text's ``k`` best ``(row, dot product)`` through the index's inverted index.
 
+    The inverted index and the query encoder are kept on ``index`` for the next query.
+
+    Raises:
+        InvalidIndexError: no sparse vectors, unreadable or stale ones, or a query model other than the
+            one that encoded the documents.
+    """
     entry = index.manifest.get("sparse")
     if not entry:
         raise InvalidIndexError(
             f"index {index.path} has no sparse vectors; build it with "
             "`sentvec index build CORPUS --out INDEX --sparse MODEL` or Index.build(..., sparse=MODEL)"
         )
-    if getattr(index, "_sparse", None) is None:
+    if index._sparse is None:
         try:
             inverted = InvertedIndex.load(index.path / entry["folder"])
         except (OSError, ValueError) as err:
