@@ -292,10 +292,8 @@ def _connect(ray: Any, address: str | None, num_cpus: int | None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
         return
-    import sentvec
-
-    # A local cluster runs this very sentvec: put its source folder on the workers' path.
-    package_root = str(Path(sentvec.__file__).resolve().parents[1])
+    # A local cluster runs this very sentvec: put its source folder (above this module's package) on the workers' path.
+    package_root = str(Path(__file__).resolve().parents[1])
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     ray.init(
         num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}}

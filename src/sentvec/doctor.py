@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sentvec._version import __version__
+
 __all__ = ["CORE", "EXTRAS", "environment_report", "format_report", "format_size"]
 
 #: Core dependencies: (distribution, module).
@@ -152,8 +154,7 @@ def _threads() -> dict[str, Any]:
 
 def environment_report() -> dict[str, Any]:
     """Everything ``sentvec doctor`` shows, as plain data (what ``sentvec doctor --json`` prints)."""
-    import sentvec
-    from sentvec.store import _OFFLINE_ENV_VARS
+    from sentvec.store import OFFLINE_ENV_VARS
 
     extras = {extra: {dist: _version(dist, module) for dist, module in packages} for extra, packages in EXTRAS.items()}
     return {
@@ -163,12 +164,12 @@ def environment_report() -> dict[str, Any]:
             "executable": sys.executable,
             "platform": platform.platform(),
         },
-        "sentvec": {"version": sentvec.__version__, "location": str(Path(sentvec.__file__).resolve().parent)},
+        "sentvec": {"version": __version__, "location": str(Path(__file__).resolve().parent)},
         "core": {dist: _version(dist, module) for dist, module in CORE},
         "extras": extras,
         "backends": _backends(),
         "caches": _caches(),
-        "offline": {var: os.environ[var] for var in _OFFLINE_ENV_VARS if os.environ.get(var)},
+        "offline": {var: os.environ[var] for var in OFFLINE_ENV_VARS if os.environ.get(var)},
         "threads": _threads(),
     }
 

@@ -188,7 +188,7 @@ def _add_search(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
 def cmd_index_build(args: argparse.Namespace) -> int:
     """Embed a corpus into an index folder (or resume the build); --ray hands it to cmd_index_build_ray."""
     from sentvec.index import Index
-    from sentvec.index.index import check_build_inputs
+    from sentvec.index.builder import check_build_inputs
 
     if args.ray is not None:
         return cmd_index_build_ray(args)
@@ -265,11 +265,8 @@ def cmd_index_build_ray(args: argparse.Namespace) -> int:
         device=args.device,
         cache_folder=args.cache_folder,
         backend=args.backend,
+        **_bm25_options(args),
     )
-    options = _bm25_options(args)
-    if index.complete:
-        index._add_bm25(options["bm25"], options["search_mode"], not (args.no_progress or args.quiet))
-        index._add_sparse(options["sparse"], args.batch_size, not (args.no_progress or args.quiet))
     for line in summary_lines(index.manifest["build"]):
         note(args, line)
     _note_indexed(args, index)

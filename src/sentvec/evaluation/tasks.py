@@ -21,7 +21,7 @@ from sentvec.evaluation.evaluator import SimilarityEncoder
 from sentvec.evaluation.plot import plot_similarity
 from sentvec.paths import atomic_file
 from sentvec.readers import STS_SPLITS, Pairs, data_folder, read_pairs, read_sts_benchmark
-from sentvec.store import _offline_reason, default_cache_folder
+from sentvec.store import default_cache_folder, offline_reason
 from sentvec.types import SIMILARITY_NAMES
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def load_sts_benchmark(
         return read_pairs(cache / f"{split}.jsonl")
     tried.append(f"not in the sentvec cache ({cache})")
 
-    offline = _offline_reason(False)
+    offline = offline_reason(False)
     if offline is not None:
         tried.append(f"no download: {offline}")
     else:

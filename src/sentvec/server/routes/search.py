@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from sentvec.index.index import _query_prompt
+from sentvec.index.search import query_prompt
 from sentvec.server.errors import APIError, unprocessable
 from sentvec.server.plumbing import Served, normalize, read_json
 from sentvec.server.schemas import Inputs
@@ -60,7 +60,7 @@ def add_search_route(app: FastAPI, served: Served) -> None:
             # Index.search would embed it: the index's query prompt, truncation, dimensions, normalisation.
             recorded = index.manifest["model"]
             vectors, _ = await service.embed(
-                Inputs(texts=[query]), lambda i: "query", True, _query_prompt(model, recorded)
+                Inputs(texts=[query]), lambda i: "query", True, query_prompt(model, recorded)
             )
             dim = recorded["truncate_dim"] or getattr(model, "truncate_dim", None)
             vectors = vectors[:, :dim] if dim else vectors
