@@ -26,6 +26,11 @@ the median channel peak of that input. If the result is still over the damage bu
 to the float32 graph on the calibration texts), the layers whose inputs keep the coarsest quantization
 step relative to a typical channel stay float32, a growing number of them, until it is within budget.
 
+Measured on the 2,910 STS Benchmark dev sentences (held apart), int8 against float32, every linear layer
+int8: all-MiniLM-L6-v2 mean cosine 0.9983 (min 0.993; 5 channels split off, in 4 feed-forward output
+layers), STS-B dev Spearman 0.8668 against 0.8672; all-mpnet-base-v2 0.9979 (min 0.988; 30 channels in
+11 of its 12 feed-forward output layers), 0.8819 against 0.8811. benchmarks/int8_quality.py measures it.
+
 Needs ``onnx`` besides onnxruntime (the graph is edited with it): ``pip install onnx``.
 """
 
