@@ -46,6 +46,7 @@ import numpy as np
 from sentvec.calibration import CALIBRATION_TEXTS
 from sentvec.config import EncoderConfig
 from sentvec.lite.graph import _LAYER_NAMES, encoder_graph, graph_feeds, relative_position_table, strip_prefix
+from sentvec.tokenizer import Tokenizer
 
 if TYPE_CHECKING:
     import onnx
@@ -68,7 +69,10 @@ RECIPE = (
 
 
 def input_ranges(
-    config: EncoderConfig, weights: dict[str, np.ndarray], tokenizer: object, texts: tuple[str, ...] = CALIBRATION_TEXTS
+    config: EncoderConfig,
+    weights: dict[str, np.ndarray],
+    tokenizer: Tokenizer,
+    texts: tuple[str, ...] = CALIBRATION_TEXTS,
 ) -> dict[str, np.ndarray]:
     """Largest absolute value of each input channel of every linear layer, over the real (not padding)
     tokens of ``texts``, keyed by the layer's checkpoint prefix."""
@@ -80,7 +84,7 @@ def input_ranges(
     table = relative_position_table(weights)
     ranges: dict[str, np.ndarray] = {}
     for start in range(0, len(texts), 16):
-        batch = tokenizer.collate_numpy(tokenizer.encode(list(texts[start : start + 16])))  # type: ignore[attr-defined]
+        batch = tokenizer.collate_numpy(tokenizer.encode(list(texts[start : start + 16])))
         real = batch["attention_mask"].astype(bool)
         for name, value in zip(names, session.run(names, graph_feeds(config, batch, table, inputs)), strict=True):
             peak = np.abs(value[real]).max(axis=0)
@@ -131,7 +135,7 @@ def outlier_channels(
 def int8_graph(
     config: EncoderConfig,
     weights: dict[str, np.ndarray],
-    tokenizer: object,
+    tokenizer: Tokenizer,
     *,
     alpha: float = ALPHA,
     texts: tuple[str, ...] = CALIBRATION_TEXTS,
@@ -158,7 +162,7 @@ def int8_graph(
     ranges = input_ranges(config, weights, tokenizer, texts)
     factors = smoothing_factors(config, weights, ranges, alpha)
     outliers = outlier_channels(ranges, factors)
-    batch = tokenizer.collate_numpy(tokenizer.encode(list(texts)))  # type: ignore[attr-defined]
+    batch = tokenizer.collate_numpy(tokenizer.encode(list(texts)))
     table = relative_position_table(weights)
 
     def pooled(graph: bytes) -> np.ndarray:
