@@ -164,11 +164,6 @@ def test_mpnet_int8_on_held_apart_text(tmp_path: Path) -> None:
     assert cosine.mean() >= 0.995 and cosine.min() >= 0.98
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sentvec.lite.session's cache key hashes INT8_VERSION and ALPHA, not quantize.RECIPE: its owner "
-    "should hash RECIPE (then drop this mark)",
-)
 def test_a_changed_recipe_does_not_reuse_a_cached_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The int8 graph cache is keyed by everything that made the graph, the quantization recipe included."""
     import sentvec.lite.quantize as quantize

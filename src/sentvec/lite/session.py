@@ -87,9 +87,9 @@ def _cached_int8_graph(
     tokenizer: Tokenizer,
     cache_folder: str | os.PathLike[str] | None,
 ) -> Path:
-    from sentvec.lite.quantize import ALPHA, int8_graph  # int8 needs the onnx package, an extra
+    from sentvec.lite.quantize import RECIPE, int8_graph  # int8 needs the onnx package, an extra
 
-    digest = hashlib.sha256(f"int8 {INT8_VERSION} alpha {ALPHA} {sorted(config.raw.items())!r}".encode())
+    digest = hashlib.sha256(f"int8 {INT8_VERSION} {RECIPE} {sorted(config.raw.items())!r}".encode())
     digest.update(repr(CALIBRATION_TEXTS).encode())
     digest.update(repr(sorted(tokenizer._tokenizer.get_vocab().items())).encode())
     for name in sorted(weights):
