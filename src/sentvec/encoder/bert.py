@@ -101,6 +101,7 @@ class Embeddings(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, input_ids: Tensor, position_ids: Tensor, token_type_ids: Tensor | None) -> Tensor:
+        """Packed token ids, position ids and token type ids (N,) -> normalised embeddings (N, C)."""
         x = self.word(input_ids) + self.position(position_ids)  # (N, C)
         if self.token_type is not None:
             x = x + self.token_type(token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids))
@@ -120,6 +121,8 @@ class SelfAttention(nn.Module):
         self.dropout_p = config.attention_dropout
 
     def forward(self, x: Tensor, score_bias: Tensor, batch: PackedBatch) -> Tensor:
+        """Self-attention of packed hidden states (N, C); ``score_bias`` (B or 1, H, T, T) masks padding
+        (and adds MPNet's relative position bias). Returns the attention output (N, C)."""
         qkv = batch.unpack(self.qkv(x))  # (B, T, 3C)
         B, T, _ = qkv.shape
         q, k, v = qkv.view(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # each (B, H, T, D)
@@ -141,6 +144,7 @@ class FeedForward(nn.Module):
         self.down = nn.Linear(config.intermediate_size, config.hidden_size)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Packed hidden states (N, C) through up, activation, down: (N, C) out."""
         return self.down(self.act(self.up(x)))
 
 
@@ -156,6 +160,7 @@ class EncoderLayer(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, x: Tensor, score_bias: Tensor, batch: PackedBatch) -> Tensor:
+        """One post-LayerNorm layer: attention + residual + norm, feed-forward + residual + norm; (N, C) -> (N, C)."""
         x = self.attention_norm(x + self.dropout(self.attention(x, score_bias, batch)))
         return self.output_norm(x + self.dropout(self.feed_forward(x)))
 
@@ -182,6 +187,7 @@ class TransformerEncoder(nn.Module):
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None, *, pack: bool = True
     ) -> Tensor:
+        """Token ids and attention mask (B, T) -> token embeddings (B, T, C), zeros at padding positions."""
         batch = PackedBatch(attention_mask, pack=pack)
         x = self.embeddings(
             batch.pack(input_ids),
