@@ -14,12 +14,9 @@ import logging
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sentvec._version import __version__
-
-if TYPE_CHECKING:
-    from sentvec.model import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +188,18 @@ class ModelCardData:
 SentenceTransformerModelCardData = ModelCardData  # the sentence-transformers name
 
 
-def generate_model_card(model: SentenceTransformer, model_id: str | None = None) -> str:
+class CardSubject(Protocol):
+    """What a card is written from: the model's card data, embedding size and similarity function."""
+
+    model_card_data: ModelCardData
+    similarity_fn_name: str
+
+    def get_embedding_dimension(self) -> int | None:
+        """The length of the model's embeddings."""
+        ...
+
+
+def generate_model_card(model: CardSubject, model_id: str | None = None) -> str:
     """The README.md for ``model``: YAML header, description, usage, evaluation, training, versions."""
     data: ModelCardData = model.model_card_data
     model_id = model_id or data.model_id or PLACEHOLDER_MODEL_ID

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from sentvec.classification.heads import HEADS, LogisticHead, TorchHead, load_head, make_head
+from sentvec.extensions import register
+from sentvec.model import SentenceTransformer
 from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
 
 logger = logging.getLogger(__name__)
@@ -347,8 +349,6 @@ class SentenceClassifier:
         if config.get("sentvec_classifier") != FORMAT_VERSION:
             raise ValueError(f"{folder / CONFIG_NAME} is not a sentvec classifier of format {FORMAT_VERSION}")
         if model is None:
-            from sentvec.model import SentenceTransformer
-
             name = config.get("model")
             if not name:
                 raise ValueError(
@@ -414,3 +414,6 @@ def _is_matrix(rows: list[list[Any]]) -> bool:
         len(row) == width and all(isinstance(v, int | bool | np.integer | np.bool_) and v in (0, 1) for v in row)
         for row in rows
     )
+
+
+register("classifier", "sentence", SentenceClassifier)  # SentenceTransformer.get_classifier() builds this

@@ -16,7 +16,8 @@ from typing import Any
 
 from torch import nn
 
-from sentvec.modules.module import InputModule, Module
+from sentvec.modules.module import InputModule, Module, _local_folder
+from sentvec.modules.registry import load_module, type_name
 from sentvec.paths import read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -260,8 +261,6 @@ class Router(InputModule):
         self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True, **kwargs: Any
     ) -> None:
         """Each route's modules in ``{route}_{i}_{Class}/`` and ``router_config.json`` naming them."""
-        from sentvec.modules import type_name
-
         folder = Path(output_path)
         types: dict[str, str] = {}
         structure: dict[str, list[str]] = {}
@@ -285,9 +284,6 @@ class Router(InputModule):
         trust_remote_code: bool = False,
         **kwargs: Any,
     ) -> Router:
-        from sentvec.modules import load_module
-        from sentvec.modules.module import _local_folder
-
         folder = _local_folder(model_name_or_path, subfolder, kwargs)
         config_path = folder / CONFIG_FILE if (folder / CONFIG_FILE).is_file() else folder / "config.json"
         config = read_json(config_path)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from sentvec.modules.module import InputModule, _local_folder
+from sentvec.modules.registry import import_from_string
 from sentvec.modules.word_tokenizer import WhitespaceTokenizer
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,6 @@ def import_module_class(
             f"{model_name_or_path} names tokenizer class {class_ref!r}, which sentvec does not know; "
             "pass trust_remote_code=True to import it"
         )
-    from sentvec.util import import_from_string
-
     return import_from_string(class_ref)
 
 

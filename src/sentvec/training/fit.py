@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sentvec.extensions import register
 from sentvec.training.arguments import SentenceTransformerTrainingArguments
 from sentvec.training.data import to_columns
 from sentvec.training.loop import Objective, TrainingLoop
@@ -113,3 +114,6 @@ class _BestSaver:
             self.best = score
             self.model.save(self.path)
             self.model.train()
+
+
+register("training", "fit", fit)  # SentenceTransformer.fit() runs this

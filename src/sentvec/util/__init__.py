@@ -11,6 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sentvec.hard_negatives import mine_hard_negatives as _mine_hard_negatives
+from sentvec.modules import MODULE_TYPES
+from sentvec.modules.registry import import_from_string as import_from_string  # noqa: F401 - re-exported
 from sentvec.quantization import quantize_embeddings as quantize_embeddings  # noqa: F401 - re-exported
 from sentvec.similarity import (
     ArrayLike,
@@ -274,9 +277,7 @@ def community_detection(
 
 def mine_hard_negatives(dataset: Any, model: SentenceTransformer, *args: Any, **kwargs: Any) -> Any:
     """Add hard negatives to (anchor, positive) pairs; see :func:`sentvec.hard_negatives.mine_hard_negatives`."""
-    from sentvec.hard_negatives import mine_hard_negatives as mine
-
-    return mine(dataset, model, *args, **kwargs)
+    return _mine_hard_negatives(dataset, model, *args, **kwargs)
 
 
 # ---------------------------------------------------------------------- helpers sentence-transformers code imports
@@ -330,26 +331,6 @@ def fullname(o: Any) -> str:
     return cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
 
 
-def import_from_string(dotted_path: str) -> Any:
-    """The attribute a dotted path names (``"package.module.Name"``); ImportError naming the path if absent."""
-    import importlib
-
-    module_path, _, name = dotted_path.rpartition(".")
-    if not module_path:
-        raise ImportError(f"{dotted_path!r} is not a dotted import path (package.module.Name)")
-    try:
-        module = importlib.import_module(module_path)
-    except ImportError:
-        # "package.module.Name.Name": the old CamelCase-file spelling
-        if "." not in module_path:
-            raise
-        module = importlib.import_module(module_path.rpartition(".")[0])
-    try:
-        return getattr(module, name)
-    except AttributeError:
-        raise ImportError(f"module {module_path!r} has no attribute {name!r}") from None
-
-
 def import_module_class(
     class_ref: str, model_name_or_path: str | None = None, trust_remote_code: bool | None = False, **hub_kwargs: Any
 ) -> type:
@@ -360,8 +341,6 @@ def import_module_class(
     importing it runs that package's code; sentvec never downloads code from a model repository. With
     no model involved the caller's own code chose the class, and it is imported directly.
     """
-    from sentvec.modules import MODULE_TYPES
-
     if class_ref in MODULE_TYPES:
         return MODULE_TYPES[class_ref]
     if class_ref.startswith(("sentence_transformers.", "sentvec.")):
