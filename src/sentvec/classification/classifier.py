@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,10 @@ import numpy as np
 
 from sentvec.classification.heads import HEADS, LogisticHead, TorchHead, load_head, make_head
 from sentvec.extensions import register
+from sentvec.inputs import check_texts
 from sentvec.model import SentenceTransformer
-from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.model_folder import staged_save
+from sentvec.paths import inside, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -317,17 +318,11 @@ class SentenceClassifier:
             "model": MODEL_DIR if save_model else self.model.model_name_or_path,
             "model_saved": bool(save_model),
         }
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(target)
-        try:
+        with staged_save(path, "saving the classifier to") as staging:
             write_json(staging / CONFIG_NAME, config)
             save_file(self.head.tensors(), str(staging / HEAD_NAME), metadata={"format": "pt"})
             if save_model:
                 self.model.save(staging / MODEL_DIR, create_model_card=False)
-            move_into(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], model: Any = None, device: str | None = None) -> SentenceClassifier:
@@ -374,24 +369,8 @@ class SentenceClassifier:
 
 
 def _check_texts(texts: Any, what: str, *, allow_empty: bool = False) -> list[str]:
-    """``texts`` as a list of strings, or an error naming the first bad one."""
-    if texts is None:
-        raise ValueError(f"{what}() got texts=None; pass a list of strings")
-    if isinstance(texts, str):
-        raise TypeError(f"{what}() takes a list of texts, got one string; wrap it in a list")
-    if isinstance(texts, np.ndarray):
-        texts = texts.tolist()
-    try:
-        checked = list(texts)
-    except TypeError:
-        raise TypeError(f"{what}() takes a list of strings, got {type(texts).__name__}") from None
-    if not checked and not allow_empty:
-        raise ValueError(f"{what}() got no texts; pass at least one text per class")
-    for i, text in enumerate(checked):
-        if not isinstance(text, str):
-            shown = "None" if text is None else f"a {type(text).__name__}"
-            raise TypeError(f"text {i} is {shown}; {what}() takes strings (convert or drop it first)")
-    return checked
+    """``texts`` as a list of strings, or an error naming the first bad one (a list only, no modalities)."""
+    return check_texts(texts, caller=what, list_only=True, allow_empty=allow_empty)
 
 
 def _plain(label: Any, position: int) -> str | int | bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +28,8 @@ from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, 
 from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
-from sentvec.paths import move_into, read_json, staging_folder, write_json
+from sentvec.model_folder import staged_save, write_settings
+from sentvec.paths import read_json, write_json
 from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -577,10 +577,7 @@ class CrossEncoder(nn.Module):
                 "saving a CrossEncoder built from modules is not supported; save its modules "
                 "with their own save() methods"
             )
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(target)
-        try:
+        with staged_save(path) as staging:
             family = self.encoder_config.family
             prefix = ENCODER_PREFIX[family]
             state = {prefix + k: v for k, v in weights.to_checkpoint_names(family, self.encoder.state_dict()).items()}
@@ -609,10 +606,9 @@ class CrossEncoder(nn.Module):
                 staging / "sentence_bert_config.json",
                 {"max_seq_length": self.max_length, "do_lower_case": self.tokenizer.lowercase},
             )
-            write_json(
-                staging / "config_sentence_transformers.json",
+            write_settings(
+                staging,
                 {
-                    "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
                     "activation_fn": _activation_name(self.activation_fn),
                     "model_type": "CrossEncoder",
                     "prompts": self.prompts,
@@ -621,9 +617,6 @@ class CrossEncoder(nn.Module):
             )
             if create_model_card:
                 (staging / "README.md").write_text(self.model_card_data.render(self), encoding="utf-8")
-            move_into(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     save_pretrained = save
 

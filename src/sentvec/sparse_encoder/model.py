@@ -15,7 +15,6 @@ related ones) matter: it searches like BM25 with learned term weights (an invert
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from torch import Tensor, nn
 
 from sentvec._version import __version__
 from sentvec.model import SentenceTransformer
-from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.model_folder import staged_save, write_settings
+from sentvec.paths import inside, read_json, write_json
 from sentvec.sparse_encoder.modules import MODULE_TYPES, TYPE_NAMES, MLMTransformer, SpladePooling
 
 
@@ -41,6 +41,8 @@ class SparseEncoder(SentenceTransformer):
             as for :class:`~sentvec.SentenceTransformer`.
         similarity_fn_name: ``"dot"`` (default; SPLADE's) or ``"cosine"``.
     """
+
+    default_similarity_fn_name = "dot"
 
     def __init__(
         self,
@@ -59,34 +61,39 @@ class SparseEncoder(SentenceTransformer):
         allow_pickle: bool = False,
         **kwargs: Any,
     ) -> None:
-        settings: dict[str, Any] = {}
         if modules is not None and model_name_or_path is not None:
             raise ValueError("pass either model_name_or_path or modules, not both")
-        if modules is None and model_name_or_path is not None:
-            from sentvec.store import resolve_model_folder
-
-            folder = resolve_model_folder(
-                str(model_name_or_path),
-                cache_folder=cache_folder,
-                revision=revision,
-                token=token,
-                local_files_only=local_files_only,
-            )
-            modules, settings = _load_folder(folder, allow_pickle=allow_pickle)
         super().__init__(
+            model_name_or_path,
             modules=modules,
             device=device,
-            prompts={**settings.get("prompts", {}), **(prompts or {})},
-            default_prompt_name=default_prompt_name or settings.get("default_prompt_name"),
+            prompts=prompts,
+            default_prompt_name=default_prompt_name,
             cache_folder=cache_folder,
-            similarity_fn_name=similarity_fn_name or settings.get("similarity_fn_name") or "dot",
+            revision=revision,
+            local_files_only=local_files_only,
+            token=token,
+            similarity_fn_name=similarity_fn_name,
+            allow_pickle=allow_pickle,
             **kwargs,
         )
-        self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         if max_active_dims is not None and max_active_dims < 1:
             raise ValueError(f"max_active_dims={max_active_dims}; it must be at least 1 (or None for all)")
-        self.max_active_dims = max_active_dims if max_active_dims is not None else settings.get("max_active_dims")
+        if max_active_dims is not None:
+            self.max_active_dims = max_active_dims
         self._active_dims: int | None = None
+
+    @staticmethod
+    def _load_folder(
+        folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False, known: dict[str, type] | None = None
+    ) -> tuple[list[nn.Module], dict[str, Any]]:
+        """A SparseEncoder folder's modules (or a bare masked-LM folder with SPLADE max pooling) and settings."""
+        return _load_folder(folder, allow_pickle=allow_pickle)
+
+    def _parse_model_config(self, config: dict[str, Any]) -> None:
+        """The SentenceTransformer settings, plus the folder's ``max_active_dims``."""
+        super()._parse_model_config(config)
+        self.max_active_dims: int | None = config.get("max_active_dims")
 
     def get_embedding_dimension(self) -> int | None:
         """The vocabulary size: the length of every sparse vector."""
@@ -235,10 +242,7 @@ class SparseEncoder(SentenceTransformer):
         """Write a sentence-transformers SparseEncoder folder (MLMTransformer at the root, 1_SpladePooling/)."""
         if not safe_serialization:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(target)
-        try:
+        with staged_save(path) as staging:
             entries = []
             for idx, module in enumerate(self):
                 if type(module) not in TYPE_NAMES:
@@ -248,27 +252,17 @@ class SparseEncoder(SentenceTransformer):
                 module.save(staging / sub)
                 entries.append({"idx": idx, "name": str(idx), "path": sub, "type": TYPE_NAMES[type(module)]})
             write_json(staging / "modules.json", entries)
-            write_json(
-                staging / "config_sentence_transformers.json",
-                {
-                    "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
-                    "prompts": self.prompts,
-                    "default_prompt_name": self.default_prompt_name,
-                    "similarity_fn_name": self.similarity_fn_name,
-                    "model_type": "SparseEncoder",
-                    "max_active_dims": self.max_active_dims,
-                },
+            write_settings(
+                staging,
+                {**self._settings(), "model_type": "SparseEncoder", "max_active_dims": self.max_active_dims},
             )
             if create_model_card:
                 (staging / "README.md").write_text(
-                    f"# {model_name or target.name}\n\nA sparse (SPLADE) encoder saved by sentvec {__version__}; "
+                    f"# {model_name or Path(path).name}\n\nA sparse (SPLADE) encoder saved by sentvec {__version__}; "
                     "it loads in `sentvec.sparse_encoder.SparseEncoder` and sentence-transformers' "
                     "`SparseEncoder`.\n",
                     encoding="utf-8",
                 )
-            move_into(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     save_pretrained = save
 
