@@ -22,6 +22,7 @@ from sentvec.encode_batches import OutputValue, embed
 from sentvec.extensions import provider
 from sentvec.inputs import check_texts, modality, modality_problem
 from sentvec.model_card import PLACEHOLDER_MODEL_ID, ModelCardData, generate_model_card, revision_of
+from sentvec.model_features import FeatureMethods
 from sentvec.model_folder import load_folder, staged_save, write_settings
 from sentvec.modules import Pooling, Router, StaticEmbedding, Transformer, type_name
 from sentvec.modules.use import UniversalSentenceEncoder
@@ -36,7 +37,7 @@ _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 
 
-class SentenceTransformer(nn.Sequential):
+class SentenceTransformer(FeatureMethods, nn.Sequential):
     """Load or assemble a sentence embedding model and encode texts with it.
 
     Args:
@@ -246,28 +247,6 @@ class SentenceTransformer(nn.Sequential):
                     saved,
                 )
 
-    def is_singular_input(self, inputs: Any) -> bool:
-        """Whether ``inputs`` is one input (a string, or one conversation of role/content dicts) rather than a batch."""
-        if isinstance(inputs, str | bytes):
-            return True
-        if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "UO":
-            return inputs.ndim == 0  # an array of texts is a batch; a 0-d one is one text
-        if isinstance(inputs, np.ndarray | Tensor):
-            return True  # numbers (or bytes): one non-text input such as a waveform
-        if isinstance(inputs, dict):
-            return True
-        if (
-            isinstance(inputs, list)
-            and inputs
-            and all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in inputs)
-        ):
-            return True  # one conversation
-        return False
-
-    def get_max_seq_length(self) -> int | None:
-        """:attr:`max_seq_length` (the sentence-transformers < 3 method)."""
-        return self.max_seq_length
-
     @property
     def modalities(self) -> list[str]:
         """The kinds of input this model encodes: sentvec's encoders read text."""
@@ -284,26 +263,11 @@ class SentenceTransformer(nn.Sequential):
         # A combination is supported through chat-style messages when every part is.
         return "message" in modalities and all(part in modalities for part in parts)
 
-    def evaluate(self, evaluator: Any, output_path: str | None = None) -> Any:
-        """Run ``evaluator`` on this model (its results: usually a dict of metrics); ``output_path``
-        is created first for evaluators that write files there."""
-        if output_path is not None:
-            os.makedirs(output_path, exist_ok=True)
-        return evaluator(self, output_path=output_path)
-
     @property
     def dtype(self) -> torch.dtype | None:
         """The dtype of the model's weights (None for a model without any)."""
         first = next(self.parameters(), None)
         return first.dtype if first is not None else None
-
-    @classmethod
-    def _load_with_module_classes(
-        cls, model_name_or_path: str, module_classes: dict[str, type], **kwargs: Any
-    ) -> SentenceTransformer:
-        """Load a model whose folder names module types outside sentvec, given those classes (already
-        imported by the caller) by the names the folder uses; no ``trust_remote_code`` needed for them."""
-        return cls(model_name_or_path, _module_classes=module_classes, **kwargs)
 
     @property
     def transformer(self) -> Transformer:
@@ -558,44 +522,6 @@ class SentenceTransformer(nn.Sequential):
             result = list(result)
         return result[0] if single else result
 
-    def start_multi_process_pool(self, target_devices: list[str] | None = None) -> dict[str, Any]:
-        """Start worker processes for ``encode(..., pool=pool)``: one per device in ``target_devices``
-        (default: every CUDA device, else four CPU workers). See :mod:`sentvec.multiprocess` for when it helps."""
-        return provider("pool", "multiprocess").start_multi_process_pool(self, target_devices)
-
-    @staticmethod
-    def stop_multi_process_pool(pool: dict[str, Any]) -> None:
-        """Stop the workers of a pool from :meth:`start_multi_process_pool`."""
-        provider("pool", "multiprocess").stop_multi_process_pool(pool)
-
-    def encode_multi_process(
-        self,
-        sentences: list[str],
-        pool: dict[str, Any],
-        prompt_name: str | None = None,
-        prompt: str | None = None,
-        batch_size: int = 32,
-        chunk_size: int | None = None,
-        show_progress_bar: bool | None = None,
-        precision: Precision = "float32",
-        normalize_embeddings: bool = False,
-        truncate_dim: int | None = None,
-    ) -> np.ndarray:
-        """The sentence-transformers < 5 name of ``encode(sentences, pool=pool, ...)``."""
-        return self.encode(
-            sentences,
-            prompt_name=prompt_name,
-            prompt=prompt,
-            batch_size=batch_size,
-            show_progress_bar=show_progress_bar,
-            precision=precision,
-            convert_to_numpy=True,
-            normalize_embeddings=normalize_embeddings,
-            truncate_dim=truncate_dim,
-            pool=pool,
-            chunk_size=chunk_size,
-        )
-
     def encode_query(
         self,
         inputs: str | Iterable[str] | None = None,
@@ -718,24 +644,6 @@ class SentenceTransformer(nn.Sequential):
         """Score ``embeddings1[i]`` against ``embeddings2[i]`` for each i: (N,) tensor."""
         return self._similarity_pairwise(embeddings1, embeddings2)
 
-    def cosine_similarity(self, text_a: str, text_b: str) -> float:
-        """How similar two texts are, as the cosine of their embeddings (-1 to 1)."""
-        vectors = self.encode([text_a, text_b], convert_to_tensor=True)
-        return float(torch.nn.functional.cosine_similarity(vectors[0:1], vectors[1:2]).item())
-
-    # ------------------------------------------------------------------ classification
-
-    def get_classifier(self, head: str = "logistic", multi_label: bool = False, **kwargs: Any) -> Any:
-        """A text classifier on this model's embeddings: ``fit(texts, labels)``, ``predict``,
-        ``predict_proba``, ``score``, ``save``; few-shot fine-tuning with ``fit(..., finetune=True)``.
-
-        Args:
-            head: ``"logistic"`` (scikit-learn, ``pip install -e '.[classify]'`` in the sentvec checkout) or ``"torch"``.
-            multi_label: each text has a set of labels rather than one class.
-            **kwargs: see :class:`sentvec.classification.SentenceClassifier`.
-        """
-        return provider("classifier", "sentence")(self, head=head, multi_label=multi_label, **kwargs)
-
     # ------------------------------------------------------------------ saving
 
     def save(
@@ -795,14 +703,3 @@ class SentenceTransformer(nn.Sequential):
                 self._model_card_text.replace(PLACEHOLDER_MODEL_ID, model_name) if model_name else self._model_card_text
             )
         return generate_model_card(self, model_id=model_name)
-
-    # ------------------------------------------------------------------ training
-
-    def fit(self, train_objectives: Iterable[tuple[Any, nn.Module]], **kwargs: Any) -> None:
-        """Train with the pre-v3 sentence-transformers API: ``train_objectives=[(dataloader, loss)]``,
-        ``epochs``, ``warmup_steps``, ``evaluator``, ``output_path``... (see :func:`sentvec.training.fit`)."""
-        provider("training", "fit")(self, train_objectives, **kwargs)
-
-    def smart_batching_collate(self, batch: list[Any]) -> tuple[list[dict[str, Tensor]], Tensor]:
-        """Collate a list of ``InputExample`` into (features per text column, labels), as losses take them."""
-        return provider("training", "collate")(self, batch)  # type: ignore[no-any-return]
