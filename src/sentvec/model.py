@@ -279,7 +279,7 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         return first
 
     @property
-    def tokenizer(self):  # type: ignore[no-untyped-def]
+    def tokenizer(self) -> Any:
         """The model's :class:`~sentvec.tokenizer.Tokenizer`."""
         return self.transformer.tokenizer
 

@@ -89,6 +89,7 @@ class ModelCardData:
     # ------------------------------------------------------------------ filled in by the library
 
     def register_model(self, model: Any) -> None:
+        """Keep the model the card describes (the card reads its settings when written)."""
         self.model = model
 
     def set_base_model(self, model_id: str, revision: str | None = None) -> bool:
@@ -100,6 +101,7 @@ class ModelCardData:
         return True
 
     def add_tags(self, tags: str | list[str]) -> None:
+        """Add tags (one or a list) to the card's header, skipping ones already there."""
         for tag in [tags] if isinstance(tags, str) else tags:
             if tag not in self.tags:
                 self.tags.append(tag)
@@ -136,6 +138,7 @@ class ModelCardData:
         )
 
     def set_widget_examples(self, examples: list[str]) -> None:
+        """Use the first texts seen as the hub widget's example (a source sentence and up to three others)."""
         if self.generate_widget_examples:
             self.widget = [{"source_sentence": examples[0], "sentences": examples[1:4]}] if examples else []
 
@@ -179,9 +182,11 @@ class ModelCardData:
         return header
 
     def to_yaml(self) -> str:
+        """The card's YAML header."""
         return _yaml(self.to_dict())
 
     def get(self, name: str, default: Any = None) -> Any:
+        """The value of field ``name`` (``default`` for a name that is not a field), as a dict's ``get``."""
         return getattr(self, name, default) if name in {f.name for f in fields(self)} else default
 
 

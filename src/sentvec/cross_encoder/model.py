@@ -312,6 +312,7 @@ class CrossEncoder(nn.Module):
 
     @property
     def max_length(self) -> int | None:
+        """Pairs longer than this many tokens are truncated. Settable."""
         return self.tokenizer.max_length if self.tokenizer is not None else None
 
     @max_length.setter
@@ -324,10 +325,12 @@ class CrossEncoder(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Where the model's weights are."""
         return next(self.parameters()).device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the model's weights."""
         return next(self.parameters()).dtype
 
     @property

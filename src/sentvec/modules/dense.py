@@ -67,11 +67,13 @@ class Dense(nn.Module):
             )
 
     def get_sentence_embedding_dimension(self) -> int:
+        """The output size of the layer."""
         return self.out_features
 
     get_embedding_dimension = get_sentence_embedding_dimension
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Map ``sentence_embedding`` (or the configured input) through the linear layer and activation."""
         inputs = features[self.module_input_name]
         outputs = self.activation_function(self.linear(inputs.to(self.linear.weight.dtype)))
         if self.use_residual:
@@ -85,6 +87,7 @@ class Dense(nn.Module):
         return features
 
     def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
+        """Write ``config.json`` and the weights (``model.safetensors``) into ``folder``."""
         from safetensors.torch import save_file
 
         folder = Path(folder)
@@ -163,4 +166,5 @@ class Dense(nn.Module):
         return module
 
     def extra_repr(self) -> str:
+        """Sizes and bias, for ``repr``."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias}"

@@ -48,6 +48,7 @@ class Module(nn.Module):
         return {key: getattr(self, key) for key in self.config_keys}
 
     def save_config(self, output_path: str | os.PathLike[str], filename: str | None = None) -> None:
+        """Write the ``config_keys`` settings as JSON (``config.json`` unless ``filename`` is given)."""
         write_json(Path(output_path) / (filename or self.config_file_name), self.get_config_dict())
 
     @classmethod

@@ -57,18 +57,23 @@ class Pooling(nn.Module):
 
     @property
     def pooling_mode(self) -> PoolingMode | tuple[PoolingMode, ...]:
+        """The pooling mode, or the tuple of modes when several are concatenated."""
         return self.modes[0] if len(self.modes) == 1 else self.modes
 
     def get_sentence_embedding_dimension(self) -> int:
+        """The output size: the token size times the number of modes."""
         return self.embedding_dimension * len(self.modes)
 
     get_embedding_dimension = get_sentence_embedding_dimension
 
     @property
     def pooling_output_dimension(self) -> int:
+        """The output size (the sentence-transformers < 3 name)."""
         return self.get_sentence_embedding_dimension()
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Pool ``token_embeddings`` into ``sentence_embedding`` with each mode, leaving out padding (and the prompt
+        when asked)."""
         tokens: Tensor = features["token_embeddings"]
         if "attention_mask" not in features and "cu_seq_lens_q" in features and tokens.shape[0] == 1:
             tokens, mask = _unflatten(tokens[0], features["cu_seq_lens_q"])  # packed sequences, one row
@@ -110,6 +115,7 @@ class Pooling(nn.Module):
         return tokens[rows, last] * weights[rows, last]
 
     def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
+        """Write ``config.json`` with the pooling modes into ``folder``."""
         folder = Path(folder)
         config: dict[str, Any] = {
             "embedding_dimension": self.embedding_dimension,
@@ -139,6 +145,7 @@ class Pooling(nn.Module):
             raise ValueError(f"{folder / 'config.json'}: {err}") from None
 
     def extra_repr(self) -> str:
+        """Size, modes and prompt handling, for ``repr``."""
         return f"embedding_dimension={self.embedding_dimension}, pooling_mode={self.pooling_mode!r}, include_prompt={self.include_prompt}"
 
 

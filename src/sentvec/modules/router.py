@@ -173,11 +173,13 @@ class Router(InputModule):
         return features
 
     def tokenize(self, texts: list[Any], **kwargs: Any) -> dict[str, Any]:
+        """Features of ``texts`` made by the chosen route's first step (see :meth:`preprocess`)."""
         return self.preprocess(texts, **kwargs)
 
     def forward(
         self, features: dict[str, Any], task: str | None = None, modality: str | None = None, **kwargs: Any
     ) -> dict[str, Any]:
+        """Run the steps of the route ``task`` (or ``modality``, else the default route) on ``features``."""
         task = task if task is not None else features.get("task")
         modality = modality if modality is not None else features.get("modality", "text")
         route = self._resolve_route(task, modality)
@@ -219,11 +221,13 @@ class Router(InputModule):
 
     @property
     def tokenizer(self) -> Any:
+        """The tokenizer of the first route's first step (None if it has none)."""
         first = next(iter(self.sub_modules.values()))[0]
         return getattr(first, "tokenizer", None)
 
     @property
     def max_seq_length(self) -> int | None:
+        """The largest token limit of the routes' first steps (None when none has one). Settable: sets every route."""
         lengths = [getattr(route[0], "max_seq_length", None) for route in self.sub_modules.values() if len(route)]
         lengths = [n for n in lengths if n is not None]
         return max(lengths) if lengths else None
@@ -249,6 +253,7 @@ class Router(InputModule):
     get_sentence_embedding_dimension = get_embedding_dimension
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings ``router_config.json`` records beside the routes."""
         return {
             "default_route": self.default_route,
             "allow_empty_key": self.allow_empty_key,
@@ -284,6 +289,7 @@ class Router(InputModule):
         trust_remote_code: bool = False,
         **kwargs: Any,
     ) -> Router:
+        """Load a Router and every route's steps from ``router_config.json`` (or a legacy Asym ``config.json``)."""
         folder = _local_folder(model_name_or_path, subfolder, kwargs)
         config_path = folder / CONFIG_FILE if (folder / CONFIG_FILE).is_file() else folder / "config.json"
         config = read_json(config_path)
@@ -303,6 +309,7 @@ class Router(InputModule):
         return cls(routes, **{k: v for k, v in parameters.items() if k in cls.config_keys})
 
     def extra_repr(self) -> str:
+        """Default route and route names, for ``repr``."""
         return f"default_route={self.default_route!r}, routes={list(self.sub_modules)}"
 
 

@@ -96,10 +96,12 @@ class Transformer(nn.Module):
 
     @property
     def config(self) -> EncoderConfig:
+        """The encoder's configuration."""
         return self.encoder.config
 
     @property
     def max_seq_length(self) -> int:
+        """Inputs longer than this many tokens are truncated. Settable."""
         return self.tokenizer.max_length
 
     @max_seq_length.setter
@@ -114,6 +116,7 @@ class Transformer(nn.Module):
         self.tokenizer.max_length = value
 
     def get_word_embedding_dimension(self) -> int:
+        """The encoder's hidden size: the length of each token embedding."""
         return self.config.hidden_size
 
     get_embedding_dimension = get_word_embedding_dimension
@@ -127,6 +130,7 @@ class Transformer(nn.Module):
         return self.tokenizer(texts)
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Add ``token_embeddings`` (B, T, hidden) for the batch's ``input_ids``."""
         token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
         features["token_embeddings"] = self.encoder(features["input_ids"], features["attention_mask"], token_types)
         return features
@@ -166,6 +170,7 @@ class Transformer(nn.Module):
         )
 
     def extra_repr(self) -> str:
+        """Family, token limit and lower-casing, for ``repr``."""
         return (
             f"family={self.config.family!r}, max_seq_length={self.max_seq_length}, do_lower_case={self.do_lower_case}"
         )

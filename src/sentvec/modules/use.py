@@ -69,6 +69,7 @@ class SentencePieceTokenizer:
         self.max_length = max_length
 
     def __call__(self, texts: list[str]) -> dict[str, Any]:
+        """Token ids and attention mask for a batch of texts."""
         return self.collate(self.encode(texts))
 
     def _ids(self, texts: list[str]) -> list[list[int]]:
@@ -113,12 +114,14 @@ class SentencePieceTokenizer:
         return len(self._ids([text])[0])
 
     def decode(self, ids: list[int] | Tensor) -> str:
+        """The text of token ids, without the start and end markers."""
         if isinstance(ids, Tensor):
             ids = ids.tolist()
         return self._sp.decode([i for i in ids if i not in (_BOS, _EOS)])
 
     @property
     def vocab_size(self) -> int:
+        """The number of pieces in the SentencePiece vocabulary."""
         return self._sp.get_piece_size()
 
 
@@ -138,6 +141,7 @@ class NGramBranch(nn.Module):
         self.conv2 = nn.Conv1d(dim, dim, order)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # x: (B, dim, T), mask: (B, 1, T)
+        """One residual n-gram convolution over ``x`` (B, dim, T); padding stays zero."""
         pad = (self.left, self.order - 1 - self.left)
         h = F.relu(self.conv1(F.pad(x, pad))) + x
         h = h * mask  # padding must read as zeros to the next window
@@ -200,6 +204,7 @@ class UniversalSentenceEncoder(nn.Module):
         self.tokenizer.max_length = value
 
     def get_sentence_embedding_dimension(self) -> int:
+        """The length of the sentence embeddings."""
         return self.config["embedding_dim"]
 
     def tokenize(self, texts: list[str]) -> dict[str, Any]:
@@ -213,6 +218,7 @@ class UniversalSentenceEncoder(nn.Module):
         return rows * self.chunk_scale[chunk].unsqueeze(-1) + self.chunk_offset[chunk].unsqueeze(-1)
 
     def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+        """Add ``sentence_embedding`` for the batch's ``input_ids`` and ``attention_mask``."""
         ids, attention = features["input_ids"], features["attention_mask"]
         mask = attention.unsqueeze(1).to(self.chunk_scale.dtype)  # (B, 1, T)
         emb = self.embed_tokens(ids)  # (B, T, dim)
@@ -264,6 +270,7 @@ class UniversalSentenceEncoder(nn.Module):
         return module
 
     def extra_repr(self) -> str:
+        """Vocabulary, size and token limit, for ``repr``."""
         return f"vocab_size={self.config['vocab_size']}, dim={self.config['embedding_dim']}, max_seq_length={self.max_seq_length}"
 
 

@@ -215,6 +215,7 @@ class SparseEncoder(SentenceTransformer):
         return super().similarity(a.to_dense() if a.is_sparse else a, b.to_dense() if b.is_sparse else b)
 
     def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Tensor:
+        """Score ``embeddings1[i]`` against ``embeddings2[i]`` (sparse or dense) for each i: (N,) tensor."""
         a, b = _as_2d(embeddings1), _as_2d(embeddings2)
         return super().similarity_pairwise(a.to_dense() if a.is_sparse else a, b.to_dense() if b.is_sparse else b)
 

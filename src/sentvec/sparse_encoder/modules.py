@@ -31,6 +31,7 @@ class MLMTransformer(Transformer):
 
     @classmethod
     def load(cls, folder: Path, *, allow_pickle: bool = False) -> MLMTransformer:
+        """Load the masked-LM encoder, its head and tokenizer from a ``*ForMaskedLM`` folder."""
         config = EncoderConfig.from_dict(read_json(folder / "config.json"))
         max_length, do_lower_case = encoder_settings(folder, config.max_positions)
         tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=do_lower_case)
@@ -47,9 +48,11 @@ class MLMTransformer(Transformer):
         return module
 
     def get_word_embedding_dimension(self) -> int:
+        """The vocabulary size: the length of each token's logits."""
         return self.config.vocab_size
 
     def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+        """Add ``token_embeddings``: vocabulary logits (B, T, V), zeros at padding."""
         mask = features["attention_mask"]
         token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
         hidden = self.encoder(features["input_ids"], mask, token_types)  # (B, T, C)
@@ -111,6 +114,7 @@ class SpladePooling(nn.Module):
         self.embedding_dimension = embedding_dimension
 
     def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+        """Pool the token logits into one sparse-able ``sentence_embedding`` (B, V) per text."""
         logits = features["token_embeddings"]  # (B, T, V), zeros at padding
         # padding logits are 0, and relu(0) = 0 adds nothing to either pooling
         weights = torch.log1p(torch.relu(logits * features["attention_mask"].unsqueeze(-1).to(logits.dtype)))
@@ -121,9 +125,11 @@ class SpladePooling(nn.Module):
         return features
 
     def get_sentence_embedding_dimension(self) -> int | None:
+        """The vocabulary size: the length of every vector."""
         return self.embedding_dimension
 
     def save(self, folder: Path) -> None:
+        """Write ``config.json`` (strategy, activation, size) into ``folder``."""
         write_json(
             folder / "config.json",
             {
@@ -135,11 +141,13 @@ class SpladePooling(nn.Module):
 
     @classmethod
     def load(cls, folder: Path) -> SpladePooling:
+        """Load the step from the ``config.json`` in ``folder``."""
         config = read_json(folder / "config.json", required=False)
         dimension = config.get("embedding_dimension", config.get("word_embedding_dimension"))
         return cls(config.get("pooling_strategy", "max"), config.get("activation_function", "relu"), dimension)
 
     def extra_repr(self) -> str:
+        """Strategy and activation, for ``repr``."""
         return f"pooling_strategy={self.pooling_strategy!r}, activation_function={self.activation_function!r}"
 
 

@@ -179,6 +179,7 @@ class Collator:
         self.label_column = label_column
 
     def __call__(self, columns: Columns, indices: Sequence[int]) -> tuple[list[dict[str, Tensor]], Tensor | None]:
+        """Tokenize each text column of the rows at ``indices``; returns (features per column, labels or None)."""
         features = []
         for name in self.text_columns:
             batch = self.tokenize([columns[name][i] for i in indices])

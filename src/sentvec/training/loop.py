@@ -80,6 +80,7 @@ def no_decay(module: nn.Module) -> set[int]:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's random generators, for a repeatable run."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
