@@ -114,7 +114,7 @@ def embed(
         prompt_length = model._prompt_length(prompt)
     tokenizer = model.transformer.tokenizer
     run = model._onnx_pipeline or model
-    token_budget = batch_size * model.max_seq_length
+    token_budget = batch_size * (model.max_seq_length or 0)
     results: list[Any] = [None] * len(texts)
     truncated = 0
     count_unknown = getattr(tokenizer, "unknown_counts", None)  # a Transformer's tokenizer has it

@@ -29,6 +29,7 @@ from sentvec.modules.use import UniversalSentenceEncoder
 from sentvec.paths import write_json
 from sentvec.quantization import quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
+from sentvec.store import resolve_model_folder
 from sentvec.types import BACKENDS, PRECISIONS, Backend, Precision
 
 logger = logging.getLogger(__name__)
@@ -124,8 +125,6 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
                 )
         folder = None
         if modules is None and model_name_or_path is not None:
-            from sentvec.store import resolve_model_folder
-
             folder = resolve_model_folder(
                 str(model_name_or_path),
                 cache_folder=cache_folder,
@@ -276,7 +275,7 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         # Any first step that tokenizes will do (Transformer, UniversalSentenceEncoder).
         if not hasattr(first, "tokenize"):
             raise AttributeError("this model has no Transformer module first")
-        return first
+        return first  # type: ignore[return-value]
 
     @property
     def tokenizer(self) -> Any:
@@ -289,15 +288,16 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         return getattr(self[0], "max_seq_length", None) if len(self) else None
 
     @max_seq_length.setter
-    def max_seq_length(self, value: int) -> None:
+    def max_seq_length(self, value: int | None) -> None:
         if not len(self) or not hasattr(self[0], "max_seq_length"):
             raise AttributeError("this model's first step has no max_seq_length to set")
-        self[0].max_seq_length = value
+        first: Any = self[0]
+        first.max_seq_length = value
 
     def get_embedding_dimension(self) -> int | None:
         """Length of the vectors :meth:`encode` returns (after ``truncate_dim``)."""
         for module in reversed(self):
-            size = getattr(module, "get_sentence_embedding_dimension", None)
+            size: Any = getattr(module, "get_sentence_embedding_dimension", None)
             if size is not None:
                 dim = size()
                 return min(dim, self.truncate_dim) if self.truncate_dim else dim
@@ -323,7 +323,7 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         problem = modality_problem(found, list(self.modalities))
         if problem:
             raise ValueError(problem)
-        first = self[0]
+        first: Any = self[0]
         if hasattr(first, "preprocess"):
             features = first.preprocess(list(inputs), prompt=prompt, **kwargs)
         else:
@@ -668,6 +668,7 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
             safe_serialization = True
         with staged_save(path) as staging:
             entries = []
+            module: Any
             for idx, (name, module) in enumerate(self._modules.items()):
                 in_root = idx == 0 and (
                     isinstance(module, Transformer | StaticEmbedding | Router) or getattr(module, "save_in_root", False)

@@ -62,7 +62,7 @@ class FeatureMethods:
     ) -> _Model:
         """Load a model whose folder names module types outside sentvec, given those classes (already
         imported by the caller) by the names the folder uses; no ``trust_remote_code`` needed for them."""
-        return cls(model_name_or_path, _module_classes=module_classes, **kwargs)
+        return cls(model_name_or_path, _module_classes=module_classes, **kwargs)  # type: ignore[call-arg]
 
     def start_multi_process_pool(self, target_devices: list[str] | None = None) -> dict[str, Any]:
         """Start worker processes for ``encode(..., pool=pool)``: one per device in ``target_devices``
@@ -125,4 +125,4 @@ class FeatureMethods:
 
     def smart_batching_collate(self, batch: list[Any]) -> tuple[list[dict[str, Tensor]], Tensor]:
         """Collate a list of ``InputExample`` into (features per text column, labels), as losses take them."""
-        return provider("training", "collate")(self, batch)  # type: ignore[no-any-return]
+        return provider("training", "collate")(self, batch)

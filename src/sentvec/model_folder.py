@@ -5,11 +5,12 @@ and settings, and one staged save that every model kind writes its folder throug
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ logger = logging.getLogger("sentvec.model")
 
 
 @contextmanager
-def staged_save(path: str | Path, doing: str = "saving the model to") -> Iterator[Path]:
+def staged_save(path: str | os.PathLike[str], doing: str = "saving the model to") -> Iterator[Path]:
     """Build a folder in a staging folder beside ``path`` and move it into place when the block ends.
 
     A crash never leaves a half-written folder: on any error the staging folder is removed and ``path``
@@ -118,7 +119,7 @@ def _check_input_size(modules: list[nn.Module], folder: Path) -> None:
     """Refuse a Pooling or Dense step whose input size is not what the step before it gives."""
     if len(modules) < 2:
         return
-    step, before = modules[-1], modules[-2]
+    step, before = modules[-1], cast(Any, modules[-2])
     if isinstance(step, Pooling) and hasattr(before, "get_word_embedding_dimension"):
         given, wanted, key = before.get_word_embedding_dimension(), step.embedding_dimension, "embedding_dimension"
     elif isinstance(step, Dense) and hasattr(before, "get_sentence_embedding_dimension"):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.torch import load_file, save_file
 
 from sentvec.classification.heads import HEADS, LogisticHead, TorchHead, load_head, make_head
 from sentvec.extensions import register
@@ -300,8 +301,6 @@ class SentenceClassifier:
                 name to load it by; otherwise the model's name or folder is recorded.
         """
         self._check_fitted("save")
-        from safetensors.torch import save_file
-
         if save_model is None:
             save_model = self._finetuned or not getattr(self.model, "model_name_or_path", None)
         assert self.classes_ is not None
@@ -333,8 +332,6 @@ class SentenceClassifier:
             model: use this SentenceTransformer instead of the one the folder names or holds.
             device: where to load the model.
         """
-        from safetensors.torch import load_file
-
         folder = Path(path)
         if not (folder / CONFIG_NAME).is_file():
             raise FileNotFoundError(

@@ -15,21 +15,30 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from sentvec._version import __version__
 from sentvec.config import EncoderConfig
 from sentvec.cross_encoder.args import cross_encoder_init_args_decorator, cross_encoder_predict_rank_args_decorator
 from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, ClassificationHead, head_style
+from sentvec.cross_encoder.losses import (
+    BinaryCrossEntropyLoss,
+    CrossEntropyLoss,
+    PairCollator,
+    wrap_torch_loss,
+)
 from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
 from sentvec.encoder import TransformerEncoder, weights
+from sentvec.extensions import provider
 from sentvec.layout import encoder_settings
 from sentvec.model_folder import staged_save, write_settings
 from sentvec.paths import read_json, write_json
+from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -142,7 +151,9 @@ class CrossEncoder(nn.Module):
             self.encoder_config: EncoderConfig | None = None
             self.raw_config: dict[str, Any] = {}
             self.model_name_or_path = None
-            raw, settings, fresh_head = {}, {}, False
+            raw: dict[str, Any] = {}
+            settings: dict[str, Any] = {}
+            fresh_head = False
         else:
             if modules is not None:
                 logger.warning("modules is ignored: the model is loaded from %s", model_name_or_path)
@@ -202,8 +213,6 @@ class CrossEncoder(nn.Module):
     ) -> tuple[dict[str, Any], dict[str, Any], bool]:
         """Encoder, head and tokenizer from a model folder; returns its config.json (with
         ``config_kwargs``), its config_sentence_transformers.json and whether the head is new."""
-        from sentvec.store import resolve_model_folder
-
         folder = resolve_model_folder(
             str(model_name_or_path),
             cache_folder=cache_folder,
@@ -307,7 +316,7 @@ class CrossEncoder(nn.Module):
             return self.head.out.out_features
         for module in reversed(self.pipeline):
             if getattr(module, "module_output_name", None) == "scores" and hasattr(module, "out_features"):
-                return int(module.out_features)
+                return int(cast(Any, module).out_features)
         return 1
 
     @property
@@ -368,9 +377,9 @@ class CrossEncoder(nn.Module):
 
     def tokenize(self, pairs: Sequence[Sequence[str]]) -> dict[str, Tensor]:
         """Token ids of a batch of (text, text) pairs, padded to the longest."""
-        self._need_tokenizer()
+        tokenizer = self._need_tokenizer()
         checked = _check_pairs(pairs)
-        features = self.tokenizer.collate(self.tokenizer.encode_pairs(checked))
+        features = tokenizer.collate(tokenizer.encode_pairs(checked))
         features.pop("truncated", None)
         return features
 
@@ -454,12 +463,14 @@ class CrossEncoder(nn.Module):
             result = list(scores)
         return result[0] if single else result
 
-    def _need_tokenizer(self) -> None:
+    def _need_tokenizer(self) -> Tokenizer:
+        """The pair tokenizer, or an error saying why a model built from modules has none."""
         if self.tokenizer is None:
             raise ValueError(
                 "this CrossEncoder was built from modules without a Transformer, so nothing turns text "
                 "pairs into its input; load a sequence-classification model folder to score pairs"
             )
+        return self.tokenizer
 
     def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
         if prompt is not None:
@@ -482,16 +493,16 @@ class CrossEncoder(nn.Module):
         max_length: int | None = None,
     ) -> Tensor:
         self.eval()
-        self._need_tokenizer()
+        tokenizer = self._need_tokenizer()
         if max_length is None:
-            encodings = self.tokenizer.encode_pairs(pairs)
+            encodings = tokenizer.encode_pairs(pairs)
         else:  # this call only: shorter pairs
-            kept = self.tokenizer.max_length
-            self.tokenizer.max_length = max_length
+            kept = tokenizer.max_length
+            tokenizer.max_length = max_length
             try:
-                encodings = self.tokenizer.encode_pairs(pairs)
+                encodings = tokenizer.encode_pairs(pairs)
             finally:
-                self.tokenizer.max_length = kept
+                tokenizer.max_length = kept
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # similar lengths batch together
         out: list[Tensor | None] = [None] * len(pairs)
         starts = range(0, len(pairs), batch_size)
@@ -501,7 +512,7 @@ class CrossEncoder(nn.Module):
             starts = tqdm(starts, desc="Batches")
         for start in starts:
             ids = order[start : start + batch_size]
-            features = self.tokenizer.collate([encodings[i] for i in ids])
+            features = tokenizer.collate([encodings[i] for i in ids])
             features.pop("truncated")
             # through __call__, so hooks (and torch.compile of the module) apply; logits as float32, so a
             # bfloat16 model's scores do not collapse into ties after the sigmoid
@@ -571,8 +582,6 @@ class CrossEncoder(nn.Module):
     ) -> None:
         """Write a Hugging Face sequence-classification folder that sentence-transformers' CrossEncoder
         (and ``transformers``) load. Built beside ``path`` and moved into place at the end."""
-        from safetensors.torch import save_file
-
         if safe_serialization is False:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         if self.encoder_config is None:
@@ -603,11 +612,12 @@ class CrossEncoder(nn.Module):
                     "version": __version__,
                 },
             }
+            tokenizer = self._need_tokenizer()
             write_json(staging / "config.json", raw)
-            self.tokenizer.save(staging)
+            tokenizer.save(staging)
             write_json(
                 staging / "sentence_bert_config.json",
-                {"max_seq_length": self.max_length, "do_lower_case": self.tokenizer.lowercase},
+                {"max_seq_length": self.max_length, "do_lower_case": tokenizer.lowercase},
             )
             write_settings(
                 staging,
@@ -687,19 +697,15 @@ class CrossEncoder(nn.Module):
         """Train with the pre-v4 CrossEncoder API: a DataLoader of ``InputExample(texts=[a, b], label=y)``.
         ``loss_fct`` defaults to binary cross-entropy for one label, cross-entropy for more; other
         arguments as :func:`sentvec.training.fit`."""
-        from sentvec.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, wrap_torch_loss
-        from sentvec.training.fit import fit
-
+        loss: nn.Module
         if loss_fct is None:
             loss = BinaryCrossEntropyLoss(self) if self.num_labels == 1 else CrossEntropyLoss(self)
         else:
             loss = wrap_torch_loss(self, loss_fct)
-        fit(self, [(train_dataloader, loss)], evaluator=evaluator, epochs=epochs, **kwargs)
+        provider("training", "fit")(self, [(train_dataloader, loss)], evaluator=evaluator, epochs=epochs, **kwargs)
 
     def make_collator(self, text_columns: list[str], label_column: str | None) -> Any:
         """How the training loop batches rows for a cross-encoder: the two text columns as pairs."""
-        from sentvec.cross_encoder.losses import PairCollator
-
         return PairCollator(self, text_columns, label_column)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from sentvec.paths import read_json, write_json
@@ -88,8 +89,6 @@ class Dense(nn.Module):
 
     def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
         """Write ``config.json`` and the weights (``model.safetensors``) into ``folder``."""
-        from safetensors.torch import save_file
-
         folder = Path(folder)
         config: dict[str, Any] = {
             "in_features": self.in_features,

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from sentvec.paths import read_json, write_json
+from sentvec.store import resolve_model_folder
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +94,6 @@ class Module(nn.Module):
 
     def save_torch_weights(self, output_path: str | os.PathLike[str], safe_serialization: bool = True) -> None:
         """The step's state dict as ``model.safetensors`` (sentvec writes safetensors only)."""
-        from safetensors.torch import save_file
-
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, str(Path(output_path) / "model.safetensors"), metadata={"format": "pt"})
 
@@ -106,8 +106,6 @@ class Module(nn.Module):
         **kwargs: Any,
     ) -> nn.Module | dict[str, torch.Tensor]:
         """Read ``model.safetensors`` of a folder into ``model`` (or return the tensors when no model is given)."""
-        from safetensors.torch import load_file
-
         folder = _local_folder(model_name_or_path, subfolder, kwargs)
         if (folder / "model.safetensors").is_file():
             state = load_file(str(folder / "model.safetensors"))
@@ -176,7 +174,5 @@ def _local_folder(model_name_or_path: str | os.PathLike[str], subfolder: str, hu
     """A module's folder: a local path, or a model name the store resolves (then ``subfolder`` inside it)."""
     path = Path(model_name_or_path)
     if not path.exists():
-        from sentvec.store import resolve_model_folder
-
         path = resolve_model_folder(str(model_name_or_path), **_hub_kwargs(hub_kwargs))
     return path / subfolder if subfolder else path

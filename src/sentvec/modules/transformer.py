@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from sentvec.config import EncoderConfig
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
 from sentvec.paths import write_json
+from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
 
 
@@ -38,8 +40,6 @@ class Transformer(nn.Module):
         token: bool | str | None = None,
         local_files_only: bool = False,
     ) -> None:
-        from sentvec.store import resolve_model_folder
-
         folder = resolve_model_folder(
             str(model_name_or_path),
             cache_folder=cache_folder,
@@ -137,8 +137,6 @@ class Transformer(nn.Module):
 
     def save(self, folder: str | Path, *args: Any, **kwargs: Any) -> None:
         """Write config.json, model.safetensors (Hugging Face names), tokenizer files and sentence_bert_config.json."""
-        from safetensors.torch import save_file
-
         folder = Path(folder)
         write_json(folder / "config.json", self.config.raw)
         state = weights.to_checkpoint_names(self.config.family, self.encoder.state_dict())

