@@ -102,9 +102,11 @@ class ModelCardData:
 
     def add_tags(self, tags: str | list[str]) -> None:
         """Add tags (one or a list) to the card's header, skipping ones already there."""
+        known = self.tags if self.tags is not None else []
         for tag in [tags] if isinstance(tags, str) else tags:
-            if tag not in self.tags:
-                self.tags.append(tag)
+            if tag not in known:
+                known.append(tag)
+        self.tags = known
 
     def set_losses(self, losses: Any) -> None:
         """Record the training losses (objects or names) for the card's training section."""

@@ -251,6 +251,8 @@ def _export_dynamo(graph: _Graph, example: tuple[Tensor, ...], path: str, opset:
             optimize=True,
             verbose=False,
         )
+    if program is None:
+        raise RuntimeError("torch.onnx.export (dynamo) returned no program to save")
     program.save(path)
 
 
@@ -375,14 +377,11 @@ class EncoderPipeline:
 
     def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
         ids = features["input_ids"]
+        token_types = features.get("token_type_ids")
         batch = {
             "input_ids": ids.cpu().numpy(),
             "attention_mask": features["attention_mask"].cpu().numpy(),
-            "token_type_ids": (
-                features.get("token_type_ids") if features.get("token_type_ids") is not None else torch.zeros_like(ids)
-            )
-            .cpu()
-            .numpy(),
+            "token_type_ids": (token_types if token_types is not None else torch.zeros_like(ids)).cpu().numpy(),
         }
         features = {**features, "token_embeddings": torch.from_numpy(self.session(batch))}
         with torch.inference_mode():

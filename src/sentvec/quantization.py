@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -179,8 +179,11 @@ class QuantizedSearcher:
         self.precision, self.top_k, self.ranges = precision, top_k, ranges
         self.rescore = rescore and precision != "float32"
         self.pool = top_k * max(1, rescore_multiplier) if self.rescore else top_k
+        # One matrix in, one matrix out (a list only comes back for a list of matrices).
         self.queries = (
-            quantize_embeddings(self.floats, precision, ranges=ranges) if precision != "float32" else self.floats
+            cast(np.ndarray, quantize_embeddings(self.floats, precision, ranges=ranges))
+            if precision != "float32"
+            else self.floats
         )
         q = len(self.floats)
         self.scores = np.full((q, 0), -np.inf, dtype=np.float32)
@@ -260,7 +263,7 @@ def quantized_search(
 
 def _prepare_queries(
     queries: np.ndarray,
-    precision: str,
+    precision: Precision,
     rescore: bool,
     multiplier: int,
     top_k: int,
@@ -288,7 +291,7 @@ def _prepare_queries(
         )
     if precision in BYTE_PRECISIONS and ranges is None:
         ranges = _ranges(queries if calibration is None else calibration, precision, None)
-    return quantize_embeddings(queries, precision, ranges=ranges), floats, k, ranges
+    return cast(np.ndarray, quantize_embeddings(queries, precision, ranges=ranges)), floats, k, ranges
 
 
 def _rescored(
@@ -296,13 +299,13 @@ def _rescored(
     candidates: np.ndarray,
     valid: np.ndarray,
     ids: np.ndarray,
-    precision: str,
+    precision: Precision,
     ranges: np.ndarray | None,
     top_k: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Re-rank (Q, K) candidates by float query . candidate; the binary kinds as 0/1 bits (as the reference does)."""
     if precision in BIT_PRECISIONS:
-        bits = candidates.view(np.uint8) ^ (0x80 if precision == "binary" else 0)
+        bits = (candidates.view(np.uint8) ^ (0x80 if precision == "binary" else 0)).astype(np.uint8)
         rows = np.unpackbits(bits, axis=-1)[..., : floats.shape[-1]].astype(np.float32)
     else:
         shape = candidates.shape
@@ -451,7 +454,7 @@ def semantic_search_usearch(
         queries = queries.view(np.uint8) ^ 0x80
     matches = corpus_index.search(queries, count=k, exact=exact)
     scores, ids = np.atleast_2d(matches.distances), np.atleast_2d(matches.keys)
-    counts = np.reshape(getattr(matches, "counts", ids.shape[1]), (-1, 1))
+    counts = np.reshape(np.asarray(getattr(matches, "counts", ids.shape[1])), (-1, 1))
     valid = np.arange(ids.shape[1]) < counts
     if floats is not None and valid.any():
         filler = ids[valid][0]  # get() has no row for padding slots: fetch any real one, marked invalid

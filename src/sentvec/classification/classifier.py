@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from safetensors.torch import load_file, save_file
@@ -224,7 +224,7 @@ class SentenceClassifier:
         names per text (those with probability above 0.5), or a 0/1 matrix if fitted on one."""
         self._check_fitted("predict")
         single = isinstance(texts, str)
-        probabilities = self.predict_proba([texts] if single else texts)
+        probabilities = self.predict_proba([cast(str, texts)] if single else texts)
         assert self.classes_ is not None
         if not self.multi_label:
             predicted: Any = self.classes_[probabilities.argmax(axis=1)] if len(probabilities) else self.classes_[:0]

@@ -148,7 +148,7 @@ class TorchHead:
                     f"get_classifier(head='torch', {key}={value!r}): it must be an int of at least {least}"
                 )
         self.multi_label = multi_label
-        self.options = {
+        self.options: dict[str, Any] = {
             "hidden_size": hidden_size,
             "epochs": epochs,
             "batch_size": batch_size,
@@ -251,7 +251,7 @@ def load_head(
     head: str, config: dict[str, Any], tensors: dict[str, torch.Tensor], multi_label: bool
 ) -> LogisticHead | TorchHead:
     """Rebuild a saved head from its config and tensors."""
-    kinds = {"logistic": LogisticHead, "torch": TorchHead}
+    kinds: dict[str, type[LogisticHead] | type[TorchHead]] = {"logistic": LogisticHead, "torch": TorchHead}
     if head not in kinds:
         raise ValueError(f"the saved classifier names head {head!r}; sentvec knows {list(HEADS)}")
     return kinds[head].from_saved(config, tensors, multi_label)

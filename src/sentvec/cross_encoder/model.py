@@ -150,7 +150,7 @@ class CrossEncoder(nn.Module):
             self.tokenizer: Tokenizer | None = None
             self.encoder_config: EncoderConfig | None = None
             self.raw_config: dict[str, Any] = {}
-            self.model_name_or_path = None
+            self.model_name_or_path: str | None = None
             raw: dict[str, Any] = {}
             settings: dict[str, Any] = {}
             fresh_head = False
@@ -555,7 +555,7 @@ class CrossEncoder(nn.Module):
             if name in kwargs:
                 kwargs.pop(name)
                 logger.warning("CrossEncoder.rank() ignores `%s`: its scores are always Python floats", name)
-        scores = self.predict(
+        scores: Any = self.predict(
             [(query, doc) for doc in documents],
             batch_size=batch_size,
             show_progress_bar=show_progress_bar,
@@ -682,7 +682,7 @@ class CrossEncoder(nn.Module):
                 revision=revision,
                 create_pr=create_pr,
             )
-        return info.pr_url if create_pr else info.commit_url
+        return cast(str, info.pr_url if create_pr else info.commit_url)
 
     # ------------------------------------------------------------------ training
 

@@ -127,7 +127,7 @@ class Dense(nn.Module):
         bias = config.get("bias", True)
         if not isinstance(bias, bool):
             raise ValueError(f"{config_file} has bias={bias!r}; it must be true or false")
-        expected = {"linear.weight": (config["out_features"], config["in_features"])}
+        expected: dict[str, tuple[int, ...]] = {"linear.weight": (config["out_features"], config["in_features"])}
         if bias:
             expected["linear.bias"] = (config["out_features"],)
         weights_file = folder / "model.safetensors"

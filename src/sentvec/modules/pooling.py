@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -45,7 +45,10 @@ class Pooling(nn.Module):
                 stacklevel=2,
             )
             flagged = tuple(mode for flag, mode in LEGACY_POOLING_FLAGS.items() if legacy_flags.get(flag))
-            pooling_mode = pooling_mode or (flagged if len(flagged) > 1 else flagged[0] if flagged else None)
+            pooling_mode = pooling_mode or cast(
+                "PoolingMode | tuple[PoolingMode, ...] | None",
+                flagged if len(flagged) > 1 else flagged[0] if flagged else None,
+            )
         pooling_mode = pooling_mode or "mean"
         modes = (pooling_mode,) if isinstance(pooling_mode, str) else tuple(pooling_mode)
         for mode in modes:
@@ -140,7 +143,8 @@ class Pooling(nn.Module):
                 "(the size of the token embeddings pooled)"
             )
         try:
-            return cls(dimension, pooling_modes(config), include_prompt=bool(config.get("include_prompt", True)))
+            modes = cast("tuple[PoolingMode, ...]", pooling_modes(config))  # checked by __init__
+            return cls(dimension, modes, include_prompt=bool(config.get("include_prompt", True)))
         except ValueError as err:
             raise ValueError(f"{folder / 'config.json'}: {err}") from None
 

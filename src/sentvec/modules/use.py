@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -214,9 +214,14 @@ class UniversalSentenceEncoder(nn.Module):
 
     def embed_tokens(self, input_ids: Tensor) -> Tensor:
         """Dequantised token vectors: (B, T) ids -> (B, T, dim)."""
-        chunk = input_ids % self.chunk_scale.shape[0]
-        rows = self.token_table[input_ids].to(self.chunk_scale.dtype)
-        return rows * self.chunk_scale[chunk].unsqueeze(-1) + self.chunk_offset[chunk].unsqueeze(-1)
+        scale, offset, table = (
+            cast(Tensor, self.chunk_scale),
+            cast(Tensor, self.chunk_offset),
+            cast(Tensor, self.token_table),
+        )
+        chunk = input_ids % scale.shape[0]
+        rows = table[input_ids].to(scale.dtype)
+        return rows * scale[chunk].unsqueeze(-1) + offset[chunk].unsqueeze(-1)
 
     def forward(self, features: dict[str, Any]) -> dict[str, Any]:
         """Add ``sentence_embedding`` for the batch's ``input_ids`` and ``attention_mask``."""

@@ -137,11 +137,11 @@ class WordEmbeddings(InputModule):
         hub = {k: kwargs[k] for k in ("token", "cache_folder", "revision", "local_files_only") if k in kwargs}
         config = cls.load_config(model_name_or_path=model_name_or_path, subfolder=subfolder, **hub)
         folder = cls.load_dir_path(model_name_or_path=model_name_or_path, subfolder=subfolder, **hub)
-        tokenizer_class = import_module_class(
+        tokenizer_class: Any = import_module_class(
             config["tokenizer_class"], model_name_or_path=str(model_name_or_path), trust_remote_code=trust_remote_code
         )
         tokenizer = tokenizer_class.load(folder)
-        weights = cls.load_torch_weights(model_name_or_path=folder)
+        weights: Any = cls.load_torch_weights(model_name_or_path=folder)
         return cls(
             tokenizer,
             weights["emb_layer.weight"],

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from safetensors.torch import save_file
@@ -40,8 +40,11 @@ class MLMTransformer(Transformer):
             encoder = TransformerEncoder(config)
         state = {modern_name(k): v for k, v in weights.read_checkpoint(folder, allow_pickle=allow_pickle).items()}
         unused = weights.load_into(encoder, config, state)  # drops the head's tensors: loaded below
-        module = cls.from_parts(
-            encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case, unused_tensors=unused
+        module = cast(
+            MLMTransformer,
+            cls.from_parts(
+                encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case, unused_tensors=unused
+            ),
         )
         tied = bool(config.raw.get("tie_word_embeddings", True))
         module.head = MaskedLMHead(config, encoder.embeddings.word if tied else None)
@@ -52,7 +55,7 @@ class MLMTransformer(Transformer):
         """The vocabulary size: the length of each token's logits."""
         return self.config.vocab_size
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Add ``token_embeddings``: vocabulary logits (B, T, V), zeros at padding."""
         mask = features["attention_mask"]
         token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
@@ -62,9 +65,10 @@ class MLMTransformer(Transformer):
         features["token_embeddings"] = batch.unpack(self.head(batch.pack(hidden)))  # (B, T, V)
         return features
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: str | Path, *args: Any, **kwargs: Any) -> None:
         """Write the folder as ``*ForMaskedLM`` (encoder under its family prefix, then the head), which
         ``transformers`` and sentence-transformers load."""
+        folder = Path(folder)
         family = self.config.family
         raw = {**self.config.raw, "architectures": [ARCHITECTURE[family]]}
         write_json(folder / "config.json", raw)

@@ -32,7 +32,7 @@ def fit(
     scheduler: str = "WarmupLinear",
     warmup_steps: int = 10000,
     optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
-    optimizer_params: dict[str, object] | None = None,
+    optimizer_params: dict[str, Any] | None = None,
     weight_decay: float = 0.01,
     evaluation_steps: int = 0,
     output_path: str | None = None,
@@ -107,7 +107,8 @@ class _BestSaver:
     """Saves the model to ``path`` whenever the evaluator's score improves."""
 
     def __init__(self, model: Any, path: str) -> None:
-        self.model, self.path, self.best = model, path, None
+        self.model, self.path = model, path
+        self.best: float | None = None
 
     def __call__(self, score: float, greater_is_better: bool) -> None:
         if self.best is None or (score > self.best if greater_is_better else score < self.best):

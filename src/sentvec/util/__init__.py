@@ -200,13 +200,14 @@ def paraphrase_mining_embeddings(
     floor = float("-inf")  # score of the last pair pushed out of a full heap
     for q_start in range(0, n, query_chunk_size):
         queries = embeddings[q_start : q_start + query_chunk_size]
-        best_scores = best_ids = None
+        best_scores: Tensor | None = None
+        best_ids: Tensor | None = None
         for c_start in range(0, n, corpus_chunk_size):
             scores = score_function(queries, embeddings[c_start : c_start + corpus_chunk_size]).detach()
             # top_k + 1: a row's own entry is usually among its best and is dropped below
             values, ids = torch.topk(scores, min(top_k + 1, scores.shape[1]), dim=1)
             ids = ids + c_start
-            if best_scores is not None:
+            if best_scores is not None and best_ids is not None:
                 values, ids = torch.cat([best_scores, values], 1), torch.cat([best_ids, ids], 1)
             best_scores, order = torch.topk(values, min(top_k + 1, values.shape[1]), dim=1)
             best_ids = torch.gather(ids, 1, order)
