@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from safetensors.torch import load_file, save_file
+import safetensors.torch
 
 from sentvec.classification.heads import HEADS, LogisticHead, TorchHead, load_head, make_head
 from sentvec.extensions import register
@@ -319,7 +319,7 @@ class SentenceClassifier:
         }
         with staged_save(path, "saving the classifier to") as staging:
             write_json(staging / CONFIG_NAME, config)
-            save_file(self.head.tensors(), str(staging / HEAD_NAME), metadata={"format": "pt"})
+            safetensors.torch.save_file(self.head.tensors(), str(staging / HEAD_NAME), metadata={"format": "pt"})
             if save_model:
                 self.model.save(staging / MODEL_DIR, create_model_card=False)
 
@@ -356,7 +356,10 @@ class SentenceClassifier:
         classifier.batch_size = int(config.get("batch_size", 32))
         classifier.show_progress_bar = None
         classifier.head = load_head(
-            config["head"], config.get("head_config", {}), load_file(str(folder / HEAD_NAME)), classifier.multi_label
+            config["head"],
+            config.get("head_config", {}),
+            safetensors.torch.load_file(str(folder / HEAD_NAME)),
+            classifier.multi_label,
         )
         classifier.classes_ = np.array(config["classes"])
         classifier._label_sets = config.get("label_format", "names") == "names"

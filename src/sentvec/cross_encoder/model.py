@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import safetensors.torch
 import torch
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from sentvec._version import __version__
@@ -595,7 +595,7 @@ class CrossEncoder(nn.Module):
             state = {prefix + k: v for k, v in weights.to_checkpoint_names(family, self.encoder.state_dict()).items()}
             reverse = {ours: name for name, ours in HEAD_MAPS[self.style].items()}
             state.update({reverse[k]: v for k, v in self.head.state_dict().items()})
-            save_file(
+            safetensors.torch.save_file(
                 {k: v.detach().contiguous().cpu() for k, v in state.items()},
                 str(staging / "model.safetensors"),
                 metadata={"format": "pt"},

