@@ -11,6 +11,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from sentvec.encoder.weights import load_weights_file, safetensors_shapes
 from sentvec.paths import read_json, write_json
 
 # The activations a Dense config may name, by the import path sentence-transformers writes.
@@ -111,8 +112,6 @@ class Dense(nn.Module):
         """Read ``config.json`` and the weights; sizes are checked against the weights file before the
         layer is built, so a config naming a huge layer costs nothing. Config keys this version does not
         know are dropped with a warning; the weights keep the precision they were saved in."""
-        from sentvec.encoder.weights import load_weights_file, safetensors_shapes
-
         folder = Path(folder)
         config_file = folder / "config.json"
         config = read_json(config_file, expect=dict)
