@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from sentvec import losses, models, quantization, util  # noqa: F401
+    from sentvec import losses, models, quantization, util  # type: ignore[attr-defined]  # noqa: F401
     from sentvec.cross_encoder import CrossEncoder  # noqa: F401
     from sentvec.model import SentenceTransformer  # noqa: F401
     from sentvec.quantization import quantize_embeddings  # noqa: F401

@@ -403,7 +403,7 @@ def _top_candidates(
             import faiss
         except ImportError as err:
             raise ImportError("use_faiss=True needs FAISS: pip install faiss-cpu (or sentvec[ann])") from err
-        index = faiss.IndexFlatIP(corpus.shape[1])
+        index: Any = faiss.IndexFlatIP(corpus.shape[1])
         if faiss_gpu:
             index = faiss.index_cpu_to_all_gpus(index)
         index.add(np.ascontiguousarray(corpus, dtype=np.float32))

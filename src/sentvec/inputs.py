@@ -8,16 +8,58 @@ from typing import Any
 import numpy as np
 
 
-def check_texts(inputs: Any, allow_dicts: bool = False) -> list[str]:
-    """The inputs as a list of strings, or an error that names the first bad one."""
+def check_texts(
+    inputs: Any,
+    allow_dicts: bool = False,
+    *,
+    caller: str = "encode",
+    list_only: bool = False,
+    allow_empty: bool = True,
+) -> list[str]:
+    """The inputs as a list of strings, or an error that names the first bad one and the fix.
+
+    Args:
+        inputs: an iterable of texts (a numpy array of them too).
+        allow_dicts: also take dicts (multimodal or routed inputs); otherwise a non-text modality is refused.
+        caller: the method the errors name (``"encode"``, ``"fit"``...).
+        list_only: the caller takes a list of texts only: one string is refused, the errors speak of "text i",
+            and modalities are not checked (a classifier's rules; ``encode()`` wraps one string itself).
+        allow_empty: take an empty list (else a ValueError asks for at least one text per class).
+
+    Raises:
+        ValueError: ``inputs`` is None, empty when it may not be, or of a modality the model does not encode.
+        TypeError: ``inputs`` is not iterable, is one string for a ``list_only`` caller, or holds a non-string.
+    """
     if inputs is None:
-        raise ValueError("encode() got None; pass a string or a list of strings")
+        raise ValueError(
+            f"{caller}() got texts=None; pass a list of strings"
+            if list_only
+            else f"{caller}() got None; pass a string or a list of strings"
+        )
+    if list_only and isinstance(inputs, str):
+        raise TypeError(f"{caller}() takes a list of texts, got one string; wrap it in a list")
     if isinstance(inputs, np.ndarray):
         inputs = inputs.tolist()
     try:
         texts = list(inputs)
     except TypeError:
-        raise TypeError(f"encode() takes a string or an iterable of strings, got {type(inputs).__name__}") from None
+        wanted = "a list of strings" if list_only else "a string or an iterable of strings"
+        raise TypeError(f"{caller}() takes {wanted}, got {type(inputs).__name__}") from None
+    if not texts and not allow_empty:
+        raise ValueError(f"{caller}() got no texts; pass at least one text per class")
+    if not list_only:
+        _check_modalities(texts, allow_dicts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) and not (allow_dicts and isinstance(text, dict)):
+            what = "None" if text is None else f"a {type(text).__name__}"
+            raise TypeError(
+                f"{'text' if list_only else 'input'} {i} is {what}; {caller}() takes strings (convert or drop it first)"
+            )
+    return texts
+
+
+def _check_modalities(texts: list[Any], allow_dicts: bool) -> None:
+    """Refuse a batch with non-text inputs (unless ``allow_dicts``), naming the modalities it mixes."""
     modalities = [modality(text) for text in texts]
     unsupported = sorted({m for m in modalities if m not in ("text", None)})
     if unsupported and not allow_dicts:
@@ -32,11 +74,6 @@ def check_texts(inputs: Any, allow_dicts: bool = False) -> list[str]:
             f"Modality '{unsupported[0]}' is not supported by this SentenceTransformer model. "
             "Supported modalities: text"
         )
-    for i, text in enumerate(texts):
-        if not isinstance(text, str) and not (allow_dicts and isinstance(text, dict)):
-            what = "None" if text is None else f"a {type(text).__name__}"
-            raise TypeError(f"input {i} is {what}; encode() takes strings (convert or drop it first)")
-    return texts
 
 
 def modality(item: Any) -> str | None:

@@ -8,38 +8,37 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentvec._version import __version__
+from sentvec.encode_batches import OutputValue, embed
+from sentvec.extensions import provider
 from sentvec.inputs import check_texts, modality, modality_problem
-from sentvec.model_card import ModelCardData, generate_model_card, revision_of
-from sentvec.modules import MODULE_TYPES, Dense, Pooling, Router, StaticEmbedding, Transformer, load_module, type_name
+from sentvec.model_card import PLACEHOLDER_MODEL_ID, ModelCardData, generate_model_card, revision_of
+from sentvec.model_features import FeatureMethods
+from sentvec.model_folder import load_folder, staged_save, write_settings
+from sentvec.modules import Pooling, Router, StaticEmbedding, Transformer, type_name
 from sentvec.modules.use import UniversalSentenceEncoder
-from sentvec.paths import disk_full_error, inside, move_into, read_json, staging_folder, write_json
-from sentvec.quantization import PRECISIONS, quantize_embeddings
+from sentvec.paths import write_json
+from sentvec.quantization import quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
-from sentvec.types import BACKENDS
+from sentvec.store import resolve_model_folder
+from sentvec.types import BACKENDS, PRECISIONS, Backend, Precision
 
 logger = logging.getLogger(__name__)
 
-OutputValue = Literal["sentence_embedding", "token_embeddings"] | None
-Backend = Literal["torch", "onnx", "int8"]
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
-_TOKENIZE_CHUNK = 16_384  # texts tokenized at once: bounds the memory the token lists take
-_UNKNOWN_SHARE = 0.3  # warn when this share of the text tokens of an encode() call is the unknown token
 
 
-class SentenceTransformer(nn.Sequential):
+class SentenceTransformer(FeatureMethods, nn.Sequential):
     """Load or assemble a sentence embedding model and encode texts with it.
 
     Args:
@@ -66,6 +65,8 @@ class SentenceTransformer(nn.Sequential):
 
     # similarity_fn_name values a single-vector model supports (SimilarityFunction may list more).
     SUPPORTED_SIMILARITY_FN_NAMES: tuple[str, ...] = ("cosine", "dot", "euclidean", "manhattan")
+    # What similarity() uses when neither the caller nor the model folder names a function.
+    default_similarity_fn_name: str = "cosine"
 
     def __init__(
         self,
@@ -124,8 +125,6 @@ class SentenceTransformer(nn.Sequential):
                 )
         folder = None
         if modules is None and model_name_or_path is not None:
-            from sentvec.store import resolve_model_folder
-
             folder = resolve_model_folder(
                 str(model_name_or_path),
                 cache_folder=cache_folder,
@@ -133,7 +132,7 @@ class SentenceTransformer(nn.Sequential):
                 token=token,
                 local_files_only=local_files_only,
             )
-            modules, settings = _load_folder(
+            modules, settings = self._load_folder(
                 folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, known=_module_classes
             )
         super().__init__(*(modules or []))
@@ -158,7 +157,7 @@ class SentenceTransformer(nn.Sequential):
                 f"dictionary with keys {list(self.prompts)}."
             )
         if similarity_fn_name is not None or getattr(self, "_similarity_fn_name", None) is None:
-            self.similarity_fn_name = similarity_fn_name or "cosine"
+            self.similarity_fn_name = similarity_fn_name or self.default_similarity_fn_name
         self.truncate_dim = truncate_dim
         self._warned_truncation = False
         self._warned_unknown = False
@@ -183,31 +182,16 @@ class SentenceTransformer(nn.Sequential):
             if hook is not None:
                 hook(self)
 
-    def _load_onnx_pipeline(self) -> Any:
-        """The encoder run by onnxruntime (float32 for ``onnx``, int8 for ``int8``; see sentvec.lite.session)
-        from the model's current weights; the later modules stay torch."""
-        from sentvec.encoder.weights import to_checkpoint_names
-        from sentvec.lite.session import EncoderSession
+    @staticmethod
+    def _load_folder(
+        folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False, known: dict[str, type] | None = None
+    ) -> tuple[list[nn.Module], dict[str, Any]]:
+        """The modules and settings of a model folder (a model kind with its own folder layout overrides this)."""
+        return load_folder(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, known=known)
 
-        first = self[0] if len(self) else None
-        if not isinstance(first, Transformer):
-            raise ValueError(
-                f"backend={self.backend!r} runs a Transformer encoder; this model starts with "
-                f"{type(first).__name__}: use backend='torch'"
-            )
-        weights = {
-            name: tensor.detach().cpu().float().numpy()
-            for name, tensor in to_checkpoint_names(first.config.family, first.encoder.state_dict()).items()
-        }
-        session = EncoderSession(
-            first.config,
-            weights,
-            precision="int8" if self.backend == "int8" else "float32",
-            tokenizer=first.tokenizer,
-            cache_folder=self._cache_folder,
-            threads=torch.get_num_threads(),
-        )
-        return _OnnxEncoderPipeline(session, list(self)[1:])
+    def _load_onnx_pipeline(self) -> Any:
+        """What runs :meth:`encode` for a non-torch backend, from the feature registered under its name."""
+        return provider("backend", self.backend)(self)
 
     # ------------------------------------------------------------------ properties
 
@@ -262,28 +246,6 @@ class SentenceTransformer(nn.Sequential):
                     saved,
                 )
 
-    def is_singular_input(self, inputs: Any) -> bool:
-        """Whether ``inputs`` is one input (a string, or one conversation of role/content dicts) rather than a batch."""
-        if isinstance(inputs, str | bytes):
-            return True
-        if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "UO":
-            return inputs.ndim == 0  # an array of texts is a batch; a 0-d one is one text
-        if isinstance(inputs, np.ndarray | Tensor):
-            return True  # numbers (or bytes): one non-text input such as a waveform
-        if isinstance(inputs, dict):
-            return True
-        if (
-            isinstance(inputs, list)
-            and inputs
-            and all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in inputs)
-        ):
-            return True  # one conversation
-        return False
-
-    def get_max_seq_length(self) -> int | None:
-        """:attr:`max_seq_length` (the sentence-transformers < 3 method)."""
-        return self.max_seq_length
-
     @property
     def modalities(self) -> list[str]:
         """The kinds of input this model encodes: sentvec's encoders read text."""
@@ -300,26 +262,11 @@ class SentenceTransformer(nn.Sequential):
         # A combination is supported through chat-style messages when every part is.
         return "message" in modalities and all(part in modalities for part in parts)
 
-    def evaluate(self, evaluator: Any, output_path: str | None = None) -> Any:
-        """Run ``evaluator`` on this model (its results: usually a dict of metrics); ``output_path``
-        is created first for evaluators that write files there."""
-        if output_path is not None:
-            os.makedirs(output_path, exist_ok=True)
-        return evaluator(self, output_path=output_path)
-
     @property
     def dtype(self) -> torch.dtype | None:
         """The dtype of the model's weights (None for a model without any)."""
         first = next(self.parameters(), None)
         return first.dtype if first is not None else None
-
-    @classmethod
-    def _load_with_module_classes(
-        cls, model_name_or_path: str, module_classes: dict[str, type], **kwargs: Any
-    ) -> SentenceTransformer:
-        """Load a model whose folder names module types outside sentvec, given those classes (already
-        imported by the caller) by the names the folder uses; no ``trust_remote_code`` needed for them."""
-        return cls(model_name_or_path, _module_classes=module_classes, **kwargs)
 
     @property
     def transformer(self) -> Transformer:
@@ -328,10 +275,10 @@ class SentenceTransformer(nn.Sequential):
         # Any first step that tokenizes will do (Transformer, UniversalSentenceEncoder).
         if not hasattr(first, "tokenize"):
             raise AttributeError("this model has no Transformer module first")
-        return first
+        return first  # type: ignore[return-value]
 
     @property
-    def tokenizer(self):  # type: ignore[no-untyped-def]
+    def tokenizer(self) -> Any:
         """The model's :class:`~sentvec.tokenizer.Tokenizer`."""
         return self.transformer.tokenizer
 
@@ -341,15 +288,16 @@ class SentenceTransformer(nn.Sequential):
         return getattr(self[0], "max_seq_length", None) if len(self) else None
 
     @max_seq_length.setter
-    def max_seq_length(self, value: int) -> None:
+    def max_seq_length(self, value: int | None) -> None:
         if not len(self) or not hasattr(self[0], "max_seq_length"):
             raise AttributeError("this model's first step has no max_seq_length to set")
-        self[0].max_seq_length = value
+        first: Any = self[0]
+        first.max_seq_length = value
 
     def get_embedding_dimension(self) -> int | None:
         """Length of the vectors :meth:`encode` returns (after ``truncate_dim``)."""
         for module in reversed(self):
-            size = getattr(module, "get_sentence_embedding_dimension", None)
+            size: Any = getattr(module, "get_sentence_embedding_dimension", None)
             if size is not None:
                 dim = size()
                 return min(dim, self.truncate_dim) if self.truncate_dim else dim
@@ -375,7 +323,7 @@ class SentenceTransformer(nn.Sequential):
         problem = modality_problem(found, list(self.modalities))
         if problem:
             raise ValueError(problem)
-        first = self[0]
+        first: Any = self[0]
         if hasattr(first, "preprocess"):
             features = first.preprocess(list(inputs), prompt=prompt, **kwargs)
         else:
@@ -417,7 +365,7 @@ class SentenceTransformer(nn.Sequential):
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
         output_value: OutputValue = "sentence_embedding",
-        precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
+        precision: Precision = "float32",
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
         device: str | None = None,
@@ -527,21 +475,26 @@ class SentenceTransformer(nn.Sequential):
                 raise ValueError(
                     "multi-process encoding gives sentence embeddings only; use output_value='sentence_embedding'"
                 )
-            matrix = self._encode_with_pool(
-                texts,
-                pool,
-                device,
-                chunk_size,
-                show_progress_bar,
-                prompt,
-                batch_size,
-                normalize_embeddings,
-                truncate_dim,
+            options = {
+                "prompt": prompt,
+                "batch_size": batch_size,
+                "normalize_embeddings": normalize_embeddings,
+                "truncate_dim": truncate_dim,
+            }
+            matrix = (
+                torch.from_numpy(
+                    provider("pool", "multiprocess").encode_on_pool(
+                        self, texts, pool, device, chunk_size, show_progress_bar, options
+                    )
+                )
+                if texts
+                else self._empty(truncate_dim)
             )
         else:
             if device is not None:
                 self.to(device)
-            embeddings = self._embed(
+            embeddings = embed(
+                self,
                 texts,
                 prompt,
                 batch_size,
@@ -568,81 +521,6 @@ class SentenceTransformer(nn.Sequential):
         if not convert_to_numpy and not convert_to_tensor:
             result = list(result)
         return result[0] if single else result
-
-    def _encode_with_pool(
-        self,
-        texts: list[str],
-        pool: Any,
-        device: Any,
-        chunk_size: int | None,
-        show_progress_bar: bool,
-        prompt: str | None,
-        batch_size: int,
-        normalize: bool,
-        truncate_dim: int | None,
-    ) -> Tensor:
-        """:meth:`encode` over worker processes: ``pool`` from :meth:`start_multi_process_pool`, or a pool
-        started (and stopped) here for a list of devices."""
-        from sentvec import multiprocess
-
-        if not texts:
-            return self._empty(truncate_dim)
-        own_pool = pool is None
-        if own_pool:
-            pool = self.start_multi_process_pool(device)
-        try:
-            options = {
-                "prompt": prompt,
-                "batch_size": batch_size,
-                "normalize_embeddings": normalize,
-                "truncate_dim": truncate_dim,
-            }
-            return torch.from_numpy(multiprocess.encode_with_pool(texts, pool, chunk_size, show_progress_bar, options))
-        finally:
-            if own_pool:
-                self.stop_multi_process_pool(pool)
-
-    def start_multi_process_pool(self, target_devices: list[str] | None = None) -> dict[str, Any]:
-        """Start worker processes for ``encode(..., pool=pool)``: one per device in ``target_devices``
-        (default: every CUDA device, else four CPU workers). See :mod:`sentvec.multiprocess` for when it helps."""
-        from sentvec import multiprocess
-
-        return multiprocess.start_multi_process_pool(self, target_devices)
-
-    @staticmethod
-    def stop_multi_process_pool(pool: dict[str, Any]) -> None:
-        """Stop the workers of a pool from :meth:`start_multi_process_pool`."""
-        from sentvec import multiprocess
-
-        multiprocess.stop_multi_process_pool(pool)
-
-    def encode_multi_process(
-        self,
-        sentences: list[str],
-        pool: dict[str, Any],
-        prompt_name: str | None = None,
-        prompt: str | None = None,
-        batch_size: int = 32,
-        chunk_size: int | None = None,
-        show_progress_bar: bool | None = None,
-        precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
-        normalize_embeddings: bool = False,
-        truncate_dim: int | None = None,
-    ) -> np.ndarray:
-        """The sentence-transformers < 5 name of ``encode(sentences, pool=pool, ...)``."""
-        return self.encode(
-            sentences,
-            prompt_name=prompt_name,
-            prompt=prompt,
-            batch_size=batch_size,
-            show_progress_bar=show_progress_bar,
-            precision=precision,
-            convert_to_numpy=True,
-            normalize_embeddings=normalize_embeddings,
-            truncate_dim=truncate_dim,
-            pool=pool,
-            chunk_size=chunk_size,
-        )
 
     def encode_query(
         self,
@@ -681,146 +559,6 @@ class SentenceTransformer(nn.Sequential):
         """:meth:`encode` for documents to search: uses the model's ``document`` (or ``passage``,
         ``corpus``) prompt when it has one, and its ``document`` route when it has a Router."""
         return self._encode_role("document", _DOCUMENT_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
-
-    @torch.inference_mode()
-    def _embed(
-        self,
-        texts: list[str],
-        prompt: str | None,
-        batch_size: int,
-        show_progress_bar: bool,
-        output_value: OutputValue,
-        truncate_dim: int | None,
-        normalize: bool,
-        forward_kwargs: dict[str, Any] | None = None,
-    ) -> list[Any]:
-        """Run the pipeline over ``texts``; results in input order.
-
-        Texts are tokenized up front (in parallel, in chunks), sorted by token count and grouped into
-        batches of at most ``batch_size * max_seq_length`` tokens, padding included: the memory bound of
-        ``batch_size`` full-length texts, but many more short texts per forward pass. Because the encoder
-        works on packed tokens, a text's embedding does not depend on which batch it lands in.
-        """
-        self.eval()
-        if not len(self):
-            raise ValueError("this model has no modules to encode with")
-        if forward_kwargs or not isinstance(self[0], Transformer | UniversalSentenceEncoder | StaticEmbedding):
-            return self._embed_generic(
-                texts,
-                prompt,
-                batch_size,
-                show_progress_bar,
-                output_value,
-                truncate_dim,
-                normalize,
-                forward_kwargs or {},
-            )
-        if isinstance(self[0], StaticEmbedding):
-            return self._embed_static(texts, prompt, output_value, truncate_dim, normalize)
-        prompt_length = None
-        if prompt:
-            texts = [prompt + text for text in texts]
-            # The prompt's own tokens minus the closing special token, for pooling that leaves the prompt out.
-            prompt_length = self._prompt_length(prompt)
-        tokenizer = self.transformer.tokenizer
-        run = self._onnx_pipeline or self
-        token_budget = batch_size * self.max_seq_length
-        results: list[Any] = [None] * len(texts)
-        truncated = 0
-        count_unknown = getattr(tokenizer, "unknown_counts", None)  # a Transformer's tokenizer has it
-        unknown = counted = 0
-        device = self.device
-        progress = None
-        if show_progress_bar:
-            from tqdm.auto import tqdm
-
-            progress = tqdm(total=len(texts), desc="Batches", unit="text")
-        for chunk_start in range(0, len(texts), _TOKENIZE_CHUNK):
-            encodings = tokenizer.encode(texts[chunk_start : chunk_start + _TOKENIZE_CHUNK])
-            lengths = np.array([len(e.ids) for e in encodings])
-            order = np.argsort(-lengths, kind="stable")
-            start = 0
-            while start < len(order):
-                # Sorted longest first, so the first text of a batch sets its padded width.
-                count = max(1, min(len(order) - start, token_budget // max(1, int(lengths[order[start]]))))
-                ids = order[start : start + count]
-                start += count
-                features = tokenizer.collate([encodings[i] for i in ids])
-                truncated += int(features["truncated"].sum())
-                if count_unknown is not None:
-                    unknown += (counts := count_unknown(features))[0]
-                    counted += counts[1]
-                features = {k: v.to(device) for k, v in features.items()}
-                if prompt_length is not None:
-                    features["prompt_length"] = prompt_length
-                rows = self._outputs(run(features), len(ids), output_value, truncate_dim, normalize)
-                for i, row in zip(ids, rows):
-                    results[chunk_start + i] = row
-                if progress is not None:
-                    progress.update(len(ids))
-        if progress is not None:
-            progress.close()
-        if truncated and not self._warned_truncation:
-            self._warned_truncation = True
-            logger.warning(
-                "%d of %d inputs were longer than max_seq_length=%d tokens and were truncated "
-                "(encode(..., output_value=None) marks each with 'truncated'; this warning is shown once per model)",
-                truncated,
-                len(texts),
-                self.max_seq_length,
-            )
-        if counted and unknown >= _UNKNOWN_SHARE * counted and not self._warned_unknown:
-            self._warned_unknown = True
-            logger.warning(
-                "%.0f%% of the tokens of these texts are unknown to the vocabulary of %s, so their embeddings and "
-                "scores are unreliable: the model does not cover the texts' language. For Chinese and other "
-                "languages use a multilingual model such as use-multilingual-v3 (this warning is shown once per model)",
-                100 * unknown / counted,
-                self.model_name_or_path or "this model",
-            )
-        return results
-
-    def _embed_generic(
-        self,
-        texts: list[Any],
-        prompt: str | None,
-        batch_size: int,
-        show_progress_bar: bool,
-        output_value: OutputValue,
-        truncate_dim: int | None,
-        normalize: bool,
-        forward_kwargs: dict[str, Any],
-    ) -> list[Any]:
-        """Any pipeline: the first step's ``preprocess`` per batch (longest texts first), then every step."""
-        from tqdm.auto import tqdm
-
-        lengths = [len(t) if isinstance(t, str) else len(str(t)) for t in texts]
-        order = np.argsort(-np.array(lengths, dtype=np.int64), kind="stable") if texts else np.array([], dtype=np.int64)
-        results: list[Any] = [None] * len(texts)
-        for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar):
-            ids = order[start : start + batch_size]
-            routing = {k: v for k, v in forward_kwargs.items() if k in (getattr(self[0], "forward_kwargs", None) or ())}
-            features = self.preprocess([texts[i] for i in ids], prompt=prompt, **routing)
-            features = {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in features.items()}
-            out = self.forward(features, **forward_kwargs)
-            rows = self._outputs(out, len(ids), output_value, truncate_dim, normalize)
-            for i, row in zip(ids, rows):
-                results[i] = row
-        return results
-
-    def _embed_static(
-        self, texts: list[str], prompt: str | None, output_value: OutputValue, truncate_dim: int | None, normalize: bool
-    ) -> list[Any]:
-        """A static model's pipeline: one bag of token ids per chunk of texts (no padding, no length limit)."""
-        if output_value == "token_embeddings":
-            raise ValueError("a static model has no token embeddings; use output_value='sentence_embedding'")
-        texts = [prompt + text for text in texts] if prompt else texts
-        results: list[Any] = []
-        for start in range(0, len(texts), _TOKENIZE_CHUNK):
-            chunk = texts[start : start + _TOKENIZE_CHUNK]
-            features = {k: v.to(self.device) for k, v in self[0].tokenize(chunk).items()}
-            results.extend(self._outputs(self(features), len(chunk), output_value, truncate_dim, normalize))
-        return results
 
     @staticmethod
     def _outputs(
@@ -906,26 +644,6 @@ class SentenceTransformer(nn.Sequential):
         """Score ``embeddings1[i]`` against ``embeddings2[i]`` for each i: (N,) tensor."""
         return self._similarity_pairwise(embeddings1, embeddings2)
 
-    def cosine_similarity(self, text_a: str, text_b: str) -> float:
-        """How similar two texts are, as the cosine of their embeddings (-1 to 1)."""
-        vectors = self.encode([text_a, text_b], convert_to_tensor=True)
-        return float(torch.nn.functional.cosine_similarity(vectors[0:1], vectors[1:2]).item())
-
-    # ------------------------------------------------------------------ classification
-
-    def get_classifier(self, head: str = "logistic", multi_label: bool = False, **kwargs: Any) -> Any:
-        """A text classifier on this model's embeddings: ``fit(texts, labels)``, ``predict``,
-        ``predict_proba``, ``score``, ``save``; few-shot fine-tuning with ``fit(..., finetune=True)``.
-
-        Args:
-            head: ``"logistic"`` (scikit-learn, ``pip install -e '.[classify]'`` in the sentvec checkout) or ``"torch"``.
-            multi_label: each text has a set of labels rather than one class.
-            **kwargs: see :class:`sentvec.classification.SentenceClassifier`.
-        """
-        from sentvec.classification import SentenceClassifier
-
-        return SentenceClassifier(self, head=head, multi_label=multi_label, **kwargs)
-
     # ------------------------------------------------------------------ saving
 
     def save(
@@ -948,11 +666,9 @@ class SentenceTransformer(nn.Sequential):
                 "safe_serialization=False: sentvec writes safetensors only (no pickle files); saving model.safetensors"
             )
             safe_serialization = True
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(target)
-        try:
+        with staged_save(path) as staging:
             entries = []
+            module: Any
             for idx, (name, module) in enumerate(self._modules.items()):
                 in_root = idx == 0 and (
                     isinstance(module, Transformer | StaticEmbedding | Router) or getattr(module, "save_in_root", False)
@@ -965,149 +681,26 @@ class SentenceTransformer(nn.Sequential):
                     module.save(staging / sub)
                 entries.append({"idx": idx, "name": name, "path": sub, "type": type_name(module)})
             write_json(staging / "modules.json", entries)
-            write_json(
-                staging / "config_sentence_transformers.json",
-                {
-                    "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
-                    "prompts": self.prompts,
-                    "default_prompt_name": self.default_prompt_name,
-                    "similarity_fn_name": self.similarity_fn_name,
-                    "model_type": "SentenceTransformer",
-                },
-            )
+            write_settings(staging, self._settings())
             if create_model_card:
                 (staging / "README.md").write_text(self._card_text(model_name), encoding="utf-8")
-            move_into(staging, target)
-        except Exception as err:
-            full = disk_full_error(err, target, "saving the model to")
-            if full is None:
-                raise
-            raise full from err
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+
+    def _settings(self) -> dict[str, Any]:
+        """What ``config_sentence_transformers.json`` records of this model (besides the versions)."""
+        return {
+            "prompts": self.prompts,
+            "default_prompt_name": self.default_prompt_name,
+            "similarity_fn_name": self.similarity_fn_name,
+            "model_type": "SentenceTransformer",
+        }
 
     save_pretrained = save  # the Hugging Face name, used by some sentence-transformers code
 
     def _card_text(self, model_name: str | None) -> str:
         """The README to save: the card the model was loaded with (its placeholder id replaced by
         ``model_name``), else one generated from :attr:`model_card_data`."""
-        from sentvec.model_card import PLACEHOLDER_MODEL_ID
-
         if self._model_card_text:
             return (
                 self._model_card_text.replace(PLACEHOLDER_MODEL_ID, model_name) if model_name else self._model_card_text
             )
         return generate_model_card(self, model_id=model_name)
-
-    # ------------------------------------------------------------------ training
-
-    def fit(self, train_objectives: Iterable[tuple[Any, nn.Module]], **kwargs: Any) -> None:
-        """Train with the pre-v3 sentence-transformers API: ``train_objectives=[(dataloader, loss)]``,
-        ``epochs``, ``warmup_steps``, ``evaluator``, ``output_path``... (see :func:`sentvec.training.fit`)."""
-        from sentvec.training.fit import fit
-
-        fit(self, train_objectives, **kwargs)
-
-    def smart_batching_collate(self, batch: list[Any]) -> tuple[list[dict[str, Tensor]], Tensor]:
-        """Collate a list of ``InputExample`` into (features per text column, labels), as losses take them."""
-        from sentvec.training.data import Collator, split_columns, to_columns
-
-        columns = to_columns(batch)
-        texts, label = split_columns(columns)
-        return Collator(self.tokenize, texts, label)(columns, range(len(batch)))  # type: ignore[return-value]
-
-
-class _OnnxEncoderPipeline:
-    """Called like the torch pipeline (features in, features with ``sentence_embedding`` out): the encoder in
-    onnxruntime, then the model's later modules (pooling, Dense, Normalize) in torch."""
-
-    def __init__(self, session: Any, modules: list[nn.Module]) -> None:
-        self.session = session
-        self.modules = modules
-
-    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
-        ids = features["input_ids"]
-        batch = {
-            "input_ids": ids.cpu().numpy(),
-            "attention_mask": features["attention_mask"].cpu().numpy(),
-            "token_type_ids": (
-                features.get("token_type_ids") if features.get("token_type_ids") is not None else torch.zeros_like(ids)
-            )
-            .cpu()
-            .numpy(),
-        }
-        features = {**features, "token_embeddings": torch.from_numpy(self.session(batch))}
-        with torch.inference_mode():
-            for module in self.modules:
-                features = module(features)
-        return features
-
-
-def _load_folder(
-    folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False, known: dict[str, type] | None = None
-) -> tuple[list[nn.Module], dict[str, Any]]:
-    """Read a model folder: the modules ``modules.json`` lists (or Transformer + mean pooling for a bare
-    Hugging Face encoder folder) and the settings of ``config_sentence_transformers.json``."""
-    settings = read_json(folder / "config_sentence_transformers.json", required=False, expect=dict)
-    prompts = settings.get("prompts") or {}
-    if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
-        raise ValueError(
-            f"{folder / 'config_sentence_transformers.json'} has prompts={prompts!r}; it must map names to prompt texts"
-        )
-    settings["prompts"] = prompts
-    if not (folder / "modules.json").is_file():
-        logger.warning(
-            "No modules.json found for %s; initializing a new SentenceTransformer model from its encoder "
-            "with mean pooling",
-            folder,
-        )
-        transformer = Transformer.load(folder, allow_pickle=allow_pickle)
-        return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
-    entries = _module_entries(folder / "modules.json")
-    modules: list[nn.Module] = []
-    for entry in entries:
-        name = entry["type"]
-        if name not in MODULE_TYPES and not trust_remote_code and not (known and name in known):
-            raise ValueError(
-                f"{folder / 'modules.json'} names module type {name!r}, which sentvec does not implement "
-                f"(supported: {sorted(set(MODULE_TYPES))}); if you trust the package that defines it, pass "
-                "trust_remote_code=True to import it"
-            )
-        sub = inside(folder, entry.get("path", ""))
-        modules.append(
-            load_module(name, sub, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle, known=known)
-        )
-        _check_input_size(modules, sub)
-    return modules, settings
-
-
-def _module_entries(path: Path) -> list[dict[str, Any]]:
-    """The entries of ``modules.json`` in pipeline order, each checked to be an object with a type and path."""
-    entries = read_json(path, expect=list)
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ValueError(f"{path} entry {i} is {entry!r}; each module is an object with idx, type and path")
-        for key, kind in (("type", str), ("path", str), ("idx", int)):
-            if key in entry and (not isinstance(entry[key], kind) or isinstance(entry[key], bool)):
-                raise ValueError(f"{path} entry {i} has {key}={entry[key]!r}; it must be a {kind.__name__}")
-        if "type" not in entry:
-            raise ValueError(f"{path} entry {i} names no module type")
-    return sorted(entries, key=lambda e: e.get("idx", 0))
-
-
-def _check_input_size(modules: list[nn.Module], folder: Path) -> None:
-    """Refuse a Pooling or Dense step whose input size is not what the step before it gives."""
-    if len(modules) < 2:
-        return
-    step, before = modules[-1], modules[-2]
-    if isinstance(step, Pooling) and hasattr(before, "get_word_embedding_dimension"):
-        given, wanted, key = before.get_word_embedding_dimension(), step.embedding_dimension, "embedding_dimension"
-    elif isinstance(step, Dense) and hasattr(before, "get_sentence_embedding_dimension"):
-        given, wanted, key = before.get_sentence_embedding_dimension(), step.in_features, "in_features"
-    else:
-        return
-    if given != wanted:
-        raise ValueError(
-            f"{folder / 'config.json'} has {key}={wanted}, but the module before it gives vectors of size {given}; "
-            "the model folder's modules do not fit together (re-download or re-save the model)"
-        )

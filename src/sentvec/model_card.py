@@ -14,12 +14,9 @@ import logging
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sentvec._version import __version__
-
-if TYPE_CHECKING:
-    from sentvec.model import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +89,7 @@ class ModelCardData:
     # ------------------------------------------------------------------ filled in by the library
 
     def register_model(self, model: Any) -> None:
+        """Keep the model the card describes (the card reads its settings when written)."""
         self.model = model
 
     def set_base_model(self, model_id: str, revision: str | None = None) -> bool:
@@ -103,9 +101,12 @@ class ModelCardData:
         return True
 
     def add_tags(self, tags: str | list[str]) -> None:
+        """Add tags (one or a list) to the card's header, skipping ones already there."""
+        known = self.tags if self.tags is not None else []
         for tag in [tags] if isinstance(tags, str) else tags:
-            if tag not in self.tags:
-                self.tags.append(tag)
+            if tag not in known:
+                known.append(tag)
+        self.tags = known
 
     def set_losses(self, losses: Any) -> None:
         """Record the training losses (objects or names) for the card's training section."""
@@ -139,6 +140,7 @@ class ModelCardData:
         )
 
     def set_widget_examples(self, examples: list[str]) -> None:
+        """Use the first texts seen as the hub widget's example (a source sentence and up to three others)."""
         if self.generate_widget_examples:
             self.widget = [{"source_sentence": examples[0], "sentences": examples[1:4]}] if examples else []
 
@@ -182,16 +184,29 @@ class ModelCardData:
         return header
 
     def to_yaml(self) -> str:
+        """The card's YAML header."""
         return _yaml(self.to_dict())
 
     def get(self, name: str, default: Any = None) -> Any:
+        """The value of field ``name`` (``default`` for a name that is not a field), as a dict's ``get``."""
         return getattr(self, name, default) if name in {f.name for f in fields(self)} else default
 
 
 SentenceTransformerModelCardData = ModelCardData  # the sentence-transformers name
 
 
-def generate_model_card(model: SentenceTransformer, model_id: str | None = None) -> str:
+class CardSubject(Protocol):
+    """What a card is written from: the model's card data, embedding size and similarity function."""
+
+    model_card_data: ModelCardData
+    similarity_fn_name: str
+
+    def get_embedding_dimension(self) -> int | None:
+        """The length of the model's embeddings."""
+        ...
+
+
+def generate_model_card(model: CardSubject, model_id: str | None = None) -> str:
     """The README.md for ``model``: YAML header, description, usage, evaluation, training, versions."""
     data: ModelCardData = model.model_card_data
     model_id = model_id or data.model_id or PLACEHOLDER_MODEL_ID

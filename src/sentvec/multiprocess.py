@@ -18,10 +18,13 @@ import multiprocessing as mp
 import os
 import pickle
 import queue
+import sys
 import traceback
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+from sentvec.extensions import register
 
 if TYPE_CHECKING:
     from sentvec.model import SentenceTransformer
@@ -109,6 +112,30 @@ def encode_with_pool(
     return np.concatenate(results)
 
 
+def encode_on_pool(
+    model: SentenceTransformer,
+    texts: list[str],
+    pool: Pool | None,
+    devices: list[str] | None,
+    chunk_size: int | None,
+    show_progress_bar: bool,
+    options: dict[str, Any],
+) -> np.ndarray:
+    """``encode(texts, pool=pool)``: on ``pool``, or on a pool started (and stopped) here for ``devices``.
+
+    Returns:
+        The (N, dim) float32 embeddings in input order.
+    """
+    own_pool = pool is None
+    if pool is None:
+        pool = start_multi_process_pool(model, devices)
+    try:
+        return encode_with_pool(texts, pool, chunk_size, show_progress_bar, options)
+    finally:
+        if own_pool:
+            stop_multi_process_pool(pool)
+
+
 def _next_result(pool: Pool) -> Any:
     """The next finished chunk; fails instead of waiting forever when a worker has died."""
     while True:
@@ -145,3 +172,8 @@ def _worker(device: str, threads: int, model: SentenceTransformer, inputs: Any, 
             except Exception:
                 result = RuntimeError("".join(traceback.format_exception(err)))
         outputs.put((chunk_id, result))
+
+
+# The model looks its pools up by name; the module itself is registered so that its functions are looked
+# up at call time (tests replace them).
+register("pool", "multiprocess", sys.modules[__name__])

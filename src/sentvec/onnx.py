@@ -6,7 +6,8 @@
 dict in, features dict out. :func:`quantize_onnx` turns an export into one with int8 weights.
 
 ``SentenceTransformer(name, backend="onnx" | "int8")`` does not use these: it runs our encoder graph
-written from the weights (sentvec.lite.session), which needs no export and quantizes better.
+written from the weights (sentvec.lite.session), which needs no export and quantizes better, through
+:func:`load_encoder_backend`, registered here as those two backends.
 
 Needs the ``onnx`` extra (``pip install -e '.[onnx]'`` in the sentvec checkout): onnxruntime to run, onnx to quantize,
 onnxscript for torch versions that no longer have the TorchScript exporter.
@@ -20,6 +21,7 @@ torch.Size([1, 384])
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import logging
 import os
@@ -33,6 +35,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from sentvec.encoder.weights import to_checkpoint_names
+from sentvec.extensions import register_backend
+from sentvec.lite.session import EncoderSession
 from sentvec.modules import Pooling, Transformer
 
 if TYPE_CHECKING:
@@ -246,6 +251,8 @@ def _export_dynamo(graph: _Graph, example: tuple[Tensor, ...], path: str, opset:
             optimize=True,
             verbose=False,
         )
+    if program is None:
+        raise RuntimeError("torch.onnx.export (dynamo) returned no program to save")
     program.save(path)
 
 
@@ -358,3 +365,54 @@ def quantize_onnx(
         if os.path.exists(temp_name):
             os.unlink(temp_name)
     return target
+
+
+class EncoderPipeline:
+    """Called like the torch pipeline (features in, features with ``sentence_embedding`` out): the encoder in
+    onnxruntime, then the model's later modules (pooling, Dense, Normalize) in torch."""
+
+    def __init__(self, session: Any, modules: list[nn.Module]) -> None:
+        self.session = session
+        self.modules = modules
+
+    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
+        ids = features["input_ids"]
+        token_types = features.get("token_type_ids")
+        batch = {
+            "input_ids": ids.cpu().numpy(),
+            "attention_mask": features["attention_mask"].cpu().numpy(),
+            "token_type_ids": (token_types if token_types is not None else torch.zeros_like(ids)).cpu().numpy(),
+        }
+        features = {**features, "token_embeddings": torch.from_numpy(self.session(batch))}
+        with torch.inference_mode():
+            for module in self.modules:
+                features = module(features)
+        return features
+
+
+def load_encoder_backend(model: nn.Sequential, backend: str) -> EncoderPipeline:
+    """The encoder run by onnxruntime (float32 for ``onnx``, int8 for ``int8``; see sentvec.lite.session)
+    from the model's current weights; the later modules stay torch."""
+    first = model[0] if len(model) else None
+    if not isinstance(first, Transformer):
+        raise ValueError(
+            f"backend={backend!r} runs a Transformer encoder; this model starts with "
+            f"{type(first).__name__}: use backend='torch'"
+        )
+    weights = {
+        name: tensor.detach().cpu().float().numpy()
+        for name, tensor in to_checkpoint_names(first.config.family, first.encoder.state_dict()).items()
+    }
+    session = EncoderSession(
+        first.config,
+        weights,
+        precision="int8" if backend == "int8" else "float32",
+        tokenizer=first.tokenizer,
+        cache_folder=getattr(model, "_cache_folder", None),
+        threads=torch.get_num_threads(),
+    )
+    return EncoderPipeline(session, list(model)[1:])
+
+
+for _backend in ("onnx", "int8"):
+    register_backend(_backend, functools.partial(load_encoder_backend, backend=_backend))

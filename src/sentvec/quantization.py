@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
 
-from sentvec.types import PRECISIONS, Precision  # noqa: F401 - re-exported, the names users know from here
+from sentvec.types import (  # noqa: F401 - PRECISIONS and Precision re-exported, the names users know from here
+    BIT_PRECISIONS,
+    BYTE_PRECISIONS,
+    PRECISIONS,
+    Precision,
+    stored_width,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +59,7 @@ def quantize_embeddings(
         raise ValueError("embeddings to quantize must be float, not int8 or uint8")
     if precision == "float32":
         return embeddings.astype(np.float32)
-    if precision in ("int8", "uint8"):
+    if precision in BYTE_PRECISIONS:
         if ranges is None:
             ranges = _ranges(embeddings, precision, calibration_embeddings)
         starts = ranges[0].astype(np.float32)
@@ -72,7 +78,7 @@ def _quantize_matrices(
     rows = np.concatenate(matrices, axis=0)
     if len(rows) == 0:  # nothing to calibrate on, and nothing to quantize
         dim = rows.shape[1]
-        width = (dim + 7) // 8 if precision in ("binary", "ubinary") else dim
+        width = stored_width(precision, dim)
         dtype = {"float32": np.float32, "int8": np.int8, "uint8": np.uint8, "binary": np.int8, "ubinary": np.uint8}
         return [np.zeros((0, width), dtype=dtype[precision]) for _ in matrices]
     quantized = quantize_embeddings(rows, precision, ranges=ranges, calibration_embeddings=calibration)
@@ -104,7 +110,7 @@ def bytes_per_vector(dim: int, precision: Precision) -> int:
     """Storage of one ``dim``-dimensional embedding at ``precision``, in bytes."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r} is not supported; choose from {PRECISIONS}")
-    return dim * 4 if precision == "float32" else dim if precision in ("int8", "uint8") else (dim + 7) // 8
+    return dim * 4 if precision == "float32" else dim if precision in BYTE_PRECISIONS else (dim + 7) // 8
 
 
 def dequantize_embeddings(embeddings: np.ndarray, precision: Precision, ranges: np.ndarray | None = None) -> np.ndarray:
@@ -115,7 +121,7 @@ def dequantize_embeddings(embeddings: np.ndarray, precision: Precision, ranges: 
     """
     if precision == "float32":
         return np.asarray(embeddings, dtype=np.float32)
-    if precision in ("int8", "uint8"):
+    if precision in BYTE_PRECISIONS:
         if ranges is None:
             raise ValueError(f"dequantizing {precision} embeddings needs the ranges= they were quantized with")
         buckets = embeddings.astype(np.float32) + (128 if precision == "int8" else 0)
@@ -134,7 +140,7 @@ def _first_pass(queries: np.ndarray, chunk: np.ndarray, precision: Precision) ->
     """
     if precision == "float32":
         return queries @ chunk.T
-    if precision in ("int8", "uint8"):
+    if precision in BYTE_PRECISIONS:
         # Centre the buckets (0..255 -> -127.5..127.5) so that the product tracks the dot product of the
         # vectors; int8 is already shifted by -128, uint8 is not.
         shift = 0.5 if precision == "int8" else -127.5
@@ -167,14 +173,17 @@ class QuantizedSearcher:
             raise ValueError(f"top_k={top_k}; it must be at least 1")
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not supported; choose from {PRECISIONS}")
-        if precision in ("int8", "uint8") and ranges is None:
+        if precision in BYTE_PRECISIONS and ranges is None:
             raise ValueError(f"searching a {precision} corpus needs the ranges= it was quantized with")
         self.floats = np.atleast_2d(np.asarray(query_embeddings, dtype=np.float32))
         self.precision, self.top_k, self.ranges = precision, top_k, ranges
         self.rescore = rescore and precision != "float32"
         self.pool = top_k * max(1, rescore_multiplier) if self.rescore else top_k
+        # One matrix in, one matrix out (a list only comes back for a list of matrices).
         self.queries = (
-            quantize_embeddings(self.floats, precision, ranges=ranges) if precision != "float32" else self.floats
+            cast(np.ndarray, quantize_embeddings(self.floats, precision, ranges=ranges))
+            if precision != "float32"
+            else self.floats
         )
         q = len(self.floats)
         self.scores = np.full((q, 0), -np.inf, dtype=np.float32)
@@ -254,7 +263,7 @@ def quantized_search(
 
 def _prepare_queries(
     queries: np.ndarray,
-    precision: str,
+    precision: Precision,
     rescore: bool,
     multiplier: int,
     top_k: int,
@@ -280,9 +289,9 @@ def _prepare_queries(
             "to %s, or pass rescore=False",
             library,
         )
-    if precision in ("int8", "uint8") and ranges is None:
+    if precision in BYTE_PRECISIONS and ranges is None:
         ranges = _ranges(queries if calibration is None else calibration, precision, None)
-    return quantize_embeddings(queries, precision, ranges=ranges), floats, k, ranges
+    return cast(np.ndarray, quantize_embeddings(queries, precision, ranges=ranges)), floats, k, ranges
 
 
 def _rescored(
@@ -290,13 +299,13 @@ def _rescored(
     candidates: np.ndarray,
     valid: np.ndarray,
     ids: np.ndarray,
-    precision: str,
+    precision: Precision,
     ranges: np.ndarray | None,
     top_k: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Re-rank (Q, K) candidates by float query . candidate; the binary kinds as 0/1 bits (as the reference does)."""
-    if precision in ("binary", "ubinary"):
-        bits = candidates.view(np.uint8) ^ (0x80 if precision == "binary" else 0)
+    if precision in BIT_PRECISIONS:
+        bits = (candidates.view(np.uint8) ^ (0x80 if precision == "binary" else 0)).astype(np.uint8)
         rows = np.unpackbits(bits, axis=-1)[..., : floats.shape[-1]].astype(np.float32)
     else:
         shape = candidates.shape
@@ -416,7 +425,7 @@ def semantic_search_usearch(
             f'corpus_precision {corpus_precision!r} is not supported by usearch; use "float32", "int8", '
             '"ubinary" or "binary"'
         )
-    binary = corpus_precision in ("binary", "ubinary")
+    binary = corpus_precision in BIT_PRECISIONS
     if corpus_index is None:
         assert corpus_embeddings is not None
         if binary:
@@ -445,7 +454,7 @@ def semantic_search_usearch(
         queries = queries.view(np.uint8) ^ 0x80
     matches = corpus_index.search(queries, count=k, exact=exact)
     scores, ids = np.atleast_2d(matches.distances), np.atleast_2d(matches.keys)
-    counts = np.reshape(getattr(matches, "counts", ids.shape[1]), (-1, 1))
+    counts = np.reshape(np.asarray(getattr(matches, "counts", ids.shape[1])), (-1, 1))
     valid = np.arange(ids.shape[1]) < counts
     if floats is not None and valid.any():
         filler = ids[valid][0]  # get() has no row for padding slots: fetch any real one, marked invalid

@@ -121,6 +121,7 @@ class SimilarityFunction(Enum):
 
     @staticmethod
     def possible_values() -> list[str]:
+        """The names :class:`SimilarityFunction` accepts, each once (``DOT`` is an alias of ``DOT_PRODUCT``)."""
         return [m.value for m in SimilarityFunction if m is not SimilarityFunction.DOT]
 
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import safetensors.torch
 
 from sentvec.classification.heads import HEADS, LogisticHead, TorchHead, load_head, make_head
-from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.extensions import register
+from sentvec.inputs import check_texts
+from sentvec.model import SentenceTransformer
+from sentvec.model_folder import staged_save
+from sentvec.paths import inside, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +224,7 @@ class SentenceClassifier:
         names per text (those with probability above 0.5), or a 0/1 matrix if fitted on one."""
         self._check_fitted("predict")
         single = isinstance(texts, str)
-        probabilities = self.predict_proba([texts] if single else texts)
+        probabilities = self.predict_proba([cast(str, texts)] if single else texts)
         assert self.classes_ is not None
         if not self.multi_label:
             predicted: Any = self.classes_[probabilities.argmax(axis=1)] if len(probabilities) else self.classes_[:0]
@@ -297,8 +301,6 @@ class SentenceClassifier:
                 name to load it by; otherwise the model's name or folder is recorded.
         """
         self._check_fitted("save")
-        from safetensors.torch import save_file
-
         if save_model is None:
             save_model = self._finetuned or not getattr(self.model, "model_name_or_path", None)
         assert self.classes_ is not None
@@ -315,17 +317,11 @@ class SentenceClassifier:
             "model": MODEL_DIR if save_model else self.model.model_name_or_path,
             "model_saved": bool(save_model),
         }
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(target)
-        try:
+        with staged_save(path, "saving the classifier to") as staging:
             write_json(staging / CONFIG_NAME, config)
-            save_file(self.head.tensors(), str(staging / HEAD_NAME), metadata={"format": "pt"})
+            safetensors.torch.save_file(self.head.tensors(), str(staging / HEAD_NAME), metadata={"format": "pt"})
             if save_model:
                 self.model.save(staging / MODEL_DIR, create_model_card=False)
-            move_into(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], model: Any = None, device: str | None = None) -> SentenceClassifier:
@@ -336,8 +332,6 @@ class SentenceClassifier:
             model: use this SentenceTransformer instead of the one the folder names or holds.
             device: where to load the model.
         """
-        from safetensors.torch import load_file
-
         folder = Path(path)
         if not (folder / CONFIG_NAME).is_file():
             raise FileNotFoundError(
@@ -347,8 +341,6 @@ class SentenceClassifier:
         if config.get("sentvec_classifier") != FORMAT_VERSION:
             raise ValueError(f"{folder / CONFIG_NAME} is not a sentvec classifier of format {FORMAT_VERSION}")
         if model is None:
-            from sentvec.model import SentenceTransformer
-
             name = config.get("model")
             if not name:
                 raise ValueError(
@@ -364,7 +356,10 @@ class SentenceClassifier:
         classifier.batch_size = int(config.get("batch_size", 32))
         classifier.show_progress_bar = None
         classifier.head = load_head(
-            config["head"], config.get("head_config", {}), load_file(str(folder / HEAD_NAME)), classifier.multi_label
+            config["head"],
+            config.get("head_config", {}),
+            safetensors.torch.load_file(str(folder / HEAD_NAME)),
+            classifier.multi_label,
         )
         classifier.classes_ = np.array(config["classes"])
         classifier._label_sets = config.get("label_format", "names") == "names"
@@ -374,24 +369,8 @@ class SentenceClassifier:
 
 
 def _check_texts(texts: Any, what: str, *, allow_empty: bool = False) -> list[str]:
-    """``texts`` as a list of strings, or an error naming the first bad one."""
-    if texts is None:
-        raise ValueError(f"{what}() got texts=None; pass a list of strings")
-    if isinstance(texts, str):
-        raise TypeError(f"{what}() takes a list of texts, got one string; wrap it in a list")
-    if isinstance(texts, np.ndarray):
-        texts = texts.tolist()
-    try:
-        checked = list(texts)
-    except TypeError:
-        raise TypeError(f"{what}() takes a list of strings, got {type(texts).__name__}") from None
-    if not checked and not allow_empty:
-        raise ValueError(f"{what}() got no texts; pass at least one text per class")
-    for i, text in enumerate(checked):
-        if not isinstance(text, str):
-            shown = "None" if text is None else f"a {type(text).__name__}"
-            raise TypeError(f"text {i} is {shown}; {what}() takes strings (convert or drop it first)")
-    return checked
+    """``texts`` as a list of strings, or an error naming the first bad one (a list only, no modalities)."""
+    return check_texts(texts, caller=what, list_only=True, allow_empty=allow_empty)
 
 
 def _plain(label: Any, position: int) -> str | int | bool:
@@ -414,3 +393,6 @@ def _is_matrix(rows: list[list[Any]]) -> bool:
         len(row) == width and all(isinstance(v, int | bool | np.integer | np.bool_) and v in (0, 1) for v in row)
         for row in rows
     )
+
+
+register("classifier", "sentence", SentenceClassifier)  # SentenceTransformer.get_classifier() builds this

@@ -67,12 +67,14 @@ class LogisticHead:
             raise TypeError(f"get_classifier(head='logistic', ...): {err}") from None
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Fit one logistic regression per label column on embeddings ``x`` (N, dim) and targets ``y``."""
         columns = [y[:, j] for j in range(y.shape[1])] if self.multi_label else [y]
         fitted = [self._estimator().fit(x, column) for column in columns]
         self.coef = np.concatenate([f.coef_ for f in fitted]).astype(np.float64)
         self.intercept = np.concatenate([f.intercept_ for f in fitted]).astype(np.float64)
 
     def proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, classes) of embeddings ``x``: softmax, or per-label sigmoid for multi-label."""
         assert self.coef is not None and self.intercept is not None
         scores = x.astype(np.float64) @ self.coef.T + self.intercept
         if self.multi_label:
@@ -83,14 +85,17 @@ class LogisticHead:
         return _softmax(scores)
 
     def tensors(self) -> dict[str, torch.Tensor]:
+        """The fitted weights to save: ``coef`` and ``intercept``."""
         assert self.coef is not None and self.intercept is not None
         return {"coef": torch.from_numpy(self.coef), "intercept": torch.from_numpy(self.intercept)}
 
     def config(self) -> dict[str, Any]:
+        """The settings to save beside the weights (the scikit-learn keyword arguments)."""
         return {"kwargs": self.kwargs}
 
     @classmethod
     def from_saved(cls, config: dict[str, Any], tensors: dict[str, torch.Tensor], multi_label: bool) -> LogisticHead:
+        """Rebuild a fitted head from what :meth:`config` and :meth:`tensors` saved."""
         head = cls(multi_label, **config.get("kwargs", {}))
         try:
             head.coef = tensors["coef"].numpy().astype(np.float64)
@@ -143,7 +148,7 @@ class TorchHead:
                     f"get_classifier(head='torch', {key}={value!r}): it must be an int of at least {least}"
                 )
         self.multi_label = multi_label
-        self.options = {
+        self.options: dict[str, Any] = {
             "hidden_size": hidden_size,
             "epochs": epochs,
             "batch_size": batch_size,
@@ -163,6 +168,8 @@ class TorchHead:
         )
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Train the small network on embeddings ``x`` (N, dim) and targets ``y`` (indices, or 0/1 rows for
+        multi-label)."""
         inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         if self.multi_label:
             targets = torch.from_numpy(y.astype(np.float32))
@@ -192,20 +199,24 @@ class TorchHead:
 
     @torch.no_grad()
     def proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, classes) of embeddings ``x``: softmax, or per-label sigmoid for multi-label."""
         assert self.network is not None
         logits = self.network(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
         probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
         return probabilities.double().numpy()
 
     def tensors(self) -> dict[str, torch.Tensor]:
+        """The trained network's weights to save."""
         assert self.network is not None
         return {k: v.detach().contiguous() for k, v in self.network.state_dict().items()}
 
     def config(self) -> dict[str, Any]:
+        """The settings to save beside the weights (the network's options)."""
         return dict(self.options)
 
     @classmethod
     def from_saved(cls, config: dict[str, Any], tensors: dict[str, torch.Tensor], multi_label: bool) -> TorchHead:
+        """Rebuild a trained head from what :meth:`config` and :meth:`tensors` saved."""
         head = cls(multi_label, **config)
         first = "weight" if "weight" in tensors else "0.weight"
         last = "weight" if "weight" in tensors else "3.weight"
@@ -240,7 +251,7 @@ def load_head(
     head: str, config: dict[str, Any], tensors: dict[str, torch.Tensor], multi_label: bool
 ) -> LogisticHead | TorchHead:
     """Rebuild a saved head from its config and tensors."""
-    kinds = {"logistic": LogisticHead, "torch": TorchHead}
+    kinds: dict[str, type[LogisticHead] | type[TorchHead]] = {"logistic": LogisticHead, "torch": TorchHead}
     if head not in kinds:
         raise ValueError(f"the saved classifier names head {head!r}; sentvec knows {list(HEADS)}")
     return kinds[head].from_saved(config, tensors, multi_label)

@@ -58,6 +58,7 @@ class ClassificationHead(nn.Module):
         self.dropout_first = dropout_first  # RoBERTa's head drops out before the dense layer too; BERT's does not
 
     def forward(self, first_token: Tensor) -> Tensor:
+        """Scores (B, num_labels) from the first token's hidden state (B, hidden)."""
         x = self.dropout(first_token) if self.dropout_first else first_token
         return self.out(self.dropout(torch.tanh(self.dense(x))))
 

@@ -22,6 +22,7 @@ class PairCollator:
         self.model, self.text_columns, self.label_column = model, text_columns, label_column
 
     def __call__(self, columns: Columns, indices: Sequence[int]) -> tuple[list[dict[str, Tensor]], Tensor]:
+        """Tokenize the pairs of the rows at ``indices`` together; returns ([features], labels)."""
         a, b = (columns[c] for c in self.text_columns)
         features = self.model.tokenize([(a[i], b[i]) for i in indices])
         return [features], labels_tensor([columns[self.label_column][i] for i in indices])
@@ -45,6 +46,7 @@ class BinaryCrossEntropyLoss(nn.Module):
         self.bce_with_logits_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
     def forward(self, inputs: list[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        """Binary cross-entropy of the pairs' logits against 0/1 (or soft) labels."""
         logits = self.activation_fn(self.model(inputs[0])["scores"]).view(-1)
         return self.bce_with_logits_loss(logits, labels.float())
 
@@ -60,6 +62,7 @@ class MSELoss(nn.Module):
         self.loss_fct = nn.MSELoss()
 
     def forward(self, inputs: list[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        """Mean squared error of the pairs' activated scores against the labels."""
         scores = self.activation_fn(self.model(inputs[0])["scores"])
         if self.model.num_labels == 1:
             scores = scores.view(-1)
@@ -76,6 +79,7 @@ class CrossEntropyLoss(nn.Module):
         self.ce_loss = nn.CrossEntropyLoss()
 
     def forward(self, inputs: list[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        """Cross-entropy of the pairs' class scores against integer labels."""
         return self.ce_loss(self.activation_fn(self.model(inputs[0])["scores"]), labels.long())
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import safetensors.torch
 import torch
 from torch import Tensor, nn
 
@@ -26,10 +26,19 @@ from sentvec._version import __version__
 from sentvec.config import EncoderConfig
 from sentvec.cross_encoder.args import cross_encoder_init_args_decorator, cross_encoder_predict_rank_args_decorator
 from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, ClassificationHead, head_style
+from sentvec.cross_encoder.losses import (
+    BinaryCrossEntropyLoss,
+    CrossEntropyLoss,
+    PairCollator,
+    wrap_torch_loss,
+)
 from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
 from sentvec.encoder import TransformerEncoder, weights
+from sentvec.extensions import provider
 from sentvec.layout import encoder_settings
-from sentvec.paths import move_into, read_json, staging_folder, write_json
+from sentvec.model_folder import staged_save, write_settings
+from sentvec.paths import read_json, write_json
+from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -141,8 +150,10 @@ class CrossEncoder(nn.Module):
             self.tokenizer: Tokenizer | None = None
             self.encoder_config: EncoderConfig | None = None
             self.raw_config: dict[str, Any] = {}
-            self.model_name_or_path = None
-            raw, settings, fresh_head = {}, {}, False
+            self.model_name_or_path: str | None = None
+            raw: dict[str, Any] = {}
+            settings: dict[str, Any] = {}
+            fresh_head = False
         else:
             if modules is not None:
                 logger.warning("modules is ignored: the model is loaded from %s", model_name_or_path)
@@ -202,8 +213,6 @@ class CrossEncoder(nn.Module):
     ) -> tuple[dict[str, Any], dict[str, Any], bool]:
         """Encoder, head and tokenizer from a model folder; returns its config.json (with
         ``config_kwargs``), its config_sentence_transformers.json and whether the head is new."""
-        from sentvec.store import resolve_model_folder
-
         folder = resolve_model_folder(
             str(model_name_or_path),
             cache_folder=cache_folder,
@@ -307,11 +316,12 @@ class CrossEncoder(nn.Module):
             return self.head.out.out_features
         for module in reversed(self.pipeline):
             if getattr(module, "module_output_name", None) == "scores" and hasattr(module, "out_features"):
-                return int(module.out_features)
+                return int(cast(Any, module).out_features)
         return 1
 
     @property
     def max_length(self) -> int | None:
+        """Pairs longer than this many tokens are truncated. Settable."""
         return self.tokenizer.max_length if self.tokenizer is not None else None
 
     @max_length.setter
@@ -324,10 +334,12 @@ class CrossEncoder(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Where the model's weights are."""
         return next(self.parameters()).device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the model's weights."""
         return next(self.parameters()).dtype
 
     @property
@@ -365,9 +377,9 @@ class CrossEncoder(nn.Module):
 
     def tokenize(self, pairs: Sequence[Sequence[str]]) -> dict[str, Tensor]:
         """Token ids of a batch of (text, text) pairs, padded to the longest."""
-        self._need_tokenizer()
+        tokenizer = self._need_tokenizer()
         checked = _check_pairs(pairs)
-        features = self.tokenizer.collate(self.tokenizer.encode_pairs(checked))
+        features = tokenizer.collate(tokenizer.encode_pairs(checked))
         features.pop("truncated", None)
         return features
 
@@ -451,12 +463,14 @@ class CrossEncoder(nn.Module):
             result = list(scores)
         return result[0] if single else result
 
-    def _need_tokenizer(self) -> None:
+    def _need_tokenizer(self) -> Tokenizer:
+        """The pair tokenizer, or an error saying why a model built from modules has none."""
         if self.tokenizer is None:
             raise ValueError(
                 "this CrossEncoder was built from modules without a Transformer, so nothing turns text "
                 "pairs into its input; load a sequence-classification model folder to score pairs"
             )
+        return self.tokenizer
 
     def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
         if prompt is not None:
@@ -479,16 +493,16 @@ class CrossEncoder(nn.Module):
         max_length: int | None = None,
     ) -> Tensor:
         self.eval()
-        self._need_tokenizer()
+        tokenizer = self._need_tokenizer()
         if max_length is None:
-            encodings = self.tokenizer.encode_pairs(pairs)
+            encodings = tokenizer.encode_pairs(pairs)
         else:  # this call only: shorter pairs
-            kept = self.tokenizer.max_length
-            self.tokenizer.max_length = max_length
+            kept = tokenizer.max_length
+            tokenizer.max_length = max_length
             try:
-                encodings = self.tokenizer.encode_pairs(pairs)
+                encodings = tokenizer.encode_pairs(pairs)
             finally:
-                self.tokenizer.max_length = kept
+                tokenizer.max_length = kept
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # similar lengths batch together
         out: list[Tensor | None] = [None] * len(pairs)
         starts = range(0, len(pairs), batch_size)
@@ -498,7 +512,7 @@ class CrossEncoder(nn.Module):
             starts = tqdm(starts, desc="Batches")
         for start in starts:
             ids = order[start : start + batch_size]
-            features = self.tokenizer.collate([encodings[i] for i in ids])
+            features = tokenizer.collate([encodings[i] for i in ids])
             features.pop("truncated")
             # through __call__, so hooks (and torch.compile of the module) apply; logits as float32, so a
             # bfloat16 model's scores do not collapse into ties after the sigmoid
@@ -541,7 +555,7 @@ class CrossEncoder(nn.Module):
             if name in kwargs:
                 kwargs.pop(name)
                 logger.warning("CrossEncoder.rank() ignores `%s`: its scores are always Python floats", name)
-        scores = self.predict(
+        scores: Any = self.predict(
             [(query, doc) for doc in documents],
             batch_size=batch_size,
             show_progress_bar=show_progress_bar,
@@ -568,8 +582,6 @@ class CrossEncoder(nn.Module):
     ) -> None:
         """Write a Hugging Face sequence-classification folder that sentence-transformers' CrossEncoder
         (and ``transformers``) load. Built beside ``path`` and moved into place at the end."""
-        from safetensors.torch import save_file
-
         if safe_serialization is False:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         if self.encoder_config is None:
@@ -577,16 +589,13 @@ class CrossEncoder(nn.Module):
                 "saving a CrossEncoder built from modules is not supported; save its modules "
                 "with their own save() methods"
             )
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(target)
-        try:
+        with staged_save(path) as staging:
             family = self.encoder_config.family
             prefix = ENCODER_PREFIX[family]
             state = {prefix + k: v for k, v in weights.to_checkpoint_names(family, self.encoder.state_dict()).items()}
             reverse = {ours: name for name, ours in HEAD_MAPS[self.style].items()}
             state.update({reverse[k]: v for k, v in self.head.state_dict().items()})
-            save_file(
+            safetensors.torch.save_file(
                 {k: v.detach().contiguous().cpu() for k, v in state.items()},
                 str(staging / "model.safetensors"),
                 metadata={"format": "pt"},
@@ -603,16 +612,16 @@ class CrossEncoder(nn.Module):
                     "version": __version__,
                 },
             }
+            tokenizer = self._need_tokenizer()
             write_json(staging / "config.json", raw)
-            self.tokenizer.save(staging)
+            tokenizer.save(staging)
             write_json(
                 staging / "sentence_bert_config.json",
-                {"max_seq_length": self.max_length, "do_lower_case": self.tokenizer.lowercase},
+                {"max_seq_length": self.max_length, "do_lower_case": tokenizer.lowercase},
             )
-            write_json(
-                staging / "config_sentence_transformers.json",
+            write_settings(
+                staging,
                 {
-                    "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
                     "activation_fn": _activation_name(self.activation_fn),
                     "model_type": "CrossEncoder",
                     "prompts": self.prompts,
@@ -621,9 +630,6 @@ class CrossEncoder(nn.Module):
             )
             if create_model_card:
                 (staging / "README.md").write_text(self.model_card_data.render(self), encoding="utf-8")
-            move_into(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     save_pretrained = save
 
@@ -676,7 +682,7 @@ class CrossEncoder(nn.Module):
                 revision=revision,
                 create_pr=create_pr,
             )
-        return info.pr_url if create_pr else info.commit_url
+        return cast(str, info.pr_url if create_pr else info.commit_url)
 
     # ------------------------------------------------------------------ training
 
@@ -691,19 +697,15 @@ class CrossEncoder(nn.Module):
         """Train with the pre-v4 CrossEncoder API: a DataLoader of ``InputExample(texts=[a, b], label=y)``.
         ``loss_fct`` defaults to binary cross-entropy for one label, cross-entropy for more; other
         arguments as :func:`sentvec.training.fit`."""
-        from sentvec.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, wrap_torch_loss
-        from sentvec.training.fit import fit
-
+        loss: nn.Module
         if loss_fct is None:
             loss = BinaryCrossEntropyLoss(self) if self.num_labels == 1 else CrossEntropyLoss(self)
         else:
             loss = wrap_torch_loss(self, loss_fct)
-        fit(self, [(train_dataloader, loss)], evaluator=evaluator, epochs=epochs, **kwargs)
+        provider("training", "fit")(self, [(train_dataloader, loss)], evaluator=evaluator, epochs=epochs, **kwargs)
 
     def make_collator(self, text_columns: list[str], label_column: str | None) -> Any:
         """How the training loop batches rows for a cross-encoder: the two text columns as pairs."""
-        from sentvec.cross_encoder.losses import PairCollator
-
         return PairCollator(self, text_columns, label_column)
 
 

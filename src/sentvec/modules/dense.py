@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 from torch import nn
 
+from sentvec.encoder.weights import load_weights_file, safetensors_shapes
 from sentvec.paths import read_json, write_json
 
 # The activations a Dense config may name, by the import path sentence-transformers writes.
@@ -67,11 +69,13 @@ class Dense(nn.Module):
             )
 
     def get_sentence_embedding_dimension(self) -> int:
+        """The output size of the layer."""
         return self.out_features
 
     get_embedding_dimension = get_sentence_embedding_dimension
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Map ``sentence_embedding`` (or the configured input) through the linear layer and activation."""
         inputs = features[self.module_input_name]
         outputs = self.activation_function(self.linear(inputs.to(self.linear.weight.dtype)))
         if self.use_residual:
@@ -85,8 +89,7 @@ class Dense(nn.Module):
         return features
 
     def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
-        from safetensors.torch import save_file
-
+        """Write ``config.json`` and the weights (``model.safetensors``) into ``folder``."""
         folder = Path(folder)
         config: dict[str, Any] = {
             "in_features": self.in_features,
@@ -100,15 +103,15 @@ class Dense(nn.Module):
         if self.use_residual:
             config["use_residual"] = True
         write_json(folder / "config.json", config)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors"))
+        safetensors.torch.save_file(
+            {k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors")
+        )
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], *args: Any, allow_pickle: bool = False, **kwargs: Any) -> Dense:
         """Read ``config.json`` and the weights; sizes are checked against the weights file before the
         layer is built, so a config naming a huge layer costs nothing. Config keys this version does not
         know are dropped with a warning; the weights keep the precision they were saved in."""
-        from sentvec.encoder.weights import load_weights_file, safetensors_shapes
-
         folder = Path(folder)
         config_file = folder / "config.json"
         config = read_json(config_file, expect=dict)
@@ -125,7 +128,7 @@ class Dense(nn.Module):
         bias = config.get("bias", True)
         if not isinstance(bias, bool):
             raise ValueError(f"{config_file} has bias={bias!r}; it must be true or false")
-        expected = {"linear.weight": (config["out_features"], config["in_features"])}
+        expected: dict[str, tuple[int, ...]] = {"linear.weight": (config["out_features"], config["in_features"])}
         if bias:
             expected["linear.bias"] = (config["out_features"],)
         weights_file = folder / "model.safetensors"
@@ -163,4 +166,5 @@ class Dense(nn.Module):
         return module
 
     def extra_repr(self) -> str:
+        """Sizes and bias, for ``repr``."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias}"

@@ -43,11 +43,13 @@ class CNN(Module):
         )
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Convolve ``token_embeddings`` (B, T, C) with each kernel size and concatenate the outputs."""
         tokens = features["token_embeddings"].transpose(1, -1)  # (B, C, T)
         features["token_embeddings"] = torch.cat([conv(tokens) for conv in self.convs], dim=1).transpose(1, -1)
         return features
 
     def get_word_embedding_dimension(self) -> int:
+        """The output size per token: out channels times the number of kernel sizes."""
         return self.embeddings_dimension
 
 
@@ -82,6 +84,7 @@ class LSTM(Module):
         )
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Run the (bi)LSTM over ``token_embeddings``, skipping padding; same shape out."""
         tokens = features["token_embeddings"]
         lengths = features["attention_mask"].sum(dim=1).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(tokens, lengths, batch_first=True, enforce_sorted=False)
@@ -91,6 +94,7 @@ class LSTM(Module):
         return features
 
     def get_word_embedding_dimension(self) -> int:
+        """The output size per token (doubled when bidirectional)."""
         return self.embeddings_dimension
 
 
@@ -105,10 +109,12 @@ class LayerNorm(Module):
         self.norm = nn.LayerNorm(dimension)
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Normalize ``sentence_embedding`` with the layer norm."""
         features["sentence_embedding"] = self.norm(features["sentence_embedding"])
         return features
 
     def get_sentence_embedding_dimension(self) -> int:
+        """The size of the vectors, unchanged by this step."""
         return self.dimension
 
 
@@ -123,6 +129,7 @@ class Dropout(Module):
         self.dropout_layer = nn.Dropout(dropout)
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Apply dropout to ``sentence_embedding`` (in training mode)."""
         features["sentence_embedding"] = self.dropout_layer(features["sentence_embedding"])
         return features
 
@@ -150,6 +157,7 @@ class WeightedLayerPooling(Module):
         self.layer_weights = layer_weights if layer_weights is not None else nn.Parameter(torch.ones(count))
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Replace ``token_embeddings`` by a learned weighted mean of the last layers' ``all_layer_embeddings``."""
         layers = features.get("all_layer_embeddings")
         if layers is None:
             raise ValueError(
@@ -162,6 +170,7 @@ class WeightedLayerPooling(Module):
         return features
 
     def get_word_embedding_dimension(self) -> int:
+        """The output size per token, unchanged by this step."""
         return self.word_embedding_dimension
 
 
@@ -175,14 +184,20 @@ class _NotImplemented(Module):
 
 
 class BoW(_NotImplemented):
+    """A sentence-transformers bag-of-words step; loading a model with it raises an error saying why."""
+
     reason = "bag-of-words models are not supported; use a static model (StaticEmbedding)"
 
 
 class WordWeights(_NotImplemented):
+    """A sentence-transformers word-weighting step; loading a model with it raises an error saying why."""
+
     reason = "per-word weighting of word embeddings is not supported"
 
 
 class CLIPModel(_NotImplemented):
+    """A sentence-transformers CLIP step; loading a model with it raises an error saying why."""
+
     reason = "sentvec encodes text only (no image encoder)"
 
 

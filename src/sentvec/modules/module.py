@@ -13,10 +13,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 from torch import nn
 
 from sentvec.paths import read_json, write_json
+from sentvec.store import resolve_model_folder
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class Module(nn.Module):
         return {key: getattr(self, key) for key in self.config_keys}
 
     def save_config(self, output_path: str | os.PathLike[str], filename: str | None = None) -> None:
+        """Write the ``config_keys`` settings as JSON (``config.json`` unless ``filename`` is given)."""
         write_json(Path(output_path) / (filename or self.config_file_name), self.get_config_dict())
 
     @classmethod
@@ -91,10 +94,8 @@ class Module(nn.Module):
 
     def save_torch_weights(self, output_path: str | os.PathLike[str], safe_serialization: bool = True) -> None:
         """The step's state dict as ``model.safetensors`` (sentvec writes safetensors only)."""
-        from safetensors.torch import save_file
-
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(Path(output_path) / "model.safetensors"), metadata={"format": "pt"})
+        safetensors.torch.save_file(state, str(Path(output_path) / "model.safetensors"), metadata={"format": "pt"})
 
     @classmethod
     def load_torch_weights(
@@ -105,11 +106,9 @@ class Module(nn.Module):
         **kwargs: Any,
     ) -> nn.Module | dict[str, torch.Tensor]:
         """Read ``model.safetensors`` of a folder into ``model`` (or return the tensors when no model is given)."""
-        from safetensors.torch import load_file
-
         folder = _local_folder(model_name_or_path, subfolder, kwargs)
         if (folder / "model.safetensors").is_file():
-            state = load_file(str(folder / "model.safetensors"))
+            state = safetensors.torch.load_file(str(folder / "model.safetensors"))
         elif (folder / "pytorch_model.bin").is_file():
             raise ValueError(
                 f"{folder} has only pytorch_model.bin, a pickle file; sentvec loads safetensors "
@@ -175,7 +174,5 @@ def _local_folder(model_name_or_path: str | os.PathLike[str], subfolder: str, hu
     """A module's folder: a local path, or a model name the store resolves (then ``subfolder`` inside it)."""
     path = Path(model_name_or_path)
     if not path.exists():
-        from sentvec.store import resolve_model_folder
-
         path = resolve_model_folder(str(model_name_or_path), **_hub_kwargs(hub_kwargs))
     return path / subfolder if subfolder else path

@@ -13,6 +13,7 @@ class Normalize(nn.Module):
     """L2-normalise ``sentence_embedding``."""
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Scale each ``sentence_embedding`` to unit length."""
         features["sentence_embedding"] = F.normalize(features["sentence_embedding"], p=2, dim=1)
         return features
 
@@ -21,4 +22,5 @@ class Normalize(nn.Module):
 
     @classmethod
     def load(cls, folder: Path | str, *args: object, **kwargs: object) -> Normalize:
+        """A Normalize step (it saves nothing, so ``folder`` is not read)."""
         return cls()

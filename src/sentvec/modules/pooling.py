@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -45,7 +45,10 @@ class Pooling(nn.Module):
                 stacklevel=2,
             )
             flagged = tuple(mode for flag, mode in LEGACY_POOLING_FLAGS.items() if legacy_flags.get(flag))
-            pooling_mode = pooling_mode or (flagged if len(flagged) > 1 else flagged[0] if flagged else None)
+            pooling_mode = pooling_mode or cast(
+                "PoolingMode | tuple[PoolingMode, ...] | None",
+                flagged if len(flagged) > 1 else flagged[0] if flagged else None,
+            )
         pooling_mode = pooling_mode or "mean"
         modes = (pooling_mode,) if isinstance(pooling_mode, str) else tuple(pooling_mode)
         for mode in modes:
@@ -57,18 +60,23 @@ class Pooling(nn.Module):
 
     @property
     def pooling_mode(self) -> PoolingMode | tuple[PoolingMode, ...]:
+        """The pooling mode, or the tuple of modes when several are concatenated."""
         return self.modes[0] if len(self.modes) == 1 else self.modes
 
     def get_sentence_embedding_dimension(self) -> int:
+        """The output size: the token size times the number of modes."""
         return self.embedding_dimension * len(self.modes)
 
     get_embedding_dimension = get_sentence_embedding_dimension
 
     @property
     def pooling_output_dimension(self) -> int:
+        """The output size (the sentence-transformers < 3 name)."""
         return self.get_sentence_embedding_dimension()
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Pool ``token_embeddings`` into ``sentence_embedding`` with each mode, leaving out padding (and the prompt
+        when asked)."""
         tokens: Tensor = features["token_embeddings"]
         if "attention_mask" not in features and "cu_seq_lens_q" in features and tokens.shape[0] == 1:
             tokens, mask = _unflatten(tokens[0], features["cu_seq_lens_q"])  # packed sequences, one row
@@ -110,6 +118,7 @@ class Pooling(nn.Module):
         return tokens[rows, last] * weights[rows, last]
 
     def save(self, folder: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
+        """Write ``config.json`` with the pooling modes into ``folder``."""
         folder = Path(folder)
         config: dict[str, Any] = {
             "embedding_dimension": self.embedding_dimension,
@@ -134,11 +143,13 @@ class Pooling(nn.Module):
                 "(the size of the token embeddings pooled)"
             )
         try:
-            return cls(dimension, pooling_modes(config), include_prompt=bool(config.get("include_prompt", True)))
+            modes = cast("tuple[PoolingMode, ...]", pooling_modes(config))  # checked by __init__
+            return cls(dimension, modes, include_prompt=bool(config.get("include_prompt", True)))
         except ValueError as err:
             raise ValueError(f"{folder / 'config.json'}: {err}") from None
 
     def extra_repr(self) -> str:
+        """Size, modes and prompt handling, for ``repr``."""
         return f"embedding_dimension={self.embedding_dimension}, pooling_mode={self.pooling_mode!r}, include_prompt={self.include_prompt}"
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from torch import nn
 
-from sentvec.modules.module import InputModule, Module
+from sentvec.modules.module import InputModule, Module, _local_folder
+from sentvec.modules.registry import load_module, type_name
 from sentvec.paths import read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class Router(InputModule):
             task = task or tasks.pop()
             inputs = [next(iter(item.values())) for item in inputs]
         route = self._resolve_route(task, modality or "text")
-        first = self.sub_modules[route][0]
+        first = self._routes()[route][0]
         if hasattr(first, "preprocess"):
             features = first.preprocess(inputs, prompt=prompt)
         else:
@@ -172,26 +173,32 @@ class Router(InputModule):
         return features
 
     def tokenize(self, texts: list[Any], **kwargs: Any) -> dict[str, Any]:
+        """Features of ``texts`` made by the chosen route's first step (see :meth:`preprocess`)."""
         return self.preprocess(texts, **kwargs)
 
     def forward(
         self, features: dict[str, Any], task: str | None = None, modality: str | None = None, **kwargs: Any
     ) -> dict[str, Any]:
+        """Run the steps of the route ``task`` (or ``modality``, else the default route) on ``features``."""
         task = task if task is not None else features.get("task")
         modality = modality if modality is not None else features.get("modality", "text")
         route = self._resolve_route(task, modality)
         call_kwargs = {"task": task, "modality": modality, **kwargs} if task is not None else {**kwargs}
         if modality is not None and "modality" not in call_kwargs:
             call_kwargs["modality"] = modality
-        for module in self.sub_modules[route]:
-            accepted = getattr(module, "forward_kwargs", set())
+        for module in self._routes()[route]:
+            accepted: set[str] = getattr(module, "forward_kwargs", set())
             features = module(features, **{k: v for k, v in call_kwargs.items() if k in accepted})
         return features
+
+    def _routes(self) -> dict[str, Any]:
+        """Route name -> its modules (an ``nn.Sequential``), typed loosely: routed steps are any module."""
+        return dict(self.sub_modules.items())
 
     def accepted_forward_kwargs(self) -> set[str]:
         """The keyword arguments this Router takes: its own and those any routed module takes."""
         names = set(self.forward_kwargs)
-        for route in self.sub_modules.values():
+        for route in self._routes().values():
             for module in route:
                 names |= set(getattr(module, "forward_kwargs", ()) or ())
         return names
@@ -202,7 +209,7 @@ class Router(InputModule):
     def modalities(self) -> list[Any]:
         """Every modality some route's first module reads (text unless a module says otherwise)."""
         found: list[Any] = []
-        for route in self.sub_modules.values():
+        for route in self._routes().values():
             for modality in getattr(route[0], "modalities", ["text"]) if len(route) else []:
                 if modality not in found:
                     found.append(modality)
@@ -210,7 +217,7 @@ class Router(InputModule):
 
     def on_model_ready(self, model: nn.Module) -> None:
         """Pass the model-ready hook on to the routed modules (the model does not see them itself)."""
-        for route in self.sub_modules.values():
+        for route in self._routes().values():
             for module in route:
                 hook = getattr(module, "on_model_ready", None)
                 if hook is not None:
@@ -218,18 +225,20 @@ class Router(InputModule):
 
     @property
     def tokenizer(self) -> Any:
-        first = next(iter(self.sub_modules.values()))[0]
+        """The tokenizer of the first route's first step (None if it has none)."""
+        first = next(iter(self._routes().values()))[0]
         return getattr(first, "tokenizer", None)
 
     @property
     def max_seq_length(self) -> int | None:
-        lengths = [getattr(route[0], "max_seq_length", None) for route in self.sub_modules.values() if len(route)]
-        lengths = [n for n in lengths if n is not None]
+        """The largest token limit of the routes' first steps (None when none has one). Settable: sets every route."""
+        found = [getattr(route[0], "max_seq_length", None) for route in self._routes().values() if len(route)]
+        lengths: list[int] = [n for n in found if n is not None]
         return max(lengths) if lengths else None
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        firsts = [route[0] for route in self.sub_modules.values() if len(route) and hasattr(route[0], "max_seq_length")]
+        firsts = [route[0] for route in self._routes().values() if len(route) and hasattr(route[0], "max_seq_length")]
         if not firsts:
             logger.warning("No modules have a max_seq_length attribute; nothing to set in this Router")
         for module in firsts:
@@ -237,7 +246,7 @@ class Router(InputModule):
 
     def get_embedding_dimension(self) -> int | None:
         """The output size of the first route (routes should agree; a warning says when they do not)."""
-        dims = [_route_dimension(route) for route in self.sub_modules.values()]
+        dims = [_route_dimension(route) for route in self._routes().values()]
         known = [d for d in dims if d is not None]
         if len(set(known)) > 1:
             logger.warning(
@@ -248,6 +257,7 @@ class Router(InputModule):
     get_sentence_embedding_dimension = get_embedding_dimension
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings ``router_config.json`` records beside the routes."""
         return {
             "default_route": self.default_route,
             "allow_empty_key": self.allow_empty_key,
@@ -260,12 +270,10 @@ class Router(InputModule):
         self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True, **kwargs: Any
     ) -> None:
         """Each route's modules in ``{route}_{i}_{Class}/`` and ``router_config.json`` naming them."""
-        from sentvec.modules import type_name
-
         folder = Path(output_path)
         types: dict[str, str] = {}
         structure: dict[str, list[str]] = {}
-        for route, modules in self.sub_modules.items():
+        for route, modules in self._routes().items():
             structure[route] = []
             for idx, module in enumerate(modules):
                 name = f"{route}_{idx}_{type(module).__name__}"
@@ -285,9 +293,7 @@ class Router(InputModule):
         trust_remote_code: bool = False,
         **kwargs: Any,
     ) -> Router:
-        from sentvec.modules import load_module
-        from sentvec.modules.module import _local_folder
-
+        """Load a Router and every route's steps from ``router_config.json`` (or a legacy Asym ``config.json``)."""
         folder = _local_folder(model_name_or_path, subfolder, kwargs)
         config_path = folder / CONFIG_FILE if (folder / CONFIG_FILE).is_file() else folder / "config.json"
         config = read_json(config_path)
@@ -304,9 +310,11 @@ class Router(InputModule):
         parameters = dict(config.get("parameters", {}))
         mappings = parameters.pop("route_mappings", None) or {}
         parameters["route_mappings"] = {_parse_key(key): value for key, value in mappings.items()}
-        return cls(routes, **{k: v for k, v in parameters.items() if k in cls.config_keys})
+        steps: dict[str, Iterable[nn.Module]] = dict(routes)
+        return cls(steps, **{k: v for k, v in parameters.items() if k in cls.config_keys})
 
     def extra_repr(self) -> str:
+        """Default route and route names, for ``repr``."""
         return f"default_route={self.default_route!r}, routes={list(self.sub_modules)}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 from torch import nn
 
@@ -12,6 +13,7 @@ from sentvec.config import EncoderConfig
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
 from sentvec.paths import write_json
+from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
 
 
@@ -38,8 +40,6 @@ class Transformer(nn.Module):
         token: bool | str | None = None,
         local_files_only: bool = False,
     ) -> None:
-        from sentvec.store import resolve_model_folder
-
         folder = resolve_model_folder(
             str(model_name_or_path),
             cache_folder=cache_folder,
@@ -96,10 +96,12 @@ class Transformer(nn.Module):
 
     @property
     def config(self) -> EncoderConfig:
+        """The encoder's configuration."""
         return self.encoder.config
 
     @property
     def max_seq_length(self) -> int:
+        """Inputs longer than this many tokens are truncated. Settable."""
         return self.tokenizer.max_length
 
     @max_seq_length.setter
@@ -114,6 +116,7 @@ class Transformer(nn.Module):
         self.tokenizer.max_length = value
 
     def get_word_embedding_dimension(self) -> int:
+        """The encoder's hidden size: the length of each token embedding."""
         return self.config.hidden_size
 
     get_embedding_dimension = get_word_embedding_dimension
@@ -127,19 +130,18 @@ class Transformer(nn.Module):
         return self.tokenizer(texts)
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Add ``token_embeddings`` (B, T, hidden) for the batch's ``input_ids``."""
         token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
         features["token_embeddings"] = self.encoder(features["input_ids"], features["attention_mask"], token_types)
         return features
 
     def save(self, folder: str | Path, *args: Any, **kwargs: Any) -> None:
         """Write config.json, model.safetensors (Hugging Face names), tokenizer files and sentence_bert_config.json."""
-        from safetensors.torch import save_file
-
         folder = Path(folder)
         write_json(folder / "config.json", self.config.raw)
         state = weights.to_checkpoint_names(self.config.family, self.encoder.state_dict())
         state.update(self.unused_tensors)
-        save_file(
+        safetensors.torch.save_file(
             {k: v.detach().contiguous().cpu() for k, v in state.items()},
             str(folder / "model.safetensors"),
             metadata={"format": "pt"},
@@ -166,6 +168,7 @@ class Transformer(nn.Module):
         )
 
     def extra_repr(self) -> str:
+        """Family, token limit and lower-casing, for ``repr``."""
         return (
             f"family={self.config.family!r}, max_seq_length={self.max_seq_length}, do_lower_case={self.do_lower_case}"
         )

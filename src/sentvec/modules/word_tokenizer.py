@@ -32,9 +32,11 @@ class WhitespaceTokenizer:
         self.set_vocab(vocab)
 
     def get_vocab(self) -> list[str]:
+        """The vocabulary, in id order."""
         return self.vocab
 
     def set_vocab(self, vocab: Iterable[str]) -> None:
+        """Replace the vocabulary (ids follow the order given)."""
         self.vocab = list(vocab)
         self.word2idx = {word: idx for idx, word in enumerate(self.vocab)}
 
@@ -55,6 +57,7 @@ class WhitespaceTokenizer:
         return ids
 
     def save(self, output_path: str | os.PathLike[str]) -> None:
+        """Write the vocabulary, stop words and casing into ``output_path``."""
         write_json(
             Path(output_path) / CONFIG_FILE,
             {"vocab": self.vocab, "stop_words": sorted(self.stop_words), "do_lower_case": self.do_lower_case},
@@ -62,6 +65,7 @@ class WhitespaceTokenizer:
 
     @classmethod
     def load(cls, input_path: str | os.PathLike[str]) -> WhitespaceTokenizer:
+        """Load a tokenizer saved by :meth:`save`."""
         config = read_json(Path(input_path) / CONFIG_FILE)
         return cls(config.get("vocab", []), config.get("stop_words", []), bool(config.get("do_lower_case", False)))
 

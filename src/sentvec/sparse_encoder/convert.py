@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import safetensors.torch
+
 from sentvec.paths import read_json, write_json
 from sentvec.sparse_encoder.mlm_head import modern_name
 
@@ -17,15 +19,13 @@ _COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"
 def splade_folder_from_masked_lm(raw: Path, model: Path, *, max_seq_length: int = SPLADE_TINY_MAX_SEQ_LENGTH) -> None:
     """Write ``model`` from the masked-LM folder ``raw``. Only safetensors are read (the wheel's other
     files, such as pickled heads, are left alone)."""
-    from safetensors.torch import load_file, save_file
-
     model.mkdir(parents=True)
     for name in _COPIED:
         if (raw / name).is_file():
             shutil.copyfile(raw / name, model / name)
     # TensorFlow-era names (LayerNorm.gamma/beta): renamed, so that every loader reads them the same way
-    state = {modern_name(k): v for k, v in load_file(str(raw / "model.safetensors")).items()}
-    save_file(state, str(model / "model.safetensors"), metadata={"format": "pt"})
+    state = {modern_name(k): v for k, v in safetensors.torch.load_file(str(raw / "model.safetensors")).items()}
+    safetensors.torch.save_file(state, str(model / "model.safetensors"), metadata={"format": "pt"})
     vocab_size = read_json(raw / "config.json")["vocab_size"]
     write_json(model / "sentence_bert_config.json", {"max_seq_length": max_seq_length, "do_lower_case": False})
     (model / "1_SpladePooling").mkdir()

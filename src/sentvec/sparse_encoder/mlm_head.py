@@ -83,6 +83,7 @@ class MaskedLMHead(nn.Module):
         self.bias = nn.Parameter(self.decoder.weight.new_zeros(config.vocab_size))
 
     def forward(self, hidden: Tensor) -> Tensor:
+        """Vocabulary logits (N, V) of hidden states (N, hidden)."""
         return self.decoder(self.norm(self.act(self.dense(hidden)))) + self.bias  # (N, V)
 
     def load_checkpoint(self, state: dict[str, Tensor]) -> None:

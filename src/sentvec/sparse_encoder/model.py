@@ -15,7 +15,6 @@ related ones) matter: it searches like BM25 with learned term weights (an invert
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from torch import Tensor, nn
 
 from sentvec._version import __version__
 from sentvec.model import SentenceTransformer
-from sentvec.paths import inside, move_into, read_json, staging_folder, write_json
+from sentvec.model_folder import staged_save, write_settings
+from sentvec.paths import inside, read_json, write_json
 from sentvec.sparse_encoder.modules import MODULE_TYPES, TYPE_NAMES, MLMTransformer, SpladePooling
 
 
@@ -41,6 +41,8 @@ class SparseEncoder(SentenceTransformer):
             as for :class:`~sentvec.SentenceTransformer`.
         similarity_fn_name: ``"dot"`` (default; SPLADE's) or ``"cosine"``.
     """
+
+    default_similarity_fn_name = "dot"
 
     def __init__(
         self,
@@ -59,34 +61,39 @@ class SparseEncoder(SentenceTransformer):
         allow_pickle: bool = False,
         **kwargs: Any,
     ) -> None:
-        settings: dict[str, Any] = {}
         if modules is not None and model_name_or_path is not None:
             raise ValueError("pass either model_name_or_path or modules, not both")
-        if modules is None and model_name_or_path is not None:
-            from sentvec.store import resolve_model_folder
-
-            folder = resolve_model_folder(
-                str(model_name_or_path),
-                cache_folder=cache_folder,
-                revision=revision,
-                token=token,
-                local_files_only=local_files_only,
-            )
-            modules, settings = _load_folder(folder, allow_pickle=allow_pickle)
         super().__init__(
+            model_name_or_path,
             modules=modules,
             device=device,
-            prompts={**settings.get("prompts", {}), **(prompts or {})},
-            default_prompt_name=default_prompt_name or settings.get("default_prompt_name"),
+            prompts=prompts,
+            default_prompt_name=default_prompt_name,
             cache_folder=cache_folder,
-            similarity_fn_name=similarity_fn_name or settings.get("similarity_fn_name") or "dot",
+            revision=revision,
+            local_files_only=local_files_only,
+            token=token,
+            similarity_fn_name=similarity_fn_name,
+            allow_pickle=allow_pickle,
             **kwargs,
         )
-        self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         if max_active_dims is not None and max_active_dims < 1:
             raise ValueError(f"max_active_dims={max_active_dims}; it must be at least 1 (or None for all)")
-        self.max_active_dims = max_active_dims if max_active_dims is not None else settings.get("max_active_dims")
+        if max_active_dims is not None:
+            self.max_active_dims: int | None = max_active_dims
         self._active_dims: int | None = None
+
+    @staticmethod
+    def _load_folder(
+        folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False, known: dict[str, type] | None = None
+    ) -> tuple[list[nn.Module], dict[str, Any]]:
+        """A SparseEncoder folder's modules (or a bare masked-LM folder with SPLADE max pooling) and settings."""
+        return _load_folder(folder, allow_pickle=allow_pickle)
+
+    def _parse_model_config(self, config: dict[str, Any]) -> None:
+        """The SentenceTransformer settings, plus the folder's ``max_active_dims``."""
+        super()._parse_model_config(config)
+        self.max_active_dims = config.get("max_active_dims")
 
     def get_embedding_dimension(self) -> int | None:
         """The vocabulary size: the length of every sparse vector."""
@@ -131,7 +138,7 @@ class SparseEncoder(SentenceTransformer):
             raise ValueError(f"max_active_dims={active}; it must be at least 1 (or None for all)")
         self._active_dims = active
         try:
-            rows = super().encode(
+            encoded: Any = super().encode(
                 inputs,
                 prompt_name=prompt_name,
                 prompt=prompt,
@@ -145,7 +152,7 @@ class SparseEncoder(SentenceTransformer):
         finally:
             self._active_dims = None
         single = isinstance(inputs, str)
-        rows = [rows] if single else list(rows)
+        rows: list[Tensor] = [encoded] if single else list(encoded)
         if not convert_to_sparse_tensor:
             rows = [row.to_dense() for row in rows]
         if not convert_to_tensor:
@@ -154,12 +161,12 @@ class SparseEncoder(SentenceTransformer):
             return rows[0]
         return _stack(rows, self.get_embedding_dimension() or 0, sparse=convert_to_sparse_tensor)
 
-    def _outputs(
+    def _outputs(  # type: ignore[override]  # per-model state (max_active_dims): not static here
         self,
         out: dict[str, Any],
         count: int,
         output_value: Any,
-        truncate_dim: int | None,  # type: ignore[override]
+        truncate_dim: int | None,
         normalize: bool,
     ) -> list[Any]:
         """Each text's vector, pruned to ``max_active_dims`` and made sparse per batch (a dense (N, vocab)
@@ -208,6 +215,7 @@ class SparseEncoder(SentenceTransformer):
         return super().similarity(a.to_dense() if a.is_sparse else a, b.to_dense() if b.is_sparse else b)
 
     def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Tensor:
+        """Score ``embeddings1[i]`` against ``embeddings2[i]`` (sparse or dense) for each i: (N,) tensor."""
         a, b = _as_2d(embeddings1), _as_2d(embeddings2)
         return super().similarity_pairwise(a.to_dense() if a.is_sparse else a, b.to_dense() if b.is_sparse else b)
 
@@ -235,11 +243,9 @@ class SparseEncoder(SentenceTransformer):
         """Write a sentence-transformers SparseEncoder folder (MLMTransformer at the root, 1_SpladePooling/)."""
         if not safe_serialization:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = staging_folder(target)
-        try:
+        with staged_save(path) as staging:
             entries = []
+            module: Any
             for idx, module in enumerate(self):
                 if type(module) not in TYPE_NAMES:
                     raise TypeError(f"module {idx} ({type(module).__name__}) cannot be saved in a SparseEncoder folder")
@@ -248,27 +254,17 @@ class SparseEncoder(SentenceTransformer):
                 module.save(staging / sub)
                 entries.append({"idx": idx, "name": str(idx), "path": sub, "type": TYPE_NAMES[type(module)]})
             write_json(staging / "modules.json", entries)
-            write_json(
-                staging / "config_sentence_transformers.json",
-                {
-                    "__version__": {"sentvec": __version__, "pytorch": torch.__version__},
-                    "prompts": self.prompts,
-                    "default_prompt_name": self.default_prompt_name,
-                    "similarity_fn_name": self.similarity_fn_name,
-                    "model_type": "SparseEncoder",
-                    "max_active_dims": self.max_active_dims,
-                },
+            write_settings(
+                staging,
+                {**self._settings(), "model_type": "SparseEncoder", "max_active_dims": self.max_active_dims},
             )
             if create_model_card:
                 (staging / "README.md").write_text(
-                    f"# {model_name or target.name}\n\nA sparse (SPLADE) encoder saved by sentvec {__version__}; "
+                    f"# {model_name or Path(path).name}\n\nA sparse (SPLADE) encoder saved by sentvec {__version__}; "
                     "it loads in `sentvec.sparse_encoder.SparseEncoder` and sentence-transformers' "
                     "`SparseEncoder`.\n",
                     encoding="utf-8",
                 )
-            move_into(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     save_pretrained = save
 
@@ -307,7 +303,7 @@ def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], 
         raise ValueError(f"{folder / 'modules.json'} must hold a list of modules")
     modules: list[nn.Module] = []
     for entry in sorted(entries, key=lambda e: e.get("idx", 0)):
-        kind = MODULE_TYPES.get(entry.get("type", ""))
+        kind: Any = MODULE_TYPES.get(entry.get("type", ""))
         sub = inside(folder, entry.get("path", ""))
         if entry.get("type") in _FILL_MASK_TRANSFORMERS and _task(sub) == "fill-mask":
             kind = MLMTransformer  # sentence-transformers 6 saves a masked-LM Transformer under its plain name

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+import safetensors.torch
 import torch
 from torch import nn
 
@@ -31,6 +32,7 @@ class MLMTransformer(Transformer):
 
     @classmethod
     def load(cls, folder: Path, *, allow_pickle: bool = False) -> MLMTransformer:
+        """Load the masked-LM encoder, its head and tokenizer from a ``*ForMaskedLM`` folder."""
         config = EncoderConfig.from_dict(read_json(folder / "config.json"))
         max_length, do_lower_case = encoder_settings(folder, config.max_positions)
         tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=do_lower_case)
@@ -38,8 +40,11 @@ class MLMTransformer(Transformer):
             encoder = TransformerEncoder(config)
         state = {modern_name(k): v for k, v in weights.read_checkpoint(folder, allow_pickle=allow_pickle).items()}
         unused = weights.load_into(encoder, config, state)  # drops the head's tensors: loaded below
-        module = cls.from_parts(
-            encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case, unused_tensors=unused
+        module = cast(
+            MLMTransformer,
+            cls.from_parts(
+                encoder, tokenizer, max_seq_length=max_length, do_lower_case=do_lower_case, unused_tensors=unused
+            ),
         )
         tied = bool(config.raw.get("tie_word_embeddings", True))
         module.head = MaskedLMHead(config, encoder.embeddings.word if tied else None)
@@ -47,9 +52,11 @@ class MLMTransformer(Transformer):
         return module
 
     def get_word_embedding_dimension(self) -> int:
+        """The vocabulary size: the length of each token's logits."""
         return self.config.vocab_size
 
-    def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Add ``token_embeddings``: vocabulary logits (B, T, V), zeros at padding."""
         mask = features["attention_mask"]
         token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
         hidden = self.encoder(features["input_ids"], mask, token_types)  # (B, T, C)
@@ -58,11 +65,10 @@ class MLMTransformer(Transformer):
         features["token_embeddings"] = batch.unpack(self.head(batch.pack(hidden)))  # (B, T, V)
         return features
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: str | Path, *args: Any, **kwargs: Any) -> None:
         """Write the folder as ``*ForMaskedLM`` (encoder under its family prefix, then the head), which
         ``transformers`` and sentence-transformers load."""
-        from safetensors.torch import save_file
-
+        folder = Path(folder)
         family = self.config.family
         raw = {**self.config.raw, "architectures": [ARCHITECTURE[family]]}
         write_json(folder / "config.json", raw)
@@ -70,7 +76,7 @@ class MLMTransformer(Transformer):
         state = {ENCODER_PREFIX[family] + k: v for k, v in state.items()}
         state.update({ENCODER_PREFIX[family] + k: v for k, v in self.unused_tensors.items()})
         state.update(self.head.checkpoint_state())
-        save_file(
+        safetensors.torch.save_file(
             {k: v.detach().contiguous().cpu() for k, v in state.items()},
             str(folder / "model.safetensors"),
             metadata={"format": "pt"},
@@ -111,6 +117,7 @@ class SpladePooling(nn.Module):
         self.embedding_dimension = embedding_dimension
 
     def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+        """Pool the token logits into one sparse-able ``sentence_embedding`` (B, V) per text."""
         logits = features["token_embeddings"]  # (B, T, V), zeros at padding
         # padding logits are 0, and relu(0) = 0 adds nothing to either pooling
         weights = torch.log1p(torch.relu(logits * features["attention_mask"].unsqueeze(-1).to(logits.dtype)))
@@ -121,9 +128,11 @@ class SpladePooling(nn.Module):
         return features
 
     def get_sentence_embedding_dimension(self) -> int | None:
+        """The vocabulary size: the length of every vector."""
         return self.embedding_dimension
 
     def save(self, folder: Path) -> None:
+        """Write ``config.json`` (strategy, activation, size) into ``folder``."""
         write_json(
             folder / "config.json",
             {
@@ -135,11 +144,13 @@ class SpladePooling(nn.Module):
 
     @classmethod
     def load(cls, folder: Path) -> SpladePooling:
+        """Load the step from the ``config.json`` in ``folder``."""
         config = read_json(folder / "config.json", required=False)
         dimension = config.get("embedding_dimension", config.get("word_embedding_dimension"))
         return cls(config.get("pooling_strategy", "max"), config.get("activation_function", "relu"), dimension)
 
     def extra_repr(self) -> str:
+        """Strategy and activation, for ``repr``."""
         return f"pooling_strategy={self.pooling_strategy!r}, activation_function={self.activation_function!r}"
 
 

@@ -64,4 +64,5 @@ class SentenceTransformerTrainingArguments:
             raise ValueError(f"save_strategy={self.save_strategy!r}; choose 'no', 'steps', 'epoch' or 'best'")
 
     def to_dict(self) -> dict[str, Any]:
+        """The arguments as a plain dict (for logs and model cards)."""
         return asdict(self)

@@ -47,7 +47,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib  # type: ignore[no-redef, unused-ignore]
         except ModuleNotFoundError:
             raise ModuleNotFoundError("reading TOML on Python 3.10 needs tomli: pip install tomli") from None
     path = Path(path)
@@ -77,7 +77,7 @@ def _train_data(section: dict[str, Any], base: Path) -> Any:
         from sentvec.readers import read_sts_benchmark
 
         first, second, scores = read_sts_benchmark(source.split(":", 1)[1], section.get("folder"))  # type: ignore[arg-type]
-        columns = {"sentence1": first, "sentence2": second, "score": scores}
+        columns: dict[str, Any] = {"sentence1": first, "sentence2": second, "score": scores}
     else:
         path = Path(source).expanduser()
         columns = to_columns(path if path.is_absolute() else base / path)

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sentvec.extensions import register
+
 LABEL_COLUMNS = ("label", "score", "labels", "scores")
 Columns = dict[str, list[Any]]
 
@@ -177,6 +179,7 @@ class Collator:
         self.label_column = label_column
 
     def __call__(self, columns: Columns, indices: Sequence[int]) -> tuple[list[dict[str, Tensor]], Tensor | None]:
+        """Tokenize each text column of the rows at ``indices``; returns (features per column, labels or None)."""
         features = []
         for name in self.text_columns:
             batch = self.tokenize([columns[name][i] for i in indices])
@@ -184,3 +187,18 @@ class Collator:
             features.append(batch)
         labels = labels_tensor([columns[self.label_column][i] for i in indices]) if self.label_column else None
         return features, labels
+
+
+def smart_batching_collate(model: Any, batch: list[Any]) -> tuple[list[dict[str, Tensor]], Tensor]:
+    """Collate a list of ``InputExample`` into (features per text column, labels), as losses take them.
+
+    Args:
+        model: anything with ``tokenize(texts)`` (a SentenceTransformer).
+        batch: the examples of one batch.
+    """
+    columns = to_columns(batch)
+    texts, label = split_columns(columns)
+    return Collator(model.tokenize, texts, label)(columns, range(len(batch)))  # type: ignore[return-value]
+
+
+register("training", "collate", smart_batching_collate)  # SentenceTransformer.smart_batching_collate() runs this

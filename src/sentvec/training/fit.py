@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sentvec.extensions import register
 from sentvec.training.arguments import SentenceTransformerTrainingArguments
 from sentvec.training.data import to_columns
 from sentvec.training.loop import Objective, TrainingLoop
@@ -31,7 +32,7 @@ def fit(
     scheduler: str = "WarmupLinear",
     warmup_steps: int = 10000,
     optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
-    optimizer_params: dict[str, object] | None = None,
+    optimizer_params: dict[str, Any] | None = None,
     weight_decay: float = 0.01,
     evaluation_steps: int = 0,
     output_path: str | None = None,
@@ -106,10 +107,14 @@ class _BestSaver:
     """Saves the model to ``path`` whenever the evaluator's score improves."""
 
     def __init__(self, model: Any, path: str) -> None:
-        self.model, self.path, self.best = model, path, None
+        self.model, self.path = model, path
+        self.best: float | None = None
 
     def __call__(self, score: float, greater_is_better: bool) -> None:
         if self.best is None or (score > self.best if greater_is_better else score < self.best):
             self.best = score
             self.model.save(self.path)
             self.model.train()
+
+
+register("training", "fit", fit)  # SentenceTransformer.fit() runs this

@@ -80,6 +80,7 @@ def no_decay(module: nn.Module) -> set[int]:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's random generators, for a repeatable run."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -130,9 +131,9 @@ class TrainingLoop:
             # a CrossEncoder tokenizes its two text columns together, as pairs
             make = getattr(model, "make_collator", None)
             self.collators.append(make(texts, label) if make else Collator(model.tokenize, texts, label))
-        self.samplers = [
+        self.samplers: list[DistributedSampler[int]] = [
             DistributedSampler(
-                range(len(o.columns[next(iter(o.columns))])),
+                range(len(o.columns[next(iter(o.columns))])),  # type: ignore[arg-type]  # any sized sequence
                 num_replicas=self.world,
                 rank=self.rank,
                 shuffle=True,
@@ -167,7 +168,11 @@ class TrainingLoop:
             {"params": [p for i, p in params.items() if i not in skip], "weight_decay": args.weight_decay},
             {"params": [p for i, p in params.items() if i in skip], "weight_decay": 0.0},
         ]
-        settings = {"lr": args.learning_rate, "betas": (args.adam_beta1, args.adam_beta2), "eps": args.adam_epsilon}
+        settings: dict[str, Any] = {
+            "lr": args.learning_rate,
+            "betas": (args.adam_beta1, args.adam_beta2),
+            "eps": args.adam_epsilon,
+        }
         if optimizer_params is not None:
             settings = dict(optimizer_params)
         self.optimizer = optimizer_class(groups, **settings)

@@ -11,6 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sentvec.hard_negatives import mine_hard_negatives as _mine_hard_negatives
+from sentvec.modules import MODULE_TYPES
+from sentvec.modules.registry import import_from_string as import_from_string  # noqa: F401 - re-exported
 from sentvec.quantization import quantize_embeddings as quantize_embeddings  # noqa: F401 - re-exported
 from sentvec.similarity import (
     ArrayLike,
@@ -197,13 +200,14 @@ def paraphrase_mining_embeddings(
     floor = float("-inf")  # score of the last pair pushed out of a full heap
     for q_start in range(0, n, query_chunk_size):
         queries = embeddings[q_start : q_start + query_chunk_size]
-        best_scores = best_ids = None
+        best_scores: Tensor | None = None
+        best_ids: Tensor | None = None
         for c_start in range(0, n, corpus_chunk_size):
             scores = score_function(queries, embeddings[c_start : c_start + corpus_chunk_size]).detach()
             # top_k + 1: a row's own entry is usually among its best and is dropped below
             values, ids = torch.topk(scores, min(top_k + 1, scores.shape[1]), dim=1)
             ids = ids + c_start
-            if best_scores is not None:
+            if best_scores is not None and best_ids is not None:
                 values, ids = torch.cat([best_scores, values], 1), torch.cat([best_ids, ids], 1)
             best_scores, order = torch.topk(values, min(top_k + 1, values.shape[1]), dim=1)
             best_ids = torch.gather(ids, 1, order)
@@ -274,9 +278,7 @@ def community_detection(
 
 def mine_hard_negatives(dataset: Any, model: SentenceTransformer, *args: Any, **kwargs: Any) -> Any:
     """Add hard negatives to (anchor, positive) pairs; see :func:`sentvec.hard_negatives.mine_hard_negatives`."""
-    from sentvec.hard_negatives import mine_hard_negatives as mine
-
-    return mine(dataset, model, *args, **kwargs)
+    return _mine_hard_negatives(dataset, model, *args, **kwargs)
 
 
 # ---------------------------------------------------------------------- helpers sentence-transformers code imports
@@ -330,26 +332,6 @@ def fullname(o: Any) -> str:
     return cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
 
 
-def import_from_string(dotted_path: str) -> Any:
-    """The attribute a dotted path names (``"package.module.Name"``); ImportError naming the path if absent."""
-    import importlib
-
-    module_path, _, name = dotted_path.rpartition(".")
-    if not module_path:
-        raise ImportError(f"{dotted_path!r} is not a dotted import path (package.module.Name)")
-    try:
-        module = importlib.import_module(module_path)
-    except ImportError:
-        # "package.module.Name.Name": the old CamelCase-file spelling
-        if "." not in module_path:
-            raise
-        module = importlib.import_module(module_path.rpartition(".")[0])
-    try:
-        return getattr(module, name)
-    except AttributeError:
-        raise ImportError(f"module {module_path!r} has no attribute {name!r}") from None
-
-
 def import_module_class(
     class_ref: str, model_name_or_path: str | None = None, trust_remote_code: bool | None = False, **hub_kwargs: Any
 ) -> type:
@@ -360,8 +342,6 @@ def import_module_class(
     importing it runs that package's code; sentvec never downloads code from a model repository. With
     no model involved the caller's own code chose the class, and it is imported directly.
     """
-    from sentvec.modules import MODULE_TYPES
-
     if class_ref in MODULE_TYPES:
         return MODULE_TYPES[class_ref]
     if class_ref.startswith(("sentence_transformers.", "sentvec.")):

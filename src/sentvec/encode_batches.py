@@ -1,0 +1,220 @@
+"""The batching loop under ``SentenceTransformer.encode``: texts in, one result per text out, in input order.
+
+Texts for a Transformer are tokenized up front in chunks, sorted by token count and packed into batches of
+a fixed token budget; a static model takes one bag of token ids per chunk; any other pipeline goes through
+its first step's ``preprocess`` batch by batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sentvec.modules import StaticEmbedding, Transformer, UniversalSentenceEncoder
+
+# Warnings keep the logger name users filter on (sentvec.model).
+logger = logging.getLogger("sentvec.model")
+
+TOKENIZE_CHUNK = 16_384  # texts tokenized at once: bounds the memory the token lists take
+UNKNOWN_SHARE = 0.3  # warn when this share of the text tokens of an encode() call is the unknown token
+
+OutputValue = Literal["sentence_embedding", "token_embeddings"] | None
+
+
+class EncodingModel(Protocol):
+    """What the loop needs of a model: its steps, where it runs, and how it splits a batch's outputs."""
+
+    _onnx_pipeline: Any
+    _warned_truncation: bool
+    _warned_unknown: bool
+    model_name_or_path: str | None
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, idx: int) -> Any: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the pipeline on a features dict."""
+        ...
+
+    def eval(self) -> Any: ...  # noqa: D102 - nn.Module's
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are."""
+        ...
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """The token limit of the first step."""
+        ...
+
+    @property
+    def transformer(self) -> Any:
+        """The first (tokenizing) step."""
+        ...
+
+    def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """The features the first step makes of a batch."""
+        ...
+
+    def forward(self, input: dict[str, Any], **kwargs: Any) -> dict[str, Any]:  # noqa: A002 - nn.Sequential's name
+        """Run every step."""
+        ...
+
+    def _outputs(
+        self, out: dict[str, Any], count: int, output_value: OutputValue, truncate_dim: int | None, normalize: bool
+    ) -> list[Any]: ...
+
+    def _prompt_length(self, prompt: str) -> int | None: ...
+
+
+@torch.inference_mode()
+def embed(
+    model: EncodingModel,
+    texts: list[str],
+    prompt: str | None,
+    batch_size: int,
+    show_progress_bar: bool,
+    output_value: OutputValue,
+    truncate_dim: int | None,
+    normalize: bool,
+    forward_kwargs: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Run the pipeline over ``texts``; results in input order.
+
+    Texts are tokenized up front (in parallel, in chunks), sorted by token count and grouped into
+    batches of at most ``batch_size * max_seq_length`` tokens, padding included: the memory bound of
+    ``batch_size`` full-length texts, but many more short texts per forward pass. Because the encoder
+    works on packed tokens, a text's embedding does not depend on which batch it lands in.
+    """
+    model.eval()
+    if not len(model):
+        raise ValueError("this model has no modules to encode with")
+    if forward_kwargs or not isinstance(model[0], Transformer | UniversalSentenceEncoder | StaticEmbedding):
+        return _embed_generic(
+            model,
+            texts,
+            prompt,
+            batch_size,
+            show_progress_bar,
+            output_value,
+            truncate_dim,
+            normalize,
+            forward_kwargs or {},
+        )
+    if isinstance(model[0], StaticEmbedding):
+        return _embed_static(model, texts, prompt, output_value, truncate_dim, normalize)
+    prompt_length = None
+    if prompt:
+        texts = [prompt + text for text in texts]
+        # The prompt's own tokens minus the closing special token, for pooling that leaves the prompt out.
+        prompt_length = model._prompt_length(prompt)
+    tokenizer = model.transformer.tokenizer
+    run = model._onnx_pipeline or model
+    token_budget = batch_size * (model.max_seq_length or 0)
+    results: list[Any] = [None] * len(texts)
+    truncated = 0
+    count_unknown = getattr(tokenizer, "unknown_counts", None)  # a Transformer's tokenizer has it
+    unknown = counted = 0
+    device = model.device
+    progress = None
+    if show_progress_bar:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=len(texts), desc="Batches", unit="text")
+    for chunk_start in range(0, len(texts), TOKENIZE_CHUNK):
+        encodings = tokenizer.encode(texts[chunk_start : chunk_start + TOKENIZE_CHUNK])
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(-lengths, kind="stable")
+        start = 0
+        while start < len(order):
+            # Sorted longest first, so the first text of a batch sets its padded width.
+            count = max(1, min(len(order) - start, token_budget // max(1, int(lengths[order[start]]))))
+            ids = order[start : start + count]
+            start += count
+            features = tokenizer.collate([encodings[i] for i in ids])
+            truncated += int(features["truncated"].sum())
+            if count_unknown is not None:
+                unknown += (counts := count_unknown(features))[0]
+                counted += counts[1]
+            features = {k: v.to(device) for k, v in features.items()}
+            if prompt_length is not None:
+                features["prompt_length"] = prompt_length
+            rows = model._outputs(run(features), len(ids), output_value, truncate_dim, normalize)
+            for i, row in zip(ids, rows):
+                results[chunk_start + i] = row
+            if progress is not None:
+                progress.update(len(ids))
+    if progress is not None:
+        progress.close()
+    if truncated and not model._warned_truncation:
+        model._warned_truncation = True
+        logger.warning(
+            "%d of %d inputs were longer than max_seq_length=%d tokens and were truncated "
+            "(encode(..., output_value=None) marks each with 'truncated'; this warning is shown once per model)",
+            truncated,
+            len(texts),
+            model.max_seq_length,
+        )
+    if counted and unknown >= UNKNOWN_SHARE * counted and not model._warned_unknown:
+        model._warned_unknown = True
+        logger.warning(
+            "%.0f%% of the tokens of these texts are unknown to the vocabulary of %s, so their embeddings and "
+            "scores are unreliable: the model does not cover the texts' language. For Chinese and other "
+            "languages use a multilingual model such as use-multilingual-v3 (this warning is shown once per model)",
+            100 * unknown / counted,
+            model.model_name_or_path or "this model",
+        )
+    return results
+
+
+def _embed_generic(
+    model: EncodingModel,
+    texts: list[Any],
+    prompt: str | None,
+    batch_size: int,
+    show_progress_bar: bool,
+    output_value: OutputValue,
+    truncate_dim: int | None,
+    normalize: bool,
+    forward_kwargs: dict[str, Any],
+) -> list[Any]:
+    """Any pipeline: the first step's ``preprocess`` per batch (longest texts first), then every step."""
+    from tqdm.auto import tqdm
+
+    lengths = [len(t) if isinstance(t, str) else len(str(t)) for t in texts]
+    order = np.argsort(-np.array(lengths, dtype=np.int64), kind="stable") if texts else np.array([], dtype=np.int64)
+    results: list[Any] = [None] * len(texts)
+    for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar):
+        ids = order[start : start + batch_size]
+        routing = {k: v for k, v in forward_kwargs.items() if k in (getattr(model[0], "forward_kwargs", None) or ())}
+        features = model.preprocess([texts[i] for i in ids], prompt=prompt, **routing)
+        features = {k: v.to(model.device) if isinstance(v, Tensor) else v for k, v in features.items()}
+        out = model.forward(features, **forward_kwargs)
+        rows = model._outputs(out, len(ids), output_value, truncate_dim, normalize)
+        for i, row in zip(ids, rows):
+            results[i] = row
+    return results
+
+
+def _embed_static(
+    model: EncodingModel,
+    texts: list[str],
+    prompt: str | None,
+    output_value: OutputValue,
+    truncate_dim: int | None,
+    normalize: bool,
+) -> list[Any]:
+    """A static model's pipeline: one bag of token ids per chunk of texts (no padding, no length limit)."""
+    if output_value == "token_embeddings":
+        raise ValueError("a static model has no token embeddings; use output_value='sentence_embedding'")
+    texts = [prompt + text for text in texts] if prompt else texts
+    results: list[Any] = []
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        chunk = texts[start : start + TOKENIZE_CHUNK]
+        features = {k: v.to(model.device) for k, v in model[0].tokenize(chunk).items()}
+        results.extend(model._outputs(model(features), len(chunk), output_value, truncate_dim, normalize))
+    return results
