@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # The CPU build of PyTorch, installed before anything else so no dependency pulls a CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup setup-test demo test test-long lint lint-next bench clean dropin bench-peers-env
+.PHONY: setup setup-test demo test test-long lint bench clean dropin bench-peers-env
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +34,10 @@ test-long: setup-test
 	$(PY) -m pytest -q -m long || [ $$? -eq 5 ]
 
 LINTED := src tests benchmarks examples
+# ruff (rules, docstrings and annotations on the library), ruff's formatter, mypy on src/sentvec (pyproject.toml)
 lint: setup-test
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
-
-# Being brought to zero (issue: architecture); joins `lint` when clean.
-lint-next: setup-test
-	$(VENV)/bin/ruff check --extend-select D1,ANN --ignore ANN401,D105,D107 src
 	$(VENV)/bin/mypy
 
 bench: setup-test

@@ -61,9 +61,9 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "SentenceTransformer" and importlib.util.find_spec("torch") is None:
-        # No torch: the torch-free runtime (onnxruntime + numpy) serves encode() and similarity().
-        value = importlib.import_module("sentvec.lite").SentenceTransformer
+    if name == "SentenceTransformer":
+        # torch's class, or the torch-free runtime's (onnxruntime + numpy) when torch is absent
+        value = importlib.import_module("sentvec.runtime").sentence_transformer_class()
     elif name in _LAZY:
         try:
             value = getattr(importlib.import_module(_LAZY[name]), name)

@@ -156,7 +156,7 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
         raise UsageError("--plot is for pair tasks; a retrieval task has no scatter to draw")
     folder = Path(args.task[len("beir:") :]).expanduser()
     data = load_beir(folder, args.split)  # read before the model is loaded, so a bad collection fails fast
-    model = None
+    model: Any = None  # a SparseEncoder, a SentenceTransformer (either runtime) or none for BM25
     if args.mode == "sparse":
         from sentvec.sparse_encoder import SparseEncoder
 

@@ -41,10 +41,11 @@ def load_model(name: str, *, device: str | None, cache_folder: str | None, backe
     Raises:
         UsageError: torch cannot use ``device``.
     """
-    from sentvec import SentenceTransformer
+    from sentvec.runtime import sentence_transformer_class
 
+    SentenceTransformer = sentence_transformer_class()  # noqa: N806 - a class, named as users know it
     with _device_errors_are_usage_errors(device):
-        return SentenceTransformer(name, device=device, cache_folder=cache_folder, backend=backend)  # type: ignore[arg-type]
+        return SentenceTransformer(name, device=device, cache_folder=cache_folder, backend=backend)
 
 
 def model_from_args(args: argparse.Namespace) -> Any:
