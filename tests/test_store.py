@@ -416,10 +416,15 @@ def test_catalog_converter_module_is_imported_on_first_use(monkeypatch: pytest.M
     monkeypatch.setitem(catalog.CONVERTER_MODULES, "test-json", "json:dumps")
     assert store.converter("test-json") is json.dumps
     monkeypatch.setitem(catalog.CONVERTER_MODULES, "test-silent", "json")
-    with pytest.raises(store.CatalogFetchError, match="json does not register the 'test-silent' converter"):
+    with pytest.raises(store.CatalogFetchError, match="'test-silent' converter, 'json', is not a function of json"):
         store.converter("test-silent")
     with pytest.raises(store.CatalogFetchError, match="no converter named 'nope'"):
         store.converter("nope")
+
+
+def test_every_catalog_converter_is_a_function_of_its_module() -> None:
+    for name in catalog.CONVERTER_MODULES:
+        assert callable(store.converter(name)), name
 
 
 def test_sha256_mismatch_leaves_nothing_in_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

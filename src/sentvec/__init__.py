@@ -71,7 +71,7 @@ def __getattr__(name: str) -> Any:
             if err.name != "torch":
                 raise
             raise ImportError(
-                f"sentvec.{name} needs torch: pip install torch (or the sentvec[torch] extra); "
+                f"sentvec.{name} needs torch: pip install torch (or pip install -e '.[torch]' in the sentvec checkout); "
                 "without it, sentvec.SentenceTransformer encodes with the torch-free runtime"
             ) from None
     elif name in _SUBMODULES:

@@ -186,17 +186,6 @@ class ShardEmbedder:
         self.settings, self.batch_size = settings, batch_size
         self.ranges = None if ranges is None else np.asarray(ranges, dtype=np.float32)
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
-        self.tokens = 0
-        # count the tokens the model actually sees (after truncation) without tokenizing twice
-        tokenizer = self.model.tokenizer
-        encode = tokenizer.encode
-
-        def counting_encode(texts: list[str]) -> Any:
-            encodings = encode(texts)
-            self.tokens += sum(len(e.ids) for e in encodings)
-            return encodings
-
-        tokenizer.encode = counting_encode
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         """Embed and write each shard of ``batch["spec"]`` (JSON specs) not already done; one result row each."""
@@ -242,7 +231,7 @@ class ShardEmbedder:
     def _embed(self, spec: dict[str, Any]) -> dict[str, Any]:
         m = self.settings
         records = read_shard(self.source, spec)
-        before = self.tokens
+        before = self.model.tokenizer.tokens_seen
         vectors = self.model.encode(
             [text for _, text in records],
             prompt_name=m["model"]["prompt_name"],
@@ -259,7 +248,7 @@ class ShardEmbedder:
             self.folder / CHUNKS_FOLDER / (shard_name(spec["shard"]) + SHARD_SUFFIX),
             records,
             stored,
-            self.tokens - before,
+            self.model.tokenizer.tokens_seen - before,
         )
         release_memory()
         return entry

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sentvec._version import __version__
+from sentvec.store import OFFLINE_ENV_VARS, default_cache_folder, hf_cache_folder
 
 __all__ = ["CORE", "EXTRAS", "environment_report", "format_report", "format_size"]
 
@@ -90,7 +91,6 @@ def _cache(folder: Path, setting: str) -> dict[str, Any]:
 
 
 def _caches() -> dict[str, dict[str, Any]]:
-    from sentvec.store import default_cache_folder, hf_cache_folder
 
     sentvec_home = default_cache_folder()
     caches = {"sentvec": _cache(sentvec_home, "SENTVEC_HOME" if os.environ.get("SENTVEC_HOME") else "default")}
@@ -154,7 +154,6 @@ def _threads() -> dict[str, Any]:
 
 def environment_report() -> dict[str, Any]:
     """Everything ``sentvec doctor`` shows, as plain data (what ``sentvec doctor --json`` prints)."""
-    from sentvec.store import OFFLINE_ENV_VARS
 
     extras = {extra: {dist: _version(dist, module) for dist, module in packages} for extra, packages in EXTRAS.items()}
     return {

@@ -39,7 +39,6 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from sentvec.paths import write_json
-from sentvec.store.catalog import register_converter
 
 __all__ = ["MAGIC", "Q4File", "build_model_folder", "dequantize_q4", "read_q4_file"]
 
@@ -386,7 +385,3 @@ def build_model_folder(raw: str | Path, dest: str | Path, *, max_seq_length: int
         encoding="utf-8",
     )
     logger.info("Wrote multilingual-e5-small (%d layers, %d pieces) to %s", model.num_layers, len(model.pieces), dest)
-
-
-# The wheel catalog's multilingual-e5-small entry names this converter (see sentvec.store.catalog).
-register_converter("e5-small-q4", build_model_folder)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from sentvec.modules import StaticEmbedding, Transformer, UniversalSentenceEncoder
+from sentvec.types import InputsTruncatedWarning
 
 # Warnings keep the logger name users filter on (sentvec.model).
 logger = logging.getLogger("sentvec.model")
@@ -158,6 +159,7 @@ def embed(
             truncated,
             len(texts),
             model.max_seq_length,
+            extra={"category": InputsTruncatedWarning},
         )
     if counted and unknown >= UNKNOWN_SHARE * counted and not model._warned_unknown:
         model._warned_unknown = True

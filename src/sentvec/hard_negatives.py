@@ -402,7 +402,9 @@ def _top_candidates(
         try:
             import faiss
         except ImportError as err:
-            raise ImportError("use_faiss=True needs FAISS: pip install faiss-cpu (or sentvec[ann])") from err
+            raise ImportError(
+                "use_faiss=True needs FAISS: pip install faiss-cpu (or pip install -e '.[ann]' in the sentvec checkout)"
+            ) from err
         index: Any = faiss.IndexFlatIP(corpus.shape[1])
         if faiss_gpu:
             index = faiss.index_cpu_to_all_gpus(index)

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from sentvec.encoder.weights import to_checkpoint_names
 from sentvec.extensions import register_backend
+from sentvec.lite.quantize import quiet_quantizer
 from sentvec.lite.session import EncoderSession
 from sentvec.modules import Pooling, Transformer
 
@@ -347,8 +348,6 @@ def quantize_onnx(
     float_nodes += [f"{name}_MatMul" for name in float_nodes]
     temp_name = _temp_name(target)
     try:
-        from sentvec.lite.quantize import quiet_quantizer
-
         with quiet_quantizer():
             # "MatMul" covers the Gemm of every linear layer too; the attention products, which have no
             # constant weight, stay float.

@@ -46,6 +46,8 @@ class Tokenizer:
         self._tokenizer = tokenizer
         self.pad_token = pad_token
         self.pad_id = pad_id
+        # Tokens produced so far (after truncation): what the model was given, for throughput reports.
+        self.tokens_seen = 0
         # For unknown_counts(): the unknown token's id (WordPiece and BPE vocabularies name one) and the
         # ids of special tokens, which are not text and do not count.
         unk_token = getattr(tokenizer.model, "unk_token", None)
@@ -112,7 +114,9 @@ class Tokenizer:
         """Tokenize texts without padding (truncated to ``max_length``), in parallel."""
         if self.lowercase:
             texts = [t.lower() for t in texts]
-        return self._tokenizer.encode_batch(texts)
+        encodings = self._tokenizer.encode_batch(texts)
+        self.tokens_seen += sum(len(e.ids) for e in encodings)
+        return encodings
 
     def encode_pairs(self, pairs: list[tuple[str, str]]) -> list[Encoding]:
         """Tokenize text pairs as one sequence each (``[CLS] a [SEP] b [SEP]``, token types 0 then 1),

@@ -61,5 +61,13 @@ class SavableModule(Protocol):
         ...
 
 
+class InputsTruncatedWarning(UserWarning):
+    """The category of the "N inputs were longer than max_seq_length and were truncated" log record.
+
+    The record is logged with ``extra={"category": InputsTruncatedWarning}`` so that a caller can filter it
+    without matching its text (``sentvec encode`` reports the count itself and hides it).
+    """
+
+
 PathLike = str | Path
 Vectors = np.ndarray

@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 import safetensors.torch
 
+from sentvec.classification.fewshot import _contrastive_finetune, sentence_pairs
 from sentvec.classification.heads import HEADS, LogisticHead, TorchHead, load_head, make_head
 from sentvec.extensions import register
 from sentvec.inputs import check_texts
@@ -123,8 +124,6 @@ class SentenceClassifier:
         self._fitted = False  # a fit that fails half-way must not leave a half-updated classifier usable
         targets = self._encode_labels(labels, len(texts))
         if finetune:
-            from sentvec.classification.fewshot import _contrastive_finetune, sentence_pairs
-
             pairs = sentence_pairs(texts, targets, num_iterations, seed)
             _contrastive_finetune(
                 self.model,

@@ -12,17 +12,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from sentvec.types import InputsTruncatedWarning
+
 
 class UsageError(Exception):
     """A bad command line: reported as ``sentvec: error: ...`` with exit code 2."""
-
-
-class InputsTruncatedWarning(UserWarning):
-    """The category of the library's "N inputs were longer than max_seq_length and were truncated" warning.
-
-    ``sentvec encode`` reports the count itself, so the command line hides log records tagged with this
-    category (``logger.warning(..., extra={"category": InputsTruncatedWarning})``).
-    """
 
 
 # --------------------------------------------------------------------------- terminal output

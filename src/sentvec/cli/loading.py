@@ -62,11 +62,6 @@ def model_from_args(args: argparse.Namespace) -> Any:
         cache_folder=getattr(args, "cache_folder", None),
         backend=getattr(args, "backend", "torch"),
     )
-    # The command line hides the library's truncation warning (encode reports the count in its own words):
-    # sentvec.cli.common.library_logging drops records tagged InputsTruncatedWarning. Until sentvec.model
-    # tags its record, mark the warning as already given for this model (it is given once per model).
-    if hasattr(model, "_warned_truncation"):
-        model._warned_truncation = True
     return model
 
 

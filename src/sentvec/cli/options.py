@@ -14,9 +14,7 @@ from sentvec.types import BACKENDS
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 CACHE_FOLDER_HELP = "sentvec model cache (default: $SENTVEC_HOME or ~/.cache/sentvec)"
-BACKEND_HELP = (
-    "torch (exact, default), onnx (onnxruntime) or int8 (quantized onnxruntime); the last two need sentvec[onnx]"
-)
+BACKEND_HELP = "torch (exact, default), onnx (onnxruntime) or int8 (quantized onnxruntime); int8 needs the onnx extra: pip install -e '.[onnx]'"
 
 
 def positive_int(value: str) -> int:

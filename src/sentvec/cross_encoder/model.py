@@ -654,7 +654,7 @@ class CrossEncoder(nn.Module):
             from huggingface_hub import HfApi
         except ImportError as err:
             raise ImportError(
-                "push_to_hub needs huggingface_hub: pip install huggingface_hub (or sentvec[hub])"
+                "push_to_hub needs huggingface_hub: pip install huggingface_hub (or pip install -e '.[hub]' in the sentvec checkout)"
             ) from err
         api = HfApi(token=token)
         url = api.create_repo(repo_id=repo_id, private=private, repo_type=None, exist_ok=True)

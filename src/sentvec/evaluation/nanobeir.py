@@ -124,7 +124,7 @@ class NanoBEIREvaluator(SentenceEvaluator[SimilarityEncoder]):
         except ImportError as err:
             raise ImportError(
                 "NanoBEIREvaluator reads its data with the datasets library: pip install datasets "
-                "(or sentvec[datasets])"
+                "(or pip install -e '.[datasets]' in the sentvec checkout)"
             ) from err
         split = DATASETS[name.lower()]
         corpus = load_dataset(self.dataset_id, "corpus", split=split)

@@ -1,6 +1,6 @@
 """SentenceTransformer without torch: onnxruntime runs the encoder, numpy does the rest.
 
-For installs that only embed text (``pip install "sentvec[lite]"``: numpy, tokenizers, safetensors,
+For installs that only embed text (``pip install -e ".[lite]"`` in the checkout: numpy, tokenizers, safetensors,
 onnxruntime; no torch). The encoder's ONNX graph is built from the folder's safetensors
 weights when the model loads (see graph.py); pooling, Dense, Normalize and similarity are numpy.
 Embeddings agree with the torch path to float32 rounding. Training, ``backend=`` and multi-process

@@ -19,6 +19,7 @@ import numpy as np
 
 from sentvec.calibration import CALIBRATION_TEXTS
 from sentvec.config import EncoderConfig
+from sentvec.lite import quantize
 from sentvec.lite.graph import encoder_graph, graph_feeds, relative_position_table
 from sentvec.paths import atomic_file
 from sentvec.store import default_cache_folder
@@ -87,9 +88,8 @@ def _cached_int8_graph(
     tokenizer: Tokenizer,
     cache_folder: str | os.PathLike[str] | None,
 ) -> Path:
-    from sentvec.lite.quantize import RECIPE, int8_graph  # int8 needs the onnx package, an extra
 
-    digest = hashlib.sha256(f"int8 {INT8_VERSION} {RECIPE} {sorted(config.raw.items())!r}".encode())
+    digest = hashlib.sha256(f"int8 {INT8_VERSION} {quantize.RECIPE} {sorted(config.raw.items())!r}".encode())
     digest.update(repr(CALIBRATION_TEXTS).encode())
     digest.update(repr(sorted(tokenizer._tokenizer.get_vocab().items())).encode())
     for name in sorted(weights):
@@ -103,7 +103,7 @@ def _cached_int8_graph(
     )
     if not path.is_file():
         logger.info("calibrating and quantizing the encoder to int8 (once per model): %s", path)
-        graph = int8_graph(config, weights, tokenizer)
+        graph = quantize.int8_graph(config, weights, tokenizer)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(path, "wb") as fh:
             fh.write(graph)

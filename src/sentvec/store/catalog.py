@@ -2,10 +2,9 @@
 that turn a wheel's raw files into a model folder.
 
 A catalog entry names its converter by a string. The converter itself lives with the code that knows the
-format (a module type, a sparse encoder, a quantized file) and registers itself with
-:func:`register_converter` when its module is imported; :data:`CONVERTER_MODULES` says which module to
-import for each name, so the store imports a converter only when a model needs it, and never imports the
-features that provide them.
+format (a module type, a sparse encoder, a quantized file); :data:`CONVERTER_MODULES` says where
+(``"module:function"``), so the store imports a converter only when a model needs it and never imports the
+features that provide them. :func:`register_converter` adds converters of your own.
 """
 
 from __future__ import annotations
@@ -125,12 +124,11 @@ CATALOG: dict[str, CatalogEntry] = {
     ),
 }
 
-#: Where each converter lives: the module imported (by name, on first use) to register it. A
-#: ``"module:function"`` value names a function to take when the module registers nothing under the name.
+#: Where each converter lives, as ``"module:function"``: the module is imported by name on first use.
 CONVERTER_MODULES: dict[str, str] = {
     "use-multilingual-v3": "sentvec.modules.use:build_model_folder",
     "splade-masked-lm": "sentvec.sparse_encoder.convert:splade_folder_from_masked_lm",
-    "e5-small-q4": "sentvec.e5_q4",
+    "e5-small-q4": "sentvec.e5_q4:build_model_folder",
 }
 
 _CONVERTERS: dict[str, Converter] = {}
@@ -147,7 +145,7 @@ def register_converter(name: str, convert: Converter) -> None:
 
 
 def converter(name: str) -> Converter:
-    """The converter registered as ``name``, importing its module from :data:`CONVERTER_MODULES` if needed.
+    """The converter registered as ``name``, or the function :data:`CONVERTER_MODULES` names (imported on first use).
 
     Raises:
         CatalogFetchError: no module registers ``name``.
@@ -160,10 +158,10 @@ def converter(name: str) -> Converter:
         raise CatalogFetchError(f"no converter named {name!r}; known: {sorted({*CONVERTER_MODULES, *_CONVERTERS})}")
     module_name, _, attribute = location.partition(":")
     module = importlib.import_module(module_name)  # an ImportError (a missing extra) reaches the user as is
-    if name not in _CONVERTERS and attribute:
-        register_converter(name, getattr(module, attribute))
-    if name not in _CONVERTERS:
-        raise CatalogFetchError(f"{module_name} does not register the {name!r} converter")
+    convert = getattr(module, attribute, None) if attribute else None
+    if not callable(convert):
+        raise CatalogFetchError(f"the {name!r} converter, {location!r}, is not a function of {module_name}")
+    register_converter(name, convert)
     return _CONVERTERS[name]
 
 

@@ -36,6 +36,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from sentvec import losses
+from sentvec.cross_encoder import CrossEncoder
+from sentvec.cross_encoder import losses as cross_encoder_losses
+from sentvec.evaluation import task_evaluator
+from sentvec.model import SentenceTransformer
+from sentvec.readers import read_sts_benchmark
+from sentvec.training.arguments import SentenceTransformerTrainingArguments
+from sentvec.training.data import to_columns
+from sentvec.training.trainer import SentenceTransformerTrainer
+
 logger = logging.getLogger(__name__)
 
 _SECTIONS = ("model", "data", "loss", "schedule", "eval", "output")
@@ -68,14 +78,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 
 def _train_data(section: dict[str, Any], base: Path) -> Any:
-    from sentvec.training.data import to_columns
 
     source = section.get("train")
     if not isinstance(source, str):
         raise ValueError('[data] needs train = "stsb:train" or the path of a .jsonl/.json/.csv/.tsv file')
     if source.startswith("stsb:"):
-        from sentvec.readers import read_sts_benchmark
-
         first, second, scores = read_sts_benchmark(source.split(":", 1)[1], section.get("folder"))  # type: ignore[arg-type]
         columns: dict[str, Any] = {"sentence1": first, "sentence2": second, "score": scores}
     else:
@@ -88,10 +95,7 @@ def _train_data(section: dict[str, Any], base: Path) -> Any:
 
 
 def _loss(section: dict[str, Any], model: Any, cross_encoder: bool) -> Any:
-    if cross_encoder:
-        from sentvec.cross_encoder import losses as registry
-    else:
-        from sentvec import losses as registry  # type: ignore[no-redef]
+    registry = cross_encoder_losses if cross_encoder else losses
     options = dict(section)
     name = options.pop("name", None)
     names = [n for n in registry.__all__ if n.endswith("Loss")]
@@ -105,8 +109,6 @@ def _loss(section: dict[str, Any], model: Any, cross_encoder: bool) -> Any:
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
     """Load the model, data and loss a config names, train, save the final model; returns a summary."""
-    from sentvec.training.arguments import SentenceTransformerTrainingArguments
-    from sentvec.training.trainer import SentenceTransformerTrainer
 
     base = config.get("_base", Path("."))
     model_section = dict(config["model"])
@@ -127,23 +129,17 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     data = _train_data(config["data"], base)  # read before the model loads, so a bad file fails fast
     evaluator = None
     if "eval" in config:
-        from sentvec.evaluation import task_evaluator
-
         section = config["eval"]
         task = section.get("task", "stsb")
         evaluator = task_evaluator(task if task == "stsb" else base / task, section.get("split", "dev"))
         schedule.setdefault("eval_strategy", "epoch")
     if kind == "cross-encoder":
-        from sentvec.cross_encoder import CrossEncoder
-
         model: Any = CrossEncoder(
             model_section["name"],
             max_length=model_section.get("max_seq_length"),
             num_labels=model_section.get("num_labels"),
         )
     else:
-        from sentvec.model import SentenceTransformer
-
         model = SentenceTransformer(model_section["name"])
         if model_section.get("max_seq_length"):
             model.max_seq_length = int(model_section["max_seq_length"])

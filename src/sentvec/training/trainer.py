@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from sentvec.losses import CoSENTLoss
 from sentvec.training.arguments import SentenceTransformerTrainingArguments
 from sentvec.training.data import to_columns
 from sentvec.training.loop import Objective, TrainingLoop
@@ -59,8 +60,6 @@ class SentenceTransformerTrainer:
         if args is None:
             args = SentenceTransformerTrainingArguments()
         if loss is None:
-            from sentvec.losses import CoSENTLoss
-
             logger.info("no loss given; training with CoSENTLoss")
             loss = CoSENTLoss(model)
         self.model = model
