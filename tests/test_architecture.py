@@ -176,3 +176,20 @@ def test_the_core_imports_no_feature() -> None:
     }
     upward = {name: targets for name, targets in upward.items() if targets}
     assert not upward, f"core modules importing features: {upward}"
+
+
+# The faces users run: nothing below them imports them (the command line may start the server).
+FACES = {"sentvec.cli": ("sentvec.__main__",), "sentvec.server": ("sentvec.cli",)}
+
+
+def test_nothing_below_the_command_line_and_the_server_imports_them() -> None:
+    graph = _graph()
+    offenders = {
+        face: sorted(
+            name
+            for name, targets in graph.items()
+            if not _in(name, (face, *allowed)) and any(_in(t, (face,)) for t in targets)
+        )
+        for face, allowed in FACES.items()
+    }
+    assert not any(offenders.values()), f"modules importing a face: {offenders}"
