@@ -19,23 +19,25 @@ share is in ``figure`` (new figure, path checks, atomic save) and ``fonts`` (CJK
 """
 
 from sentvec.plot.corpus import corpus_map, project_2d
-from sentvec.plot.figure import IMAGE_FORMATS, save_figure
-from sentvec.plot.fonts import NO_CJK_FONT, find_cjk_font
+
+# save_figure, similarity_figure and the constants are importable as before (evaluation.plot uses them),
+# not in __all__
+from sentvec.plot.figure import IMAGE_FORMATS as IMAGE_FORMATS
+from sentvec.plot.figure import save_figure as save_figure
+from sentvec.plot.fonts import NO_CJK_FONT as NO_CJK_FONT
+from sentvec.plot.fonts import find_cjk_font
 from sentvec.plot.heatmap import similarity_heatmap
 from sentvec.plot.recall import recall_memory
-from sentvec.plot.sts import similarity_figure, sts_scatter
+from sentvec.plot.sts import similarity_figure as similarity_figure
+from sentvec.plot.sts import sts_scatter
 from sentvec.plot.training import read_training_log, training_curves
 
 __all__ = [
-    "IMAGE_FORMATS",
-    "NO_CJK_FONT",
     "corpus_map",
     "find_cjk_font",
     "project_2d",
     "read_training_log",
     "recall_memory",
-    "save_figure",
-    "similarity_figure",
     "similarity_heatmap",
     "sts_scatter",
     "training_curves",
