@@ -47,6 +47,22 @@ class TextEncoder(Protocol):
         ...
 
 
+class SimilarityEncoder(TextEncoder, Protocol):
+    """A :class:`TextEncoder` that also scores embeddings with its own similarity function.
+
+    What the similarity evaluators and ``sentvec.plot.similarity_heatmap`` need (``SentenceTransformer`` fits).
+    """
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """The name of the similarity function: ``cosine``, ``dot``, ``euclidean`` or ``manhattan``."""
+        ...
+
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
+        """Scores of every row of ``embeddings1`` with every row of ``embeddings2`` (a torch Tensor)."""
+        ...
+
+
 @runtime_checkable
 class SavableModule(Protocol):
     """The module contract of a model folder: each module saves itself to, and loads from, its subfolder.

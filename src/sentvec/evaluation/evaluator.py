@@ -9,23 +9,16 @@ import re
 from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from torch import Tensor
+from sentvec.types import SimilarityEncoder, TextEncoder
 
-from sentvec.types import TextEncoder
-
-
-class SimilarityEncoder(TextEncoder, Protocol):
-    """A :class:`~sentvec.types.TextEncoder` that also scores embeddings with its own similarity function
-    (``SentenceTransformer`` fits)."""
-
-    @property
-    def similarity_fn_name(self) -> str:
-        """The name of the similarity function: ``cosine``, ``dot``, ``euclidean`` or ``manhattan``."""
-        ...
-
-    def similarity(self, embeddings1: Any, embeddings2: Any) -> Tensor:
-        """Scores of every row of ``embeddings1`` with every row of ``embeddings2``."""
-        ...
+__all__ = [
+    "BaseEvaluator",
+    "PairScorer",
+    "RetrievalEncoder",
+    "SentenceEvaluator",
+    "SimilarityEncoder",  # defined in sentvec.types; importable here as before
+    "embed",
+]
 
 
 class RetrievalEncoder(TextEncoder, Protocol):
