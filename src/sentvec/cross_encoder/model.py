@@ -4,28 +4,35 @@ Drop-in for ``sentence_transformers.CrossEncoder``: loads ``BertForSequenceClass
 ``RobertaForSequenceClassification``-style checkpoints (also XLM-R, CamemBERT, MPNet), ``predict``
 and ``rank`` with the same arguments, defaults and activation (sigmoid for one label), and a folder
 format that sentence-transformers loads and that we load from it.
+
+This module owns the model's face, read top-down: constructor, properties, forward, predict and
+rank, save, training. The folder format, activation loading and the Hub upload live in
+:mod:`sentvec.cross_encoder.folder`; the pair check and batching loop in :mod:`sentvec.cross_encoder.scoring`.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-import safetensors.torch
 import torch
 from torch import Tensor, nn
 
-from sentvec._version import __version__
 from sentvec.config import EncoderConfig
 from sentvec.cross_encoder.args import cross_encoder_init_args_decorator, cross_encoder_predict_rank_args_decorator
-from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, ClassificationHead, head_style
+from sentvec.cross_encoder.folder import (
+    ConfigView,
+    device_from_map,
+    folder_activation,
+    load_activation,
+    load_folder,
+    push_to_hub,
+    save_folder,
+)
 from sentvec.cross_encoder.losses import (
     BinaryCrossEntropyLoss,
     CrossEntropyLoss,
@@ -33,60 +40,11 @@ from sentvec.cross_encoder.losses import (
     wrap_torch_loss,
 )
 from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
-from sentvec.encoder import TransformerEncoder, weights
+from sentvec.cross_encoder.scoring import call_max_length, check_pairs, score_batches
 from sentvec.extensions import provider
-from sentvec.layout import encoder_settings
-from sentvec.model_folder import staged_save, write_settings
-from sentvec.paths import read_json, write_json
-from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
-
-
-def _activation_name(fn: Any) -> str:
-    kind = type(fn)
-    return f"{kind.__module__}.{kind.__qualname__}"
-
-
-def load_activation(path: str, *, trust_remote_code: bool = False) -> nn.Module | None:
-    """The activation a folder or a caller names by class path (``"torch.nn.modules.activation.Tanh"``),
-    built with no arguments. Only ``torch.*`` classes are imported unless ``trust_remote_code``: a
-    model folder must not make us import (and so run) code it names. None for an untrusted path."""
-    if not path.startswith("torch.") and not trust_remote_code:
-        logger.warning(
-            "Activation function path '%s' is not trusted, using default activation function instead. "
-            "Pass trust_remote_code=True to load it.",
-            path,
-        )
-        return None
-    module_name, _, class_name = path.rpartition(".")
-    if not module_name:
-        raise ValueError(f"activation_fn {path!r} is not a class path such as 'torch.nn.modules.activation.Tanh'")
-    return getattr(importlib.import_module(module_name), class_name)()
-
-
-class _ConfigView:
-    """The model's ``config.json`` with attribute access (``model.config.num_labels``), as a
-    ``transformers`` config gives it; a live view, so a change is saved with the model."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        object.__setattr__(self, "_data", data)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(f"the model's config.json has no {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._data[name] = value
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self._data)
-
-    def __repr__(self) -> str:
-        return f"CrossEncoderConfig({self._data!r})"
 
 
 class CrossEncoder(nn.Module):
@@ -157,7 +115,7 @@ class CrossEncoder(nn.Module):
         else:
             if modules is not None:
                 logger.warning("modules is ignored: the model is loaded from %s", model_name_or_path)
-            raw, settings, fresh_head = self._load_folder(
+            loaded = load_folder(
                 model_name_or_path,
                 num_labels=num_labels,
                 max_length=max_length,
@@ -169,9 +127,19 @@ class CrossEncoder(nn.Module):
                 config_kwargs=config_kwargs,
                 allow_pickle=allow_pickle,
             )
+            self.style = loaded.style
+            self.tokenizer = loaded.tokenizer
+            self.encoder = loaded.encoder
+            self.head = loaded.head
+            self.encoder_config = loaded.config
+            self.raw_config = loaded.raw
+            self.model_name_or_path = str(model_name_or_path)
+            raw, settings, fresh_head = loaded.raw, loaded.settings, loaded.fresh_head
         if isinstance(activation_fn, str):
             activation_fn = load_activation(activation_fn, trust_remote_code=True)  # the caller named it
-        self.activation_fn = activation_fn if activation_fn is not None else self._default_activation(raw, settings)
+        if activation_fn is None:
+            activation_fn = folder_activation(raw, settings, self.num_labels, trust_remote_code=trust_remote_code)
+        self.activation_fn = activation_fn
         # a SentenceTransformer folder's prompts are for embedding, not for scoring pairs: keep only a CrossEncoder's
         own = settings.get("model_type") == "CrossEncoder" or "activation_fn" in settings
         self.prompts: dict[str, str] = dict(
@@ -193,107 +161,15 @@ class CrossEncoder(nn.Module):
             dtype = getattr(torch, dtype)
         if isinstance(dtype, torch.dtype):
             self.to(dtype)
-        device = _device_from_map(model_kwargs.get("device_map"), device)
+        device = device_from_map(model_kwargs.get("device_map"), device)
         self.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.eval()
-
-    def _load_folder(
-        self,
-        model_name_or_path: str | os.PathLike[str],
-        *,
-        num_labels: int | None,
-        max_length: int | None,
-        cache_folder: str | None,
-        revision: str | None,
-        local_files_only: bool,
-        token: bool | str | None,
-        processor_kwargs: dict[str, Any] | None,
-        config_kwargs: dict[str, Any] | None,
-        allow_pickle: bool,
-    ) -> tuple[dict[str, Any], dict[str, Any], bool]:
-        """Encoder, head and tokenizer from a model folder; returns its config.json (with
-        ``config_kwargs``), its config_sentence_transformers.json and whether the head is new."""
-        folder = resolve_model_folder(
-            str(model_name_or_path),
-            cache_folder=cache_folder,
-            revision=revision,
-            token=token,
-            local_files_only=local_files_only,
-        )
-        logger.info("Loading CrossEncoder model from %s", model_name_or_path)
-        raw = {**read_json(folder / "config.json"), **(config_kwargs or {})}
-        config = EncoderConfig.from_dict(raw)
-        self.style = head_style(config)
-        processor_kwargs = dict(processor_kwargs or {})
-        max_length = max_length or processor_kwargs.pop("model_max_length", None)
-        if processor_kwargs:
-            logger.warning(
-                "processor_kwargs %s are not used by sentvec's tokenizer; only model_max_length is",
-                sorted(processor_kwargs),
-            )
-        length, lower = encoder_settings(folder, config.max_positions)
-        self.tokenizer = Tokenizer.from_folder(
-            folder, max_length=min(max_length or length, config.max_positions), lowercase=lower
-        )
-        checkpoint = weights.read_checkpoint(folder, allow_pickle=allow_pickle)
-        head_state = {ours: checkpoint.pop(name) for name, ours in HEAD_MAPS[self.style].items() if name in checkpoint}
-        if self.style == "bert":  # a bare BERT checkpoint keeps its pooler without the prefix
-            for part in ("weight", "bias"):
-                if f"pooler.dense.{part}" in checkpoint:
-                    head_state.setdefault(f"dense.{part}", checkpoint.pop(f"pooler.dense.{part}"))
-        found_labels = head_state["out.weight"].shape[0] if "out.weight" in head_state else None
-        if num_labels is not None and found_labels is not None and num_labels != found_labels:
-            raise ValueError(
-                f"{folder} has a head with {found_labels} label(s) but num_labels={num_labels} was asked; "
-                "leave num_labels out to use the head, or start from the bare encoder for a new one"
-            )
-        num_labels = num_labels or found_labels or 1
-        with torch.device("meta"):
-            encoder = TransformerEncoder(config)
-        weights.load_into(encoder, config, checkpoint)
-        self.encoder = encoder
-        dropout = raw.get("classifier_dropout")
-        self.head = ClassificationHead(
-            config.hidden_size,
-            num_labels,
-            config.hidden_dropout if dropout is None else dropout,
-            dropout_first=self.style == "roberta",
-        )
-        fresh_head = len(head_state) < 4
-        if fresh_head:
-            logger.warning(
-                "%s has no complete classification head; %s is newly initialised and needs training",
-                folder,
-                "the classifier" if head_state else "the head",
-            )
-            self.head.reset(raw.get("initializer_range", 0.02))
-        if head_state:
-            self.head.load_state_dict(head_state, strict=False)
-        self.encoder_config = config
-        self.raw_config = raw
-        self.model_name_or_path = str(model_name_or_path)
-        settings = read_json(folder / "config_sentence_transformers.json", required=False)
-        return raw, settings, fresh_head
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "activation_fn":  # an attribute, not a submodule: it has no weights to save or move
             object.__setattr__(self, name, value)
             return
         super().__setattr__(name, value)
-
-    def _default_activation(self, raw: dict[str, Any], settings: dict[str, Any]) -> Callable[[Tensor], Tensor]:
-        """The folder's activation (v4+ ``config_sentence_transformers.json`` or ``config.json``, v3's
-        ``sbert_ce_default_activation_function``), else sigmoid for one label and identity for more."""
-        name = (
-            settings.get("activation_fn")
-            or (raw.get("sentence_transformers") or {}).get("activation_fn")
-            or raw.get("sbert_ce_default_activation_function")
-        )
-        if name is not None:
-            loaded = load_activation(name, trust_remote_code=self.trust_remote_code)
-            if loaded is not None:
-                return loaded
-        return nn.Sigmoid() if self.num_labels == 1 else nn.Identity()
 
     @property
     def default_activation_function(self) -> Callable[[Tensor], Tensor]:
@@ -343,13 +219,13 @@ class CrossEncoder(nn.Module):
         return next(self.parameters()).dtype
 
     @property
-    def config(self) -> _ConfigView | None:
+    def config(self) -> ConfigView | None:
         """The model's ``config.json`` settings as attributes (``model.config.num_labels``); None for a
         stack of modules without a Transformer."""
         if self.encoder_config is None:
             return None
         self.raw_config["num_labels"] = self.num_labels
-        return _ConfigView(self.raw_config)
+        return ConfigView(self.raw_config)
 
     @property
     def model(self) -> CrossEncoder | None:
@@ -378,7 +254,7 @@ class CrossEncoder(nn.Module):
     def tokenize(self, pairs: Sequence[Sequence[str]]) -> dict[str, Tensor]:
         """Token ids of a batch of (text, text) pairs, padded to the longest."""
         tokenizer = self._need_tokenizer()
-        checked = _check_pairs(pairs)
+        checked = check_pairs(pairs)
         features = tokenizer.collate(tokenizer.encode_pairs(checked))
         features.pop("truncated", None)
         return features
@@ -389,7 +265,7 @@ class CrossEncoder(nn.Module):
         """The model's input for a batch of pairs: token ids padded to the longest, with the prompt
         (``prompt``, or the one named ``prompt_name``, default the model's default) before each first text."""
         prefix = self._prompt(prompt_name, prompt)
-        return self.tokenize([(prefix + a, b) for a, b in _check_pairs(inputs)])
+        return self.tokenize([(prefix + a, b) for a, b in check_pairs(inputs)])
 
     def forward(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
         """The features of a tokenized batch of pairs plus ``scores``: the logits, (B, num_labels)."""
@@ -436,25 +312,16 @@ class CrossEncoder(nn.Module):
         if isinstance(inputs, np.ndarray):
             inputs = inputs.tolist()
         batch = [tuple(inputs)] if single else list(inputs)
-        pairs = _check_pairs(batch)
+        pairs = check_pairs(batch)
         prefix = self._prompt(prompt_name, prompt)
         if prefix:
             pairs = [(prefix + a, b) for a, b in pairs]
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
         activation_fn = self.activation_fn if activation_fn is None else activation_fn
-        text_kwargs = dict((processing_kwargs or {}).get("text") or {})
-        call_length = text_kwargs.pop("max_length", None)
-        if text_kwargs.pop("truncation", True) is False:
-            raise ValueError(
-                "processing_kwargs['text']['truncation']=False: sentvec always truncates pairs to the "
-                "model's max_length (longer ones do not fit its position embeddings)"
-            )
-        if text_kwargs:
-            raise ValueError(
-                f"processing_kwargs['text'] keys {sorted(text_kwargs)} are not supported; max_length and truncation are"
-            )
-        scores = self._scores(pairs, batch_size, show_progress_bar, activation_fn, bool(apply_softmax), call_length)
+        scores = self._scores(
+            pairs, batch_size, show_progress_bar, activation_fn, bool(apply_softmax), call_max_length(processing_kwargs)
+        )
         if convert_to_tensor:
             result: Any = scores
         elif convert_to_numpy:
@@ -493,42 +360,18 @@ class CrossEncoder(nn.Module):
         max_length: int | None = None,
     ) -> Tensor:
         self.eval()
-        tokenizer = self._need_tokenizer()
-        if max_length is None:
-            encodings = tokenizer.encode_pairs(pairs)
-        else:  # this call only: shorter pairs
-            kept = tokenizer.max_length
-            tokenizer.max_length = max_length
-            try:
-                encodings = tokenizer.encode_pairs(pairs)
-            finally:
-                tokenizer.max_length = kept
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # similar lengths batch together
-        out: list[Tensor | None] = [None] * len(pairs)
-        starts = range(0, len(pairs), batch_size)
-        if show_progress_bar:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc="Batches")
-        for start in starts:
-            ids = order[start : start + batch_size]
-            features = tokenizer.collate([encodings[i] for i in ids])
-            features.pop("truncated")
-            # through __call__, so hooks (and torch.compile of the module) apply; logits as float32, so a
-            # bfloat16 model's scores do not collapse into ties after the sigmoid
-            logits = self({k: v.to(self.device) for k, v in features.items()})["scores"].float()
-            logits = logits.reshape(len(ids), -1)  # a forward that drops the label axis of one label still fits
-            if activation_fn is not None:
-                logits = activation_fn(logits)
-            if self.num_labels == 1:
-                logits = logits.reshape(len(ids))
-            elif apply_softmax:
-                logits = torch.softmax(logits, dim=1)
-            for i, row in zip(ids, logits):
-                out[i] = row
-        if not pairs:
-            return torch.empty((0,) if self.num_labels == 1 else (0, self.num_labels), device=self.device)
-        return torch.stack(out)  # type: ignore[arg-type]
+        return score_batches(
+            self,
+            self._need_tokenizer(),
+            pairs,
+            num_labels=self.num_labels,
+            device=self.device,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            activation_fn=activation_fn,
+            apply_softmax=apply_softmax,
+            max_length=max_length,
+        )
 
     @cross_encoder_predict_rank_args_decorator
     def rank(
@@ -589,47 +432,19 @@ class CrossEncoder(nn.Module):
                 "saving a CrossEncoder built from modules is not supported; save its modules "
                 "with their own save() methods"
             )
-        with staged_save(path) as staging:
-            family = self.encoder_config.family
-            prefix = ENCODER_PREFIX[family]
-            state = {prefix + k: v for k, v in weights.to_checkpoint_names(family, self.encoder.state_dict()).items()}
-            reverse = {ours: name for name, ours in HEAD_MAPS[self.style].items()}
-            state.update({reverse[k]: v for k, v in self.head.state_dict().items()})
-            safetensors.torch.save_file(
-                {k: v.detach().contiguous().cpu() for k, v in state.items()},
-                str(staging / "model.safetensors"),
-                metadata={"format": "pt"},
-            )
-            labels = {str(i): f"LABEL_{i}" for i in range(self.num_labels)}
-            raw = {
-                **self.raw_config,
-                "architectures": [ARCHITECTURE[family]],
-                "num_labels": self.num_labels,
-                "id2label": labels,
-                "label2id": {v: int(k) for k, v in labels.items()},
-                "sentence_transformers": {
-                    "activation_fn": _activation_name(self.activation_fn),
-                    "version": __version__,
-                },
-            }
-            tokenizer = self._need_tokenizer()
-            write_json(staging / "config.json", raw)
-            tokenizer.save(staging)
-            write_json(
-                staging / "sentence_bert_config.json",
-                {"max_seq_length": self.max_length, "do_lower_case": tokenizer.lowercase},
-            )
-            write_settings(
-                staging,
-                {
-                    "activation_fn": _activation_name(self.activation_fn),
-                    "model_type": "CrossEncoder",
-                    "prompts": self.prompts,
-                    "default_prompt_name": self.default_prompt_name,
-                },
-            )
-            if create_model_card:
-                (staging / "README.md").write_text(self.model_card_data.render(self), encoding="utf-8")
+        save_folder(
+            path,
+            config=self.encoder_config,
+            style=self.style,
+            encoder=self.encoder,
+            head=self.head,
+            raw_config=self.raw_config,
+            tokenizer=self._need_tokenizer(),
+            activation_fn=self.activation_fn,
+            prompts=self.prompts,
+            default_prompt_name=self.default_prompt_name,
+            readme=self.model_card_data.render(self) if create_model_card else None,
+        )
 
     save_pretrained = save
 
@@ -650,39 +465,16 @@ class CrossEncoder(nn.Module):
 
         ``revision`` uploads to that branch (created if missing); ``create_pr`` opens a pull request
         instead of committing. Returns the commit's URL, or the pull request's."""
-        try:
-            from huggingface_hub import HfApi
-        except ImportError as err:
-            raise ImportError(
-                "push_to_hub needs huggingface_hub: pip install huggingface_hub (or pip install -e '.[hub]' in the sentvec checkout)"
-            ) from err
-        api = HfApi(token=token)
-        url = api.create_repo(repo_id=repo_id, private=private, repo_type=None, exist_ok=True)
-        repo_id = getattr(url, "repo_id", None) or repo_id
-        if revision is not None:
-            api.create_branch(repo_id=repo_id, branch=revision, exist_ok=True)
-        if self.model_card_data.model_id is None:
-            self.model_card_data.model_id = repo_id
-        description = None
-        if create_pr:
-            description = (
-                "This pull request was automatically generated to add CrossEncoder compatibility with sentvec's "
-                "push_to_hub.\n\n## Usage\n\n```python\nfrom sentvec import CrossEncoder\n\n"
-                f'model = CrossEncoder("{repo_id}")\nscores = model.predict([("query", "document")])\n'
-                'ranking = model.rank("query", ["document one", "document two"])\n```\n\n'
-                f"## Full Model Architecture\n\n```\n{self}\n```\n"
-            )
-        with tempfile.TemporaryDirectory() as folder:
-            self.save(Path(folder) / "model", safe_serialization=safe_serialization)
-            info = api.upload_folder(
-                repo_id=repo_id,
-                folder_path=str(Path(folder) / "model"),
-                commit_message=commit_message or "Add new CrossEncoder model",
-                commit_description=description,
-                revision=revision,
-                create_pr=create_pr,
-            )
-        return cast(str, info.pr_url if create_pr else info.commit_url)
+        return push_to_hub(
+            self,
+            repo_id,
+            token=token,
+            private=private,
+            safe_serialization=safe_serialization,
+            commit_message=commit_message,
+            revision=revision,
+            create_pr=create_pr,
+        )
 
     # ------------------------------------------------------------------ training
 
@@ -707,34 +499,3 @@ class CrossEncoder(nn.Module):
     def make_collator(self, text_columns: list[str], label_column: str | None) -> Any:
         """How the training loop batches rows for a cross-encoder: the two text columns as pairs."""
         return PairCollator(self, text_columns, label_column)
-
-
-def _device_from_map(device_map: Any, device: str | None) -> str | None:
-    """A ``model_kwargs["device_map"]`` that puts the whole model on one device wins over ``device``
-    (``"cpu"``, ``"cuda:1"``, ``{"": "cpu"}``); sentvec does not split a model across devices."""
-    if device_map is None:
-        return device
-    if isinstance(device_map, dict) and set(device_map) == {""}:
-        device_map = device_map[""]
-    if isinstance(device_map, (str, int, torch.device)) and device_map != "auto":
-        if device is not None and str(device) != str(device_map):
-            logger.warning(
-                "device=%r is ignored: model_kwargs['device_map'] places the model on %s", device, device_map
-            )
-        return str(device_map) if not isinstance(device_map, int) else f"cuda:{device_map}"
-    raise ValueError(
-        f"model_kwargs['device_map']={device_map!r}: sentvec places the whole model on one device; "
-        "give one device (e.g. 'cuda:1' or {'': 'cpu'}) or use device="
-    )
-
-
-def _check_pairs(pairs: Iterable[Any]) -> list[tuple[str, str]]:
-    checked = []
-    for i, pair in enumerate(pairs):
-        if isinstance(pair, str) or len(pair) != 2:
-            raise ValueError(f"input {i} is {pair!r}; a CrossEncoder scores pairs: give [text, text] items")
-        a, b = pair
-        if not isinstance(a, str) or not isinstance(b, str):
-            raise TypeError(f"input {i} holds {type(a).__name__} and {type(b).__name__}; both must be strings")
-        checked.append((a, b))
-    return checked
