@@ -168,3 +168,12 @@ def test_saved_settings_fill_only_what_the_caller_left_open(tiny_folder: Path, t
     assert model.prompts == {"query": "mine: ", "document": "", "passage": "p: "}
     assert model.default_prompt_name == "query" and model.similarity_fn_name == "dot"
     assert SentenceTransformer(str(tmp_path / "saved"), similarity_fn_name="cosine").similarity_fn_name == "cosine"
+
+
+def test_cross_encoder_model_card_data_is_exported_where_the_reference_exports_it() -> None:
+    import sentvec
+    from sentvec.cross_encoder import CrossEncoderModelCardData
+    from sentvec.cross_encoder.model_card import CrossEncoderModelCardData as Defined
+
+    assert CrossEncoderModelCardData is Defined and sentvec.CrossEncoderModelCardData is Defined
+    assert "CrossEncoderModelCardData" in sentvec.__all__

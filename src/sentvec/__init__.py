@@ -27,6 +27,7 @@ _LAZY = {
     "quantize_embeddings": "sentvec.quantization",
     "InputExample": "sentvec.training.data",
     "CrossEncoder": "sentvec.cross_encoder.model",
+    "CrossEncoderModelCardData": "sentvec.cross_encoder.model_card",
     "SentenceTransformerTrainer": "sentvec.training.trainer",
     "SentenceTransformerTrainingArguments": "sentvec.training.arguments",
     "SentenceTransformerModelCardData": "sentvec.model_card",
@@ -36,6 +37,7 @@ _SUBMODULES = ("evaluation", "losses", "models", "quantization", "util")
 
 __all__ = [
     "CrossEncoder",
+    "CrossEncoderModelCardData",
     "InputExample",
     "SentenceTransformer",
     "SparseEncoder",
@@ -49,7 +51,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from sentvec import losses, models, quantization, util  # type: ignore[attr-defined]  # noqa: F401
-    from sentvec.cross_encoder import CrossEncoder  # noqa: F401
+    from sentvec.cross_encoder import CrossEncoder, CrossEncoderModelCardData  # noqa: F401
     from sentvec.model import SentenceTransformer  # noqa: F401
     from sentvec.quantization import quantize_embeddings  # noqa: F401
     from sentvec.similarity import SimilarityFunction  # noqa: F401
