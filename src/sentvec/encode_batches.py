@@ -17,7 +17,7 @@ from torch import Tensor
 
 from sentvec.modules import StaticEmbedding, Transformer, UniversalSentenceEncoder
 from sentvec.quantization import quantize_embeddings
-from sentvec.types import InputsTruncatedWarning, Precision
+from sentvec.types import PRECISIONS, InputsTruncatedWarning, Precision
 
 # Warnings keep the logger name users filter on (sentvec.model).
 logger = logging.getLogger("sentvec.model")
@@ -72,6 +72,47 @@ class EncodingModel(Protocol):
     ) -> list[Any]: ...
 
     def _prompt_length(self, prompt: str) -> int | None: ...
+
+
+def take_forward_kwargs(kwargs: dict[str, Any], accepted: list[str]) -> dict[str, Any]:
+    """Pop from an encode call's extra ``kwargs`` those the modules take (``accepted``, their
+    ``forward_kwargs``) and the routing hints a model without routes ignores (``task``, ``modality``).
+
+    Returns:
+        The keyword arguments to pass on to the modules.
+
+    Raises:
+        ValueError: ``kwargs`` holds anything else, naming what the model takes.
+    """
+    forward_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in accepted}
+    # A routing hint: a model without routes has one pipeline for every task and modality.
+    for hint in ("task", "modality"):
+        kwargs.pop(hint, None)
+    if kwargs:
+        raise ValueError(
+            "SentenceTransformer.encode() has been called with additional keyword arguments that this model "
+            f"does not use: {sorted(kwargs)}. As per SentenceTransformer.get_model_kwargs(), "
+            + (
+                f"the valid additional keyword arguments are: {sorted(accepted)}."
+                if accepted
+                else "this model does not accept any additional keyword arguments."
+            )
+        )
+    return forward_kwargs
+
+
+def check_encode_options(batch_size: int, precision: str, output_value: OutputValue) -> None:
+    """Refuse an encode call's batch size, precision or output value before any work is done.
+
+    Raises:
+        ValueError: naming the argument and the values it takes.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"Precision {precision!r} is not supported; choose from {PRECISIONS}")
+    if output_value not in ("sentence_embedding", "token_embeddings", None):
+        raise ValueError(f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None")
 
 
 @torch.inference_mode()

@@ -16,7 +16,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentvec.encode_batches import OutputValue, convert_embeddings, embed, empty_embeddings, split_outputs
+from sentvec.encode_batches import (
+    OutputValue,
+    check_encode_options,
+    convert_embeddings,
+    embed,
+    empty_embeddings,
+    split_outputs,
+    take_forward_kwargs,
+)
 from sentvec.extensions import provider
 from sentvec.inputs import check_texts, modality, modality_problem
 from sentvec.model_card import PLACEHOLDER_MODEL_ID, ModelCardData, generate_model_card, revision_of
@@ -35,7 +43,7 @@ from sentvec.modules.use import UniversalSentenceEncoder
 from sentvec.paths import write_json
 from sentvec.similarity import ArrayLike, SimilarityFunction
 from sentvec.store import resolve_model_folder
-from sentvec.types import PRECISIONS, Backend, Precision
+from sentvec.types import BACKENDS, PRECISIONS, Backend, Precision  # noqa: F401 - BACKENDS, PRECISIONS read from here
 
 logger = logging.getLogger(__name__)
 
@@ -348,29 +356,10 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
             if inputs is not None:
                 raise ValueError("pass the texts once: as inputs or as sentences, not both")
             inputs = kwargs.pop("sentences")
-        accepted = set(self.get_model_kwargs())
-        forward_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in accepted}
-        # A routing hint: a model without routes has one pipeline for every task and modality.
-        for hint in ("task", "modality"):
-            kwargs.pop(hint, None)
+        forward_kwargs = take_forward_kwargs(kwargs, self.get_model_kwargs())
         if precision is None:
             precision = "float32"
-        if kwargs:
-            raise ValueError(
-                "SentenceTransformer.encode() has been called with additional keyword arguments that this model "
-                f"does not use: {sorted(kwargs)}. As per SentenceTransformer.get_model_kwargs(), "
-                + (
-                    f"the valid additional keyword arguments are: {sorted(accepted)}."
-                    if accepted
-                    else "this model does not accept any additional keyword arguments."
-                )
-            )
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"Precision {precision!r} is not supported; choose from {PRECISIONS}")
-        if output_value not in ("sentence_embedding", "token_embeddings", None):
-            raise ValueError(f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None")
+        check_encode_options(batch_size, precision, output_value)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
         if convert_to_tensor:
@@ -384,25 +373,13 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
         prompt = self._resolve_prompt(prompt, prompt_name)
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
         if pool is not None or isinstance(device, list):
-            if output_value != "sentence_embedding":
-                raise ValueError(
-                    "multi-process encoding gives sentence embeddings only; use output_value='sentence_embedding'"
-                )
             options = {
                 "prompt": prompt,
                 "batch_size": batch_size,
                 "normalize_embeddings": normalize_embeddings,
                 "truncate_dim": truncate_dim,
             }
-            matrix = (
-                torch.from_numpy(
-                    provider("pool", "multiprocess").encode_on_pool(
-                        self, texts, pool, device, chunk_size, show_progress_bar, options
-                    )
-                )
-                if texts
-                else self._empty(truncate_dim)
-            )
+            matrix = self._encode_on_pool(texts, pool, device, chunk_size, show_progress_bar, output_value, options)
         else:
             if device is not None:
                 self.to(device)
