@@ -2,6 +2,11 @@
 
 Drop-in for ``sentence_transformers.SentenceTransformer``: same constructor, ``encode()`` arguments,
 defaults and return types, and the same model folder format (``modules.json`` in and out).
+
+This file reads top-down: constructor, the pipeline's properties, encode, similarity, save. The rest lives
+beside it: prompts, similarity name and ``truncate_dim`` in :mod:`sentvec.model_settings`, the batching
+loop and result shaping in :mod:`sentvec.encode_batches`, folder load/save in :mod:`sentvec.model_folder`,
+and the hand-overs to features (pools, classifier, training) in :mod:`sentvec.model_features`.
 """
 
 from __future__ import annotations
@@ -438,8 +443,12 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
         ``corpus``) prompt when it has one, and its ``document`` route when it has a Router."""
         return self._encode_role("document", DOCUMENT_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
 
-    # How a batch's features become one result per text (SparseEncoder overrides both).
-    _outputs = staticmethod(split_outputs)
+    # How a batch's features become one result per text, and the result of no texts: SparseEncoder overrides both.
+    @staticmethod
+    def _outputs(
+        out: dict[str, Any], count: int, output_value: OutputValue, truncate_dim: int | None, normalize: bool
+    ) -> list[Any]:
+        return split_outputs(out, count, output_value, truncate_dim, normalize)
 
     def _empty(self, truncate_dim: int | None) -> Tensor:
         """The (0, dim) result of an encode of no texts."""
