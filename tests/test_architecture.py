@@ -33,6 +33,7 @@ CORE = (
     "sentvec.model_folder",
     "sentvec.encode_batches",
     "sentvec.model_features",
+    "sentvec.model_settings",
     "sentvec.model",
     "sentvec.extensions",
     "sentvec.store",

@@ -1,4 +1,5 @@
-"""The batching loop under ``SentenceTransformer.encode``: texts in, one result per text out, in input order.
+"""The batching loop under ``SentenceTransformer.encode``: texts in, one result per text out, in input order,
+then the results as the caller asked for them (a numpy array, a tensor or a list, quantized or not).
 
 Texts for a Transformer are tokenized up front in chunks, sorted by token count and packed into batches of
 a fixed token budget; a static model takes one bag of token ids per chunk; any other pipeline goes through
@@ -15,7 +16,8 @@ import torch
 from torch import Tensor
 
 from sentvec.modules import StaticEmbedding, Transformer, UniversalSentenceEncoder
-from sentvec.types import InputsTruncatedWarning
+from sentvec.quantization import quantize_embeddings
+from sentvec.types import PRECISIONS, InputsTruncatedWarning, Precision
 
 # Warnings keep the logger name users filter on (sentvec.model).
 logger = logging.getLogger("sentvec.model")
@@ -70,6 +72,47 @@ class EncodingModel(Protocol):
     ) -> list[Any]: ...
 
     def _prompt_length(self, prompt: str) -> int | None: ...
+
+
+def take_forward_kwargs(kwargs: dict[str, Any], accepted: list[str]) -> dict[str, Any]:
+    """Pop from an encode call's extra ``kwargs`` those the modules take (``accepted``, their
+    ``forward_kwargs``) and the routing hints a model without routes ignores (``task``, ``modality``).
+
+    Returns:
+        The keyword arguments to pass on to the modules.
+
+    Raises:
+        ValueError: ``kwargs`` holds anything else, naming what the model takes.
+    """
+    forward_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in accepted}
+    # A routing hint: a model without routes has one pipeline for every task and modality.
+    for hint in ("task", "modality"):
+        kwargs.pop(hint, None)
+    if kwargs:
+        raise ValueError(
+            "SentenceTransformer.encode() has been called with additional keyword arguments that this model "
+            f"does not use: {sorted(kwargs)}. As per SentenceTransformer.get_model_kwargs(), "
+            + (
+                f"the valid additional keyword arguments are: {sorted(accepted)}."
+                if accepted
+                else "this model does not accept any additional keyword arguments."
+            )
+        )
+    return forward_kwargs
+
+
+def check_encode_options(batch_size: int, precision: str, output_value: OutputValue) -> None:
+    """Refuse an encode call's batch size, precision or output value before any work is done.
+
+    Raises:
+        ValueError: naming the argument and the values it takes.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"Precision {precision!r} is not supported; choose from {PRECISIONS}")
+    if output_value not in ("sentence_embedding", "token_embeddings", None):
+        raise ValueError(f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None")
 
 
 @torch.inference_mode()
@@ -220,3 +263,77 @@ def _embed_static(
         features = {k: v.to(model.device) for k, v in model[0].tokenize(chunk).items()}
         results.extend(model._outputs(model(features), len(chunk), output_value, truncate_dim, normalize))
     return results
+
+
+def split_outputs(
+    out: dict[str, Any], count: int, output_value: OutputValue, truncate_dim: int | None, normalize: bool
+) -> list[Any]:
+    """Split a batch's features into one result per text, as ``output_value`` asks.
+
+    Args:
+        out: the features the pipeline returned for ``count`` texts.
+        count: the texts in the batch.
+        output_value: ``"sentence_embedding"`` (one vector each), ``"token_embeddings"`` (one (tokens, dim)
+            tensor each, padding removed) or None (one features dict each).
+        truncate_dim: keep the first this many dimensions of the sentence embeddings (None: all).
+        normalize: scale the sentence embeddings to unit length.
+
+    Returns:
+        One result per text, in batch order, on the CPU for sentence embeddings.
+    """
+    if output_value == "sentence_embedding":
+        vectors = out["sentence_embedding"]
+        if truncate_dim is not None:
+            vectors = vectors[:, :truncate_dim]
+        if normalize:
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        return list(vectors.cpu())
+    if output_value == "token_embeddings":
+        lengths = out["attention_mask"].sum(dim=1).tolist()
+        return [t[:n] for t, n in zip(out["token_embeddings"], lengths)]
+    if "sentence_embedding" in out and (truncate_dim is not None or normalize):
+        vectors = out["sentence_embedding"]
+        vectors = vectors[:, :truncate_dim] if truncate_dim is not None else vectors
+        out = {
+            **out,
+            "sentence_embedding": torch.nn.functional.normalize(vectors, p=2, dim=1) if normalize else vectors,
+        }
+    return [  # output_value None: every feature, per text
+        {k: v[row] if isinstance(v, Tensor) and v.dim() and v.shape[0] == count else v for k, v in out.items()}
+        for row in range(count)
+    ]
+
+
+def empty_embeddings(dim: int | None, truncate_dim: int | None) -> Tensor:
+    """The (0, dim) float32 matrix an encode of no texts returns (``dim`` cut to ``truncate_dim``)."""
+    width = dim or 0
+    if truncate_dim:
+        width = min(width, truncate_dim)
+    return torch.empty((0, width), dtype=torch.float32)
+
+
+def convert_embeddings(
+    matrix: Tensor, precision: Precision, convert_to_numpy: bool, convert_to_tensor: bool
+) -> np.ndarray | Tensor | list[Tensor]:
+    """The (N, dim) sentence embeddings as ``encode`` returns them.
+
+    Args:
+        matrix: the embeddings, one row per text.
+        precision: ``float32`` keeps them; any other precision quantizes them.
+        convert_to_numpy: a numpy array (half precision widened to float32).
+        convert_to_tensor: one tensor; when neither this nor ``convert_to_numpy``, a list of rows.
+
+    Returns:
+        The array, tensor or list of rows.
+    """
+    result: Any = matrix
+    if precision != "float32" and len(matrix):
+        result = quantize_embeddings(matrix, precision=precision)
+        result = torch.from_numpy(result) if not convert_to_numpy else result
+    elif convert_to_numpy:
+        result = (
+            matrix.float().cpu().numpy() if matrix.dtype in (torch.float16, torch.bfloat16) else matrix.cpu().numpy()
+        )
+    if not convert_to_numpy and not convert_to_tensor:
+        result = list(result)
+    return result

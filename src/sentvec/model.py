@@ -2,15 +2,18 @@
 
 Drop-in for ``sentence_transformers.SentenceTransformer``: same constructor, ``encode()`` arguments,
 defaults and return types, and the same model folder format (``modules.json`` in and out).
+
+This file reads top-down: constructor, the pipeline's properties, encode, similarity, save. The rest lives
+beside it: prompts, similarity name and ``truncate_dim`` in :mod:`sentvec.model_settings`, the batching
+loop and result shaping in :mod:`sentvec.encode_batches`, folder load/save in :mod:`sentvec.model_folder`,
+and the hand-overs to features (pools, classifier, training) in :mod:`sentvec.model_features`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +21,39 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentvec.encode_batches import OutputValue, embed
+from sentvec.encode_batches import (
+    OutputValue,
+    check_encode_options,
+    convert_embeddings,
+    embed,
+    empty_embeddings,
+    split_outputs,
+    take_forward_kwargs,
+)
 from sentvec.extensions import provider
 from sentvec.inputs import check_texts, modality, modality_problem
 from sentvec.model_card import PLACEHOLDER_MODEL_ID, ModelCardData, generate_model_card, revision_of
 from sentvec.model_features import FeatureMethods
 from sentvec.model_folder import load_folder, staged_save, write_settings
+from sentvec.model_settings import (
+    DOCUMENT_PROMPT_NAMES,
+    QUERY_PROMPT_NAMES,
+    ModelSettings,
+    check_backend,
+    resolve_token,
+    weights_dtype,
+)
 from sentvec.modules import Pooling, Router, StaticEmbedding, Transformer, type_name
 from sentvec.modules.use import UniversalSentenceEncoder
 from sentvec.paths import write_json
-from sentvec.quantization import quantize_embeddings
 from sentvec.similarity import ArrayLike, SimilarityFunction
 from sentvec.store import resolve_model_folder
-from sentvec.types import BACKENDS, PRECISIONS, Backend, Precision
+from sentvec.types import BACKENDS, PRECISIONS, Backend, Precision  # noqa: F401 - BACKENDS, PRECISIONS read from here
 
 logger = logging.getLogger(__name__)
 
-_QUERY_PROMPT_NAMES = ("query",)
-_DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 
-
-class SentenceTransformer(FeatureMethods, nn.Sequential):
+class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
     """Load or assemble a sentence embedding model and encode texts with it.
 
     Args:
@@ -63,11 +78,6 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
             the model directly (training, ``model(features)``) always runs torch.
     """
 
-    # similarity_fn_name values a single-vector model supports (SimilarityFunction may list more).
-    SUPPORTED_SIMILARITY_FN_NAMES: tuple[str, ...] = ("cosine", "dot", "euclidean", "manhattan")
-    # What similarity() uses when neither the caller nor the model folder names a function.
-    default_similarity_fn_name: str = "cosine"
-
     def __init__(
         self,
         model_name_or_path: str | os.PathLike[str] | None = None,
@@ -90,23 +100,8 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         use_auth_token: bool | str | None = None,
         _module_classes: dict[str, type] | None = None,
     ) -> None:
-        if use_auth_token is not None:
-            if token is not None:
-                raise ValueError(
-                    "Both `token` and `use_auth_token` were given; pass only `token` "
-                    "(`use_auth_token` is its deprecated name)"
-                )
-            warnings.warn(
-                "The `use_auth_token` argument is deprecated; use `token` instead", FutureWarning, stacklevel=2
-            )
-            token = use_auth_token
-        if backend not in BACKENDS:
-            raise ValueError(f"backend={backend!r} is not available in sentvec; choose from {list(BACKENDS)}")
-        if backend != "torch" and (model_kwargs or {}).get("file_name"):
-            raise ValueError(
-                "model_kwargs['file_name'] is not supported: sentvec exports and caches its own ONNX graph; "
-                "leave file_name out (backend='int8' gives the quantized graph)"
-            )
+        token = resolve_token(token, use_auth_token)
+        check_backend(backend, model_kwargs)
         settings: dict[str, Any] = {}
         self.trust_remote_code = trust_remote_code
         if modules is not None and model_name_or_path is not None:
@@ -146,25 +141,11 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
             if not Path(str(model_name_or_path)).expanduser().exists():
                 self.model_card_data.set_base_model(str(model_name_or_path), revision_of(folder, revision))
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
-        self.prompts: dict[str, str] = dict(prompts or {})  # the caller's win; None: take the model's
-        self.default_prompt_name = default_prompt_name
-        self._parse_model_config(settings)
-        # Every model has a query and a document prompt, empty unless the model or the caller sets one.
-        self.prompts = {"query": "", "document": "", **{k: v for k, v in self.prompts.items() if v is not None}}
-        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
-            raise ValueError(
-                f"Default prompt name '{self.default_prompt_name}' not found in the configured prompts "
-                f"dictionary with keys {list(self.prompts)}."
-            )
-        if similarity_fn_name is not None or getattr(self, "_similarity_fn_name", None) is None:
-            self.similarity_fn_name = similarity_fn_name or self.default_similarity_fn_name
-        self.truncate_dim = truncate_dim
+        self._init_settings(settings, prompts, default_prompt_name, similarity_fn_name, truncate_dim)
         self._warned_truncation = False
         self._warned_unknown = False
-        dtype = (model_kwargs or {}).get("torch_dtype") or (model_kwargs or {}).get("dtype")
-        if isinstance(dtype, str) and dtype != "auto":
-            dtype = getattr(torch, dtype)
-        if isinstance(dtype, torch.dtype):
+        dtype = weights_dtype(model_kwargs)
+        if dtype is not None:
             self.to(dtype)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -200,51 +181,6 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         """Where the model's weights are."""
         first = next(self.parameters(), None)
         return first.device if first is not None else torch.device("cpu")
-
-    @property
-    def similarity_fn_name(self) -> str:
-        """The name of the function :meth:`similarity` uses: cosine, dot, euclidean or manhattan."""
-        return self._similarity_fn_name
-
-    @similarity_fn_name.setter
-    def similarity_fn_name(self, value: str | SimilarityFunction) -> None:
-        try:
-            function = SimilarityFunction(value)
-        except ValueError:
-            function = None
-        if function is not None and function.value not in self.SUPPORTED_SIMILARITY_FN_NAMES:
-            raise ValueError(
-                f"similarity_fn_name={value!r} scores multi-vector (per-token) embeddings, as a MultiVectorEncoder "
-                f"(ColBERT-style) model gives; a single-vector model supports {list(self.SUPPORTED_SIMILARITY_FN_NAMES)}"
-            )
-        if function is None:
-            raise ValueError(
-                f"similarity_fn_name={value!r} is unknown for a single-vector model; choose from "
-                f"{list(self.SUPPORTED_SIMILARITY_FN_NAMES)}"
-            ) from None
-        self._similarity_fn_name = function.value
-        self._similarity = SimilarityFunction.to_similarity_fn(function)
-        self._similarity_pairwise = SimilarityFunction.to_similarity_pairwise_fn(function)
-
-    def _parse_model_config(self, config: dict[str, Any]) -> None:
-        """Take the settings of a model folder's ``config_sentence_transformers.json`` where the caller set
-        none: its prompts fill the names not given (or given as None), its default prompt name and its
-        similarity function apply when unset. A multi-vector similarity name is skipped with a warning."""
-        for name, text in (config.get("prompts") or {}).items():
-            if self.prompts.get(name) is None:
-                self.prompts[name] = text
-        if self.default_prompt_name is None and config.get("default_prompt_name"):
-            self.default_prompt_name = config["default_prompt_name"]
-        saved = config.get("similarity_fn_name")
-        if saved and getattr(self, "_similarity_fn_name", None) is None:
-            if saved in self.SUPPORTED_SIMILARITY_FN_NAMES:
-                self.similarity_fn_name = saved
-            else:
-                logger.warning(
-                    "the model's config names similarity_fn_name=%r, which a single-vector model cannot "
-                    "use; keeping the default",
-                    saved,
-                )
 
     @property
     def modalities(self) -> list[str]:
@@ -403,15 +339,7 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         """
         processing = kwargs.pop("processing_kwargs", None)
         if processing:
-            max_length = (processing.get("text") or {}).get("max_length") if isinstance(processing, dict) else None
-            if not isinstance(max_length, int):
-                raise ValueError(
-                    "processing_kwargs supports {'text': {'max_length': N}} (a per-call max_seq_length); "
-                    f"got {processing!r}"
-                )
-            previous = self.max_seq_length
-            self.max_seq_length = min(max_length, previous) if previous else max_length
-            try:
+            with self._processing_limits(processing):
                 return self.encode(
                     inputs,
                     prompt_name,
@@ -429,35 +357,14 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
                     chunk_size,
                     **kwargs,
                 )
-            finally:
-                self.max_seq_length = previous
         if "sentences" in kwargs:
             if inputs is not None:
                 raise ValueError("pass the texts once: as inputs or as sentences, not both")
             inputs = kwargs.pop("sentences")
-        accepted = set(self.get_model_kwargs())
-        forward_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in accepted}
-        # A routing hint: a model without routes has one pipeline for every task and modality.
-        for hint in ("task", "modality"):
-            kwargs.pop(hint, None)
+        forward_kwargs = take_forward_kwargs(kwargs, self.get_model_kwargs())
         if precision is None:
             precision = "float32"
-        if kwargs:
-            raise ValueError(
-                "SentenceTransformer.encode() has been called with additional keyword arguments that this model "
-                f"does not use: {sorted(kwargs)}. As per SentenceTransformer.get_model_kwargs(), "
-                + (
-                    f"the valid additional keyword arguments are: {sorted(accepted)}."
-                    if accepted
-                    else "this model does not accept any additional keyword arguments."
-                )
-            )
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"Precision {precision!r} is not supported; choose from {PRECISIONS}")
-        if output_value not in ("sentence_embedding", "token_embeddings", None):
-            raise ValueError(f"output_value={output_value!r}; choose 'sentence_embedding', 'token_embeddings' or None")
+        check_encode_options(batch_size, precision, output_value)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
         if convert_to_tensor:
@@ -471,25 +378,13 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         prompt = self._resolve_prompt(prompt, prompt_name)
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
         if pool is not None or isinstance(device, list):
-            if output_value != "sentence_embedding":
-                raise ValueError(
-                    "multi-process encoding gives sentence embeddings only; use output_value='sentence_embedding'"
-                )
             options = {
                 "prompt": prompt,
                 "batch_size": batch_size,
                 "normalize_embeddings": normalize_embeddings,
                 "truncate_dim": truncate_dim,
             }
-            matrix = (
-                torch.from_numpy(
-                    provider("pool", "multiprocess").encode_on_pool(
-                        self, texts, pool, device, chunk_size, show_progress_bar, options
-                    )
-                )
-                if texts
-                else self._empty(truncate_dim)
-            )
+            matrix = self._encode_on_pool(texts, pool, device, chunk_size, show_progress_bar, output_value, options)
         else:
             if device is not None:
                 self.to(device)
@@ -508,18 +403,7 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
                 return embeddings[0] if single else embeddings
             matrix = torch.stack(embeddings) if embeddings else self._empty(truncate_dim)
 
-        result: Any = matrix
-        if precision != "float32" and len(matrix):
-            result = quantize_embeddings(matrix, precision=precision)
-            result = torch.from_numpy(result) if not convert_to_numpy else result
-        elif convert_to_numpy:
-            result = (
-                matrix.float().cpu().numpy()
-                if matrix.dtype in (torch.float16, torch.bfloat16)
-                else matrix.cpu().numpy()
-            )
-        if not convert_to_numpy and not convert_to_tensor:
-            result = list(result)
+        result = convert_embeddings(matrix, precision, convert_to_numpy, convert_to_tensor)
         return result[0] if single else result
 
     def encode_query(
@@ -531,7 +415,7 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
     ) -> Any:
         """:meth:`encode` for search queries: uses the model's ``query`` prompt when it has one, and its
         ``query`` route when it has a :class:`~sentvec.modules.Router`."""
-        return self._encode_role("query", _QUERY_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
+        return self._encode_role("query", QUERY_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
 
     def _encode_role(
         self,
@@ -544,8 +428,7 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
     ) -> Any:
         if inputs is None and "sentences" in kwargs:
             inputs = kwargs.pop("sentences")
-        if prompt is None and prompt_name is None:
-            prompt_name = next((n for n in prompt_names if n in self.prompts), None)
+        prompt_name = self._role_prompt_name(prompt_names, prompt_name, prompt)
         kwargs.setdefault("task", task)
         return self.encode(inputs=inputs, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
@@ -558,57 +441,18 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
     ) -> Any:
         """:meth:`encode` for documents to search: uses the model's ``document`` (or ``passage``,
         ``corpus``) prompt when it has one, and its ``document`` route when it has a Router."""
-        return self._encode_role("document", _DOCUMENT_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
+        return self._encode_role("document", DOCUMENT_PROMPT_NAMES, inputs, prompt_name, prompt, kwargs)
 
+    # How a batch's features become one result per text, and the result of no texts: SparseEncoder overrides both.
     @staticmethod
     def _outputs(
         out: dict[str, Any], count: int, output_value: OutputValue, truncate_dim: int | None, normalize: bool
     ) -> list[Any]:
-        """Split a batch's features into one result per text, as ``output_value`` asks."""
-        if output_value == "sentence_embedding":
-            vectors = out["sentence_embedding"]
-            if truncate_dim is not None:
-                vectors = vectors[:, :truncate_dim]
-            if normalize:
-                vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
-            return list(vectors.cpu())
-        if output_value == "token_embeddings":
-            lengths = out["attention_mask"].sum(dim=1).tolist()
-            return [t[:n] for t, n in zip(out["token_embeddings"], lengths)]
-        if "sentence_embedding" in out and (truncate_dim is not None or normalize):
-            vectors = out["sentence_embedding"]
-            vectors = vectors[:, :truncate_dim] if truncate_dim is not None else vectors
-            out = {
-                **out,
-                "sentence_embedding": torch.nn.functional.normalize(vectors, p=2, dim=1) if normalize else vectors,
-            }
-        return [  # output_value None: every feature, per text
-            {k: v[row] if isinstance(v, Tensor) and v.dim() and v.shape[0] == count else v for k, v in out.items()}
-            for row in range(count)
-        ]
+        return split_outputs(out, count, output_value, truncate_dim, normalize)
 
     def _empty(self, truncate_dim: int | None) -> Tensor:
-        dim = self.get_embedding_dimension() or 0
-        if truncate_dim:
-            dim = min(dim, truncate_dim)
-        return torch.empty((0, dim), dtype=torch.float32)
-
-    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
-        if prompt is not None:
-            if prompt_name is not None:
-                logger.warning(
-                    "Provide either a `prompt`, a `prompt_name`, or neither, but not both. "
-                    "Ignoring the `prompt_name` in favor of `prompt`."
-                )
-            return prompt
-        name = prompt_name or self.default_prompt_name
-        if name is None:
-            return None
-        if name not in self.prompts:
-            raise ValueError(
-                f"Prompt name '{name}' not found in the configured prompts dictionary with keys {list(self.prompts)}."
-            )
-        return self.prompts[name] or None
+        """The (0, dim) result of an encode of no texts."""
+        return empty_embeddings(self.get_embedding_dimension(), truncate_dim)
 
     def _prompt_length(self, prompt: str) -> int | None:
         """How many tokens ``prompt`` adds before a text (its tokens without the closing special token),
@@ -617,15 +461,6 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
         if not isinstance(first, Transformer | UniversalSentenceEncoder):
             return None
         return int(first.tokenize([prompt])["attention_mask"].sum().item()) - 1
-
-    @contextmanager
-    def truncate_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
-        """Within the ``with`` block, :meth:`encode` keeps the first ``truncate_dim`` dimensions."""
-        previous, self.truncate_dim = self.truncate_dim, truncate_dim
-        try:
-            yield
-        finally:
-            self.truncate_dim = previous
 
     def set_pooling_include_prompt(self, include_prompt: bool) -> None:
         """Whether Pooling steps count the prompt's tokens (instruction models leave them out)."""
@@ -684,15 +519,6 @@ class SentenceTransformer(FeatureMethods, nn.Sequential):
             write_settings(staging, self._settings())
             if create_model_card:
                 (staging / "README.md").write_text(self._card_text(model_name), encoding="utf-8")
-
-    def _settings(self) -> dict[str, Any]:
-        """What ``config_sentence_transformers.json`` records of this model (besides the versions)."""
-        return {
-            "prompts": self.prompts,
-            "default_prompt_name": self.default_prompt_name,
-            "similarity_fn_name": self.similarity_fn_name,
-            "model_type": "SentenceTransformer",
-        }
 
     save_pretrained = save  # the Hugging Face name, used by some sentence-transformers code
 

@@ -26,6 +26,7 @@ class FeatureMethods:
     encode: Callable[..., Any]
     tokenize: Callable[..., dict[str, Any]]
     max_seq_length: int | None
+    _empty: Callable[[int | None], Tensor]
 
     def is_singular_input(self, inputs: Any) -> bool:
         """Whether ``inputs`` is one input (a string, or one conversation of role/content dicts) rather than a batch."""
@@ -73,6 +74,34 @@ class FeatureMethods:
     def stop_multi_process_pool(pool: dict[str, Any]) -> None:
         """Stop the workers of a pool from :meth:`start_multi_process_pool`."""
         provider("pool", "multiprocess").stop_multi_process_pool(pool)
+
+    def _encode_on_pool(
+        self,
+        texts: list[str],
+        pool: dict[str, Any] | None,
+        devices: Any,
+        chunk_size: int | None,
+        show_progress_bar: bool,
+        output_value: str | None,
+        options: dict[str, Any],
+    ) -> Tensor:
+        """The (N, dim) sentence embeddings of ``texts`` from the workers of ``pool`` (or of a pool started
+        for this call on ``devices``, a list of devices); ``options``: encode()'s prompt, batch_size,
+        normalize_embeddings and truncate_dim.
+
+        Raises:
+            ValueError: ``output_value`` asks for anything but sentence embeddings.
+        """
+        if output_value != "sentence_embedding":
+            raise ValueError(
+                "multi-process encoding gives sentence embeddings only; use output_value='sentence_embedding'"
+            )
+        if not texts:
+            return self._empty(options["truncate_dim"])
+        pooled = provider("pool", "multiprocess").encode_on_pool(
+            self, texts, pool, devices, chunk_size, show_progress_bar, options
+        )
+        return torch.from_numpy(pooled)
 
     def encode_multi_process(
         self,
