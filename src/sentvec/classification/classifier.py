@@ -57,7 +57,7 @@ class SentenceClassifier:
 
     def __init__(
         self,
-        model: Any,
+        model: SentenceTransformer,
         head: str = "logistic",
         multi_label: bool = False,
         *,
@@ -277,13 +277,14 @@ class SentenceClassifier:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         show = self.show_progress_bar
-        return self.model.encode(
+        embeddings = self.model.encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=self.normalize_embeddings,
             convert_to_numpy=True,
             show_progress_bar=show,
         )
+        return np.asarray(embeddings)  # already one matrix (convert_to_numpy); typed as such, no copy
 
     # ------------------------------------------------------------------ saving
 
@@ -323,7 +324,9 @@ class SentenceClassifier:
                 self.model.save(staging / MODEL_DIR, create_model_card=False)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], model: Any = None, device: str | None = None) -> SentenceClassifier:
+    def load(
+        cls, path: str | os.PathLike[str], model: SentenceTransformer | None = None, device: str | None = None
+    ) -> SentenceClassifier:
         """Load a classifier written by :meth:`save`.
 
         Args:

@@ -4,17 +4,20 @@ relevance labels (0/1, or soft 0-1), MSE for scores, cross-entropy for classes."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
 from sentvec.training.data import Columns, labels_tensor
 
+if TYPE_CHECKING:  # the model imports these losses; the type is only for signatures
+    from sentvec.cross_encoder.model import CrossEncoder
+
 
 class PairCollator:
     """Rows -> ``([pair features], labels)``: the two text columns tokenized together as pairs."""
 
-    def __init__(self, model: Any, text_columns: list[str], label_column: str | None) -> None:
+    def __init__(self, model: CrossEncoder, text_columns: list[str], label_column: str | None) -> None:
         if len(text_columns) != 2:
             raise ValueError(f"a CrossEncoder trains on two text columns (and a label), got {text_columns}")
         if label_column is None:
@@ -37,7 +40,9 @@ class BinaryCrossEntropyLoss(nn.Module):
         pos_weight: weight of the positive class, for unbalanced data.
     """
 
-    def __init__(self, model: Any, activation_fn: nn.Module | None = None, pos_weight: Tensor | None = None) -> None:
+    def __init__(
+        self, model: CrossEncoder, activation_fn: nn.Module | None = None, pos_weight: Tensor | None = None
+    ) -> None:
         super().__init__()
         if model.num_labels != 1:
             raise ValueError(f"BinaryCrossEntropyLoss needs a CrossEncoder with num_labels=1, not {model.num_labels}")
@@ -55,7 +60,7 @@ class MSELoss(nn.Module):
     """Mean squared error between the (activated) logits and gold scores. Args: model, activation_fn
     (default identity: regress the logit itself)."""
 
-    def __init__(self, model: Any, activation_fn: nn.Module | None = None) -> None:
+    def __init__(self, model: CrossEncoder, activation_fn: nn.Module | None = None) -> None:
         super().__init__()
         self.model = model
         self.activation_fn = activation_fn if activation_fn is not None else nn.Identity()
@@ -72,7 +77,7 @@ class MSELoss(nn.Module):
 class CrossEntropyLoss(nn.Module):
     """Cross-entropy over ``num_labels`` classes with integer labels."""
 
-    def __init__(self, model: Any, activation_fn: nn.Module | None = None) -> None:
+    def __init__(self, model: CrossEncoder, activation_fn: nn.Module | None = None) -> None:
         super().__init__()
         self.model = model
         self.activation_fn = activation_fn if activation_fn is not None else nn.Identity()
@@ -86,7 +91,7 @@ class CrossEntropyLoss(nn.Module):
 class _TorchLoss(nn.Module):
     """An ``nn.*Loss`` of the old ``fit(loss_fct=...)`` API applied to the logits."""
 
-    def __init__(self, model: Any, loss_fct: nn.Module) -> None:
+    def __init__(self, model: CrossEncoder, loss_fct: nn.Module) -> None:
         super().__init__()
         self.model, self.loss_fct = model, loss_fct
 
@@ -97,7 +102,7 @@ class _TorchLoss(nn.Module):
         return self.loss_fct(logits, labels)
 
 
-def wrap_torch_loss(model: Any, loss_fct: nn.Module) -> nn.Module:
+def wrap_torch_loss(model: CrossEncoder, loss_fct: nn.Module) -> nn.Module:
     """Our losses pass through; a plain torch loss is applied to the logits."""
     if isinstance(loss_fct, (BinaryCrossEntropyLoss, MSELoss, CrossEntropyLoss)):
         return loss_fct
