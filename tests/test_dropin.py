@@ -66,6 +66,31 @@ def test_router_routes_queries_and_documents(tiny_folder: Path, tmp_path: Path) 
     assert np.allclose(loaded.encode_query(TEXTS), model.encode_query(TEXTS), atol=1e-5)
 
 
+def test_router_looks_routes_up_in_its_sub_modules(tiny_folder: Path) -> None:
+    # sentence-transformers' tests swap sub_modules for a ModuleDict that records lookups: routing must go
+    # through it (not through a copy), so the route taken is observable.
+    from torch import nn
+
+    from sentvec.modules import Router
+
+    base = SentenceTransformer(str(tiny_folder), device="cpu")
+    router = Router({"query": [base[0], base[1]], "document": [base[0], base[1]]})
+    seen: list[str] = []
+
+    class Recording(nn.ModuleDict):
+        def __getitem__(self, key: str) -> nn.Module:
+            seen.append(key)
+            return super().__getitem__(key)
+
+    router.sub_modules = Recording(dict(router.sub_modules.items()))
+    model = SentenceTransformer(modules=[router], device="cpu")
+    model.encode_document(TEXTS)
+    assert "document" in seen and "query" not in seen
+    seen.clear()
+    model.encode_query(TEXTS)
+    assert "query" in seen and "document" not in seen
+
+
 def test_third_party_module_needs_trust_remote_code(tiny_folder: Path, tmp_path: Path) -> None:
     base = SentenceTransformer(str(tiny_folder), device="cpu")
     model = SentenceTransformer(modules=[base[0], base[1], _Scale(scale=2.0)], device="cpu")

@@ -159,7 +159,7 @@ class Router(InputModule):
             task = task or tasks.pop()
             inputs = [next(iter(item.values())) for item in inputs]
         route = self._resolve_route(task, modality or "text")
-        first = self._routes()[route][0]
+        first = self._route(route)[0]
         if hasattr(first, "preprocess"):
             features = first.preprocess(inputs, prompt=prompt)
         else:
@@ -186,10 +186,15 @@ class Router(InputModule):
         call_kwargs = {"task": task, "modality": modality, **kwargs} if task is not None else {**kwargs}
         if modality is not None and "modality" not in call_kwargs:
             call_kwargs["modality"] = modality
-        for module in self._routes()[route]:
+        for module in self._route(route):
             accepted: set[str] = getattr(module, "forward_kwargs", set())
             features = module(features, **{k: v for k, v in call_kwargs.items() if k in accepted})
         return features
+
+    def _route(self, name: str) -> Any:
+        """The modules of route ``name``, looked up in ``sub_modules`` itself (a subclass of ModuleDict that
+        watches lookups, as sentence-transformers' tests use, sees each one)."""
+        return self.sub_modules[name]
 
     def _routes(self) -> dict[str, Any]:
         """Route name -> its modules (an ``nn.Sequential``), typed loosely: routed steps are any module."""
