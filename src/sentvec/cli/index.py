@@ -208,19 +208,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
         args.corpus,
         model,
         args.out,
-        format=args.format,
-        text_field=args.text_field,
-        id_field=args.id_field or None,
-        precision=args.precision,
-        normalize=not args.no_normalize,
-        truncate_dim=args.truncate_dim,
-        prompt_name=args.prompt_name,
-        chunk_size=args.chunk_size,
-        batch_size=args.batch_size,
-        ann=args.ann,
-        overwrite=args.overwrite,
-        show_progress_bar=not (args.no_progress or args.quiet),
-        **_bm25_options(args),
+        **_build_options(args),
     )
     if index.manifest.get("bm25"):
         note(
@@ -247,25 +235,13 @@ def cmd_index_build_ray(args: argparse.Namespace) -> int:
         args.model,
         args.out,
         address=args.ray or None,
-        format=args.format,
-        text_field=args.text_field,
-        id_field=args.id_field or None,
-        precision=args.precision,
-        normalize=not args.no_normalize,
-        truncate_dim=args.truncate_dim,
-        prompt_name=args.prompt_name,
-        shard_rows=args.chunk_size,
-        batch_size=args.batch_size,
         num_actors=args.actors,
         cpus_per_actor=args.cpus_per_actor,
         gpus_per_actor=args.gpus_per_actor,
-        ann=args.ann,
-        overwrite=args.overwrite,
-        show_progress_bar=not (args.no_progress or args.quiet),
         device=args.device,
         cache_folder=args.cache_folder,
         backend=args.backend,
-        **_bm25_options(args),
+        **_build_options(args),
     )
     for line in summary_lines(index.manifest["build"]):
         note(args, line)
@@ -338,6 +314,25 @@ def cmd_search(args: argparse.Namespace) -> int:
         for rank, hit in enumerate(hits, start=1):
             out(f"{rank}\t{hit['score']:.4f}\t{hit['id']}\t{hit['text']}")
     return 0
+
+
+def _build_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The index settings both builds (one process, or Ray) take from the command line, in one place."""
+    return {
+        "format": args.format,
+        "text_field": args.text_field,
+        "id_field": args.id_field or None,
+        "precision": args.precision,
+        "normalize": not args.no_normalize,
+        "truncate_dim": args.truncate_dim,
+        "prompt_name": args.prompt_name,
+        "chunk_size": args.chunk_size,
+        "batch_size": args.batch_size,
+        "ann": args.ann,
+        "overwrite": args.overwrite,
+        "show_progress_bar": not (args.no_progress or args.quiet),
+        **_bm25_options(args),
+    }
 
 
 def _bm25_options(args: argparse.Namespace) -> dict[str, Any]:
