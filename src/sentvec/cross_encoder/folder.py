@@ -12,11 +12,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import safetensors.torch
 import torch
@@ -25,7 +24,6 @@ from torch import Tensor, nn
 from sentvec._version import __version__
 from sentvec.config import EncoderConfig
 from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, ClassificationHead, head_style
-from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
 from sentvec.model_folder import staged_save, write_settings
@@ -297,66 +295,3 @@ def save_folder(
 
 
 # ---------------------------------------------------------------------- the Hub
-
-
-class Publishable(Protocol):
-    """A model :func:`push_to_hub` uploads: it saves itself as a folder and has a model card."""
-
-    model_card_data: CrossEncoderModelCardData
-
-    def save(self, path: str | os.PathLike[str], *, safe_serialization: bool | None = True) -> None:
-        """Write the model's folder to ``path``."""
-
-
-def push_to_hub(
-    model: Publishable,
-    repo_id: str,
-    *,
-    token: str | None = None,
-    private: bool | None = None,
-    safe_serialization: bool = True,
-    commit_message: str | None = None,
-    revision: str | None = None,
-    create_pr: bool = False,
-) -> str:
-    """Save ``model`` and upload it to the Hugging Face Hub as ``repo_id`` (needs ``huggingface_hub``).
-
-    ``revision`` uploads to that branch (created if missing); ``create_pr`` opens a pull request
-    instead of committing. The model card's ``model_id`` becomes ``repo_id`` when it has none.
-
-    Returns:
-        The commit's URL, or the pull request's.
-    """
-    try:
-        from huggingface_hub import HfApi
-    except ImportError as err:
-        raise ImportError(
-            "push_to_hub needs huggingface_hub: pip install huggingface_hub (or pip install -e '.[hub]' in the sentvec checkout)"
-        ) from err
-    api = HfApi(token=token)
-    url = api.create_repo(repo_id=repo_id, private=private, repo_type=None, exist_ok=True)
-    repo_id = getattr(url, "repo_id", None) or repo_id
-    if revision is not None:
-        api.create_branch(repo_id=repo_id, branch=revision, exist_ok=True)
-    if model.model_card_data.model_id is None:
-        model.model_card_data.model_id = repo_id
-    description = None
-    if create_pr:
-        description = (
-            "This pull request was automatically generated to add CrossEncoder compatibility with sentvec's "
-            "push_to_hub.\n\n## Usage\n\n```python\nfrom sentvec import CrossEncoder\n\n"
-            f'model = CrossEncoder("{repo_id}")\nscores = model.predict([("query", "document")])\n'
-            'ranking = model.rank("query", ["document one", "document two"])\n```\n\n'
-            f"## Full Model Architecture\n\n```\n{model}\n```\n"
-        )
-    with tempfile.TemporaryDirectory() as folder:
-        model.save(Path(folder) / "model", safe_serialization=safe_serialization)
-        info = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(Path(folder) / "model"),
-            commit_message=commit_message or "Add new CrossEncoder model",
-            commit_description=description,
-            revision=revision,
-            create_pr=create_pr,
-        )
-    return cast(str, info.pr_url if create_pr else info.commit_url)

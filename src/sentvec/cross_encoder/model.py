@@ -30,7 +30,6 @@ from sentvec.cross_encoder.folder import (
     folder_activation,
     load_activation,
     load_folder,
-    push_to_hub,
     save_folder,
 )
 from sentvec.cross_encoder.losses import (
@@ -42,6 +41,7 @@ from sentvec.cross_encoder.losses import (
 from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
 from sentvec.cross_encoder.scoring import call_max_length, check_pairs, score_batches
 from sentvec.extensions import provider
+from sentvec.store.upload import push_model
 from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -451,27 +451,40 @@ class CrossEncoder(nn.Module):
     def push_to_hub(
         self,
         repo_id: str,
-        *,
         token: str | None = None,
         private: bool | None = None,
         safe_serialization: bool = True,
         commit_message: str | None = None,
+        local_model_path: str | None = None,
         exist_ok: bool = False,
+        replace_model_card: bool = False,
+        train_datasets: list[str] | None = None,
         revision: str | None = None,
         create_pr: bool = False,
-        **kwargs: Any,
     ) -> str:
         """Save the model and upload it to the Hugging Face Hub as ``repo_id`` (needs ``huggingface_hub``).
 
         ``revision`` uploads to that branch (created if missing); ``create_pr`` opens a pull request
-        instead of committing. Returns the commit's URL, or the pull request's."""
-        return push_to_hub(
+        instead of committing; ``local_model_path`` uploads that folder instead. The model card is written
+        when the repository has none yet, or with ``replace_model_card``. Returns the commit's URL, or the
+        pull request's."""
+        usage = (
+            f'model = CrossEncoder("{repo_id}", revision=f"refs/pr/{{pr_number}}")\n'
+            'scores = model.predict([("How many people live in Berlin?", "Berlin has 3.7 million inhabitants.")])\n'
+            'ranking = model.rank("How many people live in Berlin?", ["Berlin has 3.7 million inhabitants.", "Paris is in France."])'
+        )
+        return push_model(
             self,
             repo_id,
+            usage=usage,
             token=token,
             private=private,
             safe_serialization=safe_serialization,
             commit_message=commit_message,
+            local_model_path=local_model_path,
+            exist_ok=exist_ok,
+            replace_model_card=replace_model_card,
+            train_datasets=train_datasets,
             revision=revision,
             create_pr=create_pr,
         )
