@@ -13,7 +13,7 @@ import torch
 from conftest import shared_data, tiny_sentence_model_folder
 from sentvec import SentenceTransformer
 from sentvec.classification import NotFittedError, SentenceClassifier, read_labelled
-from sentvec.classification.fewshot import _contrastive_finetune, sentence_pairs
+from sentvec.classification.fewshot import _contrastive_finetune, _embed_with_grad, sentence_pairs
 
 # Two vocabularies of the tiny tokenizer: each text is made of words from one of them only.
 GOOD = "good great fun happy lovely sunny".split()
@@ -322,3 +322,17 @@ def test_a_failed_refit_leaves_no_usable_half_state(tiny):
         classifier.fit(texts, (label for label in ["x"] * len(texts)))  # a generator works as labels too
     with pytest.raises(NotFittedError):
         classifier.predict(texts)
+
+
+def test_finetuning_embeds_with_the_default_prompt(tmp_path):
+    # An e5-style model encodes with its default prompt ("query: "); fine-tuning (fit(finetune=True),
+    # benchmarks/fewshot.py) must embed the same inputs, or it tunes the encoder on texts it never sees.
+    folder = tiny_sentence_model_folder(tmp_path / "prompted")
+    model = SentenceTransformer(
+        str(folder), prompts={"query": "stadium drove "}, default_prompt_name="query", device="cpu"
+    )
+    texts, _ = _separable(6)
+    with torch.no_grad():
+        tuned_inputs = _embed_with_grad(model, texts, torch.device("cpu")).numpy()
+    np.testing.assert_allclose(tuned_inputs, model.encode(texts, convert_to_numpy=True), atol=1e-5)
+    assert not np.allclose(tuned_inputs, model.encode(texts, prompt=""), atol=1e-3)  # the prompt changes them

@@ -136,6 +136,11 @@ def _contrastive_finetune(
 
 
 def _embed_with_grad(model: Any, texts: list[str], device: torch.device) -> torch.Tensor:
-    """Sentence embeddings (B, D) with autograd on: the model's pipeline run directly, not encode()."""
-    features = {k: v.to(device) for k, v in model.tokenize(texts).items()}
+    """Sentence embeddings (B, D) with autograd on: the model's pipeline run directly, not encode(), but
+    with the prompt encode() puts before each text (the model's default prompt: e5's ``query: ``), so the
+    encoder is tuned on the inputs it is later asked to embed."""
+    resolve = getattr(model, "_resolve_prompt", None)
+    prompt = resolve(None, None) if resolve is not None else None
+    tokenized = model.preprocess(texts, prompt=prompt) if prompt else model.tokenize(texts)
+    features = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in tokenized.items()}
     return model(features)["sentence_embedding"]
