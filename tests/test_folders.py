@@ -73,6 +73,22 @@ def test_save_then_load_keeps_settings(tiny_folder: Path, tmp_path: Path) -> Non
     )
 
 
+def test_save_keeps_the_licence_and_notice_files(tmp_path: Path) -> None:
+    # The converted multilingual-e5-small folder holds a NOTICE (the weights' MIT licence); a saved copy
+    # of a model, e.g. after fine-tuning, must keep it, and so must a copy of that copy.
+    folder = tiny_sentence_model_folder(tmp_path / "licensed")
+    (folder / "NOTICE").write_text("tiny weights: MIT licence, copyright the authors\n", encoding="utf-8")
+    (folder / "LICENSE").write_bytes(b"Permission is hereby granted\n")
+    SentenceTransformer(str(folder), device="cpu").save(tmp_path / "copy")
+    SentenceTransformer(str(tmp_path / "copy"), device="cpu").save(tmp_path / "copy2")
+    for saved in (tmp_path / "copy", tmp_path / "copy2"):
+        assert (saved / "NOTICE").read_text(encoding="utf-8") == "tiny weights: MIT licence, copyright the authors\n"
+        assert (saved / "LICENSE").read_bytes() == b"Permission is hereby granted\n"
+    bare = tiny_sentence_model_folder(tmp_path / "bare")  # none in, none out
+    SentenceTransformer(str(bare), device="cpu").save(tmp_path / "bare_copy")
+    assert not any((tmp_path / "bare_copy" / name).exists() for name in ("NOTICE", "LICENSE"))
+
+
 def test_bare_encoder_folder_gets_mean_pooling(tmp_path: Path) -> None:
     folder = tiny_sentence_model_folder(tmp_path / "bare")
     (folder / "modules.json").unlink()

@@ -34,7 +34,7 @@ from sentvec.extensions import provider
 from sentvec.inputs import check_texts, modality, modality_problem
 from sentvec.model_card import PLACEHOLDER_MODEL_ID, ModelCardData, generate_model_card, revision_of
 from sentvec.model_features import FeatureMethods
-from sentvec.model_folder import load_folder, staged_save, write_settings
+from sentvec.model_folder import load_folder, read_licence_files, staged_save, write_licence_files, write_settings
 from sentvec.model_settings import (
     DOCUMENT_PROMPT_NAMES,
     QUERY_PROMPT_NAMES,
@@ -134,7 +134,9 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
         self.model_card_data = model_card_data or ModelCardData()
         self.model_card_data.register_model(self)
         self._model_card_text = ""
+        self._licence_files: dict[str, bytes] = {}
         if folder is not None:
+            self._licence_files = read_licence_files(folder)
             readme = folder / "README.md"
             if readme.is_file():
                 self._model_card_text = readme.read_text(encoding="utf-8")
@@ -517,6 +519,7 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
                 entries.append({"idx": idx, "name": name, "path": sub, "type": type_name(module)})
             write_json(staging / "modules.json", entries)
             write_settings(staging, self._settings())
+            write_licence_files(staging, getattr(self, "_licence_files", {}))
             if create_model_card:
                 (staging / "README.md").write_text(self._card_text(model_name), encoding="utf-8")
 

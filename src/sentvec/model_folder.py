@@ -23,6 +23,22 @@ from sentvec.paths import disk_full_error, inside, move_into, read_json, staging
 logger = logging.getLogger("sentvec.model")
 
 
+# Licence and notice files a model folder may hold at its root (the converted multilingual-e5-small
+# folder has a NOTICE): a saved copy of the model keeps them, as the weights' licence requires.
+LICENCE_FILES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "NOTICE", "NOTICE.md", "NOTICE.txt", "COPYING")
+
+
+def read_licence_files(folder: Path) -> dict[str, bytes]:
+    """The licence and notice files at the root of ``folder``, by name (empty when it has none)."""
+    return {name: (folder / name).read_bytes() for name in LICENCE_FILES if (folder / name).is_file()}
+
+
+def write_licence_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write the files :func:`read_licence_files` read into ``folder``."""
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
 @contextmanager
 def staged_save(path: str | os.PathLike[str], doing: str = "saving the model to") -> Iterator[Path]:
     """Build a folder in a staging folder beside ``path`` and move it into place when the block ends.
