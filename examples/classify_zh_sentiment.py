@@ -19,6 +19,24 @@ Both heads see the same training reviews and the same test set, so the differenc
 alone. The fine-tuned classifier is saved to --output and loaded back before it is scored, so the
 figure is that of the saved folder.
 The data is read from --data, $SENTVEC_DATA, or the nearest shared/data folder.
+
+The defaults for multilingual-e5-small were chosen with --validation 2000 (2,000 reviews held out of
+the training reviews; the test reviews unseen), on a GPU (--device cuda), head on the other 13,363:
+
+| setting (fine-tuning first 64 pieces, batch 32, one round unless said) | validation accuracy |
+|---|---:|
+| frozen, head on 2,000 reviews / on all 13,363 | 83.55% / 83.85% |
+| fine-tuned, 3,000 per label, lr 1e-5 / 2e-5 / 5e-5 | 85.50 / 85.95 / **86.30%** |
+| fine-tuned, 1,000 per label, lr 5e-5 | 85.45% |
+| fine-tuned, 3,000 per label, lr 2e-5: two rounds / first 128 pieces | 85.80 / 86.15% |
+| fine-tuned, all (~6,700) per label, lr 2e-5 | 86.20% |
+
+The chosen setting (3,000 per label, lr 5e-5, the defaults), run once on the test set with the head on
+all 15,363 training reviews: **86.90%** (2,000 test reviews; 48 s of fine-tuning on an H200). A later
+round, on validation only and not run on the test set: 3,000 per label at lr 3e-5 86.30%, at 1e-4 86.20%;
+lr 5e-5 with all reviews per label 86.95%, with two rounds 86.90%, with batch 16 86.25%, with the first 128
+pieces 85.85% (the best of these is 0.65 points, 13 reviews, above the chosen one: within the noise of
+2,000 reviews, and 2.2 times the fine-tuning pairs).
 """
 
 import argparse
@@ -60,10 +78,18 @@ parser.add_argument("--batch-size", type=int, default=32, help="pairs per fine-t
 parser.add_argument(
     "--lr",
     type=float,
-    default=2e-5,
+    default=5e-5,
     help="fine-tuning learning rate (a Transformer's; use-multilingual-v3 needs about 5e-4)",
 )
 parser.add_argument("--threads", type=int, help="torch CPU threads (1 when the machine is shared)")
+parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: a GPU when there is one)")
+parser.add_argument(
+    "--validation",
+    type=int,
+    default=0,
+    help="hold N more reviews (half of each label) out of the training reviews and score on them instead "
+    "of the test set: choose settings with this, then score the chosen one on the test set once",
+)
 parser.add_argument(
     "--output", default="output/zh_sentiment_classifier", help="the fine-tuned classifier is saved here"
 )
@@ -108,17 +134,24 @@ split_rng.shuffle(neg)
 half = args.test_size // 2
 test_texts = pos[:half] + neg[:half]
 test_labels = ["positive"] * half + ["negative"] * half
+if args.validation:  # taken from the training reviews only; the test reviews stay unseen
+    vhalf = args.validation // 2
+    test_texts = pos[half : half + vhalf] + neg[half : half + vhalf]
+    test_labels = ["positive"] * vhalf + ["negative"] * vhalf
+    pos, neg = pos[:half] + pos[half + vhalf :], neg[:half] + neg[half + vhalf :]
 train = [(t, "positive") for t in pos[half:]] + [(t, "negative") for t in neg[half:]]
 random.Random(args.seed).shuffle(train)
 if args.train_size:
     train = train[: args.train_size]
 train_texts = [t for t, _ in train]
 train_labels = [label for _, label in train]
-print(f"train {len(train_texts)} reviews, test {len(test_texts)} (held apart)")
+scored_on = "validation" if args.validation else "test"
+print(f"train {len(train_texts)} reviews, {scored_on} {len(test_texts)} (held apart)")
 
 figures = {
     "model": args.model,
     "train": len(train_texts),
+    "scored_on": scored_on,
     "test": len(test_texts),
     "tune_per_class": args.tune_per_class,
     "tune_max_length": args.tune_max_length,
@@ -128,17 +161,19 @@ figures = {
 
 if args.frozen:
     start = time.perf_counter()
-    frozen = SentenceTransformer(args.model).get_classifier()
+    frozen = SentenceTransformer(args.model, device=args.device).get_classifier()
     frozen.fit(train_texts, train_labels)
     figures["frozen"] = frozen.score(test_texts, test_labels)
     print(f"frozen encoder + logistic regression: {figures['frozen']:.4f} ({time.perf_counter() - start:.0f} s)")
 
 if args.finetune:
     start = time.perf_counter()
-    tune_texts = [t for t, label in train if label == "positive"][: args.tune_per_class]
-    tune_texts += [t for t, label in train if label == "negative"][: args.tune_per_class]
-    tune_labels = ["positive"] * args.tune_per_class + ["negative"] * args.tune_per_class
-    model = SentenceTransformer(args.model)
+    tune_texts, tune_labels = [], []
+    for wanted in ("positive", "negative"):
+        chosen = [t for t, label in train if label == wanted][: args.tune_per_class]
+        tune_texts += chosen
+        tune_labels += [wanted] * len(chosen)
+    model = SentenceTransformer(args.model, device=args.device)
     full_length = model.max_seq_length
     model.max_seq_length = args.tune_max_length
     tuned = model.get_classifier()
