@@ -206,3 +206,35 @@ def test_lite_int8_stays_close_and_is_cached(minilm_folder: Path, minilm, tmp_pa
     again = LiteSentenceTransformer(str(minilm_folder), backend="int8", cache_folder=str(tmp_path))
     assert cached[0].stat().st_mtime_ns == stamp  # read from the cache, not quantized again
     np.testing.assert_array_equal(again.encode(texts), got)  # same batches (int8 scales are per batch)
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "mpnet"])
+def test_session_runs_rows_in_length_groups_without_changing_them(tmp_path: Path, family: str) -> None:
+    """A batch of very different lengths runs in several groups, each cut to its longest row; every row's
+    token embeddings equal those of the row run alone (no padding) and those of the whole batch run padded."""
+    from safetensors.numpy import load_file
+
+    from sentvec.config import EncoderConfig
+    from sentvec.lite.session import EncoderSession, length_groups
+
+    folder = tiny_sentence_model_folder(tmp_path / family, family=family)
+    config = EncoderConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    session = EncoderSession(config, load_file(str(folder / "model.safetensors")))
+    lengths = np.array([9, 60, 3, 58, 30, 12, 28])
+    assert len(length_groups(lengths)) == 4  # [60, 58], [30, 28], [12, 9], [3]
+    rng = np.random.default_rng(0)
+    ids = np.full((len(lengths), 64), config.pad_token_id, np.int64)
+    mask = np.zeros_like(ids)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = rng.integers(5, config.vocab_size, n)
+        mask[row, :n] = 1
+    batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    grouped = session(batch)
+    padded = session._run(batch)
+    assert grouped.shape == padded.shape == (len(lengths), 64, config.hidden_size)
+    for row, n in enumerate(lengths):
+        alone = session._run({k: v[row : row + 1, :n] for k, v in batch.items()})[0]
+        np.testing.assert_allclose(grouped[row, :n], alone, atol=1e-5)
+        np.testing.assert_allclose(grouped[row, :n], padded[row, :n], atol=1e-5)
+    for rows in length_groups(lengths):
+        assert not grouped[rows, lengths[rows].max() :].any()  # nothing computed beyond each group's width
