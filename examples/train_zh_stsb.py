@@ -33,9 +33,10 @@ zh-stsb valid after epochs 1 / 2 / 3 (English STS-B dev stayed 0.887-0.892 in ev
 Seeds 42, 43, 44 (mean +- sd), CoSENT: lr 2e-5 0.8559 +- 0.0011 after one epoch and 0.8581 +- 0.0013
 after two (dev 0.8893 / 0.8895); lr 1e-5 0.8528 +- 0.0010 and 0.8575 +- 0.0006. In-batch negatives
 (MultipleNegativesRankingLoss on the batch's pairs scored >= 4) lose 0.1-0.2 points at every lr. The
-second epoch adds 0.2 points but doubles the time: one epoch is 164 steps, about 10 s each at 2 threads
-on the shared 2-core machine (load average about 3), so about 30 minutes plus the evaluations; pass
---epochs 2 for the best valid figure when an hour is available. Before: zh-stsb valid 0.8188, STS-B dev
+second epoch adds 0.2 points but doubles the training time. On the 2-core CPU the default command
+(--device cpu, 2 threads, seed 42) took 25 min 22 s in all, the five evaluations included, while other
+jobs ran (load average 2-6): zh-stsb valid 0.8554, STS-B dev 0.8892, STS-B test 0.8581. Its 164 steps
+took 1.6-1.8 s each while nothing else ran and 10-17 s while other jobs competed for the cores. Before: zh-stsb valid 0.8188, STS-B dev
 0.8722, test 0.8393; the 2-epoch lr 2e-5 models (seeds 42 / 44) score 0.8623 / 0.8588 on the English
 STS-B test (not used to select). The 2-epoch model (seed 42) keeps Chinese text outside STS-B:
 zh-sentiment, frozen encoder + logistic regression on a validation split of the training reviews, 84.30%
