@@ -1,7 +1,8 @@
 """Chinese sentiment with ``model.get_classifier()``: frozen encoder against a fine-tuned one.
 
     python examples/classify_zh_sentiment.py --threads 1                                    # multilingual-e5-small
-    python examples/classify_zh_sentiment.py --threads 1 --model use-multilingual-v3 --lr 5e-4   # the fast model
+    python examples/classify_zh_sentiment.py --threads 1 --model use-multilingual-v3 --tune-mode pairs --lr 5e-4
+                                                                                            # the fast model
 
 The data is ``zh-sentiment`` (Chinese product and book reviews, positive and negative): the lines of
 each file are deduplicated and the texts found in both files dropped. A fixed, balanced test set of
@@ -9,11 +10,15 @@ each file are deduplicated and the texts found in both files dropped. A fixed, b
 
   frozen:     ``classifier = model.get_classifier(); classifier.fit(texts, labels)``: a logistic
               regression on the unchanged model's embeddings.
-  fine-tuned: ``classifier.fit(few_texts, few_labels, finetune=True, ...)`` fine-tunes the encoder on
-              same-label / other-label pairs of --tune-per-class reviews of each label (SetFit-style,
-              cosine-similarity loss; fine-tuning is the slow part, so it sees a sample), then
+  fine-tuned: first the encoder, on the first --tune-max-length pieces of each review, then
               ``classifier.fit(texts, labels)`` refits the same logistic regression on all training
-              reviews, embedded by the tuned encoder.
+              reviews, embedded whole by the tuned encoder. Two ways to tune (--tune-mode):
+              supervised (the default): ``classifier.fit(texts, labels, finetune="supervised", ...)``
+              trains the encoder and a linear softmax head together with cross-entropy on all
+              training reviews (--epochs 2), the head then dropped;
+              pairs: ``classifier.fit(few_texts, few_labels, finetune=True, ...)`` fine-tunes the
+              encoder on same-label / other-label pairs of --tune-per-class reviews of each label
+              (SetFit-style, cosine-similarity loss; one epoch).
 
 Both heads see the same training reviews and the same test set, so the difference is the fine-tuning
 alone. The fine-tuned classifier is saved to --output and loaded back before it is scored, so the
@@ -21,22 +26,34 @@ figure is that of the saved folder.
 The data is read from --data, $SENTVEC_DATA, or the nearest shared/data folder.
 
 The defaults for multilingual-e5-small were chosen with --validation 2000 (2,000 reviews held out of
-the training reviews; the test reviews unseen), on a GPU (--device cuda), head on the other 13,363:
+the training reviews; the test reviews unseen), on a GPU (--device cuda), head on the other 13,363.
+Pairs (--tune-mode pairs; first 64 pieces, batch 32, one round unless said):
 
-| setting (fine-tuning first 64 pieces, batch 32, one round unless said) | validation accuracy |
+| setting | validation accuracy |
 |---|---:|
 | frozen, head on 2,000 reviews / on all 13,363 | 83.55% / 83.85% |
-| fine-tuned, 3,000 per label, lr 1e-5 / 2e-5 / 5e-5 | 85.50 / 85.95 / **86.30%** |
-| fine-tuned, 1,000 per label, lr 5e-5 | 85.45% |
-| fine-tuned, 3,000 per label, lr 2e-5: two rounds / first 128 pieces | 85.80 / 86.15% |
-| fine-tuned, all (~6,700) per label, lr 2e-5 | 86.20% |
+| pairs, 3,000 per label, lr 1e-5 / 2e-5 / 5e-5 | 85.50 / 85.95 / 86.30% |
+| pairs, 1,000 per label, lr 5e-5 | 85.45% |
+| pairs, 3,000 per label, lr 2e-5: two rounds / first 128 pieces | 85.80 / 86.15% |
+| pairs, all (~6,700) per label, lr 2e-5 | 86.20% |
 
-The chosen setting (3,000 per label, lr 5e-5, the defaults), run once on the test set with the head on
-all 15,363 training reviews: **86.90%** (2,000 test reviews; 48 s of fine-tuning on an H200). A later
-round, on validation only and not run on the test set: 3,000 per label at lr 3e-5 86.30%, at 1e-4 86.20%;
-lr 5e-5 with all reviews per label 86.95%, with two rounds 86.90%, with batch 16 86.25%, with the first 128
-pieces 85.85% (the best of these is 0.65 points, 13 reviews, above the chosen one: within the noise of
-2,000 reviews, and 2.2 times the fine-tuning pairs).
+Pairs at 3,000 per label and lr 5e-5, run once on the test set with the head on all 15,363 training
+reviews: 86.90% (2,000 test reviews; 48 s of fine-tuning on an H200). A later round, on validation only:
+3,000 per label at lr 3e-5 86.30%, at 1e-4 86.20%; lr 5e-5 with all reviews per label 86.95%, with two
+rounds 86.90%, with batch 16 86.25%, with the first 128 pieces 85.85%.
+
+Supervised (--tune-mode supervised; all 13,363 reviews, batch 32, first 64 pieces unless said; six
+settings run side by side on one H200; seconds from loading the model to the head fitted on all):
+
+| setting | validation accuracy | seconds |
+|---|---:|---:|
+| lr 2e-5, 1 / 2 / 3 epochs | 86.00 / 86.40 / 87.05% | 69 / 91 / 107 |
+| lr 5e-5, 1 / 2 epochs | 86.10 / **87.40%** | 68 / 93 |
+| lr 3e-5, 2 epochs, first 128 pieces | 86.65% | 96 |
+
+The best on validation (lr 5e-5, 2 epochs: the defaults), chosen by script and run once on the test set,
+tuned and with the head on all 15,363 training reviews: **87.95%** (2,000 test reviews; 41 s, run
+alone on the H200), against 86.90% for the pairs above; short of 88% by one review of the 2,000.
 """
 
 import argparse
@@ -60,8 +77,19 @@ parser.add_argument(
     "--train-size", type=int, default=None, help="training reviews for the heads (default: all the rest)"
 )
 parser.add_argument(
-    "--tune-per-class", type=int, default=3000, help="reviews of each label the encoder is fine-tuned on"
+    "--tune-mode",
+    choices=["pairs", "supervised"],
+    default="supervised",
+    help="pairs: SetFit-style same/other-label pairs (finetune=True); supervised: encoder and a linear head "
+    "trained together with cross-entropy (finetune='supervised')",
 )
+parser.add_argument(
+    "--tune-per-class",
+    type=int,
+    default=None,
+    help="reviews of each label the encoder is fine-tuned on (default: 3000 for pairs, all for supervised)",
+)
+parser.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs (default: 2 supervised, 1 pairs)")
 parser.add_argument(
     "--tune-max-length",
     type=int,
@@ -72,9 +100,9 @@ parser.add_argument(
     "--num-iterations",
     type=int,
     default=1,
-    help="pair rounds: each text gets one same- and one other-label partner per round",
+    help="pairs only: rounds; each text gets one same- and one other-label partner per round",
 )
-parser.add_argument("--batch-size", type=int, default=32, help="pairs per fine-tuning step")
+parser.add_argument("--batch-size", type=int, default=32, help="pairs (or reviews) per fine-tuning step")
 parser.add_argument(
     "--lr",
     type=float,
@@ -108,6 +136,10 @@ parser.add_argument(
     help="also fine-tune the encoder and score that classifier (--no-finetune: only the frozen one)",
 )
 args = parser.parse_args()
+if args.tune_per_class is None and args.tune_mode == "pairs":
+    args.tune_per_class = 3000  # None: all
+if args.epochs is None:
+    args.epochs = 2 if args.tune_mode == "supervised" else 1
 logging.basicConfig(level=logging.WARNING)
 if args.threads:
     torch.set_num_threads(args.threads)
@@ -153,7 +185,10 @@ figures = {
     "train": len(train_texts),
     "scored_on": scored_on,
     "test": len(test_texts),
+    "tune_mode": args.tune_mode,
     "tune_per_class": args.tune_per_class,
+    "epochs": args.epochs,
+    "batch_size": args.batch_size,
     "tune_max_length": args.tune_max_length,
     "num_iterations": args.num_iterations,
     "lr": args.lr,
@@ -173,6 +208,7 @@ if args.finetune:
         chosen = [t for t, label in train if label == wanted][: args.tune_per_class]
         tune_texts += chosen
         tune_labels += [wanted] * len(chosen)
+    figures["tuned_on"] = len(tune_texts)
     model = SentenceTransformer(args.model, device=args.device)
     full_length = model.max_seq_length
     model.max_seq_length = args.tune_max_length
@@ -180,7 +216,8 @@ if args.finetune:
     tuned.fit(
         tune_texts,
         tune_labels,
-        finetune=True,
+        finetune=args.tune_mode,
+        num_epochs=args.epochs,
         num_iterations=args.num_iterations,
         finetune_batch_size=args.batch_size,
         learning_rate=args.lr,

@@ -13,7 +13,12 @@ import torch
 from conftest import shared_data, tiny_sentence_model_folder
 from sentvec import SentenceTransformer
 from sentvec.classification import NotFittedError, SentenceClassifier, read_labelled
-from sentvec.classification.fewshot import _contrastive_finetune, _embed_with_grad, sentence_pairs
+from sentvec.classification.fewshot import (
+    _contrastive_finetune,
+    _embed_with_grad,
+    _supervised_finetune,
+    sentence_pairs,
+)
 
 # Two vocabularies of the tiny tokenizer: each text is made of words from one of them only.
 GOOD = "good great fun happy lovely sunny".split()
@@ -226,6 +231,56 @@ def test_refit_after_finetune_keeps_the_tuned_encoder(tiny, tmp_path):
     assert json.loads((tmp_path / "clf" / "classifier.json").read_text())["model_saved"] is True
     loaded = SentenceClassifier.load(tmp_path / "clf")
     np.testing.assert_allclose(loaded.predict_proba(many), classifier.predict_proba(many), atol=1e-6)
+
+
+def test_supervised_finetune_lowers_the_loss_and_tunes_the_encoder(tiny):
+    texts, labels = _separable(12, seed=6)
+    targets = np.array([int(x == "pos") for x in labels])
+    before_weights = {k: v.clone() for k, v in tiny.state_dict().items()}
+    losses = _supervised_finetune(tiny, texts, targets, num_epochs=4, batch_size=8, learning_rate=1e-3, seed=0)
+    assert len(losses) == 4 * 3
+    assert losses[0] == pytest.approx(np.log(2), abs=1e-6)  # the head starts at zero: both classes at 1/2
+    assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
+    changed = [k for k, v in tiny.state_dict().items() if not torch.equal(v, before_weights[k])]
+    assert len(changed) > len(before_weights) // 2  # the encoder learned, not only the head
+    assert not tiny.training
+    # multi-label: one sigmoid per label
+    matrix = np.stack([targets, 1 - targets, (np.arange(len(texts)) % 2)], axis=1)
+    losses = _supervised_finetune(tiny, texts, matrix, num_epochs=2, batch_size=8, learning_rate=1e-3, seed=0)
+    assert losses[0] == pytest.approx(np.log(2), abs=1e-6) and np.isfinite(losses).all()
+
+
+def test_fit_supervised_changes_predictions_and_saves(tiny, tmp_path):
+    texts, labels = _separable(15, seed=8)
+    frozen = tiny.get_classifier(head="torch").fit(texts, labels)
+    before = frozen.predict_proba(texts)
+    original = tiny.encode(texts)
+    tuned = tiny.get_classifier(head="torch").fit(
+        texts, labels, finetune="supervised", num_epochs=3, finetune_batch_size=8, learning_rate=1e-3
+    )
+    assert not np.allclose(tiny.encode(texts), original)  # the encoder itself was tuned
+    after = tuned.predict_proba(texts)
+    assert not np.allclose(after, before, atol=1e-3)
+    assert tuned.score(texts, labels) == 1.0
+    tuned.save(tmp_path / "clf")
+    config = json.loads((tmp_path / "clf" / "classifier.json").read_text())
+    assert config["finetuned"] is True and config["model_saved"] is True
+    loaded = SentenceClassifier.load(tmp_path / "clf")
+    np.testing.assert_allclose(loaded.predict_proba(texts), after, atol=1e-6)
+
+
+def test_finetune_true_still_means_pairs(tiny, monkeypatch):
+    import sentvec.classification.classifier as module
+
+    called: list[str] = []
+    monkeypatch.setattr(module, "_contrastive_finetune", lambda *a, **k: called.append("pairs"))
+    monkeypatch.setattr(module, "_supervised_finetune", lambda *a, **k: called.append("supervised"))
+    texts, labels = _separable(4)
+    for mode in (True, "pairs", "supervised"):
+        tiny.get_classifier(head="torch").fit(texts, labels, finetune=mode)
+    assert called == ["pairs", "pairs", "supervised"]
+    with pytest.raises(ValueError, match="finetune='end-to-end' is unknown"):
+        tiny.get_classifier(head="torch").fit(texts, labels, finetune="end-to-end")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- bad input

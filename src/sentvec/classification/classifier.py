@@ -2,6 +2,7 @@
 
 >>> classifier = model.get_classifier()                  # logistic regression on the embeddings
 >>> classifier.fit(texts, labels)                        # or fit(..., finetune=True): SetFit-style few-shot
+>>> classifier.fit(texts, labels, finetune="supervised")  # encoder + linear head tuned end to end first
 >>> classifier.predict(["what a wonderful film"])        # array(['pos'], ...)
 >>> classifier.save("my-classifier"); SentenceClassifier.load("my-classifier")
 """
@@ -12,12 +13,12 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import safetensors.torch
 
-from sentvec.classification.fewshot import _contrastive_finetune, sentence_pairs
+from sentvec.classification.fewshot import _contrastive_finetune, _supervised_finetune, sentence_pairs
 from sentvec.classification.heads import HEADS, LogisticHead, TorchHead, load_head, make_head
 from sentvec.extensions import register
 from sentvec.inputs import check_texts
@@ -91,49 +92,61 @@ class SentenceClassifier:
         texts: Sequence[str],
         labels: Any,
         *,
-        finetune: bool = False,
+        finetune: bool | Literal["pairs", "supervised"] = False,
         num_iterations: int = 20,
         num_epochs: int = 1,
         finetune_batch_size: int = 16,
         learning_rate: float = 2e-5,
         seed: int = 42,
     ) -> SentenceClassifier:
-        """Fit the head on the embeddings of ``texts``; with ``finetune=True`` first fine-tune the encoder.
+        """Fit the head on the embeddings of ``texts``; with ``finetune`` first fine-tune the encoder.
 
         Args:
             texts: the training texts.
             labels: one label per text (strings, ints or bools). Multi-label: one list of label names
                 per text (may be empty), or a 0/1 matrix of shape (n_texts, n_labels) (a 2-D numpy array,
                 or equal-length lists of 0s and 1s).
-            finetune: few-shot mode in the style of SetFit: fine-tune the encoder on pairs of texts with
-                the same and with different labels (cosine-similarity loss, AdamW), then fit the head.
-                This changes the weights of the model this classifier holds, in place.
-            num_iterations: rounds of pair generation; each gives every text one same-label and one
-                other-label partner.
-            num_epochs, finetune_batch_size, learning_rate: of the fine-tuning.
-            seed: for the pairs, their order and dropout.
+            finetune: fine-tune the encoder first, then fit the head on its new embeddings. Either
+                way this changes the weights of the model this classifier holds, in place.
+
+                - ``True`` or ``"pairs"``: few-shot mode in the style of SetFit: pairs of texts with the
+                  same and with different labels, cosine-similarity loss. For a handful of examples
+                  per label.
+                - ``"supervised"``: end to end: a linear head on the embedding trained with the encoder,
+                  cross-entropy on the labels (per-label binary cross-entropy for multi-label), the head
+                  at 100 times ``learning_rate``, then dropped. For hundreds of examples or more.
+            num_iterations: pairs only: rounds of pair generation; each gives every text one same-label
+                and one other-label partner.
+            num_epochs, finetune_batch_size, learning_rate: of the fine-tuning (AdamW, 10% linear
+                warm-up, then linear decay).
+            seed: for the pairs, the order of the batches and dropout.
 
         Returns:
             self.
 
         Raises:
-            ValueError: no texts, a different number of labels and texts, or fewer than two classes.
+            ValueError: no texts, a different number of labels and texts, fewer than two classes, or an
+                unknown ``finetune`` mode.
             TypeError: a text that is not a string, or a label of an unsupported type.
         """
+        mode = "pairs" if finetune is True else finetune
+        if mode not in (False, "pairs", "supervised"):
+            raise ValueError(f"finetune={finetune!r} is unknown; use False, True (= 'pairs') or 'supervised'")
         texts = _check_texts(texts, "fit")
         self._fitted = False  # a fit that fails half-way must not leave a half-updated classifier usable
         targets = self._encode_labels(labels, len(texts))
-        if finetune:
-            pairs = sentence_pairs(texts, targets, num_iterations, seed)
-            _contrastive_finetune(
-                self.model,
-                pairs,
-                num_epochs=num_epochs,
-                batch_size=finetune_batch_size,
-                learning_rate=learning_rate,
-                seed=seed,
-                show_progress_bar=bool(self.show_progress_bar),
-            )
+        if mode:
+            tuning: dict[str, Any] = {
+                "num_epochs": num_epochs,
+                "batch_size": finetune_batch_size,
+                "learning_rate": learning_rate,
+                "seed": seed,
+                "show_progress_bar": bool(self.show_progress_bar),
+            }
+            if mode == "pairs":
+                _contrastive_finetune(self.model, sentence_pairs(texts, targets, num_iterations, seed), **tuning)
+            else:
+                _supervised_finetune(self.model, texts, targets, **tuning)
             self.model.eval()
             self._finetuned = True
         self.head.fit(self._embed(texts), targets)
