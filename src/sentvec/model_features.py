@@ -138,7 +138,8 @@ class FeatureMethods:
 
     def get_classifier(self, head: str = "logistic", multi_label: bool = False, **kwargs: Any) -> Any:
         """A text classifier on this model's embeddings: ``fit(texts, labels)``, ``predict``,
-        ``predict_proba``, ``score``, ``save``; fine-tuning of the encoder with ``fit(..., finetune=True)`` (pairs, few-shot) or ``fit(..., finetune="supervised")`` (cross-entropy).
+        ``predict_proba``, ``score``, ``save``; the encoder fine-tuned first with ``fit(..., finetune=True)``
+        (pairs of same/other-label texts, few-shot) or ``fit(..., finetune="supervised")`` (cross-entropy).
 
         Args:
             head: ``"logistic"`` (scikit-learn, ``pip install -e '.[classify]'`` in the sentvec checkout) or ``"torch"``.
