@@ -341,7 +341,7 @@ def test_cli_index_build_hybrid_and_search_modes(tiny, corpus_jsonl, tmp_path: P
     assert cli.main(["index", "build", str(path), "-m", folder, "--out", str(plain), "--no-progress"]) == 0
     capsys.readouterr()
     assert cli.main(["search", str(plain), "zebra", "--mode", "hybrid"]) == 1
-    assert "has no BM25 index" in capsys.readouterr().err
+    assert "neither BM25 nor sparse vectors" in capsys.readouterr().err
 
 
 def test_cli_fusion_defaults_are_the_library_defaults() -> None:
