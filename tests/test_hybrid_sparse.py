@@ -142,3 +142,19 @@ def test_server_search_with_the_sparse_side(models, corpus: Path, tmp_path: Path
         for body in ({"mode": "hybrid", "lexical": "colbert"}, {"mode": "sparse", "lexical": "sparse"}):
             bad = post({"query": QUERY, **body})
             assert bad.status_code == 422 and bad.json()["error"]["param"] == "lexical"
+
+
+def test_sparse_queries_longer_than_the_limit_are_counted(models, tmp_path: Path, caplog) -> None:
+    import logging
+
+    from sentvec.evaluation.beir import evaluate_beir
+    from test_retrieval import write_beir
+
+    _, sparse, _, _ = models
+    long_query = " ".join(["cat sat on the mat"] * sparse.max_seq_length)
+    corpus_rows = [{"_id": f"d{i}", "title": "", "text": t} for i, t in enumerate(DOCS)]
+    queries = [{"_id": "q0", "text": QUERY}, {"_id": "q1", "text": long_query}]
+    folder = write_beir(tmp_path / "beir", corpus_rows, queries, [("q0", "d0", 1), ("q1", "d0", 1)])
+    with caplog.at_level(logging.WARNING, logger="sentvec"):
+        evaluate_beir(sparse, folder, mode="sparse")
+    assert f"1 of 2 queries are longer than the model's limit of {sparse.max_seq_length} tokens" in caplog.text

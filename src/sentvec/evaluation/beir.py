@@ -209,6 +209,7 @@ def sparse_hits(
     show_progress_bar: bool = False,
 ) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, dot product)`` of a SparseEncoder's sparse vectors, ties by increasing row."""
+    _warn_truncated(model, queries, "queries")
     docs = model.encode_document(
         corpus, batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_sparse_tensor=True
     )
@@ -231,10 +232,13 @@ def _warn_truncated(model: object, texts: list[str], what: str) -> None:
     tokenize = getattr(model, "tokenize", None)
     if not limit or tokenize is None:
         return
-    try:
-        truncated = int(np.asarray(tokenize(texts)["truncated"]).sum())
-    except (KeyError, TypeError):
+    try:  # as queries are cut: a model with a Router has a query route of its own
+        features = tokenize(texts, task="query")
+    except TypeError:  # a first step that takes no routing hint
+        features = tokenize(texts)
+    if "truncated" not in features:
         return
+    truncated = int(np.asarray(features["truncated"]).sum())
     if truncated:
         logger.warning(
             "%d of %d %s are longer than the model's limit of %d tokens; the model sees only their "
