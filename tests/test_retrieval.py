@@ -341,7 +341,7 @@ def test_cli_index_build_hybrid_and_search_modes(tiny, corpus_jsonl, tmp_path: P
     assert cli.main(["index", "build", str(path), "-m", folder, "--out", str(plain), "--no-progress"]) == 0
     capsys.readouterr()
     assert cli.main(["search", str(plain), "zebra", "--mode", "hybrid"]) == 1
-    assert "has no BM25 index" in capsys.readouterr().err
+    assert "neither BM25 nor sparse vectors" in capsys.readouterr().err
 
 
 def test_cli_fusion_defaults_are_the_library_defaults() -> None:
@@ -351,3 +351,36 @@ def test_cli_fusion_defaults_are_the_library_defaults() -> None:
 
     args = cli.build_parser().parse_args(["eval", "--task", "beir:x"])
     assert (args.fusion, args.alpha) == (FUSION, ALPHA)
+
+
+# --------------------------------------------------------------------------- bad input: the rest of the list
+
+
+def test_queries_longer_than_the_model_limit_are_counted_in_a_warning(tiny, small_beir: Path, caplog) -> None:
+    data = load_beir(small_beir)
+    limit = tiny.max_seq_length
+    data.queries[2] = " ".join(WORDS[i % len(WORDS)] for i in range(3 * limit))
+    with caplog.at_level(logging.WARNING, logger="sentvec"):
+        evaluate_beir(tiny, data, mode="dense")
+    assert f"1 of 8 queries are longer than the model's limit of {limit} tokens" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sentvec"):
+        evaluate_beir(None, data, mode="bm25")  # BM25 reads every word: nothing to warn about
+    assert "longer than" not in caplog.text
+
+
+def test_index_corpus_with_duplicate_ids_warns_and_keeps_both(tiny, tmp_path: Path, caplog) -> None:
+    corpus = tmp_path / "docs.jsonl"
+    records = [("a", "the cat sat"), ("b", "a dog"), ("a", "happy weather"), (7, "x y"), ("7", "men"), ("a", "sun")]
+    corpus.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in records), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="sentvec"):
+        index = Index.build(corpus, tiny, tmp_path / "idx", chunk_size=2, show_progress_bar=False)
+    assert "2 documents of index" in caplog.text and "(first: 'a', rows 0 and 2)" in caplog.text
+    hits = index.search("happy weather", k=6, model=tiny)
+    assert sorted(h["corpus_id"] for h in hits) == list(range(6))  # both 'a's stay, told apart by corpus_id
+    caplog.clear()
+    lines = tmp_path / "docs.txt"
+    lines.write_text("same\nsame\n", encoding="utf-8")  # plain text: ids are line numbers, never repeated
+    with caplog.at_level(logging.WARNING, logger="sentvec"):
+        Index.build(lines, tiny, tmp_path / "lines", show_progress_bar=False)
+    assert "earlier document" not in caplog.text

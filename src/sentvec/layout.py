@@ -29,7 +29,7 @@ LEGACY_POOLING_FLAGS = {
     "pooling_mode_weightedmean_tokens": "weightedmean",
     "pooling_mode_lasttoken": "lasttoken",
 }
-_UNBOUNDED = 1_000_000  # tokenizer_config.json says model_max_length=1e30 when it does not know
+UNBOUNDED_LENGTH = 1_000_000  # tokenizer_config.json says model_max_length=1e30 when it does not know
 
 
 def pooling_modes(config: dict[str, Any]) -> tuple[str, ...]:
@@ -58,5 +58,5 @@ def encoder_settings(folder: Path, max_positions: int) -> tuple[int, bool]:
         )
     if length is None:
         limit = read_json(folder / "tokenizer_config.json", required=False, expect=dict).get("model_max_length")
-        length = limit if isinstance(limit, int) and 2 <= limit < _UNBOUNDED else None
+        length = limit if isinstance(limit, int) and 2 <= limit < UNBOUNDED_LENGTH else None
     return min(length or max_positions, max_positions), bool(sbert.get("do_lower_case", False))

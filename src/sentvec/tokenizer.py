@@ -110,11 +110,12 @@ class Tokenizer:
         """Tokenize a batch, padded to its longest text. ``truncated`` is a bool tensor, one per text."""
         return self.collate(self.encode(texts))
 
-    def encode(self, texts: list[str]) -> list[Encoding]:
-        """Tokenize texts without padding (truncated to ``max_length``), in parallel."""
+    def encode(self, texts: list[str], *, add_special_tokens: bool = True) -> list[Encoding]:
+        """Tokenize texts without padding (truncated to ``max_length``), in parallel; ``add_special_tokens=False``
+        leaves out the model's ``[CLS]``/``[SEP]`` (or ``<s>``/``</s>``)."""
         if self.lowercase:
             texts = [t.lower() for t in texts]
-        encodings = self._tokenizer.encode_batch(texts)
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)
         self.tokens_seen += sum(len(e.ids) for e in encodings)
         return encodings
 

@@ -45,7 +45,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
         choices=("dense", "bm25", "sparse", "hybrid"),
         default="dense",
         help="beir: how to search: dense (MODEL's embeddings), bm25 (no model), sparse (MODEL is a "
-        "SparseEncoder), hybrid (MODEL fused with BM25) (default: dense)",
+        "SparseEncoder), hybrid (MODEL fused with BM25, or with --sparse-model) (default: dense)",
     )
     ev.add_argument(
         "--fusion",
@@ -54,6 +54,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
         help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)",
     )
     ev.add_argument("--alpha", type=float, default=0.5, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
+    ev.add_argument(
+        "--sparse-model",
+        metavar="SPARSE_MODEL",
+        default=None,
+        help="hybrid: fuse MODEL with this SparseEncoder's sparse vectors instead of BM25",
+    )
     ev.add_argument(
         "--bm25-language",
         choices=("en", "zh"),
@@ -155,6 +161,8 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     if args.plot is not None:
         raise UsageError("--plot is for pair tasks; a retrieval task has no scatter to draw")
     folder = Path(args.task[len("beir:") :]).expanduser()
+    if args.sparse_model is not None and args.mode != "hybrid":
+        raise UsageError(f"--sparse-model is hybrid search's lexical side; --mode {args.mode} does not use it")
     data = load_beir(folder, args.split)  # read before the model is loaded, so a bad collection fails fast
     model: Any = None  # a SparseEncoder, a SentenceTransformer (either runtime) or none for BM25
     if args.mode == "sparse":
@@ -170,6 +178,12 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
         f"{plural(len(data.corpus), 'document')}",
     )
     fusion = {"fusion": args.fusion, "alpha": args.alpha} if args.mode == "hybrid" else {}
+    lexical: dict[str, Any] = {}
+    if args.sparse_model is not None:
+        from sentvec.sparse_encoder import SparseEncoder
+
+        lexical["sparse_model"] = SparseEncoder(args.sparse_model, device=args.device, cache_folder=args.cache_folder)
+        fusion["sparse_model"] = args.sparse_model
     metrics = evaluate_beir(
         model,
         data,
@@ -177,7 +191,7 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         bm25_language=args.bm25_language,
         show_progress_bar=progress_on_terminal(args),
-        **fusion,
+        **{**fusion, **lexical},
     )
     name = f"{data.name}-{args.mode}"
     shown = {key: value for key, value in metrics.items() if not key.endswith(("_queries", "_seconds"))}

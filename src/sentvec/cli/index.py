@@ -150,9 +150,9 @@ def _add_search(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
         "--mode",
         choices=("dense", "bm25", "hybrid", "sparse"),
         default=None,
-        help="dense (embeddings), bm25 (keywords) or hybrid (both, fused), the last two with an index "
-        "built with --bm25; sparse with one built with --sparse (default: the index's own, set by "
-        "--hybrid; else dense)",
+        help="dense (embeddings), bm25 (keywords; an index built with --bm25), sparse (one built with "
+        "--sparse) or hybrid (dense fused with BM25 or the sparse vectors, see --lexical) (default: the "
+        "index's own, set by --hybrid; else dense)",
     )
     se.add_argument(
         "--fusion",
@@ -161,6 +161,13 @@ def _add_search(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
         help="hybrid: reciprocal-rank fusion or a min-max normalised convex combination (default: convex)",
     )
     se.add_argument("--alpha", type=float, default=None, help="hybrid: weight of the dense side, 0-1 (default: 0.5)")
+    se.add_argument(
+        "--lexical",
+        choices=("bm25", "sparse"),
+        default=None,
+        help="hybrid: fuse the dense side with the index's BM25 or its sparse vectors (default: BM25 when the "
+        "index has it, else sparse)",
+    )
     se.add_argument(
         "-m",
         "--model",
@@ -293,7 +300,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     reranker = None
     if args.rerank is not None:
         reranker = load_cross_encoder(args.rerank, device=args.device, cache_folder=args.cache_folder)
-    fusion = {"fusion": args.fusion, "alpha": args.alpha} if args.fusion or args.alpha is not None else {}
+    fusion = {"fusion": args.fusion, "alpha": args.alpha, "lexical": args.lexical}
     fusion = {key: value for key, value in fusion.items() if value is not None}
     hits: list[dict[str, Any]] = index.search(  # type: ignore[assignment]  # one query: one list of hits
         args.query,

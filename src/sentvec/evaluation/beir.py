@@ -209,6 +209,7 @@ def sparse_hits(
     show_progress_bar: bool = False,
 ) -> list[list[tuple[int, float]]]:
     """Each query's ``k`` best ``(row, dot product)`` of a SparseEncoder's sparse vectors, ties by increasing row."""
+    _warn_truncated(model, queries, "queries")
     docs = model.encode_document(
         corpus, batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_sparse_tensor=True
     )
@@ -231,10 +232,13 @@ def _warn_truncated(model: object, texts: list[str], what: str) -> None:
     tokenize = getattr(model, "tokenize", None)
     if not limit or tokenize is None:
         return
-    try:
-        truncated = int(np.asarray(tokenize(texts)["truncated"]).sum())
-    except (KeyError, TypeError):
+    try:  # as queries are cut: a model with a Router has a query route of its own
+        features = tokenize(texts, task="query")
+    except TypeError:  # a first step that takes no routing hint
+        features = tokenize(texts)
+    if "truncated" not in features:
         return
+    truncated = int(np.asarray(features["truncated"]).sum())
     if truncated:
         logger.warning(
             "%d of %d %s are longer than the model's limit of %d tokens; the model sees only their "
@@ -257,21 +261,29 @@ def retrieve(
     rrf_k: float = RRF_K,
     candidates: int = CANDIDATES,
     bm25_language: str = "en",
+    sparse_model: RetrievalEncoder | None = None,
     batch_size: int = 32,
     show_progress_bar: bool = False,
 ) -> list[list[str]]:
-    """Each judged query's ``k`` best document ids under ``mode`` (see :func:`evaluate_beir`)."""
+    """Each judged query's ``k`` best document ids under ``mode`` (see :func:`evaluate_beir`); hybrid fuses the
+    dense side with BM25, or with ``sparse_model``'s sparse vectors when one is given."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not supported; choose from {', '.join(MODES)}")
     check_fusion(fusion, alpha, rrf_k)
     if mode != "bm25" and model is None:
         raise ValueError(f"mode {mode!r} needs a model")
+    if sparse_model is not None and mode != "hybrid":
+        raise ValueError(f"sparse_model is hybrid search's lexical side; mode {mode!r} does not use it")
     depth = max(k, candidates)
     options = dict(batch_size=batch_size, show_progress_bar=show_progress_bar)
     if mode == "sparse":
         hits = sparse_hits(model, data.queries, data.corpus, k, **options)  # type: ignore[arg-type]
     elif mode == "dense":
         hits = dense_hits(model, data.queries, data.corpus, k, **options)  # type: ignore[arg-type]
+    elif mode == "hybrid" and sparse_model is not None:
+        other = sparse_hits(sparse_model, data.queries, data.corpus, depth, **options)  # type: ignore[arg-type]
+        dense = dense_hits(model, data.queries, data.corpus, depth, **options)  # type: ignore[arg-type]
+        hits = [fuse(d, o, k, fusion=fusion, alpha=alpha, rrf_k=rrf_k) for d, o in zip(dense, other)]  # type: ignore[misc, arg-type]
     else:
         keyword = BM25(bm25_language).fit(data.corpus).search(data.queries, depth)  # type: ignore[arg-type]
         if mode == "bm25":
@@ -318,10 +330,11 @@ def evaluate_beir(
         model: a SentenceTransformer (``dense``, ``hybrid``), a SparseEncoder (``sparse``), or None (``bm25``).
         folder: the BEIR folder, or data already read with :func:`load_beir`.
         split: the qrels file to score against, ``qrels/{split}.tsv``.
-        mode: ``dense`` (cosine, exact), ``bm25``, ``sparse`` or ``hybrid`` (dense fused with BM25; see
-            :mod:`sentvec.index.hybrid` for ``fusion``, ``alpha``, ``rrf_k``, ``candidates``).
+        mode: ``dense`` (cosine, exact), ``bm25``, ``sparse`` or ``hybrid`` (dense fused with BM25, or with a
+            SparseEncoder given as ``sparse_model``; see :mod:`sentvec.index.hybrid` for ``fusion``, ``alpha``,
+            ``rrf_k``, ``candidates``).
         options: passed to :func:`retrieve` (``fusion``, ``alpha``, ``rrf_k``, ``candidates``,
-            ``bm25_language``, ``batch_size``, ``show_progress_bar``).
+            ``bm25_language``, ``sparse_model``, ``batch_size``, ``show_progress_bar``).
 
     Returns:
         ``{name}_ndcg@10``, ``_mrr@10``, ``_recall@100``, ``_map@100``, plus ``_queries`` (judged queries

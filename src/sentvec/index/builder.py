@@ -9,6 +9,7 @@ model loading and the manifest's settings.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -32,10 +33,13 @@ from sentvec.index.manifest import (
 )
 from sentvec.index.options import BuildOptions
 from sentvec.index.sources import Source
+from sentvec.index.storage import _read_documents
 from sentvec.model import SentenceTransformer
 from sentvec.paths import atomic_file, file_sha256
 from sentvec.quantization import quantize_embeddings
 from sentvec.types import BYTE_PRECISIONS, Precision
+
+logger = logging.getLogger(__name__)
 
 # Texts embedded per encode() call during a build; the heap is trimmed after each (see ChunkBuilder._write_chunk).
 ENCODE_PIECE = 2048
@@ -181,6 +185,58 @@ def embed_corpus(
     except BaseException:
         after_failed_build(folder, manifest["count"], existed)
         raise
+    if manifest["complete"]:
+        warn_duplicate_ids(folder, manifest)
+
+
+def warn_duplicate_ids(folder: Path, manifest: dict[str, Any]) -> int:
+    """Warn when documents of the index in ``folder`` share an id, naming the first repeated one.
+
+    Search tells such documents apart by their row (``corpus_id``), but whatever joins hits by ``id`` (judgments,
+    a database) mixes them up, so the build says so rather than fail after embedding everything.
+
+    Returns:
+        How many documents repeat the id of an earlier one.
+    """
+    files = [folder / CHUNKS_FOLDER / c["documents"]["file"] for c in manifest["chunks"] if "documents" in c]
+
+    def ids() -> Iterator[Any]:
+        for file in files:
+            for doc_id, _ in _read_documents(folder, file):
+                yield doc_id
+
+    # 8 bytes a document: a corpus of millions is checked without holding its ids
+    hashes = np.fromiter((hash(_id_key(i)) for i in ids()), dtype=np.int64)
+    values, counts = np.unique(hashes, return_counts=True)
+    repeated = set(values[counts > 1].tolist())
+    if not repeated:
+        return 0
+    first: dict[Any, int] = {}
+    extra, example = 0, None
+    for row, doc_id in enumerate(ids()):
+        key = _id_key(doc_id)
+        if hash(key) not in repeated:
+            continue
+        if key in first:
+            extra += 1
+            example = example or (doc_id, first[key], row)
+        else:
+            first[key] = row
+    if example is not None:
+        logger.warning(
+            "%d documents of index %s have the id of an earlier document (first: %r, rows %d and %d); search tells "
+            "them apart by corpus_id, but anything that joins hits by id will mix them up: give every document "
+            "its own id",
+            extra,
+            folder,
+            *example,
+        )
+    return extra
+
+
+def _id_key(doc_id: Any) -> Any:
+    """An id as the duplicate check compares it: 7 and "7" differ, as they do in the documents file."""
+    return (type(doc_id).__name__, doc_id if not isinstance(doc_id, list | dict) else json.dumps(doc_id))
 
 
 class ChunkBuilder:

@@ -12,6 +12,11 @@ on SciFact or Cranfield, fewer lose recall):
   min-max scaled to [0, 1] per query (its best hit 1, its worst candidate 0; a document it did not return 0),
   then ``alpha * dense + (1 - alpha) * other``.
 
+The lexical partner of the dense side is the index's BM25 or its sparse (SPLADE) vectors: ``lexical="bm25"`` or
+``"sparse"`` names it (the index must hold it); by default (``lexical=None``) an index with BM25 fuses with BM25,
+and one with sparse vectors but no BM25 fuses with those. BM25 comes first because it is the partner the
+defaults were chosen with and, with the small splade-tiny, the better one measured (README, retrieval table).
+
 Defaults, chosen on SciFact train and Cranfield with all-MiniLM-L6-v2 and English BM25
 (``benchmarks/retrieval.py --sweep``): ``convex`` with ``alpha=0.5``. nDCG@10, convex / RRF at alpha 0.5:
 SciFact train 0.7292 / 0.7105, Cranfield 0.4350 / 0.4375; convex peaks at alpha 0.4-0.5 on both. RRF needs
@@ -24,11 +29,14 @@ from collections.abc import Hashable, Sequence
 from typing import Any, Literal, Protocol, cast
 
 from sentvec.index.bm25 import BM25
+from sentvec.index.manifest import InvalidIndexError
 from sentvec.model import SentenceTransformer
 
 Fusion = Literal["rrf", "convex"]
 FUSIONS: tuple[str, ...] = ("rrf", "convex")
 MODES: tuple[str, ...] = ("dense", "bm25", "sparse", "hybrid")
+Lexical = Literal["bm25", "sparse"]
+LEXICAL: tuple[str, ...] = ("bm25", "sparse")
 FUSION: Fusion = "convex"
 ALPHA = 0.5
 RRF_K = 60
@@ -39,6 +47,8 @@ Hits = Sequence[tuple[Hashable, float]]  # one query's (document, score) by decr
 
 class SearchableIndex(Protocol):
     """What hybrid search needs of an index (:class:`sentvec.index.Index` has it)."""
+
+    manifest: dict[str, Any]
 
     def search(self, query: Any, k: int = 10, **options: Any) -> Any:
         """Dense search, as :meth:`sentvec.index.Index.search` with ``mode="dense"``."""
@@ -65,6 +75,31 @@ def check_fusion(fusion: str, alpha: float, rrf_k: float) -> None:
         raise ValueError(f"alpha={alpha}; the weight of the dense ranking must be between 0 and 1")
     if rrf_k < 0:
         raise ValueError(f"rrf_k={rrf_k}; it must be at least 0")
+
+
+def lexical_side(index: SearchableIndex, lexical: str | None = None) -> Lexical:
+    """The side hybrid search fuses with dense: ``lexical`` when given, else ``"bm25"`` when the index has BM25,
+    else ``"sparse"`` when it has sparse vectors.
+
+    Raises:
+        ValueError: ``lexical`` is neither ``"bm25"`` nor ``"sparse"``.
+        InvalidIndexError: the index holds neither side (or not the one named); the message says how to add it.
+    """
+    if lexical is not None and lexical not in LEXICAL:
+        raise ValueError(f"lexical={lexical!r}; hybrid search fuses dense with 'bm25' or 'sparse'")
+    held = [side for side in LEXICAL if index.manifest.get(side)]
+    if lexical is not None and lexical not in held:
+        flag = "--bm25" if lexical == "bm25" else "--sparse MODEL"
+        raise InvalidIndexError(
+            f"lexical={lexical!r} but the index has no {lexical} data; add it with `sentvec index build ... {flag}`"
+            + (f", or fuse with its {held[0]} (lexical={held[0]!r})" if held else "")
+        )
+    if lexical is None and not held:
+        raise InvalidIndexError(
+            "hybrid search needs a lexical side and this index has neither BM25 nor sparse vectors; add one with "
+            "`sentvec index build ... --bm25` (or --hybrid) or `--sparse MODEL`"
+        )
+    return cast(Lexical, lexical or held[0])
 
 
 def fuse(
@@ -111,33 +146,38 @@ def search_index(
     alpha: float = ALPHA,
     rrf_k: float = RRF_K,
     candidates: int = CANDIDATES,
+    lexical: str | None = None,
     **dense_options: Any,
 ) -> Any:
-    """:meth:`Index.search` for ``mode="bm25"``, ``"sparse"`` and ``"hybrid"`` (same arguments and result shape).
+    """:meth:`Index.search` for ``mode="bm25"``, ``"sparse"`` and ``"hybrid"`` (same arguments and result shape);
+    ``lexical`` picks hybrid's partner of the dense side (see :func:`lexical_side`).
 
     Raises:
-        ValueError: ``k`` below 1, another mode, or a bad fusion setting.
+        ValueError: ``k`` below 1, another mode, a bad fusion setting, or a lexical side the index lacks.
     """
     if k < 1:
         raise ValueError(f"k={k}; it must be at least 1")
     if mode not in ("bm25", "hybrid", "sparse"):
         raise ValueError(f"mode {mode!r} is not supported by an index; choose from dense, bm25, hybrid, sparse")
     check_fusion(fusion, alpha, rrf_k)
+    if lexical is not None and mode != "hybrid":
+        raise ValueError(f"lexical={lexical!r} chooses hybrid search's partner; it needs mode='hybrid', not {mode!r}")
     texts = [query] if isinstance(query, str) else list(query)
     if mode == "sparse":
         found = [[index.document(row, score) for row, score in hits] for hits in index.sparse_hits(texts, k)]
         return found[0] if isinstance(query, str) else found
-    depth = k if mode == "bm25" else max(k, candidates)
-    keyword = index.bm25().search(texts, depth)
     if mode == "bm25":
-        found = [[index.document(row, score) for row, score in hits] for hits in keyword]
+        found = [[index.document(row, score) for row, score in hits] for hits in index.bm25().search(texts, k)]
     else:
+        depth = max(k, candidates)
+        side = lexical_side(index, lexical)
+        other = index.bm25().search(texts, depth) if side == "bm25" else index.sparse_hits(texts, depth)
         dense = index.search(texts, depth, mode="dense", model=model, exact=exact, **dense_options)
         found = []
-        for dense_hits, keyword_hits in zip(dense, keyword):
+        for dense_hits, other_hits in zip(dense, other):
             fused = fuse(
                 [(h["corpus_id"], h["score"]) for h in dense_hits],
-                keyword_hits,
+                other_hits,
                 k,
                 fusion=fusion,
                 alpha=alpha,

@@ -237,10 +237,13 @@ class Index(StoredIndex):
                 the index, score each (query, text) pair with :meth:`CrossEncoder.rank` and keep the ``k`` best.
             rerank_top: candidates to rerank per query (default ``4 * k``; at least ``k``).
             rerank_batch_size: pairs per cross-encoder batch.
-            mode: ``"dense"`` (embeddings), ``"bm25"`` (keywords), ``"hybrid"`` (both, fused), the last two with
-                the index's BM25 (``bm25=`` at build); or ``"sparse"`` (SPLADE vectors, ``sparse=`` at build). Default: the ``search_mode`` it was built with, else dense.
-            fusion: for hybrid: ``fusion`` (``"rrf"`` or ``"convex"``), ``alpha`` (weight of the dense side),
-                ``rrf_k``, ``candidates`` (hits taken from each side); see :mod:`sentvec.index.hybrid`.
+            mode: ``"dense"`` (embeddings), ``"bm25"`` (keywords, with the index's BM25: ``bm25=`` at build),
+                ``"sparse"`` (SPLADE vectors, ``sparse=`` at build) or ``"hybrid"`` (dense fused with BM25 or the
+                sparse vectors). Default: the ``search_mode`` it was built with, else dense.
+            fusion: for hybrid: ``lexical`` (the dense side's partner, ``"bm25"`` or ``"sparse"``; default: BM25
+                when the index has it, else its sparse vectors), ``fusion`` (``"rrf"`` or ``"convex"``),
+                ``alpha`` (weight of the dense side), ``rrf_k``, ``candidates`` (hits taken from each side); see
+                :mod:`sentvec.index.hybrid`.
 
         Returns:
             For one text, a list of hits ``{"id", "score", "text", "corpus_id"}`` by decreasing score; for a

@@ -18,6 +18,9 @@ from torch import nn
 MODULE_TYPES: dict[str, type[nn.Module]] = {}
 #: What save() writes for each of our classes: names every sentence-transformers version resolves.
 TYPE_NAMES: dict[type[nn.Module], str] = {}
+#: Type-name prefix -> our package that registers those steps when imported (it imports sentvec.modules itself,
+#: so sentvec.modules cannot import it): a model folder naming such a step loads without importing it first.
+_REGISTERED_ON_IMPORT = {"sentence_transformers.sparse_encoder.": "sentvec.sparse_encoder.modules"}
 #: The keyword arguments (of ``allow_pickle``, ``trust_remote_code``) each of our classes' ``load`` takes.
 LOAD_OPTIONS: dict[type[nn.Module], tuple[str, ...]] = {}
 
@@ -54,6 +57,11 @@ def module_class(name: str, *, trust_remote_code: bool = False, known: dict[str,
         return known[name]
     if name in MODULE_TYPES:
         return MODULE_TYPES[name]
+    for prefix, ours in _REGISTERED_ON_IMPORT.items():
+        if name.startswith(prefix) and name not in MODULE_TYPES:
+            importlib.import_module(ours)  # our own package, which adds its steps to MODULE_TYPES
+            if name in MODULE_TYPES:
+                return MODULE_TYPES[name]
     if not trust_remote_code:
         raise ValueError(
             f"the model names module type {name!r}, which is not one of sentvec's; if you trust the package that "

@@ -12,7 +12,7 @@ from torch import nn
 from sentvec.config import EncoderConfig
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
-from sentvec.paths import write_json
+from sentvec.paths import read_json, write_json
 from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
 
@@ -55,6 +55,10 @@ class Transformer(nn.Module):
             do_lower_case=loaded.do_lower_case if do_lower_case is None else do_lower_case,
             unused_tensors=loaded.unused_tensors,
         )
+        self._adopt(loaded)
+
+    def _adopt(self, loaded: Transformer) -> None:
+        """Take over what a subclass' ``load`` built beyond the encoder and tokenizer (the MLM head)."""
 
     @classmethod
     def from_parts(
@@ -154,7 +158,15 @@ class Transformer(nn.Module):
 
     @classmethod
     def load(cls, folder: Path, *, allow_pickle: bool = False) -> Transformer:
-        """Build the encoder from a local ``folder``'s config.json and load its weights."""
+        """Build the encoder from a local ``folder``'s config.json and load its weights.
+
+        A folder that sentence-transformers 6 saved for a sparse model (``transformer_task: fill-mask``) holds
+        a masked-LM checkpoint: it loads as :class:`~sentvec.sparse_encoder.MLMTransformer`, as there.
+        """
+        if cls is Transformer and _task(folder) == "fill-mask":
+            from sentvec.sparse_encoder.modules import MLMTransformer  # a subclass of this one: imported here
+
+            return MLMTransformer.load(folder, allow_pickle=allow_pickle)
         config = EncoderConfig.from_file(folder / "config.json")
         max_length, do_lower_case = encoder_settings(folder, config.max_positions)
         tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=do_lower_case)
@@ -172,3 +184,9 @@ class Transformer(nn.Module):
         return (
             f"family={self.config.family!r}, max_seq_length={self.max_seq_length}, do_lower_case={self.do_lower_case}"
         )
+
+
+def _task(folder: Path) -> str | None:
+    """The ``transformer_task`` sentence-transformers 6 records in sentence_bert_config.json (None if absent)."""
+    task = read_json(folder / "sentence_bert_config.json", required=False, expect=dict).get("transformer_task")
+    return task if isinstance(task, str) else None

@@ -2,11 +2,12 @@
 
 Drop-in for ``sentence_transformers.SparseEncoder``: the same ``encode``/``encode_query``/``encode_document``
 (sparse COO tensors out), ``decode``, ``similarity``, ``sparsity``, ``max_active_dims`` and folder format
-(``MLMTransformer`` + ``SpladePooling``).
+(``MLMTransformer`` + ``SpladePooling``), and the inference-free variant: a ``Router`` whose query route is a
+``SparseStaticEmbedding`` (a weight per vocabulary token, no Transformer) and whose document route is SPLADE.
 """
 
 from sentvec.sparse_encoder.inverted import InvertedIndex
 from sentvec.sparse_encoder.model import SparseEncoder
-from sentvec.sparse_encoder.modules import MLMTransformer, SpladePooling
+from sentvec.sparse_encoder.modules import MLMTransformer, SparseStaticEmbedding, SpladePooling
 
-__all__ = ["InvertedIndex", "MLMTransformer", "SparseEncoder", "SpladePooling"]
+__all__ = ["InvertedIndex", "MLMTransformer", "SparseEncoder", "SparseStaticEmbedding", "SpladePooling"]

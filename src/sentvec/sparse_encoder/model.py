@@ -7,6 +7,15 @@
 >>> model.similarity(query, docs)         # dot products, (1, 2)
 >>> model.decode(query, top_k=5)          # [('cat', 2.1), ('sit', 1.7), ...]
 
+Inference-free (queries cost a tokenisation and a table lookup; documents run SPLADE), as in sentence-transformers:
+
+>>> from sentvec.modules import Router
+>>> from sentvec.sparse_encoder import MLMTransformer, SparseStaticEmbedding, SpladePooling
+>>> mlm = MLMTransformer("naver/splade-v3")
+>>> query = SparseStaticEmbedding(mlm.tokenizer, weight=None)     # one weight per token (e.g. IDF), trainable
+>>> pooling = SpladePooling("max", embedding_dimension=mlm.get_word_embedding_dimension())
+>>> model = SparseEncoder(modules=[Router.for_query_document([query], [mlm, pooling])], similarity_fn_name="dot")
+
 Each dimension is a vocabulary token and a vector's few non-zero weights say which terms (the text's own and
 related ones) matter: it searches like BM25 with learned term weights (an inverted index, see
 :mod:`sentvec.sparse_encoder.inverted`).
@@ -24,18 +33,21 @@ from torch import Tensor, nn
 
 from sentvec._version import __version__
 from sentvec.model import SentenceTransformer
-from sentvec.model_folder import staged_save, write_settings
-from sentvec.paths import inside, read_json, write_json
-from sentvec.sparse_encoder.modules import MODULE_TYPES, TYPE_NAMES, MLMTransformer, SpladePooling
+from sentvec.model_folder import load_folder, staged_save, write_settings
+from sentvec.modules import Router, type_name
+from sentvec.paths import read_json, write_json
+from sentvec.sparse_encoder.modules import TYPE_NAMES, MLMTransformer, SpladePooling
 
 
 class SparseEncoder(SentenceTransformer):
     """Load or assemble a sparse (SPLADE) encoder and encode texts into sparse vocabulary-sized vectors.
 
     Args:
-        model_name_or_path: a SparseEncoder folder (modules.json naming MLMTransformer and SpladePooling), a
-            bare ``*ForMaskedLM`` folder (SPLADE max pooling is added), or a name the model store resolves.
-        modules: build from these modules instead (``[MLMTransformer, SpladePooling]``).
+        model_name_or_path: a SparseEncoder folder (modules.json naming MLMTransformer and SpladePooling, or a
+            Router of an inference-free model), a bare ``*ForMaskedLM`` folder (SPLADE max pooling is added), or a
+            name the model store resolves.
+        modules: build from these modules instead: ``[MLMTransformer, SpladePooling]``, or for an inference-free
+            model ``[Router.for_query_document([SparseStaticEmbedding], [MLMTransformer, SpladePooling])]``.
         max_active_dims: keep at most this many non-zero weights per vector (the largest); None keeps all.
         device, prompts, default_prompt_name, cache_folder, revision, token, local_files_only, allow_pickle:
             as for :class:`~sentvec.SentenceTransformer`.
@@ -88,7 +100,12 @@ class SparseEncoder(SentenceTransformer):
         folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False, known: dict[str, type] | None = None
     ) -> tuple[list[nn.Module], dict[str, Any]]:
         """A SparseEncoder folder's modules (or a bare masked-LM folder with SPLADE max pooling) and settings."""
-        return _load_folder(folder, allow_pickle=allow_pickle)
+        if not (folder / "modules.json").is_file():  # a bare *ForMaskedLM folder: SPLADE's usual max pooling
+            settings = read_json(folder / "config_sentence_transformers.json", required=False, expect=dict)
+            transformer = MLMTransformer.load(folder, allow_pickle=allow_pickle)
+            return [transformer, SpladePooling("max", "relu", transformer.config.vocab_size)], settings
+        # the sparse steps are in the registry every folder is read through (sentvec.modules.registry)
+        return load_folder(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, known=known)
 
     def _parse_model_config(self, config: dict[str, Any]) -> None:
         """The SentenceTransformer settings, plus the folder's ``max_active_dims``."""
@@ -97,7 +114,10 @@ class SparseEncoder(SentenceTransformer):
 
     def get_embedding_dimension(self) -> int | None:
         """The vocabulary size: the length of every sparse vector."""
-        return self.transformer.config.vocab_size if isinstance(self.transformer, MLMTransformer) else None
+        first = self[0] if len(self) else None
+        if isinstance(first, MLMTransformer):
+            return first.config.vocab_size
+        return first.get_embedding_dimension() if isinstance(first, Router) else None
 
     get_sentence_embedding_dimension = get_embedding_dimension
 
@@ -240,19 +260,20 @@ class SparseEncoder(SentenceTransformer):
         safe_serialization: bool = True,
         **kwargs: Any,
     ) -> None:
-        """Write a sentence-transformers SparseEncoder folder (MLMTransformer at the root, 1_SpladePooling/)."""
+        """Write a sentence-transformers SparseEncoder folder: MLMTransformer at the root and 1_SpladePooling/,
+        or for an inference-free model the Router at the root with one folder per routed step
+        (``query_0_SparseStaticEmbedding/``, ``document_0_MLMTransformer/``, ``document_1_SpladePooling/``)."""
         if not safe_serialization:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         with staged_save(path) as staging:
             entries = []
             module: Any
             for idx, module in enumerate(self):
-                if type(module) not in TYPE_NAMES:
-                    raise TypeError(f"module {idx} ({type(module).__name__}) cannot be saved in a SparseEncoder folder")
+                _check_savable(module, f"module {idx}")
                 sub = "" if idx == 0 else f"{idx}_{type(module).__name__}"
                 (staging / sub).mkdir(exist_ok=True)
                 module.save(staging / sub)
-                entries.append({"idx": idx, "name": str(idx), "path": sub, "type": TYPE_NAMES[type(module)]})
+                entries.append({"idx": idx, "name": str(idx), "path": sub, "type": type_name(module)})
             write_json(staging / "modules.json", entries)
             write_settings(
                 staging,
@@ -293,34 +314,11 @@ def _stack(rows: list[Tensor], width: int, *, sparse: bool) -> Tensor:
     ).coalesce()
 
 
-def _load_folder(folder: Path, *, allow_pickle: bool) -> tuple[list[nn.Module], dict[str, Any]]:
-    settings = read_json(folder / "config_sentence_transformers.json", required=False)
-    if not (folder / "modules.json").is_file():  # a bare *ForMaskedLM folder: SPLADE's usual max pooling
-        transformer = MLMTransformer.load(folder, allow_pickle=allow_pickle)
-        return [transformer, SpladePooling("max", "relu", transformer.config.vocab_size)], settings
-    entries = read_json(folder / "modules.json")
-    if not isinstance(entries, list):
-        raise ValueError(f"{folder / 'modules.json'} must hold a list of modules")
-    modules: list[nn.Module] = []
-    for entry in sorted(entries, key=lambda e: e.get("idx", 0)):
-        kind: Any = MODULE_TYPES.get(entry.get("type", ""))
-        sub = inside(folder, entry.get("path", ""))
-        if entry.get("type") in _FILL_MASK_TRANSFORMERS and _task(sub) == "fill-mask":
-            kind = MLMTransformer  # sentence-transformers 6 saves a masked-LM Transformer under its plain name
-        if kind is None:
-            raise ValueError(
-                f"{folder / 'modules.json'} names module type {entry.get('type')!r}, which sentvec's "
-                f"SparseEncoder does not implement; supported: {sorted(MODULE_TYPES)}"
-            )
-        modules.append(kind.load(sub, allow_pickle=allow_pickle) if kind is MLMTransformer else kind.load(sub))
-    return modules, settings
-
-
-_FILL_MASK_TRANSFORMERS = (
-    "sentence_transformers.base.modules.transformer.Transformer",
-    "sentence_transformers.models.Transformer",
-)
-
-
-def _task(folder: Path) -> str | None:
-    return read_json(folder / "sentence_bert_config.json", required=False).get("transformer_task")
+def _check_savable(module: nn.Module, where: str) -> None:
+    """Refuse a step sentence-transformers' SparseEncoder could not load back (a Router's routed steps too)."""
+    if isinstance(module, Router):
+        for route, steps in module._routes().items():
+            for number, step in enumerate(steps):
+                _check_savable(step, f"{where}, route {route!r} step {number}")
+    elif type(module) not in TYPE_NAMES:
+        raise TypeError(f"{where} ({type(module).__name__}) cannot be saved in a SparseEncoder folder")

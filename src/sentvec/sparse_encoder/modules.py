@@ -8,13 +8,14 @@ from typing import Any, Literal, cast
 
 import safetensors.torch
 import torch
+from tokenizers import Tokenizer as RustTokenizer
 from torch import nn
 
 from sentvec.config import EncoderConfig
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.encoder.bert import PackedBatch
-from sentvec.layout import encoder_settings
-from sentvec.modules import Transformer
+from sentvec.layout import UNBOUNDED_LENGTH, encoder_settings
+from sentvec.modules import Transformer, registry
 from sentvec.paths import read_json, write_json
 from sentvec.sparse_encoder.mlm_head import ARCHITECTURE, ENCODER_PREFIX, MaskedLMHead, modern_name
 from sentvec.tokenizer import Tokenizer
@@ -50,6 +51,10 @@ class MLMTransformer(Transformer):
         module.head = MaskedLMHead(config, encoder.embeddings.word if tied else None)
         module.head.load_checkpoint(state)
         return module
+
+    def _adopt(self, loaded: Transformer) -> None:
+        """``MLMTransformer(path)``: keep the head :meth:`load` built on the same encoder."""
+        self.head = cast(MLMTransformer, loaded).head
 
     def get_word_embedding_dimension(self) -> int:
         """The vocabulary size: the length of each token's logits."""
@@ -154,17 +159,163 @@ class SpladePooling(nn.Module):
         return f"pooling_strategy={self.pooling_strategy!r}, activation_function={self.activation_function!r}"
 
 
-# modules.json "type" -> our class: a closed list (sentence-transformers v5 and v6 names)
+class SparseStaticEmbedding(nn.Module):
+    """The query side of an inference-free sparse encoder: one learned weight per vocabulary token, no Transformer.
+
+    A text's vector holds, for each vocabulary token it contains (special tokens not added), that token's
+    weight; every other entry is zero. Sets ``sentence_embedding`` (B, vocab); when a step before it already
+    set one, the two multiply. Paired in a :class:`~sentvec.modules.Router` with a document route of
+    :class:`MLMTransformer` + :class:`SpladePooling`, queries cost one tokenisation and a table lookup.
+
+    A folder holds ``config.json`` (``frozen``), ``model.safetensors`` (``weight``: (vocab,)) and the tokenizer
+    files: sentence-transformers' ``SparseStaticEmbedding`` folder.
+
+    Args:
+        tokenizer: a :class:`~sentvec.tokenizer.Tokenizer` (e.g. the document side's, copied here) or a
+            ``tokenizers.Tokenizer``; its ids index ``weight``.
+        weight: (vocab,) token weights (IDF-like); None starts from ones.
+        frozen: keep ``weight`` out of training.
+    """
+
+    def __init__(
+        self, tokenizer: Tokenizer | RustTokenizer, weight: torch.Tensor | None = None, frozen: bool = False
+    ) -> None:
+        super().__init__()
+        self.tokenizer = _own_tokenizer(tokenizer)
+        size = self.tokenizer._tokenizer.get_vocab_size(with_added_tokens=True)
+        if weight is None:
+            weight = torch.ones(size)
+        if weight.dim() != 1 or weight.shape[0] < size:
+            raise ValueError(
+                f"weight has shape {tuple(weight.shape)}; it must be one weight per vocabulary token: ({size},)"
+            )
+        self.weight = nn.Parameter(weight.detach().float().clone(), requires_grad=not frozen)
+        self.frozen = frozen
+
+    @property
+    def num_dimensions(self) -> int:
+        """The vocabulary size: the length of every vector."""
+        return self.weight.shape[0]
+
+    @property
+    def max_seq_length(self) -> int:
+        """Longer texts are cut to this many tokens (the tokenizer's ``model_max_length``). Settable."""
+        return self.tokenizer.max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        self.tokenizer.max_length = value
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """The vocabulary size (the sentence-transformers < 6 name)."""
+        return self.num_dimensions
+
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`tokenize` with ``prompt`` put before each text."""
+        return self.tokenize([prompt + text for text in inputs] if prompt else list(inputs))
+
+    def tokenize(self, texts: list[str], **kwargs: Any) -> dict[str, Any]:
+        """Token ids (no special tokens), attention mask and ``truncated`` flags, padded to the longest text."""
+        return self.tokenizer.collate(self.tokenizer.encode(texts, add_special_tokens=False))
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Add ``sentence_embedding`` (B, vocab): each present token's weight, zeros elsewhere."""
+        ids, mask = features["input_ids"], features["attention_mask"]
+        present = torch.zeros(ids.shape[0], self.num_dimensions, dtype=mask.dtype, device=ids.device)
+        # amax: padding (mask 0) never clears a token the text has, whatever order duplicates land in
+        present.scatter_reduce_(1, ids, mask, reduce="amax")  # (B, V) 0/1
+        embeddings = present.to(self.weight.dtype) * self.weight
+        if features.get("sentence_embedding") is not None:
+            embeddings = embeddings * features["sentence_embedding"]
+        features["sentence_embedding"] = embeddings
+        return features
+
+    def save(self, folder: str | Path, *args: Any, **kwargs: Any) -> None:
+        """Write ``config.json``, ``model.safetensors`` (``weight``) and the tokenizer files."""
+        folder = Path(folder)
+        self.tokenizer.save(folder)
+        if not (folder / "tokenizer_config.json").is_file():  # so that `transformers` knows the pad token
+            write_json(
+                folder / "tokenizer_config.json",
+                {
+                    "tokenizer_class": "PreTrainedTokenizerFast",
+                    "pad_token": self.tokenizer.pad_token,
+                    "model_max_length": self.max_seq_length,
+                },
+            )
+        safetensors.torch.save_file(
+            {"weight": self.weight.detach().contiguous().cpu()},
+            str(folder / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
+        write_json(folder / "config.json", {"frozen": self.frozen})
+
+    @classmethod
+    def load(cls, folder: str | Path, *args: Any, **kwargs: Any) -> SparseStaticEmbedding:
+        """Read the step from ``folder`` (safetensors only)."""
+        folder = Path(folder)
+        config = read_json(folder / "config.json", required=False, expect=dict)
+        if isinstance(config.get("path"), str):
+            raise ValueError(
+                f"{folder / 'config.json'} takes its weights from {config['path']!r}; sentvec reads them from "
+                "model.safetensors only (load and re-save the model with sentence-transformers)"
+            )
+        if not (folder / "model.safetensors").is_file():
+            raise FileNotFoundError(f"{folder} has no model.safetensors with the token weights")
+        state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+        if set(state) != {"weight"}:
+            raise ValueError(
+                f"{folder / 'model.safetensors'} holds {sorted(state)}; a SparseStaticEmbedding holds 'weight'"
+            )
+        limit = read_json(folder / "tokenizer_config.json", required=False, expect=dict).get("model_max_length")
+        length = (
+            limit
+            if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit <= UNBOUNDED_LENGTH
+            else UNBOUNDED_LENGTH
+        )
+        tokenizer = Tokenizer.from_folder(folder, max_length=length)
+        return cls(tokenizer, state["weight"], frozen=bool(config.get("frozen", False)))
+
+    def extra_repr(self) -> str:
+        """Vocabulary size and whether the weights train, for ``repr``."""
+        return f"dim={self.num_dimensions}, frozen={self.frozen}"
+
+
+def _own_tokenizer(tokenizer: Tokenizer | RustTokenizer) -> Tokenizer:
+    """A copy of ``tokenizer`` this step alone changes (its truncation must not reach the document side)."""
+    if isinstance(tokenizer, Tokenizer):
+        rust = RustTokenizer.from_str(tokenizer._tokenizer.to_str())
+        copy = Tokenizer(rust, tokenizer.pad_token, max_length=tokenizer.max_length, lowercase=tokenizer.lowercase)
+        copy._files = dict(tokenizer._files)
+        return copy
+    if isinstance(tokenizer, RustTokenizer):
+        pad = next((t for t in ("[PAD]", "<pad>") if tokenizer.token_to_id(t) is not None), None)
+        if pad is None:
+            raise ValueError("the tokenizer has no [PAD] or <pad> token; pass a sentvec Tokenizer naming its pad token")
+        return Tokenizer(RustTokenizer.from_str(tokenizer.to_str()), pad, max_length=UNBOUNDED_LENGTH)
+    raise TypeError(
+        f"SparseStaticEmbedding takes a sentvec Tokenizer or a tokenizers.Tokenizer, not {type(tokenizer).__name__}"
+    )
+
+
+# modules.json / router_config.json "type" -> our class: a closed list (sentence-transformers v5 and v6 names),
+# added to the registry every model folder is read through (sentvec.modules.registry)
 MODULE_TYPES: dict[str, type[nn.Module]] = {
-    "sentence_transformers.sparse_encoder.models.MLMTransformer": MLMTransformer,
-    "sentence_transformers.sparse_encoder.modules.MLMTransformer": MLMTransformer,
-    "sentence_transformers.sparse_encoder.modules.mlm_transformer.MLMTransformer": MLMTransformer,
-    "sentence_transformers.sparse_encoder.models.SpladePooling": SpladePooling,
-    "sentence_transformers.sparse_encoder.modules.SpladePooling": SpladePooling,
-    "sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling": SpladePooling,
+    f"sentence_transformers.sparse_encoder.{path}": cls
+    for cls, snake in (
+        (MLMTransformer, "mlm_transformer"),
+        (SpladePooling, "splade_pooling"),
+        (SparseStaticEmbedding, "sparse_static_embedding"),
+    )
+    for path in (f"models.{cls.__name__}", f"modules.{cls.__name__}", f"modules.{snake}.{cls.__name__}")
 }
 # what save() writes: the v5 names, which sentence-transformers 5 and 6 both resolve
 TYPE_NAMES: dict[type[nn.Module], str] = {
-    MLMTransformer: "sentence_transformers.sparse_encoder.models.MLMTransformer",
-    SpladePooling: "sentence_transformers.sparse_encoder.models.SpladePooling",
+    cls: f"sentence_transformers.sparse_encoder.models.{cls.__name__}"
+    for cls in (MLMTransformer, SpladePooling, SparseStaticEmbedding)
 }
+registry.MODULE_TYPES.update(MODULE_TYPES)
+registry.TYPE_NAMES.update(TYPE_NAMES)
+registry.LOAD_OPTIONS[MLMTransformer] = ("allow_pickle",)

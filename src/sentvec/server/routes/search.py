@@ -19,9 +19,10 @@ def add_search_route(app: FastAPI, served: Served) -> None:
 
     @app.post("/search", dependencies=served.auth)
     async def search(request: Request) -> JSONResponse:
-        """Search the index the server was started with: ``{"query", "k", "mode"}`` -> ``{"hits": [{"id", "score",
-        "text", "corpus_id"}]}``, best first. ``mode`` is ``dense``, ``bm25``, ``hybrid`` (these two need an
-        index built with ``--bm25``) or ``sparse`` (``--sparse``); default: the index's own (``--hybrid``), else dense."""
+        """Search the index the server was started with: ``{"query", "k", "mode", "lexical"}`` -> ``{"hits": [{"id",
+        "score", "text", "corpus_id"}]}``, best first. ``mode`` is ``dense``, ``bm25`` (an index built with
+        ``--bm25``), ``sparse`` (``--sparse``) or ``hybrid`` (dense fused with ``lexical``: ``bm25`` or ``sparse``;
+        default: BM25 when the index has it, else sparse); default mode: the index's own (``--hybrid``), else dense."""
         if index is None:
             raise APIError(
                 501,
@@ -40,21 +41,30 @@ def add_search_route(app: FastAPI, served: Served) -> None:
         mode = body.get("mode")
         if mode not in (None, "dense", "bm25", "hybrid", "sparse"):
             raise unprocessable(f"mode must be dense, bm25, hybrid or sparse, got {mode!r}", "mode", "invalid_value")
-        needs = {"bm25": "bm25", "hybrid": "bm25", "sparse": "sparse"}.get(mode or "")
-        if needs and not index.manifest.get(needs):
+        lexical = body.get("lexical")
+        if lexical not in (None, "bm25", "sparse"):
+            raise unprocessable(f"lexical must be bm25 or sparse, got {lexical!r}", "lexical", "invalid_value")
+        mode = mode or index.manifest.get("search_mode") or "dense"
+        if lexical is not None and mode != "hybrid":
             raise unprocessable(
-                f"mode {mode!r} needs an index with {needs} data, and this one has none: build it "
-                f"with `sentvec index build ... --{needs}`",
-                "mode",
+                f"lexical chooses hybrid search's partner; mode is {mode!r}", "lexical", "invalid_value"
+            )
+        needs = {"bm25": ("bm25",), "sparse": ("sparse",), "hybrid": (lexical,) if lexical else ("bm25", "sparse")}
+        wanted = needs.get(mode, ())
+        if wanted and not any(index.manifest.get(side) for side in wanted):
+            raise unprocessable(
+                f"mode {mode!r} needs an index with {' or '.join(wanted)} data, and this one has none: build it "
+                f"with `sentvec index build ... {' or '.join('--' + side for side in wanted)}`",
+                "lexical" if lexical else "mode",
                 "invalid_value",
             )
 
-        mode = mode or index.manifest.get("search_mode") or "dense"
         with service.admitted():
             if mode != "dense":
                 # Keyword and fused searches run whole in a worker thread, in turn with other index work.
                 async with served.index_turn:
-                    hits = await run_in_threadpool(lambda: index.search(query, k=k, model=model, mode=mode))
+                    options = {"lexical": lexical} if lexical else {}
+                    hits = await run_in_threadpool(lambda: index.search(query, k=k, model=model, mode=mode, **options))
                 return JSONResponse({"hits": hits})
             # The query is embedded by the batch worker, in turn with embedding requests, as
             # Index.search would embed it: the index's query prompt, truncation, dimensions, normalisation.
