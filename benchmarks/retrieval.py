@@ -8,7 +8,8 @@ For each collection (BEIR layout, from the shared data folder) and method: nDCG@
 MAP@100 (sentvec.evaluation.beir, the InformationRetrievalEvaluator's definitions), queries per second (all
 judged queries in one batch: query encoding + search + fusion; the corpus is encoded beforehand and not
 counted) and the index size (dense: float32 vectors; BM25: bm25s's saved folder; sparse: the inverted index's
-saved arrays). Hybrid is dense fused with BM25 at the library defaults (sentvec.index.hybrid).
+saved arrays). Hybrid is dense fused with BM25, and with each sparse model, at the library defaults
+(sentvec.index.hybrid; RRF beside it).
 """
 
 from __future__ import annotations
@@ -124,7 +125,12 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also print nDCG@10 over fusion settings")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file")
     parser.add_argument("--cache", default=None, help="folder to keep dense corpus embeddings in between runs")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     args = parser.parse_args()
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     rows, sweeps = [], []
 
@@ -144,6 +150,13 @@ def main() -> None:
         keyword, keyword_s, keyword_size = run_bm25(data, "en")
         rows.append(row(name, "BM25 (bm25s, en)", data, keyword, keyword_s, keyword_size))
         show(rows[-1])
+        # the other side of a hybrid: BM25, then each sparse model (Index.search(mode="hybrid", lexical=...))
+        lexical = [("BM25", keyword, keyword_s, keyword_size)]
+        for sparse_model in args.sparse or []:
+            sparse, sparse_s, sparse_size = run_sparse(data, sparse_model, args.batch_size)
+            rows.append(row(name, f"sparse {sparse_model}", data, sparse, sparse_s, sparse_size))
+            show(rows[-1])
+            lexical.append((sparse_model, sparse, sparse_s, sparse_size))
         for model in args.models:
             cache = None if args.cache is None else Path(args.cache)
             if cache is not None:
@@ -151,45 +164,40 @@ def main() -> None:
             dense, dense_s, dense_size = run_dense(data, model, args.batch_size, cache)
             rows.append(row(name, f"dense {model}", data, dense, dense_s, dense_size))
             show(rows[-1])
-            fused, fuse_s = hybrid(dense, keyword, fusion=FUSION, alpha=ALPHA, rrf_k=RRF_K)
-            rows.append(
-                row(
-                    name,
-                    f"hybrid {model} + BM25 ({FUSION}, alpha {ALPHA})",
-                    data,
-                    fused,
-                    dense_s + keyword_s + fuse_s,
-                    dense_size + keyword_size,
-                )
-            )
-            show(rows[-1])
-            rrf, rrf_s = hybrid(dense, keyword, fusion="rrf", alpha=0.5, rrf_k=RRF_K)
-            rows.append(
-                row(
-                    name,
-                    f"hybrid {model} + BM25 (rrf, k {RRF_K})",
-                    data,
-                    rrf,
-                    dense_s + keyword_s + rrf_s,
-                    dense_size + keyword_size,
-                )
-            )
-            show(rows[-1])
-            if args.sweep:
-                for fusion in ("convex", "rrf"):
-                    for alpha in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-                        fused, _ = hybrid(dense, keyword, fusion=fusion, alpha=alpha, rrf_k=RRF_K)
-                        metrics = beir_metrics(ids(data, fused), data)
-                        sweeps.append({"collection": name, "model": model, "fusion": fusion, "alpha": alpha, **metrics})
-                        print(
-                            f"  sweep {name} {fusion} alpha {alpha}: nDCG@10 {metrics['ndcg@10']:.4f}",
-                            file=sys.stderr,
-                            flush=True,
+            for other_name, other, other_s, other_size in lexical:
+                for fusion, label in ((FUSION, f"{FUSION}, alpha {ALPHA}"), ("rrf", f"rrf, k {RRF_K}")):
+                    fused, fuse_s = hybrid(dense, other, fusion=fusion, alpha=ALPHA, rrf_k=RRF_K)
+                    rows.append(
+                        row(
+                            name,
+                            f"hybrid {model} + {other_name} ({label})",
+                            data,
+                            fused,
+                            dense_s + other_s + fuse_s,
+                            dense_size + other_size,
                         )
-        for sparse_model in args.sparse or []:
-            sparse, sparse_s, sparse_size = run_sparse(data, sparse_model, args.batch_size)
-            rows.append(row(name, f"sparse {sparse_model}", data, sparse, sparse_s, sparse_size))
-            show(rows[-1])
+                    )
+                    show(rows[-1])
+                if args.sweep:
+                    for fusion in ("convex", "rrf"):
+                        for alpha in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+                            fused, _ = hybrid(dense, other, fusion=fusion, alpha=alpha, rrf_k=RRF_K)
+                            metrics = beir_metrics(ids(data, fused), data)
+                            sweeps.append(
+                                {
+                                    "collection": name,
+                                    "model": f"{model} + {other_name}",
+                                    "fusion": fusion,
+                                    "alpha": alpha,
+                                    **metrics,
+                                }
+                            )
+                            print(
+                                f"  sweep {name} {model} + {other_name} {fusion} alpha {alpha}: "
+                                f"nDCG@10 {metrics['ndcg@10']:.4f}",
+                                file=sys.stderr,
+                                flush=True,
+                            )
 
     print("| collection | method | nDCG@10 | MRR@10 | Recall@100 | MAP@100 | queries/s | index size |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
