@@ -96,12 +96,18 @@ def run_dense(data: BeirData, name: str, batch_size: int, cache: Path | None):
     return hits, time.perf_counter() - started, docs.numel() * 4
 
 
-def run_sparse(data: BeirData, name: str, batch_size: int):
+def run_sparse(data: BeirData, name: str, batch_size: int, cache: Path | None = None):
     from sentvec.sparse_encoder import InvertedIndex, SparseEncoder
 
     model = SparseEncoder(name, device="cpu")
-    docs = model.encode_document(data.corpus, batch_size=batch_size, show_progress_bar=False)
-    inverted = InvertedIndex.from_sparse(docs)
+    cached = None if cache is None else cache / f"{data.name}-{Path(name).name}-sparse"
+    if cached is not None and (cached / "count.npy").is_file():  # the inverted index of an earlier run
+        inverted = InvertedIndex.load(cached)
+    else:
+        docs = model.encode_document(data.corpus, batch_size=batch_size, show_progress_bar=False)
+        inverted = InvertedIndex.from_sparse(docs)
+        if cached is not None:
+            inverted.save(cached)
     with tempfile.TemporaryDirectory() as tmp:
         inverted.save(Path(tmp) / "sparse")
         size = folder_bytes(Path(tmp) / "sparse")
@@ -124,13 +130,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sweep", action="store_true", help="also print nDCG@10 over fusion settings")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file")
-    parser.add_argument("--cache", default=None, help="folder to keep dense corpus embeddings in between runs")
+    parser.add_argument("--cache", default=None, help="folder to keep corpus encodings (dense, sparse) between runs")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     args = parser.parse_args()
     if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)
+    cache = None if args.cache is None else Path(args.cache)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
 
     rows, sweeps = [], []
 
@@ -153,14 +162,11 @@ def main() -> None:
         # the other side of a hybrid: BM25, then each sparse model (Index.search(mode="hybrid", lexical=...))
         lexical = [("BM25", keyword, keyword_s, keyword_size)]
         for sparse_model in args.sparse or []:
-            sparse, sparse_s, sparse_size = run_sparse(data, sparse_model, args.batch_size)
+            sparse, sparse_s, sparse_size = run_sparse(data, sparse_model, args.batch_size, cache)
             rows.append(row(name, f"sparse {sparse_model}", data, sparse, sparse_s, sparse_size))
             show(rows[-1])
             lexical.append((sparse_model, sparse, sparse_s, sparse_size))
         for model in args.models:
-            cache = None if args.cache is None else Path(args.cache)
-            if cache is not None:
-                cache.mkdir(parents=True, exist_ok=True)
             dense, dense_s, dense_size = run_dense(data, model, args.batch_size, cache)
             rows.append(row(name, f"dense {model}", data, dense, dense_s, dense_size))
             show(rows[-1])
