@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import safetensors.torch
 import torch
@@ -12,9 +12,13 @@ from torch import nn
 from sentvec.config import EncoderConfig
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
+from sentvec.modules.registry import module_class
 from sentvec.paths import read_json, write_json
 from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
+
+# The step a sentence-transformers 6 folder saved with transformer_task="fill-mask" loads as
+FILL_MASK_TYPE = "sentence_transformers.sparse_encoder.models.MLMTransformer"
 
 
 class Transformer(nn.Module):
@@ -164,9 +168,9 @@ class Transformer(nn.Module):
         a masked-LM checkpoint: it loads as :class:`~sentvec.sparse_encoder.MLMTransformer`, as there.
         """
         if cls is Transformer and _task(folder) == "fill-mask":
-            from sentvec.sparse_encoder.modules import MLMTransformer  # a subclass of this one: imported here
-
-            return MLMTransformer.load(folder, allow_pickle=allow_pickle)
+            # looked up by name: the sparse package builds on this module, so this module cannot import it
+            masked_lm: Any = module_class(FILL_MASK_TYPE)
+            return cast(Transformer, masked_lm.load(folder, allow_pickle=allow_pickle))
         config = EncoderConfig.from_file(folder / "config.json")
         max_length, do_lower_case = encoder_settings(folder, config.max_positions)
         tokenizer = Tokenizer.from_folder(folder, max_length=max_length, lowercase=do_lower_case)
