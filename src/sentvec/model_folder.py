@@ -97,8 +97,7 @@ def load_folder(
             "with mean pooling",
             folder,
         )
-        transformer = Transformer.load(folder, allow_pickle=allow_pickle)
-        return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
+        return default_modules(folder, allow_pickle=allow_pickle), settings
     entries = _module_entries(folder / "modules.json")
     modules: list[nn.Module] = []
     for entry in entries:
@@ -115,6 +114,25 @@ def load_folder(
         )
         _check_input_size(modules, sub)
     return modules, settings
+
+
+def default_modules(folder: Path, *, allow_pickle: bool) -> list[nn.Module]:
+    """A new SentenceTransformer pipeline on the encoder at the root of ``folder``: Transformer + mean pooling."""
+    transformer = Transformer.load(folder, allow_pickle=allow_pickle)
+    return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")]
+
+
+def saved_model_type(folder: Path) -> str:
+    """The model family a folder was saved as (``config_sentence_transformers.json``'s ``model_type``);
+    a folder without one, or without that file, is a SentenceTransformer (what older versions saved)."""
+    settings = read_json(folder / "config_sentence_transformers.json", required=False, expect=dict)
+    model_type = settings.get("model_type") or "SentenceTransformer"
+    if not isinstance(model_type, str):
+        raise ValueError(
+            f"{folder / 'config_sentence_transformers.json'} has model_type={model_type!r}; it must be a class "
+            "name such as 'SentenceTransformer'"
+        )
+    return model_type
 
 
 def _module_entries(path: Path) -> list[dict[str, Any]]:
