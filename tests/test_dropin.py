@@ -338,3 +338,19 @@ def test_trainer_tags_the_model_card_and_needs_data_only_to_train(tiny_folder: P
     assert "generated_from_trainer" in model.model_card_data.tags
     with pytest.raises(ValueError, match="train_dataset"):
         trainer.train()
+
+
+def test_a_saved_cnn_pipeline_with_the_pooling_size_it_was_built_with_loads_again(
+    tiny_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sentvec.modules import CNN, Pooling
+
+    base = SentenceTransformer(str(tiny_folder), device="cpu")
+    # as sentence-transformers users build it: the CNN gives 3 x 32 values per token, Pooling says 32
+    model = SentenceTransformer(modules=[base[0], CNN(32, 32), Pooling(32, "mean")], device="cpu")
+    expected = model.encode(TEXTS)
+    model.save(str(tmp_path / "cnn"))
+    with caplog.at_level("WARNING", logger="sentvec.model"):
+        loaded = SentenceTransformer(str(tmp_path / "cnn"), device="cpu")
+    assert "embedding_dimension=32, but the CNN before it gives vectors of size 96" in caplog.text
+    np.testing.assert_allclose(loaded.encode(TEXTS), expected, atol=1e-6)

@@ -160,7 +160,18 @@ def _check_input_size(modules: list[nn.Module], folder: Path) -> None:
         given, wanted, key = before.get_sentence_embedding_dimension(), step.in_features, "in_features"
     else:
         return
-    if given != wanted:
+    if given != wanted and isinstance(step, Pooling) and not isinstance(before, Transformer):
+        # sentence-transformers saves e.g. CNN(128, 128) -> Pooling(128) (the CNN gives 3 x 128): the pooling
+        # works on any width, only the size it reports is off, so such a folder loads, with a warning.
+        logger.warning(
+            "%s has embedding_dimension=%d, but the %s before it gives vectors of size %d; the model's reported "
+            "embedding dimension may be wrong",
+            folder / "config.json",
+            wanted,
+            type(before).__name__,
+            given,
+        )
+    elif given != wanted:
         raise ValueError(
             f"{folder / 'config.json'} has {key}={wanted}, but the module before it gives vectors of size {given}; "
             "the model folder's modules do not fit together (re-download or re-save the model)"
