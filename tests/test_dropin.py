@@ -202,3 +202,155 @@ def test_cross_encoder_model_card_data_is_exported_where_the_reference_exports_i
 
     assert CrossEncoderModelCardData is Defined and sentvec.CrossEncoderModelCardData is Defined
     assert "CrossEncoderModelCardData" in sentvec.__all__
+
+
+# ---------------------------------------------------------------------- model families (model_type)
+
+
+def _set_saved_settings(folder: Path, **settings: object) -> None:
+    import json
+
+    path = folder / "config_sentence_transformers.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**saved, **settings}))
+
+
+def test_model_type_follows_the_nearest_sentvec_class(tiny_folder: Path) -> None:
+    from sentvec.sparse_encoder import SparseEncoder
+
+    class MyModel(SentenceTransformer):
+        pass
+
+    class MySparse(SparseEncoder):
+        pass
+
+    class OwnFamily(SentenceTransformer):
+        model_type = "OwnFamily"
+
+    assert MyModel(str(tiny_folder), device="cpu").model_type == "SentenceTransformer"
+    assert MySparse.model_type.fget(MySparse.__new__(MySparse)) == "SparseEncoder"  # type: ignore[attr-defined]
+    assert OwnFamily.model_type == "OwnFamily"
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    assert model._get_model_type(str(tiny_folder)) == "SentenceTransformer"  # the folder records none
+    _set_saved_settings(tiny_folder, model_type="SparseEncoder")
+    assert model._get_model_type(str(tiny_folder)) == "SparseEncoder"
+
+
+def test_a_folder_of_another_family_is_converted_without_its_settings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from conftest import tiny_sentence_model_folder
+    from sentvec.modules import Pooling, Transformer
+
+    folder = tiny_sentence_model_folder(tmp_path / "ce", normalize=True)
+    _set_saved_settings(
+        folder,
+        model_type="CrossEncoder",
+        prompts={"query": "q: "},
+        default_prompt_name="query",
+        similarity_fn_name="dot",
+    )
+    with caplog.at_level("WARNING", logger="sentvec.model"):
+        model = SentenceTransformer(str(folder), device="cpu")
+    assert "Converting CrossEncoder model" in caplog.text and "to SentenceTransformer" in caplog.text
+    assert [type(m) for m in model] == [Transformer, Pooling]  # the family's default pipeline on the encoder
+    assert model.prompts == {"query": "", "document": ""} and model.default_prompt_name is None
+    assert model.similarity_fn_name == "cosine"
+    # what the caller passes still applies, and a re-saved copy loads as a SentenceTransformer
+    assert SentenceTransformer(str(folder), device="cpu", prompts={"query": "x: "}).prompts["query"] == "x: "
+    model.save(str(tmp_path / "resaved"))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sentvec.model"):
+        again = SentenceTransformer(str(tmp_path / "resaved"), device="cpu")
+    assert "Converting" not in caplog.text and again.prompts == {"query": "", "document": ""}
+
+    # a subclass that names its own family converts a plain SentenceTransformer folder
+    class OwnFamily(SentenceTransformer):
+        model_type = "OwnFamily"
+
+    assert [type(m) for m in OwnFamily(str(tmp_path / "resaved"), device="cpu")] == [Transformer, Pooling]
+
+
+def test_config_is_the_encoder_config_or_none(tiny_folder: Path) -> None:
+    from sentvec.config import EncoderConfig
+    from sentvec.modules import Pooling
+
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    assert isinstance(model.config, EncoderConfig) and model.config.hidden_size == 32
+    with pytest.raises(TypeError, match="EncoderConfig"):
+        model.config = object()  # type: ignore[assignment]
+    no_encoder = SentenceTransformer(modules=[Pooling(8, "mean")], device="cpu")
+    assert no_encoder.config is None
+    no_encoder.config = model.config
+    assert no_encoder.config is None
+
+
+def test_gradient_checkpointing_recomputes_layers_with_the_same_gradients(tiny_folder: Path) -> None:
+    def grads(checkpointing: bool) -> tuple[list[torch.Tensor], int]:
+        torch.manual_seed(0)
+        model = SentenceTransformer(str(tiny_folder), device="cpu")
+        if checkpointing:
+            model.gradient_checkpointing_enable()
+        model.train()
+        calls = []
+        model[0].encoder.layers[0].register_forward_pre_hook(lambda *_: calls.append(1))
+        features = model.preprocess(TEXTS)
+        features.pop("truncated", None)
+        model(features)["sentence_embedding"].pow(2).sum().backward()
+        return [p.grad.clone() for p in model.parameters() if p.grad is not None], len(calls)
+
+    plain, plain_calls = grads(False)
+    recomputed, recomputed_calls = grads(True)
+    assert (plain_calls, recomputed_calls) == (1, 2)  # the layer runs again in backward
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain, recomputed, strict=True))
+
+
+def test_tokenize_is_deprecated_once_for_preprocess(tiny_folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import sentvec.model
+
+    sentvec.model._warned_tokenize = False
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    with caplog.at_level("WARNING", logger="sentvec.model"):
+        features = model.tokenize(TEXTS)
+        model.tokenize(TEXTS)
+    assert [r.getMessage() for r in caplog.records].count(
+        "The `tokenize` method is deprecated, please use `preprocess` instead."
+    ) == 1
+    assert torch.equal(features["input_ids"], model.preprocess(TEXTS)["input_ids"])
+
+
+def test_load_module_class_from_ref_needs_trust_for_other_packages(tiny_folder: Path) -> None:
+    from sentvec.modules import Pooling
+
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    assert model._load_module_class_from_ref("sentence_transformers.models.Pooling") is Pooling
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        model._load_module_class_from_ref("torch.nn.ReLU")
+    assert model._load_module_class_from_ref("torch.nn.ReLU", trust_remote_code=True) is torch.nn.ReLU
+
+
+def test_trainer_tags_the_model_card_and_needs_data_only_to_train(tiny_folder: Path) -> None:
+    from sentvec.training import SentenceTransformerTrainer
+
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    assert "generated_from_trainer" not in model.model_card_data.tags
+    trainer = SentenceTransformerTrainer(model)
+    assert "generated_from_trainer" in model.model_card_data.tags
+    with pytest.raises(ValueError, match="train_dataset"):
+        trainer.train()
+
+
+def test_a_saved_cnn_pipeline_with_the_pooling_size_it_was_built_with_loads_again(
+    tiny_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sentvec.modules import CNN, Pooling
+
+    base = SentenceTransformer(str(tiny_folder), device="cpu")
+    # as sentence-transformers users build it: the CNN gives 3 x 32 values per token, Pooling says 32
+    model = SentenceTransformer(modules=[base[0], CNN(32, 32), Pooling(32, "mean")], device="cpu")
+    expected = model.encode(TEXTS)
+    model.save(str(tmp_path / "cnn"))
+    with caplog.at_level("WARNING", logger="sentvec.model"):
+        loaded = SentenceTransformer(str(tmp_path / "cnn"), device="cpu")
+    assert "embedding_dimension=32, but the CNN before it gives vectors of size 96" in caplog.text
+    np.testing.assert_allclose(loaded.encode(TEXTS), expected, atol=1e-6)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from sentvec.config import EncoderConfig
 from sentvec.encode_batches import (
     OutputValue,
     check_encode_options,
@@ -34,7 +35,15 @@ from sentvec.extensions import provider
 from sentvec.inputs import check_texts, modality, modality_problem
 from sentvec.model_card import PLACEHOLDER_MODEL_ID, ModelCardData, generate_model_card, revision_of
 from sentvec.model_features import FeatureMethods
-from sentvec.model_folder import load_folder, read_licence_files, staged_save, write_licence_files, write_settings
+from sentvec.model_folder import (
+    default_modules,
+    load_folder,
+    read_licence_files,
+    saved_model_type,
+    staged_save,
+    write_licence_files,
+    write_settings,
+)
 from sentvec.model_settings import (
     DOCUMENT_PROMPT_NAMES,
     QUERY_PROMPT_NAMES,
@@ -43,7 +52,7 @@ from sentvec.model_settings import (
     resolve_token,
     weights_dtype,
 )
-from sentvec.modules import Pooling, Router, StaticEmbedding, Transformer, type_name
+from sentvec.modules import Pooling, Router, StaticEmbedding, Transformer, module_class, type_name
 from sentvec.modules.use import UniversalSentenceEncoder
 from sentvec.paths import write_json
 from sentvec.similarity import ArrayLike, SimilarityFunction
@@ -51,6 +60,7 @@ from sentvec.store import resolve_model_folder
 from sentvec.types import BACKENDS, PRECISIONS, Backend, Precision  # noqa: F401 - BACKENDS, PRECISIONS read from here
 
 logger = logging.getLogger(__name__)
+_warned_tokenize = False  # tokenize()'s deprecation is said once per process
 
 
 class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
@@ -165,12 +175,66 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
             if hook is not None:
                 hook(self)
 
-    @staticmethod
     def _load_folder(
-        folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False, known: dict[str, type] | None = None
+        self,
+        folder: Path,
+        *,
+        allow_pickle: bool,
+        trust_remote_code: bool = False,
+        known: dict[str, type] | None = None,
     ) -> tuple[list[nn.Module], dict[str, Any]]:
-        """The modules and settings of a model folder (a model kind with its own folder layout overrides this)."""
+        """The modules and settings of a model folder (a model kind with its own folder layout overrides this).
+
+        A folder saved as another model family (a CrossEncoder, a SparseEncoder) is converted by
+        :meth:`_load_converted_modules`.
+        """
+        saved = saved_model_type(folder)
+        if saved != self.model_type:
+            logger.warning("Converting %s model %s to %s.", saved, folder, self.model_type)
+            return self._load_converted_modules(folder, allow_pickle=allow_pickle, model_type=saved)
+        logger.info("Loading %s model from %s.", self.model_type, folder)
         return load_folder(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, known=known)
+
+    def _load_converted_modules(
+        self, folder: Path, *, allow_pickle: bool, model_type: str
+    ) -> tuple[list[nn.Module], dict[str, Any]]:
+        """A new pipeline (Transformer + mean pooling) on the encoder of a folder saved as ``model_type``.
+
+        The folder's saved settings are left out: its prompts and similarity function were chosen for
+        the other family (a reranker's prompt, a sparse model's dot product) and would misapply here.
+        """
+        return default_modules(folder, allow_pickle=allow_pickle), {}
+
+    @property
+    def model_type(self) -> str:
+        """The model family, as ``config_sentence_transformers.json`` records it: the name of the nearest
+        sentvec class this object is an instance of, so a subclass loads and saves as its parent does
+        (a subclass may set its own ``model_type`` to be a family of its own)."""
+        for cls in type(self).__mro__:
+            if cls.__module__.split(".")[0] == "sentvec":
+                return cls.__name__
+        return "SentenceTransformer"
+
+    def _get_model_type(
+        self,
+        model_name_or_path: str,
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+    ) -> str:
+        """The model family a model folder or hub model was saved as (``"SentenceTransformer"`` when it
+        records none)."""
+        folder = Path(model_name_or_path).expanduser()
+        if not folder.is_dir():
+            folder = resolve_model_folder(
+                model_name_or_path,
+                cache_folder=cache_folder,
+                revision=revision,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        return saved_model_type(folder)
 
     def _load_onnx_pipeline(self) -> Any:
         """What runs :meth:`encode` for a non-torch backend, from the feature registered under its name."""
@@ -216,6 +280,51 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
         return first  # type: ignore[return-value]
 
     @property
+    def config(self) -> EncoderConfig | None:
+        """The configuration of the model's encoder (``hidden_size``, ``num_layers``... as read from its
+        config.json), for integrations that read ``model.config``; None for a model without a Transformer
+        (a static model). Settable to another :class:`~sentvec.config.EncoderConfig` for the same encoder;
+        setting it on a model without a Transformer does nothing."""
+        first = self[0] if len(self) else None
+        return first.config if isinstance(first, Transformer) else None
+
+    @config.setter
+    def config(self, value: EncoderConfig) -> None:
+        first = self[0] if len(self) else None
+        if not isinstance(first, Transformer):
+            return
+        if not isinstance(value, EncoderConfig):
+            raise TypeError(f"model.config takes a sentvec EncoderConfig, got {type(value).__name__}")
+        first.encoder.config = value
+
+    def _load_module_class_from_ref(
+        self,
+        class_ref: str,
+        model_name_or_path: str | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+    ) -> type:
+        """The module class a ``modules.json`` type names: one of sentvec's (by its sentence-transformers
+        name too), or with ``trust_remote_code=True`` a class imported from an installed package. sentvec
+        never downloads code from a model repository, so the repository, revision and model_kwargs of the
+        sentence-transformers signature do not change which class this gives.
+
+        Raises:
+            ValueError: the class is not one of sentvec's and ``trust_remote_code`` is False.
+        """
+        return module_class(class_ref, trust_remote_code=trust_remote_code)
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+        """Recompute each encoder layer's activations during the backward pass instead of keeping them: less
+        memory in training, one more forward pass of time. ``gradient_checkpointing_kwargs`` go to
+        ``torch.utils.checkpoint.checkpoint`` (default ``use_reentrant=False``)."""
+        for module in self.modules():
+            enable = getattr(module, "gradient_checkpointing_enable", None) if module is not self else None
+            if callable(enable):
+                enable(gradient_checkpointing_kwargs)
+
+    @property
     def tokenizer(self) -> Any:
         """The model's :class:`~sentvec.tokenizer.Tokenizer`."""
         return self.transformer.tokenizer
@@ -249,8 +358,11 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
     # ------------------------------------------------------------------ encoding
 
     def tokenize(self, texts: list[str], **kwargs: Any) -> dict[str, Any]:
-        """Token ids, attention mask and ``truncated`` flags for a batch of texts (a static model: token ids
-        and offsets)."""
+        """Deprecated (as in sentence-transformers v6): use :meth:`preprocess`, which this calls."""
+        global _warned_tokenize
+        if not _warned_tokenize:
+            _warned_tokenize = True
+            logger.warning("The `tokenize` method is deprecated, please use `preprocess` instead.")
         return self.preprocess(texts, **kwargs)
 
     def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:

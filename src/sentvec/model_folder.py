@@ -97,8 +97,7 @@ def load_folder(
             "with mean pooling",
             folder,
         )
-        transformer = Transformer.load(folder, allow_pickle=allow_pickle)
-        return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")], settings
+        return default_modules(folder, allow_pickle=allow_pickle), settings
     entries = _module_entries(folder / "modules.json")
     modules: list[nn.Module] = []
     for entry in entries:
@@ -115,6 +114,25 @@ def load_folder(
         )
         _check_input_size(modules, sub)
     return modules, settings
+
+
+def default_modules(folder: Path, *, allow_pickle: bool) -> list[nn.Module]:
+    """A new SentenceTransformer pipeline on the encoder at the root of ``folder``: Transformer + mean pooling."""
+    transformer = Transformer.load(folder, allow_pickle=allow_pickle)
+    return [transformer, Pooling(transformer.get_word_embedding_dimension(), "mean")]
+
+
+def saved_model_type(folder: Path) -> str:
+    """The model family a folder was saved as (``config_sentence_transformers.json``'s ``model_type``);
+    a folder without one, or without that file, is a SentenceTransformer (what older versions saved)."""
+    settings = read_json(folder / "config_sentence_transformers.json", required=False, expect=dict)
+    model_type = settings.get("model_type") or "SentenceTransformer"
+    if not isinstance(model_type, str):
+        raise ValueError(
+            f"{folder / 'config_sentence_transformers.json'} has model_type={model_type!r}; it must be a class "
+            "name such as 'SentenceTransformer'"
+        )
+    return model_type
 
 
 def _module_entries(path: Path) -> list[dict[str, Any]]:
@@ -142,7 +160,18 @@ def _check_input_size(modules: list[nn.Module], folder: Path) -> None:
         given, wanted, key = before.get_sentence_embedding_dimension(), step.in_features, "in_features"
     else:
         return
-    if given != wanted:
+    if given != wanted and isinstance(step, Pooling) and not isinstance(before, Transformer):
+        # sentence-transformers saves e.g. CNN(128, 128) -> Pooling(128) (the CNN gives 3 x 128): the pooling
+        # works on any width, only the size it reports is off, so such a folder loads, with a warning.
+        logger.warning(
+            "%s has embedding_dimension=%d, but the %s before it gives vectors of size %d; the model's reported "
+            "embedding dimension may be wrong",
+            folder / "config.json",
+            wanted,
+            type(before).__name__,
+            given,
+        )
+    elif given != wanted:
         raise ValueError(
             f"{folder / 'config.json'} has {key}={wanted}, but the module before it gives vectors of size {given}; "
             "the model folder's modules do not fit together (re-download or re-save the model)"

@@ -223,5 +223,5 @@ class ModelSettings:
             "prompts": self.prompts,
             "default_prompt_name": self.default_prompt_name,
             "similarity_fn_name": self.similarity_fn_name,
-            "model_type": "SentenceTransformer",
+            "model_type": getattr(self, "model_type", "SentenceTransformer"),
         }

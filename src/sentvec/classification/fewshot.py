@@ -247,6 +247,6 @@ def _embed_with_grad(model: Any, texts: list[str], device: torch.device) -> torc
     encoder is tuned on the inputs it is later asked to embed."""
     resolve = getattr(model, "_resolve_prompt", None)
     prompt = resolve(None, None) if resolve is not None else None
-    tokenized = model.preprocess(texts, prompt=prompt) if prompt else model.tokenize(texts)
+    tokenized = model.preprocess(texts, prompt=prompt) if hasattr(model, "preprocess") else model.tokenize(texts)
     features = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in tokenized.items()}
     return model(features)["sentence_embedding"]

@@ -156,5 +156,5 @@ def _count_truncated(model: Any, texts: list[str], prompt: str | None) -> int:
         chunk = texts[start : start + _COUNT_CHUNK]
         if prompt:
             chunk = [prompt + text for text in chunk]
-        total += int(model.tokenize(chunk)["truncated"].sum())
+        total += int((getattr(model, "preprocess", None) or model.tokenize)(chunk)["truncated"].sum())
     return total

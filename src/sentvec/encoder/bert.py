@@ -8,9 +8,12 @@ to the attention scores. Those differences are fields of :class:`~sentvec.config
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from sentvec.config import EncoderConfig
 from sentvec.encoder.mpnet import RelativePositionBias
@@ -178,6 +181,8 @@ class TransformerEncoder(nn.Module):
         self.config = config
         self.embeddings = Embeddings(config)
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_layers))
+        # Set (to torch.utils.checkpoint's keyword arguments): training recomputes each layer in backward.
+        self.checkpoint_kwargs: dict[str, Any] | None = None
         self.relative_bias = (
             RelativePositionBias(config.relative_attention_num_buckets, config.num_heads)
             if config.relative_attention_num_buckets
@@ -199,6 +204,10 @@ class TransformerEncoder(nn.Module):
         score_bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min  # (B, 1, 1, T)
         if self.relative_bias is not None:
             score_bias = score_bias + self.relative_bias(input_ids.shape[1], x.device).to(dtype)  # (B, H, T, T)
+        recompute = self.checkpoint_kwargs is not None and self.training and torch.is_grad_enabled()
         for layer in self.layers:
-            x = layer(x, score_bias, batch)
+            if recompute:
+                x = checkpoint(layer, x, score_bias, batch, **(self.checkpoint_kwargs or {}))
+            else:
+                x = layer(x, score_bias, batch)
         return batch.unpack(x)

@@ -229,7 +229,7 @@ def _best(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
 
 def _warn_truncated(model: object, texts: list[str], what: str) -> None:
     limit = getattr(model, "max_seq_length", None)
-    tokenize = getattr(model, "tokenize", None)
+    tokenize = getattr(model, "preprocess", None) or getattr(model, "tokenize", None)
     if not limit or tokenize is None:
         return
     try:  # as queries are cut: a model with a Router has a query route of its own

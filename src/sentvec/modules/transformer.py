@@ -123,6 +123,11 @@ class Transformer(nn.Module):
             )
         self.tokenizer.max_length = value
 
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+        """Recompute each encoder layer's activations in the backward pass (see
+        :meth:`~sentvec.model.SentenceTransformer.gradient_checkpointing_enable`)."""
+        self.encoder.checkpoint_kwargs = {"use_reentrant": False, **(gradient_checkpointing_kwargs or {})}
+
     def get_word_embedding_dimension(self) -> int:
         """The encoder's hidden size: the length of each token embedding."""
         return self.config.hidden_size

@@ -193,12 +193,12 @@ def smart_batching_collate(model: Any, batch: list[Any]) -> tuple[list[dict[str,
     """Collate a list of ``InputExample`` into (features per text column, labels), as losses take them.
 
     Args:
-        model: anything with ``tokenize(texts)`` (a SentenceTransformer).
+        model: anything with ``preprocess(texts)`` or ``tokenize(texts)`` (a SentenceTransformer).
         batch: the examples of one batch.
     """
     columns = to_columns(batch)
     texts, label = split_columns(columns)
-    return Collator(model.tokenize, texts, label)(columns, range(len(batch)))  # type: ignore[return-value]
+    return Collator(getattr(model, "preprocess", None) or model.tokenize, texts, label)(columns, range(len(batch)))  # type: ignore[return-value]
 
 
 register("training", "collate", smart_batching_collate)  # SentenceTransformer.smart_batching_collate() runs this

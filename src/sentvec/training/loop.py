@@ -130,7 +130,11 @@ class TrainingLoop:
             texts, label = split_columns(objective.columns)
             # a CrossEncoder tokenizes its two text columns together, as pairs
             make = getattr(model, "make_collator", None)
-            self.collators.append(make(texts, label) if make else Collator(model.tokenize, texts, label))
+            self.collators.append(
+                make(texts, label)
+                if make
+                else Collator(getattr(model, "preprocess", None) or model.tokenize, texts, label)
+            )
         self.samplers: list[DistributedSampler[int]] = [
             DistributedSampler(
                 range(len(o.columns[next(iter(o.columns))])),  # type: ignore[arg-type]  # any sized sequence

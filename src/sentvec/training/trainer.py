@@ -30,7 +30,7 @@ class SentenceTransformerTrainer:
     Args:
         model: the SentenceTransformer to train (in place).
         args: a :class:`SentenceTransformerTrainingArguments`; default: ``output_dir=None``, 3 epochs.
-        train_dataset: columns of texts plus an optional ``label``/``score`` column, or a dict of such
+        train_dataset: (needed by :meth:`train`) columns of texts plus an optional ``label``/``score`` column, or a dict of such
             data sets (name -> data) with ``loss`` a dict of the same names: each step then takes one
             batch of every data set.
         eval_dataset: accepted for compatibility; evaluation uses ``evaluator``.
@@ -50,8 +50,6 @@ class SentenceTransformerTrainer:
         callbacks: list[Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if train_dataset is None:
-            raise ValueError("SentenceTransformerTrainer needs a train_dataset")
         ignored = sorted(
             k for k, v in {**kwargs, "eval_dataset": eval_dataset, "callbacks": callbacks}.items() if v is not None
         )
@@ -63,13 +61,21 @@ class SentenceTransformerTrainer:
             logger.info("no loss given; training with CoSENTLoss")
             loss = CoSENTLoss(model)
         self.model = model
+        card = getattr(model, "model_card_data", None)
+        if card is not None:  # the hub tag of models trained with a trainer, as sentence-transformers adds it
+            card.add_tags("generated_from_trainer")
         self.args = args
         self.evaluator = evaluator
         if evaluator is not None and args.eval_strategy == "no":
             logger.info("an evaluator was given with eval_strategy='no'; it runs at the end of training only")
-        datasets = (
-            train_dataset if isinstance(train_dataset, dict) and isinstance(loss, dict) else {"train": train_dataset}
-        )
+        if train_dataset is None:  # a trainer for evaluate() or save_model(); train() asks for the data
+            datasets: dict[str, Any] = {}
+        else:
+            datasets = (
+                train_dataset
+                if isinstance(train_dataset, dict) and isinstance(loss, dict)
+                else {"train": train_dataset}
+            )
         losses = loss if isinstance(loss, dict) else {name: loss for name in datasets}
         missing = set(datasets) - set(losses)
         if missing:
@@ -84,6 +90,8 @@ class SentenceTransformerTrainer:
     def train(self, resume_from_checkpoint: str | bool | None = None) -> dict[str, Any]:
         """Run the training; ``resume_from_checkpoint`` is a ``checkpoint-<step>`` folder, or True for the
         latest one in ``output_dir``. Returns ``train_loss``, ``global_step``, ``epoch``, ``train_runtime``."""
+        if not self.objectives:
+            raise ValueError("SentenceTransformerTrainer.train() needs a train_dataset; pass one to the trainer")
         self.loop = TrainingLoop(self.model, self.objectives, self.args, evaluator=self.evaluator)
         result = self.loop.train(resume_from_checkpoint)
         if self.evaluator is not None and self.args.eval_strategy == "no":
