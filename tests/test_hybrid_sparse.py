@@ -158,3 +158,16 @@ def test_sparse_queries_longer_than_the_limit_are_counted(models, tmp_path: Path
     with caplog.at_level(logging.WARNING, logger="sentvec"):
         evaluate_beir(sparse, folder, mode="sparse")
     assert f"1 of 2 queries are longer than the model's limit of {sparse.max_seq_length} tokens" in caplog.text
+
+
+def test_an_index_with_only_sparse_vectors_can_default_to_hybrid(models, corpus: Path, tmp_path: Path) -> None:
+    dense, sparse, _, _ = models
+    with pytest.raises(ValueError, match="hybrid together with bm25 or sparse"):
+        Index.build(corpus, dense, tmp_path / "none", search_mode="hybrid", show_progress_bar=False)
+    index = Index.build(corpus, dense, tmp_path / "idx", sparse=sparse, search_mode="hybrid", show_progress_bar=False)
+    assert index.manifest["search_mode"] == "hybrid" and "bm25" not in index.manifest
+    opened = Index.open(tmp_path / "idx")
+    hits = opened.search(QUERY, 4, model=dense)  # the index's default: hybrid, with its only side, sparse
+    assert hits == opened.search(QUERY, 4, model=dense, mode="hybrid", lexical="sparse")
+    sparse_side = InvertedIndex.from_sparse(sparse.encode_document(DOCS)).search(sparse.encode_query([QUERY]), 100)[0]
+    assert [h["corpus_id"] for h in hits] == _expected(dense, sparse_side, 4)

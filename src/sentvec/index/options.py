@@ -46,8 +46,8 @@ class BuildOptions:
             (``"en"`` or ``"zh"``; see :mod:`sentvec.index.bm25`); a complete index without one gets it.
         sparse: also encode every document with this SparseEncoder (or model name) into an inverted index
             when the build completes (see :mod:`sentvec.index.sparse`); a complete index without one gets it.
-        search_mode: what ``Index.search`` does by default: ``"dense"``, or ``"bm25"``/``"hybrid"`` (need
-            ``bm25``), ``"sparse"``.
+        search_mode: what ``Index.search`` does by default: ``"dense"``, ``"bm25"`` (needs ``bm25``),
+            ``"sparse"``, or ``"hybrid"`` (needs ``bm25`` or ``sparse``; fuses with BM25 when both are there).
     """
 
     format: str | None = None
@@ -102,7 +102,11 @@ class BuildOptions:
             raise ValueError(
                 f"ann={self.ann!r} is not supported; choose from {', '.join(ANN_BACKENDS)} (or None for exact only)"
             )
-        if self.search_mode not in (None, *SEARCH_MODES) or (self.search_mode in ("bm25", "hybrid") and not self.bm25):
+        lacking = (self.search_mode == "bm25" and not self.bm25) or (
+            self.search_mode == "hybrid" and not (self.bm25 or self.sparse is not None)
+        )
+        if self.search_mode not in (None, *SEARCH_MODES) or lacking:
             raise ValueError(
-                f"search_mode={self.search_mode!r}; choose dense, or bm25/hybrid together with bm25='en' or 'zh'"
+                f"search_mode={self.search_mode!r}; choose dense, bm25 together with bm25='en' or 'zh', or "
+                "hybrid together with bm25 or sparse (a SparseEncoder or its name)"
             )
