@@ -15,12 +15,13 @@ import torch
 from torch import Tensor, nn
 
 from sentvec.extensions import provider
+from sentvec.store.upload import HubUploads
 from sentvec.types import Precision
 
 _Model = TypeVar("_Model")
 
 
-class FeatureMethods:
+class FeatureMethods(HubUploads):
     """Mixed into :class:`~sentvec.model.SentenceTransformer`: methods that call into registered features."""
 
     encode: Callable[..., Any]
@@ -172,76 +173,4 @@ class FeatureMethods:
             f'model = {name}("{repo_id}", revision=f"refs/pr/{{pr_number}}", backend="{self.get_backend()}")\n'
             'embeddings = model.encode(["The weather is lovely today.", "It\'s so sunny outside!"])\n'
             "print(model.similarity(embeddings, embeddings))"
-        )
-
-    def push_to_hub(
-        self,
-        repo_id: str,
-        token: str | None = None,
-        private: bool | None = None,
-        safe_serialization: bool = True,
-        commit_message: str | None = None,
-        local_model_path: str | None = None,
-        exist_ok: bool = False,
-        replace_model_card: bool = False,
-        train_datasets: list[str] | None = None,
-        revision: str | None = None,
-        create_pr: bool = False,
-    ) -> str:
-        """Save the model and upload it to the Hugging Face Hub as ``repo_id`` (needs ``huggingface_hub``).
-
-        The repository is created when missing; ``revision`` uploads to that branch (created if missing);
-        ``create_pr`` opens a pull request instead of committing; ``local_model_path`` uploads that folder
-        instead of saving this model. The model card is written when the repository has none yet, or
-        with ``replace_model_card``. Returns the commit's URL, or the pull request's.
-        """
-        from sentvec.store.upload import push_model
-
-        return push_model(
-            self,  # type: ignore[arg-type]  # a SentenceTransformer, which has save and model_card_data
-            repo_id,
-            usage=self._usage_lines(repo_id),
-            token=token,
-            private=private,
-            safe_serialization=safe_serialization,
-            commit_message=commit_message,
-            local_model_path=local_model_path,
-            exist_ok=exist_ok,
-            replace_model_card=replace_model_card,
-            train_datasets=train_datasets,
-            revision=revision,
-            create_pr=create_pr,
-            backend=self.get_backend(),
-        )
-
-    def save_to_hub(
-        self,
-        repo_id: str | None = None,
-        organization: str | None = None,
-        token: str | bool | None = None,
-        private: bool | None = None,
-        safe_serialization: bool = True,
-        commit_message: str | None = None,
-        local_model_path: str | None = None,
-        exist_ok: bool = False,
-        replace_model_card: bool = False,
-        train_datasets: list[str] | None = None,
-        repo_name: str | None = None,
-    ) -> str:
-        """Deprecated spelling of :meth:`push_to_hub` (warns, as sentence-transformers does);
-        ``organization`` is joined to ``repo_id``."""
-        from sentvec.store.upload import save_to_hub_repo_id
-
-        if isinstance(token, bool):  # the old positional order was (repo_name, organization, private, ...)
-            private, token = token, None
-        return self.push_to_hub(
-            save_to_hub_repo_id(repo_id, organization, repo_name),
-            token=token,
-            private=private,
-            safe_serialization=safe_serialization,
-            commit_message=commit_message,
-            local_model_path=local_model_path,
-            exist_ok=exist_ok,
-            replace_model_card=replace_model_card,
-            train_datasets=train_datasets,
         )

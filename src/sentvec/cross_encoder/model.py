@@ -41,13 +41,13 @@ from sentvec.cross_encoder.losses import (
 from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
 from sentvec.cross_encoder.scoring import call_max_length, check_pairs, score_batches
 from sentvec.extensions import provider
-from sentvec.store.upload import push_model
+from sentvec.store.upload import HubUploads
 from sentvec.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
 
 
-class CrossEncoder(nn.Module):
+class CrossEncoder(HubUploads, nn.Module):
     """Scores (text, text) pairs: relevance for reranking, similarity for STS, classes for NLI.
 
     Args:
@@ -448,45 +448,12 @@ class CrossEncoder(nn.Module):
 
     save_pretrained = save
 
-    def push_to_hub(
-        self,
-        repo_id: str,
-        token: str | None = None,
-        private: bool | None = None,
-        safe_serialization: bool = True,
-        commit_message: str | None = None,
-        local_model_path: str | None = None,
-        exist_ok: bool = False,
-        replace_model_card: bool = False,
-        train_datasets: list[str] | None = None,
-        revision: str | None = None,
-        create_pr: bool = False,
-    ) -> str:
-        """Save the model and upload it to the Hugging Face Hub as ``repo_id`` (needs ``huggingface_hub``).
-
-        ``revision`` uploads to that branch (created if missing); ``create_pr`` opens a pull request
-        instead of committing; ``local_model_path`` uploads that folder instead. The model card is written
-        when the repository has none yet, or with ``replace_model_card``. Returns the commit's URL, or the
-        pull request's."""
-        usage = (
+    def _usage_lines(self, repo_id: str) -> str:
+        """The Python lines a pull request's description shows to try the uploaded model."""
+        return (
             f'model = CrossEncoder("{repo_id}", revision=f"refs/pr/{{pr_number}}")\n'
             'scores = model.predict([("How many people live in Berlin?", "Berlin has 3.7 million inhabitants.")])\n'
             'ranking = model.rank("How many people live in Berlin?", ["Berlin has 3.7 million inhabitants.", "Paris is in France."])'
-        )
-        return push_model(
-            self,
-            repo_id,
-            usage=usage,
-            token=token,
-            private=private,
-            safe_serialization=safe_serialization,
-            commit_message=commit_message,
-            local_model_path=local_model_path,
-            exist_ok=exist_ok,
-            replace_model_card=replace_model_card,
-            train_datasets=train_datasets,
-            revision=revision,
-            create_pr=create_pr,
         )
 
     # ------------------------------------------------------------------ training

@@ -169,3 +169,80 @@ def save_to_hub_repo_id(
             f'Providing an `organization` to `save_to_hub` is deprecated. Please use `repo_id="{repo_id}"` instead.'
         )
     return repo_id
+
+
+class HubUploads:
+    """Mixed into every model class: ``push_to_hub`` and the deprecated ``save_to_hub``, as in
+    sentence-transformers. The class provides ``save``, ``model_card_data`` and :meth:`_usage_lines`."""
+
+    def _usage_lines(self, repo_id: str) -> str:
+        """The Python lines a pull request's description shows to try the uploaded model."""
+        raise NotImplementedError
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        token: str | None = None,
+        private: bool | None = None,
+        safe_serialization: bool = True,
+        commit_message: str | None = None,
+        local_model_path: str | None = None,
+        exist_ok: bool = False,
+        replace_model_card: bool = False,
+        train_datasets: list[str] | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+    ) -> str:
+        """Save the model and upload it to the Hugging Face Hub as ``repo_id`` (needs ``huggingface_hub``).
+
+        The repository is created when missing; ``revision`` uploads to that branch (created if missing);
+        ``create_pr`` opens a pull request instead of committing; ``local_model_path`` uploads that folder
+        instead of saving this model. The model card is written when the repository has none yet, or
+        with ``replace_model_card``. Returns the commit's URL, or the pull request's.
+        """
+        return push_model(
+            cast(Uploadable, self),
+            repo_id,
+            usage=self._usage_lines(repo_id),
+            token=token,
+            private=private,
+            safe_serialization=safe_serialization,
+            commit_message=commit_message,
+            local_model_path=local_model_path,
+            exist_ok=exist_ok,
+            replace_model_card=replace_model_card,
+            train_datasets=train_datasets,
+            revision=revision,
+            create_pr=create_pr,
+            backend=getattr(self, "backend", "torch"),
+        )
+
+    def save_to_hub(
+        self,
+        repo_id: str | None = None,
+        organization: str | None = None,
+        token: str | bool | None = None,
+        private: bool | None = None,
+        safe_serialization: bool = True,
+        commit_message: str | None = None,
+        local_model_path: str | None = None,
+        exist_ok: bool = False,
+        replace_model_card: bool = False,
+        train_datasets: list[str] | None = None,
+        repo_name: str | None = None,
+    ) -> str:
+        """Deprecated spelling of :meth:`push_to_hub` (warns, as sentence-transformers does);
+        ``organization`` is joined to ``repo_id``."""
+        if isinstance(token, bool):  # the old positional order was (repo_name, organization, private, ...)
+            private, token = token, None
+        return self.push_to_hub(
+            save_to_hub_repo_id(repo_id, organization, repo_name),
+            token=token,
+            private=private,
+            safe_serialization=safe_serialization,
+            commit_message=commit_message,
+            local_model_path=local_model_path,
+            exist_ok=exist_ok,
+            replace_model_card=replace_model_card,
+            train_datasets=train_datasets,
+        )
