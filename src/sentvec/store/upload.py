@@ -77,69 +77,6 @@ def pull_request_description(model: object, repo_id: str, usage: str) -> str:
     )
 
 
-def push_model(
-    model: Uploadable,
-    repo_id: str,
-    *,
-    usage: str,
-    token: str | None = None,
-    private: bool | None = None,
-    safe_serialization: bool = True,
-    commit_message: str | None = None,
-    local_model_path: str | None = None,
-    exist_ok: bool = False,
-    replace_model_card: bool = False,
-    train_datasets: list[str] | None = None,
-    revision: str | None = None,
-    create_pr: bool = False,
-    backend: str = "torch",
-) -> str:
-    """Upload ``model`` (or the folder ``local_model_path``) to the Hub repository ``repo_id``.
-
-    The repository is created when missing (``private`` for a new one; ``exist_ok`` is accepted for
-    compatibility: an existing repository is always fine). ``revision`` uploads to that branch, created if
-    missing; ``create_pr`` opens a pull request whose description holds ``usage``. The model card is written
-    only when the repository has no README.md yet, or with ``replace_model_card``; ``train_datasets`` names
-    the training data in it.
-
-    Returns:
-        The commit's URL, or the pull request's.
-    """
-    api = _hf_api(token)
-    created = api.create_repo(repo_id=repo_id, private=private, repo_type=None, exist_ok=True)
-    repo_id = getattr(created, "repo_id", None) or repo_id  # "name" alone becomes "user/name"
-    if getattr(model.model_card_data, "model_id", None) is None:
-        model.model_card_data.model_id = repo_id
-    if revision is not None:
-        api.create_branch(repo_id=repo_id, branch=revision, exist_ok=True)
-    if commit_message is None:
-        commit_message = f"Add new {type(model).__name__} model" + (
-            "" if backend == "torch" else f" with an {backend} backend"
-        )
-    description = pull_request_description(model, repo_id, usage) if create_pr else None
-    upload = {
-        "repo_id": repo_id,
-        "commit_message": commit_message,
-        "commit_description": description,
-        "create_pr": create_pr,
-        "revision": revision,
-    }
-    if local_model_path:
-        info = api.upload_folder(folder_path=local_model_path, **upload)
-    else:
-        write_card = replace_model_card or _repo_has_readme(repo_id, token, revision) is False
-        with tempfile.TemporaryDirectory() as staging:
-            folder = Path(staging) / "model"
-            if write_card and train_datasets:
-                model.model_card_data.train_datasets = [{"name": name, "id": name} for name in train_datasets]
-            model.save(folder, model_name=repo_id, create_model_card=write_card, safe_serialization=safe_serialization)
-            info = api.upload_folder(folder_path=str(folder), **upload)
-    if create_pr:
-        logger.info(f"A pull request has been created at {info.pr_url}")
-        return cast(str, info.pr_url)
-    return cast(str, info.commit_url)
-
-
 def save_to_hub_repo_id(
     repo_id: str | None,
     organization: str | None,
@@ -198,24 +135,46 @@ class HubUploads:
         The repository is created when missing; ``revision`` uploads to that branch (created if missing);
         ``create_pr`` opens a pull request instead of committing; ``local_model_path`` uploads that folder
         instead of saving this model. The model card is written when the repository has none yet, or
-        with ``replace_model_card``. Returns the commit's URL, or the pull request's.
+        with ``replace_model_card``; ``exist_ok`` is accepted for compatibility (an existing repository is
+        always fine). Returns the commit's URL, or the pull request's.
         """
-        return push_model(
-            cast(Uploadable, self),
-            repo_id,
-            usage=self._usage_lines(repo_id),
-            token=token,
-            private=private,
-            safe_serialization=safe_serialization,
-            commit_message=commit_message,
-            local_model_path=local_model_path,
-            exist_ok=exist_ok,
-            replace_model_card=replace_model_card,
-            train_datasets=train_datasets,
-            revision=revision,
-            create_pr=create_pr,
-            backend=getattr(self, "backend", "torch"),
-        )
+        model = cast(Uploadable, self)  # the class gives save() and model_card_data
+        backend = getattr(self, "backend", "torch")
+        api = _hf_api(token)
+        created = api.create_repo(repo_id=repo_id, private=private, repo_type=None, exist_ok=True)
+        repo_id = getattr(created, "repo_id", None) or repo_id  # "name" alone becomes "user/name"
+        if getattr(model.model_card_data, "model_id", None) is None:
+            model.model_card_data.model_id = repo_id
+        if revision is not None:
+            api.create_branch(repo_id=repo_id, branch=revision, exist_ok=True)
+        if commit_message is None:
+            commit_message = f"Add new {type(self).__name__} model" + (
+                "" if backend == "torch" else f" with an {backend} backend"
+            )
+        description = pull_request_description(self, repo_id, self._usage_lines(repo_id)) if create_pr else None
+        upload = {
+            "repo_id": repo_id,
+            "commit_message": commit_message,
+            "commit_description": description,
+            "create_pr": create_pr,
+            "revision": revision,
+        }
+        if local_model_path:
+            info = api.upload_folder(folder_path=local_model_path, **upload)
+        else:
+            write_card = replace_model_card or _repo_has_readme(repo_id, token, revision) is False
+            with tempfile.TemporaryDirectory() as staging:
+                folder = Path(staging) / "model"
+                if write_card and train_datasets:
+                    model.model_card_data.train_datasets = [{"name": name, "id": name} for name in train_datasets]
+                model.save(
+                    folder, model_name=repo_id, create_model_card=write_card, safe_serialization=safe_serialization
+                )
+                info = api.upload_folder(folder_path=str(folder), **upload)
+        if create_pr:
+            logger.info(f"A pull request has been created at {info.pr_url}")
+            return cast(str, info.pr_url)
+        return cast(str, info.commit_url)
 
     def save_to_hub(
         self,
