@@ -315,3 +315,24 @@ def test_sparse_mode_in_evaluation_index_and_cli(ours, mlm_folder: Path, tmp_pat
     capsys.readouterr()
     assert cli.main(["search", str(out), "happy", "--mode", "sparse", "-k", "2", "--json"]) == 0
     assert [h["corpus_id"] for h in json.loads(capsys.readouterr().out)] == [row for row, _ in expected[1][:2]]
+
+
+@pytest.mark.parametrize("activation", ["relu", "log1p_relu"])
+def test_max_pooling_over_real_tokens_only_whatever_the_padding_side(activation) -> None:
+    """Max pooling takes the maxima before the activation (the same numbers): right padding by slicing each row,
+    any other mask by zeroing the padding; both equal the activation of every logit, then the max."""
+    torch.manual_seed(0)
+    logits = torch.randn(3, 5, 11) * 3
+    right = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0]])
+    left = right.flip(1)
+    pooling = SpladePooling("max", activation)
+    for mask in (right, left):
+        weights = torch.log1p(torch.relu(logits * mask.unsqueeze(-1)))
+        if activation == "log1p_relu":
+            weights = torch.log1p(weights)
+        pooled = pooling({"token_embeddings": logits.clone(), "attention_mask": mask})["sentence_embedding"]
+        torch.testing.assert_close(pooled, weights.amax(dim=1), rtol=0, atol=0)
+    # a padding logit above every real one must not leak into the text's vector
+    logits[1, 3:] = 100.0
+    pooled = pooling({"token_embeddings": logits, "attention_mask": right})["sentence_embedding"]
+    assert pooled[1].max() < 10

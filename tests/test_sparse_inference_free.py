@@ -170,3 +170,25 @@ def test_registry_names_the_sparse_steps_without_importing_them_first() -> None:
         from sentvec.modules import module_class
 
         module_class("sentence_transformers.sparse_encoder.modules.Evil")
+
+
+def test_an_index_searches_with_the_inference_free_model(mlm_folder: Path, tmp_path: Path) -> None:
+    """Documents go through the SPLADE route when the index is built, queries through the weight table."""
+    from conftest import tiny_sentence_model_folder
+    from sentvec import SentenceTransformer
+    from sentvec.index import Index
+    from sentvec.sparse_encoder import InvertedIndex
+
+    model = _ours_in_memory(mlm_folder)
+    model.save(tmp_path / "inference-free")
+    dense = SentenceTransformer(str(tiny_sentence_model_folder(tmp_path / "dense")), device="cpu")
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    sparse_name = str(tmp_path / "inference-free")
+    Index.build(corpus, dense, tmp_path / "idx", sparse=sparse_name, show_progress_bar=False)
+    hits = Index.open(tmp_path / "idx").search(QUERIES, k=3, mode="sparse")
+    loaded = SparseEncoder(sparse_name, device="cpu")
+    expected = InvertedIndex.from_sparse(loaded.encode_document(TEXTS)).search(loaded.encode_query(QUERIES), 3)
+    assert sum(map(len, hits)) >= 6  # random weights: not every query meets a document term, most do
+    assert [[h["corpus_id"] for h in q] for q in hits] == [[row for row, _ in q] for q in expected]
+    assert [[h["score"] for h in q] for q in hits] == [[pytest.approx(s, rel=1e-5) for _, s in q] for q in expected]

@@ -123,14 +123,20 @@ class SpladePooling(nn.Module):
 
     def forward(self, features: dict[str, Any]) -> dict[str, Any]:
         """Pool the token logits into one sparse-able ``sentence_embedding`` (B, V) per text."""
-        logits = features["token_embeddings"]  # (B, T, V), zeros at padding
-        # padding logits are 0, and relu(0) = 0 adds nothing to either pooling
-        weights = torch.log1p(torch.relu(logits * features["attention_mask"].unsqueeze(-1).to(logits.dtype)))
-        if self.activation_function == "log1p_relu":
-            weights = torch.log1p(weights)
-        pooled = weights.amax(dim=1) if self.pooling_strategy == "max" else weights.sum(dim=1)
+        logits = features["token_embeddings"]  # (B, T, V)
+        mask = features["attention_mask"]  # (B, T)
+        if self.pooling_strategy == "max":
+            # relu and log1p never change which value is largest, so they run on the (B, V) maxima rather than
+            # on every (B, T, V) logit: the same numbers, without three copies of a vocabulary-wide tensor
+            pooled = self._activate(_max_over_tokens(logits, mask))
+        else:  # relu(0) = 0: a padding position, zeroed, adds nothing
+            pooled = self._activate(logits * mask.unsqueeze(-1).to(logits.dtype)).sum(dim=1)
         features["sentence_embedding"] = pooled  # (B, V)
         return features
+
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        weights = torch.log1p(torch.relu(logits))
+        return torch.log1p(weights) if self.activation_function == "log1p_relu" else weights
 
     def get_sentence_embedding_dimension(self) -> int | None:
         """The vocabulary size: the length of every vector."""
@@ -157,6 +163,21 @@ class SpladePooling(nn.Module):
     def extra_repr(self) -> str:
         """Strategy and activation, for ``repr``."""
         return f"pooling_strategy={self.pooling_strategy!r}, activation_function={self.activation_function!r}"
+
+
+def _max_over_tokens(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each text's largest logit per vocabulary entry (B, V) over its real tokens only. Right-padded batches (our
+    tokenizers') take each row's leading slice, a view; any other mask zeroes the padding first (a 0 there
+    changes nothing after relu)."""
+    lengths = mask.sum(dim=1)  # (B,)
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    if not torch.equal(mask.bool(), positions < lengths.unsqueeze(1)):
+        return (logits * mask.unsqueeze(-1).to(logits.dtype)).amax(dim=1)
+    rows = [
+        logits[row, :n].amax(dim=0) if n else logits.new_zeros(logits.shape[2])
+        for row, n in enumerate(lengths.tolist())
+    ]
+    return torch.stack(rows) if rows else logits.new_zeros((0, logits.shape[2]))
 
 
 class SparseStaticEmbedding(nn.Module):
