@@ -142,6 +142,18 @@ def test_server_search_with_the_sparse_side(models, corpus: Path, tmp_path: Path
         for body in ({"mode": "hybrid", "lexical": "colbert"}, {"mode": "sparse", "lexical": "sparse"}):
             bad = post({"query": QUERY, **body})
             assert bad.status_code == 422 and bad.json()["error"]["param"] == "lexical"
+        no_default = post({"query": QUERY, "lexical": "sparse"})  # this index searches dense by default
+        assert no_default.status_code == 422 and "mode is 'dense'" in no_default.json()["error"]["message"]
+
+    # An index built to search hybrid by default takes "lexical" alone: the mode follows the index.
+    hybrid = Index.build(
+        corpus, dense, tmp_path / "hybrid", sparse=sparse, search_mode="hybrid", show_progress_bar=False
+    )
+    with running(create_app(dense, model_name="tiny", index=hybrid)) as url:
+        answer = httpx.post(f"{url}/search", json={"query": QUERY, "k": 3, "lexical": "sparse"}, timeout=30)
+        assert answer.status_code == 200
+        assert answer.json()["hits"] == hybrid.search(QUERY, k=3, model=dense, lexical="sparse")
+        assert answer.json()["hits"] != hybrid.search(QUERY, k=3, model=dense, mode="dense")
 
 
 def test_sparse_queries_longer_than_the_limit_are_counted(models, tmp_path: Path, caplog) -> None:
