@@ -93,6 +93,15 @@ def test_encode_matches_sentence_transformers(ours, reference) -> None:
     assert ours.encode([]).shape == (0, TINY_VOCAB)
 
 
+def test_every_step_reports_the_vocabulary_as_its_dimension(ours) -> None:
+    """A Router compares its routes' dimensions: a step reporting the hidden size would make it warn.
+    (sentence-transformers 6.2 answers the hidden size, 32, for a model made from a bare fill-mask folder,
+    whose vectors are TINY_VOCAB long: not followed.)"""
+    assert ours.get_embedding_dimension() == ours.encode(TEXTS[:1]).shape[-1] == TINY_VOCAB
+    for step in ours:
+        assert step.get_embedding_dimension() == TINY_VOCAB, type(step).__name__
+
+
 def test_max_active_dims_decode_and_errors(ours, reference) -> None:
     a = ours.encode(TEXTS, max_active_dims=4)
     b = reference.encode(TEXTS, max_active_dims=4)

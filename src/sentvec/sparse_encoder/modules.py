@@ -60,6 +60,8 @@ class MLMTransformer(Transformer):
         """The vocabulary size: the length of each token's logits."""
         return self.config.vocab_size
 
+    get_embedding_dimension = get_word_embedding_dimension  # Transformer's alias names Transformer's method
+
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Add ``token_embeddings``: vocabulary logits (B, T, V), zeros at padding."""
         mask = features["attention_mask"]
@@ -141,6 +143,8 @@ class SpladePooling(nn.Module):
     def get_sentence_embedding_dimension(self) -> int | None:
         """The vocabulary size: the length of every vector."""
         return self.embedding_dimension
+
+    get_embedding_dimension = get_sentence_embedding_dimension
 
     def save(self, folder: Path) -> None:
         """Write ``config.json`` (strategy, activation, size) into ``folder``."""
