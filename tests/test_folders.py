@@ -89,6 +89,27 @@ def test_save_keeps_the_licence_and_notice_files(tmp_path: Path) -> None:
     assert not any((tmp_path / "bare_copy" / name).exists() for name in ("NOTICE", "LICENSE"))
 
 
+def test_cross_and_sparse_encoder_saves_keep_the_licence_files(tmp_path: Path) -> None:
+    from sentvec.cross_encoder import CrossEncoder
+    from sentvec.sparse_encoder import SparseEncoder
+    from test_cross_encoder import tiny_cross_encoder
+    from test_sparse_encoder import tiny_masked_lm
+
+    for name, make, cls in (
+        ("cross", tiny_cross_encoder, CrossEncoder),
+        ("sparse", tiny_masked_lm, SparseEncoder),
+    ):
+        folder = make(tmp_path / name)
+        (folder / "NOTICE").write_text(f"{name} weights: Apache-2.0\n", encoding="utf-8")
+        cls(str(folder), device="cpu").save(tmp_path / f"{name}_copy")
+        cls(str(tmp_path / f"{name}_copy"), device="cpu").save(tmp_path / f"{name}_copy2")
+        for saved in (tmp_path / f"{name}_copy", tmp_path / f"{name}_copy2"):
+            assert (saved / "NOTICE").read_text(encoding="utf-8") == f"{name} weights: Apache-2.0\n", saved.name
+        (folder / "NOTICE").unlink()  # none in, none out
+        cls(str(folder), device="cpu").save(tmp_path / f"{name}_bare")
+        assert not (tmp_path / f"{name}_bare" / "NOTICE").exists()
+
+
 def test_bare_encoder_folder_gets_mean_pooling(tmp_path: Path) -> None:
     folder = tiny_sentence_model_folder(tmp_path / "bare")
     (folder / "modules.json").unlink()

@@ -26,7 +26,7 @@ from sentvec.config import EncoderConfig
 from sentvec.cross_encoder.head import ARCHITECTURE, ENCODER_PREFIX, HEAD_MAPS, ClassificationHead, head_style
 from sentvec.encoder import TransformerEncoder, weights
 from sentvec.layout import encoder_settings
-from sentvec.model_folder import staged_save, write_settings
+from sentvec.model_folder import staged_save, write_licence_files, write_settings
 from sentvec.paths import read_json, write_json
 from sentvec.store import resolve_model_folder
 from sentvec.tokenizer import Tokenizer
@@ -242,6 +242,7 @@ def save_folder(
     prompts: dict[str, str],
     default_prompt_name: str | None,
     readme: str | None,
+    licence_files: dict[str, bytes] | None = None,
 ) -> None:
     """Write a Hugging Face sequence-classification folder, built beside ``path`` and moved into place.
 
@@ -253,6 +254,7 @@ def save_folder(
         tokenizer: saved with the folder; its ``max_length`` and lowercasing go to ``sentence_bert_config.json``.
         activation_fn, prompts, default_prompt_name: the settings of ``config_sentence_transformers.json``.
         readme: the model card (README.md), or None to write none.
+        licence_files: the licence and notice files of the folder the model was loaded from, kept in the copy.
     """
     family = config.family
     num_labels = head.out.out_features
@@ -292,6 +294,7 @@ def save_folder(
         )
         if readme is not None:
             (staging / "README.md").write_text(readme, encoding="utf-8")
+        write_licence_files(staging, licence_files or {})
 
 
 # ---------------------------------------------------------------------- the Hub

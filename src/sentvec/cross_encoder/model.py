@@ -41,6 +41,7 @@ from sentvec.cross_encoder.losses import (
 from sentvec.cross_encoder.model_card import CrossEncoderModelCardData
 from sentvec.cross_encoder.scoring import call_max_length, check_pairs, score_batches
 from sentvec.extensions import provider
+from sentvec.model_folder import read_licence_files
 from sentvec.store.upload import HubUploads
 from sentvec.tokenizer import Tokenizer
 
@@ -112,6 +113,7 @@ class CrossEncoder(HubUploads, nn.Module):
             raw: dict[str, Any] = {}
             settings: dict[str, Any] = {}
             fresh_head = False
+            self._licence_files: dict[str, bytes] = {}
         else:
             if modules is not None:
                 logger.warning("modules is ignored: the model is loaded from %s", model_name_or_path)
@@ -135,6 +137,7 @@ class CrossEncoder(HubUploads, nn.Module):
             self.raw_config = loaded.raw
             self.model_name_or_path = str(model_name_or_path)
             raw, settings, fresh_head = loaded.raw, loaded.settings, loaded.fresh_head
+            self._licence_files = read_licence_files(loaded.folder)  # a saved copy keeps them (the weights' licence)
         if isinstance(activation_fn, str):
             activation_fn = load_activation(activation_fn, trust_remote_code=True)  # the caller named it
         if activation_fn is None:
@@ -444,6 +447,7 @@ class CrossEncoder(HubUploads, nn.Module):
             prompts=self.prompts,
             default_prompt_name=self.default_prompt_name,
             readme=self.model_card_data.render(self) if create_model_card else None,
+            licence_files=self._licence_files,
         )
 
     save_pretrained = save

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from sentvec._version import __version__
 from sentvec.model import SentenceTransformer
-from sentvec.model_folder import load_folder, staged_save, write_settings
+from sentvec.model_folder import load_folder, staged_save, write_licence_files, write_settings
 from sentvec.modules import Router, type_name
 from sentvec.paths import read_json, write_json
 from sentvec.sparse_encoder.modules import TYPE_NAMES, MLMTransformer, SpladePooling
@@ -279,6 +279,7 @@ class SparseEncoder(SentenceTransformer):
                 staging,
                 {**self._settings(), "model_type": "SparseEncoder", "max_active_dims": self.max_active_dims},
             )
+            write_licence_files(staging, self._licence_files)
             if create_model_card:
                 (staging / "README.md").write_text(
                     f"# {model_name or Path(path).name}\n\nA sparse (SPLADE) encoder saved by sentvec {__version__}; "
