@@ -33,6 +33,30 @@ def test_v6_module_paths_resolve_to_our_classes() -> None:
         importlib.import_module("sentvec.sentence_transformer.no_such_module")
 
 
+def test_modules_json_takes_every_name_the_reference_exports_for_our_steps() -> None:
+    """A folder may name a step by its package-level v6 export ("sentence_transformers.base.modules.Transformer")
+    as well as by its file; each name the reference exports for a step we implement loads as ours."""
+    import sentvec.modules
+    from sentvec.modules.registry import MODULE_TYPES, module_class
+
+    steps = set(MODULE_TYPES.values())  # loadable steps, not base classes such as InputModule
+
+    checked = 0
+    for package in (
+        "sentence_transformers.base.modules",
+        "sentence_transformers.sentence_transformer.modules",
+        "sentence_transformers.sparse_encoder.modules",
+        "sentence_transformers.cross_encoder.modules",
+    ):
+        exported = importlib.import_module(package)
+        for name in getattr(exported, "__all__", []):
+            ours = getattr(sentvec.modules, name, None)
+            if ours in steps:
+                assert module_class(f"{package}.{name}") is ours, f"{package}.{name}"
+                checked += 1
+    assert checked >= 8  # Transformer, Dense, Normalize, Router, Pooling, StaticEmbedding, CNN, LSTM, ...
+
+
 def test_save_works_after_the_source_folder_is_gone(tiny_folder: Path, tmp_path: Path) -> None:
     """The tokenizer used to copy its files from the folder it was read from at save time."""
     copy = tmp_path / "copy"

@@ -64,6 +64,18 @@ for _cls, _path in _V6_PATHS.items():
     MODULE_TYPES[f"sentence_transformers.models.{_name}"] = _cls
     MODULE_TYPES[f"sentence_transformers.models.{_name}.{_name}"] = _cls
 MODULE_TYPES["sentence_transformers.models.Asym"] = Router
+# v6 packages also export each step by name ("sentence_transformers.base.modules.Transformer",
+# "sentence_transformers.sentence_transformer.modules.Pooling"): the same classes under those names.
+for _path, _cls in list(MODULE_TYPES.items()):
+    _package, _, _rest = _path.rpartition(".modules.")
+    if _package.startswith("sentence_transformers.") and "." in _rest:
+        MODULE_TYPES.setdefault(f"{_package}.modules.{_rest.rpartition('.')[2]}", _cls)
+# and each model kind's package re-exports the shared steps
+for _kind in ("sentence_transformer", "sparse_encoder", "cross_encoder"):
+    for _cls in (Transformer, Dense, Router):
+        MODULE_TYPES[f"sentence_transformers.{_kind}.modules.{_cls.__name__}"] = _cls
+    MODULE_TYPES[f"sentence_transformers.{_kind}.modules.Asym"] = Router
+MODULE_TYPES["sentence_transformers.sentence_transformer.modules.Normalize"] = Normalize
 TYPE_NAMES.update(
     {
         Transformer: "sentence_transformers.models.Transformer",
