@@ -13,7 +13,10 @@ Tokenisation (recorded with the index, so queries are always cut the way the doc
   and its character bigrams (the bigrams carry most word meaning; the single characters catch one-character
   words). Other words are lower-cased, neither stemmed nor stop-worded, so mixed Chinese-English text works.
 
-In both, CJK runs are cut the same way, so an English index still finds a Chinese name in a document.
+In both, CJK runs are cut the same way, so an English index still finds a Chinese name in a document, and
+text is first brought to Unicode NFKC form, so full-width letters and digits (common in Chinese text:
+"ｉＰｈｏｎｅ　１５") and ligatures ("ﬁ" from PDFs) match their plain spellings. (Indexes saved before NFKC was
+added record no normalisation and keep cutting queries without it.)
 Needs the ``sentvec[bm25]`` extra (bm25s, PyStemmer).
 """
 
@@ -23,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +44,7 @@ LANGUAGES: tuple[str, ...] = ("en", "zh")
 K1 = 1.2
 B = 0.75
 SETTINGS_FILE = "sentvec_bm25.json"
+NORMALIZATION = "NFKC"
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[^\W_])+")
@@ -55,12 +60,14 @@ def _bm25s() -> Any:
 
 
 class Tokenizer:
-    """Cuts text into BM25 terms for one language (see the module docstring for the rules)."""
+    """Cuts text into BM25 terms for one language (see the module docstring for the rules); ``normalization``
+    is the Unicode form text is brought to first (None: none, as indexes saved before it was added)."""
 
-    def __init__(self, language: Language = "en") -> None:
+    def __init__(self, language: Language = "en", normalization: str | None = NORMALIZATION) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"BM25 language {language!r} is not supported; choose from {', '.join(LANGUAGES)}")
         self.language = language
+        self.normalization = normalization
         self._stem: Any = None
         self._stopwords: frozenset[str] = frozenset()
         if language == "en":
@@ -75,6 +82,8 @@ class Tokenizer:
         """The BM25 terms of ``text``, in order: stemmed words first, then CJK characters and bigrams."""
         tokens: list[str] = []
         words: list[str] = []
+        if self.normalization is not None:
+            text = unicodedata.normalize(self.normalization, text)  # type: ignore[arg-type]
         for piece in _TOKEN.findall(text.lower()):
             if _CJK_RUN.fullmatch(piece):
                 tokens += list(piece)
@@ -94,8 +103,10 @@ class BM25:
         k1, b: BM25's term-frequency saturation and length normalisation (Lucene's formula).
     """
 
-    def __init__(self, language: Language = "en", k1: float = K1, b: float = B) -> None:
-        self.tokenizer = Tokenizer(language)
+    def __init__(
+        self, language: Language = "en", k1: float = K1, b: float = B, normalization: str | None = NORMALIZATION
+    ) -> None:
+        self.tokenizer = Tokenizer(language, normalization)
         self.language = language
         self.k1, self.b = float(k1), float(b)
         self._bm25: Any = None
@@ -106,6 +117,7 @@ class BM25:
         return {
             "library": "bm25s",
             "language": self.language,
+            "normalization": self.tokenizer.normalization,
             "k1": self.k1,
             "b": self.b,
             "method": "lucene",
@@ -171,7 +183,7 @@ class BM25:
                 "(`sentvec index build ... --bm25 --overwrite`)"
             )
         settings = json.loads(settings_file.read_text(encoding="utf-8"))
-        bm25 = cls(settings["language"], settings["k1"], settings["b"])
+        bm25 = cls(settings["language"], settings["k1"], settings["b"], settings.get("normalization"))
         bm25._bm25 = _bm25s().BM25.load(path, mmap=mmap, show_progress=False)
         bm25.count = int(settings["count"])
         if int(bm25._bm25.scores["num_docs"]) != bm25.count:
