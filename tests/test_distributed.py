@@ -144,6 +144,25 @@ def test_shard_index_equals_single_process_build(tmp_path: Path, precision: str)
     assert Index.open(out, verify=True).count == 40  # checksums of the shard files hold
 
 
+def test_ray_build_warns_about_ids_repeated_across_shards(tmp_path: Path, caplog) -> None:
+    import logging
+
+    model = str(tiny_sentence_model_folder(tmp_path / "tiny"))
+    corpus = tmp_path / "corpus.jsonl"
+    ids = ["a", "b", "c", "d", "e", "f", "a", "g", "h", "b"]  # repeated in later shards, never inside one
+    corpus.write_text(
+        "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(ids, _texts(len(ids)))), encoding="utf-8"
+    )
+    out = tmp_path / "dist.index"
+    with embedding_nothing():
+        build_index(corpus, model, out, shard_rows=4, show_progress_bar=False)
+    _embed_in_process(tmp_path / "tiny", model, corpus, out)
+    with caplog.at_level(logging.WARNING, logger="sentvec"):
+        index = build_index(corpus, model, out, shard_rows=4, show_progress_bar=False)
+    assert index.complete and index.count == 10
+    assert "2 documents of index" in caplog.text and "(first: 'a', rows 0 and 6)" in caplog.text
+
+
 def test_ivf_index_trained_on_a_sample_finds_the_documents(tmp_path: Path) -> None:
     model = str(tiny_sentence_model_folder(tmp_path / "tiny"))
     corpus = _write_corpus(tmp_path / "corpus.txt", "text", 300)

@@ -41,7 +41,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sentvec.distributed_summary import build_summary, summary_lines
-from sentvec.index.builder import check_build_inputs, load_model, model_and_settings, release_memory
+from sentvec.index.builder import (
+    check_build_inputs,
+    load_model,
+    model_and_settings,
+    release_memory,
+    warn_duplicate_ids,
+)
 from sentvec.index.files import scheme
 from sentvec.index.folder import after_failed_build, start_or_resume
 from sentvec.index.ivf import build_ivf
@@ -364,6 +370,8 @@ def build_index(
         done = sum(1 for _ in chunks.glob("*" + DONE_SUFFIX)) if chunks.is_dir() else 0
         after_failed_build(folder, done, existed, "shards")
         raise
+    if index.complete:
+        warn_duplicate_ids(index)
     index.add_retrievers(options)
     return index
 

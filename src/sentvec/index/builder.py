@@ -33,7 +33,7 @@ from sentvec.index.manifest import (
 )
 from sentvec.index.options import BuildOptions
 from sentvec.index.sources import Source
-from sentvec.index.storage import _read_documents
+from sentvec.index.storage import StoredIndex
 from sentvec.model import SentenceTransformer
 from sentvec.paths import atomic_file, file_sha256
 from sentvec.quantization import quantize_embeddings
@@ -186,11 +186,11 @@ def embed_corpus(
         after_failed_build(folder, manifest["count"], existed)
         raise
     if manifest["complete"]:
-        warn_duplicate_ids(folder, manifest)
+        warn_duplicate_ids(StoredIndex(folder, manifest))
 
 
-def warn_duplicate_ids(folder: Path, manifest: dict[str, Any]) -> int:
-    """Warn when documents of the index in ``folder`` share an id, naming the first repeated one.
+def warn_duplicate_ids(index: StoredIndex) -> int:
+    """Warn when documents of ``index`` (built in one process or on Ray) share an id, naming the first repeated one.
 
     Search tells such documents apart by their row (``corpus_id``), but whatever joins hits by ``id`` (judgments,
     a database) mixes them up, so the build says so rather than fail after embedding everything.
@@ -198,12 +198,11 @@ def warn_duplicate_ids(folder: Path, manifest: dict[str, Any]) -> int:
     Returns:
         How many documents repeat the id of an earlier one.
     """
-    files = [folder / CHUNKS_FOLDER / c["documents"]["file"] for c in manifest["chunks"] if "documents" in c]
+    folder = index.path
 
-    def ids() -> Iterator[Any]:
-        for file in files:
-            for doc_id, _ in _read_documents(folder, file):
-                yield doc_id
+    def ids() -> Iterator[Any]:  # in row order, so each chunk's documents are read once
+        for row in range(index.count):
+            yield index.document(row)["id"]
 
     # 8 bytes a document: a corpus of millions is checked without holding its ids
     hashes = np.fromiter((hash(_id_key(i)) for i in ids()), dtype=np.int64)
