@@ -3,11 +3,19 @@
 Drop-in for ``sentence_transformers.SparseEncoder``: the same ``encode``/``encode_query``/``encode_document``
 (sparse COO tensors out), ``decode``, ``similarity``, ``sparsity``, ``max_active_dims`` and folder format
 (``MLMTransformer`` + ``SpladePooling``), and the inference-free variant: a ``Router`` whose query route is a
-``SparseStaticEmbedding`` (a weight per vocabulary token, no Transformer) and whose document route is SPLADE.
+``SparseStaticEmbedding`` (a weight per vocabulary token, no Transformer) and whose document route is SPLADE,
+and CSR models: a SentenceTransformer's steps then a ``SparseAutoEncoder`` (top-k sparse coding).
 """
 
 from sentvec.sparse_encoder.inverted import InvertedIndex
 from sentvec.sparse_encoder.model import SparseEncoder
-from sentvec.sparse_encoder.modules import MLMTransformer, SparseStaticEmbedding, SpladePooling
+from sentvec.sparse_encoder.modules import MLMTransformer, SparseAutoEncoder, SparseStaticEmbedding, SpladePooling
 
-__all__ = ["InvertedIndex", "MLMTransformer", "SparseEncoder", "SparseStaticEmbedding", "SpladePooling"]
+__all__ = [
+    "InvertedIndex",
+    "MLMTransformer",
+    "SparseAutoEncoder",
+    "SparseEncoder",
+    "SparseStaticEmbedding",
+    "SpladePooling",
+]

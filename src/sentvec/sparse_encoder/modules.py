@@ -1,8 +1,10 @@
-"""The two pipeline steps of a SPLADE model: MLMTransformer (texts -> token logits) and SpladePooling
-(token logits -> one weight per vocabulary token)."""
+"""The pipeline steps of sparse encoders: a SPLADE model's MLMTransformer (texts -> token logits) and SpladePooling
+(token logits -> one weight per vocabulary token), an inference-free model's SparseStaticEmbedding, and a CSR
+model's SparseAutoEncoder (a dense sentence embedding -> a sparse code)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -10,6 +12,7 @@ import safetensors.torch
 import torch
 from tokenizers import Tokenizer as RustTokenizer
 from torch import nn
+from torch.nn import functional as F
 
 from sentvec.config import EncoderConfig
 from sentvec.encoder import TransformerEncoder, weights
@@ -19,6 +22,8 @@ from sentvec.modules import Transformer, registry
 from sentvec.paths import read_json, write_json
 from sentvec.sparse_encoder.mlm_head import ARCHITECTURE, ENCODER_PREFIX, MaskedLMHead, modern_name
 from sentvec.tokenizer import Tokenizer
+
+logger = logging.getLogger(__name__)
 
 
 class MLMTransformer(Transformer):
@@ -325,6 +330,205 @@ def _own_tokenizer(tokenizer: Tokenizer | RustTokenizer) -> Tokenizer:
     )
 
 
+class SparseAutoEncoder(nn.Module):
+    """CSR (sparse coding, "Beyond Matryoshka", arXiv 2503.01776): a dense ``sentence_embedding`` -> a code of
+    ``hidden_dim`` dimensions of which at most ``k`` are non-zero, put on top of a SentenceTransformer's steps.
+
+    The code is ``relu(top_k(W (x - pre_bias) + latent_bias))``, with x standardised first (mean 0, standard
+    deviation 1 over its dimensions) when ``normalize``. ``W`` (hidden_dim, input_dim) is the encoder; the
+    reference trains it with a tied decoder (``W`` transposed) through reconstruction losses. sentvec runs the
+    encoder only: the forward pass is the same in training mode, without the reference's decoded and auxiliary
+    outputs and without its dead-latent statistics (``stats_last_nonzero`` is kept and saved as loaded).
+
+    A folder holds ``config.json`` (the constructor's arguments) and ``model.safetensors`` (``pre_bias``,
+    ``latent_bias``, ``stats_last_nonzero`` and ``W`` as ``decoder.linear.weight``, the name
+    sentence-transformers writes; ``encoder.weight`` is read too): sentence-transformers' ``SparseAutoEncoder``.
+
+    Args:
+        input_dim: the size of the dense embeddings it takes.
+        hidden_dim: the size of the sparse code.
+        k: non-zero values kept per code (the largest); ``encode(max_active_dims=...)`` overrides it.
+        k_aux: the reference's auxiliary-loss top-k (training only; kept for the folder format).
+        normalize: standardise each input embedding first.
+        dead_threshold: the reference's dead-latent threshold in steps (training only; kept for the folder format).
+    """
+
+    config_keys = ("input_dim", "hidden_dim", "k", "k_aux", "normalize", "dead_threshold")
+    forward_kwargs = {"max_active_dims"}
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dim: int = 512,
+        k: int = 8,
+        k_aux: int = 512,
+        normalize: bool = False,
+        dead_threshold: int = 30,
+    ) -> None:
+        super().__init__()
+        _check_autoencoder_config(
+            {
+                "input_dim": input_dim,
+                "hidden_dim": hidden_dim,
+                "k": k,
+                "k_aux": k_aux,
+                "normalize": normalize,
+                "dead_threshold": dead_threshold,
+            },
+            "SparseAutoEncoder",
+        )
+        self.input_dim = input_dim
+        self.hidden_dim = hidden_dim
+        self.k = k
+        self.k_aux = k_aux
+        self.normalize = normalize
+        self.dead_threshold = dead_threshold
+        self.pre_bias = nn.Parameter(torch.zeros(input_dim))
+        self.encoder = nn.Linear(input_dim, hidden_dim, bias=False)
+        self.latent_bias = nn.Parameter(torch.zeros(hidden_dim))
+        # steps since each latent was last among the top k (the reference's dead-latent bookkeeping)
+        self.stats_last_nonzero: torch.Tensor
+        self.register_buffer("stats_last_nonzero", torch.zeros(hidden_dim, dtype=torch.long))
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """``hidden_dim``: the length of every code (at most ``k`` of its values are non-zero)."""
+        return self.hidden_dim
+
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    def forward(self, features: dict[str, Any], max_active_dims: int | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Replace ``sentence_embedding`` (B, input_dim) by its sparse code (B, hidden_dim), keeping the
+        ``max_active_dims`` (default ``k``) largest pre-activations, then relu."""
+        x = features["sentence_embedding"]
+        if self.normalize:
+            x = _standardise(x)
+        codes = F.linear(x - self.pre_bias, self.encoder.weight, self.latent_bias)  # (B, hidden_dim)
+        k = min(self.k if max_active_dims is None else max_active_dims, self.hidden_dim)
+        top = torch.topk(codes, k, dim=-1)
+        features["sentence_embedding"] = torch.zeros_like(codes).scatter_(-1, top.indices, torch.relu(top.values))
+        return features
+
+    def get_config_dict(self) -> dict[str, Any]:
+        """The settings ``config.json`` holds."""
+        return {key: getattr(self, key) for key in self.config_keys}
+
+    def save(self, folder: str | Path, *args: Any, **kwargs: Any) -> None:
+        """Write ``config.json`` and ``model.safetensors`` into ``folder`` (safetensors only)."""
+        folder = Path(folder)
+        write_json(folder / "config.json", self.get_config_dict())
+        state = {
+            "pre_bias": self.pre_bias,
+            "latent_bias": self.latent_bias,
+            "stats_last_nonzero": self.stats_last_nonzero,
+            _WRITTEN_WEIGHT: self.encoder.weight,
+        }
+        safetensors.torch.save_file(
+            {k: v.detach().contiguous().cpu() for k, v in state.items()},
+            str(folder / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
+
+    @classmethod
+    def load(cls, folder: str | Path, *args: Any, **kwargs: Any) -> SparseAutoEncoder:
+        """Read the step from ``folder``: the config is checked, then every tensor's name and shape against it
+        before anything is allocated. Config keys this version does not know are dropped with a warning."""
+        folder = Path(folder)
+        config_file, weights_file = folder / "config.json", folder / "model.safetensors"
+        config = read_json(config_file, expect=dict)
+        unknown = sorted(set(config) - set(cls.config_keys))
+        if unknown:
+            logger.warning(
+                "%s: ignoring SparseAutoEncoder config keys this version does not know: %s", config_file, unknown
+            )
+        config = {k: v for k, v in config.items() if k in cls.config_keys}
+        if "input_dim" not in config:
+            raise ValueError(f"{config_file} has no input_dim; a SparseAutoEncoder config names its input size")
+        _check_autoencoder_config({**_AUTOENCODER_DEFAULTS, **config}, str(config_file))
+        if not weights_file.is_file():
+            hint = (
+                " (a pickle file: re-save the model with safetensors)"
+                if (folder / "pytorch_model.bin").exists()
+                else ""
+            )
+            raise FileNotFoundError(f"{folder} has no model.safetensors with the SparseAutoEncoder's weights{hint}")
+        shapes = weights.safetensors_shapes(weights_file)
+        module_config = {**_AUTOENCODER_DEFAULTS, **config}
+        hidden, width = module_config["hidden_dim"], module_config["input_dim"]
+        weight_names = sorted(set(shapes) & set(_WEIGHT_NAMES))
+        if len(weight_names) != 1:
+            raise ValueError(
+                f"{weights_file} holds {sorted(shapes)}; a SparseAutoEncoder holds its encoder weight once, as "
+                f"one of {list(_WEIGHT_NAMES)}"
+            )
+        expected = {
+            "pre_bias": (width,),
+            "latent_bias": (hidden,),
+            "stats_last_nonzero": (hidden,),
+            weight_names[0]: (hidden, width),
+        }
+        extra = sorted(set(shapes) - set(expected))
+        missing = sorted(set(expected) - set(shapes) - {"stats_last_nonzero"})  # statistics: training bookkeeping
+        if extra or missing:
+            raise ValueError(
+                f"{weights_file} holds {sorted(shapes)}; a SparseAutoEncoder holds {sorted(expected)} "
+                f"(unexpected: {extra}, missing: {missing})"
+            )
+        for name, shape in expected.items():
+            if name in shapes and tuple(shapes[name]) != shape:
+                raise ValueError(
+                    f"{config_file} does not match {weights_file}: input_dim={width} and hidden_dim={hidden} imply "
+                    f"{name!r} of shape {shape}, the weights hold {tuple(shapes[name])}"
+                )
+        state = weights.load_weights_file(weights_file)
+        state["encoder.weight"] = state.pop(weight_names[0])
+        state.setdefault("stats_last_nonzero", torch.zeros(hidden, dtype=torch.long))
+        with torch.device("meta"):  # shapes only: the weights file supplies every value
+            module = cls(**module_config)
+        module.load_state_dict(state, assign=True)
+        return module
+
+    def extra_repr(self) -> str:
+        """Sizes, k and normalisation, for ``repr``."""
+        return (
+            f"input_dim={self.input_dim}, hidden_dim={self.hidden_dim}, k={self.k}, k_aux={self.k_aux}, "
+            f"normalize={self.normalize}"
+        )
+
+
+# sentence-transformers writes the encoder weight under its tied decoder's name (safetensors keeps one name of
+# two that share memory, the first in sorted order); either name reads back there
+_WRITTEN_WEIGHT = "decoder.linear.weight"
+_WEIGHT_NAMES = (_WRITTEN_WEIGHT, "encoder.weight")
+_AUTOENCODER_DEFAULTS: dict[str, Any] = {
+    "hidden_dim": 512,
+    "k": 8,
+    "k_aux": 512,
+    "normalize": False,
+    "dead_threshold": 30,
+}
+
+
+def _check_autoencoder_config(config: dict[str, Any], where: str) -> None:
+    """ValueError naming ``where`` and the setting when a SparseAutoEncoder setting is out of range."""
+    for key, least in (("input_dim", 1), ("hidden_dim", 1), ("k", 1), ("k_aux", 0), ("dead_threshold", 0)):
+        value = config[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{where} has {key}={value!r}; it must be an integer of at least {least}")
+    if not isinstance(config["normalize"], bool):
+        raise ValueError(f"{where} has normalize={config['normalize']!r}; it must be true or false")
+    if config["k"] > config["hidden_dim"]:
+        raise ValueError(
+            f"{where} has k={config['k']} and hidden_dim={config['hidden_dim']}: k non-zero values cannot be kept "
+            "in a code of hidden_dim values; lower k or raise hidden_dim"
+        )
+
+
+def _standardise(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Each row minus its mean, over its (unbiased) standard deviation plus ``eps``: the reference's ``normalize``."""
+    centred = x - x.mean(dim=-1, keepdim=True)
+    return centred / (centred.std(dim=-1, keepdim=True) + eps)
+
+
 # modules.json / router_config.json "type" -> our class: a closed list (sentence-transformers v5 and v6 names),
 # added to the registry every model folder is read through (sentvec.modules.registry)
 MODULE_TYPES: dict[str, type[nn.Module]] = {
@@ -333,13 +537,14 @@ MODULE_TYPES: dict[str, type[nn.Module]] = {
         (MLMTransformer, "mlm_transformer"),
         (SpladePooling, "splade_pooling"),
         (SparseStaticEmbedding, "sparse_static_embedding"),
+        (SparseAutoEncoder, "sparse_auto_encoder"),
     )
     for path in (f"models.{cls.__name__}", f"modules.{cls.__name__}", f"modules.{snake}.{cls.__name__}")
 }
 # what save() writes: the v5 names, which sentence-transformers 5 and 6 both resolve
 TYPE_NAMES: dict[type[nn.Module], str] = {
     cls: f"sentence_transformers.sparse_encoder.models.{cls.__name__}"
-    for cls in (MLMTransformer, SpladePooling, SparseStaticEmbedding)
+    for cls in (MLMTransformer, SpladePooling, SparseStaticEmbedding, SparseAutoEncoder)
 }
 registry.MODULE_TYPES.update(MODULE_TYPES)
 registry.TYPE_NAMES.update(TYPE_NAMES)
