@@ -19,10 +19,19 @@ Inference-free (queries cost a tokenisation and a table lookup; documents run SP
 Each dimension is a vocabulary token and a vector's few non-zero weights say which terms (the text's own and
 related ones) matter: it searches like BM25 with learned term weights (an inverted index, see
 :mod:`sentvec.sparse_encoder.inverted`).
+
+CSR ("Beyond Matryoshka" sparse coding): a SentenceTransformer's steps then a
+:class:`~sentvec.sparse_encoder.SparseAutoEncoder`, whose dimensions are learned latents rather than tokens.
+``SparseEncoder(folder)`` of a folder saved as a SentenceTransformer adds a new (untrained) one, as
+sentence-transformers does:
+
+>>> model = SparseEncoder("sentence-transformers/all-MiniLM-L6-v2")   # warns: Converting ... to SparseEncoder.
+>>> [type(m).__name__ for m in model]     # ['Transformer', 'Pooling', 'Normalize', 'SparseAutoEncoder']
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,22 +42,28 @@ from torch import Tensor, nn
 
 from sentvec._version import __version__
 from sentvec.model import SentenceTransformer
-from sentvec.model_folder import load_folder, staged_save, write_licence_files, write_settings
-from sentvec.modules import Router, type_name
+from sentvec.model_folder import load_folder, saved_model_type, staged_save, write_licence_files, write_settings
+from sentvec.modules import Router, registry, type_name
 from sentvec.paths import read_json, write_json
-from sentvec.sparse_encoder.modules import TYPE_NAMES, MLMTransformer, SpladePooling
+from sentvec.sparse_encoder.modules import TYPE_NAMES, MLMTransformer, SparseAutoEncoder, SpladePooling
+
+# Warnings keep the logger name users filter on (sentvec.model).
+logger = logging.getLogger("sentvec.model")
 
 
 class SparseEncoder(SentenceTransformer):
-    """Load or assemble a sparse (SPLADE) encoder and encode texts into sparse vocabulary-sized vectors.
+    """Load or assemble a sparse encoder (SPLADE, or CSR) and encode texts into sparse vectors.
 
     Args:
-        model_name_or_path: a SparseEncoder folder (modules.json naming MLMTransformer and SpladePooling, or a
-            Router of an inference-free model), a bare ``*ForMaskedLM`` folder (SPLADE max pooling is added), or a
-            name the model store resolves.
-        modules: build from these modules instead: ``[MLMTransformer, SpladePooling]``, or for an inference-free
-            model ``[Router.for_query_document([SparseStaticEmbedding], [MLMTransformer, SpladePooling])]``.
-        max_active_dims: keep at most this many non-zero weights per vector (the largest); None keeps all.
+        model_name_or_path: a SparseEncoder folder (modules.json naming MLMTransformer and SpladePooling, a
+            Router of an inference-free model, or a CSR model's steps ending in a SparseAutoEncoder), a bare
+            ``*ForMaskedLM`` folder (SPLADE max pooling is added), a SentenceTransformer folder (a new
+            SparseAutoEncoder is added, with a warning), or a name the model store resolves.
+        modules: build from these modules instead: ``[MLMTransformer, SpladePooling]``, for an inference-free
+            model ``[Router.for_query_document([SparseStaticEmbedding], [MLMTransformer, SpladePooling])]``, or
+            for CSR ``[Transformer, Pooling, SparseAutoEncoder]``.
+        max_active_dims: keep at most this many non-zero weights per vector (the largest); None keeps all (a
+            CSR model's default is its SparseAutoEncoder's ``k``).
         device, prompts, default_prompt_name, cache_folder, revision, token, local_files_only, allow_pickle:
             as for :class:`~sentvec.SentenceTransformer`.
         similarity_fn_name: ``"dot"`` (default; SPLADE's) or ``"cosine"``.
@@ -93,19 +108,37 @@ class SparseEncoder(SentenceTransformer):
             raise ValueError(f"max_active_dims={max_active_dims}; it must be at least 1 (or None for all)")
         if max_active_dims is not None:
             self.max_active_dims: int | None = max_active_dims
+        if self.max_active_dims is None:  # a CSR model keeps its autoencoder's k by default
+            self.max_active_dims = next((m.k for m in self if isinstance(m, SparseAutoEncoder)), None)
         self._active_dims: int | None = None
 
-    @staticmethod
     def _load_folder(
-        folder: Path, *, allow_pickle: bool, trust_remote_code: bool = False, known: dict[str, type] | None = None
+        self,
+        folder: Path,
+        *,
+        allow_pickle: bool,
+        trust_remote_code: bool = False,
+        known: dict[str, type] | None = None,
     ) -> tuple[list[nn.Module], dict[str, Any]]:
-        """A SparseEncoder folder's modules (or a bare masked-LM folder with SPLADE max pooling) and settings."""
+        """A SparseEncoder folder's modules (or a bare masked-LM folder with SPLADE max pooling) and settings.
+
+        A folder saved as a SentenceTransformer keeps its steps and settings and gets a new
+        :class:`SparseAutoEncoder` on top (a CSR model to train), as sentence-transformers does; one that already
+        holds a sparse step (a SPLADE folder that records no model type) loads as it is.
+        """
         if not (folder / "modules.json").is_file():  # a bare *ForMaskedLM folder: SPLADE's usual max pooling
             settings = read_json(folder / "config_sentence_transformers.json", required=False, expect=dict)
             transformer = MLMTransformer.load(folder, allow_pickle=allow_pickle)
             return [transformer, SpladePooling("max", "relu", transformer.config.vocab_size)], settings
         # the sparse steps are in the registry every folder is read through (sentvec.modules.registry)
-        return load_folder(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, known=known)
+        modules, settings = load_folder(
+            folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, known=known
+        )
+        saved = saved_model_type(folder)
+        if saved == "SentenceTransformer" and not _has_sparse_step(modules):
+            logger.warning("Converting %s model %s to %s.", saved, folder, self.model_type)
+            modules.append(_new_autoencoder(modules, folder))
+        return modules, settings
 
     def _parse_model_config(self, config: dict[str, Any]) -> None:
         """The SentenceTransformer settings, plus the folder's ``max_active_dims``."""
@@ -113,7 +146,10 @@ class SparseEncoder(SentenceTransformer):
         self.max_active_dims = config.get("max_active_dims")
 
     def get_embedding_dimension(self) -> int | None:
-        """The vocabulary size: the length of every sparse vector."""
+        """The length of every sparse vector: the vocabulary size, or a CSR model's ``hidden_dim``."""
+        last = self[-1] if len(self) else None
+        if isinstance(last, SparseAutoEncoder):
+            return last.hidden_dim
         first = self[0] if len(self) else None
         if isinstance(first, MLMTransformer):
             return first.config.vocab_size
@@ -157,6 +193,8 @@ class SparseEncoder(SentenceTransformer):
         if active is not None and active < 1:
             raise ValueError(f"max_active_dims={active}; it must be at least 1 (or None for all)")
         self._active_dims = active
+        if active is not None and "max_active_dims" in self.get_model_kwargs():  # a step that prunes itself (CSR)
+            kwargs["max_active_dims"] = active
         try:
             encoded: Any = super().encode(
                 inputs,
@@ -261,8 +299,9 @@ class SparseEncoder(SentenceTransformer):
         **kwargs: Any,
     ) -> None:
         """Write a sentence-transformers SparseEncoder folder: MLMTransformer at the root and 1_SpladePooling/,
-        or for an inference-free model the Router at the root with one folder per routed step
-        (``query_0_SparseStaticEmbedding/``, ``document_0_MLMTransformer/``, ``document_1_SpladePooling/``)."""
+        for an inference-free model the Router at the root with one folder per routed step
+        (``query_0_SparseStaticEmbedding/``, ``document_0_MLMTransformer/``, ``document_1_SpladePooling/``), for
+        CSR the Transformer at the root, then ``1_Pooling/``... and ``N_SparseAutoEncoder/``."""
         if not safe_serialization:
             raise ValueError("sentvec writes safetensors only; safe_serialization=False is not supported")
         with staged_save(path) as staging:
@@ -282,7 +321,7 @@ class SparseEncoder(SentenceTransformer):
             write_licence_files(staging, self._licence_files)
             if create_model_card:
                 (staging / "README.md").write_text(
-                    f"# {model_name or Path(path).name}\n\nA sparse (SPLADE) encoder saved by sentvec {__version__}; "
+                    f"# {model_name or Path(path).name}\n\nA sparse encoder saved by sentvec {__version__}; "
                     "it loads in `sentvec.sparse_encoder.SparseEncoder` and sentence-transformers' "
                     "`SparseEncoder`.\n",
                     encoding="utf-8",
@@ -321,5 +360,30 @@ def _check_savable(module: nn.Module, where: str) -> None:
         for route, steps in module._routes().items():
             for number, step in enumerate(steps):
                 _check_savable(step, f"{where}, route {route!r} step {number}")
-    elif type(module) not in TYPE_NAMES:
+    elif type(module) not in TYPE_NAMES and not registry.TYPE_NAMES.get(type(module), "").startswith(
+        "sentence_transformers."
+    ):
         raise TypeError(f"{where} ({type(module).__name__}) cannot be saved in a SparseEncoder folder")
+
+
+def _has_sparse_step(modules: list[nn.Module]) -> bool:
+    """Whether any of ``modules`` (or a step a Router holds) is one of the sparse encoders' own steps."""
+    return any(type(step) in TYPE_NAMES for module in modules for step in module.modules())
+
+
+def _new_autoencoder(modules: list[nn.Module], folder: Path) -> SparseAutoEncoder:
+    """An untrained CSR autoencoder for the embeddings ``modules`` give, sized as sentence-transformers sizes the
+    one it adds to a SentenceTransformer: 4x the embedding size, k a quarter of it, k_aux a half."""
+    size = None
+    for module in reversed(modules):
+        dimension = getattr(module, "get_embedding_dimension", None) or getattr(
+            module, "get_sentence_embedding_dimension", None
+        )
+        if dimension is not None and dimension() is not None:
+            size = int(dimension())
+            break
+    if size is None:
+        raise ValueError(
+            f"{folder} holds no step that says its embedding size, so no SparseAutoEncoder can be sized for it"
+        )
+    return SparseAutoEncoder(input_dim=size, hidden_dim=4 * size, k=size // 4, k_aux=size // 2)
