@@ -14,14 +14,8 @@ from safetensors.torch import load_file, save_file
 from conftest import tiny_sentence_model_folder
 from sentvec.modules import Pooling, Transformer, module_class, type_name
 from sentvec.sparse_encoder import SparseAutoEncoder, SparseEncoder
+from test_sparse_encoder import TEXTS  # the same texts as the SPLADE tests
 
-TEXTS = [
-    "the cat sat on the mat",
-    "a dog",
-    "two men pushed carts through the woods",
-    "happy",
-    "the weather is lovely today and it is so sunny outside",
-]
 HIDDEN, K = 64, 6
 
 
