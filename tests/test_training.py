@@ -243,3 +243,60 @@ def test_bf16_autocast_trains_on_cpu(tiny_folder):
     after = _weights(model)
     assert all(v.dtype == torch.float32 for v in after.values())  # autocast leaves the weights in float32
     assert any(not torch.equal(before[k], v) for k, v in after.items())
+
+
+def test_router_mapping_sends_each_column_through_its_route(tiny_folder):
+    from sentvec.modules import Dense, Router
+
+    base = SentenceTransformer(str(tiny_folder), device="cpu")
+    transformer, pooling = base[0], base[1]
+    dim = pooling.get_sentence_embedding_dimension()
+    router = Router({"query": [transformer, pooling, Dense(dim, dim)], "document": [transformer, pooling]})
+    router.default_route = None  # as an inference-free model's Router may be: no route without a task
+    model = SentenceTransformer(modules=[router], device="cpu")
+    data = {"question": [p[0] for p in PAIRS], "answer": [p[1] for p in PAIRS]}
+    args = SentenceTransformerTrainingArguments(
+        max_steps=2, per_device_train_batch_size=4, learning_rate=1e-2, disable_tqdm=True, save_strategy="no"
+    )
+    loss = losses.MultipleNegativesRankingLoss(model)
+    with pytest.raises(ValueError, match="did not provide a `router_mapping`"):
+        SentenceTransformerTrainer(model, args, train_dataset=data, loss=loss)
+    args.router_mapping = {"question": "query", "answer": "doc"}
+    with pytest.raises(ValueError, match="No route found for task type 'doc'"):
+        SentenceTransformerTrainer(model, args, train_dataset=data, loss=loss).train()
+    args.router_mapping = {"question": "query", "answers": "document"}
+    with pytest.raises(ValueError, match=r"router_mapping names \['answers'\]"):
+        SentenceTransformerTrainer(model, args, train_dataset=data, loss=loss)
+
+    args.router_mapping = {"question": "query", "answer": "document"}
+    trainer = SentenceTransformerTrainer(model, args, train_dataset=data, loss=loss)
+    assert trainer.objectives[0].tasks == {"question": "query", "answer": "document"}
+    dense_before = router.sub_modules["query"][2].linear.weight.detach().clone()
+    trainer.train()
+    # only the query route has the Dense step: it moved, so the questions went through it
+    assert not torch.equal(dense_before, router.sub_modules["query"][2].linear.weight)
+
+
+def test_prompts_are_put_before_each_columns_texts(tiny_folder):
+    from sentvec.training.data import Collator
+
+    model = SentenceTransformer(str(tiny_folder), device="cpu")
+    args = SentenceTransformerTrainingArguments(max_steps=1, disable_tqdm=True, save_strategy="no")
+    loss = losses.CoSENTLoss(model)
+    for prompts, expected in (
+        ("query: ", {"sentence1": "query: ", "sentence2": "query: "}),  # every text column, not the score
+        ({"sentence1": "query: "}, {"sentence1": "query: "}),
+        ({"train": {"sentence2": "passage: "}}, {"sentence2": "passage: "}),  # per data set
+    ):
+        args.prompts = prompts
+        trainer = SentenceTransformerTrainer(model, args, train_dataset=DATA, loss=loss)
+        assert trainer.objectives[0].prompts == expected
+    trainer.train()
+    collate = Collator(model.preprocess, ["sentence1", "sentence2"], "score", prompts={"sentence1": "query: "})
+    (first, second), labels = collate(to_columns(DATA), [0, 1])
+    prompted = model.preprocess([PAIRS[0][0], PAIRS[1][0]], prompt="query: ")
+    assert torch.equal(first["input_ids"], prompted["input_ids"])
+    assert torch.equal(second["input_ids"], model.preprocess([PAIRS[0][1], PAIRS[1][1]])["input_ids"])
+    args.prompts = {"sentence3": "query: "}
+    with pytest.raises(ValueError, match=r"prompts names \['sentence3'\]"):
+        SentenceTransformerTrainer(model, args, train_dataset=DATA, loss=loss)

@@ -49,6 +49,10 @@ class SentenceTransformerTrainingArguments:
     disable_tqdm: bool = False
     report_to: list[str] = field(default_factory=list)
     run_name: str | None = None
+    # inputs: what each text column is prefixed with, and which Router route (task) it goes through.
+    # A str (prompts only: every column), {column: value}, or {data set name: str or {column: value}}.
+    prompts: str | dict[str, Any] | None = None
+    router_mapping: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -171,18 +171,32 @@ def labels_tensor(values: Sequence[Any]) -> Tensor:
 
 class Collator:
     """Rows -> ``(features per text column, labels)``: what a loss takes. Each text column is
-    tokenized by the model on its own (padded to its own longest text)."""
+    tokenized by the model on its own (padded to its own longest text), with the column's prompt
+    (``prompts``) and, for a model with a Router, the column's route (``tasks``)."""
 
-    def __init__(self, tokenize: Any, text_columns: list[str], label_column: str | None) -> None:
+    def __init__(
+        self,
+        tokenize: Any,
+        text_columns: list[str],
+        label_column: str | None,
+        *,
+        prompts: dict[str, str] | None = None,
+        tasks: dict[str, str] | None = None,
+    ) -> None:
         self.tokenize = tokenize
         self.text_columns = text_columns
         self.label_column = label_column
+        self.prompts = prompts or {}
+        self.tasks = tasks or {}
 
     def __call__(self, columns: Columns, indices: Sequence[int]) -> tuple[list[dict[str, Tensor]], Tensor | None]:
         """Tokenize each text column of the rows at ``indices``; returns (features per column, labels or None)."""
         features = []
         for name in self.text_columns:
-            batch = self.tokenize([columns[name][i] for i in indices])
+            options = {"prompt": self.prompts.get(name), "task": self.tasks.get(name)}
+            batch = self.tokenize(
+                [columns[name][i] for i in indices], **{k: v for k, v in options.items() if v is not None}
+            )
             batch.pop("truncated", None)
             features.append(batch)
         labels = labels_tensor([columns[self.label_column][i] for i in indices]) if self.label_column else None

@@ -26,7 +26,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ class Objective:
     columns: Columns
     loss: nn.Module
     batch_size: int
+    prompts: dict[str, str] = field(default_factory=dict)  # text column -> prompt put before its texts
+    tasks: dict[str, str] = field(default_factory=dict)  # text column -> Router route (task) it goes through
 
 
 def _distributed() -> tuple[int, int]:
@@ -133,7 +135,13 @@ class TrainingLoop:
             self.collators.append(
                 make(texts, label)
                 if make
-                else Collator(getattr(model, "preprocess", None) or model.tokenize, texts, label)
+                else Collator(
+                    getattr(model, "preprocess", None) or model.tokenize,
+                    texts,
+                    label,
+                    prompts=objective.prompts,
+                    tasks=objective.tasks,
+                )
             )
         self.samplers: list[DistributedSampler[int]] = [
             DistributedSampler(
@@ -229,7 +237,11 @@ class TrainingLoop:
                     b = self.batch_in_epoch
                     for objective, collator, order in zip(self.objectives, self.collators, orders):
                         features, labels = collator(objective.columns, order[b])
-                        features = [{k: v.to(self.device) for k, v in f.items()} for f in features]
+                        # tensors move; a Router's "task" and a prompt's length stay as they are
+                        features = [
+                            {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in f.items()}
+                            for f in features
+                        ]
                         labels = labels.to(self.device) if labels is not None else None
                         with self._autocast():
                             loss = objective.loss(features, labels)

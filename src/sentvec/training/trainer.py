@@ -18,7 +18,7 @@ from torch import nn
 
 from sentvec.losses import CoSENTLoss
 from sentvec.training.arguments import SentenceTransformerTrainingArguments
-from sentvec.training.data import to_columns
+from sentvec.training.data import split_columns, to_columns
 from sentvec.training.loop import Objective, TrainingLoop
 
 logger = logging.getLogger(__name__)
@@ -80,10 +80,26 @@ class SentenceTransformerTrainer:
         missing = set(datasets) - set(losses)
         if missing:
             raise ValueError(f"no loss for the data set(s) {sorted(missing)}; give loss as a dict with the same names")
-        self.objectives = [
-            Objective(to_columns(data), losses[name], args.per_device_train_batch_size)
-            for name, data in datasets.items()
-        ]
+        if datasets and args.router_mapping is None and _router_without_default(model):
+            raise ValueError(
+                "You are using a Router module in your model, but you did not provide a `router_mapping` in the "
+                "training arguments. The Router has no default route, so every text column needs a route: pass "
+                "SentenceTransformerTrainingArguments(router_mapping={column: route}), e.g. "
+                '{"question": "query", "answer": "document"}'
+            )
+        self.objectives = []
+        for name, data in datasets.items():
+            columns = to_columns(data)
+            texts, _ = split_columns(columns)
+            self.objectives.append(
+                Objective(
+                    columns,
+                    losses[name],
+                    args.per_device_train_batch_size,
+                    prompts=_per_column(args.prompts, "prompts", name, texts, set(datasets)),
+                    tasks=_per_column(args.router_mapping, "router_mapping", name, texts, set(datasets)),
+                )
+            )
         self.loop: TrainingLoop | None = None
         self.state: dict[str, Any] = {}
 
@@ -116,3 +132,38 @@ class SentenceTransformerTrainer:
         if target is None:
             raise ValueError("no output_dir: pass one, or set args.output_dir")
         self.model.save(target)
+
+
+def _router_without_default(model: Any) -> bool:
+    """Whether ``model`` holds a Router that cannot route a text given no task."""
+    from sentvec.modules.router import Router
+
+    modules = model.modules() if isinstance(model, nn.Module) else []
+    return any(isinstance(m, Router) and m.default_route is None for m in modules)
+
+
+def _per_column(setting: Any, what: str, dataset: str, text_columns: list[str], datasets: set[str]) -> dict[str, str]:
+    """``args.prompts`` or ``args.router_mapping`` for one data set, as ``{text column: value}``.
+
+    The setting is a str (prompts only: every text column), ``{column: value}``, or ``{data set name: str or
+    {column: value}}``; a key that names neither a text column nor a data set is an error, not ignored.
+    """
+    if setting is None:
+        return {}
+    if isinstance(setting, dict) and dataset in setting and dataset not in text_columns:
+        setting = setting[dataset]
+    elif isinstance(setting, dict) and setting and all(key in datasets for key in setting):
+        return {}  # given per data set, and not for this one
+    if isinstance(setting, str):
+        if what == "router_mapping":
+            raise ValueError(f"router_mapping={setting!r}; give a dict {{column: route}}")
+        return {column: setting for column in text_columns}
+    if not isinstance(setting, dict):
+        raise TypeError(f"{what} must be a str or a dict, got {type(setting).__name__}")
+    unknown = sorted(key for key in setting if key not in text_columns and key not in datasets)
+    if unknown:
+        raise ValueError(
+            f"{what} names {unknown}, which are neither text columns of the data set {dataset!r} "
+            f"({text_columns}) nor data set names ({sorted(datasets)})"
+        )
+    return {column: str(value) for column, value in setting.items() if column in text_columns}
