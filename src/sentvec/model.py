@@ -63,6 +63,19 @@ logger = logging.getLogger(__name__)
 _warned_tokenize = False  # tokenize()'s deprecation is said once per process
 
 
+def output_dimension(modules: list[nn.Module]) -> int | None:
+    """The length of the vectors a pipeline of ``modules`` gives: what its last step that knows says (a
+    Transformer at the end: its token embedding size); None when no step says."""
+    for module in reversed(modules):
+        size: Any = getattr(module, "get_sentence_embedding_dimension", None)
+        if size is not None:
+            dim: int | None = size()
+            return dim
+        if isinstance(module, Transformer):
+            return module.get_word_embedding_dimension()
+    return None
+
+
 class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
     """Load or assemble a sentence embedding model and encode texts with it.
 
@@ -343,15 +356,8 @@ class SentenceTransformer(FeatureMethods, ModelSettings, nn.Sequential):
 
     def get_embedding_dimension(self) -> int | None:
         """Length of the vectors :meth:`encode` returns (after ``truncate_dim``)."""
-        for module in reversed(self):
-            size: Any = getattr(module, "get_sentence_embedding_dimension", None)
-            if size is not None:
-                dim = size()
-                return min(dim, self.truncate_dim) if self.truncate_dim else dim
-            if isinstance(module, Transformer):
-                dim = module.get_word_embedding_dimension()
-                return min(dim, self.truncate_dim) if self.truncate_dim else dim
-        return None
+        dim = output_dimension(list(self))
+        return min(dim, self.truncate_dim) if dim is not None and self.truncate_dim else dim
 
     get_sentence_embedding_dimension = get_embedding_dimension  # the sentence-transformers < 6 name
 

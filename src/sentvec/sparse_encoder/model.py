@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from sentvec._version import __version__
-from sentvec.model import SentenceTransformer
+from sentvec.model import SentenceTransformer, output_dimension
 from sentvec.model_folder import load_folder, saved_model_type, staged_save, write_licence_files, write_settings
 from sentvec.modules import Router, registry, type_name
 from sentvec.paths import read_json, write_json
@@ -374,14 +374,7 @@ def _has_sparse_step(modules: list[nn.Module]) -> bool:
 def _new_autoencoder(modules: list[nn.Module], folder: Path) -> SparseAutoEncoder:
     """An untrained CSR autoencoder for the embeddings ``modules`` give, sized as sentence-transformers sizes the
     one it adds to a SentenceTransformer: 4x the embedding size, k a quarter of it, k_aux a half."""
-    size = None
-    for module in reversed(modules):
-        dimension = getattr(module, "get_embedding_dimension", None) or getattr(
-            module, "get_sentence_embedding_dimension", None
-        )
-        if dimension is not None and dimension() is not None:
-            size = int(dimension())
-            break
+    size = output_dimension(modules)
     if size is None:
         raise ValueError(
             f"{folder} holds no step that says its embedding size, so no SparseAutoEncoder can be sized for it"
