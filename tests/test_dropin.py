@@ -378,3 +378,116 @@ def test_a_saved_cnn_pipeline_with_the_pooling_size_it_was_built_with_loads_agai
         loaded = SentenceTransformer(str(tmp_path / "cnn"), device="cpu")
     assert "embedding_dimension=32, but the CNN before it gives vectors of size 96" in caplog.text
     np.testing.assert_allclose(loaded.encode(TEXTS), expected, atol=1e-6)
+
+
+def test_weighted_layer_pooling_matches_the_reference(tiny_folder: Path, tmp_path: Path) -> None:
+    """Transformer + WeightedLayerPooling + Pooling, both ways: the reference's folder loads in sentvec with
+    the same embeddings, and one built in code here turns on the Transformer's every-layer output itself
+    (sentence-transformers asks for ``auto_model.config.output_hidden_states = True``) and saves it."""
+    st = pytest.importorskip("sentence_transformers")
+    st_models = pytest.importorskip("sentence_transformers.models")
+    import json
+
+    from sentvec.modules import Pooling, Transformer, WeightedLayerPooling
+
+    layer_weights = torch.tensor([0.3, 1.7])  # the tiny encoder has 2 layers; layers 1 and 2 are weighted
+    ref_base = st.SentenceTransformer(str(tiny_folder), device="cpu")
+    ref_base[0].auto_model.config.output_hidden_states = True
+    ref_weighted = st_models.WeightedLayerPooling(
+        32, num_hidden_layers=2, layer_start=1, layer_weights=torch.nn.Parameter(layer_weights.clone())
+    )
+    reference = st.SentenceTransformer(modules=[ref_base[0], ref_weighted, ref_base[1]], device="cpu")
+    reference.save(str(tmp_path / "reference"))
+    expected = reference.encode(TEXTS)
+    assert not np.allclose(expected, ref_base.encode(TEXTS), atol=1e-3)  # the weighting changes the result
+
+    loaded = SentenceTransformer(str(tmp_path / "reference"), device="cpu")
+    assert isinstance(loaded[1], WeightedLayerPooling)
+    assert np.allclose(loaded.encode(TEXTS), expected, atol=1e-5)
+
+    transformer = Transformer(str(tiny_folder))
+    assert not transformer.output_hidden_states
+    weighted = WeightedLayerPooling(
+        32, num_hidden_layers=2, layer_start=1, layer_weights=torch.nn.Parameter(layer_weights.clone())
+    )
+    built = SentenceTransformer(modules=[transformer, weighted, Pooling(32, "mean")], device="cpu")
+    assert transformer.output_hidden_states
+    assert np.allclose(built.encode(TEXTS), expected, atol=1e-5)
+    built.save(tmp_path / "ours")
+    assert json.loads((tmp_path / "ours" / "config.json").read_text())["output_hidden_states"] is True
+    again = st.SentenceTransformer(str(tmp_path / "ours"), device="cpu")
+    assert np.allclose(again.encode(TEXTS), expected, atol=1e-5)
+
+
+def test_weighted_layer_pooling_without_every_layer_says_what_to_set(tiny_folder: Path) -> None:
+    from sentvec.modules import Pooling, Transformer, WeightedLayerPooling
+
+    transformer = Transformer(str(tiny_folder))
+    model = SentenceTransformer(
+        modules=[transformer, WeightedLayerPooling(32, num_hidden_layers=2, layer_start=1), Pooling(32)], device="cpu"
+    )
+    transformer.output_hidden_states = False
+    with pytest.raises(ValueError, match="set output_hidden_states = True on the Transformer"):
+        model.encode(TEXTS)
+
+
+def test_cnn_loads_both_ways_with_the_reference(tiny_folder: Path, tmp_path: Path) -> None:
+    """sentence-transformers 6 saves the CNN's size as in_embedding_dimension; folders from either side load
+    on the other with the same embeddings (one text per batch: the reference convolves over padding too,
+    whose values differ between the two encoders)."""
+    st = pytest.importorskip("sentence_transformers")
+    st_models = pytest.importorskip("sentence_transformers.models")
+    from sentvec.modules import CNN
+
+    ref_base = st.SentenceTransformer(str(tiny_folder), device="cpu")
+    torch.manual_seed(0)
+    ref_cnn = st_models.CNN(32, out_channels=8, kernel_sizes=[1, 3])
+    reference = st.SentenceTransformer(modules=[ref_base[0], ref_cnn, st_models.Pooling(16)], device="cpu")
+    reference.save(str(tmp_path / "reference"))
+    expected = reference.encode(TEXTS, batch_size=1)
+
+    ours = SentenceTransformer(str(tmp_path / "reference"), device="cpu")
+    assert isinstance(ours[1], CNN)
+    assert ours[1].get_embedding_dimension() == 16
+    assert np.allclose(ours.encode(TEXTS, batch_size=1), expected, atol=1e-5)
+    ours.save(tmp_path / "ours")
+    again = st.SentenceTransformer(str(tmp_path / "ours"), device="cpu")
+    assert np.allclose(again.encode(TEXTS, batch_size=1), expected, atol=1e-5)
+
+
+def test_lstm_folder_loads_both_ways_with_the_reference(tmp_path: Path) -> None:
+    """The LSTM step's folder (lstm_config.json with embedding_dimension, and its weights) read on either side."""
+    st_models = pytest.importorskip("sentence_transformers.models")
+    from sentvec.modules import LSTM
+
+    torch.manual_seed(0)
+    reference = st_models.LSTM(32, 8, num_layers=2, bidirectional=True)
+    (tmp_path / "reference").mkdir()
+    reference.save(str(tmp_path / "reference"))
+    ours = LSTM.load(tmp_path / "reference")
+    assert (ours.embedding_dimension, ours.num_layers, ours.get_embedding_dimension()) == (32, 2, 16)
+    expected = reference.state_dict()
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in ours.state_dict().items())
+    ours.save(tmp_path / "ours")
+    again = st_models.LSTM.load(str(tmp_path / "ours"))
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in again.state_dict().items())
+
+
+def test_old_size_names_still_load_and_construct(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Folders and code of older sentence-transformers name the sizes word_embedding_dimension."""
+    import json
+
+    from sentvec.modules import CNN, WeightedLayerPooling
+
+    folder = tmp_path / "cnn"
+    CNN(12, out_channels=4, kernel_sizes=[1, 3]).save(folder)
+    config = json.loads((folder / "cnn_config.json").read_text())
+    assert config["in_embedding_dimension"] == 12
+    config["in_word_embedding_dimension"] = config.pop("in_embedding_dimension")
+    (folder / "cnn_config.json").write_text(json.dumps(config))
+    assert CNN.load(folder).in_embedding_dimension == 12
+
+    with caplog.at_level("WARNING"):
+        pooling = WeightedLayerPooling(word_embedding_dimension=24, num_hidden_layers=3, layer_start=1)
+    assert pooling.get_embedding_dimension() == 24
+    assert "`word_embedding_dimension` argument was renamed" in caplog.text

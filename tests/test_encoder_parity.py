@@ -50,6 +50,24 @@ def test_last_hidden_state_matches_transformers(family: str, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_every_layer_matches_transformers_hidden_states(family: str, tmp_path: Path) -> None:
+    """hidden_states: the embedding layer's output then each layer's, as `transformers` gives them."""
+    reference = tiny_hf_model(family, tmp_path)
+    ours = load_ours(tmp_path)
+    ids, mask = padded_batch(ours.config.pad_token_id)
+    with torch.no_grad():
+        expected = reference(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        got = ours.hidden_states(ids, mask)
+        last = ours(ids, mask)
+    assert len(got) == len(expected) == ours.config.num_layers + 1
+    real = mask.bool()
+    for layer, (mine, theirs) in enumerate(zip(got, expected)):
+        difference = (mine[real] - theirs[real]).abs().max().item()
+        assert difference < 1e-5, f"{family} layer {layer}: max |ours - transformers| = {difference:.2e}"
+    assert torch.equal(got[-1], last)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_save_writes_back_the_same_checkpoint(family: str, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 

@@ -193,12 +193,27 @@ class TransformerEncoder(nn.Module):
         self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None, *, pack: bool = True
     ) -> Tensor:
         """Token ids and attention mask (B, T) -> token embeddings (B, T, C), zeros at padding positions."""
+        return self.hidden_states(input_ids, attention_mask, token_type_ids, pack=pack, every_layer=False)[-1]
+
+    def hidden_states(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        token_type_ids: Tensor | None = None,
+        *,
+        pack: bool = True,
+        every_layer: bool = True,
+    ) -> list[Tensor]:
+        """The embedding layer's output then each layer's, (B, T, C) each (``num_layers + 1`` tensors, as
+        Hugging Face's ``hidden_states``); ``every_layer=False``: the last layer's only (what :meth:`forward`
+        returns), without unpacking the others."""
         batch = PackedBatch(attention_mask, pack=pack)
         x = self.embeddings(
             batch.pack(input_ids),
             batch.pack(position_ids_for(input_ids, self.config)),
             None if token_type_ids is None else batch.pack(token_type_ids),
         )  # (N, C)
+        states = [batch.unpack(x)] if every_layer else []
         dtype = x.dtype
         # Padding keys get the most negative score, so softmax gives them zero weight.
         score_bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min  # (B, 1, 1, T)
@@ -210,4 +225,6 @@ class TransformerEncoder(nn.Module):
                 x = checkpoint(layer, x, score_bias, batch, **(self.checkpoint_kwargs or {}))
             else:
                 x = layer(x, score_bias, batch)
-        return batch.unpack(x)
+            if every_layer:
+                states.append(batch.unpack(x))
+        return states if every_layer else [batch.unpack(x)]

@@ -7,11 +7,13 @@ and the base class saves them to ``config.json`` and rebuilds the step from it o
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import safetensors.torch
 import torch
@@ -21,6 +23,31 @@ from sentvec.paths import read_json, write_json
 from sentvec.store import resolve_model_folder
 
 logger = logging.getLogger(__name__)
+
+_Init = TypeVar("_Init", bound=Callable[..., None])
+
+
+def renamed_arguments(**renames: str) -> Callable[[_Init], _Init]:
+    """Let a constructor take its arguments' old keyword names (``old="new"``), with a warning naming the new
+    one; given both, the new name wins. Saved folders need no warning: ``config_key_renames`` maps those."""
+
+    def decorate(init: _Init) -> _Init:
+        @functools.wraps(init)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            for old_name, new_name in renames.items():
+                if old_name in kwargs:
+                    logger.warning(
+                        "The `%s` argument was renamed and is now deprecated. Please use `%s` instead.",
+                        old_name,
+                        new_name,
+                    )
+                    value = kwargs.pop(old_name)
+                    kwargs.setdefault(new_name, value)
+            init(*args, **kwargs)
+
+        return cast(_Init, wrapper)
+
+    return decorate
 
 
 class Modality(str, Enum):
@@ -41,6 +68,8 @@ class Module(nn.Module):
     """
 
     config_keys: list[str] = []
+    # Old config key -> its current name: a folder saved under the old name loads (see renamed_arguments).
+    config_key_renames: dict[str, str] = {}
     config_file_name: str = "config.json"
     save_in_root: bool = False
     forward_kwargs: set[str] = set()
@@ -63,10 +92,14 @@ class Module(nn.Module):
     ) -> dict[str, Any]:
         """The saved settings in a local folder (``subfolder`` inside it); {} when there are none.
 
-        Keys the class does not list in ``config_keys`` are dropped with a warning (a newer writer's extras).
+        Keys saved under an old name (``config_key_renames``) are read under the current one; keys the class
+        does not list in ``config_keys`` are dropped with a warning (a newer writer's extras).
         """
         folder = _local_folder(model_name_or_path, subfolder, hub_kwargs)
         config = read_json(folder / (config_filename or cls.config_file_name), required=False)
+        for old_key, new_key in cls.config_key_renames.items():
+            if old_key in config and new_key not in config:
+                config[new_key] = config.pop(old_key)
         unknown = sorted(set(config) - set(cls.config_keys)) if cls.config_keys else []
         if unknown:
             logger.warning("%s ignores unknown config keys %s in %s", cls.__name__, unknown, folder)

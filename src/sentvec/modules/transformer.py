@@ -123,6 +123,18 @@ class Transformer(nn.Module):
             )
         self.tokenizer.max_length = value
 
+    @property
+    def output_hidden_states(self) -> bool:
+        """Also put every layer's output in the features, as ``all_layer_embeddings`` (the embedding
+        layer's then each layer's, (B, T, C) each): what :class:`~sentvec.modules.WeightedLayerPooling`
+        reads. It is config.json's ``output_hidden_states``, as in Hugging Face models, so a saved model
+        keeps it. Settable; off by default (the other layers cost memory)."""
+        return bool(self.config.raw.get("output_hidden_states", False))
+
+    @output_hidden_states.setter
+    def output_hidden_states(self, value: bool) -> None:
+        self.config.raw["output_hidden_states"] = bool(value)
+
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
         """Recompute each encoder layer's activations in the backward pass (see
         :meth:`~sentvec.model.SentenceTransformer.gradient_checkpointing_enable`)."""
@@ -143,9 +155,15 @@ class Transformer(nn.Module):
         return self.tokenizer(texts)
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Add ``token_embeddings`` (B, T, hidden) for the batch's ``input_ids``."""
+        """Add ``token_embeddings`` (B, T, hidden) for the batch's ``input_ids`` (and ``all_layer_embeddings``
+        when :attr:`output_hidden_states` is on)."""
         token_types = features.get("token_type_ids") if self.config.type_vocab_size else None
-        features["token_embeddings"] = self.encoder(features["input_ids"], features["attention_mask"], token_types)
+        if self.output_hidden_states:
+            states = self.encoder.hidden_states(features["input_ids"], features["attention_mask"], token_types)
+            features["all_layer_embeddings"] = tuple(states)
+            features["token_embeddings"] = states[-1]
+        else:
+            features["token_embeddings"] = self.encoder(features["input_ids"], features["attention_mask"], token_types)
         return features
 
     def save(self, folder: str | Path, *args: Any, **kwargs: Any) -> None:
