@@ -26,6 +26,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,7 @@ class TrainingLoop:
         optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
         optimizer_params: dict[str, Any] | None = None,
         callback: Any = None,
+        before_step: list[Callable[[int, int], None]] | None = None,
     ) -> None:
         if not objectives:
             raise ValueError("nothing to train: give at least one (data, loss) objective")
@@ -125,6 +127,8 @@ class TrainingLoop:
         self.args = args
         self.evaluator = evaluator
         self.callback = callback
+        # called as hook(step, total_steps) before each optimizer step's batches (e.g. SPLADE's weight schedule)
+        self.before_step = list(before_step or [])
         self.rank, self.world = _distributed()
         self.device = model.device
         self.collators = []
@@ -220,6 +224,7 @@ class TrainingLoop:
             progress = tqdm(total=self.total_steps, initial=self.step, desc="Training", unit="step")
         accumulation = self.args.gradient_accumulation_steps
         running, counted, started = 0.0, 0, time.perf_counter()
+        parts: dict[str, float] = {}  # a loss that returns its parts (a dict): each part's running sum
         self.model.train()
         try:
             while self.step < self.total_steps:
@@ -235,6 +240,9 @@ class TrainingLoop:
                     )
                 while self.batch_in_epoch < self.batches_per_epoch and self.step < self.total_steps:
                     b = self.batch_in_epoch
+                    if b % accumulation == 0:
+                        for hook in self.before_step:
+                            hook(self.step, self.total_steps)
                     for objective, collator, order in zip(self.objectives, self.collators, orders):
                         features, labels = collator(objective.columns, order[b])
                         # tensors move; a Router's "task" and a prompt's length stay as they are
@@ -244,7 +252,7 @@ class TrainingLoop:
                         ]
                         labels = labels.to(self.device) if labels is not None else None
                         with self._autocast():
-                            loss = objective.loss(features, labels)
+                            loss = _total(objective.loss(features, labels), parts)
                         self.scaler.scale(loss / accumulation).backward()
                         running += loss.item()
                         counted += 1
@@ -256,8 +264,15 @@ class TrainingLoop:
                     if progress is not None:
                         progress.update(1)
                     if self.args.logging_steps and self.step % self.args.logging_steps == 0:
-                        self._log({"loss": running / max(1, counted), "learning_rate": self.scheduler.get_last_lr()[0]})
-                        running, counted = 0.0, 0
+                        means = {k: v / max(1, counted) for k, v in parts.items()}
+                        self._log(
+                            {
+                                "loss": running / max(1, counted),
+                                **means,
+                                "learning_rate": self.scheduler.get_last_lr()[0],
+                            }
+                        )
+                        running, counted, parts = 0.0, 0, {}
                     if (
                         self.args.eval_strategy == "steps"
                         and self.args.eval_steps
@@ -469,6 +484,18 @@ class TrainingLoop:
         """Copy the weights saved in ``folder`` into the model being trained (same modules)."""
         saved = type(self.model)(str(folder), device=str(self.device))
         self.model.load_state_dict(saved.state_dict())
+
+
+def _total(loss: torch.Tensor | dict[str, torch.Tensor], parts: dict[str, float]) -> torch.Tensor:
+    """A loss's scalar: itself, or the sum of the parts a loss returns as a dict (SpladeLoss: the main loss and
+    each regulariser), whose values are added to ``parts`` for the log."""
+    if not isinstance(loss, dict):
+        return loss
+    if not loss:
+        raise ValueError("the loss returned an empty dict; it must return a scalar or a dict of its parts")
+    for key, value in loss.items():
+        parts[key] = parts.get(key, 0.0) + float(value.detach())
+    return torch.stack([value.float() for value in loss.values()]).sum()
 
 
 def _own_state(loss: nn.Module, model: nn.Module) -> dict[str, Any]:
