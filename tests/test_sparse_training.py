@@ -132,7 +132,7 @@ def _columns(count: int) -> list[list[str]]:
 
 
 def _features(model: Any, count: int) -> list[dict[str, Any]]:
-    return [model.tokenize(texts) for texts in _columns(count)]
+    return [model.preprocess(texts) for texts in _columns(count)]
 
 
 def _as_dict(value: Any) -> dict[str, float]:
@@ -167,6 +167,28 @@ def test_sparse_mse_trains_alone_and_matches(mlm_folder: Path) -> None:
     got = sparse_losses.SparseMSELoss(ours)(_features(ours, 1), teacher)
     expected = ReferenceMSE(reference)(_features(reference, 1), teacher)
     assert float(got) == pytest.approx(float(expected), rel=1e-5)
+
+
+@needs_reference
+def test_splade_loss_gradients_match_the_reference(mlm_folder: Path) -> None:
+    """What training follows: the gradients of the head and the (tied) word embeddings, not only the value."""
+    from sentence_transformers import SparseEncoder as Reference
+    from sentence_transformers.sparse_encoder import losses as reference_losses
+
+    make = SPLADE_CASES["mnrl_thresholds"][0]
+    ours, reference = SparseEncoder(str(mlm_folder), device="cpu"), Reference(str(mlm_folder), device="cpu")
+    for model, losses in ((ours, sparse_losses), (reference, reference_losses)):
+        parts = make(model, losses)(_features(model, 3), None)
+        torch.stack(list(parts.values())).sum().backward()
+    theirs = dict(reference.named_parameters())
+    for name, reference_name in (
+        ("0.head.bias", "0.model.cls.predictions.bias"),
+        ("0.head.dense.weight", "0.model.cls.predictions.transform.dense.weight"),
+        ("0.encoder.embeddings.word.weight", "0.model.bert.embeddings.word_embeddings.weight"),
+    ):
+        got, expected = dict(ours.named_parameters())[name].grad, theirs[reference_name].grad
+        assert got is not None and expected is not None and expected.abs().sum() > 0, name
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
 
 
 def test_splade_gradients_reach_the_encoder_and_the_head(mlm_folder: Path) -> None:

@@ -177,13 +177,14 @@ class SpladePooling(nn.Module):
 def _max_over_tokens(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Each text's largest logit per vocabulary entry (B, V) over its real tokens only. Right-padded batches (our
     tokenizers') take each row's leading slice, a view; any other mask zeroes the padding first (a 0 there
-    changes nothing after relu)."""
+    changes nothing after relu). ``max``, not ``amax``: of tied tokens the first gets the whole gradient, as in
+    the reference (amax would share it; ties are real where a vocabulary row is zero, e.g. [PAD]'s)."""
     lengths = mask.sum(dim=1)  # (B,)
     positions = torch.arange(mask.shape[1], device=mask.device)
     if not torch.equal(mask.bool(), positions < lengths.unsqueeze(1)):
-        return (logits * mask.unsqueeze(-1).to(logits.dtype)).amax(dim=1)
+        return (logits * mask.unsqueeze(-1).to(logits.dtype)).max(dim=1).values
     rows = [
-        logits[row, :n].amax(dim=0) if n else logits.new_zeros(logits.shape[2])
+        logits[row, :n].max(dim=0).values if n else logits.new_zeros(logits.shape[2])
         for row, n in enumerate(lengths.tolist())
     ]
     return torch.stack(rows) if rows else logits.new_zeros((0, logits.shape[2]))
