@@ -246,19 +246,33 @@ def test_csr_loss_and_autoencoder_outputs_match_the_reference(st_folder: Path, t
         lambda m, L: L.CSRLoss(m),
         lambda m, L: L.CSRLoss(m, loss=L.SparseMultipleNegativesRankingLoss(m, scale=3.0), beta=0.5, gamma=2.0),
     ):
-        parts = _as_dict(make(ours, sparse_losses)(_features(ours, 3), None))
-        reference_parts = _as_dict(make(reference, reference_losses)(_features(reference, 3), None))
+        ours.zero_grad()
+        reference.zero_grad()
+        ours_out = make(ours, sparse_losses)(_features(ours, 3), None)
+        reference_out = make(reference, reference_losses)(_features(reference, 3), None)
+        parts, reference_parts = _as_dict(ours_out), _as_dict(reference_out)
         assert (
             parts.keys()
             == reference_parts.keys()
-            == {
-                "reconstruction_loss_k",
-                "reconstruction_loss_4k",
+            == {"reconstruction_loss_k", "reconstruction_loss_4k"}
+            | {
                 "reconstruction_loss_aux",
                 "base_loss",
             }
         )
         assert parts == pytest.approx(reference_parts, rel=1e-5, abs=1e-6)
+        for out in (ours_out, reference_out):
+            torch.stack(list(out.values())).sum().backward()
+        theirs = dict(reference.named_parameters())
+        for name, reference_name in (
+            ("2.encoder.weight", "2.encoder.weight"),
+            ("2.pre_bias", "2.pre_bias"),
+            ("2.latent_bias", "2.latent_bias"),
+            ("0.encoder.embeddings.word.weight", "0.model.embeddings.word_embeddings.weight"),
+        ):
+            grad, reference_grad = dict(ours.named_parameters())[name].grad, theirs[reference_name].grad
+            assert grad is not None and reference_grad is not None and reference_grad.abs().sum() > 0, name
+            torch.testing.assert_close(grad, reference_grad, atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
     torch.testing.assert_close(ours[-1].stats_last_nonzero, reference[-1].stats_last_nonzero)
     with torch.inference_mode():  # encoding gives the code alone and counts nothing
         before = ours[-1].stats_last_nonzero.clone()
@@ -336,6 +350,30 @@ def test_trainer_lowers_the_loss_and_the_saved_model_loads(mlm_folder: Path, tmp
     torch.testing.assert_close(again.encode(QUERIES).to_dense(), model.encode(QUERIES).to_dense(), atol=1e-5, rtol=1e-5)
     untrained = SparseEncoder(str(mlm_folder), device="cpu")
     assert not torch.allclose(untrained.encode(QUERIES).to_dense(), again.encode(QUERIES).to_dense())
+
+
+def test_resumed_training_ends_where_an_uninterrupted_one_does(mlm_folder: Path, tmp_path: Path) -> None:
+    """The weight schedule follows the step, so a run resumed from a checkpoint ends with the same weights."""
+
+    def run(output: Path, resume: str | None = None) -> SparseEncoder:
+        model = SparseEncoder(str(mlm_folder), device="cpu")
+        args = SparseEncoderTrainingArguments(
+            output_dir=str(output),
+            max_steps=4,
+            per_device_train_batch_size=2,
+            learning_rate=5e-3,
+            disable_tqdm=True,
+            save_steps=2,
+        )
+        loss = SPLADE_CASES["mnrl"][0](model, sparse_losses)
+        SparseEncoderTrainer(model=model, args=args, train_dataset=_data(3), loss=loss).train(resume)
+        return model
+
+    whole = run(tmp_path / "whole")
+    resumed = run(tmp_path / "resumed", resume=str(tmp_path / "whole" / "checkpoint-2"))
+    assert sorted(p.name for p in (tmp_path / "resumed").glob("checkpoint-*")) == ["checkpoint-4"]  # steps 3-4 only
+    for (name, a), b in zip(whole.named_parameters(), resumed.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
 
 
 def test_inference_free_model_trains_both_routes(mlm_folder: Path, tmp_path: Path) -> None:
