@@ -398,10 +398,15 @@ def test_inference_free_model_trains_both_routes(mlm_folder: Path, tmp_path: Pat
         disable_tqdm=True,
         logging_steps=1,
         router_mapping={"anchor": "query", "positive": "document"},
+        learning_rate_mapping='{"sub_modules\\\\.query\\\\.": 0.5}',  # a JSON string, as on a command line
     )
+    assert args.learning_rate_mapping == {r"sub_modules\.query\.": 0.5}
     trainer = SparseEncoderTrainer(model=model, args=args, train_dataset=_data(2), loss=loss)
     trainer.train()
     assert not torch.equal(static, query.weight) and not torch.equal(head, mlm.head.bias)
+    assert trainer.loop is not None
+    rates = {id(p): group["initial_lr"] for group in trainer.loop.optimizer.param_groups for p in group["params"]}
+    assert rates[id(query.weight)] == 0.5 and rates[id(mlm.head.bias)] == 1e-2
     assert "query_regularizer_loss" not in trainer.state["log_history"][0]
     model.save(str(tmp_path / "saved"))
     again = SparseEncoder(str(tmp_path / "saved"), device="cpu")
@@ -427,6 +432,16 @@ def test_default_loss_and_top_level_names(mlm_folder: Path) -> None:
     assert loss.loss.scale == 1.0 and loss.loss.similarity_fct.__name__ == "dot_score"
     assert isinstance(trainer.args, SparseEncoderTrainingArguments)
     assert len(trainer.before_step) == 1  # the weight schedule added for the SpladeLoss
+
+
+def test_learning_rate_mapping_errors(mlm_folder: Path) -> None:
+    with pytest.raises(ValueError, match="must be a dictionary mapping parameter name regular expressions"):
+        SparseEncoderTrainingArguments(learning_rate_mapping="{not json")
+    model = SparseEncoder(str(mlm_folder), device="cpu")
+    args = SparseEncoderTrainingArguments(max_steps=1, disable_tqdm=True, learning_rate_mapping={"no_such": 1e-3})
+    trainer = SparseEncoderTrainer(model=model, args=args, train_dataset=_data(2))
+    with pytest.raises(ValueError, match="No parameters found matching the pattern 'no_such'"):
+        trainer.train()
 
 
 def test_weight_schedule() -> None:

@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -180,10 +181,7 @@ class TrainingLoop:
         skip = no_decay(model)
         for objective in objectives:
             skip |= no_decay(objective.loss)
-        groups = [
-            {"params": [p for i, p in params.items() if i not in skip], "weight_decay": args.weight_decay},
-            {"params": [p for i, p in params.items() if i in skip], "weight_decay": 0.0},
-        ]
+        groups = _parameter_groups(params, skip, objectives, args)
         settings: dict[str, Any] = {
             "lr": args.learning_rate,
             "betas": (args.adam_beta1, args.adam_beta2),
@@ -484,6 +482,39 @@ class TrainingLoop:
         """Copy the weights saved in ``folder`` into the model being trained (same modules)."""
         saved = type(self.model)(str(folder), device=str(self.device))
         self.model.load_state_dict(saved.state_dict())
+
+
+def _parameter_groups(
+    params: dict[int, nn.Parameter],
+    skip: set[int],
+    objectives: list[Objective],
+    args: SentenceTransformerTrainingArguments,
+) -> list[dict[str, Any]]:
+    """Optimizer groups: weight decay or not (``skip``: no decay), and for each ``args.learning_rate_mapping``
+    pattern the parameters whose name (as the losses see them, ``model.0...``) it matches, at its own rate."""
+    named = {name: p for objective in objectives for name, p in objective.loss.named_parameters()}
+    mapping = args.learning_rate_mapping if isinstance(args.learning_rate_mapping, dict) else {}
+    own_rate: dict[int, float] = {}
+    for pattern, rate in mapping.items():
+        matched = [p for name, p in named.items() if re.search(pattern, name)]
+        if not matched:
+            raise ValueError(
+                f"No parameters found matching the pattern '{pattern}' in the model. "
+                "Please check the pattern and ensure it matches some of the model's parameters."
+            )
+        own_rate.update({id(p): float(rate) for p in matched if id(p) in params})  # a later pattern wins, as there
+    groups: list[dict[str, Any]] = []
+    rates: list[float | None] = [None, *dict.fromkeys(own_rate.values())]
+    for group_rate in rates:
+        chosen = {i: p for i, p in params.items() if own_rate.get(i) == group_rate}
+        for decay in (True, False):
+            group = [p for i, p in chosen.items() if (i not in skip) == decay]
+            if group_rate is None or group:  # the two default groups always exist (logs read the first one's rate)
+                entry: dict[str, Any] = {"params": group, "weight_decay": args.weight_decay if decay else 0.0}
+                if group_rate is not None:
+                    entry["lr"] = group_rate
+                groups.append(entry)
+    return groups
 
 
 def _total(loss: torch.Tensor | dict[str, torch.Tensor], parts: dict[str, float]) -> torch.Tensor:
