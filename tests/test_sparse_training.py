@@ -191,6 +191,43 @@ def test_splade_loss_gradients_match_the_reference(mlm_folder: Path) -> None:
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
 
 
+def test_cached_splade_loss_equals_splade_loss_and_the_reference(mlm_folder: Path) -> None:
+    """Mini-batches of 3 rows of a 4-row batch: the parts add up to SpladeLoss' value, with its gradients, and match
+    the reference's CachedSpladeLoss."""
+
+    def make(model: Any, losses: Any, cached: bool) -> Any:
+        settings = {"query_regularizer_weight": 5e-2, "document_regularizer_weight": 3e-2}
+        main = losses.SparseMultipleNegativesRankingLoss(model)
+        if cached:
+            return losses.CachedSpladeLoss(model, loss=main, mini_batch_size=3, **settings)
+        return losses.SpladeLoss(model, loss=main, **settings)
+
+    results = {}
+    for cached in (False, True):
+        model = SparseEncoder(str(mlm_folder), device="cpu")
+        parts = make(model, sparse_losses, cached)(_features(model, 3), None)
+        torch.stack(list(parts.values())).sum().backward()
+        results[cached] = (
+            _as_dict(parts),
+            model[0].head.dense.weight.grad,
+            model[0].encoder.embeddings.word.weight.grad,
+        )
+    assert results[True][0] == pytest.approx(results[False][0], rel=1e-5, abs=1e-6)
+    for got, expected in zip(results[True][1:], results[False][1:]):
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4)
+    if importlib.util.find_spec("sentence_transformers") is not None:
+        from sentence_transformers import SparseEncoder as Reference
+        from sentence_transformers.sparse_encoder import losses as reference_losses
+
+        reference = Reference(str(mlm_folder), device="cpu")
+        expected = _as_dict(make(reference, reference_losses, True)(_features(reference, 3), None))
+        assert results[True][0] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    with pytest.raises(ValueError, match="mini_batch_num_tokens must be a positive integer or None"):
+        sparse_losses.CachedSpladeLoss(
+            None, loss=sparse_losses.SparseMarginMSELoss(None), document_regularizer_weight=1.0, mini_batch_num_tokens=0
+        )
+
+
 def test_splade_gradients_reach_the_encoder_and_the_head(mlm_folder: Path) -> None:
     model = SparseEncoder(str(mlm_folder), device="cpu")
     loss = SPLADE_CASES["mnrl"][0](model, sparse_losses)

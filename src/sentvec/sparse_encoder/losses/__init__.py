@@ -1,11 +1,12 @@
 """Losses for training SparseEncoders, under sentence-transformers' names.
 
-:class:`SpladeLoss` (SPLADE models) and :class:`CSRLoss` (CSR models) are what a trainer is given: each wraps a
-main loss from the list below and adds the sparsity terms (FLOPS regularisation; reconstruction losses), returning
-its parts as a dict that the trainer adds up and logs. The ``Sparse*`` losses are the dense losses of
+:class:`SpladeLoss` (SPLADE models; :class:`CachedSpladeLoss` for large batches) and :class:`CSRLoss` (CSR
+models) are what a trainer is given: each wraps a main loss from the list below and adds the sparsity terms (FLOPS
+regularisation; reconstruction losses), returning its parts as a dict that the trainer adds up and logs. The ``Sparse*`` losses are the dense losses of
 :mod:`sentvec.losses` with sparse defaults and, except :class:`SparseMSELoss`, refuse to train unwrapped.
 """
 
+from sentvec.sparse_encoder.losses.cached_splade import CachedSpladeLoss
 from sentvec.sparse_encoder.losses.csr import CSRLoss, CSRReconstructionLoss
 from sentvec.sparse_encoder.losses.flops import FlopsLoss
 from sentvec.sparse_encoder.losses.sparse_angle import SparseAnglELoss
@@ -20,6 +21,7 @@ from sentvec.sparse_encoder.losses.splade import SpladeLoss
 
 __all__ = [
     "CSRLoss",
+    "CachedSpladeLoss",
     "CSRReconstructionLoss",
     "FlopsLoss",
     "SparseAnglELoss",
