@@ -155,6 +155,10 @@ def test_bad_labels_are_named():
         losses.MarginMSELoss(None).compute_loss_from_embeddings([A, B, N], torch.ones(3, 5))
     with pytest.raises(ValueError, match="columns"):
         losses.MultipleNegativesRankingLoss(None).compute_loss_from_embeddings([A], None)
+    with pytest.raises(ValueError, match=r"teacher scores of shape \(batch_size, N\) = \(3, 2\)"):
+        losses.DistillKLDivLoss(None).compute_loss_from_embeddings([A, B, N], torch.ones(3))
+    with pytest.raises(ValueError, match="teacher scores contain NaN"):
+        losses.DistillKLDivLoss(None).compute_loss_from_embeddings([A, B, N], torch.full((3, 2), math.nan))
 
 
 # ------------------------------------------------------------------ the reference losses, same embeddings
@@ -194,6 +198,13 @@ def test_same_values_as_reference_losses():
         (losses.TripletLoss(None), ref.TripletLoss(None), e, None),
         (losses.MarginMSELoss(None), ref.MarginMSELoss(None), e, margins),
         (losses.MSELoss(None), ref.MSELoss(None), e[:2], teacher),
+        (losses.DistillKLDivLoss(None), ref.DistillKLDivLoss(None), e, teacher[:, :2] * 3),
+        (
+            losses.DistillKLDivLoss(None, temperature=1.5, teacher_temperature=0.5),
+            ref.DistillKLDivLoss(None, temperature=1.5, teacher_temperature=0.5),
+            e,
+            teacher[:, :2] * 3,
+        ),
     ]
     for ours, theirs, embeddings, labels in cases:
         got = ours.compute_loss_from_embeddings(embeddings, labels)
@@ -202,6 +213,8 @@ def test_same_values_as_reference_losses():
         )  # one teacher batch per column
         want = theirs.compute_loss_from_embeddings(embeddings, ref_labels)
         assert got.item() == pytest.approx(want.item(), rel=1e-5, abs=1e-6), type(ours).__name__
+        if isinstance(ours, losses.DistillKLDivLoss):
+            assert ours.get_config_dict() == theirs.get_config_dict()
 
 
 # ------------------------------------------------------------------ training a tiny model

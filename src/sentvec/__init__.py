@@ -32,6 +32,8 @@ _LAZY = {
     "SentenceTransformerTrainingArguments": "sentvec.training.arguments",
     "SentenceTransformerModelCardData": "sentvec.model_card",
     "SparseEncoder": "sentvec.sparse_encoder",
+    "SparseEncoderTrainer": "sentvec.sparse_encoder.trainer",
+    "SparseEncoderTrainingArguments": "sentvec.sparse_encoder.training_args",
 }
 _SUBMODULES = ("evaluation", "losses", "models", "quantization", "util")
 
@@ -41,6 +43,8 @@ __all__ = [
     "InputExample",
     "SentenceTransformer",
     "SparseEncoder",
+    "SparseEncoderTrainer",
+    "SparseEncoderTrainingArguments",
     "SentenceTransformerTrainer",
     "SentenceTransformerTrainingArguments",
     "SimilarityFunction",

@@ -10,6 +10,7 @@ from sentvec.losses.cached_multiple_negatives_ranking import CachedMultipleNegat
 from sentvec.losses.contrastive import ContrastiveLoss, SiameseDistanceMetric
 from sentvec.losses.cosent import CoSENTLoss
 from sentvec.losses.cosine_similarity import CosineSimilarityLoss
+from sentvec.losses.distill_kl_div import DistillKLDivLoss
 from sentvec.losses.margin_mse import MarginMSELoss
 from sentvec.losses.matryoshka import MatryoshkaLoss
 from sentvec.losses.mse import MSELoss
@@ -25,6 +26,7 @@ __all__ = [
     "CoSENTLoss",
     "ContrastiveLoss",
     "CosineSimilarityLoss",
+    "DistillKLDivLoss",
     "MSELoss",
     "MarginMSELoss",
     "MatryoshkaLoss",

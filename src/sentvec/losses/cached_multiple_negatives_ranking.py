@@ -1,55 +1,22 @@
 """CachedMultipleNegativesRankingLoss: :class:`MultipleNegativesRankingLoss` with GradCache.
 
 Large batches give more in-batch negatives but need memory for every activation at once. GradCache
-(Gao et al., 2021, "Scaling Deep Contrastive Learning Batch Size under Memory Limited Setup") splits
-the work: (1) embed the batch in mini-batches without gradients, (2) compute the loss on those
-embeddings and keep its gradient with respect to each embedding, (3) on ``backward()``, embed each
-mini-batch again with gradients and push the kept gradient through it. Memory is that of one
-mini-batch; the result equals the uncached loss (dropout is replayed with the same random state).
+(:mod:`sentvec.losses.gradcache`) embeds the batch in mini-batches and replays them with the kept
+gradients on ``backward()``: memory is that of one mini-batch; the result equals the uncached loss.
 Reference: ``sentence_transformers.losses.CachedMultipleNegativesRankingLoss``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-import torch
 from torch import Tensor, nn
 
 from sentvec.losses.base import TrainableEncoder, function_name, shrink
+from sentvec.losses.gradcache import gradcache_loss
 from sentvec.losses.multiple_negatives_ranking import Direction, check_ranking_settings, ranking_loss
 from sentvec.similarity import cos_sim
-
-
-class _RandomState:
-    """The CPU (and CUDA) random state at one moment, to replay a forward pass with the same dropout."""
-
-    def __init__(self) -> None:
-        self.cpu = torch.get_rng_state()
-        self.cuda = (
-            torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-        )
-
-    def __enter__(self) -> None:
-        self._saved = _RandomState()
-        torch.set_rng_state(self.cpu)
-        if self.cuda is not None:
-            torch.cuda.set_rng_state_all(self.cuda)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_rng_state(self._saved.cpu)
-        if self._saved.cuda is not None:
-            torch.cuda.set_rng_state_all(self._saved.cuda)
-
-
-def _slice(features: dict[str, Any], begin: int, end: int) -> dict[str, Any]:
-    """Rows ``begin:end`` of a batch, trimmed to the longest of them."""
-    part = {k: v[begin:end] if isinstance(v, Tensor) and v.dim() else v for k, v in features.items()}
-    width = int(part["attention_mask"].sum(dim=1).max()) if "attention_mask" in part else None
-    if width is not None:
-        part = {k: v[:, :width] if isinstance(v, Tensor) and v.dim() == 2 else v for k, v in part.items()}
-    return part
 
 
 class CachedMultipleNegativesRankingLoss(nn.Module):
@@ -120,53 +87,13 @@ class CachedMultipleNegativesRankingLoss(nn.Module):
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
         """The loss of one batch: one tokenized batch per input column in ``sentence_features``; a scalar to minimise."""
-        columns = list(sentence_features)
-        ranges = [self._ranges(features) for features in columns]
-        grad = torch.is_grad_enabled()
-        # (1) embed without gradients, keeping each mini-batch's random state for the replay
-        reps: list[list[Tensor]] = []
-        states: list[list[_RandomState]] = []
-        for features, spans in zip(columns, ranges):
-            column_reps, column_states = [], []
-            for begin, end in self._progress(spans):
-                column_states.append(_RandomState())
-                with torch.no_grad():
-                    rep = self.model(_slice(features, begin, end))["sentence_embedding"]
-                column_reps.append(rep.detach().requires_grad_(grad))
-            reps.append(column_reps)
-            states.append(column_states)
-        if not grad:
-            return self.compute_loss_from_embeddings([torch.cat(r) for r in reps], labels)
-        # (2) the loss on the whole batch, its gradient kept per embedding
-        with torch.enable_grad():
-            loss = self.compute_loss_from_embeddings([torch.cat(r) for r in reps], labels)
-            loss.backward()
-        cache = [[r.grad for r in column] for column in reps]
-        if any(g is None for column in cache for g in column):
-            raise ValueError("the loss did not use every input column; remove the unused column from the data")
-        result = loss.detach().requires_grad_()
-
-        # (3) on backward: embed each mini-batch again with gradients, push the kept gradients through
-        def replay(grad_output: Tensor) -> None:
-            for features, spans, column_states, column_cache in zip(columns, ranges, states, cache):
-                for (begin, end), state, kept in zip(spans, column_states, column_cache):
-                    with state, torch.enable_grad():
-                        rep = self.model(_slice(features, begin, end))["sentence_embedding"]
-                    rep.backward(cast(Tensor, kept) * grad_output)  # never None: checked above
-
-        result.register_hook(replay)
-        return result
-
-    def _ranges(self, features: dict[str, Any]) -> list[tuple[int, int]]:
-        rows = int(features["input_ids"].shape[0])
-        return [(b, min(b + self.mini_batch_size, rows)) for b in range(0, rows, self.mini_batch_size)]
-
-    def _progress(self, spans: list[tuple[int, int]]) -> Iterable[tuple[int, int]]:
-        if not self.show_progress_bar:
-            return spans
-        from tqdm.auto import tqdm
-
-        return tqdm(spans, desc="Embed mini-batches")
+        return gradcache_loss(
+            self.model,
+            sentence_features,
+            lambda embeddings: self.compute_loss_from_embeddings(embeddings, labels),
+            self.mini_batch_size,
+            self.show_progress_bar,
+        )
 
     def get_config_dict(self) -> dict[str, Any]:
         """The loss's settings, as written to the model card."""

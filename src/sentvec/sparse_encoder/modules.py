@@ -177,13 +177,14 @@ class SpladePooling(nn.Module):
 def _max_over_tokens(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Each text's largest logit per vocabulary entry (B, V) over its real tokens only. Right-padded batches (our
     tokenizers') take each row's leading slice, a view; any other mask zeroes the padding first (a 0 there
-    changes nothing after relu)."""
+    changes nothing after relu). ``max``, not ``amax``: of tied tokens the first gets the whole gradient, as in
+    the reference (amax would share it; ties are real where a vocabulary row is zero, e.g. [PAD]'s)."""
     lengths = mask.sum(dim=1)  # (B,)
     positions = torch.arange(mask.shape[1], device=mask.device)
     if not torch.equal(mask.bool(), positions < lengths.unsqueeze(1)):
-        return (logits * mask.unsqueeze(-1).to(logits.dtype)).amax(dim=1)
+        return (logits * mask.unsqueeze(-1).to(logits.dtype)).max(dim=1).values
     rows = [
-        logits[row, :n].amax(dim=0) if n else logits.new_zeros(logits.shape[2])
+        logits[row, :n].max(dim=0).values if n else logits.new_zeros(logits.shape[2])
         for row, n in enumerate(lengths.tolist())
     ]
     return torch.stack(rows) if rows else logits.new_zeros((0, logits.shape[2]))
@@ -335,10 +336,11 @@ class SparseAutoEncoder(nn.Module):
     ``hidden_dim`` dimensions of which at most ``k`` are non-zero, put on top of a SentenceTransformer's steps.
 
     The code is ``relu(top_k(W (x - pre_bias) + latent_bias))``, with x standardised first (mean 0, standard
-    deviation 1 over its dimensions) when ``normalize``. ``W`` (hidden_dim, input_dim) is the encoder; the
-    reference trains it with a tied decoder (``W`` transposed) through reconstruction losses. sentvec runs the
-    encoder only: the forward pass is the same in training mode, without the reference's decoded and auxiliary
-    outputs and without its dead-latent statistics (``stats_last_nonzero`` is kept and saved as loaded).
+    deviation 1 over its dimensions) when ``normalize``. ``W`` (hidden_dim, input_dim) is the encoder, and its
+    transpose the tied decoder that training reconstructs the input with. Outside inference mode the forward pass
+    also gives what :class:`~sentvec.sparse_encoder.losses.CSRLoss` needs (see :meth:`forward`), and in training
+    mode with gradients it counts, per latent, the steps since it was last active (``stats_last_nonzero``):
+    latents idle for more than ``dead_threshold`` steps are "dead" and feed the auxiliary reconstruction.
 
     A folder holds ``config.json`` (the constructor's arguments) and ``model.safetensors`` (``pre_bias``,
     ``latent_bias``, ``stats_last_nonzero`` and ``W`` as ``decoder.linear.weight``, the name
@@ -348,9 +350,9 @@ class SparseAutoEncoder(nn.Module):
         input_dim: the size of the dense embeddings it takes.
         hidden_dim: the size of the sparse code.
         k: non-zero values kept per code (the largest); ``encode(max_active_dims=...)`` overrides it.
-        k_aux: the reference's auxiliary-loss top-k (training only; kept for the folder format).
+        k_aux: how many dead latents the auxiliary reconstruction uses (training only; 0: none).
         normalize: standardise each input embedding first.
-        dead_threshold: the reference's dead-latent threshold in steps (training only; kept for the folder format).
+        dead_threshold: steps without being active after which a latent counts as dead (training only).
     """
 
     config_keys = ("input_dim", "hidden_dim", "k", "k_aux", "normalize", "dead_threshold")
@@ -398,15 +400,72 @@ class SparseAutoEncoder(nn.Module):
 
     def forward(self, features: dict[str, Any], max_active_dims: int | None = None, **kwargs: Any) -> dict[str, Any]:
         """Replace ``sentence_embedding`` (B, input_dim) by its sparse code (B, hidden_dim), keeping the
-        ``max_active_dims`` (default ``k``) largest pre-activations, then relu."""
+        ``max_active_dims`` (default ``k``) largest pre-activations, then relu.
+
+        Outside ``torch.inference_mode`` (training, a loss) it also sets, as sentence-transformers' does:
+        ``sentence_embedding_backbone`` (the input), ``sentence_embedding_encoded`` (the pre-activations),
+        ``sentence_embedding_encoded_4k`` (the code with 4k values kept), ``auxiliary_embedding`` (the code of
+        the ``k_aux`` largest dead latents, or None), ``decoded_embedding_k`` / ``_4k`` / ``_aux`` (those codes
+        decoded back to input_dim) and ``decoded_embedding_k_pre_bias`` (the k decoding less its bias).
+        """
         x = features["sentence_embedding"]
-        if self.normalize:
-            x = _standardise(x)
-        codes = F.linear(x - self.pre_bias, self.encoder.weight, self.latent_bias)  # (B, hidden_dim)
         k = min(self.k if max_active_dims is None else max_active_dims, self.hidden_dim)
-        top = torch.topk(codes, k, dim=-1)
-        features["sentence_embedding"] = torch.zeros_like(codes).scatter_(-1, top.indices, torch.relu(top.values))
+        if torch.is_inference_mode_enabled():
+            prepared = _standardise(x) if self.normalize else x
+            features["sentence_embedding"] = self._top_k(self._pre_activations(prepared), k)
+            return features
+        mean = std = None
+        prepared = x
+        if self.normalize:
+            mean = x.mean(dim=-1, keepdim=True)
+            std = (x - mean).std(dim=-1, keepdim=True)
+            prepared = (x - mean) / (std + 1e-5)
+        pre = self._pre_activations(prepared)  # (B, hidden_dim)
+        codes_k = self._top_k(pre, k, count=True)
+        codes_aux = None
+        if self.k_aux:  # the dead latents' code, after this batch's top k counted as active
+            dead = (self.stats_last_nonzero > self.dead_threshold).to(pre.dtype)
+            codes_aux = self._top_k(pre * dead, min(self.k_aux, self.hidden_dim))
+        codes_4k = self._top_k(pre, min(4 * k, self.hidden_dim), count=True)  # counted too, as the reference does
+
+        def decode(codes: torch.Tensor) -> torch.Tensor:
+            return codes @ self.encoder.weight + self.pre_bias  # the tied decoder: (B, input_dim)
+
+        decoded_k, decoded_4k = decode(codes_k), decode(codes_4k)
+        decoded_aux = decode(codes_aux) if codes_aux is not None else None
+        bias: torch.Tensor = self.pre_bias
+        if std is not None:  # undo the standardisation (the auxiliary decoding only rescaled)
+            decoded_k, decoded_4k = decoded_k * std + mean, decoded_4k * std + mean
+            bias = bias * std
+            decoded_aux = decoded_aux * std if decoded_aux is not None else None
+        features.update(
+            {
+                "sentence_embedding_backbone": x,
+                "sentence_embedding_encoded": pre,
+                "sentence_embedding_encoded_4k": codes_4k,
+                "auxiliary_embedding": codes_aux,
+                "decoded_embedding_k": decoded_k,
+                "decoded_embedding_4k": decoded_4k,
+                "decoded_embedding_aux": decoded_aux,
+                "decoded_embedding_k_pre_bias": decoded_k - bias,
+                "sentence_embedding": codes_k,
+            }
+        )
         return features
+
+    def _pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x - self.pre_bias, self.encoder.weight, self.latent_bias)  # (B, hidden_dim)
+
+    def _top_k(self, pre: torch.Tensor, k: int, count: bool = False) -> torch.Tensor:
+        """relu of the k largest pre-activations per row, zeros elsewhere. ``count``: in training with gradients,
+        latents active here (above 1e-5) restart their idle count; every count then grows by one step."""
+        top = torch.topk(pre, k, dim=-1)
+        if count and self.training and torch.is_grad_enabled():
+            active = torch.zeros_like(self.stats_last_nonzero)
+            active.scatter_add_(0, top.indices.reshape(-1), (top.values > 1e-5).to(active.dtype).reshape(-1))
+            self.stats_last_nonzero *= 1 - active.clamp(max=1)
+            self.stats_last_nonzero += 1
+        return torch.relu(torch.zeros_like(pre).scatter_(-1, top.indices, top.values))
 
     def get_config_dict(self) -> dict[str, Any]:
         """The settings ``config.json`` holds."""

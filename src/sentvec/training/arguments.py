@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +54,9 @@ class SentenceTransformerTrainingArguments:
     # A str (prompts only: every column), {column: value}, or {data set name: str or {column: value}}.
     prompts: str | dict[str, Any] | None = None
     router_mapping: dict[str, Any] | None = None
+    # parameter-name regular expression -> learning rate, e.g. {r"sub_modules\.query": 1e-3} for an inference-free
+    # model's query weights; names as the loss sees them (``model.0.sub_modules.query.0.weight``); a JSON string too
+    learning_rate_mapping: str | dict[str, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +70,18 @@ class SentenceTransformerTrainingArguments:
             raise ValueError(f"eval_strategy={self.eval_strategy!r}; choose 'no', 'steps' or 'epoch'")
         if self.save_strategy not in ("no", "steps", "epoch", "best"):
             raise ValueError(f"save_strategy={self.save_strategy!r}; choose 'no', 'steps', 'epoch' or 'best'")
+        if self.learning_rate_mapping is None:
+            self.learning_rate_mapping = {}
+        if isinstance(self.learning_rate_mapping, str):
+            try:
+                self.learning_rate_mapping = json.loads(self.learning_rate_mapping)
+            except json.JSONDecodeError:
+                self.learning_rate_mapping = None  # not a dict: refused below
+        if not isinstance(self.learning_rate_mapping, dict):
+            raise ValueError(
+                "The `learning_rate_mapping` argument must be a dictionary mapping parameter name regular expressions "
+                "to learning rates. A stringified dictionary also works."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The arguments as a plain dict (for logs and model cards)."""

@@ -24,8 +24,10 @@ import logging
 import math
 import os
 import random
+import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,7 @@ class TrainingLoop:
         optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
         optimizer_params: dict[str, Any] | None = None,
         callback: Any = None,
+        before_step: list[Callable[[int, int], None]] | None = None,
     ) -> None:
         if not objectives:
             raise ValueError("nothing to train: give at least one (data, loss) objective")
@@ -125,6 +128,8 @@ class TrainingLoop:
         self.args = args
         self.evaluator = evaluator
         self.callback = callback
+        # called as hook(step, total_steps) before each optimizer step's batches (e.g. SPLADE's weight schedule)
+        self.before_step = list(before_step or [])
         self.rank, self.world = _distributed()
         self.device = model.device
         self.collators = []
@@ -176,10 +181,7 @@ class TrainingLoop:
         skip = no_decay(model)
         for objective in objectives:
             skip |= no_decay(objective.loss)
-        groups = [
-            {"params": [p for i, p in params.items() if i not in skip], "weight_decay": args.weight_decay},
-            {"params": [p for i, p in params.items() if i in skip], "weight_decay": 0.0},
-        ]
+        groups = _parameter_groups(params, skip, objectives, args)
         settings: dict[str, Any] = {
             "lr": args.learning_rate,
             "betas": (args.adam_beta1, args.adam_beta2),
@@ -220,6 +222,7 @@ class TrainingLoop:
             progress = tqdm(total=self.total_steps, initial=self.step, desc="Training", unit="step")
         accumulation = self.args.gradient_accumulation_steps
         running, counted, started = 0.0, 0, time.perf_counter()
+        parts: dict[str, float] = {}  # a loss that returns its parts (a dict): each part's running sum
         self.model.train()
         try:
             while self.step < self.total_steps:
@@ -235,6 +238,9 @@ class TrainingLoop:
                     )
                 while self.batch_in_epoch < self.batches_per_epoch and self.step < self.total_steps:
                     b = self.batch_in_epoch
+                    if b % accumulation == 0:
+                        for hook in self.before_step:
+                            hook(self.step, self.total_steps)
                     for objective, collator, order in zip(self.objectives, self.collators, orders):
                         features, labels = collator(objective.columns, order[b])
                         # tensors move; a Router's "task" and a prompt's length stay as they are
@@ -244,7 +250,7 @@ class TrainingLoop:
                         ]
                         labels = labels.to(self.device) if labels is not None else None
                         with self._autocast():
-                            loss = objective.loss(features, labels)
+                            loss = _total(objective.loss(features, labels), parts)
                         self.scaler.scale(loss / accumulation).backward()
                         running += loss.item()
                         counted += 1
@@ -256,8 +262,15 @@ class TrainingLoop:
                     if progress is not None:
                         progress.update(1)
                     if self.args.logging_steps and self.step % self.args.logging_steps == 0:
-                        self._log({"loss": running / max(1, counted), "learning_rate": self.scheduler.get_last_lr()[0]})
-                        running, counted = 0.0, 0
+                        means = {k: v / max(1, counted) for k, v in parts.items()}
+                        self._log(
+                            {
+                                "loss": running / max(1, counted),
+                                **means,
+                                "learning_rate": self.scheduler.get_last_lr()[0],
+                            }
+                        )
+                        running, counted, parts = 0.0, 0, {}
                     if (
                         self.args.eval_strategy == "steps"
                         and self.args.eval_steps
@@ -469,6 +482,51 @@ class TrainingLoop:
         """Copy the weights saved in ``folder`` into the model being trained (same modules)."""
         saved = type(self.model)(str(folder), device=str(self.device))
         self.model.load_state_dict(saved.state_dict())
+
+
+def _parameter_groups(
+    params: dict[int, nn.Parameter],
+    skip: set[int],
+    objectives: list[Objective],
+    args: SentenceTransformerTrainingArguments,
+) -> list[dict[str, Any]]:
+    """Optimizer groups: weight decay or not (``skip``: no decay), and for each ``args.learning_rate_mapping``
+    pattern the parameters whose name (as the losses see them, ``model.0...``) it matches, at its own rate."""
+    named = {name: p for objective in objectives for name, p in objective.loss.named_parameters()}
+    mapping = args.learning_rate_mapping if isinstance(args.learning_rate_mapping, dict) else {}
+    own_rate: dict[int, float] = {}
+    for pattern, rate in mapping.items():
+        matched = [p for name, p in named.items() if re.search(pattern, name)]
+        if not matched:
+            raise ValueError(
+                f"No parameters found matching the pattern '{pattern}' in the model. "
+                "Please check the pattern and ensure it matches some of the model's parameters."
+            )
+        own_rate.update({id(p): float(rate) for p in matched if id(p) in params})  # a later pattern wins, as there
+    groups: list[dict[str, Any]] = []
+    rates: list[float | None] = [None, *dict.fromkeys(own_rate.values())]
+    for group_rate in rates:
+        chosen = {i: p for i, p in params.items() if own_rate.get(i) == group_rate}
+        for decay in (True, False):
+            group = [p for i, p in chosen.items() if (i not in skip) == decay]
+            if group_rate is None or group:  # the two default groups always exist (logs read the first one's rate)
+                entry: dict[str, Any] = {"params": group, "weight_decay": args.weight_decay if decay else 0.0}
+                if group_rate is not None:
+                    entry["lr"] = group_rate
+                groups.append(entry)
+    return groups
+
+
+def _total(loss: torch.Tensor | dict[str, torch.Tensor], parts: dict[str, float]) -> torch.Tensor:
+    """A loss's scalar: itself, or the sum of the parts a loss returns as a dict (SpladeLoss: the main loss and
+    each regulariser), whose values are added to ``parts`` for the log."""
+    if not isinstance(loss, dict):
+        return loss
+    if not loss:
+        raise ValueError("the loss returned an empty dict; it must return a scalar or a dict of its parts")
+    for key, value in loss.items():
+        parts[key] = parts.get(key, 0.0) + float(value.detach())
+    return torch.stack([value.float() for value in loss.values()]).sum()
 
 
 def _own_state(loss: nn.Module, model: nn.Module) -> dict[str, Any]:

@@ -12,6 +12,7 @@ SentenceTransformerTrainer(model, args, train_dataset=train, loss=losses.CoSENTL
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -39,6 +40,8 @@ class SentenceTransformerTrainer:
             the best checkpoint.
     """
 
+    arguments_class: type[SentenceTransformerTrainingArguments] = SentenceTransformerTrainingArguments
+
     def __init__(
         self,
         model: Any,
@@ -54,12 +57,11 @@ class SentenceTransformerTrainer:
             k for k, v in {**kwargs, "eval_dataset": eval_dataset, "callbacks": callbacks}.items() if v is not None
         )
         if ignored:
-            logger.warning("SentenceTransformerTrainer ignores %s in sentvec; evaluation uses `evaluator`", ignored)
+            logger.warning("%s ignores %s in sentvec; evaluation uses `evaluator`", type(self).__name__, ignored)
         if args is None:
-            args = SentenceTransformerTrainingArguments()
+            args = self.arguments_class()
         if loss is None:
-            logger.info("no loss given; training with CoSENTLoss")
-            loss = CoSENTLoss(model)
+            loss = self.get_default_loss(model)
         self.model = model
         card = getattr(model, "model_card_data", None)
         if card is not None:  # the hub tag of models trained with a trainer, as sentence-transformers adds it
@@ -84,7 +86,7 @@ class SentenceTransformerTrainer:
             raise ValueError(
                 "You are using a Router module in your model, but you did not provide a `router_mapping` in the "
                 "training arguments. The Router has no default route, so every text column needs a route: pass "
-                "SentenceTransformerTrainingArguments(router_mapping={column: route}), e.g. "
+                f"{type(args).__name__}(router_mapping={{column: route}}), e.g. "
                 '{"question": "query", "answer": "document"}'
             )
         self.objectives = []
@@ -102,13 +104,22 @@ class SentenceTransformerTrainer:
             )
         self.loop: TrainingLoop | None = None
         self.state: dict[str, Any] = {}
+        # hook(step, total_steps), run before each optimizer step (a subclass's schedules)
+        self.before_step: list[Callable[[int, int], None]] = []
+
+    def get_default_loss(self, model: Any) -> nn.Module:
+        """The loss used when none is given: :class:`~sentvec.losses.CoSENTLoss`."""
+        logger.info("no loss given; training with CoSENTLoss")
+        return CoSENTLoss(model)
 
     def train(self, resume_from_checkpoint: str | bool | None = None) -> dict[str, Any]:
         """Run the training; ``resume_from_checkpoint`` is a ``checkpoint-<step>`` folder, or True for the
         latest one in ``output_dir``. Returns ``train_loss``, ``global_step``, ``epoch``, ``train_runtime``."""
         if not self.objectives:
-            raise ValueError("SentenceTransformerTrainer.train() needs a train_dataset; pass one to the trainer")
-        self.loop = TrainingLoop(self.model, self.objectives, self.args, evaluator=self.evaluator)
+            raise ValueError(f"{type(self).__name__}.train() needs a train_dataset; pass one to the trainer")
+        self.loop = TrainingLoop(
+            self.model, self.objectives, self.args, evaluator=self.evaluator, before_step=self.before_step
+        )
         result = self.loop.train(resume_from_checkpoint)
         if self.evaluator is not None and self.args.eval_strategy == "no":
             self.evaluate()
