@@ -48,6 +48,13 @@ def _data(columns: int, labels: torch.Tensor | None = None) -> dict[str, Any]:
     return data
 
 
+def _splade_around(main_loss: str) -> Callable[[Any, Any], Any]:
+    """A factory of SpladeLoss around the losses module's ``main_loss``, both regularisers on."""
+    return lambda m, L: L.SpladeLoss(
+        m, loss=getattr(L, main_loss)(m), query_regularizer_weight=1e-2, document_regularizer_weight=2e-2
+    )
+
+
 # name -> (loss factory taking the model and a losses module, number of text columns, labels)
 SPLADE_CASES: dict[str, tuple[Callable[[Any, Any], Any], int, torch.Tensor | None]] = {
     "mnrl": (
@@ -83,44 +90,32 @@ SPLADE_CASES: dict[str, tuple[Callable[[Any, Any], Any], int, torch.Tensor | Non
         None,
     ),
     "margin_mse": (
-        lambda m, L: L.SpladeLoss(
-            m, loss=L.SparseMarginMSELoss(m), query_regularizer_weight=1e-2, document_regularizer_weight=2e-2
-        ),
+        _splade_around("SparseMarginMSELoss"),
         3,
         MARGINS,
     ),
     "distill_kl_div": (
-        lambda m, L: L.SpladeLoss(
-            m, loss=L.SparseDistillKLDivLoss(m), query_regularizer_weight=1e-2, document_regularizer_weight=2e-2
-        ),
+        _splade_around("SparseDistillKLDivLoss"),
         3,
         TEACHER,
     ),
     "cosent": (
-        lambda m, L: L.SpladeLoss(
-            m, loss=L.SparseCoSENTLoss(m), query_regularizer_weight=1e-2, document_regularizer_weight=2e-2
-        ),
+        _splade_around("SparseCoSENTLoss"),
         2,
         SCORES,
     ),
     "angle": (
-        lambda m, L: L.SpladeLoss(
-            m, loss=L.SparseAnglELoss(m), query_regularizer_weight=1e-2, document_regularizer_weight=2e-2
-        ),
+        _splade_around("SparseAnglELoss"),
         2,
         SCORES,
     ),
     "cosine_similarity": (
-        lambda m, L: L.SpladeLoss(
-            m, loss=L.SparseCosineSimilarityLoss(m), query_regularizer_weight=1e-2, document_regularizer_weight=2e-2
-        ),
+        _splade_around("SparseCosineSimilarityLoss"),
         2,
         SCORES,
     ),
     "triplet": (
-        lambda m, L: L.SpladeLoss(
-            m, loss=L.SparseTripletLoss(m), query_regularizer_weight=1e-2, document_regularizer_weight=2e-2
-        ),
+        _splade_around("SparseTripletLoss"),
         3,
         None,
     ),
