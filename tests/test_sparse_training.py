@@ -55,6 +55,15 @@ def _splade_around(main_loss: str) -> Callable[[Any, Any], Any]:
     )
 
 
+def _assert_same_gradients(ours: Any, reference: Any, names: dict[str, str]) -> None:
+    """Each of our parameters' gradient equals the reference parameter's it is mapped to (a non-zero one)."""
+    mine, theirs = dict(ours.named_parameters()), dict(reference.named_parameters())
+    for name, reference_name in names.items():
+        got, expected = mine[name].grad, theirs[reference_name].grad
+        assert got is not None and expected is not None and expected.abs().sum() > 0, name
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+
+
 # name -> (loss factory taking the model and a losses module, number of text columns, labels)
 SPLADE_CASES: dict[str, tuple[Callable[[Any, Any], Any], int, torch.Tensor | None]] = {
     "mnrl": (
@@ -175,15 +184,15 @@ def test_splade_loss_gradients_match_the_reference(mlm_folder: Path) -> None:
     for model, losses in ((ours, sparse_losses), (reference, reference_losses)):
         parts = make(model, losses)(_features(model, 3), None)
         torch.stack(list(parts.values())).sum().backward()
-    theirs = dict(reference.named_parameters())
-    for name, reference_name in (
-        ("0.head.bias", "0.model.cls.predictions.bias"),
-        ("0.head.dense.weight", "0.model.cls.predictions.transform.dense.weight"),
-        ("0.encoder.embeddings.word.weight", "0.model.bert.embeddings.word_embeddings.weight"),
-    ):
-        got, expected = dict(ours.named_parameters())[name].grad, theirs[reference_name].grad
-        assert got is not None and expected is not None and expected.abs().sum() > 0, name
-        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+    _assert_same_gradients(
+        ours,
+        reference,
+        {
+            "0.head.bias": "0.model.cls.predictions.bias",
+            "0.head.dense.weight": "0.model.cls.predictions.transform.dense.weight",
+            "0.encoder.embeddings.word.weight": "0.model.bert.embeddings.word_embeddings.weight",
+        },
+    )
 
 
 def test_cached_splade_loss_equals_splade_loss_and_the_reference(mlm_folder: Path) -> None:
@@ -295,16 +304,16 @@ def test_csr_loss_and_autoencoder_outputs_match_the_reference(st_folder: Path, t
         assert parts == pytest.approx(reference_parts, rel=1e-5, abs=1e-6)
         for out in (ours_out, reference_out):
             torch.stack(list(out.values())).sum().backward()
-        theirs = dict(reference.named_parameters())
-        for name, reference_name in (
-            ("2.encoder.weight", "2.encoder.weight"),
-            ("2.pre_bias", "2.pre_bias"),
-            ("2.latent_bias", "2.latent_bias"),
-            ("0.encoder.embeddings.word.weight", "0.model.embeddings.word_embeddings.weight"),
-        ):
-            grad, reference_grad = dict(ours.named_parameters())[name].grad, theirs[reference_name].grad
-            assert grad is not None and reference_grad is not None and reference_grad.abs().sum() > 0, name
-            torch.testing.assert_close(grad, reference_grad, atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+        _assert_same_gradients(
+            ours,
+            reference,
+            {
+                "2.encoder.weight": "2.encoder.weight",
+                "2.pre_bias": "2.pre_bias",
+                "2.latent_bias": "2.latent_bias",
+                "0.encoder.embeddings.word.weight": "0.model.embeddings.word_embeddings.weight",
+            },
+        )
     torch.testing.assert_close(ours[-1].stats_last_nonzero, reference[-1].stats_last_nonzero)
     with torch.inference_mode():  # encoding gives the code alone and counts nothing
         before = ours[-1].stats_last_nonzero.clone()
