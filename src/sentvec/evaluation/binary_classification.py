@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder
 from sentvec.evaluation.metrics import average_precision, best_accuracy_threshold, best_f1_threshold, matthews_corrcoef
 from sentvec.similarity import SimilarityFunction
 from sentvec.types import SIMILARITY_NAMES, SimilarityName
@@ -135,7 +135,7 @@ class BinaryClassificationEvaluator(SentenceEvaluator[SimilarityEncoder]):
         """``{fn: {metric: value}}`` for each similarity function."""
         # each distinct sentence is embedded once, in first-seen order
         unique = list(dict.fromkeys(self.sentences1 + self.sentences2))
-        vectors = embed(
+        vectors = self.embed_inputs(
             model,
             unique,
             batch_size=self.batch_size,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder
 from sentvec.evaluation.metrics import correlations
 from sentvec.similarity import SimilarityFunction
 from sentvec.types import SIMILARITY_NAMES, SimilarityName
@@ -155,11 +155,11 @@ class EmbeddingSimilarityEvaluator(SentenceEvaluator[SimilarityEncoder]):
         )
         if self.precision in ("int8", "uint8"):
             # one calibration for both sides, so a sentence gets the same codes wherever it appears
-            both = embed(model, self.sentences1 + self.sentences2, **options)
+            both = self.embed_inputs(model, self.sentences1 + self.sentences2, **options)
             embeddings1, embeddings2 = both[: len(self.sentences1)], both[len(self.sentences1) :]
         else:
-            embeddings1 = embed(model, self.sentences1, **options)
-            embeddings2 = embed(model, self.sentences2, **options)
+            embeddings1 = self.embed_inputs(model, self.sentences1, **options)
+            embeddings2 = self.embed_inputs(model, self.sentences2, **options)
         if self.precision == "binary":  # int8 codes offset by -128; widen before undoing the offset
             embeddings1, embeddings2 = embeddings1.astype(np.int16) + 128, embeddings2.astype(np.int16) + 128
         if self.precision in ("binary", "ubinary"):

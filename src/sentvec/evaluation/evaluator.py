@@ -118,6 +118,12 @@ class SentenceEvaluator(Generic[ModelT]):
         """The settings worth recording next to the metrics (e.g. in a model card)."""
         return {}
 
+    def embed_inputs(self, model: Any, texts: Sequence[Any], role: str | None = None, **kwargs: Any) -> Any:
+        """The embeddings of ``texts``: :func:`embed` (``role`` picks ``encode_query``/``encode_document``).
+        Every embedding an evaluator computes goes through here, so a subclass can encode differently
+        (the sparse evaluators encode sparsely and count active dimensions)."""
+        return embed(model, texts, role, **kwargs)
+
     def _write_csv_row(self, output_path: str | None, row: Sequence[Any]) -> None:
         """Append ``row`` to ``output_path/csv_file``, creating the folder and the header as needed."""
         if output_path is None or not self.write_csv:

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from tqdm import trange
 
-from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder
 from sentvec.evaluation.metrics import retrieval_metrics
 from sentvec.similarity import SimilarityFunction
 
@@ -176,7 +176,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator[SimilarityEncoder]):
             convert_to_tensor=True,
             truncate_dim=self.truncate_dim,
         )
-        query_embeddings = embed(
+        query_embeddings = self.embed_inputs(
             model, self.queries, "query", prompt_name=self.query_prompt_name, prompt=self.query_prompt, **options
         )
         id_rank = _id_ranks(self.corpus_ids)
@@ -188,7 +188,7 @@ class InformationRetrievalEvaluator(SentenceEvaluator[SimilarityEncoder]):
             0, len(self.corpus), self.corpus_chunk_size, desc="Corpus Chunks", disable=not self.show_progress_bar
         ):
             stop = min(start + self.corpus_chunk_size, len(self.corpus))
-            chunk_embeddings = embed(
+            chunk_embeddings = self.embed_inputs(
                 model,
                 self.corpus[start:stop],
                 "document",

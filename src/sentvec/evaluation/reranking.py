@@ -10,7 +10,7 @@ import numpy as np
 from torch import Tensor
 from tqdm import tqdm
 
-from sentvec.evaluation.evaluator import SentenceEvaluator, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator
 from sentvec.evaluation.metrics import scored_ranking_metrics
 from sentvec.similarity import cos_sim
 from sentvec.types import TextEncoder
@@ -117,10 +117,10 @@ class RerankingEvaluator(SentenceEvaluator[TextEncoder]):
             raise ValueError("no sample has both a positive and a negative document; nothing to evaluate")
         options = dict(batch_size=self.batch_size, convert_to_tensor=True, truncate_dim=self.truncate_dim)
         if self.use_batched_encoding:
-            queries = embed(
+            queries = self.embed_inputs(
                 model, [s["query"] for s in self.samples], "query", show_progress_bar=self.show_progress_bar, **options
             )
-            documents = embed(
+            documents = self.embed_inputs(
                 model,
                 [d for s in self.samples for d in s["positive"] + s["negative"]],
                 "document",
@@ -134,8 +134,10 @@ class RerankingEvaluator(SentenceEvaluator[TextEncoder]):
         else:
             pairs = (
                 (
-                    embed(model, [s["query"]], "query", show_progress_bar=False, **options)[0],
-                    embed(model, s["positive"] + s["negative"], "document", show_progress_bar=False, **options),
+                    self.embed_inputs(model, [s["query"]], "query", show_progress_bar=False, **options)[0],
+                    self.embed_inputs(
+                        model, s["positive"] + s["negative"], "document", show_progress_bar=False, **options
+                    ),
                 )
                 for s in tqdm(self.samples, desc="Samples", disable=not self.show_progress_bar)
             )

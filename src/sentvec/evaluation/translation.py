@@ -77,14 +77,14 @@ class TranslationEvaluator(SentenceEvaluator[TextEncoder]):
             self.name,
             self._when(epoch, steps),
         )
-        options = dict(
+        options: dict[str, Any] = dict(
             batch_size=self.batch_size,
             show_progress_bar=self.show_progress_bar,
             convert_to_tensor=True,
             truncate_dim=self.truncate_dim,
         )
-        source = model.encode(self.source_sentences, **options)
-        target = model.encode(self.target_sentences, **options)
+        source = self.embed_inputs(model, self.source_sentences, **options)
+        target = self.embed_inputs(model, self.target_sentences, **options)
         similarity = cos_sim(source, target).detach().float().cpu().numpy()  # (source, target)
 
         best_target = similarity.argmax(axis=1)

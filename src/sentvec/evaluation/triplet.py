@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder, embed
+from sentvec.evaluation.evaluator import SentenceEvaluator, SimilarityEncoder
 from sentvec.similarity import SimilarityFunction
 from sentvec.types import SIMILARITY_NAMES, SimilarityName
 
@@ -112,9 +112,9 @@ class TripletEvaluator(SentenceEvaluator[SimilarityEncoder]):
             convert_to_numpy=True,
             truncate_dim=self.truncate_dim,
         )
-        anchors = embed(model, self.anchors, "query", **options)
-        positives = embed(model, self.positives, "document", **options)
-        negatives = embed(model, self.negatives, "document", **options)
+        anchors = self.embed_inputs(model, self.anchors, "query", **options)
+        positives = self.embed_inputs(model, self.positives, "document", **options)
+        negatives = self.embed_inputs(model, self.negatives, "document", **options)
         if not self.similarity_fn_names:
             self.similarity_fn_names = [model.similarity_fn_name]
             self.csv_headers += [f"accuracy_{fn}" for fn in self.similarity_fn_names]
