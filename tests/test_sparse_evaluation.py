@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,86 @@ def test_training_evaluates_and_logs_the_sparse_metrics(mlm_folder: Path, tmp_pa
     assert logged[-1]["eval_dev_corpus_active_dims"] != before["dev_corpus_active_dims"]  # the model changed
     (table,) = (tmp_path / "out").rglob(evaluator.csv_file)
     assert "avg_flops" in table.read_text().splitlines()[0]
+
+
+def _nanobeir_folder(folder: Path) -> Path:
+    """Two NanoBEIR data sets from the test texts, in the Hub repository's layout (read offline)."""
+    sets = {
+        "NanoSciFact": (CORPUS, dict(list(IR_QUERIES.items())[:3]), RELEVANT),
+        "NanoNFCorpus": (
+            {f"n{i}": text for i, text in enumerate(TEXTS)},
+            {"x": "sunny weather", "y": "a cat"},
+            {"x": {"n4"}, "y": {"n0", "n1"}},
+        ),
+    }
+    header = ["---", "configs:"]
+    for subset in ("corpus", "queries", "qrels"):
+        header += [f"- config_name: {subset}", "  data_files:"]
+        for split in sets:
+            header += [f"  - split: {split}", f"    path: {subset}/{split}.jsonl"]
+        (folder / subset).mkdir(parents=True)
+    (folder / "README.md").write_text("\n".join([*header, "---", ""]))
+    for split, (corpus, queries, relevant) in sets.items():
+        rows = {
+            "corpus": [{"_id": key, "text": text} for key, text in corpus.items()],
+            "queries": [{"_id": key, "text": text} for key, text in queries.items()],
+            "qrels": [{"query-id": q, "corpus-id": d} for q, docs in relevant.items() for d in sorted(docs)],
+        }
+        for subset, records in rows.items():
+            (folder / subset / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+@pytest.mark.parametrize("max_active_dims", [None, 4])
+def test_nanobeir_reads_a_local_folder_and_pools_the_statistics(
+    ours: SparseEncoder, mlm_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_active_dims: int | None
+) -> None:
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    folder = str(_nanobeir_folder(tmp_path / "nanobeir"))
+    arguments = dict(dataset_names=["SciFact", "nfcorpus"], dataset_id=folder, max_active_dims=max_active_dims)
+    evaluator = evaluation.SparseNanoBEIREvaluator(**arguments)
+    metrics = evaluator(ours, output_path=str(tmp_path / "out"))
+    suffix = "" if max_active_dims is None else f"_{max_active_dims}"
+    assert evaluator.primary_metric == f"NanoBEIR_mean{suffix}_dot_ndcg@10"
+    each = [
+        evaluation.SparseInformationRetrievalEvaluator(q, c, r, max_active_dims=max_active_dims)(ours)
+        for c, q, r in (
+            (CORPUS, dict(list(IR_QUERIES.items())[:3]), RELEVANT),
+            (
+                {f"n{i}": t for i, t in enumerate(TEXTS)},
+                {"x": "sunny weather", "y": "a cat"},
+                {"x": {"n4"}, "y": {"n0", "n1"}},
+            ),
+        )
+    ]
+    assert metrics[f"NanoSciFact{suffix}_dot_ndcg@10"] == pytest.approx(each[0]["dot_ndcg@10"])
+    assert metrics[f"NanoBEIR_mean{suffix}_dot_ndcg@10"] == pytest.approx(
+        (each[0]["dot_ndcg@10"] + each[1]["dot_ndcg@10"]) / 2
+    )
+    # pooled over all documents (17 + 5), not the mean of the two data sets' figures
+    pooled = (each[0]["corpus_active_dims"] * len(CORPUS) + each[1]["corpus_active_dims"] * len(TEXTS)) / (
+        len(CORPUS) + len(TEXTS)
+    )
+    assert metrics[f"NanoBEIR_mean{suffix}_corpus_active_dims"] == pytest.approx(pooled)
+    assert {f"NanoBEIR_mean{suffix}_query_sparsity_ratio", f"NanoBEIR_mean{suffix}_avg_flops"} <= set(metrics)
+    header = (tmp_path / "out" / evaluator.csv_file).read_text().splitlines()[0].split(",")
+    assert header[-5:] == [
+        "query_active_dims",
+        "query_sparsity_ratio",
+        "corpus_active_dims",
+        "corpus_sparsity_ratio",
+        "avg_flops",
+    ]
+    assert len(header) == len(set(header))
+    if importlib.util.find_spec("sentence_transformers") is None:
+        return
+    from sentence_transformers import SparseEncoder as Reference
+    from sentence_transformers.sparse_encoder.evaluation import SparseNanoBEIREvaluator as ReferenceNanoBEIR
+
+    reference = ReferenceNanoBEIR(**arguments)
+    expected = reference(Reference(str(mlm_folder), device="cpu"))
+    assert list(metrics) == list(expected)
+    assert metrics == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    assert evaluator.primary_metric == reference.primary_metric

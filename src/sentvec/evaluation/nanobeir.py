@@ -133,15 +133,19 @@ class NanoBEIREvaluator(SentenceEvaluator[SimilarityEncoder]):
         relevant: dict[Hashable, set[Hashable]] = {}
         for query_id, corpus_id in zip(qrels["query-id"], qrels["corpus-id"]):
             relevant.setdefault(str(query_id), set()).add(str(corpus_id))
-        return InformationRetrievalEvaluator(
+        return self.retrieval_evaluator(
             queries=dict(zip(map(str, queries["_id"]), queries["text"])),
             corpus=dict(zip(map(str, corpus["_id"]), corpus["text"])),
             relevant_docs=relevant,
             name=split,
             query_prompt=self.query_prompts[name],
             corpus_prompt=self.corpus_prompts[name],
-            **self.ir_options,
         )
+
+    def retrieval_evaluator(self, **arguments: Any) -> InformationRetrievalEvaluator:
+        """The evaluator of one data set, from its ``queries``, ``corpus``, ``relevant_docs``, ``name`` and
+        prompts, with this evaluator's metric options (a subclass may build another kind)."""
+        return InformationRetrievalEvaluator(**arguments, **self.ir_options)
 
     def __call__(
         self, model: SimilarityEncoder, output_path: str | None = None, epoch: int = -1, steps: int = -1

@@ -12,6 +12,7 @@ keys (``active_dims``, ``sparsity_ratio``; retrieval adds ``avg_flops``) and CSV
 from sentvec.sparse_encoder.evaluation.binary_classification import SparseBinaryClassificationEvaluator
 from sentvec.sparse_encoder.evaluation.embedding_similarity import SparseEmbeddingSimilarityEvaluator
 from sentvec.sparse_encoder.evaluation.information_retrieval import SparseInformationRetrievalEvaluator
+from sentvec.sparse_encoder.evaluation.nanobeir import SparseNanoBEIREvaluator
 from sentvec.sparse_encoder.evaluation.reranking import SparseRerankingEvaluator
 from sentvec.sparse_encoder.evaluation.sparsity import SparsityStats
 from sentvec.sparse_encoder.evaluation.translation import SparseTranslationEvaluator
@@ -21,6 +22,7 @@ __all__ = [
     "SparseBinaryClassificationEvaluator",
     "SparseEmbeddingSimilarityEvaluator",
     "SparseInformationRetrievalEvaluator",
+    "SparseNanoBEIREvaluator",
     "SparseRerankingEvaluator",
     "SparseTranslationEvaluator",
     "SparseTripletEvaluator",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 
-import torch
 from torch import Tensor
 
 from sentvec.evaluation.information_retrieval import InformationRetrievalEvaluator
@@ -29,6 +28,7 @@ class SparseInformationRetrievalEvaluator(SparsityStats, InformationRetrievalEva
 
     keep_sparse = True
     weigh_by_count = True
+    report_flops = True
 
     def __init__(
         self,
@@ -81,13 +81,3 @@ class SparseInformationRetrievalEvaluator(SparsityStats, InformationRetrievalEva
     def stat_prefix(self, role: str | None) -> str:
         """``query_`` for queries, ``corpus_`` for documents."""
         return "corpus_" if role == "document" else "query_"
-
-    def sparsity_metrics(self) -> dict[str, float]:
-        """The query and corpus statistics, then ``avg_flops``."""
-        metrics = super().sparsity_metrics()
-        if {"query_", "corpus_"} <= set(self._calls):
-            queries, documents = self.mean_dimension_counts("query_"), self.mean_dimension_counts("corpus_")
-            metrics["avg_flops"] = float(torch.dot(queries, documents))
-        else:
-            metrics["avg_flops"] = 0.0
-        return metrics

@@ -27,10 +27,12 @@ class SparsityStats:
             sparse-aware ``similarity``); otherwise dense arrays or tensors, as it asked for.
         weigh_by_count: average the calls' statistics weighted by their number of texts (the corpus
             chunks of retrieval) rather than one call, one vote.
+        report_flops: add ``avg_flops`` (retrieval: calls under the ``query_`` and ``corpus_`` prefixes).
     """
 
     keep_sparse = False
     weigh_by_count = False
+    report_flops = False
     max_active_dims: int | None
     name: str
     csv_headers: list[str]
@@ -95,7 +97,8 @@ class SparsityStats:
         return dense.numpy() if as_numpy else dense
 
     def sparsity_metrics(self) -> dict[str, float]:
-        """``{prefix}active_dims`` and ``{prefix}sparsity_ratio`` averaged over this evaluation's calls."""
+        """``{prefix}active_dims`` and ``{prefix}sparsity_ratio`` averaged over this evaluation's calls, then
+        ``avg_flops`` when ``report_flops``."""
         metrics = {}
         for prefix, calls in self._calls.items():
             for key in calls[0][0]:
@@ -104,7 +107,17 @@ class SparsityStats:
                 else:
                     value = sum(stats[key] for stats, _ in calls) / len(calls)
                 metrics[f"{prefix}{key}"] = value
+        if self.report_flops:
+            metrics["avg_flops"] = self._avg_flops()
         return metrics
+
+    def _avg_flops(self) -> float:
+        """The expected number of multiplications of one query-document dot product: over the dimensions,
+        the sum of (share of queries using it) x (share of documents using it); 0 without both sides."""
+        if not {"query_", "corpus_"} <= set(self._calls):
+            return 0.0
+        queries, documents = self.mean_dimension_counts("query_"), self.mean_dimension_counts("corpus_")
+        return float(torch.dot(queries, documents))
 
     def mean_dimension_counts(self, prefix: str) -> Tensor:
         """Per dimension, the share of the vectors encoded under ``prefix`` that use it."""
@@ -112,10 +125,19 @@ class SparsityStats:
         return self._dimension_counts[prefix].double() / max(1, total)
 
     def _write_csv_row(self, output_path: str | None, row: Sequence[Any]) -> None:
-        stats = self.sparsity_metrics()
-        if stats and list(stats) != self.csv_headers[-len(stats) :]:
-            self.csv_headers = self.csv_headers + list(stats)
-        super()._write_csv_row(output_path, [*row, *stats.values()])  # type: ignore[misc]
+        # the statistics' columns follow the dense evaluator's; a column the row already has takes the value
+        values = list(row)
+        headers = list(self.csv_headers)
+        for key, value in self.sparsity_metrics().items():
+            if key not in headers:
+                headers.append(key)
+            column = headers.index(key)
+            if column < len(values):
+                values[column] = value
+            else:
+                values.append(value)
+        self.csv_headers = headers
+        super()._write_csv_row(output_path, values)  # type: ignore[misc]
 
 
 def _dimension_counts(vectors: Tensor) -> Tensor:
