@@ -293,3 +293,23 @@ def test_nanobeir_reads_a_local_folder_and_pools_the_statistics(
     assert list(metrics) == list(expected)
     assert metrics == pytest.approx(expected, rel=1e-5, abs=1e-5)
     assert evaluator.primary_metric == reference.primary_metric
+
+
+@needs_reference
+def test_retrieval_with_given_score_functions_matches_the_reference(ours: SparseEncoder, mlm_folder: Path) -> None:
+    from sentence_transformers import SparseEncoder as Reference
+    from sentence_transformers.sparse_encoder.evaluation import SparseInformationRetrievalEvaluator as ReferenceIR
+    from sentence_transformers.util import cos_sim as reference_cos_sim
+
+    from sentvec.similarity import cos_sim
+
+    mine = evaluation.SparseInformationRetrievalEvaluator(
+        IR_QUERIES, CORPUS, RELEVANT, score_functions={"cosine": cos_sim}, corpus_chunk_size=6
+    )
+    theirs = ReferenceIR(
+        IR_QUERIES, CORPUS, RELEVANT, score_functions={"cosine": reference_cos_sim}, corpus_chunk_size=6
+    )
+    got, expected = mine(ours), theirs(Reference(str(mlm_folder), device="cpu"))
+    assert list(got) == list(expected)
+    assert got == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    assert mine.primary_metric == theirs.primary_metric == "cosine_ndcg@10"
