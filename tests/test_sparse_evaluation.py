@@ -167,6 +167,8 @@ def test_retrieval_statistics_from_first_principles(ours: SparseEncoder) -> None
     best = (queries @ documents.T).argmax(1)
     relevant_first = [list(CORPUS)[int(b)] in RELEVANT[q] for q, b in zip(RELEVANT, best)]
     assert metrics["dev_dot_accuracy@1"] == pytest.approx(sum(relevant_first) / len(RELEVANT))
+    fresh = evaluation.SparseInformationRetrievalEvaluator(IR_QUERIES, CORPUS, RELEVANT, max_active_dims=5)
+    assert [ranked[0] for ranked in fresh.rank(ours)["dot"]] == [list(CORPUS)[int(b)] for b in best]
     assert evaluator.primary_metric == "dev_dot_ndcg@10"
     assert evaluator.get_config_dict() == {"max_active_dims": 5}
     unpruned = evaluation.SparseInformationRetrievalEvaluator(IR_QUERIES, CORPUS, RELEVANT, name="dev")(ours)

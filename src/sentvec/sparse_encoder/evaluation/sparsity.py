@@ -18,9 +18,9 @@ class SparsityStats:
     """Mixin put before a dense evaluator: it encodes sparsely and adds sparsity statistics to the metrics.
 
     Each encoding call records the mean ``active_dims`` and ``sparsity_ratio`` of its vectors under a
-    prefix (:meth:`stat_prefix`), and how many vectors have a non-zero weight in each dimension. After
-    the dense evaluator's metrics, :meth:`add_sparsity` appends the averages to the metrics and the
-    statistics' columns to the evaluator's CSV row (headers included).
+    prefix (:meth:`stat_prefix`), and how many vectors have a non-zero weight in each dimension. A call
+    of the evaluator starts the records afresh, and adds their averages (:meth:`sparsity_metrics`) after the
+    dense evaluator's metrics, and as columns at the end of its CSV row (headers included).
 
     Class settings:
         keep_sparse: hand the base evaluator sparse tensors (retrieval scores them with the model's own
@@ -87,6 +87,8 @@ class SparsityStats:
             max_active_dims=self.max_active_dims,
             **kwargs,
         )
+        if not hasattr(self, "_calls"):  # encoding outside a call (e.g. ``rank``) records too
+            self._reset_sparsity()
         prefix = self.stat_prefix(role)
         self._calls.setdefault(prefix, []).append((model.sparsity(vectors), len(texts)))
         counts = _dimension_counts(vectors)
