@@ -6,6 +6,7 @@ Drop-in for ``sentence_transformers.SparseEncoder``: the same ``encode``/``encod
 ``SparseStaticEmbedding`` (a weight per vocabulary token, no Transformer) and whose document route is SPLADE,
 and CSR models: a SentenceTransformer's steps then a ``SparseAutoEncoder`` (top-k sparse coding).
 Fine-tuning: ``SparseEncoderTrainer`` with the losses of :mod:`sentvec.sparse_encoder.losses` (``SpladeLoss``, ``CSRLoss``).
+Evaluation: :mod:`sentvec.sparse_encoder.evaluation` (``SparseInformationRetrievalEvaluator`` and the others).
 """
 
 from sentvec.sparse_encoder.inverted import InvertedIndex
