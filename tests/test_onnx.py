@@ -82,6 +82,22 @@ def test_dense_and_normalize_are_in_the_graph(tmp_path: Path) -> None:
     assert_same(expected, actual)
 
 
+def test_weighted_layer_pooling_is_in_the_graph(tmp_path: Path) -> None:
+    """The graph gives every layer's output to a WeightedLayerPooling, as the torch Transformer does."""
+    from sentvec.modules import WeightedLayerPooling
+
+    folder = tiny_sentence_model_folder(tmp_path / "tiny")
+    weights = torch.nn.Parameter(torch.tensor([0.2, 0.5, 2.0]))  # the embeddings' output and both layers
+    weighted = WeightedLayerPooling(32, num_hidden_layers=2, layer_start=0, layer_weights=weights)
+    model = SentenceTransformer(modules=[Transformer.load(folder), weighted, Pooling(32, "mean")], device="cpu")
+    pipeline = OnnxPipeline(export_onnx(model, tmp_path / "model.onnx"))
+    expected, actual = both(model, pipeline, TINY_TEXTS)
+    assert_same(expected, actual)
+    last_layer_only = SentenceTransformer(modules=[model[0], Pooling(32, "mean")], device="cpu")
+    plain = last_layer_only.encode(TINY_TEXTS, convert_to_tensor=True)
+    assert not torch.allclose(plain, actual["sentence_embedding"], atol=1e-3)  # the weighting is in the graph
+
+
 @pytest.fixture(scope="module")
 def minilm_onnx(tmp_path_factory: pytest.TempPathFactory, minilm: SentenceTransformer) -> Path:
     return export_onnx(minilm, tmp_path_factory.mktemp("minilm") / "minilm.onnx")

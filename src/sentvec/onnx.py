@@ -64,6 +64,7 @@ class _Graph(nn.Module):
         if not modules or not isinstance(modules[0], Transformer):
             raise ValueError("ONNX export needs a model whose first module is a Transformer")
         self.encoder = modules[0].encoder
+        self.every_layer = modules[0].output_hidden_states  # a WeightedLayerPooling reads all_layer_embeddings
         self.steps = nn.ModuleList(modules[1:])
         self.input_names = ["input_ids", "attention_mask"]
         if self.encoder.config.type_vocab_size:
@@ -74,10 +75,14 @@ class _Graph(nn.Module):
     def forward(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
         named = dict(zip(self.input_names, inputs))
         input_ids, mask = named["input_ids"], named["attention_mask"]
-        tokens = self.encoder(input_ids, mask, named.get("token_type_ids"), pack=False)  # (B, T, C)
+        states = self.encoder.hidden_states(
+            input_ids, mask, named.get("token_type_ids"), pack=False, every_layer=self.every_layer
+        )  # (B, T, C) each
         # Zeros at padding, as the packed encoder gives them: same token_embeddings from both backends.
-        tokens = tokens * mask.unsqueeze(-1).to(tokens.dtype)
-        features: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask, "token_embeddings": tokens}
+        states = [state * mask.unsqueeze(-1).to(state.dtype) for state in states]
+        features: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask, "token_embeddings": states[-1]}
+        if self.every_layer:
+            features["all_layer_embeddings"] = tuple(states)
         for step in self.steps:
             if isinstance(step, Pooling) and not step.include_prompt:
                 # Pooling leaves the prompt out by a Python branch on prompt_length, which a trace would
