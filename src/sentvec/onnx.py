@@ -75,9 +75,11 @@ class _Graph(nn.Module):
     def forward(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
         named = dict(zip(self.input_names, inputs))
         input_ids, mask = named["input_ids"], named["attention_mask"]
-        states = self.encoder.hidden_states(
-            input_ids, mask, named.get("token_type_ids"), pack=False, every_layer=self.every_layer
-        )  # (B, T, C) each
+        types = named.get("token_type_ids")
+        if self.every_layer:
+            states = self.encoder.hidden_states(input_ids, mask, types, pack=False)  # (B, T, C) each
+        else:  # called as a module, so the graph's node names keep their "/encoder/layers.N/..." scope
+            states = [self.encoder(input_ids, mask, types, pack=False)]
         # Zeros at padding, as the packed encoder gives them: same token_embeddings from both backends.
         states = [state * mask.unsqueeze(-1).to(state.dtype) for state in states]
         features: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask, "token_embeddings": states[-1]}
