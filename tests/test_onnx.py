@@ -96,6 +96,11 @@ def test_weighted_layer_pooling_is_in_the_graph(tmp_path: Path) -> None:
     last_layer_only = SentenceTransformer(modules=[model[0], Pooling(32, "mean")], device="cpu")
     plain = last_layer_only.encode(TINY_TEXTS, convert_to_tensor=True)
     assert not torch.allclose(plain, actual["sentence_embedding"], atol=1e-3)  # the weighting is in the graph
+    # The onnx / int8 backends run the encoder alone, last layer only: such a model is refused when it loads.
+    model.save(tmp_path / "weighted")
+    for backend in ("onnx", "int8"):
+        with pytest.raises(ValueError, match="output_hidden_states.*backend='torch'"):
+            SentenceTransformer(str(tmp_path / "weighted"), device="cpu", backend=backend)
 
 
 @pytest.fixture(scope="module")

@@ -405,6 +405,12 @@ def load_encoder_backend(model: nn.Sequential, backend: str) -> EncoderPipeline:
             f"backend={backend!r} runs a Transformer encoder; this model starts with "
             f"{type(first).__name__}: use backend='torch'"
         )
+    if first.output_hidden_states:
+        raise ValueError(
+            f"backend={backend!r} runs the encoder's last layer only, but this model's steps read every layer "
+            "(output_hidden_states, e.g. for WeightedLayerPooling): use backend='torch', or export_onnx() for "
+            "one graph of the whole pipeline"
+        )
     weights = {
         name: tensor.detach().cpu().float().numpy()
         for name, tensor in to_checkpoint_names(first.config.family, first.encoder.state_dict()).items()
