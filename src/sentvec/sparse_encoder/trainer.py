@@ -29,6 +29,7 @@ from sentvec.sparse_encoder.callbacks.splade_callbacks import SpladeRegularizerW
 from sentvec.sparse_encoder.losses import SparseMultipleNegativesRankingLoss, SpladeLoss
 from sentvec.sparse_encoder.losses.wrapped import NeedsWrapper
 from sentvec.sparse_encoder.training_args import SparseEncoderTrainingArguments
+from sentvec.training.arguments import SentenceTransformerTrainingArguments
 from sentvec.training.trainer import SentenceTransformerTrainer
 
 logger = logging.getLogger(__name__)
@@ -55,15 +56,6 @@ class SparseEncoderTrainer(SentenceTransformerTrainer):
         callbacks: list[Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if train_dataset is not None and not (args and args.router_mapping) and _has_router(model):
-            # stricter than the dense trainer (which refuses a Router with no default route only), as the reference:
-            # an inference-free model's queries would silently train through the document route
-            raise ValueError(
-                "You are using a Router module in your model, but you did not provide a `router_mapping` in the "
-                "training arguments. This means that the Router module will not be able to route the inputs to "
-                "the correct submodules. Please provide a `router_mapping` that maps column names to routes, "
-                "e.g. {'column_one': 'query', 'column_two': 'document', 'column_three': 'document'}."
-            )
         schedules = [c for c in callbacks or [] if isinstance(c, SpladeRegularizerWeightSchedulerCallback)]
         others = [c for c in callbacks or [] if not isinstance(c, SpladeRegularizerWeightSchedulerCallback)]
         for given in (loss.values() if isinstance(loss, dict) else [loss]) if loss is not None else []:
@@ -88,6 +80,19 @@ class SparseEncoderTrainer(SentenceTransformerTrainer):
             )
             schedules.append(SpladeRegularizerWeightSchedulerCallback(objective.loss))
         self.before_step.extend(schedules)
+
+    def missing_router_mapping(self, model: Any, args: SentenceTransformerTrainingArguments) -> str | None:
+        """Any Router needs ``args.router_mapping`` here, with the reference's message: stricter than the dense
+        trainer (a Router with no default route only), as an inference-free model's queries would otherwise
+        silently train through the document route."""
+        if args.router_mapping or not _has_router(model):
+            return None
+        return (
+            "You are using a Router module in your model, but you did not provide a `router_mapping` in the "
+            "training arguments. This means that the Router module will not be able to route the inputs to "
+            "the correct submodules. Please provide a `router_mapping` that maps column names to routes, "
+            "e.g. {'column_one': 'query', 'column_two': 'document', 'column_three': 'document'}."
+        )
 
     def get_default_loss(self, model: Any) -> nn.Module:
         """SpladeLoss around SparseMultipleNegativesRankingLoss, query weight 5e-5 and document weight 3e-5."""

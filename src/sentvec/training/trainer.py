@@ -82,13 +82,9 @@ class SentenceTransformerTrainer:
         missing = set(datasets) - set(losses)
         if missing:
             raise ValueError(f"no loss for the data set(s) {sorted(missing)}; give loss as a dict with the same names")
-        if datasets and args.router_mapping is None and _router_without_default(model):
-            raise ValueError(
-                "You are using a Router module in your model, but you did not provide a `router_mapping` in the "
-                "training arguments. The Router has no default route, so every text column needs a route: pass "
-                f"{type(args).__name__}(router_mapping={{column: route}}), e.g. "
-                '{"question": "query", "answer": "document"}'
-            )
+        unroutable = self.missing_router_mapping(model, args) if datasets else None
+        if unroutable:
+            raise ValueError(unroutable)
         self.objectives = []
         for name, data in datasets.items():
             columns = to_columns(data)
@@ -106,6 +102,19 @@ class SentenceTransformerTrainer:
         self.state: dict[str, Any] = {}
         # hook(step, total_steps), run before each optimizer step (a subclass's schedules)
         self.before_step: list[Callable[[int, int], None]] = []
+
+    def missing_router_mapping(self, model: Any, args: SentenceTransformerTrainingArguments) -> str | None:
+        """Why ``model`` cannot be trained with ``args`` for want of ``args.router_mapping`` (the error's
+        message), or None. Here: a Router with no default route needs a route for every text column (a
+        subclass may ask for more)."""
+        if args.router_mapping is not None or not _router_without_default(model):
+            return None
+        return (
+            "You are using a Router module in your model, but you did not provide a `router_mapping` in the "
+            "training arguments. The Router has no default route, so every text column needs a route: pass "
+            f"{type(args).__name__}(router_mapping={{column: route}}), e.g. "
+            '{"question": "query", "answer": "document"}'
+        )
 
     def get_default_loss(self, model: Any) -> nn.Module:
         """The loss used when none is given: :class:`~sentvec.losses.CoSENTLoss`."""
